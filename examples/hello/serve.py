@@ -1,0 +1,24 @@
+"""Serve the demo application with werkzeug's development server.
+
+Run it with ``bash scripts/demo``, or ``python examples/hello/serve.py`` in an
+environment where kolben is installed. HOST and PORT override the address
+(default http://127.0.0.1:5000). This stands in until the ``kolben run`` command
+arrives with the CLI.
+"""
+
+from __future__ import annotations
+
+import os
+
+from app import app
+from werkzeug.serving import run_simple
+
+
+def main() -> None:
+    host = os.environ.get("HOST", "127.0.0.1")
+    port = int(os.environ.get("PORT", "5000"))
+    run_simple(host, port, app, use_reloader=False, use_debugger=False, threaded=True)
+
+
+if __name__ == "__main__":
+    main()
