@@ -1,0 +1,438 @@
+"""The application object: basic attributes, the setup-state guard, error
+propagation, JSON provider defaults, and the Flask name aliases."""
+
+from __future__ import annotations
+
+import dataclasses
+import decimal
+import io
+import json as stdlib_json
+import os
+import sys
+import uuid
+from datetime import date, datetime, timezone
+from importlib.util import find_spec
+
+import click
+import pytest
+
+import kolben
+from kolben import current_app, jsonify
+from kolben.config import Config
+
+RUNNING_ON_FLASK = kolben.Kolben.__module__.split(".")[0] == "flask"
+kolben_only = pytest.mark.skipif(
+    RUNNING_ON_FLASK, reason="kolben-specific behaviour (not in Flask)"
+)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+# --- basics ---------------------------------------------------------------------------
+
+
+def test_basic_attributes():
+    app = kolben.Kolben(__name__)
+    assert app.import_name == __name__
+    assert app.name == __name__
+    assert app.root_path == HERE
+    assert app.extensions == {}
+    assert isinstance(app.config, Config)
+    assert isinstance(app.config, kolben.Config)
+
+
+def test_name_for_main_module(monkeypatch):
+    monkeypatch.setattr(sys.modules["__main__"], "__file__", "/srv/myscript.py", raising=False)
+    app = kolben.Kolben("__main__", root_path="/srv")
+    assert app.import_name == "__main__"
+    assert app.name == "myscript"
+
+
+def test_fixture_app(app):
+    assert app.name == "test_app"
+    assert app.import_name == "test_app"
+    assert app.root_path == HERE
+    assert app.testing is True
+
+
+def test_static_defaults():
+    app = kolben.Kolben(__name__)
+    assert app.static_folder == os.path.join(HERE, "static")
+    assert app.static_url_path == "/static"
+
+
+def test_static_url_path_follows_folder():
+    app = kolben.Kolben(__name__, static_folder="assets")
+    assert app.static_folder == os.path.join(HERE, "assets")
+    assert app.static_url_path == "/assets"
+
+
+def test_static_url_path_explicit():
+    app = kolben.Kolben(__name__, static_url_path="/s")
+    assert app.static_url_path == "/s"
+
+
+def test_no_static_folder():
+    app = kolben.Kolben(__name__, static_folder=None)
+    assert app.static_folder is None
+    assert app.static_url_path is None
+
+
+def test_repr(app):
+    assert repr(app) == f"<{type(app).__name__} 'test_app'>"
+
+
+def test_extensions_per_app():
+    a = kolben.Kolben("a")
+    b = kolben.Kolben("b")
+    a.extensions["thing"] = object()
+    assert b.extensions == {}
+
+
+def test_debug_toggling(app, client):
+    @app.route("/")
+    def index():
+        return str(current_app.debug)
+
+    assert app.debug is False
+    assert client.get("/").data == b"False"
+    app.debug = True
+    assert app.config["DEBUG"] is True
+    assert client.get("/").data == b"True"
+    app.debug = False
+    assert client.get("/").data == b"False"
+
+
+def test_ensure_sync_plain_function(app):
+    def plain():
+        return 1
+
+    assert app.ensure_sync(plain) is plain
+
+
+@pytest.mark.skipif(
+    RUNNING_ON_FLASK and find_spec("asgiref") is None,
+    reason="Flask needs the 'async' extra (asgiref) for async views",
+)
+def test_ensure_sync_coroutine_function(app):
+    async def coro(x):
+        return x * 2
+
+    wrapped = app.ensure_sync(coro)
+    assert wrapped is not coro
+    assert wrapped(21) == 42
+
+
+def test_current_app_is_the_app(app, client):
+    @app.route("/")
+    def index():
+        assert current_app._get_current_object() is app
+        return current_app.name
+
+    assert client.get("/").data == b"test_app"
+
+
+# --- aliases (kolben only) -------------------------------------------------------------
+
+
+@kolben_only
+def test_flask_aliases():
+    assert kolben.Flask is kolben.Kolben
+    assert kolben.testing.FlaskClient is kolben.testing.KolbenClient
+    assert kolben.testing.FlaskCliRunner is kolben.testing.KolbenCliRunner
+
+
+def test_test_client_class(app):
+    assert isinstance(app.test_client(), kolben.testing.KolbenClient)
+    assert isinstance(app.test_cli_runner(), kolben.testing.KolbenCliRunner)
+
+
+# --- the setup-state guard -----------------------------------------------------------
+
+
+def _noop(*args, **kwargs):
+    return None
+
+
+SETUP_METHODS = {
+    "route": lambda app: app.route("/late")(_noop),
+    "add_url_rule": lambda app: app.add_url_rule("/late", "late", _noop),
+    "before_request": lambda app: app.before_request(_noop),
+    "after_request": lambda app: app.after_request(_noop),
+    "teardown_request": lambda app: app.teardown_request(_noop),
+    "teardown_appcontext": lambda app: app.teardown_appcontext(_noop),
+    "errorhandler": lambda app: app.errorhandler(404)(_noop),
+    "register_error_handler": lambda app: app.register_error_handler(500, _noop),
+    "url_value_preprocessor": lambda app: app.url_value_preprocessor(_noop),
+    "url_defaults": lambda app: app.url_defaults(_noop),
+    "endpoint": lambda app: app.endpoint("late")(_noop),
+}
+
+
+@pytest.mark.parametrize("method", SETUP_METHODS)
+def test_setup_method_after_first_request_raises(app, client, method):
+    app.add_url_rule("/", "index", lambda: "ok")
+    assert client.get("/").status_code == 200
+    with pytest.raises(AssertionError, match="first request") as info:
+        SETUP_METHODS[method](app)
+    assert method in str(info.value)
+
+
+@pytest.mark.parametrize("method", SETUP_METHODS)
+def test_setup_method_before_first_request_ok(app, method):
+    SETUP_METHODS[method](app)
+
+
+def test_setup_allowed_after_test_request_context(app):
+    with app.test_request_context("/"):
+        pass
+    with app.app_context():
+        pass
+
+    @app.route("/still")
+    def still():
+        return "fine"
+
+    assert app.test_client().get("/still").data == b"fine"
+
+
+def test_setup_guard_after_404_request(app, client):
+    client.get("/nothing-here")
+    with pytest.raises(AssertionError, match="first request"):
+        app.before_request(_noop)
+
+
+# --- error propagation ---------------------------------------------------------------
+
+
+def _raising_app(app):
+    @app.route("/")
+    def index():
+        raise ValueError("view failed")
+
+    return app
+
+
+def test_testing_propagates_exceptions(app, client):
+    _raising_app(app)
+    with pytest.raises(ValueError, match="view failed"):
+        client.get("/")
+
+
+def test_debug_propagates_exceptions(app):
+    _raising_app(app)
+    app.testing = False
+    app.debug = True
+    with pytest.raises(ValueError, match="view failed"):
+        app.test_client().get("/")
+
+
+def test_propagate_exceptions_false_gives_500(app):
+    _raising_app(app)
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    rv = app.test_client().get("/", errors_stream=io.StringIO())
+    assert rv.status_code == 500
+    assert b"view failed" not in rv.data
+
+
+def test_propagate_exceptions_true_without_testing(app):
+    _raising_app(app)
+    app.testing = False
+    app.config["PROPAGATE_EXCEPTIONS"] = True
+    with pytest.raises(ValueError):
+        app.test_client().get("/")
+
+
+def test_production_gives_500(app):
+    _raising_app(app)
+    app.testing = False
+    rv = app.test_client().get("/", errors_stream=io.StringIO())
+    assert rv.status_code == 500
+    assert b"Internal Server Error" in rv.data
+
+
+def test_500_errorhandler_for_unhandled(app):
+    _raising_app(app)
+    app.testing = False
+
+    @app.errorhandler(500)
+    def server_error(e):
+        return f"custom 500: {type(e.original_exception).__name__}", 500
+
+    rv = app.test_client().get("/", errors_stream=io.StringIO())
+    assert rv.status_code == 500
+    assert rv.data == b"custom 500: ValueError"
+
+
+def test_view_returning_none_type_error(app, client):
+    @app.route("/")
+    def index():
+        return None
+
+    with pytest.raises(TypeError, match="did not return a valid response") as info:
+        client.get("/")
+    assert "index" in str(info.value)
+
+
+# --- JSON ---------------------------------------------------------------------------------
+
+
+def test_json_provider_api(app):
+    assert app.json.dumps({"b": 1, "a": 2}) == '{"a": 2, "b": 1}'
+    assert app.json.loads('{"a": [1, 2]}') == {"a": [1, 2]}
+    assert app.json.loads(b'{"a": 1}') == {"a": 1}
+
+
+def test_json_provider_defaults(app):
+    assert app.json.sort_keys is True
+    assert app.json.compact is None
+    assert app.json.ensure_ascii is True
+    assert app.json.mimetype == "application/json"
+
+
+def test_json_provider_response(app):
+    rv = app.json.response({"b": 1, "a": 2})
+    assert isinstance(rv, kolben.Response)
+    assert rv.mimetype == "application/json"
+    assert rv.get_data() == b'{"a":2,"b":1}\n'
+
+
+def test_jsonify_sorted_compact(app_ctx):
+    rv = jsonify({"b": 1, "a": {"d": 4, "c": 3}})
+    assert rv.status_code == 200
+    assert rv.mimetype == "application/json"
+    assert rv.get_data(as_text=True) == '{"a":{"c":3,"d":4},"b":1}\n'
+
+
+def test_jsonify_indented_in_debug(app, app_ctx):
+    app.debug = True
+    rv = jsonify({"b": 1, "a": 2})
+    assert rv.get_data(as_text=True) == '{\n  "a": 2,\n  "b": 1\n}\n'
+
+
+def test_jsonify_compact_false_indents(app, app_ctx):
+    app.json.compact = False
+    assert jsonify(a=1).get_data(as_text=True) == '{\n  "a": 1\n}\n'
+
+
+def test_jsonify_compact_true_in_debug(app, app_ctx):
+    app.debug = True
+    app.json.compact = True
+    assert jsonify(a=1, b=[1, 2]).get_data(as_text=True) == '{"a":1,"b":[1,2]}\n'
+
+
+def test_jsonify_sort_keys_off(app, app_ctx):
+    app.json.sort_keys = False
+    assert jsonify({"b": 1, "a": 2}).get_data(as_text=True) == '{"b":1,"a":2}\n'
+
+
+def test_jsonify_ensure_ascii(app, app_ctx):
+    assert jsonify("grüß").get_data() == b'"gr\\u00fc\\u00df"\n'
+    app.json.ensure_ascii = False
+    assert jsonify("grüß").get_data() == '"grüß"\n'.encode()
+
+
+def test_jsonify_args_forms(app_ctx):
+    assert stdlib_json.loads(jsonify(1, 2, 3).get_data()) == [1, 2, 3]
+    assert stdlib_json.loads(jsonify([1]).get_data()) == [1]
+    assert stdlib_json.loads(jsonify(x=1).get_data()) == {"x": 1}
+    assert jsonify().get_data() == b"null\n"
+
+
+def test_jsonify_args_and_kwargs_rejected(app_ctx):
+    with pytest.raises(TypeError):
+        jsonify(1, a=2)
+
+
+def test_jsonify_outside_app_context():
+    with pytest.raises(RuntimeError, match=r"Working outside of application context\."):
+        jsonify(a=1)
+
+
+@dataclasses.dataclass
+class _Point:
+    x: int
+    y: int
+
+
+class _Html:
+    def __html__(self):
+        return "<b>safe</b>"
+
+
+def test_json_default_types(app_ctx):
+    data = {
+        "date": date(2024, 1, 2),
+        "datetime": datetime(2024, 1, 2, 3, 4, 5, tzinfo=timezone.utc),
+        "decimal": decimal.Decimal("1.50"),
+        "uuid": uuid.UUID("12345678-1234-5678-1234-567812345678"),
+        "dc": _Point(1, 2),
+        "html": _Html(),
+    }
+    out = stdlib_json.loads(jsonify(data).get_data())
+    assert out == {
+        "date": "Tue, 02 Jan 2024 00:00:00 GMT",
+        "datetime": "Tue, 02 Jan 2024 03:04:05 GMT",
+        "decimal": "1.50",
+        "uuid": "12345678-1234-5678-1234-567812345678",
+        "dc": {"x": 1, "y": 2},
+        "html": "<b>safe</b>",
+    }
+
+
+def test_json_unserializable_type_error(app_ctx):
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        jsonify(object())
+
+
+def test_json_module_uses_app_provider(app, app_ctx):
+    assert kolben.json.dumps({"b": 1, "a": 2}) == '{"a": 2, "b": 1}'
+    assert kolben.json.loads('{"x": 1}') == {"x": 1}
+    assert kolben.json.jsonify(a=1).get_data() == b'{"a":1}\n'
+
+
+def test_json_module_outside_context():
+    assert stdlib_json.loads(kolben.json.dumps({"a": date(2024, 1, 2)})) == {
+        "a": "Tue, 02 Jan 2024 00:00:00 GMT"
+    }
+    assert kolben.json.loads("[1]") == [1]
+
+
+def test_view_returning_dict_and_list(app, client):
+    @app.route("/dict")
+    def d():
+        return {"b": 1, "a": 2}
+
+    @app.route("/list")
+    def lst():
+        return [1, "two"]
+
+    rv = client.get("/dict")
+    assert rv.mimetype == "application/json"
+    assert rv.data == b'{"a":2,"b":1}\n'
+    assert rv.get_json() == {"a": 2, "b": 1}
+    assert client.get("/list").get_json() == [1, "two"]
+
+
+# --- CLI runner with a custom command ----------------------------------------------------
+
+
+def test_cli_custom_command(app, runner):
+    @app.cli.command("hello")
+    @click.option("--name", default="World")
+    def hello(name):
+        click.echo(f"Hello, {name} from {current_app.name}")
+
+    result = runner.invoke(args=["hello", "--name", "Ada"])
+    assert result.exit_code == 0
+    assert result.output == "Hello, Ada from test_app\n"
+
+
+def test_cli_invoke_command_object(app, runner):
+    @app.cli.command()
+    def ping():
+        click.echo("pong")
+
+    result = runner.invoke(ping)
+    assert result.exit_code == 0
+    assert result.output == "pong\n"
