@@ -1,0 +1,1009 @@
+"""The application object: setup state, registration, and the request pipeline.
+
+The pipeline reads top to bottom, each stage a small method a subclass may
+override, as in Flask::
+
+    wsgi_app (front door) -> request_context().push()
+      full_dispatch_request
+        preprocess_request    (url_value_preprocessors, before_request)
+        dispatch_request      (match result -> view function)
+        handle_user_exception (error handlers)
+        finalize_request -> make_response -> process_response (after_request)
+      handle_exception        (unhandled errors -> 500)
+    -> ctx.pop()              (teardown_request, teardown_appcontext)
+
+"Pay only for what you use": a stage with nothing registered does no work, signals
+are only sent when something is connected, the URL adapter is bound once per host.
+"""
+
+from __future__ import annotations
+
+import collections.abc as cabc
+import os
+import sys
+import typing as t
+from datetime import timedelta
+from functools import cached_property, update_wrapper
+from types import TracebackType
+
+from werkzeug.exceptions import (
+    Aborter,
+    BadRequest,
+    BadRequestKeyError,
+    HTTPException,
+    InternalServerError,
+)
+from werkzeug.routing import BuildError, MapAdapter, RequestRedirect, RoutingException
+from werkzeug.utils import redirect as _werkzeug_redirect
+from werkzeug.utils import send_from_directory
+from werkzeug.wrappers import Response as BaseResponse
+
+from . import typing as ft
+from .concurrency import is_async_callable, run_sync
+from .config import Config, ConfigAttribute
+from .ctx import AppContext, RequestContext, _AppCtxGlobals
+from .debughelpers import FormDataRoutingRedirect
+from .globals import _cv_app, _cv_request
+from .helpers import find_instance_path, get_debug_flag
+from .json.provider import DefaultJSONProvider, JSONProvider
+from .logging import create_logger
+from .routing import AdapterCache, Map, Rule, quote_anchor, rebind
+from .scaffold import Scaffold, _endpoint_from_view_func, setupmethod
+from .signals import (
+    appcontext_tearing_down,
+    got_request_exception,
+    request_finished,
+    request_started,
+    request_tearing_down,
+)
+from .wrappers import Request, Response, split_blueprint_path
+from .wsgi import serve as serve_wsgi
+
+if t.TYPE_CHECKING:
+    import logging
+
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+    from .testing import KolbenClient, KolbenCliRunner
+
+F = t.TypeVar("F", bound=t.Callable[..., t.Any])
+E = t.TypeVar("E", bound=BaseException)
+
+
+def _make_timedelta(value: timedelta | int | None) -> timedelta | None:
+    if value is None or isinstance(value, timedelta):
+        return value
+    return timedelta(seconds=value)
+
+
+class Kolben(Scaffold):
+    """The application: holds the configuration, routes and hooks, and serves.
+
+    Create one in your main module or package::
+
+        from kolben import Kolben
+        app = Kolben(__name__)
+
+    :param import_name: the name of the app's module or package, usually
+        ``__name__``; it locates ``root_path`` and the instance folder.
+    :param static_url_path: URL prefix of the static route (default
+        ``/<static_folder name>``).
+    :param static_folder: folder of static files relative to ``root_path``
+        (``"static"``); None disables the static route.
+    :param static_host: the host of the static route, required with
+        ``host_matching=True`` when a static folder is set.
+    :param host_matching: match rules on their ``host`` too.
+    :param subdomain_matching: match the subdomain against ``SERVER_NAME``.
+    :param template_folder: folder of templates relative to ``root_path``.
+    :param instance_path: absolute path of the instance folder (found
+        automatically by default).
+    :param instance_relative_config: load relative config file names from the
+        instance folder instead of ``root_path``.
+    :param root_path: the folder resources are relative to (found from
+        ``import_name`` by default).
+
+    ``Flask`` is an alias of this class.
+    """
+
+    #: The class of request objects.
+    request_class: type[Request] = Request
+    #: The class of response objects.
+    response_class: type[Response] = Response
+    #: The class of ``app.aborter``, used by :func:`~kolben.abort`.
+    aborter_class = Aborter
+    #: The class of ``g``.
+    app_ctx_globals_class = _AppCtxGlobals
+    #: The class of ``app.config``.
+    config_class = Config
+    #: The class of ``app.json``.
+    json_provider_class: type[JSONProvider] = DefaultJSONProvider
+    #: The class of ``app.url_map``.
+    url_map_class = Map
+    #: The class of the rules :meth:`add_url_rule` creates.
+    url_rule_class = Rule
+    #: The test client class used by :meth:`test_client` (default: KolbenClient).
+    test_client_class: type[KolbenClient] | None = None
+    #: The CLI runner class used by :meth:`test_cli_runner`.
+    test_cli_runner_class: type[KolbenCliRunner] | None = None
+
+    #: ``config["TESTING"]``: exceptions propagate to the test client.
+    testing = ConfigAttribute[bool]("TESTING")
+    #: ``config["SECRET_KEY"]``: the key that signs sessions and tokens.
+    secret_key = ConfigAttribute[t.Union[str, bytes, None]]("SECRET_KEY")
+    #: ``config["PERMANENT_SESSION_LIFETIME"]`` as a timedelta.
+    permanent_session_lifetime = ConfigAttribute[timedelta](
+        "PERMANENT_SESSION_LIFETIME", get_converter=_make_timedelta  # type: ignore[arg-type]
+    )
+
+    #: The configuration defaults: every key Flask 3.1 has, with the same value.
+    default_config: dict[str, t.Any] = {
+        "DEBUG": None,
+        "TESTING": False,
+        "PROPAGATE_EXCEPTIONS": None,
+        "SECRET_KEY": None,
+        "SECRET_KEY_FALLBACKS": None,
+        "PERMANENT_SESSION_LIFETIME": timedelta(days=31),
+        "USE_X_SENDFILE": False,
+        "TRUSTED_HOSTS": None,
+        "SERVER_NAME": None,
+        "APPLICATION_ROOT": "/",
+        "SESSION_COOKIE_NAME": "session",
+        "SESSION_COOKIE_DOMAIN": None,
+        "SESSION_COOKIE_PATH": None,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SECURE": False,
+        "SESSION_COOKIE_PARTITIONED": False,
+        "SESSION_COOKIE_SAMESITE": None,
+        "SESSION_REFRESH_EACH_REQUEST": True,
+        "MAX_CONTENT_LENGTH": None,
+        "MAX_FORM_MEMORY_SIZE": 500_000,
+        "MAX_FORM_PARTS": 1_000,
+        "SEND_FILE_MAX_AGE_DEFAULT": None,
+        "TRAP_BAD_REQUEST_ERRORS": None,
+        "TRAP_HTTP_EXCEPTIONS": False,
+        "EXPLAIN_TEMPLATE_LOADING": False,
+        "PREFERRED_URL_SCHEME": "http",
+        "TEMPLATES_AUTO_RELOAD": None,
+        "MAX_COOKIE_SIZE": 4093,
+        "PROVIDE_AUTOMATIC_OPTIONS": True,
+    }
+
+    def __init__(
+        self,
+        import_name: str,
+        static_url_path: str | None = None,
+        static_folder: str | os.PathLike[str] | None = "static",
+        static_host: str | None = None,
+        host_matching: bool = False,
+        subdomain_matching: bool = False,
+        template_folder: str | os.PathLike[str] | None = "templates",
+        instance_path: str | None = None,
+        instance_relative_config: bool = False,
+        root_path: str | None = None,
+    ) -> None:
+        super().__init__(
+            import_name=import_name,
+            static_folder=static_folder,
+            static_url_path=static_url_path,
+            template_folder=template_folder,
+            root_path=root_path,
+        )
+        if instance_path is None:
+            instance_path = self.auto_find_instance_path()
+        elif not os.path.isabs(instance_path):
+            raise ValueError(
+                f"The instance path must be absolute, but {instance_path!r} is"
+                " relative. Pass an absolute path, e.g. os.path.abspath(...)."
+            )
+        #: The folder for files the app writes at run time (databases, uploads,
+        #: deployment config); not under version control.
+        self.instance_path = instance_path
+        #: The configuration, a :class:`~kolben.Config` dict.
+        self.config = self.make_config(instance_relative_config)
+        #: Raises HTTP exceptions for :func:`~kolben.abort`.
+        self.aborter = self.make_aborter()
+        #: The JSON provider: ``app.json.dumps``, ``loads``, ``response``.
+        self.json: JSONProvider = self.json_provider_class(self)
+        #: Functions called when ``url_for`` raises a BuildError:
+        #: ``f(error, endpoint, values)`` returns a URL or None, or raises.
+        self.url_build_error_handlers: list[
+            t.Callable[[Exception, str, dict[str, t.Any]], str]
+        ] = []
+        #: Functions called when an application context is popped.
+        self.teardown_appcontext_funcs: list[t.Callable[[BaseException | None], t.Any]] = []
+        #: Functions returning dicts of names for ``kolben shell``.
+        self.shell_context_processors: list[t.Callable[[], dict[str, t.Any]]] = []
+        #: Registered blueprints by name.
+        self.blueprints: dict[str, t.Any] = {}
+        #: Extensions keep their state here, keyed by a lowercase name.
+        self.extensions: dict[str, t.Any] = {}
+        #: The URL map (werkzeug :class:`~werkzeug.routing.Map`). Add converters
+        #: with ``app.url_map.converters["name"] = MyConverter``.
+        self.url_map = self.url_map_class(host_matching=host_matching)
+        #: Whether subdomains are matched against ``SERVER_NAME``.
+        self.subdomain_matching = subdomain_matching
+        self._got_first_request = False
+        self._adapters = AdapterCache()
+
+        if self.has_static_folder:
+            if bool(static_host) != host_matching:
+                raise ValueError(
+                    "static_host is required with host_matching=True and not allowed"
+                    " without it: pass both, or neither."
+                )
+            self.add_url_rule(
+                f"{self.static_url_path}/<path:filename>",
+                endpoint="static",
+                host=static_host,
+                view_func=self.send_static_file,
+            )
+
+    # -- identity, logging, config ----------------------------------------------
+
+    @cached_property
+    def name(self) -> str:  # type: ignore[override]
+        """The app's name: the import name, or the script's name for ``__main__``."""
+        if self.import_name == "__main__":
+            fn = getattr(sys.modules["__main__"], "__file__", None)
+            if fn is None:
+                return "__main__"
+            return os.path.splitext(os.path.basename(fn))[0]
+        return self.import_name
+
+    @cached_property
+    def logger(self) -> logging.Logger:
+        """The app's :class:`logging.Logger`, named after :attr:`name`.
+
+        In debug mode its level is DEBUG unless set. Unless a handler is configured,
+        records go to the WSGI error stream (``sys.stderr`` outside a request).
+        """
+        return create_logger(self)
+
+    @property
+    def debug(self) -> bool:
+        """Whether debug mode is on (``config["DEBUG"]``).
+
+        Unhandled errors then propagate (to the debugger) and JSON responses are
+        indented. Don't enable it in production.
+        """
+        return bool(self.config["DEBUG"])
+
+    @debug.setter
+    def debug(self, value: bool) -> None:
+        self.config["DEBUG"] = value
+
+    def make_config(self, instance_relative: bool = False) -> Config:
+        """Create ``app.config`` with the defaults; DEBUG from ``KOLBEN_DEBUG``."""
+        root_path = self.instance_path if instance_relative else self.root_path
+        defaults = dict(self.default_config)
+        defaults["DEBUG"] = get_debug_flag()
+        return self.config_class(root_path, defaults)
+
+    def make_aborter(self) -> Aborter:
+        """Create ``app.aborter``; override to register more HTTP exceptions."""
+        return self.aborter_class()
+
+    def auto_find_instance_path(self) -> str:
+        """Find the instance folder: ``instance`` beside the app's package or module,
+        or ``<prefix>/var/<name>-instance`` when the app is installed."""
+        return find_instance_path(self.import_name, self.name)
+
+    def open_instance_resource(
+        self, resource: str, mode: str = "rb", encoding: str | None = "utf-8"
+    ) -> t.IO[t.Any]:
+        """Open a file in the instance folder; unlike :meth:`open_resource` it may be
+        opened for writing."""
+        path = os.path.join(self.instance_path, resource)
+        if "b" in mode:
+            return open(path, mode)  # noqa: SIM115
+        return open(path, mode, encoding=encoding)  # noqa: SIM115
+
+    def _check_setup_finished(self, f_name: str) -> None:
+        if self._got_first_request:
+            raise AssertionError(
+                f"The setup method '{f_name}' can no longer be called on the"
+                f" application {self.name!r}: it has already handled its first"
+                " request, and a change now would apply to some requests and not"
+                " others. Register every route, hook, error handler and blueprint"
+                " before serving (at import time or in the app factory)."
+            )
+
+    # -- contexts and testing ------------------------------------------------------
+
+    def app_context(self) -> AppContext:
+        """Return a new application context: ``with app.app_context(): ...``."""
+        return AppContext(self)
+
+    def request_context(self, environ: WSGIEnvironment) -> RequestContext:
+        """Return a new request context for a WSGI environ."""
+        return RequestContext(self, environ)
+
+    def test_request_context(self, *args: t.Any, **kwargs: t.Any) -> RequestContext:
+        """Return a request context for a made-up request, for tests and shells.
+
+        Takes the arguments of werkzeug's
+        :class:`~werkzeug.test.EnvironBuilder` (``path``, ``method``, ``data``,
+        ``json``, ``headers``, ``base_url``, ``subdomain``, ``url_scheme``...),
+        with defaults taken from ``SERVER_NAME``, ``APPLICATION_ROOT`` and
+        ``PREFERRED_URL_SCHEME``.
+        """
+        from .testing import EnvironBuilder
+
+        builder = EnvironBuilder(self, *args, **kwargs)
+        try:
+            return self.request_context(builder.get_environ())
+        finally:
+            builder.close()
+
+    def test_client(self, use_cookies: bool = True, **kwargs: t.Any) -> KolbenClient:
+        """Return a test client for this app (see :class:`kolben.testing.KolbenClient`).
+
+        Set ``app.testing = True`` so errors propagate to the test.
+        """
+        cls = self.test_client_class
+        if cls is None:
+            from .testing import KolbenClient as cls
+        return cls(self, self.response_class, use_cookies=use_cookies, **kwargs)
+
+    def test_cli_runner(self, **kwargs: t.Any) -> KolbenCliRunner:
+        """Return a CLI runner for this app's commands (see
+        :class:`kolben.testing.KolbenCliRunner`)."""
+        cls = self.test_cli_runner_class
+        if cls is None:
+            from .testing import KolbenCliRunner as cls
+        return cls(self, **kwargs)
+
+    @setupmethod
+    def teardown_appcontext(self, f: F) -> F:
+        """Run ``f(exc)`` when an application context is popped.
+
+        That is after every request, CLI command and ``with app.app_context()``
+        block; ``exc`` is the exception that ended it, or None.
+        """
+        self.teardown_appcontext_funcs.append(f)
+        return f
+
+    @setupmethod
+    def shell_context_processor(self, f: F) -> F:
+        """Register a function returning names for the ``kolben shell`` namespace."""
+        self.shell_context_processors.append(f)
+        return f
+
+    def make_shell_context(self) -> dict[str, t.Any]:
+        """The namespace of ``kolben shell``: ``app``, ``g`` and the processors' names."""
+        rv: dict[str, t.Any] = {"app": self, "g": _cv_app.get().g if _cv_app.get(None) else None}
+        for processor in self.shell_context_processors:
+            rv.update(processor())
+        return rv
+
+    # -- routing -------------------------------------------------------------------
+
+    @setupmethod
+    def add_url_rule(
+        self,
+        rule: str,
+        endpoint: str | None = None,
+        view_func: ft.RouteCallable | None = None,
+        provide_automatic_options: bool | None = None,
+        **options: t.Any,
+    ) -> None:
+        """Register a rule for routing requests and building URLs.
+
+        ``@app.route`` calls this. ``endpoint`` defaults to the view's name;
+        ``methods`` defaults to the view's ``methods`` attribute or ``["GET"]``
+        (HEAD is added for GET, OPTIONS is answered automatically unless
+        ``provide_automatic_options=False``). Other options go to werkzeug's
+        :class:`~werkzeug.routing.Rule`.
+        """
+        if endpoint is None:
+            endpoint = _endpoint_from_view_func(view_func)
+        options["endpoint"] = endpoint
+        methods = options.pop("methods", None)
+        if methods is None:
+            methods = getattr(view_func, "methods", None) or ("GET",)
+        if isinstance(methods, str):
+            raise TypeError(
+                "Allowed methods must be a list of strings, for example:"
+                f' @app.route(..., methods=["{methods.upper()}"])'
+            )
+        method_set = {item.upper() for item in methods}
+        required_methods = set(getattr(view_func, "required_methods", ()))
+        if provide_automatic_options is None:
+            provide_automatic_options = getattr(view_func, "provide_automatic_options", None)
+        if provide_automatic_options is None:
+            provide_automatic_options = (
+                "OPTIONS" not in method_set and self.config["PROVIDE_AUTOMATIC_OPTIONS"]
+            )
+        if provide_automatic_options:
+            required_methods.add("OPTIONS")
+        method_set |= required_methods
+
+        rule_obj = self.url_rule_class(rule, methods=method_set, **options)
+        rule_obj.provide_automatic_options = provide_automatic_options  # type: ignore[attr-defined]
+        self.url_map.add(rule_obj)
+        if view_func is not None:
+            old_func = self.view_functions.get(endpoint)
+            if old_func is not None and old_func != view_func:
+                raise AssertionError(
+                    "View function mapping is overwriting an existing endpoint"
+                    f" function: {endpoint!r}. Give one of the views another name or"
+                    " pass endpoint='...' to route()."
+                )
+            self.view_functions[endpoint] = view_func
+
+    def create_url_adapter(self, request: Request | None) -> MapAdapter | None:
+        """Return a URL adapter for ``request``, or for building URLs without one.
+
+        Without a request this needs ``SERVER_NAME`` (and uses
+        ``APPLICATION_ROOT`` and ``PREFERRED_URL_SCHEME``); otherwise returns None.
+        ``SERVER_NAME`` does not restrict which hosts are served unless subdomain
+        or host matching is on.
+        """
+        if request is not None:
+            if (trusted_hosts := self.config["TRUSTED_HOSTS"]) is not None:
+                request.trusted_hosts = trusted_hosts
+                request.host  # noqa: B018 - raises SecurityError for an untrusted host
+            subdomain = None
+            server_name = self.config["SERVER_NAME"]
+            if self.url_map.host_matching:
+                server_name = None
+            elif not self.subdomain_matching:
+                subdomain = self.url_map.default_subdomain or ""
+            return self.url_map.bind_to_environ(
+                request.environ, server_name=server_name, subdomain=subdomain
+            )
+        if self.config["SERVER_NAME"] is not None:
+            return self.url_map.bind(
+                self.config["SERVER_NAME"],
+                script_name=self.config["APPLICATION_ROOT"],
+                url_scheme=self.config["PREFERRED_URL_SCHEME"],
+            )
+        return None
+
+    def _matching_adapter(self, request: Request) -> MapAdapter | None:
+        """The adapter to match ``request`` with, from the cache when possible."""
+        server_name = self.config["SERVER_NAME"]
+        key = self._adapters.key(request, server_name)
+        # PERF: bind once per origin, not per request (saves ~8 µs a request), unless
+        # a subclass customises create_url_adapter or TRUSTED_HOSTS must be checked.
+        if key is None or not self._cache_adapters:
+            return self.create_url_adapter(request)
+        adapter = self._adapters.get(key)
+        if adapter is None:
+            adapter = self.create_url_adapter(request)
+            if adapter is None:
+                return None
+            self._adapters.put(key, adapter)
+        elif self.config["TRUSTED_HOSTS"] is not None:
+            request.trusted_hosts = self.config["TRUSTED_HOSTS"]
+            request.host  # noqa: B018 - raises SecurityError for an untrusted host
+        return adapter
+
+    @cached_property
+    def _cache_adapters(self) -> bool:
+        return type(self).create_url_adapter is Kolben.create_url_adapter
+
+    def _match_request(self, request: Request) -> None:
+        """Match ``request``, storing the rule and arguments or the routing error."""
+        try:
+            adapter = self._matching_adapter(request)
+            if adapter is None:
+                return
+            rule, view_args = adapter.match(
+                request.path,
+                request.method,
+                return_rule=True,
+                query_args=request.query_string.decode("latin-1"),
+            )
+        except HTTPException as e:
+            request.routing_exception = e
+        else:
+            request.url_rule = rule
+            request.view_args = view_args
+
+    def _request_url_adapter(self, request: Request) -> MapAdapter | None:
+        """A per-request adapter for building URLs (bound lazily by the context)."""
+        adapter = self._matching_adapter(request) if self._cache_adapters else None
+        if adapter is None:
+            return self.create_url_adapter(request)
+        return rebind(adapter, request)
+
+    def url_for(
+        self,
+        endpoint: str,
+        /,
+        *,
+        _anchor: str | None = None,
+        _method: str | None = None,
+        _scheme: str | None = None,
+        _external: bool | None = None,
+        **values: t.Any,
+    ) -> str:
+        """Build the URL of ``endpoint``; :func:`kolben.url_for` calls this.
+
+        In a request, URLs are relative unless ``_external=True`` (or ``_scheme``
+        is given); outside a request they are absolute and need ``SERVER_NAME``.
+        A leading dot (``".index"``) names an endpoint of the current blueprint.
+        Values that are not rule arguments become the query string. On failure
+        the ``url_build_error_handlers`` are tried, then a
+        :exc:`~werkzeug.routing.BuildError` is raised.
+        """
+        req_ctx = _cv_request.get(None)
+        if req_ctx is not None:
+            url_adapter = req_ctx.url_adapter
+            if endpoint[:1] == ".":
+                blueprint_name = req_ctx.request.blueprint
+                endpoint = endpoint[1:] if blueprint_name is None else blueprint_name + endpoint
+            if _external is None:
+                _external = _scheme is not None
+        else:
+            app_ctx = _cv_app.get(None)
+            url_adapter = (
+                app_ctx.url_adapter
+                if app_ctx is not None and app_ctx.app is self
+                else self.create_url_adapter(None)
+            )
+            if url_adapter is None:
+                raise RuntimeError(
+                    "Unable to build URLs outside an active request without"
+                    " 'SERVER_NAME' configured. Also configure 'APPLICATION_ROOT' and"
+                    " 'PREFERRED_URL_SCHEME' as needed."
+                )
+            if _external is None:
+                _external = True
+        if _scheme is not None and not _external:
+            raise ValueError("When specifying '_scheme', '_external' must be True.")
+        if url_adapter is None:
+            raise RuntimeError(
+                "Unable to build URLs for this request: its host could not be"
+                " matched (check TRUSTED_HOSTS and SERVER_NAME)."
+            )
+
+        self.inject_url_defaults(endpoint, values)
+        try:
+            rv = url_adapter.build(
+                endpoint,
+                values,
+                method=_method,
+                url_scheme=_scheme,
+                force_external=_external,
+            )
+        except BuildError as error:
+            values.update(_anchor=_anchor, _method=_method, _scheme=_scheme, _external=_external)
+            return self.handle_url_build_error(error, endpoint, values)
+        if _anchor is not None:
+            rv = f"{rv}#{quote_anchor(_anchor)}"
+        return rv
+
+    def inject_url_defaults(self, endpoint: str, values: dict[str, t.Any]) -> None:
+        """Call the ``url_defaults`` functions for ``endpoint`` on ``values``."""
+        if not self.url_default_functions:
+            return
+        names: list[str | None] = [None]
+        if "." in endpoint:
+            names.extend(reversed(split_blueprint_path(endpoint.rpartition(".")[0])))
+        for name in names:
+            for func in self.url_default_functions.get(name, ()):
+                func(endpoint, values)
+
+    def handle_url_build_error(
+        self, error: BuildError, endpoint: str, values: dict[str, t.Any]
+    ) -> str:
+        """Try the ``url_build_error_handlers``; re-raise ``error`` if none gives a URL."""
+        for handler in self.url_build_error_handlers:
+            try:
+                rv = handler(error, endpoint, values)
+            except BuildError as e:
+                error = e  # a handler may raise a more helpful error
+            else:
+                if rv is not None:
+                    return rv
+        if error is sys.exc_info()[1]:
+            raise
+        raise error
+
+    def redirect(self, location: str, code: int = 302) -> BaseResponse:
+        """Return a redirect response; :func:`kolben.redirect` calls this."""
+        return _werkzeug_redirect(location, code=code, Response=self.response_class)
+
+    def get_send_file_max_age(self, filename: str | None) -> int | None:
+        """The ``max_age`` for static files: ``SEND_FILE_MAX_AGE_DEFAULT`` in seconds."""
+        value = self.config["SEND_FILE_MAX_AGE_DEFAULT"]
+        if value is None:
+            return None
+        if isinstance(value, timedelta):
+            return int(value.total_seconds())
+        return int(value)
+
+    def send_static_file(self, filename: str) -> Response:
+        """The view of the static route: a file from :attr:`static_folder`."""
+        if not self.has_static_folder:
+            raise RuntimeError("'static_folder' must be set to serve static files.")
+        req = _cv_request.get().request
+        rv = send_from_directory(
+            t.cast(str, self.static_folder),
+            filename,
+            req.environ,
+            max_age=self.get_send_file_max_age(filename),
+        )
+        return self.response_class.force_type(rv)  # type: ignore[return-value]
+
+    # -- the pipeline ----------------------------------------------------------------
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> t.Any:
+        """The WSGI entry point; calls :meth:`wsgi_app`, which middleware may wrap."""
+        return self.wsgi_app(environ, start_response)
+
+    def wsgi_app(self, environ: WSGIEnvironment, start_response: StartResponse) -> t.Any:
+        """The WSGI application (see :mod:`kolben.wsgi`).
+
+        Wrap it to add middleware and keep ``app`` itself::
+
+            app.wsgi_app = ProxyFix(app.wsgi_app)
+        """
+        return serve_wsgi(self, environ, start_response)
+
+    def full_dispatch_request(self) -> Response:
+        """Run a request through hooks, view and error handlers; return the response."""
+        self._got_first_request = True
+        try:
+            if request_started.receivers:
+                request_started.send(self, _async_wrapper=self.ensure_sync)
+            rv = self.preprocess_request()
+            if rv is None:
+                rv = self.dispatch_request()
+        except Exception as e:
+            rv = self.handle_user_exception(e)
+        return self.finalize_request(rv)
+
+    def preprocess_request(self) -> ft.ResponseReturnValue | None:
+        """Run the ``url_value_preprocessors`` and ``before_request`` functions.
+
+        Those of the app run first, then those of each blueprint, outermost first.
+        The first ``before_request`` function returning a value other than None ends
+        the request with that value as the response.
+        """
+        # PERF: nothing to do (and no blueprint chain to compute) without hooks.
+        if not self.url_value_preprocessors and not self.before_request_funcs:
+            return None
+        req = _cv_request.get().request
+        names: tuple[str | None, ...] = (None, *reversed(req.blueprints))
+        for name in names:
+            for url_func in self.url_value_preprocessors.get(name, ()):
+                url_func(req.endpoint, req.view_args)
+        for name in names:
+            for before_func in self.before_request_funcs.get(name, ()):
+                rv = self.ensure_sync(before_func)()
+                if rv is not None:
+                    return rv  # type: ignore[no-any-return]
+        return None
+
+    def dispatch_request(self) -> ft.ResponseReturnValue:
+        """Call the view that matched the request and return its return value.
+
+        Raises the routing error (404, 405, redirect) if matching failed; answers
+        OPTIONS itself when the rule provides automatic options.
+        """
+        req = _cv_request.get().request
+        if req.routing_exception is not None:
+            self.raise_routing_exception(req)
+        rule = t.cast(Rule, req.url_rule)
+        if req.method == "OPTIONS" and getattr(rule, "provide_automatic_options", False):
+            return self.make_default_options_response()
+        view = self.view_functions[rule.endpoint]
+        return self.ensure_sync(view)(**req.view_args)  # type: ignore[no-any-return]
+
+    def raise_routing_exception(self, request: Request) -> t.NoReturn:
+        """Raise the routing error recorded on ``request``.
+
+        In debug mode, a redirect that would make the browser drop a form body
+        (anything but 307/308 for a method other than GET, HEAD, OPTIONS) raises a
+        :class:`~kolben.debughelpers.FormDataRoutingRedirect` that explains it.
+        """
+        exc = t.cast(HTTPException, request.routing_exception)
+        if (
+            not self.debug
+            or not isinstance(exc, RequestRedirect)
+            or exc.code in {307, 308}
+            or request.method in {"GET", "HEAD", "OPTIONS"}
+        ):
+            raise exc
+        raise FormDataRoutingRedirect(request)
+
+    def make_default_options_response(self) -> Response:
+        """The response to an automatic OPTIONS request: an ``Allow`` header."""
+        ctx = _cv_request.get()
+        adapter = ctx.url_adapter
+        rv = self.response_class()
+        if adapter is not None:
+            rv.allow.update(adapter.allowed_methods())
+        return rv
+
+    def finalize_request(
+        self, rv: ft.ResponseReturnValue | HTTPException, from_error_handler: bool = False
+    ) -> Response:
+        """Turn ``rv`` into a response and run :meth:`process_response` on it.
+
+        When called for an error response (``from_error_handler``), a failure here
+        is logged and the unprocessed response is sent.
+        """
+        response = self.make_response(rv)
+        try:
+            response = self.process_response(response)
+            if request_finished.receivers:
+                request_finished.send(self, _async_wrapper=self.ensure_sync, response=response)
+        except Exception:
+            if not from_error_handler:
+                raise
+            self.logger.exception(
+                "Request finalizing failed with an error while handling an error"
+            )
+        return response
+
+    def make_response(self, rv: ft.ResponseReturnValue | HTTPException) -> Response:
+        """Convert a view's return value into a :attr:`response_class` object.
+
+        Accepted: ``str``, ``bytes`` and ``bytearray`` (the body), ``dict`` and
+        ``list`` (JSON through ``app.json``), an iterator or generator (streamed),
+        a response object, any WSGI callable, an HTTP exception, and a tuple
+        ``(body, status)``, ``(body, headers)`` or ``(body, status, headers)``
+        of those. Override it in a subclass to accept more types.
+        """
+        status: t.Any = None
+        headers: t.Any = None
+        if isinstance(rv, tuple):
+            len_rv = len(rv)
+            if len_rv == 3:
+                rv, status, headers = rv
+            elif len_rv == 2:
+                if isinstance(rv[1], (cabc.Mapping, tuple, list)):
+                    rv, headers = rv
+                else:
+                    rv, status = rv
+            else:
+                raise TypeError(
+                    "The view function did not return a valid response tuple. The"
+                    " tuple must have the form (body, status, headers),"
+                    " (body, status), or (body, headers)."
+                )
+        if rv is None:
+            req_ctx = _cv_request.get(None)
+            name = req_ctx.request.endpoint if req_ctx is not None else None
+            raise TypeError(
+                f"The view function for {name!r} did not return a valid response. The"
+                " function either returned None or ended without a return statement."
+            )
+
+        response_class = self.response_class
+        if not isinstance(rv, response_class):
+            if isinstance(rv, (str, bytes, bytearray)) or isinstance(rv, cabc.Iterator):
+                # PERF: status and headers go to the constructor, no second pass.
+                rv = response_class(rv, status=status, headers=headers)
+                status = headers = None
+            elif isinstance(rv, (dict, list)):
+                rv = self.json.response(rv)
+            elif isinstance(rv, HTTPException):
+                # PERF: ask the exception for its response instead of running it as
+                # a WSGI app and re-parsing the output as Flask does.
+                req_ctx = _cv_request.get(None)
+                environ = req_ctx.request.environ if req_ctx is not None else None
+                rv = response_class.force_type(rv.get_response(environ))  # type: ignore[assignment]
+            elif isinstance(rv, BaseResponse) or callable(rv):
+                req_ctx = _cv_request.get(None)
+                try:
+                    rv = response_class.force_type(
+                        rv,  # type: ignore[arg-type]
+                        req_ctx.request.environ if req_ctx is not None else None,
+                    )
+                except TypeError as e:
+                    raise TypeError(
+                        f"{e}\nThe view function did not return a valid response. The"
+                        " return type must be a string, dict, list, tuple with headers"
+                        " or status, Response instance, or WSGI callable, but it was a"
+                        f" {type(rv).__name__}."
+                    ).with_traceback(sys.exc_info()[2]) from None
+            else:
+                raise TypeError(
+                    "The view function did not return a valid response. The return"
+                    " type must be a string, dict, list, tuple with headers or status,"
+                    " Response instance, or WSGI callable, but it was a"
+                    f" {type(rv).__name__}."
+                )
+
+        rv = t.cast(Response, rv)
+        if status is not None:
+            if isinstance(status, (str, bytes, bytearray)):
+                rv.status = status  # type: ignore[assignment]
+            else:
+                rv.status_code = status
+        if headers:
+            rv.headers.update(headers)
+        return rv
+
+    def process_response(self, response: Response) -> Response:
+        """Run the ``after_this_request`` and ``after_request`` functions on the
+        response (blueprints' first, innermost first; within one, last registered
+        first) and return the response they produce."""
+        ctx = _cv_request.get()
+        for func in ctx._after_request_functions:
+            response = self.ensure_sync(func)(response)
+        # PERF: skip computing the blueprint chain when no after_request is registered.
+        if self.after_request_funcs:
+            for name in (*ctx.request.blueprints, None):
+                for func in reversed(self.after_request_funcs.get(name, ())):
+                    response = self.ensure_sync(func)(response)
+        return response
+
+    def do_teardown_request(self, exc: BaseException | None = None) -> None:
+        """Run the ``teardown_request`` functions (called when the request context
+        is popped); ``exc`` is the unhandled exception or None."""
+        if self.teardown_request_funcs:
+            ctx = _cv_request.get()
+            for name in (*ctx.request.blueprints, None):
+                for func in reversed(self.teardown_request_funcs.get(name, ())):
+                    self.ensure_sync(func)(exc)
+        if request_tearing_down.receivers:
+            request_tearing_down.send(self, _async_wrapper=self.ensure_sync, exc=exc)
+
+    def do_teardown_appcontext(self, exc: BaseException | None = None) -> None:
+        """Run the ``teardown_appcontext`` functions, last registered first."""
+        for func in reversed(self.teardown_appcontext_funcs):
+            self.ensure_sync(func)(exc)
+        if appcontext_tearing_down.receivers:
+            appcontext_tearing_down.send(self, _async_wrapper=self.ensure_sync, exc=exc)
+
+    def should_ignore_error(self, error: BaseException | None) -> bool:
+        """Return True to hide ``error`` from the teardown functions."""
+        return False
+
+    # -- errors -------------------------------------------------------------------------
+
+    def _find_error_handler(
+        self, e: BaseException, blueprints: list[str]
+    ) -> ft.ErrorHandlerCallable | None:
+        """The handler for ``e``: by code then class, blueprints before the app, the
+        most specific class (by MRO) first."""
+        exc_class, code = self._get_exc_class_and_code(type(e))
+        names = (*blueprints, None)
+        for c in (code, None) if code is not None else (None,):
+            for name in names:
+                by_code = self.error_handler_spec.get(name)
+                handler_map = by_code.get(c) if by_code is not None else None
+                if not handler_map:
+                    continue
+                for cls in exc_class.__mro__:
+                    handler = handler_map.get(cls)
+                    if handler is not None:
+                        return handler
+        return None
+
+    def _blueprints_of_current_request(self) -> list[str]:
+        ctx = _cv_request.get(None)
+        return ctx.request.blueprints if ctx is not None else []
+
+    def handle_http_exception(self, e: HTTPException) -> HTTPException | ft.ResponseReturnValue:
+        """Handle an HTTP exception with its registered handler, or return it as the
+        response. Routing redirects and code-less exceptions are returned as is."""
+        if e.code is None or isinstance(e, RoutingException):
+            return e
+        handler = self._find_error_handler(e, self._blueprints_of_current_request())
+        if handler is None:
+            return e
+        return self.ensure_sync(handler)(e)  # type: ignore[no-any-return]
+
+    def trap_http_exception(self, e: Exception) -> bool:
+        """Whether an HTTP exception should be raised instead of handled.
+
+        True with ``TRAP_HTTP_EXCEPTIONS``; for bad requests with
+        ``TRAP_BAD_REQUEST_ERRORS`` (by default only a missing-key error in
+        debug mode, so you see which form key was missing).
+        """
+        if self.config["TRAP_HTTP_EXCEPTIONS"]:
+            return True
+        trap_bad_request = self.config["TRAP_BAD_REQUEST_ERRORS"]
+        if trap_bad_request is None and self.debug and isinstance(e, BadRequestKeyError):
+            return True
+        if trap_bad_request:
+            return isinstance(e, BadRequest)
+        return False
+
+    def handle_user_exception(self, e: Exception) -> HTTPException | ft.ResponseReturnValue:
+        """Handle an exception raised by a view or hook with its error handler.
+
+        HTTP exceptions go to :meth:`handle_http_exception`; an exception with no
+        handler is re-raised for :meth:`handle_exception`.
+        """
+        if isinstance(e, BadRequestKeyError) and (
+            self.debug or self.config["TRAP_BAD_REQUEST_ERRORS"]
+        ):
+            e.show_exception = True
+        if isinstance(e, HTTPException) and not self.trap_http_exception(e):
+            return self.handle_http_exception(e)
+        handler = self._find_error_handler(e, self._blueprints_of_current_request())
+        if handler is None:
+            raise
+        return self.ensure_sync(handler)(e)  # type: ignore[no-any-return]
+
+    def handle_exception(self, e: Exception) -> Response:
+        """Handle an exception no error handler took: a 500 response.
+
+        Sends ``got_request_exception``. With ``PROPAGATE_EXCEPTIONS`` (on by
+        default in testing and debug mode) the exception is re-raised. Otherwise it
+        is logged with its traceback and the ``InternalServerError`` handler (if
+        any) builds the response; ``e.original_exception`` is the error. The body
+        never carries the traceback.
+        """
+        exc_info = sys.exc_info()
+        if got_request_exception.receivers:
+            got_request_exception.send(self, _async_wrapper=self.ensure_sync, exception=e)
+        propagate = self.config["PROPAGATE_EXCEPTIONS"]
+        if propagate is None:
+            propagate = self.testing or self.debug
+        if propagate:
+            if exc_info[1] is e:
+                raise
+            raise e
+        self.log_exception(exc_info)
+        server_error: InternalServerError | ft.ResponseReturnValue
+        server_error = InternalServerError(original_exception=e)
+        handler = self._find_error_handler(server_error, self._blueprints_of_current_request())
+        if handler is not None:
+            server_error = self.ensure_sync(handler)(server_error)
+        return self.finalize_request(server_error, from_error_handler=True)
+
+    def log_exception(
+        self,
+        exc_info: tuple[type, BaseException, TracebackType] | tuple[None, None, None],
+    ) -> None:
+        """Log an unhandled exception with its traceback (at ERROR level)."""
+        ctx = _cv_request.get(None)
+        where = f" on {ctx.request.path} [{ctx.request.method}]" if ctx is not None else ""
+        self.logger.error(f"Exception{where}", exc_info=exc_info)
+
+    # -- sync and async -----------------------------------------------------------------
+
+    def ensure_sync(self, func: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
+        """Return ``func`` as a plain callable: async functions are wrapped with
+        :meth:`async_to_sync`, others returned unchanged."""
+        if is_async_callable(func):
+            return self.async_to_sync(func)
+        return func
+
+    def async_to_sync(
+        self, func: t.Callable[..., t.Coroutine[t.Any, t.Any, t.Any]]
+    ) -> t.Callable[..., t.Any]:
+        """Wrap an ``async def`` function to run it to completion when called.
+
+        Under WSGI it runs on an event loop owned by the worker thread and reused
+        across requests.
+        """
+
+        def wrapper(*args: t.Any, **kwargs: t.Any) -> t.Any:
+            return run_sync(func(*args, **kwargs))
+
+        return update_wrapper(wrapper, func)
+
+    # -- serving ----------------------------------------------------------------------
+
+    def run(
+        self,
+        host: str | None = None,
+        port: int | None = None,
+        debug: bool | None = None,
+        **options: t.Any,
+    ) -> None:
+        """Serve the app with werkzeug's development server (not for production).
+
+        ``host`` defaults to ``127.0.0.1`` and ``port`` to ``5000``; ``debug``
+        enables the reloader and debugger. Other options go to
+        :func:`werkzeug.serving.run_simple`. In production use a WSGI server such
+        as gunicorn: ``gunicorn module:app``.
+        """
+        from werkzeug.serving import run_simple
+
+        if debug is not None:
+            self.debug = bool(debug)
+        options.setdefault("use_reloader", self.debug)
+        options.setdefault("use_debugger", self.debug)
+        options.setdefault("threaded", True)
+        run_simple(host or "127.0.0.1", int(port or 5000), self, **options)

@@ -1,0 +1,325 @@
+"""Application and request contexts, and the helpers that act on them.
+
+The application context holds what belongs to one unit of work for an app (``g``,
+the URL adapter for building URLs); the request context holds one HTTP request.
+Pushing a request context pushes an application context for the same app when none
+is active. Both live in :mod:`contextvars`, see :mod:`kolben.globals`.
+"""
+
+from __future__ import annotations
+
+import sys
+import typing as t
+from functools import update_wrapper
+from types import TracebackType
+
+from werkzeug.exceptions import HTTPException
+
+from .globals import _cv_app, _cv_request
+from .signals import appcontext_popped, appcontext_pushed
+
+if t.TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
+    from werkzeug.routing import MapAdapter
+
+    from .app import Kolben
+    from .wrappers import Request
+
+F = t.TypeVar("F", bound=t.Callable[..., t.Any])
+
+# A marker meaning "no exception was passed to pop(); look at sys.exc_info()".
+_sentinel = object()
+
+
+class _AppCtxGlobals:
+    """The ``g`` object: a plain namespace for storing data during an app context.
+
+    It is a good place to keep a database connection or the current user for the
+    length of a request or a CLI command. Besides attribute access it supports
+    ``in``, iteration over names, :meth:`get`, :meth:`pop` and :meth:`setdefault`.
+    """
+
+    def __getattr__(self, name: str) -> t.Any:
+        try:
+            return self.__dict__[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __setattr__(self, name: str, value: t.Any) -> None:
+        self.__dict__[name] = value
+
+    def __delattr__(self, name: str) -> None:
+        try:
+            del self.__dict__[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def get(self, name: str, default: t.Any | None = None) -> t.Any:
+        """Return the attribute ``name``, or ``default`` if it is not set."""
+        return self.__dict__.get(name, default)
+
+    def pop(self, name: str, default: t.Any = _sentinel) -> t.Any:
+        """Remove and return the attribute ``name``.
+
+        Raises :exc:`KeyError` if it is not set and no ``default`` is given.
+        """
+        if default is _sentinel:
+            return self.__dict__.pop(name)
+        return self.__dict__.pop(name, default)
+
+    def setdefault(self, name: str, default: t.Any = None) -> t.Any:
+        """Return the attribute ``name``, setting it to ``default`` first if unset."""
+        return self.__dict__.setdefault(name, default)
+
+    def __contains__(self, item: str) -> bool:
+        return item in self.__dict__
+
+    def __iter__(self) -> t.Iterator[str]:
+        return iter(self.__dict__)
+
+    def __repr__(self) -> str:
+        ctx = _cv_app.get(None)
+        if ctx is not None:
+            return f"<kolben.g of '{ctx.app.name}'>"
+        return object.__repr__(self)
+
+
+def after_this_request(f: F) -> F:
+    """Run ``f`` on the response of the current request, after it is made.
+
+    ``f`` takes the response object and returns it (or a new one). It runs before
+    the ``after_request`` functions. Use it in a view or a ``before_request``
+    function to change a response you don't create yourself::
+
+        @app.route("/")
+        def index():
+            @after_this_request
+            def add_header(response):
+                response.headers["X-Foo"] = "Parachute"
+                return response
+            return "Hello"
+    """
+    ctx = _cv_request.get(None)
+    if ctx is None:
+        raise RuntimeError(
+            "'after_this_request' can only be used when a request context is"
+            " active, such as in a view function."
+        )
+    ctx._after_request_functions.append(f)
+    return f
+
+
+def copy_current_request_context(f: F) -> F:
+    """Decorate ``f`` so that it runs with a copy of the current request context.
+
+    Useful for work started from a view that runs later or elsewhere, for example in
+    a thread or a greenlet: inside ``f``, ``request`` and ``g`` are those of the
+    request that was active when the function was decorated.
+    """
+    ctx = _cv_request.get(None)
+    if ctx is None:
+        raise RuntimeError(
+            "'copy_current_request_context' can only be used when a request context"
+            " is active, such as in a view function."
+        )
+    ctx = ctx.copy()
+
+    def wrapper(*args: t.Any, **kwargs: t.Any) -> t.Any:
+        with ctx:
+            return ctx.app.ensure_sync(f)(*args, **kwargs)
+
+    return update_wrapper(wrapper, f)  # type: ignore[return-value]
+
+
+def has_request_context() -> bool:
+    """Return whether a request context is active (``request`` can be used)."""
+    return _cv_request.get(None) is not None
+
+
+def has_app_context() -> bool:
+    """Return whether an application context is active (``current_app`` can be used)."""
+    return _cv_app.get(None) is not None
+
+
+class AppContext:
+    """The application context: ``current_app`` and ``g`` for one unit of work.
+
+    Created by :meth:`Kolben.app_context` and pushed implicitly for each request
+    and CLI command. Use it as a context manager, or call :meth:`push` and
+    :meth:`pop` in pairs.
+    """
+
+    def __init__(self, app: Kolben) -> None:
+        self.app = app
+        self.g: _AppCtxGlobals = app.app_ctx_globals_class()
+        self._url_adapter: MapAdapter | None | object = _sentinel
+        self._cv_tokens: list[t.Any] = []
+
+    @property
+    def url_adapter(self) -> MapAdapter | None:
+        """The adapter used to build URLs without a request; needs ``SERVER_NAME``.
+
+        PERF: built on first use, so a context that never builds a URL never pays.
+        """
+        if self._url_adapter is _sentinel:
+            self._url_adapter = self.app.create_url_adapter(None)
+        return self._url_adapter  # type: ignore[return-value]
+
+    @url_adapter.setter
+    def url_adapter(self, value: MapAdapter | None) -> None:
+        self._url_adapter = value
+
+    def push(self) -> None:
+        """Make this the active application context."""
+        self._cv_tokens.append(_cv_app.set(self))
+        if appcontext_pushed.receivers:
+            appcontext_pushed.send(self.app, _async_wrapper=self.app.ensure_sync)
+
+    def pop(self, exc: BaseException | None = _sentinel) -> None:  # type: ignore[assignment]
+        """Pop this context, running ``teardown_appcontext`` functions on the last pop.
+
+        ``exc`` is the exception that ended the work; by default the one being
+        handled, if any.
+        """
+        try:
+            if len(self._cv_tokens) == 1:
+                if exc is _sentinel:
+                    exc = sys.exc_info()[1]
+                self.app.do_teardown_appcontext(exc)
+        finally:
+            active = _cv_app.get(None)
+            _cv_app.reset(self._cv_tokens.pop())
+        if active is not self:
+            raise AssertionError(
+                f"Popped the wrong application context ({active!r} instead of"
+                f" {self!r}). Push and pop contexts in pairs, innermost first."
+            )
+        if appcontext_popped.receivers:
+            appcontext_popped.send(self.app, _async_wrapper=self.app.ensure_sync)
+
+    def __enter__(self) -> AppContext:
+        self.push()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.pop(exc_value)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} of {self.app.name!r}>"
+
+
+class RequestContext:
+    """The request context: ``request`` (and, with sessions, ``session``).
+
+    Created for each request by the front door, or by
+    :meth:`Kolben.test_request_context` and :meth:`Kolben.request_context`. When it
+    is pushed and no application context for the same app is active, it pushes one
+    and pops it again with itself.
+    """
+
+    def __init__(
+        self,
+        app: Kolben,
+        environ: WSGIEnvironment,
+        request: Request | None = None,
+    ) -> None:
+        self.app = app
+        if request is None:
+            request = app.request_class(environ)
+            request.json_module = app.json
+        self.request: Request = request
+        self._url_adapter: MapAdapter | None | object = _sentinel
+        self._after_request_functions: list[t.Callable[[t.Any], t.Any]] = []
+        self._cv_tokens: list[tuple[t.Any, AppContext | None]] = []
+
+    @property
+    def url_adapter(self) -> MapAdapter | None:
+        """The URL adapter bound to this request, for building URLs.
+
+        PERF: built on first use (``url_for``). Matching uses an adapter the app
+        caches per host, so a request that builds no URL never binds one.
+        """
+        if self._url_adapter is _sentinel:
+            try:
+                self._url_adapter = self.app.create_url_adapter(self.request)
+            except HTTPException:
+                self._url_adapter = None
+        return self._url_adapter  # type: ignore[return-value]
+
+    @url_adapter.setter
+    def url_adapter(self, value: MapAdapter | None) -> None:
+        self._url_adapter = value
+
+    def copy(self) -> RequestContext:
+        """Return a new context for the same request object, e.g. for a thread."""
+        return self.__class__(self.app, self.request.environ, self.request)
+
+    def match_request(self) -> None:
+        """Match the request URL against the app's routes.
+
+        Sets ``request.url_rule`` and ``request.view_args``, or
+        ``request.routing_exception`` (a 404, 405 or redirect to raise later).
+        """
+        self.app._match_request(self.request)
+
+    def push(self) -> None:
+        """Make this the active request context (and its app context if needed)."""
+        app_ctx = _cv_app.get(None)
+        if app_ctx is None or app_ctx.app is not self.app:
+            app_ctx = self.app.app_context()
+            app_ctx.push()
+        else:
+            app_ctx = None
+        self._cv_tokens.append((_cv_request.set(self), app_ctx))
+        if self.request.url_rule is None and self.request.routing_exception is None:
+            self.match_request()
+
+    def pop(self, exc: BaseException | None = _sentinel) -> None:  # type: ignore[assignment]
+        """Pop this context; on the last pop, run ``teardown_request`` functions.
+
+        Also pops the application context that :meth:`push` pushed, if any.
+        """
+        last = len(self._cv_tokens) == 1
+        try:
+            if last:
+                if exc is _sentinel:
+                    exc = sys.exc_info()[1]
+                self.app.do_teardown_request(exc)
+                self.request.close()
+        finally:
+            active = _cv_request.get(None)
+            token, app_ctx = self._cv_tokens.pop()
+            _cv_request.reset(token)
+            if last:
+                # Break the request <-> environ reference cycle.
+                self.request.environ["werkzeug.request"] = None
+            if app_ctx is not None:
+                app_ctx.pop(exc)
+        if active is not self:
+            raise AssertionError(
+                f"Popped the wrong request context ({active!r} instead of {self!r})."
+                " Push and pop contexts in pairs, innermost first."
+            )
+
+    def __enter__(self) -> RequestContext:
+        self.push()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.pop(exc_value)
+
+    def __repr__(self) -> str:
+        return (
+            f"<{type(self).__name__} {self.request.url!r}"
+            f" [{self.request.method}] of {self.app.name}>"
+        )

@@ -1,0 +1,55 @@
+"""The context globals: ``current_app``, ``g``, ``request`` and the context proxies.
+
+Each is a :class:`werkzeug.local.LocalProxy` over a :class:`contextvars.ContextVar`,
+so the current context is right under threads, greenlets and asyncio tasks alike.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from contextvars import ContextVar
+
+from werkzeug.local import LocalProxy
+
+if t.TYPE_CHECKING:
+    from .app import Kolben
+    from .ctx import AppContext, RequestContext, _AppCtxGlobals
+    from .wrappers import Request
+
+_no_app_msg = """\
+Working outside of application context.
+
+This means that you used something that needs the current application, such as
+`current_app`, `g` or `url_for`, while no application context was active. Push one
+with `with app.app_context():`; in a view, a CLI command or the test client this
+is done for you. See the "application context" page of the documentation."""
+
+_no_req_msg = """\
+Working outside of request context.
+
+This means that you used something that needs an active HTTP request, such as
+`request` or `after_this_request`, outside of a view. Use the test client, or push
+a context with `with app.test_request_context():` while testing. See the
+"request context" page of the documentation."""
+
+_cv_app: ContextVar[AppContext] = ContextVar("kolben.app_ctx")
+_cv_request: ContextVar[RequestContext] = ContextVar("kolben.request_ctx")
+
+app_ctx: AppContext = LocalProxy(  # type: ignore[assignment]
+    _cv_app, unbound_message=_no_app_msg
+)
+current_app: Kolben = LocalProxy(  # type: ignore[assignment]
+    _cv_app, "app", unbound_message=_no_app_msg
+)
+g: _AppCtxGlobals = LocalProxy(  # type: ignore[assignment]
+    _cv_app, "g", unbound_message=_no_app_msg
+)
+
+request_ctx: RequestContext = LocalProxy(  # type: ignore[assignment]
+    _cv_request, unbound_message=_no_req_msg
+)
+request: Request = LocalProxy(  # type: ignore[assignment]
+    _cv_request, "request", unbound_message=_no_req_msg
+)
+
+__all__ = ["app_ctx", "current_app", "g", "request", "request_ctx"]

@@ -1,0 +1,77 @@
+"""URL matching and building on werkzeug's routing, with adapters bound once.
+
+Flask binds a new :class:`~werkzeug.routing.MapAdapter` to every request, twice.
+kolben keeps one adapter per (host, scheme, script root) and passes the path and
+method of each request to ``match``; a request that builds a URL gets its own bound
+adapter lazily, copied from the cached one.
+"""
+
+from __future__ import annotations
+
+import copy
+import typing as t
+from urllib.parse import quote
+
+from werkzeug.routing import BaseConverter, Map, MapAdapter, Rule
+
+if t.TYPE_CHECKING:
+    from .wrappers import Request
+
+__all__ = ["AdapterCache", "BaseConverter", "Map", "MapAdapter", "Rule", "quote_anchor"]
+
+_ANCHOR_SAFE = "%!#$&'()*+,/:;=?@"
+
+
+def quote_anchor(anchor: str) -> str:
+    """Quote a URL fragment for ``url_for(..., _anchor=...)``."""
+    return quote(anchor, safe=_ANCHOR_SAFE)
+
+
+class AdapterCache:
+    """Map adapters for matching, one per distinct request origin.
+
+    The key is made of the WSGI environ values ``bind_to_environ`` reads besides
+    the path, method and query (which ``match`` is given per request). The cache
+    is bounded because the Host header is chosen by the client.
+    """
+
+    __slots__ = ("_adapters", "max_size")
+
+    def __init__(self, max_size: int = 128) -> None:
+        self._adapters: dict[tuple[t.Any, ...], MapAdapter] = {}
+        self.max_size = max_size
+
+    @staticmethod
+    def key(request: Request, server_name: str | None) -> tuple[t.Any, ...] | None:
+        """Return the cache key for ``request``, or None if it must not be cached."""
+        environ = request.environ
+        if "HTTP_UPGRADE" in environ:  # websocket upgrades change the scheme; rare
+            return None
+        return (
+            environ.get("HTTP_HOST"),
+            environ.get("SERVER_NAME"),
+            environ.get("SERVER_PORT"),
+            environ.get("wsgi.url_scheme"),
+            environ.get("SCRIPT_NAME"),
+            server_name,
+        )
+
+    def get(self, key: tuple[t.Any, ...]) -> MapAdapter | None:
+        return self._adapters.get(key)
+
+    def put(self, key: tuple[t.Any, ...], adapter: MapAdapter) -> None:
+        if len(self._adapters) >= self.max_size:
+            self._adapters.clear()
+        self._adapters[key] = adapter
+
+    def clear(self) -> None:
+        self._adapters.clear()
+
+
+def rebind(adapter: MapAdapter, request: Request) -> MapAdapter:
+    """Return a copy of a cached ``adapter`` bound to this request's path and method."""
+    bound = copy.copy(adapter)
+    bound.path_info = request.path
+    bound.default_method = request.method
+    bound.query_args = request.query_string.decode("latin-1")
+    return bound

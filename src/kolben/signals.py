@@ -1,0 +1,46 @@
+"""Blinker signals sent by the application, with Flask's names and arguments.
+
+Every send site in kolben checks ``signal.receivers`` first, so a signal nobody is
+connected to costs one attribute test per request and nothing more.
+"""
+
+from __future__ import annotations
+
+from blinker import Namespace
+
+_signals = Namespace()
+
+#: Sent before a template is rendered: ``template``, ``context``.
+before_render_template = _signals.signal("before-render-template")
+#: Sent after a template was rendered: ``template``, ``context``.
+template_rendered = _signals.signal("template-rendered")
+#: Sent when a request context is set up, before any request processing.
+request_started = _signals.signal("request-started")
+#: Sent right before the response goes out: ``response``.
+request_finished = _signals.signal("request-finished")
+#: Sent when the request context tears down: ``exc``.
+request_tearing_down = _signals.signal("request-tearing-down")
+#: Sent when an unhandled exception occurs during a request: ``exception``.
+got_request_exception = _signals.signal("got-request-exception")
+#: Sent when the application context tears down: ``exc``.
+appcontext_tearing_down = _signals.signal("appcontext-tearing-down")
+#: Sent when an application context is pushed.
+appcontext_pushed = _signals.signal("appcontext-pushed")
+#: Sent when an application context is popped.
+appcontext_popped = _signals.signal("appcontext-popped")
+#: Sent when a message is flashed: ``message``, ``category``.
+message_flashed = _signals.signal("message-flashed")
+
+__all__ = [
+    "Namespace",
+    "appcontext_popped",
+    "appcontext_pushed",
+    "appcontext_tearing_down",
+    "before_render_template",
+    "got_request_exception",
+    "message_flashed",
+    "request_finished",
+    "request_started",
+    "request_tearing_down",
+    "template_rendered",
+]

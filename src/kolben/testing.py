@@ -1,0 +1,197 @@
+"""Testing tools: a test client that keeps contexts, and a CLI runner.
+
+``KolbenClient`` and ``KolbenCliRunner`` are also exported as ``FlaskClient`` and
+``FlaskCliRunner`` so tests written for Flask run unchanged.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from contextlib import ExitStack
+from functools import cache
+from types import TracebackType
+from urllib.parse import urlsplit
+
+import werkzeug.test
+from click.testing import CliRunner, Result
+from werkzeug.test import Client
+from werkzeug.wrappers import Request as BaseRequest
+
+from .cli import ScriptInfo
+from .wsgi import PRESERVE_CONTEXT_KEY
+
+if t.TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
+    from werkzeug.test import TestResponse
+
+    from .app import Kolben
+
+
+class EnvironBuilder(werkzeug.test.EnvironBuilder):
+    """werkzeug's :class:`~werkzeug.test.EnvironBuilder` with defaults from the app.
+
+    The base URL comes from ``SERVER_NAME`` (or ``localhost``),
+    ``APPLICATION_ROOT`` and ``PREFERRED_URL_SCHEME``; JSON bodies use ``app.json``.
+
+    :param app: the app the environ is for.
+    :param path: the URL path; it may carry a query string, scheme and host.
+    :param base_url: the base URL; can't be combined with ``subdomain`` or
+        ``url_scheme``.
+    :param subdomain: a subdomain to prefix to ``SERVER_NAME``.
+    :param url_scheme: the scheme, instead of ``PREFERRED_URL_SCHEME``.
+    """
+
+    def __init__(
+        self,
+        app: Kolben,
+        path: str = "/",
+        base_url: str | None = None,
+        subdomain: str | None = None,
+        url_scheme: str | None = None,
+        *args: t.Any,
+        **kwargs: t.Any,
+    ) -> None:
+        if base_url is not None and (subdomain or url_scheme):
+            raise ValueError('Pass "subdomain" and "url_scheme", or "base_url", not both.')
+        if base_url is None:
+            http_host = app.config.get("SERVER_NAME") or "localhost"
+            app_root = app.config["APPLICATION_ROOT"]
+            if subdomain:
+                http_host = f"{subdomain}.{http_host}"
+            if url_scheme is None:
+                url_scheme = app.config["PREFERRED_URL_SCHEME"]
+            url = urlsplit(path)
+            base_url = f"{url.scheme or url_scheme}://{url.netloc or http_host}/{app_root.lstrip('/')}"
+            path = url.path
+            if url.query:
+                path = f"{path}?{url.query}"
+        self.app = app
+        super().__init__(path, base_url, *args, **kwargs)
+
+    def json_dumps(self, obj: t.Any, **kwargs: t.Any) -> str:
+        """Serialize ``json=`` bodies with the app's JSON provider."""
+        return self.app.json.dumps(obj, **kwargs)
+
+
+class KolbenClient(Client):
+    """A test client for a kolben app: ``client = app.test_client()``.
+
+    werkzeug's :class:`~werkzeug.test.Client` plus: ``json=`` bodies encoded
+    with the app's provider, the app's defaults for the base URL, and ``with
+    client:`` which keeps the last request's contexts (``request``, ``g``)
+    active until the block ends::
+
+        with app.test_client() as client:
+            client.get("/?name=x")
+            assert request.args["name"] == "x"
+    """
+
+    application: Kolben
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.preserve_context = False
+        self._new_contexts: list[t.ContextManager[t.Any]] = []
+        self._context_stack = ExitStack()
+        self.environ_base = {
+            "REMOTE_ADDR": "127.0.0.1",
+            "HTTP_USER_AGENT": f"Werkzeug/{_werkzeug_version()}",
+        }
+
+    def _copy_environ(self, other: WSGIEnvironment) -> WSGIEnvironment:
+        out = {**self.environ_base, **other}
+        if self.preserve_context:
+            out[PRESERVE_CONTEXT_KEY] = self._new_contexts.append
+        return out
+
+    def _request_from_builder_args(
+        self, args: tuple[t.Any, ...], kwargs: dict[str, t.Any]
+    ) -> BaseRequest:
+        kwargs["environ_base"] = self._copy_environ(kwargs.get("environ_base", {}))
+        builder = EnvironBuilder(self.application, *args, **kwargs)
+        try:
+            return builder.get_request()
+        finally:
+            builder.close()
+
+    def open(  # type: ignore[override]
+        self,
+        *args: t.Any,
+        buffered: bool = False,
+        follow_redirects: bool = False,
+        **kwargs: t.Any,
+    ) -> TestResponse:
+        """Send a request to the app; arguments as for :meth:`werkzeug.test.Client.open`."""
+        if args and isinstance(args[0], (werkzeug.test.EnvironBuilder, dict, BaseRequest)):
+            if isinstance(args[0], werkzeug.test.EnvironBuilder):
+                builder = args[0]
+                builder.environ_base = self._copy_environ(builder.environ_base or {})
+                request = builder.get_request()
+            elif isinstance(args[0], dict):
+                request = EnvironBuilder.from_environ(
+                    args[0], app=self.application, environ_base=self._copy_environ({})
+                ).get_request()
+            else:
+                request = args[0]
+                request.environ = self._copy_environ(request.environ)
+        else:
+            request = self._request_from_builder_args(args, kwargs)
+
+        # Pop the contexts kept from the previous request before making a new one.
+        self._context_stack.close()
+        response = super().open(request, buffered=buffered, follow_redirects=follow_redirects)
+        response.json_module = self.application.json  # type: ignore[assignment]
+        # Re-push the contexts the request kept, to be popped when the block ends.
+        while self._new_contexts:
+            cm = self._new_contexts.pop()
+            self._context_stack.enter_context(cm)
+        return response
+
+    def __enter__(self) -> KolbenClient:
+        if self.preserve_context:
+            raise RuntimeError("Cannot nest client invocations: 'with client:' is active.")
+        self.preserve_context = True
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.preserve_context = False
+        self._context_stack.close()
+
+
+@cache
+def _werkzeug_version() -> str:
+    from importlib.metadata import version
+
+    return version("werkzeug")
+
+
+class KolbenCliRunner(CliRunner):
+    """Runs the app's click commands in isolation: ``app.test_cli_runner()``."""
+
+    def __init__(self, app: Kolben, **kwargs: t.Any) -> None:
+        self.app = app
+        super().__init__(**kwargs)
+
+    def invoke(  # type: ignore[override]
+        self, cli: t.Any = None, args: t.Any = None, **kwargs: t.Any
+    ) -> Result:
+        """Invoke ``cli`` (default: ``app.cli``) with ``args``.
+
+        The app is passed to commands through a :class:`~kolben.cli.ScriptInfo`,
+        so ``@with_appcontext`` commands run in its application context.
+        """
+        if cli is None:
+            cli = self.app.cli
+        if "obj" not in kwargs:
+            kwargs["obj"] = ScriptInfo(create_app=lambda: self.app)
+        return super().invoke(cli, args, **kwargs)
+
+
+#: Flask's names for the same classes.
+FlaskClient = KolbenClient
+FlaskCliRunner = KolbenCliRunner
