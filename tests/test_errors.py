@@ -1,0 +1,598 @@
+"""Error handlers and exception configuration: errorhandler, register_error_handler,
+MRO lookup, HTTPException handlers, InternalServerError.original_exception,
+PROPAGATE_EXCEPTIONS, TRAP_HTTP_EXCEPTIONS, TRAP_BAD_REQUEST_ERRORS, logging.
+
+Flask 3.1's documented behaviour is the spec."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from werkzeug.exceptions import (
+    BadRequest,
+    BadRequestKeyError,
+    Forbidden,
+    HTTPException,
+    InternalServerError,
+    NotFound,
+)
+
+from kolben import abort, request
+
+
+class MyError(Exception):
+    pass
+
+
+class MySubError(MyError):
+    pass
+
+
+@pytest.fixture
+def app(app):
+    """An app that does not re-raise errors unless a test asks for it."""
+    app.testing = False
+
+    @app.route("/boom")
+    def boom():
+        raise ValueError("secret internal detail")
+
+    @app.route("/ok")
+    def ok():
+        return "ok"
+
+    return app
+
+
+# --- registering handlers ------------------------------------------------------------------
+
+
+def test_errorhandler_404(app, client):
+    @app.errorhandler(404)
+    def not_found(e):
+        assert isinstance(e, NotFound)
+        return f"custom 404 for {request.path}", 404
+
+    rv = client.get("/missing")
+    assert rv.status_code == 404
+    assert rv.data == b"custom 404 for /missing"
+
+
+def test_errorhandler_returns_decorated_function(app):
+    def handler(e):
+        return "", 404
+
+    assert app.errorhandler(404)(handler) is handler
+
+
+def test_errorhandler_status_defaults_to_200(app, client):
+    @app.errorhandler(404)
+    def not_found(e):
+        return "handled"
+
+    rv = client.get("/missing")
+    assert rv.status_code == 200
+    assert rv.data == b"handled"
+
+
+def test_errorhandler_for_http_exception_class(app, client):
+    @app.errorhandler(NotFound)
+    def not_found(e):
+        return "by class", 404
+
+    assert client.get("/missing").data == b"by class"
+
+
+def test_errorhandler_for_abort(app, client):
+    @app.errorhandler(403)
+    def forbidden(e):
+        return f"forbidden: {e.description}", 403
+
+    @app.route("/secret")
+    def secret():
+        abort(403, "members only")
+
+    rv = client.get("/secret")
+    assert rv.status_code == 403
+    assert rv.data == b"forbidden: members only"
+
+
+def test_errorhandler_exception_class(app, client):
+    @app.errorhandler(MyError)
+    def handle(e):
+        return f"handled {e}", 400
+
+    @app.route("/raise")
+    def raise_():
+        raise MyError("mine")
+
+    rv = client.get("/raise")
+    assert rv.status_code == 400
+    assert rv.data == b"handled mine"
+
+
+def test_errorhandler_exception_class_in_testing(app, client):
+    app.testing = True
+
+    @app.errorhandler(MyError)
+    def handle(e):
+        return "handled", 400
+
+    @app.route("/raise")
+    def raise_():
+        raise MyError()
+
+    assert client.get("/raise").status_code == 400
+
+
+def test_register_error_handler(app, client):
+    def handle(e):
+        return "registered", 409
+
+    app.register_error_handler(MyError, handle)
+    app.register_error_handler(404, lambda e: ("nf", 404))
+
+    @app.route("/raise")
+    def raise_():
+        raise MyError()
+
+    assert client.get("/raise").data == b"registered"
+    assert client.get("/raise").status_code == 409
+    assert client.get("/missing").data == b"nf"
+
+
+def test_subclass_handled_by_parent_handler(app, client):
+    @app.errorhandler(MyError)
+    def handle(e):
+        return type(e).__name__, 400
+
+    @app.route("/raise")
+    def raise_():
+        raise MySubError()
+
+    assert client.get("/raise").data == b"MySubError"
+
+
+def test_most_specific_handler_wins_by_mro(app, client):
+    @app.errorhandler(LookupError)
+    def lookup(e):
+        return "lookup", 400
+
+    @app.errorhandler(KeyError)
+    def key(e):
+        return "key", 400
+
+    @app.route("/key")
+    def key_view():
+        raise KeyError("k")
+
+    @app.route("/index")
+    def index_view():
+        raise IndexError("i")
+
+    assert client.get("/key").data == b"key"
+    assert client.get("/index").data == b"lookup"
+
+
+def test_most_specific_handler_wins_regardless_of_registration_order(app, client):
+    @app.errorhandler(KeyError)
+    def key(e):
+        return "key", 400
+
+    @app.errorhandler(LookupError)
+    def lookup(e):
+        return "lookup", 400
+
+    @app.errorhandler(Exception)
+    def anything(e):
+        return "exception", 500
+
+    @app.route("/key")
+    def key_view():
+        raise KeyError("k")
+
+    assert client.get("/key").data == b"key"
+    assert client.get("/boom").data == b"exception"
+
+
+def test_code_handler_preferred_over_base_class_handler(app, client):
+    @app.errorhandler(HTTPException)
+    def any_http(e):
+        return "generic", e.code
+
+    @app.errorhandler(404)
+    def not_found(e):
+        return "specific", 404
+
+    assert client.get("/missing").data == b"specific"
+    assert client.post("/ok").data == b"generic"
+
+
+def test_http_exception_handler_catches_all_http_errors(app, client):
+    @app.errorhandler(HTTPException)
+    def handle(e):
+        return f"{e.code} {e.name}", e.code
+
+    @app.route("/forbidden")
+    def forbidden():
+        abort(403)
+
+    @app.route("/teapot")
+    def teapot():
+        abort(418)
+
+    assert client.get("/missing").data == b"404 Not Found"
+    rv = client.post("/ok")
+    assert rv.status_code == 405
+    assert rv.data == b"405 Method Not Allowed"
+    assert client.get("/forbidden").data == b"403 Forbidden"
+    assert client.get("/teapot").status_code == 418
+
+
+def test_http_exception_handler_can_return_the_exception(app, client):
+    @app.errorhandler(HTTPException)
+    def handle(e):
+        return e
+
+    rv = client.get("/missing")
+    assert rv.status_code == 404
+
+
+def test_http_exception_handler_does_not_catch_routing_redirect(app, client):
+    calls = []
+
+    @app.errorhandler(HTTPException)
+    def handle(e):
+        calls.append(e)
+        return "handled", 500
+
+    @app.route("/folder/")
+    def folder():
+        return "folder"
+
+    rv = client.get("/folder")
+    assert rv.status_code == 308
+    assert rv.headers["Location"].endswith("/folder/")
+    assert calls == []
+
+
+def test_code_handler_preferred_over_exception_handler(app, client):
+    # an HTTPException is handled as an HTTP error, by code, before falling back
+    # to the generic Exception handler only if no code handler exists
+    @app.errorhandler(Exception)
+    def anything(e):
+        return f"exception {type(e).__name__}", 500
+
+    @app.errorhandler(404)
+    def nf(e):
+        return "nf", 404
+
+    assert client.get("/missing").data == b"nf"
+
+
+def test_exception_handler_catches_http_errors_without_code_handler(app, client):
+    @app.errorhandler(Exception)
+    def anything(e):
+        return f"exception {type(e).__name__}", 500
+
+    assert client.get("/missing").data == b"exception NotFound"
+
+
+def test_handler_returning_tuple_with_headers(app, client):
+    @app.errorhandler(MyError)
+    def handle(e):
+        return {"error": str(e)}, 422, {"X-Error": "my"}
+
+    @app.route("/raise")
+    def raise_():
+        raise MyError("bad thing")
+
+    rv = client.get("/raise")
+    assert rv.status_code == 422
+    assert rv.headers["X-Error"] == "my"
+    assert rv.json == {"error": "bad thing"}
+
+
+def test_handler_receives_request_context(app, client):
+    @app.errorhandler(404)
+    def nf(e):
+        return f"{request.method} {request.path} {request.args.get('q')}", 404
+
+    assert client.get("/nope?q=1").data == b"GET /nope 1"
+
+
+# --- registration errors -------------------------------------------------------------------
+
+
+def test_register_handler_for_instance_raises(app):
+    with pytest.raises(TypeError, match="instance"):
+        app.register_error_handler(MyError(), lambda e: "")
+
+
+def test_register_handler_for_non_exception_class_raises(app):
+    with pytest.raises(ValueError, match="not a subclass of Exception"):
+        app.register_error_handler(str, lambda e: "")
+
+
+def test_errorhandler_decorator_for_non_exception_class_raises(app):
+    with pytest.raises(ValueError, match="not a subclass of Exception"):
+        app.errorhandler(object)(lambda e: "")
+
+
+def test_register_handler_for_unknown_code_raises(app):
+    with pytest.raises(ValueError, match="999"):
+        app.register_error_handler(999, lambda e: "")
+
+
+# --- 500 and InternalServerError -----------------------------------------------------------
+
+
+def test_unhandled_error_is_500_without_traceback(app, client):
+    rv = client.get("/boom")
+    assert rv.status_code == 500
+    assert b"Traceback" not in rv.data
+    assert b"secret internal detail" not in rv.data
+    assert b"ValueError" not in rv.data
+    assert b"Internal Server Error" in rv.data
+
+
+def test_unhandled_error_is_logged_with_traceback(app, client, caplog):
+    with caplog.at_level(logging.ERROR):
+        rv = client.get("/boom?x=1")
+    assert rv.status_code == 500
+    records = [r for r in caplog.records if r.name == app.logger.name]
+    assert len(records) == 1
+    record = records[0]
+    assert record.levelno == logging.ERROR
+    assert record.getMessage() == "Exception on /boom [GET]"
+    assert record.exc_info is not None
+    assert record.exc_info[0] is ValueError
+    assert "secret internal detail" in str(record.exc_info[1])
+
+
+def test_logged_error_names_method(app, client, caplog):
+    @app.post("/boom-post")
+    def boom_post():
+        raise RuntimeError("x")
+
+    with caplog.at_level(logging.ERROR):
+        client.post("/boom-post")
+    messages = [r.getMessage() for r in caplog.records if r.name == app.logger.name]
+    assert messages == ["Exception on /boom-post [POST]"]
+
+
+def test_handled_error_is_not_logged(app, client, caplog):
+    @app.errorhandler(ValueError)
+    def handle(e):
+        return "handled", 400
+
+    with caplog.at_level(logging.ERROR):
+        assert client.get("/boom").status_code == 400
+    assert [r for r in caplog.records if r.name == app.logger.name] == []
+
+
+def test_internal_server_error_handler_gets_original_exception(app, client):
+    seen = {}
+
+    @app.errorhandler(InternalServerError)
+    def handle_500(e):
+        seen["type"] = type(e)
+        seen["original"] = e.original_exception
+        return "custom 500", 500
+
+    rv = client.get("/boom")
+    assert rv.status_code == 500
+    assert rv.data == b"custom 500"
+    assert seen["type"] is InternalServerError
+    assert isinstance(seen["original"], ValueError)
+    assert str(seen["original"]) == "secret internal detail"
+
+
+def test_errorhandler_500_is_internal_server_error_handler(app, client):
+    @app.errorhandler(500)
+    def handle_500(e):
+        return f"500 original={type(e.original_exception).__name__}", 500
+
+    assert client.get("/boom").data == b"500 original=ValueError"
+
+
+def test_abort_500_has_no_original_exception(app, client):
+    seen = {}
+
+    @app.errorhandler(500)
+    def handle_500(e):
+        seen["original"] = e.original_exception
+        return "x", 500
+
+    @app.route("/abort500")
+    def abort500():
+        abort(500)
+
+    assert client.get("/abort500").status_code == 500
+    assert seen == {"original": None}
+
+
+def test_error_handler_raising_becomes_500(app, client):
+    @app.errorhandler(MyError)
+    def broken_handler(e):
+        raise RuntimeError("handler broke")
+
+    @app.route("/raise")
+    def raise_():
+        raise MyError()
+
+    rv = client.get("/raise")
+    assert rv.status_code == 500
+    assert b"handler broke" not in rv.data
+
+
+def test_error_handler_raising_goes_to_500_handler(app, client):
+    @app.errorhandler(MyError)
+    def broken_handler(e):
+        raise RuntimeError("handler broke")
+
+    @app.errorhandler(500)
+    def handle_500(e):
+        return f"500 from {type(e.original_exception).__name__}", 500
+
+    @app.route("/raise")
+    def raise_():
+        raise MyError()
+
+    assert client.get("/raise").data == b"500 from RuntimeError"
+
+
+def test_404_handler_raising_becomes_500(app, client):
+    @app.errorhandler(404)
+    def broken(e):
+        raise ValueError("oops")
+
+    assert client.get("/missing").status_code == 500
+
+
+def test_server_keeps_serving_after_error(app, client):
+    assert client.get("/boom").status_code == 500
+    assert client.get("/ok").data == b"ok"
+
+
+# --- PROPAGATE_EXCEPTIONS and TESTING ------------------------------------------------------
+
+
+def test_testing_propagates_exceptions(app, client):
+    app.testing = True
+    with pytest.raises(ValueError, match="secret internal detail"):
+        client.get("/boom")
+
+
+def test_propagate_exceptions_true(app, client):
+    app.config["PROPAGATE_EXCEPTIONS"] = True
+    with pytest.raises(ValueError):
+        client.get("/boom")
+
+
+def test_propagate_exceptions_false_overrides_testing(app, client):
+    app.testing = True
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    assert client.get("/boom").status_code == 500
+
+
+def test_debug_propagates_exceptions(app, client):
+    app.debug = True
+    with pytest.raises(ValueError):
+        client.get("/boom")
+
+
+def test_testing_propagation_skips_500_handler(app, client):
+    app.testing = True
+    calls = []
+
+    @app.errorhandler(500)
+    def handle_500(e):
+        calls.append(e)
+        return "500", 500
+
+    with pytest.raises(ValueError):
+        client.get("/boom")
+    assert calls == []
+
+
+def test_testing_does_not_propagate_http_exceptions(app, client):
+    app.testing = True
+
+    @app.route("/forbidden")
+    def forbidden():
+        abort(403)
+
+    assert client.get("/forbidden").status_code == 403
+    assert client.get("/missing").status_code == 404
+
+
+# --- TRAP_HTTP_EXCEPTIONS and TRAP_BAD_REQUEST_ERRORS --------------------------------------
+
+
+def test_trap_http_exceptions_raises_in_testing(app, client):
+    app.testing = True
+    app.config["TRAP_HTTP_EXCEPTIONS"] = True
+
+    @app.route("/forbidden")
+    def forbidden():
+        abort(403)
+
+    with pytest.raises(Forbidden):
+        client.get("/forbidden")
+    with pytest.raises(NotFound):
+        client.get("/missing")
+
+
+def test_trap_http_exceptions_without_propagation_is_500(app, client):
+    app.config["TRAP_HTTP_EXCEPTIONS"] = True
+    assert client.get("/missing").status_code == 500
+
+
+def test_trap_http_exceptions_still_uses_code_handler(app, client):
+    app.testing = True
+    app.config["TRAP_HTTP_EXCEPTIONS"] = True
+
+    @app.errorhandler(404)
+    def nf(e):
+        return "handled anyway", 404
+
+    assert client.get("/missing").data == b"handled anyway"
+
+
+@pytest.fixture
+def form_app(app):
+    @app.post("/form")
+    def form():
+        return request.form["missing"]
+
+    @app.route("/args")
+    def args():
+        return request.args["missing"]
+
+    return app
+
+
+def test_missing_form_key_is_400(form_app, client):
+    rv = client.post("/form", data={"other": "x"})
+    assert rv.status_code == 400
+    assert client.get("/args").status_code == 400
+
+
+def test_missing_form_key_in_debug_is_trapped(form_app, client):
+    form_app.debug = True
+    with pytest.raises(BadRequestKeyError):
+        client.post("/form", data={"other": "x"})
+    with pytest.raises(KeyError):
+        client.get("/args")
+
+
+def test_trap_bad_request_errors_false_in_debug(form_app, client):
+    form_app.debug = True
+    form_app.config["TRAP_BAD_REQUEST_ERRORS"] = False
+    assert client.post("/form", data={"other": "x"}).status_code == 400
+
+
+def test_trap_bad_request_errors_true(form_app, client):
+    form_app.testing = True
+    form_app.config["TRAP_BAD_REQUEST_ERRORS"] = True
+
+    @form_app.route("/bad")
+    def bad():
+        abort(400)
+
+    with pytest.raises(BadRequestKeyError):
+        client.post("/form", data={"other": "x"})
+    with pytest.raises(BadRequest):
+        client.get("/bad")
+
+
+def test_bad_request_not_trapped_by_default(app, client):
+    app.testing = True
+
+    @app.route("/bad")
+    def bad():
+        abort(400)
+
+    assert client.get("/bad").status_code == 400
