@@ -26,6 +26,7 @@ from datetime import timedelta
 from functools import cached_property, update_wrapper
 from types import TracebackType
 
+from werkzeug.datastructures import Headers
 from werkzeug.exceptions import (
     Aborter,
     BadRequest,
@@ -129,7 +130,7 @@ class Kolben(Scaffold):
     #: ``config["TESTING"]``: exceptions propagate to the test client.
     testing = ConfigAttribute[bool]("TESTING")
     #: ``config["SECRET_KEY"]``: the key that signs sessions and tokens.
-    secret_key = ConfigAttribute[t.Union[str, bytes, None]]("SECRET_KEY")
+    secret_key = ConfigAttribute["str | bytes | None"]("SECRET_KEY")
     #: ``config["PERMANENT_SESSION_LIFETIME"]`` as a timedelta.
     permanent_session_lifetime = ConfigAttribute[timedelta](
         "PERMANENT_SESSION_LIFETIME", get_converter=_make_timedelta  # type: ignore[arg-type]
@@ -247,7 +248,7 @@ class Kolben(Scaffold):
             fn = getattr(sys.modules["__main__"], "__file__", None)
             if fn is None:
                 return "__main__"
-            return os.path.splitext(os.path.basename(fn))[0]
+            return os.path.splitext(os.path.basename(str(fn)))[0]
         return self.import_name
 
     @cached_property
@@ -295,8 +296,8 @@ class Kolben(Scaffold):
         opened for writing."""
         path = os.path.join(self.instance_path, resource)
         if "b" in mode:
-            return open(path, mode)  # noqa: SIM115
-        return open(path, mode, encoding=encoding)  # noqa: SIM115
+            return open(path, mode)
+        return open(path, mode, encoding=encoding)
 
     def _check_setup_finished(self, f_name: str) -> None:
         if self._got_first_request:
@@ -340,17 +341,17 @@ class Kolben(Scaffold):
 
         Set ``app.testing = True`` so errors propagate to the test.
         """
-        cls = self.test_client_class
-        if cls is None:
-            from .testing import KolbenClient as cls
+        from .testing import KolbenClient
+
+        cls = self.test_client_class or KolbenClient
         return cls(self, self.response_class, use_cookies=use_cookies, **kwargs)
 
     def test_cli_runner(self, **kwargs: t.Any) -> KolbenCliRunner:
         """Return a CLI runner for this app's commands (see
         :class:`kolben.testing.KolbenCliRunner`)."""
-        cls = self.test_cli_runner_class
-        if cls is None:
-            from .testing import KolbenCliRunner as cls
+        from .testing import KolbenCliRunner
+
+        cls = self.test_cli_runner_class or KolbenCliRunner
         return cls(self, **kwargs)
 
     @setupmethod
@@ -499,7 +500,7 @@ class Kolben(Scaffold):
             request.routing_exception = e
         else:
             request.url_rule = rule
-            request.view_args = view_args
+            request.view_args = t.cast("dict[str, t.Any]", view_args)
 
     def _request_url_adapter(self, request: Request) -> MapAdapter | None:
         """A per-request adapter for building URLs (bound lazily by the context)."""
@@ -691,7 +692,7 @@ class Kolben(Scaffold):
         if req.method == "OPTIONS" and getattr(rule, "provide_automatic_options", False):
             return self.make_default_options_response()
         view = self.view_functions[rule.endpoint]
-        return self.ensure_sync(view)(**req.view_args)  # type: ignore[no-any-return]
+        return self.ensure_sync(view)(**(req.view_args or {}))  # type: ignore[no-any-return]
 
     def raise_routing_exception(self, request: Request) -> t.NoReturn:
         """Raise the routing error recorded on ``request``.
@@ -752,14 +753,15 @@ class Kolben(Scaffold):
         status: t.Any = None
         headers: t.Any = None
         if isinstance(rv, tuple):
-            len_rv = len(rv)
+            parts: tuple[t.Any, ...] = rv
+            len_rv = len(parts)
             if len_rv == 3:
-                rv, status, headers = rv
+                rv, status, headers = parts
             elif len_rv == 2:
-                if isinstance(rv[1], (cabc.Mapping, tuple, list)):
-                    rv, headers = rv
+                if isinstance(parts[1], (Headers, dict, tuple, list)):
+                    rv, headers = parts
                 else:
-                    rv, status = rv
+                    rv, status = parts
             else:
                 raise TypeError(
                     "The view function did not return a valid response tuple. The"
@@ -776,9 +778,9 @@ class Kolben(Scaffold):
 
         response_class = self.response_class
         if not isinstance(rv, response_class):
-            if isinstance(rv, (str, bytes, bytearray)) or isinstance(rv, cabc.Iterator):
+            if isinstance(rv, (str, bytes, bytearray, cabc.Iterator)):
                 # PERF: status and headers go to the constructor, no second pass.
-                rv = response_class(rv, status=status, headers=headers)
+                rv = response_class(rv, status=status, headers=headers)  # type: ignore[arg-type]
                 status = headers = None
             elif isinstance(rv, (dict, list)):
                 rv = self.json.response(rv)
@@ -787,7 +789,7 @@ class Kolben(Scaffold):
                 # a WSGI app and re-parsing the output as Flask does.
                 req_ctx = _cv_request.get(None)
                 environ = req_ctx.request.environ if req_ctx is not None else None
-                rv = response_class.force_type(rv.get_response(environ))  # type: ignore[assignment]
+                rv = response_class.force_type(rv.get_response(environ))
             elif isinstance(rv, BaseResponse) or callable(rv):
                 req_ctx = _cv_request.get(None)
                 try:

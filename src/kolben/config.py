@@ -53,7 +53,9 @@ class Config(dict[str, t.Any]):
     folder with ``instance_relative_config=True``).
     """
 
-    def __init__(self, root_path: str | os.PathLike[str], defaults: dict[str, t.Any] | None = None) -> None:
+    def __init__(
+        self, root_path: str | os.PathLike[str], defaults: dict[str, t.Any] | None = None
+    ) -> None:
         super().__init__(defaults or {})
         self.root_path = root_path
 

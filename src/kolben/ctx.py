@@ -152,7 +152,7 @@ class AppContext:
     def __init__(self, app: Kolben) -> None:
         self.app = app
         self.g: _AppCtxGlobals = app.app_ctx_globals_class()
-        self._url_adapter: MapAdapter | None | object = _sentinel
+        self._url_adapter: MapAdapter | object | None = _sentinel
         self._cv_tokens: list[t.Any] = []
 
     @property
@@ -233,7 +233,7 @@ class RequestContext:
             request = app.request_class(environ)
             request.json_module = app.json
         self.request: Request = request
-        self._url_adapter: MapAdapter | None | object = _sentinel
+        self._url_adapter: MapAdapter | object | None = _sentinel
         self._after_request_functions: list[t.Callable[[t.Any], t.Any]] = []
         self._cv_tokens: list[tuple[t.Any, AppContext | None]] = []
 

@@ -149,27 +149,30 @@ def get_root_path(import_name: str) -> str:
     module that can't be found on disk.
     """
     mod = sys.modules.get(import_name)
-    if mod is not None and getattr(mod, "__file__", None) is not None:
-        return os.path.dirname(os.path.abspath(mod.__file__))  # type: ignore[arg-type,type-var]
+    filename: str | None = getattr(mod, "__file__", None)
+    if filename is not None:
+        return os.path.dirname(os.path.abspath(filename))
     try:
         spec = importlib.util.find_spec(import_name)
     except (ImportError, ValueError):
         spec = None
-    if spec is None or spec.origin in (None, "namespace", "built-in", "frozen"):
-        if spec is not None and spec.submodule_search_locations:
+    if spec is None:
+        return os.getcwd()
+    origin = spec.origin
+    if origin is None or not os.path.isabs(origin):  # namespace, built-in, frozen
+        if spec.submodule_search_locations:
             return os.path.abspath(next(iter(spec.submodule_search_locations)))
         return os.getcwd()
-    if spec.submodule_search_locations:  # a package: its folder
-        return os.path.dirname(os.path.abspath(spec.origin))  # type: ignore[arg-type]
-    return os.path.dirname(os.path.abspath(spec.origin))  # type: ignore[arg-type]
+    return os.path.dirname(os.path.abspath(origin))
 
 
 def _package_parent(import_name: str) -> str:
     """The folder holding the top-level module or package of ``import_name``."""
     top = import_name.partition(".")[0]
     mod = sys.modules.get(top)
-    if mod is not None and getattr(mod, "__file__", None):
-        origin = os.path.abspath(mod.__file__)  # type: ignore[type-var]
+    filename: str | None = getattr(mod, "__file__", None)
+    if filename:
+        origin = os.path.abspath(filename)
         is_package = hasattr(mod, "__path__")
         folder = os.path.dirname(origin)
         return os.path.dirname(folder) if is_package else folder

@@ -72,7 +72,7 @@ class Scaffold:
     ) -> None:
         #: The import name given to the constructor.
         self.import_name = import_name
-        self.static_folder = static_folder  # type: ignore[assignment]
+        self.static_folder = static_folder
         self.static_url_path = static_url_path
         #: The templates folder, relative to ``root_path``.
         self.template_folder = template_folder
@@ -167,8 +167,8 @@ class Scaffold:
             )
         path = os.path.join(self.root_path, resource)
         if mode == "rb":
-            return open(path, mode)  # noqa: SIM115
-        return open(path, mode, encoding=encoding)  # noqa: SIM115
+            return open(path, mode)
+        return open(path, mode, encoding=encoding)
 
     # -- routing ----------------------------------------------------------------
 
@@ -344,7 +344,7 @@ class Scaffold:
                     " subclass of HTTPException with that code instead."
                 ) from None
         else:
-            exc_class = exc_class_or_code  # type: ignore[assignment]
+            exc_class = exc_class_or_code
         if isinstance(exc_class, BaseException):
             raise TypeError(
                 f"{exc_class!r} is an instance, not a class. Handlers can only be"

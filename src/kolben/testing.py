@@ -61,7 +61,8 @@ class EnvironBuilder(werkzeug.test.EnvironBuilder):
             if url_scheme is None:
                 url_scheme = app.config["PREFERRED_URL_SCHEME"]
             url = urlsplit(path)
-            base_url = f"{url.scheme or url_scheme}://{url.netloc or http_host}/{app_root.lstrip('/')}"
+            scheme = url.scheme or url_scheme
+            base_url = f"{scheme}://{url.netloc or http_host}/{app_root.lstrip('/')}"
             path = url.path
             if url.query:
                 path = f"{path}?{url.query}"
@@ -114,7 +115,7 @@ class KolbenClient(Client):
         finally:
             builder.close()
 
-    def open(  # type: ignore[override]
+    def open(
         self,
         *args: t.Any,
         buffered: bool = False,
@@ -125,7 +126,7 @@ class KolbenClient(Client):
         if args and isinstance(args[0], (werkzeug.test.EnvironBuilder, dict, BaseRequest)):
             if isinstance(args[0], werkzeug.test.EnvironBuilder):
                 builder = args[0]
-                builder.environ_base = self._copy_environ(builder.environ_base or {})
+                builder.environ_base = self._copy_environ(dict(builder.environ_base or {}))
                 request = builder.get_request()
             elif isinstance(args[0], dict):
                 request = EnvironBuilder.from_environ(

@@ -49,7 +49,7 @@ class Request(_WerkzeugRequest):
     _max_form_memory_size: int | None = None
     _max_form_parts: int | None = None
 
-    @property  # type: ignore[override]
+    @property
     def max_content_length(self) -> int | None:
         """The largest request body accepted, in bytes (``MAX_CONTENT_LENGTH``).
 
@@ -64,7 +64,7 @@ class Request(_WerkzeugRequest):
     def max_content_length(self, value: int | None) -> None:
         self._max_content_length = value
 
-    @property  # type: ignore[override]
+    @property
     def max_form_memory_size(self) -> int | None:
         """The largest non-file form field, in bytes (``MAX_FORM_MEMORY_SIZE``)."""
         if self._max_form_memory_size is not None:
@@ -94,7 +94,7 @@ class Request(_WerkzeugRequest):
     def endpoint(self) -> str | None:
         """The endpoint of the matched rule, or None if matching failed."""
         if self.url_rule is not None:
-            return self.url_rule.endpoint
+            return t.cast(str, self.url_rule.endpoint)
         return None
 
     @property
@@ -136,12 +136,20 @@ class Response(_WerkzeugResponse):
     json_module: t.Any = json
     autocorrect_location_header = False
 
-    @property  # type: ignore[override]
+    _max_cookie_size: int | None = None
+
+    @property
     def max_cookie_size(self) -> int:
         """The cookie size above which werkzeug warns (``MAX_COOKIE_SIZE``)."""
+        if self._max_cookie_size is not None:
+            return self._max_cookie_size
         return _config_value(  # type: ignore[no-any-return]
             "MAX_COOKIE_SIZE", _WerkzeugResponse.max_cookie_size
         )
+
+    @max_cookie_size.setter
+    def max_cookie_size(self, value: int) -> None:
+        self._max_cookie_size = value
 
 
 def split_blueprint_path(name: str) -> list[str]:

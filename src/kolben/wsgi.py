@@ -38,7 +38,7 @@ def serve(app: Kolben, environ: WSGIEnvironment, start_response: StartResponse) 
         except Exception as e:
             error = e
             response = app.handle_exception(e)
-        except:  # noqa: E722 - record what is propagating, e.g. KeyboardInterrupt
+        except:
             error = sys.exc_info()[1]
             raise
         return response(environ, start_response)
