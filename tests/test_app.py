@@ -10,7 +10,7 @@ import json as stdlib_json
 import os
 import sys
 import uuid
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from importlib.util import find_spec
 
 import click
@@ -18,7 +18,7 @@ import pytest
 
 import kolben
 from kolben import current_app, jsonify
-from kolben.config import Config
+from kolben.config import Config, ConfigAttribute
 
 RUNNING_ON_FLASK = kolben.Kolben.__module__.split(".")[0] == "flask"
 kolben_only = pytest.mark.skipif(
@@ -46,6 +46,12 @@ def test_name_for_main_module(monkeypatch):
     app = kolben.Kolben("__main__", root_path="/srv")
     assert app.import_name == "__main__"
     assert app.name == "myscript"
+
+
+def test_name_for_main_module_without_file(monkeypatch):
+    monkeypatch.delattr(sys.modules["__main__"], "__file__", raising=False)
+    app = kolben.Kolben("__main__", root_path="/srv")
+    assert app.name == "__main__"
 
 
 def test_fixture_app(app):
@@ -101,6 +107,66 @@ def test_debug_toggling(app, client):
     assert client.get("/").data == b"True"
     app.debug = False
     assert client.get("/").data == b"False"
+
+
+def test_permanent_session_lifetime_property(app):
+    assert app.permanent_session_lifetime == timedelta(days=31)
+    app.config["PERMANENT_SESSION_LIFETIME"] = 60
+    assert app.permanent_session_lifetime == timedelta(seconds=60)
+    app.permanent_session_lifetime = timedelta(hours=1)
+    assert app.config["PERMANENT_SESSION_LIFETIME"] == timedelta(hours=1)
+
+
+def test_config_attribute_on_class():
+    assert isinstance(kolben.Kolben.testing, ConfigAttribute)
+    assert isinstance(kolben.Kolben.secret_key, ConfigAttribute)
+
+
+def test_shell_context(app, app_ctx):
+    @app.shell_context_processor
+    def extra():
+        return {"answer": 42}
+
+    kolben.g.marker = "m"
+    ctx = app.make_shell_context()
+    assert ctx["app"] is app
+    assert ctx["g"].marker == "m"
+    assert ctx["answer"] == 42
+
+
+def test_run_calls_run_simple(app, monkeypatch):
+    import werkzeug.serving
+
+    monkeypatch.delenv("FLASK_RUN_FROM_CLI", raising=False)
+    calls = []
+
+    def fake_run_simple(hostname, port, application, **options):
+        calls.append((hostname, port, application, options))
+
+    monkeypatch.setattr(werkzeug.serving, "run_simple", fake_run_simple)
+    app.run(port=5123, debug=True, load_dotenv=False)
+    assert len(calls) == 1
+    host, port, application, options = calls[0]
+    assert (host, port, application) == ("127.0.0.1", 5123, app)
+    assert options["use_reloader"] is True
+    assert options["use_debugger"] is True
+    assert options["threaded"] is True
+    assert app.debug is True
+
+
+def test_run_defaults(app, monkeypatch):
+    import werkzeug.serving
+
+    monkeypatch.delenv("FLASK_RUN_FROM_CLI", raising=False)
+    calls = []
+    monkeypatch.setattr(
+        werkzeug.serving, "run_simple", lambda h, p, a, **o: calls.append((h, p, o))
+    )
+    app.run(load_dotenv=False, use_reloader=False)
+    host, port, options = calls[0]
+    assert (host, port) == ("127.0.0.1", 5000)
+    assert options["use_reloader"] is False
+    assert options["use_debugger"] is False
 
 
 def test_ensure_sync_plain_function(app):
@@ -166,6 +232,7 @@ SETUP_METHODS = {
     "url_value_preprocessor": lambda app: app.url_value_preprocessor(_noop),
     "url_defaults": lambda app: app.url_defaults(_noop),
     "endpoint": lambda app: app.endpoint("late")(_noop),
+    "shell_context_processor": lambda app: app.shell_context_processor(_noop),
 }
 
 
@@ -345,7 +412,7 @@ def test_jsonify_args_and_kwargs_rejected(app_ctx):
 
 
 def test_jsonify_outside_app_context():
-    with pytest.raises(RuntimeError, match=r"Working outside of application context\."):
+    with pytest.raises(RuntimeError, match="application context"):
         jsonify(a=1)
 
 

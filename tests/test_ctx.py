@@ -115,6 +115,35 @@ def test_popping_wrong_request_context_raises(app):
             actx.pop()
 
 
+def test_same_app_context_pushed_twice_tears_down_once(app):
+    seen = []
+    app.teardown_appcontext(seen.append)
+    ctx = app.app_context()
+    ctx.push()
+    ctx.push()
+    ctx.pop()
+    assert seen == []
+    assert _cv_app.get() is ctx
+    ctx.pop()
+    assert seen == [None]
+    assert _cv_app.get(None) is None
+
+
+def test_same_request_context_pushed_twice_tears_down_once(app):
+    seen = []
+    app.teardown_request(seen.append)
+    ctx = app.test_request_context("/twice")
+    ctx.push()
+    ctx.push()
+    ctx.pop()
+    assert seen == []
+    assert request.path == "/twice"
+    ctx.pop()
+    assert seen == [None]
+    assert not has_request_context()
+    assert not has_app_context()
+
+
 # --- errors outside a context ----------------------------------------------------
 
 
@@ -203,8 +232,22 @@ def test_g_contains_and_iter(app_ctx):
     assert sorted(iter(g)) == ["a", "b"]
 
 
+def test_g_delattr(app_ctx):
+    g.x = 1
+    del g.x
+    assert "x" not in g
+    with pytest.raises(AttributeError):
+        del g.x
+
+
 def test_g_repr_mentions_app_name(app_ctx, app):
     assert app.name in repr(g)
+
+
+def test_g_object_repr_outside_context(app):
+    with app.app_context() as ctx:
+        g_obj = ctx.g
+    assert app.name not in repr(g_obj)
 
 
 def test_g_is_fresh_per_app_context(app):

@@ -253,6 +253,36 @@ def test_after_request_runs_on_500_response_when_not_propagating(prod_app):
     assert seen == [500]
 
 
+def test_after_request_error_becomes_500(prod_app, caplog):
+    @prod_app.after_request
+    def broken(response):
+        raise RuntimeError("after_request broke")
+
+    prod_app.add_url_rule("/", "index", lambda: "ok")
+    rv = prod_app.test_client().get("/", errors_stream=io.StringIO())
+    assert rv.status_code == 500
+    assert "RuntimeError: after_request broke" in caplog.text
+
+
+def test_after_request_error_while_handling_error_is_logged(prod_app, caplog):
+    @prod_app.after_request
+    def broken(response):
+        if response.status_code == 500:
+            raise RuntimeError("finalizing broke")
+        return response
+
+    @prod_app.route("/")
+    def index():
+        raise ValueError("view broke")
+
+    rv = prod_app.test_client().get("/", errors_stream=io.StringIO())
+    # the unprocessed 500 response is still sent
+    assert rv.status_code == 500
+    out = caplog.text
+    assert "ValueError: view broke" in out
+    assert "RuntimeError: finalizing broke" in out
+
+
 # --- teardown_request ----------------------------------------------------------
 
 
