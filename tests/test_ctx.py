@@ -144,6 +144,14 @@ def test_same_request_context_pushed_twice_tears_down_once(app):
     assert not has_app_context()
 
 
+def test_url_for_in_app_context_with_server_name(app):
+    app.add_url_rule("/page", "page", lambda: "")
+    app.config["SERVER_NAME"] = "example.com"
+    with app.app_context():
+        assert kolben.url_for("page") == "http://example.com/page"
+        assert kolben.url_for("page", _external=False) == "/page"
+
+
 # --- errors outside a context ----------------------------------------------------
 
 
