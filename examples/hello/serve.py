@@ -11,14 +11,8 @@ from __future__ import annotations
 import os
 
 from app import app
-from werkzeug.serving import run_simple
-
-
-def main() -> None:
-    host = os.environ.get("HOST", "127.0.0.1")
-    port = int(os.environ.get("PORT", "5000"))
-    run_simple(host, port, app, use_reloader=False, use_debugger=False, threaded=True)
-
 
 if __name__ == "__main__":
-    main()
+    host = os.environ.get("HOST", "127.0.0.1")
+    port = int(os.environ.get("PORT", "5000"))
+    app.run(host=host, port=port, debug=False)
