@@ -413,3 +413,44 @@ def test_debug_mode_500_is_raised_not_rendered(app, client):
     with pytest.raises(RuntimeError):
         client.get("/boom")
     assert contexts_empty()
+
+
+def test_malformed_json_detail_only_in_debug(app, client):
+    rv = client.post("/json", data=b"{oops", content_type="application/json")
+    assert rv.status_code == 400
+    assert b"decode" not in rv.data.lower()
+    app.debug = True
+    rv = client.post("/json", data=b"{oops", content_type="application/json")
+    assert rv.status_code == 400
+    assert b"decode" in rv.data.lower()
+
+
+def test_form_limits_per_request_override(app, client):
+    app.config.update(MAX_CONTENT_LENGTH=None, MAX_FORM_MEMORY_SIZE=10, MAX_FORM_PARTS=1)
+
+    @app.post("/roomy")
+    def roomy():
+        request.max_form_memory_size = 100_000
+        request.max_form_parts = 100
+        return [request.max_form_memory_size, request.max_form_parts, len(request.form)]
+
+    data = {"a": "x" * 5000, "b": "y", "c": "z"}
+    assert client.post("/form", data=data, content_type="multipart/form-data").status_code == 413
+    rv = client.post("/roomy", data=data, content_type="multipart/form-data")
+    assert rv.status_code == 200
+    assert rv.json == [100_000, 100, 3]
+
+
+def test_trusted_hosts_checked_on_every_request(app, client):
+    app.config["TRUSTED_HOSTS"] = ["good.test"]
+    for _ in range(3):
+        assert client.get("/ok", base_url="http://good.test/").status_code == 200
+        assert client.get("/ok", base_url="http://evil.test/").status_code == 400
+    assert contexts_empty()
+
+
+def test_trusted_hosts_set_after_requests(app, client):
+    assert client.get("/ok", base_url="http://late.test/").status_code == 200
+    app.config["TRUSTED_HOSTS"] = ["good.test"]
+    assert client.get("/ok", base_url="http://late.test/").status_code == 400
+    assert client.get("/ok", base_url="http://good.test/").status_code == 200

@@ -596,3 +596,54 @@ def test_bad_request_not_trapped_by_default(app, client):
         abort(400)
 
     assert client.get("/bad").status_code == 400
+
+
+def test_abort_with_response_skips_http_exception_handler(app, client):
+    from kolben import make_response
+
+    calls = []
+
+    @app.errorhandler(HTTPException)
+    def handle(e):
+        calls.append(e)
+        return "handled", 500
+
+    @app.route("/custom")
+    def custom():
+        abort(make_response("custom", 409))
+
+    rv = client.get("/custom")
+    assert rv.status_code == 409
+    assert rv.data == b"custom"
+    assert calls == []
+
+
+def test_handle_exception_called_directly(app, caplog):
+    with app.test_request_context("/direct", method="PUT"):
+        with caplog.at_level(logging.ERROR):
+            rv = app.handle_exception(ValueError("direct"))
+        assert rv.status_code == 500
+    messages = [r.getMessage() for r in caplog.records if r.name == app.logger.name]
+    assert messages == ["Exception on /direct [PUT]"]
+
+
+def test_handle_exception_called_directly_propagates_in_testing(app):
+    app.testing = True
+    error = ValueError("direct")
+    with app.test_request_context(), pytest.raises(ValueError) as info:
+        app.handle_exception(error)
+    assert info.value is error
+
+
+def test_missing_key_shown_in_debug_400(form_app, client):
+    form_app.debug = True
+    form_app.config["TRAP_BAD_REQUEST_ERRORS"] = False
+    rv = client.post("/form", data={"other": "x"})
+    assert rv.status_code == 400
+    assert b"missing" in rv.data
+
+
+def test_missing_key_hidden_outside_debug(form_app, client):
+    rv = client.post("/form", data={"other": "x"})
+    assert rv.status_code == 400
+    assert b"missing" not in rv.data

@@ -682,3 +682,25 @@ def test_stream_with_context_outside_request_raises(app_ctx):
 
     with pytest.raises(RuntimeError):
         stream_with_context(gen())
+
+
+@pytest.mark.parametrize("rv", [lambda: "x", len], ids=["lambda", "builtin"])
+def test_non_wsgi_callable_raises(app, client, rv):
+    @app.route("/")
+    def index():
+        return rv
+
+    with pytest.raises(TypeError) as info:
+        client.get("/")
+    assert "valid response" in str(info.value)
+    assert type(rv).__name__ in str(info.value)
+
+
+def test_response_max_cookie_size_from_config(app):
+    default = kolben.Response().max_cookie_size
+    assert default == 4093
+    with app.app_context():
+        assert kolben.Response().max_cookie_size == app.config["MAX_COOKIE_SIZE"] == 4093
+        app.config["MAX_COOKIE_SIZE"] = 100
+        assert kolben.Response().max_cookie_size == 100
+    assert kolben.Response().max_cookie_size == 4093

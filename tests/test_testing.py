@@ -491,3 +491,25 @@ def test_environ_builder_with_app(app):
     with app.request_context(environ):
         assert request.get_json() == {"a": 1}
         assert request.url == "https://example.com/built"
+
+
+def test_client_open_with_environ_dict(app, client):
+    builder = EnvironBuilder(app, "/echo", method="PUT", query_string={"k": "v"})
+    try:
+        environ = builder.get_environ()
+    finally:
+        builder.close()
+    rv = client.open(environ)
+    assert rv.json["method"] == "PUT"
+    assert rv.json["args"] == {"k": ["v"]}
+
+
+def test_client_open_with_request_object(app, client):
+    builder = EnvironBuilder(app, "/echo", method="POST", json=[1])
+    try:
+        req = builder.get_request()
+        rv = client.open(req)
+    finally:
+        builder.close()
+    assert rv.json["json"] == [1]
+    assert rv.json["method"] == "POST"

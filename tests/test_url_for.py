@@ -378,3 +378,34 @@ def test_url_for_uses_current_app(app):
         assert url_for("index") == "/other-index"
     with app.test_request_context():
         assert url_for("index") == "/"
+
+
+def test_leading_dot_endpoint_without_blueprint(app):
+    with app.test_request_context():
+        assert url_for(".index") == "/"
+        assert url_for(".user", user_id=2) == "/users/2"
+
+
+def test_url_build_error_handler_may_raise_better_error(app):
+    better = BuildError("nope", {}, None)
+
+    def handler(error, endpoint, values):
+        raise better
+
+    app.url_build_error_handlers.append(handler)
+    with app.test_request_context(), pytest.raises(BuildError) as info:
+        url_for("nope")
+    assert info.value is better
+
+
+def test_url_for_in_request_with_untrusted_host_raises(app):
+    # kolben-specific: Flask fails with an AttributeError on a None adapter here;
+    # kolben raises a RuntimeError that names the cause.
+    import flask
+
+    if kolben.Kolben is flask.Flask:
+        pytest.skip("kolben-specific error message")
+    app.config["TRUSTED_HOSTS"] = ["good.test"]
+    ctx = app.test_request_context(base_url="http://evil.test/")
+    with ctx, pytest.raises(RuntimeError, match="TRUSTED_HOSTS"):
+        url_for("index")
