@@ -778,8 +778,12 @@ class Kolben(Scaffold):
 
         response_class = self.response_class
         if not isinstance(rv, response_class):
-            if isinstance(rv, (str, bytes, bytearray, cabc.Iterator)):
-                # PERF: status and headers go to the constructor, no second pass.
+            # PERF: from_body skips the general constructor for a plain body.
+            from_body = getattr(response_class, "from_body", None)
+            is_body = isinstance(rv, (str, bytes, bytearray))
+            if is_body and headers is None and from_body is not None:
+                rv = from_body(rv)  # status is applied below
+            elif isinstance(rv, (str, bytes, bytearray, cabc.Iterator)):
                 rv = response_class(rv, status=status, headers=headers)  # type: ignore[arg-type]
                 status = headers = None
             elif isinstance(rv, (dict, list)):
@@ -789,7 +793,10 @@ class Kolben(Scaffold):
                 # a WSGI app and re-parsing the output as Flask does.
                 req_ctx = _cv_request.get(None)
                 environ = req_ctx.request.environ if req_ctx is not None else None
-                rv = response_class.force_type(rv.get_response(environ))
+                if hasattr(response_class, "from_http_exception"):
+                    rv = response_class.from_http_exception(rv, environ)
+                else:
+                    rv = response_class.force_type(rv.get_response(environ))
             elif isinstance(rv, BaseResponse) or callable(rv):
                 req_ctx = _cv_request.get(None)
                 try:

@@ -290,7 +290,9 @@ class RequestContext:
                 if exc is _sentinel:
                     exc = sys.exc_info()[1]
                 self.app.do_teardown_request(exc)
-                self.request.close()
+                # PERF: only a request that parsed files has anything to close.
+                if "files" in self.request.__dict__:
+                    self.request.close()
         finally:
             active = _cv_request.get(None)
             token, app_ctx = self._cv_tokens.pop()

@@ -8,8 +8,11 @@ response defaults to HTML and takes its cookie size limit from the config too.
 from __future__ import annotations
 
 import typing as t
+from functools import lru_cache
 
+from werkzeug.datastructures import Headers
 from werkzeug.exceptions import BadRequest, HTTPException
+from werkzeug.utils import get_content_type
 from werkzeug.wrappers import Request as _WerkzeugRequest
 from werkzeug.wrappers import Response as _WerkzeugResponse
 
@@ -17,6 +20,7 @@ from . import json
 from .globals import _cv_app
 
 if t.TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
     from werkzeug.routing import Rule
 
 
@@ -150,6 +154,147 @@ class Response(_WerkzeugResponse):
     @max_cookie_size.setter
     def max_cookie_size(self, value: int) -> None:
         self._max_cookie_size = value
+
+    @classmethod
+    def from_body(cls, body: str | bytes | bytearray, mimetype: str | None = None) -> Response:
+        """Return ``cls(body, mimetype=mimetype)``: a 200 response, by default with
+        the default mimetype.
+
+        PERF: skips the general constructor's argument handling (~3 µs) when the
+        class uses werkzeug's own constructor; the result is the same object state,
+        which is verified once per class against the general constructor.
+        """
+        fast = cls.__dict__.get("_fast_init_ok")
+        if fast is None:
+            fast = _check_fast_init(cls)
+        if not fast:
+            return cls(bytes(body) if isinstance(body, bytearray) else body, mimetype=mimetype)
+        data = body.encode() if isinstance(body, str) else bytes(body)
+        rv = cls.__new__(cls)
+        headers = Headers()
+        content_type = (
+            cls._default_content_type if mimetype is None else _content_type(mimetype)
+        )
+        headers._list = [
+            ("Content-Type", content_type),
+            ("Content-Length", str(len(data))),
+        ]
+        rv.headers = headers
+        rv._status = "200 OK"
+        rv._status_code = 200
+        rv.direct_passthrough = False
+        rv._on_close = []
+        rv.response = [data]
+        return rv
+
+    @classmethod
+    def from_http_exception(
+        cls, e: HTTPException, environ: WSGIEnvironment | None = None
+    ) -> Response:
+        """Return the response for an HTTP exception, as ``e.get_response()`` does.
+
+        PERF: the HTML error page of werkzeug's own exceptions is rendered once per
+        (class, description) and reused (~25 µs saved per 404).
+        """
+        cls_e = type(e)
+        if (
+            e.response is None
+            and cls_e.get_response is HTTPException.get_response
+            and cls_e.get_body is HTTPException.get_body
+            and cls_e.get_headers is HTTPException.get_headers
+            and isinstance(e.description, (str, type(None)))
+            and hasattr(cls, "from_body")
+        ):
+            key = (cls_e, e.code, e.description)
+            body = _error_bodies.get(key)
+            if body is None:
+                body = e.get_body(environ).encode()
+                if len(_error_bodies) >= 256:
+                    _error_bodies.clear()
+                _error_bodies[key] = body
+            rv = cls.from_body(body, mimetype="text/html")
+            rv.status_code = e.code or 500
+            return rv
+        return cls.force_type(e.get_response(environ))  # type: ignore[return-value]
+
+    _default_content_type: str = "text/html; charset=utf-8"
+    _fast_init_ok: bool | None = None
+
+    def get_wsgi_headers(self, environ: WSGIEnvironment) -> Headers:
+        """The headers to send, adjusted for the status and environ.
+
+        PERF: werkzeug copies the headers on every response to adjust them; the
+        common case (a 2xx-5xx response with a Content-Length and no Location)
+        needs no adjustment, so the headers are passed on as they are.
+        """
+        status = self.status_code
+        if status < 200 or status in (204, 304):
+            return super().get_wsgi_headers(environ)
+        has_length = False
+        for key, _ in self.headers._list:
+            lowered = key.lower()
+            if lowered == "content-length":
+                has_length = True
+            elif lowered in ("location", "content-location"):
+                return super().get_wsgi_headers(environ)
+        if not has_length and self.automatically_set_content_length and self.is_sequence:
+            return super().get_wsgi_headers(environ)
+        return self.headers
+
+    def get_app_iter(self, environ: WSGIEnvironment) -> t.Iterable[bytes]:
+        """The body iterable for the server (empty for HEAD and bodiless statuses).
+
+        PERF: a buffered body of one bytes chunk with nothing to close is handed to
+        the server as it is, without werkzeug's encoding and closing wrappers.
+        """
+        body = self.response
+        if (
+            type(body) is list
+            and len(body) == 1
+            and type(body[0]) is bytes
+            and not self._on_close
+            and not self.direct_passthrough
+            and environ["REQUEST_METHOD"] != "HEAD"
+            and self.status_code >= 200
+            and self.status_code not in (204, 304)
+        ):
+            return body
+        return super().get_app_iter(environ)
+
+
+_error_bodies: dict[tuple[t.Any, ...], bytes] = {}
+
+
+@lru_cache(maxsize=64)
+def _content_type(mimetype: str) -> str:
+    return get_content_type(mimetype, "utf-8")
+
+
+def _check_fast_init(cls: type[Response]) -> bool:
+    """Decide once per class whether :meth:`Response.from_body` may bypass
+    ``__init__``: only when the class keeps werkzeug's constructor and the fast
+    path builds exactly the state the constructor does."""
+    ok = False
+    if cls.__init__ is _WerkzeugResponse.__init__ and cls.automatically_set_content_length:
+        mimetype = cls.default_mimetype
+        cls._default_content_type = (
+            get_content_type(mimetype, "utf-8") if mimetype else ""
+        )
+        if mimetype:
+            cls._fast_init_ok = True
+            try:
+                ok = True
+                for mt in (None, "application/json"):
+                    fast = cls.from_body("x\u00e9", mimetype=mt)
+                    slow = cls("x\u00e9", mimetype=mt)
+                    ok = ok and (
+                        vars(fast) == {**vars(slow), "headers": fast.headers}
+                        and fast.headers.to_wsgi_list() == slow.headers.to_wsgi_list()
+                    )
+            except Exception:
+                ok = False
+    cls._fast_init_ok = ok
+    return ok
 
 
 def split_blueprint_path(name: str) -> list[str]:
