@@ -503,10 +503,14 @@ class Kolben(Scaffold):
             request.view_args = t.cast("dict[str, t.Any]", view_args)
 
     def _request_url_adapter(self, request: Request) -> MapAdapter | None:
-        """A per-request adapter for building URLs (bound lazily by the context)."""
-        adapter = self._matching_adapter(request) if self._cache_adapters else None
-        if adapter is None:
-            return self.create_url_adapter(request)
+        """A per-request adapter for building URLs (bound lazily by the context).
+
+        PERF: a copy of the cached matching adapter, bound to this request's path
+        and method, instead of a new ``bind_to_environ``.
+        """
+        adapter = self._matching_adapter(request)
+        if adapter is None or not self._cache_adapters or "HTTP_UPGRADE" in request.environ:
+            return adapter
         return rebind(adapter, request)
 
     def url_for(

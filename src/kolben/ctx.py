@@ -246,7 +246,7 @@ class RequestContext:
         """
         if self._url_adapter is _sentinel:
             try:
-                self._url_adapter = self.app.create_url_adapter(self.request)
+                self._url_adapter = self.app._request_url_adapter(self.request)
             except HTTPException:
                 self._url_adapter = None
         return self._url_adapter  # type: ignore[return-value]
