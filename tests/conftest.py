@@ -4,12 +4,39 @@ fails any test leaving an application or request context pushed."""
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Iterator
 
 import pytest
 
 import kolben
 from kolben.globals import _cv_app, _cv_request
+
+
+_SERVICES = {"redis": ("127.0.0.1", 6379), "postgres": ("127.0.0.1", 5432)}
+
+
+def _answers(address: tuple[str, int]) -> bool:
+    try:
+        with socket.create_connection(address, timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test marked ``redis`` or ``postgres`` needs that service on 127.0.0.1.
+
+    When the service does not answer the test is skipped with a reason, except
+    with ``CI=true``, where a missing service is a failure.
+    """
+    for name, address in _SERVICES.items():
+        if item.get_closest_marker(name) is None or _answers(address):
+            continue
+        message = f"{name} is not answering on {address[0]}:{address[1]}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{message} (CI=true: services are required)", pytrace=False)
+        pytest.skip(message)
 
 
 @pytest.fixture(autouse=True)
