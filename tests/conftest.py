@@ -12,7 +12,6 @@ import pytest
 import kolben
 from kolben.globals import _cv_app, _cv_request
 
-
 _SERVICES = {"redis": ("127.0.0.1", 6379), "postgres": ("127.0.0.1", 5432)}
 
 
