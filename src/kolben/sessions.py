@@ -1,0 +1,368 @@
+"""Sessions: data kept for one client across requests.
+
+The default, :class:`SecureCookieSessionInterface`, stores the whole session in a
+cookie signed with ``SECRET_KEY`` (itsdangerous): the client can read it but cannot
+change it. The cookie format is Flask 3.1's, so apps sharing a secret key share
+sessions. Replace :attr:`Kolben.session_interface <kolben.Kolben.session_interface>`
+with your own :class:`SessionInterface` subclass to store sessions elsewhere.
+
+The session is opened on first use of ``session`` in a request, not before: a
+request that never touches it never parses or verifies the cookie.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import typing as t
+from collections.abc import MutableMapping
+from datetime import datetime, timezone
+
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from werkzeug.datastructures import CallbackDict
+
+from .json.tag import TaggedJSONSerializer
+
+if t.TYPE_CHECKING:
+    from .app import Kolben
+    from .wrappers import Request, Response
+
+
+class SessionMixin(MutableMapping[str, t.Any]):
+    """The attributes every session object has, on top of being a mutable mapping.
+
+    Custom session classes mix this in. The defaults (``modified`` and ``accessed``
+    True) make a session class that doesn't track changes be saved every time.
+    """
+
+    @property
+    def permanent(self) -> bool:
+        """Whether the session outlives the browser session.
+
+        A permanent session's cookie expires ``PERMANENT_SESSION_LIFETIME`` after
+        the response that set it; otherwise the cookie has no expiry and the browser
+        drops it when it closes. Stored in the session under the ``_permanent`` key.
+        """
+        return bool(self.get("_permanent", False))
+
+    @permanent.setter
+    def permanent(self, value: bool) -> None:
+        self["_permanent"] = bool(value)
+
+    #: True if the session was just created rather than loaded from the client.
+    #: The cookie session leaves this False.
+    new = False
+
+    #: True if the session was changed and must be saved. A session class that
+    #: tracks changes sets it on mutation; changes inside nested mutable values
+    #: (``session["cart"].append(x)``) are not seen, so set it to True yourself.
+    modified = True
+
+    #: True if the session was read or written during the request. The response
+    #: then gets ``Vary: Cookie``, so caches keep one copy per session.
+    accessed = True
+
+
+class SecureCookieSession(CallbackDict[str, t.Any], SessionMixin):
+    """The session of :class:`SecureCookieSessionInterface`: a dict that records
+    whether it was modified (any mutation) or accessed (any read or write)."""
+
+    #: Set when the session is changed (setting, deleting, ``update``, ``pop`` ...).
+    modified = False
+    #: Set when the session is read (``[]``, ``get``, ``setdefault``) or changed.
+    accessed = False
+
+    def __init__(
+        self,
+        initial: t.Mapping[str, t.Any] | t.Iterable[tuple[str, t.Any]] | None = None,
+    ) -> None:
+        def on_update(self: SecureCookieSession) -> None:
+            self.modified = True
+            self.accessed = True
+
+        super().__init__(initial, on_update)
+
+    def __getitem__(self, key: str) -> t.Any:
+        self.accessed = True
+        return super().__getitem__(key)
+
+    def get(self, key: str, default: t.Any = None) -> t.Any:
+        self.accessed = True
+        return super().get(key, default)
+
+    def setdefault(self, key: str, default: t.Any = None) -> t.Any:
+        self.accessed = True
+        return super().setdefault(key, default)
+
+
+class NullSession(SecureCookieSession):
+    """The session used when no real one can be made (no ``SECRET_KEY`` is set).
+
+    Reading works and finds nothing; any change raises :exc:`RuntimeError` that
+    explains how to set the key.
+    """
+
+    def _fail(self, *args: t.Any, **kwargs: t.Any) -> t.NoReturn:
+        raise RuntimeError(
+            "The session is unavailable because no secret key was set. Set"
+            " 'app.secret_key' (or the 'SECRET_KEY' config value) to a long, random"
+            " secret string, for example from 'python -c \"import secrets;"
+            " print(secrets.token_hex())\"'."
+        )
+
+    __setitem__ = __delitem__ = clear = pop = popitem = update = setdefault = _fail
+    del _fail
+
+
+class SessionInterface:
+    """The interface the app uses to load and save sessions.
+
+    Subclass it and set an instance as ``app.session_interface`` to store sessions
+    somewhere else. Implement :meth:`open_session` and :meth:`save_session`; the
+    ``get_cookie_*`` methods read the ``SESSION_COOKIE_*`` config keys for you.
+
+    :meth:`open_session` returns the session for a request, or ``None`` when one
+    can't be made (the app then uses :meth:`make_null_session`). The app calls
+    :meth:`save_session` for every response of a request whose session was opened,
+    unless :meth:`is_null_session` says the session is a null session.
+    """
+
+    #: The class :meth:`make_null_session` instantiates.
+    null_session_class: type[SessionMixin] = NullSession
+
+    #: Set to True when the session data is pickled, to let other code know that
+    #: it must be picklable. The cookie session uses JSON and leaves it False.
+    pickle_based = False
+
+    def make_null_session(self, app: Kolben) -> SessionMixin:
+        """Return the session to use when :meth:`open_session` returned ``None``.
+
+        It supports reads but fails on writes, with an error explaining the cause.
+        """
+        return self.null_session_class()
+
+    def is_null_session(self, obj: object) -> bool:
+        """Return whether ``obj`` is a null session (not to be saved)."""
+        return isinstance(obj, self.null_session_class)
+
+    def get_cookie_name(self, app: Kolben) -> str:
+        """The session cookie's name: ``SESSION_COOKIE_NAME``."""
+        return t.cast(str, app.config["SESSION_COOKIE_NAME"])
+
+    def get_cookie_domain(self, app: Kolben) -> str | None:
+        """The cookie's ``Domain``: ``SESSION_COOKIE_DOMAIN``, or None (the cookie is
+        then sent only to the exact host that set it)."""
+        rv = app.config["SESSION_COOKIE_DOMAIN"]
+        return rv if rv else None
+
+    def get_cookie_path(self, app: Kolben) -> str:
+        """The cookie's ``Path``: ``SESSION_COOKIE_PATH``, else ``APPLICATION_ROOT``."""
+        return t.cast(str, app.config["SESSION_COOKIE_PATH"] or app.config["APPLICATION_ROOT"])
+
+    def get_cookie_httponly(self, app: Kolben) -> bool:
+        """Whether the cookie is ``HttpOnly``: ``SESSION_COOKIE_HTTPONLY``."""
+        return bool(app.config["SESSION_COOKIE_HTTPONLY"])
+
+    def get_cookie_secure(self, app: Kolben) -> bool:
+        """Whether the cookie is ``Secure``: ``SESSION_COOKIE_SECURE``."""
+        return bool(app.config["SESSION_COOKIE_SECURE"])
+
+    def get_cookie_samesite(self, app: Kolben) -> str | None:
+        """The cookie's ``SameSite``: ``SESSION_COOKIE_SAMESITE``."""
+        return t.cast("str | None", app.config["SESSION_COOKIE_SAMESITE"])
+
+    def get_cookie_partitioned(self, app: Kolben) -> bool:
+        """Whether the cookie is ``Partitioned`` (CHIPS): ``SESSION_COOKIE_PARTITIONED``."""
+        return bool(app.config["SESSION_COOKIE_PARTITIONED"])
+
+    def get_expiration_time(self, app: Kolben, session: SessionMixin) -> datetime | None:
+        """When the cookie expires: now + ``PERMANENT_SESSION_LIFETIME`` for a
+        permanent session, None (end of the browser session) otherwise."""
+        if session.permanent:
+            return datetime.now(timezone.utc) + app.permanent_session_lifetime
+        return None
+
+    def should_set_cookie(self, app: Kolben, session: SessionMixin) -> bool:
+        """Whether :meth:`save_session` should send the cookie this time.
+
+        When the session was modified; or when it is permanent and
+        ``SESSION_REFRESH_EACH_REQUEST`` is on, to push its expiry forward.
+        """
+        return session.modified or (
+            session.permanent and bool(app.config["SESSION_REFRESH_EACH_REQUEST"])
+        )
+
+    def open_session(self, app: Kolben, request: Request) -> SessionMixin | None:
+        """Load the session for ``request``; return None when sessions can't work
+        (for example no secret key), so a null session is used instead.
+
+        Called at the start of the first access to ``session`` in a request.
+        """
+        raise NotImplementedError
+
+    def save_session(self, app: Kolben, session: SessionMixin, response: Response) -> None:
+        """Store ``session`` and update ``response`` (typically its cookie).
+
+        Called for every response of a request whose session was opened, unless the
+        session is a null session.
+        """
+        raise NotImplementedError
+
+
+def _lazy_sha1(string: bytes = b"") -> t.Any:
+    # Looked up on call, so an interpreter without SHA-1 (FIPS builds) can still
+    # import this module and use an interface with another digest.
+    return hashlib.sha1(string)
+
+
+class SecureCookieSessionInterface(SessionInterface):
+    """Keeps the session in a cookie signed with ``SECRET_KEY`` (the default).
+
+    The data is JSON (see :mod:`kolben.json.tag`), signed by an itsdangerous
+    :class:`~itsdangerous.URLSafeTimedSerializer`. ``SECRET_KEY_FALLBACKS`` lists
+    older keys that are still accepted, for rotating the key without logging
+    everyone out; new cookies are always signed with ``SECRET_KEY``. A cookie
+    older than ``PERMANENT_SESSION_LIFETIME``, or one that is tampered with,
+    truncated or otherwise invalid, gives an empty session.
+    """
+
+    #: The salt mixed into the signing key, separating session signatures from
+    #: other signatures made with the same secret key.
+    salt = "cookie-session"
+    #: The hash function of the HMAC signature.
+    digest_method = staticmethod(_lazy_sha1)
+    #: How itsdangerous derives the signing key from the secret key.
+    key_derivation = "hmac"
+    #: Turns the session dict into text and back.
+    serializer: t.Any = TaggedJSONSerializer()
+    #: The class of the sessions this interface returns.
+    session_class: type[SecureCookieSession] = SecureCookieSession
+
+    # PERF: signing serializers already built, by the settings they were built for.
+    # Building one costs ~20 µs (Flask does it on every request); settings rarely
+    # change, so requests reuse it. Several entries because one interface instance
+    # is shared by every app of the class (each with its own key); bounded so key
+    # rotations can't grow it without limit.
+    _signer_cache: dict[tuple[t.Any, ...], URLSafeTimedSerializer] | None = None
+    _signer_cache_size = 16
+
+    def get_signing_serializer(self, app: Kolben) -> URLSafeTimedSerializer | None:
+        """The serializer that signs and verifies cookies, or None without a secret key.
+
+        Signs with ``SECRET_KEY``, accepts ``SECRET_KEY_FALLBACKS`` too. Built once
+        per (keys, salt, digest, key derivation, serializer) and reused.
+        """
+        secret_key = app.config["SECRET_KEY"]
+        if not secret_key:
+            return None
+        fallbacks = app.config["SECRET_KEY_FALLBACKS"]
+        cache_key = (
+            secret_key,
+            tuple(fallbacks) if fallbacks else (),
+            self.salt,
+            self.digest_method,
+            self.key_derivation,
+            self.serializer,
+        )
+        cache = self._signer_cache
+        if cache is None:
+            cache = self._signer_cache = {}
+        else:
+            signer = cache.get(cache_key)
+            if signer is not None:
+                return signer
+        # itsdangerous signs with the last key and accepts all of them.
+        keys = [*cache_key[1], secret_key]
+        signer = URLSafeTimedSerializer(
+            keys,
+            salt=self.salt,
+            serializer=self.serializer,
+            signer_kwargs={
+                "key_derivation": self.key_derivation,
+                "digest_method": self.digest_method,
+            },
+        )
+        if len(cache) >= self._signer_cache_size:
+            cache.clear()
+        cache[cache_key] = signer
+        return signer
+
+    def open_session(self, app: Kolben, request: Request) -> SecureCookieSession | None:
+        """Load the session from the request's cookie; an empty session when there is
+        no cookie or it is invalid or expired; None without a secret key."""
+        signer = self.get_signing_serializer(app)
+        if signer is None:
+            return None
+        value = request.cookies.get(self.get_cookie_name(app))
+        if not value:
+            return self.session_class()
+        max_age = int(app.permanent_session_lifetime.total_seconds())
+        try:
+            data = signer.loads(value, max_age=max_age)
+        except (BadSignature, ValueError, TypeError, UnicodeError):
+            # Tampered, truncated, expired or undecodable: start a new session.
+            # ValueError and TypeError cover payloads that verify but don't decode.
+            return self.session_class()
+        if not isinstance(data, dict):
+            return self.session_class()
+        return self.session_class(data)
+
+    def save_session(self, app: Kolben, session: SessionMixin, response: Response) -> None:
+        """Set (or delete) the session cookie on ``response`` as needed.
+
+        An emptied session deletes the cookie (with the same domain, path and
+        flags it was set with). Otherwise the cookie is set when
+        :meth:`should_set_cookie` says so. ``Vary: Cookie`` is added whenever the
+        session was accessed.
+        """
+        name = self.get_cookie_name(app)
+        domain = self.get_cookie_domain(app)
+        path = self.get_cookie_path(app)
+        secure = self.get_cookie_secure(app)
+        partitioned = self.get_cookie_partitioned(app)
+        samesite = self.get_cookie_samesite(app)
+        httponly = self.get_cookie_httponly(app)
+
+        if session.accessed:
+            response.vary.add("Cookie")
+
+        if not session:
+            if session.modified:
+                response.delete_cookie(
+                    name,
+                    domain=domain,
+                    path=path,
+                    secure=secure,
+                    partitioned=partitioned,
+                    samesite=samesite,
+                    httponly=httponly,
+                )
+                response.vary.add("Cookie")
+            return
+
+        if not self.should_set_cookie(app, session):
+            return
+        signer = self.get_signing_serializer(app)
+        if signer is None:  # the secret key was removed during the request
+            return
+        value = signer.dumps(dict(session))
+        response.set_cookie(
+            name,
+            value,
+            expires=self.get_expiration_time(app, session),
+            httponly=httponly,
+            domain=domain,
+            path=path,
+            secure=secure,
+            partitioned=partitioned,
+            samesite=samesite,
+        )
+        response.vary.add("Cookie")
+
+
+__all__ = [
+    "NullSession",
+    "SecureCookieSession",
+    "SecureCookieSessionInterface",
+    "SessionInterface",
+    "SessionMixin",
+]
