@@ -28,11 +28,15 @@ _Source = tuple[str, str | None, t.Callable[[], bool] | None]
 
 
 def _default_template_ctx_processor() -> dict[str, t.Any]:
-    """Put ``g``, ``request`` and ``session`` in the template context.
+    """Put the concrete ``g`` and ``request`` objects in the template context.
 
-    ``g`` when an application context is active; ``request`` and ``session`` when
-    a request context is active as well. Registered for every app in
-    ``template_context_processors[None]``.
+    ``g`` when an application context is active, ``request`` when a request
+    context is active too; templates then look them up without going through the
+    proxies. ``session`` is deliberately left out, as in Flask 3.1.3: reading it
+    here would open the session and mark it accessed (``Vary: Cookie``) on every
+    render. Templates still see ``session`` through the environment's global
+    proxy, which opens it only when a template uses it. Registered for every app
+    in ``template_context_processors[None]``.
     """
     rv: dict[str, t.Any] = {}
     app_ctx = _cv_app.get(None)
@@ -41,11 +45,6 @@ def _default_template_ctx_processor() -> dict[str, t.Any]:
     req_ctx = _cv_request.get(None)
     if req_ctx is not None:
         rv["request"] = req_ctx.request
-        # TODO(lead): RequestContext.session lands with issue 3's sessions; then
-        # this becomes ``rv["session"] = req_ctx.session``.
-        session = getattr(req_ctx, "session", None)
-        if session is not None:
-            rv["session"] = session
     return rv
 
 
