@@ -19,15 +19,14 @@ from markupsafe import Markup
 import kolben
 from kolben import (
     Blueprint,
-    flash,
     g,
     render_template,
     render_template_string,
     request,
-    session,
     stream_template,
     stream_template_string,
 )
+from kolben.globals import session
 from kolben.json.provider import DefaultJSONProvider
 from kolben.templating import DispatchingJinjaLoader, Environment
 
@@ -92,7 +91,7 @@ def test_standard_context(app, client):
     def index():
         g.foo = "bar"
         session["user"] = "ann"
-        flash("hi")
+        kolben.flash("hi")
         return render_template("standard_context.html")
 
     rv = client.get("/")
@@ -502,6 +501,13 @@ def test_blueprints_searched_in_registration_order(app):
     with app.app_context():
         # The app itself has no "bp_only.html" at its top level; "first" has.
         assert render_template("bp_only.html", bp_value=2).strip() == "blueprint only: 2"
+
+
+def test_blueprint_template_extends_app_layout(app):
+    app.register_blueprint(_bp())
+    with app.app_context():
+        rv = render_template("bp_child.html", where="bp")
+    assert rv.splitlines() == ["<!doctype html>", "<title>Default</title>", "<main>from bp</main>"]
 
 
 def test_template_syntax_error_names_template_and_line(app):
