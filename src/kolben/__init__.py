@@ -10,6 +10,7 @@ from markupsafe import Markup, escape
 
 from . import json as json
 from .app import Kolben as Kolben
+from .blueprints import Blueprint as Blueprint
 from .config import Config as Config
 from .ctx import after_this_request as after_this_request
 from .ctx import copy_current_request_context as copy_current_request_context
@@ -18,6 +19,7 @@ from .ctx import has_request_context as has_request_context
 from .globals import current_app as current_app
 from .globals import g as g
 from .globals import request as request
+from .globals import session as session
 from .helpers import abort as abort
 from .helpers import make_response as make_response
 from .helpers import redirect as redirect
@@ -34,6 +36,10 @@ from .signals import request_finished as request_finished
 from .signals import request_started as request_started
 from .signals import request_tearing_down as request_tearing_down
 from .signals import template_rendered as template_rendered
+from .templating import render_template as render_template
+from .templating import render_template_string as render_template_string
+from .templating import stream_template as stream_template
+from .templating import stream_template_string as stream_template_string
 from .wrappers import Request as Request
 from .wrappers import Response as Response
 
@@ -43,6 +49,7 @@ Flask = Kolben
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "Blueprint",
     "Config",
     "Flask",
     "Kolben",
@@ -67,10 +74,15 @@ __all__ = [
     "make_response",
     "message_flashed",
     "redirect",
+    "render_template",
+    "render_template_string",
     "request",
     "request_finished",
     "request_started",
     "request_tearing_down",
+    "session",
+    "stream_template",
+    "stream_template_string",
     "stream_with_context",
     "template_rendered",
     "url_for",

@@ -36,7 +36,6 @@ from werkzeug.exceptions import (
 )
 from werkzeug.routing import BuildError, MapAdapter, RequestRedirect, RoutingException
 from werkzeug.utils import redirect as _werkzeug_redirect
-from werkzeug.utils import send_from_directory
 from werkzeug.wrappers import Response as BaseResponse
 
 from . import typing as ft
@@ -50,6 +49,7 @@ from .json.provider import DefaultJSONProvider, JSONProvider
 from .logging import create_logger
 from .routing import AdapterCache, Map, Rule, quote_anchor, rebind
 from .scaffold import Scaffold, _endpoint_from_view_func, setupmethod
+from .sessions import SecureCookieSessionInterface, SessionInterface
 from .signals import (
     appcontext_tearing_down,
     got_request_exception,
@@ -57,6 +57,7 @@ from .signals import (
     request_started,
     request_tearing_down,
 )
+from .templating import _default_template_ctx_processor
 from .wrappers import Request, Response, split_blueprint_path
 from .wsgi import serve as serve_wsgi
 
@@ -65,6 +66,8 @@ if t.TYPE_CHECKING:
 
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
+    from .blueprints import Blueprint
+    from .templating import DispatchingJinjaLoader, Environment
     from .testing import KolbenClient, KolbenCliRunner
 
 F = t.TypeVar("F", bound=t.Callable[..., t.Any])
@@ -122,6 +125,9 @@ class Kolben(Scaffold):
     url_map_class = Map
     #: The class of the rules :meth:`add_url_rule` creates.
     url_rule_class = Rule
+    #: How sessions are stored: signed cookies by default. Set a
+    #: :class:`~kolben.sessions.SessionInterface` to store them elsewhere.
+    session_interface: SessionInterface = SecureCookieSessionInterface()
     #: The test client class used by :meth:`test_client` (default: KolbenClient).
     test_client_class: type[KolbenClient] | None = None
     #: The CLI runner class used by :meth:`test_cli_runner`.
@@ -225,6 +231,8 @@ class Kolben(Scaffold):
         self.subdomain_matching = subdomain_matching
         self._got_first_request = False
         self._adapters = AdapterCache()
+        # g, request and session in every template (cheap: runs only when rendering).
+        self.template_context_processors[None] = [_default_template_ctx_processor]
 
         if self.has_static_folder:
             if bool(static_host) != host_matching:
@@ -272,6 +280,8 @@ class Kolben(Scaffold):
     @debug.setter
     def debug(self, value: bool) -> None:
         self.config["DEBUG"] = value
+        if self.config["TEMPLATES_AUTO_RELOAD"] is None and "jinja_env" in self.__dict__:
+            self.jinja_env.auto_reload = value
 
     def make_config(self, instance_relative: bool = False) -> Config:
         """Create ``app.config`` with the defaults; DEBUG from ``KOLBEN_DEBUG``."""
@@ -376,6 +386,148 @@ class Kolben(Scaffold):
         for processor in self.shell_context_processors:
             rv.update(processor())
         return rv
+
+    # -- blueprints ------------------------------------------------------------------
+
+    @setupmethod
+    def register_blueprint(self, blueprint: Blueprint, **options: t.Any) -> None:
+        """Register a blueprint: its routes, hooks, handlers, templates and static
+        files become part of the app.
+
+        Options override the blueprint's own: ``url_prefix``, ``subdomain``,
+        ``url_defaults``, ``name`` (to register one blueprint more than once) and
+        ``cli_group``.
+        """
+        blueprint.register(self, options)
+
+    def iter_blueprints(self) -> t.ValuesView[Blueprint]:
+        """The registered blueprints, in registration order."""
+        return self.blueprints.values()
+
+    # -- templates -------------------------------------------------------------------
+
+    #: The Jinja environment class, a :class:`kolben.templating.Environment`.
+    jinja_environment: type[Environment] | None = None
+    #: Options passed to the Jinja environment (set before it is first used).
+    jinja_options: dict[str, t.Any] = {}
+
+    @cached_property
+    def jinja_env(self) -> Environment:
+        """The Jinja environment for templates, created on first use."""
+        return self.create_jinja_environment()
+
+    def create_jinja_environment(self) -> Environment:
+        """Create :attr:`jinja_env`, with :attr:`jinja_options`, autoescaping by
+        :meth:`select_jinja_autoescape`, auto-reload from ``TEMPLATES_AUTO_RELOAD``
+        (default: debug mode), the standard globals (``url_for``,
+        ``get_flashed_messages``, ``config``, ``request``, ``session``, ``g``) and
+        the ``tojson`` filter using :attr:`json`."""
+        from .globals import g, request, session
+        from .helpers import get_flashed_messages
+        from .templating import Environment
+
+        options = dict(self.jinja_options)
+        options.setdefault("autoescape", self.select_jinja_autoescape)
+        if "auto_reload" not in options:
+            auto_reload = self.config["TEMPLATES_AUTO_RELOAD"]
+            options["auto_reload"] = self.debug if auto_reload is None else auto_reload
+        env_class = self.jinja_environment or Environment
+        rv = env_class(self, **options)
+        rv.globals.update(
+            url_for=self.url_for,
+            get_flashed_messages=get_flashed_messages,
+            config=self.config,
+            request=request,
+            session=session,
+            g=g,
+        )
+        rv.policies["json.dumps_function"] = self.json.dumps
+        return rv
+
+    def create_global_jinja_loader(self) -> DispatchingJinjaLoader:
+        """The loader of :attr:`jinja_env`: the app's templates, then each
+        blueprint's."""
+        from .templating import DispatchingJinjaLoader
+
+        return DispatchingJinjaLoader(self)
+
+    def select_jinja_autoescape(self, filename: str | None) -> bool:
+        """Whether autoescaping is on for a template: yes for strings and for
+        ``.html``, ``.htm``, ``.xml``, ``.xhtml`` and ``.svg`` files."""
+        if filename is None:
+            return True
+        return filename.endswith((".html", ".htm", ".xml", ".xhtml", ".svg"))
+
+    def update_template_context(self, context: dict[str, t.Any]) -> None:
+        """Add the context processors' values to a template context.
+
+        The app's processors run first, then those of the request's blueprints;
+        values passed to the render call win over processors' values.
+        """
+        names: list[str | None] = [None]
+        req_ctx = _cv_request.get(None)
+        if req_ctx is not None:
+            names.extend(reversed(req_ctx.request.blueprints))
+        original = context.copy()
+        for name in names:
+            for func in self.template_context_processors.get(name, ()):
+                context.update(self.ensure_sync(func)())
+        context.update(original)
+
+    @setupmethod
+    def template_filter(self, name: str | t.Callable[..., t.Any] | None = None) -> t.Any:
+        """Register a template filter: ``@app.template_filter()`` or
+        ``@app.template_filter("name")``."""
+        if callable(name):
+            self.add_template_filter(name)
+            return name
+
+        def decorator(f: F) -> F:
+            self.add_template_filter(f, name=name)
+            return f
+
+        return decorator
+
+    @setupmethod
+    def add_template_filter(self, f: t.Callable[..., t.Any], name: str | None = None) -> None:
+        """Register ``f`` as a template filter named ``name`` (default: its name)."""
+        self.jinja_env.filters[name or f.__name__] = f
+
+    @setupmethod
+    def template_test(self, name: str | t.Callable[..., bool] | None = None) -> t.Any:
+        """Register a template test: ``@app.template_test()``."""
+        if callable(name):
+            self.add_template_test(name)
+            return name
+
+        def decorator(f: F) -> F:
+            self.add_template_test(f, name=name)
+            return f
+
+        return decorator
+
+    @setupmethod
+    def add_template_test(self, f: t.Callable[..., bool], name: str | None = None) -> None:
+        """Register ``f`` as a template test named ``name`` (default: its name)."""
+        self.jinja_env.tests[name or f.__name__] = f
+
+    @setupmethod
+    def template_global(self, name: str | t.Callable[..., t.Any] | None = None) -> t.Any:
+        """Register a template global: ``@app.template_global()``."""
+        if callable(name):
+            self.add_template_global(name)
+            return name
+
+        def decorator(f: F) -> F:
+            self.add_template_global(f, name=name)
+            return f
+
+        return decorator
+
+    @setupmethod
+    def add_template_global(self, f: t.Callable[..., t.Any], name: str | None = None) -> None:
+        """Register ``f`` as a template global named ``name`` (default: its name)."""
+        self.jinja_env.globals[name or f.__name__] = f
 
     # -- routing -------------------------------------------------------------------
 
@@ -620,19 +772,6 @@ class Kolben(Scaffold):
             return int(value.total_seconds())
         return int(value)
 
-    def send_static_file(self, filename: str) -> Response:
-        """The view of the static route: a file from :attr:`static_folder`."""
-        if not self.has_static_folder:
-            raise RuntimeError("'static_folder' must be set to serve static files.")
-        req = _cv_request.get().request
-        rv = send_from_directory(
-            t.cast(str, self.static_folder),
-            filename,
-            req.environ,
-            max_age=self.get_send_file_max_age(filename),
-        )
-        return self.response_class.force_type(rv)  # type: ignore[return-value]
-
     # -- the pipeline ----------------------------------------------------------------
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> t.Any:
@@ -845,7 +984,28 @@ class Kolben(Scaffold):
             for name in (*ctx.request.blueprints, None):
                 for func in reversed(self.after_request_funcs.get(name, ())):
                     response = self.ensure_sync(func)(response)
+        self._save_session(ctx, response)
         return response
+
+    def _save_session(self, ctx: RequestContext, response: Response) -> None:
+        """Save the session if the request opened it.
+
+        PERF: an unopened session is only opened here when the request carries the
+        session cookie and ``SESSION_REFRESH_EACH_REQUEST`` is on, so a permanent
+        session's expiry is refreshed as in Flask; other requests skip sessions.
+        """
+        sess = ctx._session
+        interface = self.session_interface
+        if sess is None:
+            if (
+                "HTTP_COOKIE" not in ctx.request.environ
+                or not self.config["SESSION_REFRESH_EACH_REQUEST"]
+                or interface.get_cookie_name(self) not in ctx.request.cookies
+            ):
+                return
+            sess = ctx.session
+        if not interface.is_null_session(sess):
+            interface.save_session(self, sess, response)
 
     def do_teardown_request(self, exc: BaseException | None = None) -> None:
         """Run the ``teardown_request`` functions (called when the request context

@@ -23,6 +23,7 @@ if t.TYPE_CHECKING:
     from werkzeug.routing import MapAdapter
 
     from .app import Kolben
+    from .sessions import SessionMixin
     from .wrappers import Request
 
 F = t.TypeVar("F", bound=t.Callable[..., t.Any])
@@ -234,8 +235,32 @@ class RequestContext:
             request.json_module = app.json
         self.request: Request = request
         self._url_adapter: MapAdapter | object | None = _sentinel
+        self._session: SessionMixin | None = None
+        #: Flashed messages popped from the session, cached for the request.
+        self.flashes: list[tuple[str, str]] | None = None
         self._after_request_functions: list[t.Callable[[t.Any], t.Any]] = []
         self._cv_tokens: list[tuple[t.Any, AppContext | None]] = []
+
+    @property
+    def session(self) -> SessionMixin:
+        """The session of this request, opened on first access.
+
+        PERF: a request that never touches ``session`` never parses or verifies the
+        session cookie. Without a secret key this is a null session whose changes
+        raise an error that says how to set one.
+        """
+        sess = self._session
+        if sess is None:
+            interface = self.app.session_interface
+            sess = interface.open_session(self.app, self.request)
+            if sess is None:
+                sess = interface.make_null_session(self.app)
+            self._session = sess
+        return sess
+
+    @session.setter
+    def session(self, value: SessionMixin) -> None:
+        self._session = value
 
     @property
     def url_adapter(self) -> MapAdapter | None:
@@ -256,8 +281,11 @@ class RequestContext:
         self._url_adapter = value
 
     def copy(self) -> RequestContext:
-        """Return a new context for the same request object, e.g. for a thread."""
-        return self.__class__(self.app, self.request.environ, self.request)
+        """Return a new context for the same request object (and the same session
+        object), e.g. for a thread."""
+        rv = self.__class__(self.app, self.request.environ, self.request)
+        rv._session = self._session
+        return rv
 
     def match_request(self) -> None:
         """Match the request URL against the app's routes.

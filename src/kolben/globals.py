@@ -14,6 +14,7 @@ from werkzeug.local import LocalProxy
 if t.TYPE_CHECKING:
     from .app import Kolben
     from .ctx import AppContext, RequestContext, _AppCtxGlobals
+    from .sessions import SessionMixin
     from .wrappers import Request
 
 _no_app_msg = """\
@@ -51,5 +52,8 @@ request_ctx: RequestContext = LocalProxy(  # type: ignore[assignment]
 request: Request = LocalProxy(  # type: ignore[assignment]
     _cv_request, "request", unbound_message=_no_req_msg
 )
+session: SessionMixin = LocalProxy(  # type: ignore[assignment]
+    _cv_request, "session", unbound_message=_no_req_msg
+)
 
-__all__ = ["app_ctx", "current_app", "g", "request", "request_ctx"]
+__all__ = ["app_ctx", "current_app", "g", "request", "request_ctx", "session"]

@@ -9,9 +9,10 @@ from __future__ import annotations
 import os
 import typing as t
 from collections import defaultdict
-from functools import update_wrapper
+from functools import cached_property, update_wrapper
 
 import click
+from jinja2 import BaseLoader, FileSystemLoader
 from werkzeug.exceptions import HTTPException, default_exceptions
 
 from .cli import AppGroup
@@ -152,6 +153,24 @@ class Scaffold:
         if value is not None:
             value = value.rstrip("/")
         self._static_url_path = value
+
+    @cached_property
+    def jinja_loader(self) -> BaseLoader | None:
+        """A loader for this object's ``template_folder``, or None without one."""
+        if self.template_folder is not None:
+            return FileSystemLoader(os.path.join(self.root_path, self.template_folder))
+        return None
+
+    def send_static_file(self, filename: str) -> t.Any:
+        """The view of the static route: a file from :attr:`static_folder`, cached
+        for ``app.get_send_file_max_age(filename)`` seconds."""
+        if not self.has_static_folder:
+            raise RuntimeError("'static_folder' must be set to serve static files.")
+        from .globals import _cv_app
+        from .helpers import send_from_directory
+
+        max_age = _cv_app.get().app.get_send_file_max_age(filename)
+        return send_from_directory(t.cast(str, self.static_folder), filename, max_age=max_age)
 
     def open_resource(
         self, resource: str, mode: str = "rb", encoding: str | None = None

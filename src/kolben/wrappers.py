@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import typing as t
 from functools import lru_cache
+from inspect import getattr_static
 
 from werkzeug.datastructures import Headers
 from werkzeug.exceptions import BadRequest, HTTPException
@@ -202,6 +203,8 @@ class Response(_WerkzeugResponse):
             and cls_e.get_response is HTTPException.get_response
             and cls_e.get_body is HTTPException.get_body
             and cls_e.get_headers is HTTPException.get_headers
+            and cls_e.get_description is HTTPException.get_description
+            and getattr_static(cls_e, "name") is _HTTP_EXCEPTION_NAME
             and isinstance(e.description, (str, type(None)))
             and hasattr(cls, "from_body")
         ):
@@ -263,6 +266,7 @@ class Response(_WerkzeugResponse):
 
 
 _error_bodies: dict[tuple[t.Any, ...], bytes] = {}
+_HTTP_EXCEPTION_NAME = getattr_static(HTTPException, "name")
 
 
 @lru_cache(maxsize=64)
@@ -275,7 +279,17 @@ def _check_fast_init(cls: type[Response]) -> bool:
     ``__init__``: only when the class keeps werkzeug's constructor and the fast
     path builds exactly the state the constructor does."""
     ok = False
-    if cls.__init__ is _WerkzeugResponse.__init__ and cls.automatically_set_content_length:
+    base = _WerkzeugResponse
+    overrides_setters = any(
+        name in klass.__dict__
+        for klass in cls.__mro__[: cls.__mro__.index(base)]
+        for name in ("set_data", "status", "status_code", "headers", "_clean_status")
+    )
+    if (
+        cls.__init__ is base.__init__
+        and not overrides_setters
+        and cls.automatically_set_content_length
+    ):
         mimetype = cls.default_mimetype
         cls._default_content_type = (
             get_content_type(mimetype, "utf-8") if mimetype else ""
