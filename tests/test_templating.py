@@ -23,10 +23,10 @@ from kolben import (
     render_template,
     render_template_string,
     request,
+    session,
     stream_template,
     stream_template_string,
 )
-from kolben.globals import session
 from kolben.json.provider import DefaultJSONProvider
 from kolben.templating import DispatchingJinjaLoader, Environment
 
