@@ -1,4 +1,5 @@
-"""Helpers used in views: url_for, redirect, abort, make_response, streaming."""
+"""Helpers used in views: url_for, redirect, abort, make_response, streaming,
+message flashing, sending files and template attributes."""
 
 from __future__ import annotations
 
@@ -11,9 +12,12 @@ from functools import update_wrapper
 import werkzeug.utils
 from werkzeug.exceptions import abort as _werkzeug_abort
 
-from .globals import _cv_app, _cv_request, current_app
+from .globals import _cv_app, _cv_request, current_app, request_ctx
+from .signals import message_flashed
 
 if t.TYPE_CHECKING:
+    from datetime import datetime
+
     from werkzeug.wrappers import Response as BaseResponse
 
     from .wrappers import Response
@@ -205,3 +209,164 @@ def find_instance_path(import_name: str, app_name: str) -> str:
     if installed and os.path.commonpath([prefix, base]) == prefix:
         return os.path.join(prefix, "var", f"{app_name}-instance")
     return os.path.join(base, "instance")
+
+
+# -- message flashing ---------------------------------------------------------------
+
+
+def flash(message: str, category: str = "message") -> None:
+    """Store a message for the user, to show on the next page they see.
+
+    Messages are kept in the session (under ``"_flashes"``) until a template or
+    view reads them with :func:`get_flashed_messages`, usually after a redirect::
+
+        flash("Your post was saved.")
+        flash("Invalid password.", "error")
+        return redirect(url_for("index"))
+
+    :param message: the message text.
+    :param category: any string; ``"message"``, ``"error"``, ``"info"`` and
+        ``"warning"`` are the usual ones.
+
+    Sends :data:`~kolben.signals.message_flashed` (only when it has receivers).
+    Needs a request context and a working session (a ``SECRET_KEY``).
+    """
+    # Flask 3.1 semantics: re-assign the list so the session sees the change.
+    session = request_ctx.session
+    flashes = session.get("_flashes", [])
+    flashes.append((category, message))
+    session["_flashes"] = flashes
+    if message_flashed.receivers:
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        message_flashed.send(
+            app, _async_wrapper=app.ensure_sync, message=message, category=category
+        )
+
+
+def get_flashed_messages(
+    with_categories: bool = False, category_filter: t.Iterable[str] = ()
+) -> list[str] | list[tuple[str, str]]:
+    """Return the flashed messages and remove them from the session.
+
+    The first call in a request takes the messages out of the session; later calls
+    in the same request return the same messages again (so a layout and a page can
+    both call it).
+
+    :param with_categories: return ``(category, message)`` tuples instead of the
+        messages alone.
+    :param category_filter: return only messages of these categories. The others
+        are removed from the session all the same.
+    """
+    ctx = request_ctx._get_current_object()  # type: ignore[attr-defined]
+    flashes: list[tuple[str, str]] | None = getattr(ctx, "flashes", None)
+    if flashes is None:
+        session = ctx.session
+        flashes = session.pop("_flashes") if "_flashes" in session else []
+        ctx.flashes = flashes
+    if category_filter:
+        wanted = set(category_filter)
+        flashes = [f for f in flashes if f[0] in wanted]
+    if not with_categories:
+        return [f[1] for f in flashes]
+    return list(flashes)
+
+
+# -- sending files -------------------------------------------------------------------
+
+
+def _send_file_kwargs(**kwargs: t.Any) -> dict[str, t.Any]:
+    """The app's defaults for werkzeug's send_file: environ, X-Sendfile, response
+    class, max_age from ``get_send_file_max_age``, paths relative to root_path."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if kwargs.get("max_age") is None:
+        kwargs["max_age"] = app.get_send_file_max_age
+    kwargs["environ"] = _cv_request.get().request.environ
+    kwargs["use_x_sendfile"] = app.config["USE_X_SENDFILE"]
+    kwargs["response_class"] = app.response_class
+    kwargs["_root_path"] = app.root_path
+    return kwargs
+
+
+def send_file(
+    path_or_file: os.PathLike[t.AnyStr] | str | t.IO[bytes],
+    mimetype: str | None = None,
+    as_attachment: bool = False,
+    download_name: str | None = None,
+    conditional: bool = True,
+    etag: bool | str = True,
+    last_modified: datetime | int | float | None = None,
+    max_age: int | t.Callable[[str | None], int | None] | None = None,
+) -> Response:
+    """Send the contents of a file to the client (werkzeug's
+    :func:`~werkzeug.utils.send_file` with the app's settings).
+
+    Never pass a path that came from the user; use :func:`send_from_directory`
+    for that.
+
+    :param path_or_file: a path (relative paths are relative to the app's
+        ``root_path``, as in Flask), or a file object opened in binary mode.
+    :param mimetype: the MIME type; guessed from the file name by default.
+    :param as_attachment: tell the browser to save the file rather than show it.
+    :param download_name: the name the browser saves the file as; defaults to
+        the file's name.
+    :param conditional: answer conditional and range requests (``304``, ``206``).
+    :param etag: compute an ETag from the file, or use this string.
+    :param last_modified: the ``Last-Modified`` time; from the file by default.
+    :param max_age: seconds the client may cache the file; by default
+        :meth:`Kolben.get_send_file_max_age` (``SEND_FILE_MAX_AGE_DEFAULT``).
+
+    With ``USE_X_SENDFILE`` the body is left to the server (``X-Sendfile``).
+    Needs a request context.
+    """
+    return werkzeug.utils.send_file(  # type: ignore[return-value]
+        **_send_file_kwargs(
+            path_or_file=path_or_file,
+            mimetype=mimetype,
+            as_attachment=as_attachment,
+            download_name=download_name,
+            conditional=conditional,
+            etag=etag,
+            last_modified=last_modified,
+            max_age=max_age,
+        )
+    )
+
+
+def send_from_directory(
+    directory: os.PathLike[str] | str, path: os.PathLike[str] | str, **kwargs: t.Any
+) -> Response:
+    """Send the file at ``path`` inside ``directory``; safe for user-given paths.
+
+    A path that would leave ``directory`` (``..``, an absolute path, a Windows
+    drive or backslash separator), or a file that does not exist, raises
+    :exc:`~werkzeug.exceptions.NotFound` (404)::
+
+        @app.route("/uploads/<path:name>")
+        def download(name):
+            return send_from_directory(app.config["UPLOAD_FOLDER"], name)
+
+    :param directory: the folder to serve from; relative to the app's
+        ``root_path`` if it is not absolute.
+    :param path: the file's path inside ``directory``.
+    :param kwargs: the options of :func:`send_file`.
+    """
+    return werkzeug.utils.send_from_directory(  # type: ignore[return-value]
+        directory, path, **_send_file_kwargs(**kwargs)
+    )
+
+
+# -- templates -----------------------------------------------------------------------
+
+
+def get_template_attribute(template_name: str, attribute: str) -> t.Any:
+    """Return a macro or variable exported by a template, to call it from Python.
+
+    For a template ``_cider.html`` holding ``{% macro hello(name) %}Hello
+    {{ name }}!{% endmacro %}``::
+
+        hello = get_template_attribute("_cider.html", "hello")
+        hello("World")
+
+    Uses the current app's Jinja environment; needs an application context.
+    """
+    return getattr(current_app.jinja_env.get_template(template_name).module, attribute)

@@ -17,7 +17,7 @@ import typing as t
 from collections.abc import MutableMapping
 from datetime import datetime, timezone
 
-from itsdangerous import BadSignature, URLSafeTimedSerializer
+from itsdangerous import BadData, URLSafeTimedSerializer
 from werkzeug.datastructures import CallbackDict
 
 from .json.tag import TaggedJSONSerializer
@@ -30,8 +30,8 @@ if t.TYPE_CHECKING:
 class SessionMixin(MutableMapping[str, t.Any]):
     """The attributes every session object has, on top of being a mutable mapping.
 
-    Custom session classes mix this in. The defaults (``modified`` and ``accessed``
-    True) make a session class that doesn't track changes be saved every time.
+    Custom session classes mix this in. The default ``modified = True`` makes a
+    session class that doesn't track changes be saved on every response.
     """
 
     @property
@@ -57,14 +57,21 @@ class SessionMixin(MutableMapping[str, t.Any]):
     #: (``session["cart"].append(x)``) are not seen, so set it to True yourself.
     modified = True
 
-    #: True if the session was read or written during the request. The response
-    #: then gets ``Vary: Cookie``, so caches keep one copy per session.
-    accessed = True
+    #: True if the session was used during the request. The response then gets
+    #: ``Vary: Cookie``, so caches keep one copy per session. As in Flask 3.1.3,
+    #: the request context sets it on every access through ``session`` (even
+    #: ``in`` or ``len``), so a session class need not track it.
+    accessed = False
 
 
 class SecureCookieSession(CallbackDict[str, t.Any], SessionMixin):
     """The session of :class:`SecureCookieSessionInterface`: a dict that records
-    whether it was modified (any mutation) or accessed (any read or write)."""
+    whether it was modified (any mutation) or accessed (any read or write).
+
+    Reads and writes on the object itself set :attr:`accessed` too, so a session
+    used outside the ``session`` proxy (say, in ``session_transaction``) is
+    tracked as well.
+    """
 
     #: Set when the session is changed (setting, deleting, ``update``, ``pop`` ...).
     modified = False
@@ -298,9 +305,10 @@ class SecureCookieSessionInterface(SessionInterface):
         max_age = int(app.permanent_session_lifetime.total_seconds())
         try:
             data = signer.loads(value, max_age=max_age)
-        except (BadSignature, ValueError, TypeError, UnicodeError):
-            # Tampered, truncated, expired or undecodable: start a new session.
-            # ValueError and TypeError cover payloads that verify but don't decode.
+        except (BadData, ValueError, TypeError):
+            # Tampered, truncated, expired (all BadSignature) or signed but not
+            # decodable (BadPayload; Flask lets that one through as a 500): start a
+            # new session. ValueError and TypeError are a safety net.
             return self.session_class()
         if not isinstance(data, dict):
             return self.session_class()

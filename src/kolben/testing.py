@@ -7,7 +7,8 @@
 from __future__ import annotations
 
 import typing as t
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from functools import cache
 from types import TracebackType
 from urllib.parse import urlsplit
@@ -25,6 +26,13 @@ if t.TYPE_CHECKING:
     from werkzeug.test import TestResponse
 
     from .app import Kolben
+    from .sessions import SessionMixin
+
+
+class CookiesDisabledError(TypeError, RuntimeError):
+    """:meth:`KolbenClient.session_transaction` on a client made with
+    ``use_cookies=False``. A :exc:`TypeError` as in Flask, and a
+    :exc:`RuntimeError`."""
 
 
 class EnvironBuilder(werkzeug.test.EnvironBuilder):
@@ -147,6 +155,51 @@ class KolbenClient(Client):
             cm = self._new_contexts.pop()
             self._context_stack.enter_context(cm)
         return response
+
+    @contextmanager
+    def session_transaction(self, *args: t.Any, **kwargs: t.Any) -> Iterator[SessionMixin]:
+        """Open the session stored in this client's cookies, to read or change it
+        between requests; changes are saved back when the block ends::
+
+            with client.session_transaction() as session:
+                session["user_id"] = 42
+            client.get("/profile")  # the request sees user_id == 42
+
+        The arguments are those of :meth:`Kolben.test_request_context` (for example
+        a path or ``base_url``), for session backends that depend on the request;
+        the cookies sent are those that apply to that URL.
+
+        :raises CookiesDisabledError: (a :exc:`TypeError` and :exc:`RuntimeError`)
+            when the client was made with ``use_cookies=False``.
+        :raises RuntimeError: when the session backend gives no session, which
+            for the default backend means no ``SECRET_KEY`` is set.
+        """
+        if self._cookies is None:
+            raise CookiesDisabledError(
+                "Cookies are disabled, so the client has no session. Create the client"
+                " with 'app.test_client(use_cookies=True)' (the default)."
+            )
+        app = self.application
+        interface = app.session_interface
+        ctx = app.test_request_context(*args, **kwargs)
+        self._add_cookies_to_wsgi(ctx.request.environ)
+        with ctx:
+            sess = interface.open_session(app, ctx.request)
+        if sess is None or interface.is_null_session(sess):
+            raise RuntimeError(
+                "The session backend did not open a session, so there is nothing to"
+                " change. With the default cookie sessions this means no secret key is"
+                " set: set 'app.secret_key' (or 'SECRET_KEY' in the config)."
+            )
+        yield sess
+        response = app.response_class()
+        with ctx:
+            interface.save_session(app, sess, response)
+        self._update_cookies_from_response(
+            ctx.request.host.partition(":")[0],
+            ctx.request.path,
+            response.headers.getlist("Set-Cookie"),
+        )
 
     def __enter__(self) -> KolbenClient:
         if self.preserve_context:
