@@ -510,6 +510,36 @@ def test_blueprint_template_extends_app_layout(app):
     assert rv.splitlines() == ["<!doctype html>", "<title>Default</title>", "<main>from bp</main>"]
 
 
+def test_template_not_found_describes_other_loaders(app, tmp_path, monkeypatch):
+    package = tmp_path / "tplpkg"
+    (package / "templates").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "templates" / "pkg.html").write_text("from a package")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    packaged = Blueprint("packaged", __name__)
+    packaged.jinja_loader = jinja2.PackageLoader("tplpkg")
+    in_memory = Blueprint("memory", __name__)
+    in_memory.jinja_loader = jinja2.DictLoader({"mem.html": "from memory"})
+    app.register_blueprint(packaged)
+    app.register_blueprint(in_memory)
+    with app.app_context():
+        assert render_template("pkg.html") == "from a package"
+        assert render_template("mem.html") == "from memory"
+        with pytest.raises(jinja2.TemplateNotFound) as exc_info:
+            render_template("missing.html")
+    assert str(exc_info.value) == (
+        f"Template 'missing.html' not found. Searched: {TEMPLATES},"
+        " package 'tplpkg' folder 'templates' (blueprint 'packaged'),"
+        " a jinja2.loaders.DictLoader (blueprint 'memory')"
+    )
+
+
+def test_empty_template_list(app):
+    with app.app_context(), pytest.raises(jinja2.TemplatesNotFound) as exc_info:
+        render_template([])
+    assert str(exc_info.value) == "Tried to select from an empty list of templates."
+
+
 def test_template_syntax_error_names_template_and_line(app):
     with app.app_context(), pytest.raises(jinja2.TemplateSyntaxError) as exc_info:
         render_template("syntax_error.html")
@@ -595,6 +625,38 @@ def test_explain_template_loading_without_loaders(caplog):
         render_template("x.html")
     (message,) = _explain_messages(caplog, app)
     assert "no loader to search" in message
+
+
+def test_explain_describes_loader_settings(app, caplog):
+    class CustomLoader(jinja2.BaseLoader):
+        def __init__(self) -> None:
+            self.name = "custom"
+            self.paths = ["/a", "/b"]
+            self.limits = [1, 2]  # not all strings: left out
+            self.helper = object()  # not a simple value: left out
+            self._private = "hidden"
+
+        def get_source(self, environment, template):
+            if template == "custom.html":
+                return "custom", None, None
+            raise jinja2.TemplateNotFound(template)
+
+    bp = Blueprint("custom", __name__)
+    bp.jinja_loader = CustomLoader()
+    app.register_blueprint(bp)
+    app.config["EXPLAIN_TEMPLATE_LOADING"] = True
+    with caplog.at_level(logging.INFO, logger=app.logger.name), app.app_context():
+        assert render_template("custom.html") == "custom"
+    (message,) = _explain_messages(caplog, app)
+    details = message.split("trying loader of blueprint 'custom'")[1].splitlines()[1:]
+    assert details == [
+        f"       class: {CustomLoader.__module__}.{CustomLoader.__qualname__}",
+        "       name: 'custom'",
+        "       paths:",
+        "         - /a",
+        "         - /b",
+        "       -> found ('<string>')",
+    ]
 
 
 def test_no_explanation_by_default(app, caplog):

@@ -172,7 +172,8 @@ def _loader_places(loader: BaseLoader) -> list[str]:
         ]
     if isinstance(loader, PackageLoader):
         return [f"package {loader.package_name!r} folder {loader.package_path!r}"]
-    return [repr(loader)]
+    cls = type(loader)
+    return [f"a {cls.__module__}.{cls.__qualname__}"]
 
 
 def _current_app() -> Kolben:
