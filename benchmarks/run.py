@@ -70,6 +70,7 @@ class Scenario:
     method: str = "GET"
     body: bytes | None = None  # request body; a fresh io.BytesIO per call when set
     content_type: str | None = None
+    cookie: bool = False  # send the session cookie made by make_session_cookie()
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -106,8 +107,34 @@ SCENARIOS: dict[str, Scenario] = {
             "~10 routes, none matches: the default 404 error path",
             expect_status=404,
         ),
+        Scenario(
+            "template",
+            "/template",
+            0.75,
+            "render_template of a 20-item loop with autoescape (a file template)",
+        ),
+        Scenario(
+            "session",
+            "/session",
+            0.30,
+            "read and modify a signed-cookie session (the request carries the cookie)",
+            cookie=True,
+        ),
+        Scenario(
+            "form",
+            "/form",
+            0.40,
+            "POST 5 urlencoded fields, read request.form",
+            method="POST",
+            body=b"name=alice&email=alice%40example.com&age=33&city=Berlin&agree=on",
+            content_type="application/x-www-form-urlencoded",
+        ),
     )
 }
+
+TEMPLATE_ITEMS = [{"name": f"item <{i}>", "price": i * 1.5} for i in range(20)]
+TEMPLATE_FOLDER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
+SESSION_DATA: dict[str, Any] = {"user_id": 42, "visits": 1, "cart": [1, 2, 3]}
 
 HELLO = b"Hello, World!"
 JSON_PAYLOAD: dict[str, Any] = {
@@ -153,7 +180,27 @@ def make_environ(scenario: Scenario) -> Environ:
     if scenario.body is not None:
         environ["CONTENT_LENGTH"] = str(len(scenario.body))
         environ["CONTENT_TYPE"] = scenario.content_type or "application/octet-stream"
+    if scenario.cookie:
+        environ["HTTP_COOKIE"] = f"session={make_session_cookie()}"
     return environ
+
+
+_session_cookie: list[str] = []
+
+
+def make_session_cookie() -> str:
+    """A session cookie holding SESSION_DATA, signed with SECRET_KEY by Flask.
+
+    kolben reads Flask's cookies (and the reverse), so one cookie serves both.
+    """
+    if not _session_cookie:
+        import flask
+
+        app = flask.Flask(__name__)
+        app.config["SECRET_KEY"] = SECRET_KEY
+        value = app.session_interface.get_signing_serializer(app).dumps(SESSION_DATA)
+        _session_cookie.append(value)
+    return _session_cookie[0]
 
 
 # --------------------------------------------------------------------------- app builders
@@ -165,6 +212,9 @@ class FlaskAPI:
 
     app_cls: type[Any]
     g: Any
+    request: Any
+    session: Any
+    render_template: Any
 
 
 @dataclass
@@ -176,7 +226,7 @@ class Probe:
 
 def build_flask_style(api: FlaskAPI, scenario: str) -> tuple[WSGIApp, Probe]:
     """Build the scenario's app with the Flask API; used verbatim for kolben and Flask."""
-    app = api.app_cls(__name__)
+    app = api.app_cls(__name__, template_folder=TEMPLATE_FOLDER)
     app.config["SECRET_KEY"] = SECRET_KEY
     probe = Probe()
     g = api.g
@@ -252,6 +302,29 @@ def build_flask_style(api: FlaskAPI, scenario: str) -> tuple[WSGIApp, Probe]:
         for n, rule in enumerate(rules):
             app.add_url_rule(rule, endpoint=f"page{n}", view_func=make_page(rule))
 
+    elif scenario == "template":
+        render_template = api.render_template
+
+        @app.route("/template")
+        def page() -> str:
+            return render_template("bench.html", title="Items & prices", items=TEMPLATE_ITEMS)  # type: ignore[no-any-return]
+
+    elif scenario == "session":
+        session = api.session
+
+        @app.route("/session")
+        def visit() -> str:
+            session["visits"] = session.get("visits", 0) + 1
+            return f"user {session['user_id']} visit {session['visits']}"
+
+    elif scenario == "form":
+        request = api.request
+
+        @app.route("/form", methods=["POST"])
+        def form() -> str:
+            f = request.form
+            return f"{f['name']} {f['email']} {f['age']} {f['city']} {f['agree']}"
+
     else:  # pragma: no cover - guarded by argument parsing
         raise ValueError(f"unknown scenario {scenario!r}")
     return app, probe
@@ -259,7 +332,13 @@ def build_flask_style(api: FlaskAPI, scenario: str) -> tuple[WSGIApp, Probe]:
 
 def load_flask_api(module_name: str, class_name: str) -> Callable[[str], tuple[WSGIApp, Probe]]:
     module = importlib.import_module(module_name)
-    api = FlaskAPI(app_cls=getattr(module, class_name), g=module.g)
+    api = FlaskAPI(
+        app_cls=getattr(module, class_name),
+        g=module.g,
+        request=module.request,
+        session=module.session,
+        render_template=module.render_template,
+    )
     return lambda scenario: build_flask_style(api, scenario)
 
 
@@ -416,6 +495,21 @@ def verify(fw: str, scenario: Scenario, app: WSGIApp, probe: Probe, environ: Env
             )
     elif name == "notfound" and b"Not Found" not in answer.body:
         problems.append(f"body {answer.body[:200]!r} lacks the default 'Not Found' page")
+    elif name == "template":
+        for needed in (b"<title>Items &amp; prices</title>", b"item &lt;19&gt;", b"28.50"):
+            if needed not in answer.body:
+                problems.append(f"body lacks {needed!r}: {answer.body[:300]!r}")
+    elif name == "session":
+        want = b"user 42 visit 2"
+        if answer.body != want:
+            problems.append(f"body {answer.body[:200]!r}, expected {want!r}")
+        cookie = headers.get("set-cookie", "")
+        if not cookie.startswith("session="):
+            problems.append(f"no updated session cookie in {answer.headers!r}")
+    elif name == "form":
+        want = b"alice alice@example.com 33 Berlin on"
+        if answer.body != want:
+            problems.append(f"body {answer.body[:200]!r}, expected {want!r}")
 
     if "content-length" in headers and headers["content-length"] != str(len(answer.body)):
         problems.append(
