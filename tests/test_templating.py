@@ -27,6 +27,7 @@ from kolben import (
     stream_template,
     stream_template_string,
 )
+from kolben.helpers import flash
 from kolben.json.provider import DefaultJSONProvider
 from kolben.templating import DispatchingJinjaLoader, Environment
 
@@ -91,7 +92,7 @@ def test_standard_context(app, client):
     def index():
         g.foo = "bar"
         session["user"] = "ann"
-        kolben.flash("hi")
+        flash("hi")
         return render_template("standard_context.html")
 
     rv = client.get("/")
