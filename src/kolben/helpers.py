@@ -280,7 +280,7 @@ def _send_file_kwargs(**kwargs: t.Any) -> dict[str, t.Any]:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if kwargs.get("max_age") is None:
         kwargs["max_age"] = app.get_send_file_max_age
-    kwargs["environ"] = _cv_request.get().request.environ
+    kwargs["environ"] = request_ctx.request.environ
     kwargs["use_x_sendfile"] = app.config["USE_X_SENDFILE"]
     kwargs["response_class"] = app.response_class
     kwargs["_root_path"] = app.root_path
