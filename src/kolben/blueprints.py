@@ -293,6 +293,9 @@ class Blueprint(Scaffold):
         def key_for(key: str | None) -> str:
             return name if key is None else f"{name}.{key}"
 
+        # Functions given with @bp.endpoint(...) name app endpoints, unprefixed.
+        app.view_functions.update(self.view_functions)
+
         for key, by_code in self.error_handler_spec.items():
             app.error_handler_spec[key_for(key)] = defaultdict(
                 dict, {code: dict(handlers) for code, handlers in by_code.items()}
@@ -326,8 +329,8 @@ class Blueprint(Scaffold):
             raise ValueError(f"The endpoint {endpoint!r} may not contain a dot '.'.")
         if view_func is not None and "." in getattr(view_func, "__name__", ""):
             raise ValueError(
-                f"The view function name {view_func.__name__!r} may not contain a dot;"
-                " pass endpoint='...' instead."
+                f"The view function name {view_func.__name__!r} may not contain a dot"
+                " '.' in a blueprint; rename the function."
             )
         self.record(
             lambda s: s.add_url_rule(
