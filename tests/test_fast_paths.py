@@ -215,6 +215,28 @@ def test_response_class_set_data_override_runs_for_plain_bodies(app, client):
     assert 5 in sizes
 
 
+def test_response_class_whose_new_needs_the_body(app, client):
+    class BodyRequired(kolben.Response):
+        def __new__(cls, response, *args, **kwargs):
+            return super().__new__(cls)
+
+    app.response_class = BodyRequired
+
+    @app.route("/")
+    def index():
+        return "needs a body"
+
+    @app.route("/json")
+    def as_json():
+        return {"a": 1}
+
+    rv = client.get("/")
+    assert rv.data == b"needs a body"
+    assert rv.headers["Content-Length"] == "12"
+    assert rv.mimetype == "text/html"
+    assert client.get("/json").json == {"a": 1}
+
+
 # --- error pages (from_http_exception) ---------------------------------------------------
 
 
@@ -745,3 +767,103 @@ def test_error_handlers_of_blueprint_chain(app, client):
     # a handler registered for the status code wins over one for a class
     rv = client.get("/missing")
     assert (rv.status_code, rv.data) == (404, b"app 404")
+
+
+# --- urlencoded form bodies ----------------------------------------------------------------
+
+
+@pytest.fixture
+def form_app(app):
+    @app.route("/", methods=["POST"])
+    def index():
+        return {
+            "form": [list(item) for item in request.form.items(multi=True)],
+            "files": len(request.files),
+            "rest": request.get_data(as_text=True),
+        }
+
+    return app
+
+
+@pytest.mark.parametrize(
+    ("body", "form"),
+    [
+        (b"a=1&b=2", [["a", "1"], ["b", "2"]]),
+        (b"k=1&k=2", [["k", "1"], ["k", "2"]]),
+        (b"a=1&&b=&c", [["a", "1"], ["b", ""], ["c", ""]]),
+        (b"=v&k=&x=y=z", [["", "v"], ["k", ""], ["x", "y=z"]]),
+        (b"q=hello+world&x=%C3%A9%20y", [["q", "hello world"], ["x", "\u00e9 y"]]),
+        (b"a=%FF&b=%zz", [["a", "%FF"], ["b", "%zz"]]),
+        (b"a=\xff&b=2", []),  # not UTF-8: werkzeug ignores the body
+        (b"", []),
+    ],
+)
+def test_urlencoded_form_bodies(form_app, client, body, form):
+    rv = client.post("/", data=body, content_type="application/x-www-form-urlencoded")
+    assert rv.status_code == 200
+    assert rv.json == {"form": form, "files": 0, "rest": ""}
+
+
+def test_urlencoded_form_with_charset_parameter(form_app, client):
+    content_type = "application/x-www-form-urlencoded; charset=utf-8"
+    rv = client.post("/", data=b"name=J%C3%BCrgen", content_type=content_type)
+    assert rv.json["form"] == [["name", "J\u00fcrgen"]]
+
+
+def test_urlencoded_form_too_large(form_app, client):
+    form_app.config["MAX_CONTENT_LENGTH"] = 5
+    rv = client.post("/", data=b"a=1234567890", content_type="application/x-www-form-urlencoded")
+    assert rv.status_code == 413
+
+
+def test_files_read_after_form_and_form_after_files(app, client):
+    @app.route("/form-first", methods=["POST"])
+    def form_first():
+        return f"{request.form['a']} {len(request.files)} {request.form['a']}"
+
+    @app.route("/files-first", methods=["POST"])
+    def files_first():
+        return f"{len(request.files)} {request.form['a']}"
+
+    @app.route("/data-after-form", methods=["POST"])
+    def data_after_form():
+        form = request.form
+        data = request.get_data(parse_form_data=True)
+        return f"{form['a']} {request.form is form} {data!r}"
+
+    kwargs = {"data": "a=x", "content_type": "application/x-www-form-urlencoded"}
+    assert client.post("/form-first", **kwargs).data == b"x 0 x"
+    assert client.post("/files-first", **kwargs).data == b"0 x"
+    assert client.post("/data-after-form", **kwargs).data == b"x True b''"
+
+
+def test_request_class_with_own_form_parser(app, client):
+    from werkzeug.formparser import FormDataParser
+
+    parsed = []
+
+    class RecordingParser(FormDataParser):
+        def parse(self, *args, **kwargs):
+            rv = super().parse(*args, **kwargs)
+            parsed.append(dict(rv[1]))
+            return rv
+
+    class MyRequest(kolben.Request):
+        form_data_parser_class = RecordingParser
+
+    app.request_class = MyRequest
+
+    @app.route("/", methods=["POST"])
+    def index():
+        return request.form["a"]
+
+    rv = client.post("/", data={"a": "b c"})
+    assert rv.data == b"b c"
+    assert parsed == [{"a": "b c"}]
+
+
+def test_multipart_form_with_a_file(form_app, client):
+    import io
+
+    rv = client.post("/", data={"a": "1", "f": (io.BytesIO(b"file data"), "f.txt")})
+    assert rv.json == {"form": [["a", "1"]], "files": 1, "rest": ""}

@@ -22,6 +22,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 import werkzeug.routing
 import werkzeug.serving
+from jinja2 import TemplateNotFound
 from markupsafe import Markup
 from werkzeug.test import create_environ
 
@@ -1090,3 +1091,183 @@ def test_adapter_cache_is_bounded(app):
     assert cache.get(("c",)) is adapter
     cache.clear()
     assert cache.get(("c",)) is None
+
+
+def test_scaffold_subclass_must_implement_add_url_rule(tmp_path):
+    if RUNNING_ON_FLASK:
+        from flask.sansio.scaffold import Scaffold
+    else:
+        from kolben.scaffold import Scaffold
+
+    class Partial(Scaffold):
+        def _check_setup_finished(self, f_name):
+            pass
+
+    scaffold = Partial("x", root_path=str(tmp_path))
+    with pytest.raises(NotImplementedError):
+        scaffold.add_url_rule("/", "index", lambda: "")
+    with pytest.raises(NotImplementedError):
+        scaffold.get("/")(lambda: "")
+    hook = scaffold.before_request(lambda: None)
+    assert scaffold.before_request_funcs[None] == [hook]
+
+
+@kolben_only
+def test_thread_loop_closes_its_loop_once(tmp_path):
+    from kolben.concurrency import _ThreadLoop
+
+    holder = _ThreadLoop()
+    loop = holder.loop
+    assert not loop.is_closed()
+    del holder
+    gc.collect()
+    assert loop.is_closed()
+    holder = _ThreadLoop()
+    loop = holder.loop
+    loop.close()
+    del holder  # an already closed loop is left alone
+    gc.collect()
+    assert loop.is_closed()
+
+
+@kolben_only
+def test_automatic_options_without_a_url_adapter(app, client):
+    from kolben.globals import request_ctx
+
+    @app.route("/", methods=["GET", "POST"])
+    def index():
+        return "index"
+
+    @app.before_request
+    def forget_adapter():
+        if request.args.get("forget"):
+            request_ctx.url_adapter = None
+
+    assert set(client.options("/").allow) == {"GET", "HEAD", "OPTIONS", "POST"}
+    rv = client.options("/?forget=1")
+    assert rv.status_code == 200
+    assert "Allow" not in rv.headers
+
+
+@kolben_only
+def test_request_context_session_can_be_replaced(app):
+    # Flask 3.1.3's RequestContext.session is read-only; kolben lets it be set.
+    with app.test_request_context() as ctx:
+        ctx.session = {"user": "ann"}
+        assert kolben.session["user"] == "ann"
+        assert ctx.session == {"user": "ann"}
+
+
+# --- template registration on the app -----------------------------------------------------------
+
+
+def test_jinja_auto_reload_option_wins_over_config(app):
+    app.config["TEMPLATES_AUTO_RELOAD"] = False
+    app.jinja_options = {**app.jinja_options, "auto_reload": True}
+    assert app.jinja_env.auto_reload is True
+
+
+def test_jinja_auto_reload_follows_config_and_debug(app):
+    app.debug = True
+    assert app.jinja_env.auto_reload is True
+
+
+@kolben_only
+def test_template_decorators_without_parentheses(app):
+    # Flask 3.1 needs parentheses (``@app.template_filter()``); Flask 3.2 and
+    # kolben accept the bare decorator too.
+    @app.template_filter
+    def shout(s):
+        return s.upper()
+
+    @app.template_test
+    def short(s):
+        return len(s) < 4
+
+    @app.template_global
+    def greeting():
+        return "hi"
+
+    assert shout("x") == "X"
+    assert app.jinja_env.filters["shout"] is shout
+    assert app.jinja_env.tests["short"] is short
+    assert app.jinja_env.globals["greeting"] is greeting
+    with app.app_context():
+        rendered = app.jinja_env.from_string(
+            "{{ greeting() | shout }} {{ 'abc' is short }} {{ 'abcd' is short }}"
+        ).render()
+    assert rendered == "HI True False"
+
+
+def test_default_template_context_outside_contexts(app):
+    default = app.template_context_processors[None][0]
+    assert default() == {}
+    with app.app_context():
+        g.x = 1
+        assert default()["g"].x == 1
+        assert "request" not in default()
+
+
+def test_templates_with_a_blueprint_without_template_folder(tmp_path):
+    write(tmp_path / "templates" / "page.html", "page {{ request.blueprint }}")
+    app = kolben.Kolben("with_bp", root_path=str(tmp_path))
+    bp = kolben.Blueprint("bp", "with_bp", root_path=str(tmp_path / "bp"))
+
+    @bp.route("/")
+    def index():
+        return kolben.render_template("page.html")
+
+    app.register_blueprint(bp)
+    assert bp.jinja_loader is None
+    assert app.test_client().get("/").data == b"page bp"
+    with app.app_context(), pytest.raises(TemplateNotFound):
+        kolben.render_template("missing.html")
+
+
+def test_explained_template_loading_outside_a_request(tmp_path, caplog):
+    app = kolben.Kolben("explained", root_path=str(tmp_path))
+    app.config["EXPLAIN_TEMPLATE_LOADING"] = True
+    with (
+        caplog.at_level(logging.INFO, logger=app.logger.name),
+        app.app_context(),
+        pytest.raises(TemplateNotFound),
+    ):
+        kolben.render_template("missing.html")
+    messages = "\n".join(r.getMessage() for r in caplog.records)
+    assert "Locating template 'missing.html':" in messages
+    assert "Error: the template could not be found." in messages
+    assert "belongs to the blueprint" not in messages
+
+
+# --- send_file and get_template_attribute -------------------------------------------------------
+
+
+def test_send_file_from_a_view(app, client):
+    from kolben.helpers import send_file
+
+    @app.route("/download")
+    def download():
+        return send_file(
+            io.BytesIO(b"file body"), mimetype="text/plain", as_attachment=True,
+            download_name="notes.txt",
+        )
+
+    rv = client.get("/download")
+    assert rv.status_code == 200
+    assert rv.data == b"file body"
+    assert rv.mimetype == "text/plain"
+    assert rv.headers["Content-Disposition"] == "attachment; filename=notes.txt"
+    rv.close()
+
+
+def test_get_template_attribute(tmp_path):
+    from kolben.helpers import get_template_attribute
+
+    write(
+        tmp_path / "templates" / "macros.html",
+        "{% macro hello(name) %}Hello {{ name }}!{% endmacro %}{% set answer = 42 %}",
+    )
+    app = kolben.Kolben("macros", root_path=str(tmp_path))
+    with app.app_context():
+        assert get_template_attribute("macros.html", "hello")("<World>") == "Hello &lt;World&gt;!"
+        assert get_template_attribute("macros.html", "answer") == 42
