@@ -11,7 +11,7 @@ import zlib
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
 from werkzeug.http import parse_date
 
 import kolben
@@ -913,3 +913,15 @@ def test_session_transaction_custom_interface(sapp: kolben.Kolben, client: Kolbe
     with client.session_transaction() as sess:
         sess["a"] = "x"
     assert client.get("/get/a").text == "'x'"
+
+
+def test_signing_serializer_works_with_other_salts(app: kolben.Kolben) -> None:
+    """The serializer reuses its signers; explicit salts still separate signatures."""
+    signer = app.session_interface.get_signing_serializer(app)
+    assert signer is not None
+    tokens = {f"salt-{i}": signer.dumps({"i": i}, salt=f"salt-{i}") for i in range(20)}
+    for salt, token in tokens.items():
+        assert signer.loads(token, salt=salt) == {"i": int(salt[5:])}
+    with pytest.raises(BadSignature):
+        signer.loads(tokens["salt-1"], salt="salt-2")
+    assert signer.loads(signer.dumps({"a": 1})) == {"a": 1}

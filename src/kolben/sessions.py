@@ -17,7 +17,7 @@ import typing as t
 from collections.abc import MutableMapping
 from datetime import datetime, timezone
 
-from itsdangerous import BadData, URLSafeTimedSerializer
+from itsdangerous import BadData, Signer, TimestampSigner, URLSafeTimedSerializer
 from werkzeug.datastructures import CallbackDict
 
 from .json.tag import TaggedJSONSerializer
@@ -221,6 +221,46 @@ def _lazy_sha1(string: bytes = b"") -> t.Any:
     return hashlib.sha1(string)
 
 
+class _SessionSigner(TimestampSigner):
+    """itsdangerous's timestamp signer, remembering its derived keys.
+
+    PERF: deriving the signing key is an HMAC of the salt; itsdangerous does it on
+    every sign and on every verify (once per accepted key). The result only depends
+    on the key and the signer's fixed settings, so each is computed once.
+    """
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._derived: dict[str | bytes | None, bytes] = {}
+
+    def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
+        key = self._derived.get(secret_key)
+        if key is None:
+            # Bounded: called with None or one of self.secret_keys.
+            key = self._derived[secret_key] = super().derive_key(secret_key)
+        return key
+
+
+class _SessionSerializer(URLSafeTimedSerializer):
+    """itsdangerous's URL-safe timed serializer, reusing its signers.
+
+    PERF: itsdangerous builds a new signer for every ``dumps`` and ``loads``; a
+    signer holds no per-call state, so one per salt is kept (a few at most).
+    """
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._signers: dict[str | bytes | None, Signer] = {}
+
+    def make_signer(self, salt: str | bytes | None = None) -> Signer:
+        signer = self._signers.get(salt)
+        if signer is None:
+            signer = super().make_signer(salt)
+            if len(self._signers) < 8:
+                self._signers[salt] = signer
+        return signer
+
+
 class SecureCookieSessionInterface(SessionInterface):
     """Keeps the session in a cookie signed with ``SECRET_KEY`` (the default).
 
@@ -279,10 +319,11 @@ class SecureCookieSessionInterface(SessionInterface):
                 return signer
         # itsdangerous signs with the last key and accepts all of them.
         keys = [*cache_key[1], secret_key]
-        signer = URLSafeTimedSerializer(
+        signer = _SessionSerializer(
             keys,
             salt=self.salt,
             serializer=self.serializer,
+            signer=_SessionSigner,
             signer_kwargs={
                 "key_derivation": self.key_derivation,
                 "digest_method": self.digest_method,
