@@ -925,3 +925,15 @@ def test_signing_serializer_works_with_other_salts(app: kolben.Kolben) -> None:
     with pytest.raises(BadSignature):
         signer.loads(tokens["salt-1"], salt="salt-2")
     assert signer.loads(signer.dumps({"a": 1})) == {"a": 1}
+
+
+def test_secret_key_removed_during_request(app: kolben.Kolben, client: KolbenClient) -> None:
+    @app.route("/")
+    def index() -> str:
+        session["a"] = 1
+        app.secret_key = None
+        return "ok"
+
+    rv = client.get("/")
+    assert rv.status_code == 200
+    assert rv.headers.getlist("Set-Cookie") == []
