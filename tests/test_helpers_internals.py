@@ -174,12 +174,6 @@ def test_instance_path_of_an_installed_module(tmp_path, monkeypatch, unique):
     assert app.instance_path == str(prefix / "var" / f"{unique}-instance")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kolben BUG: a package installed in a site-packages folder outside"
-    " sys.prefix (pip install --user) gets its instance folder inside site-packages;"
-    " Flask uses <base>/var/<name>-instance for <base>/lib/pythonX.Y/site-packages",
-)
 def test_instance_path_of_a_user_installed_package(tmp_path, monkeypatch, unique):
     user_base = tmp_path / "home" / ".local"
     site = user_base / "lib" / "python3.11" / "site-packages"
@@ -412,11 +406,6 @@ def test_json_helpers_outside_an_app_context():
     assert kolben.json.dumps({"a": 1}, indent=2) == '{\n  "a": 1\n}'
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kolben BUG: outside an app context kolben.json.dumps sorts keys (a default"
-    " provider); Flask documents that it uses json.dumps (insertion order) there",
-)
 def test_json_dumps_outside_an_app_context_keeps_key_order():
     assert kolben.json.dumps({"b": 1, "a": 2}) == '{"b": 1, "a": 2}'
     buf = io.StringIO()
@@ -985,32 +974,17 @@ def test_run_with_debug_config(app, run_calls):
     assert options["use_debugger"] is True
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kolben BUG: app.run(port=0) serves on 5000; Flask passes 0 on, so the OS"
-    " picks a free port",
-)
 def test_run_on_port_zero(app, run_calls):
     app.run(port=0)
     assert run_calls[0][1] == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kolben BUG: app.run ignores SERVER_NAME; Flask documents that host and port"
-    " default to those in SERVER_NAME",
-)
 def test_run_defaults_from_server_name(app, run_calls):
     app.config["SERVER_NAME"] = "example.test:8080"
     app.run()
     assert run_calls[0][:2] == ("example.test", 8080)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kolben BUG: app.run has no load_dotenv parameter (Flask 3.1's signature), so"
-    " load_dotenv=False is passed on to werkzeug's run_simple, which rejects it",
-)
 def test_run_accepts_load_dotenv(app, run_calls):
     app.run(load_dotenv=False)
     assert "load_dotenv" not in run_calls[0][3]

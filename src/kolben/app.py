@@ -1163,20 +1163,37 @@ class Kolben(Scaffold):
         host: str | None = None,
         port: int | None = None,
         debug: bool | None = None,
+        load_dotenv: bool = True,
         **options: t.Any,
     ) -> None:
         """Serve the app with werkzeug's development server (not for production).
 
-        ``host`` defaults to ``127.0.0.1`` and ``port`` to ``5000``; ``debug``
-        enables the reloader and debugger. Other options go to
-        :func:`werkzeug.serving.run_simple`. In production use a WSGI server such
-        as gunicorn: ``gunicorn module:app``.
+        ``host`` and ``port`` default to those of ``SERVER_NAME``, else
+        ``127.0.0.1`` and ``5000`` (``port=0`` picks a free port). ``debug``
+        enables the reloader and debugger. With ``load_dotenv``, ``.env`` and
+        ``.kolbenenv`` / ``.flaskenv`` files are loaded first (needs
+        python-dotenv). Other options go to :func:`werkzeug.serving.run_simple`.
+        In production use a WSGI server such as gunicorn: ``gunicorn module:app``.
         """
         from werkzeug.serving import run_simple
 
+        from .cli import load_dotenv as _load_dotenv
+
+        if load_dotenv:
+            _load_dotenv()
+            if "KOLBEN_DEBUG" in os.environ or "FLASK_DEBUG" in os.environ:
+                self.debug = get_debug_flag()
         if debug is not None:
             self.debug = bool(debug)
+        server_name = self.config.get("SERVER_NAME")
+        sn_host = sn_port = None
+        if server_name:
+            sn_host, _, sn_port = server_name.partition(":")
+        if not host:
+            host = sn_host or "127.0.0.1"
+        if port is None:
+            port = int(sn_port) if sn_port else 5000
         options.setdefault("use_reloader", self.debug)
         options.setdefault("use_debugger", self.debug)
         options.setdefault("threaded", True)
-        run_simple(host or "127.0.0.1", int(port or 5000), self, **options)
+        run_simple(host, int(port), self, **options)

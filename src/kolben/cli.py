@@ -7,6 +7,7 @@ point. App discovery and the ``run``, ``shell`` and ``routes`` commands build on
 
 from __future__ import annotations
 
+import os
 import typing as t
 from functools import update_wrapper
 
@@ -65,6 +66,41 @@ class ScriptInfo:
 
 
 pass_script_info = click.make_pass_decorator(ScriptInfo, ensure=True)
+
+#: The dotenv files loaded by :func:`load_dotenv`, in order; earlier files win.
+DOTENV_FILES = (".env", ".kolbenenv", ".flaskenv")
+
+
+def load_dotenv(path: str | os.PathLike[str] | None = None) -> bool:
+    """Load environment variables from dotenv files, if python-dotenv is installed.
+
+    With ``path``, that file is loaded (its values win over the defaults); then
+    the first ``.env``, ``.kolbenenv`` and ``.flaskenv`` found searching up from
+    the current folder. Variables already set in the environment are kept, and
+    nothing is loaded when ``KOLBEN_SKIP_DOTENV`` (or ``FLASK_SKIP_DOTENV``) is 1.
+    Returns whether a file was loaded.
+    """
+    try:
+        import dotenv
+    except ImportError:
+        if path or any(os.path.isfile(name) for name in DOTENV_FILES):
+            click.secho(
+                " * Tip: there are .env files present. Install python-dotenv to use them.",
+                fg="yellow",
+                err=True,
+            )
+        return False
+    skip = os.environ.get("KOLBEN_SKIP_DOTENV") or os.environ.get("FLASK_SKIP_DOTENV")
+    loaded = False
+    if path is not None and os.path.isfile(path):
+        loaded = dotenv.load_dotenv(path, encoding="utf-8", override=False) or loaded
+    if skip and skip.lower() not in ("0", "false", "no"):
+        return loaded
+    for name in DOTENV_FILES:
+        found = dotenv.find_dotenv(name, usecwd=True)
+        if found:
+            loaded = dotenv.load_dotenv(found, encoding="utf-8", override=False) or loaded
+    return loaded
 
 
 def with_appcontext(f: F) -> F:

@@ -6,42 +6,54 @@ settings, so they work in scripts too.
 
 from __future__ import annotations
 
+import json as _json
 import typing as t
 
 from ..globals import _cv_app
-from .provider import DefaultJSONProvider, JSONProvider
+from .provider import DefaultJSONProvider, JSONProvider, _default
 
 if t.TYPE_CHECKING:
     from ..wrappers import Response
 
-_default_provider = DefaultJSONProvider(None)
-
-
-def _provider() -> JSONProvider:
-    ctx = _cv_app.get(None)
-    if ctx is not None:
-        return ctx.app.json
-    return _default_provider
 
 
 def dumps(obj: t.Any, **kwargs: t.Any) -> str:
-    """Serialize ``obj`` to a JSON string with the current app's provider."""
-    return _provider().dumps(obj, **kwargs)
+    """Serialize ``obj`` to a JSON string with the current app's provider.
+
+    Outside an app context this is :func:`json.dumps` with kolben's ``default``
+    for dates, decimals, UUIDs, dataclasses and markup (keys unsorted).
+    """
+    ctx = _cv_app.get(None)
+    if ctx is not None:
+        return ctx.app.json.dumps(obj, **kwargs)
+    kwargs.setdefault("default", _default)
+    return _json.dumps(obj, **kwargs)
 
 
 def dump(obj: t.Any, fp: t.IO[str], **kwargs: t.Any) -> None:
-    """Serialize ``obj`` as JSON into the text file ``fp``."""
-    _provider().dump(obj, fp, **kwargs)
+    """Serialize ``obj`` as JSON into the text file ``fp`` (see :func:`dumps`)."""
+    ctx = _cv_app.get(None)
+    if ctx is not None:
+        ctx.app.json.dump(obj, fp, **kwargs)
+        return
+    kwargs.setdefault("default", _default)
+    _json.dump(obj, fp, **kwargs)
 
 
 def loads(s: str | bytes, **kwargs: t.Any) -> t.Any:
-    """Deserialize a JSON string or bytes with the current app's provider."""
-    return _provider().loads(s, **kwargs)
+    """Deserialize JSON with the current app's provider, else :func:`json.loads`."""
+    ctx = _cv_app.get(None)
+    if ctx is not None:
+        return ctx.app.json.loads(s, **kwargs)
+    return _json.loads(s, **kwargs)
 
 
 def load(fp: t.IO[t.AnyStr], **kwargs: t.Any) -> t.Any:
-    """Deserialize JSON read from the file ``fp``."""
-    return _provider().load(fp, **kwargs)
+    """Deserialize JSON read from ``fp``, as :func:`loads` does."""
+    ctx = _cv_app.get(None)
+    if ctx is not None:
+        return ctx.app.json.load(fp, **kwargs)
+    return _json.load(fp, **kwargs)
 
 
 def jsonify(*args: t.Any, **kwargs: t.Any) -> Response:
