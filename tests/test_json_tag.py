@@ -66,11 +66,23 @@ def test_round_trip(s: TaggedJSONSerializer, value: t.Any) -> None:
         ({" t": 1}, '{" di":{" t__":1}}'),
         ({" t": 1, "a": 2}, '{" t":1,"a":2}'),
         ({"a": [(1,)]}, '{"a":[{" t":[1]}]}'),
-        ({"b": "x", "a": 1}, '{"a":1,"b":"x"}'),
+        ({"b": "x", "a": 1}, '{"b":"x","a":1}'),
     ],
 )
 def test_wire_format(s: TaggedJSONSerializer, value: t.Any, wire: str) -> None:
     assert s.dumps(value) == wire
+
+
+def test_keys_sorted_in_app_context(s: TaggedJSONSerializer) -> None:
+    """In an app context the app's provider writes the JSON (sorted keys, ASCII),
+    as in Flask; outside one, keys keep their order."""
+    value = {"b": "ü", "a": (1,)}
+    assert s.dumps(value) == '{"b":"\\u00fc","a":{" t":[1]}}'
+    app = kolben.Kolben(__name__)
+    with app.app_context():
+        assert s.dumps(value) == '{"a":{" t":[1]},"b":"\\u00fc"}'
+        app.json.sort_keys = False  # type: ignore[attr-defined]
+        assert s.dumps(value) == '{"b":"\\u00fc","a":{" t":[1]}}'
 
 
 def test_wire_format_matches_flask() -> None:

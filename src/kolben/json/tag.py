@@ -47,8 +47,10 @@ from uuid import UUID
 from markupsafe import Markup
 from werkzeug.http import http_date, parse_date
 
+from ..globals import _cv_app
 from . import dumps as _json_dumps
 from . import loads as _json_loads
+from .provider import DefaultJSONProvider
 
 
 class JSONTag:
@@ -243,7 +245,7 @@ class TaggedJSONSerializer:
     stored in the provider's way.
     """
 
-    __slots__ = ("order", "tags")
+    __slots__ = ("_builtin_only", "order", "tags")
 
     #: The tag classes every new serializer starts with, in the order they are tried.
     default_tags: t.ClassVar[list[type[JSONTag]]] = [
@@ -262,6 +264,7 @@ class TaggedJSONSerializer:
         self.tags: dict[str, JSONTag] = {}
         #: All tags, in the order they are tried when dumping.
         self.order: list[JSONTag] = []
+        self._builtin_only = True
         for cls in self.default_tags:
             self.register(cls)
 
@@ -279,6 +282,8 @@ class TaggedJSONSerializer:
             ``OrderedDict``, say) before the tag for the base type, e.g. ``index=0``.
         """
         tag = tag_class(self)
+        if tag_class not in _BUILTIN_TAGS:
+            self._builtin_only = False
         key = tag.key
         if key:
             if not force and key in self.tags:
@@ -294,6 +299,11 @@ class TaggedJSONSerializer:
 
     def tag(self, value: t.Any) -> t.Any:
         """Convert ``value`` to its tagged JSON-compatible form (recursively)."""
+        # PERF: no built-in tag handles a plain str, int, float, bool or None (exact
+        # types: Markup is a str subclass), so don't try all eight; only while no
+        # custom tag, which might, is registered.
+        if type(value) in _PLAIN_TYPES and self._builtin_only:
+            return value
         for tag in self.order:
             if tag.check(value):
                 return tag.tag(value)
@@ -323,12 +333,24 @@ class TaggedJSONSerializer:
 
     def dumps(self, value: t.Any) -> str:
         """Tag ``value`` and serialize it to compact JSON text."""
-        return _json_dumps(self.tag(value), separators=(",", ":"))
+        tagged = self.tag(value)
+        ctx = _cv_app.get(None)
+        if ctx is not None:
+            provider = ctx.app.json
+            if type(provider).dumps is DefaultJSONProvider.dumps:
+                # PERF: the default provider keeps a compact encoder with its
+                # settings; json.dumps() would build one per call. Same output.
+                encoder = provider._response_encoder(False)  # type: ignore[attr-defined]
+                return t.cast(str, encoder.encode(tagged))
+        return _json_dumps(tagged, separators=(",", ":"))
 
     def loads(self, value: str | bytes) -> t.Any:
         """Parse tagged JSON text and restore the tagged values."""
         return self._untag_scan(_json_loads(value))
 
+
+_BUILTIN_TAGS: frozenset[type[JSONTag]] = frozenset(TaggedJSONSerializer.default_tags)
+_PLAIN_TYPES: frozenset[type] = frozenset({str, int, float, bool, type(None)})
 
 __all__ = [
     "JSONTag",
