@@ -252,3 +252,27 @@ def test_base_tag_is_abstract(s: TaggedJSONSerializer) -> None:
         tag.to_json(1)
     with pytest.raises(NotImplementedError):
         tag.to_python(1)
+
+
+def test_custom_tag_for_a_plain_type(s: TaggedJSONSerializer) -> None:
+    """A registered tag may claim plain values (here big ints); they are offered to it."""
+
+    class TagBigInt(JSONTag):
+        __slots__ = ()
+        key = " bi"
+
+        def check(self, value: t.Any) -> bool:
+            return type(value) is int and abs(value) > 2**53
+
+        def to_json(self, value: t.Any) -> t.Any:
+            return str(value)
+
+        def to_python(self, value: t.Any) -> t.Any:
+            return int(value)
+
+    assert s.dumps(2**60) == str(2**60)
+    s.register(TagBigInt, index=0)
+    assert s.dumps([2**60, 1]) == f'[{{" bi":"{2**60}"}},1]'
+    assert s.loads(s.dumps({"n": 2**60})) == {"n": 2**60}
+    # A subclass using only the built-in tags keeps the fast path.
+    assert TaggedJSONSerializer().dumps(2**60) == str(2**60)
