@@ -173,6 +173,8 @@ def get_root_path(import_name: str) -> str:
 def _package_parent(import_name: str) -> str:
     """The folder holding the top-level module or package of ``import_name``."""
     top = import_name.partition(".")[0]
+    if top == "__main__":  # a script or an interactive session: the working folder
+        return os.getcwd()
     mod = sys.modules.get(top)
     filename: str | None = getattr(mod, "__file__", None)
     if filename:
@@ -200,18 +202,34 @@ def find_instance_path(import_name: str, app_name: str) -> str:
     """Return the default instance folder for an app.
 
     ``<folder holding the app's module or package>/instance`` when the app is not
-    installed; ``<sys.prefix>/var/<app name>-instance`` when it is installed in
-    site-packages (for example in a virtualenv).
+    installed; ``<prefix>/var/<app name>-instance`` when it is installed: under
+    ``sys.prefix`` (for example in a virtualenv), or in any ``site-packages``
+    folder, whose prefix is the folder above its ``lib``.
     """
     base = _package_parent(import_name)
-    prefix = os.path.abspath(sys.prefix)
-    installed = os.path.basename(base) in ("site-packages", "dist-packages")
-    if installed and os.path.commonpath([prefix, base]) == prefix:
-        return os.path.join(prefix, "var", f"{app_name}-instance")
-    return os.path.join(base, "instance")
+    prefix = _install_prefix(base)
+    if prefix is None:
+        return os.path.join(base, "instance")
+    return os.path.join(prefix, "var", f"{app_name}-instance")
 
 
-# -- message flashing ---------------------------------------------------------------
+def _install_prefix(package_path: str) -> str | None:
+    """The prefix an installed package lives under, or None if not installed."""
+    py_prefix = os.path.abspath(sys.prefix)
+    try:
+        if os.path.commonpath([py_prefix, package_path]) == py_prefix:
+            return py_prefix
+    except ValueError:  # different drives on Windows
+        pass
+    site_parent, site_folder = os.path.split(package_path)
+    if site_folder.lower() != "site-packages":
+        return None
+    parent, folder = os.path.split(site_parent)
+    if folder.lower() == "lib":  # Windows: <prefix>/Lib/site-packages
+        return parent
+    if os.path.basename(parent).lower() == "lib":  # <prefix>/lib/pythonX.Y/site-packages
+        return os.path.dirname(parent)
+    return site_parent
 
 
 def flash(message: str, category: str = "message") -> None:
