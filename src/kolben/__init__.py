@@ -21,8 +21,13 @@ from .globals import g as g
 from .globals import request as request
 from .globals import session as session
 from .helpers import abort as abort
+from .helpers import flash as flash
+from .helpers import get_flashed_messages as get_flashed_messages
+from .helpers import get_template_attribute as get_template_attribute
 from .helpers import make_response as make_response
 from .helpers import redirect as redirect
+from .helpers import send_file as send_file
+from .helpers import send_from_directory as send_from_directory
 from .helpers import stream_with_context as stream_with_context
 from .helpers import url_for as url_for
 from .json import jsonify as jsonify
@@ -65,7 +70,10 @@ __all__ = [
     "copy_current_request_context",
     "current_app",
     "escape",
+    "flash",
     "g",
+    "get_flashed_messages",
+    "get_template_attribute",
     "got_request_exception",
     "has_app_context",
     "has_request_context",
@@ -80,6 +88,8 @@ __all__ = [
     "request_finished",
     "request_started",
     "request_tearing_down",
+    "send_file",
+    "send_from_directory",
     "session",
     "stream_template",
     "stream_template_string",
