@@ -8,8 +8,7 @@ import pytest
 from markupsafe import Markup
 
 import kolben
-from kolben import message_flashed, session
-from kolben.helpers import flash, get_flashed_messages
+from kolben import flash, get_flashed_messages, message_flashed, session
 from kolben.testing import KolbenClient
 
 

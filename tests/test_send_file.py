@@ -14,7 +14,7 @@ from werkzeug.exceptions import NotFound
 from werkzeug.wsgi import FileWrapper
 
 import kolben
-from kolben.helpers import send_file, send_from_directory
+from kolben import send_file, send_from_directory
 from kolben.testing import KolbenClient
 
 SECRET = b"TOP SECRET"

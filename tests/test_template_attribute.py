@@ -9,7 +9,7 @@ import pytest
 from markupsafe import Markup
 
 import kolben
-from kolben.helpers import get_template_attribute
+from kolben import get_template_attribute
 
 
 @pytest.fixture
