@@ -997,13 +997,14 @@ class Kolben(Scaffold):
         sess = ctx._session
         interface = self.session_interface
         if sess is None:
-            if (
-                "HTTP_COOKIE" not in ctx.request.environ
-                or not self.config["SESSION_REFRESH_EACH_REQUEST"]
-                or interface.get_cookie_name(self) not in ctx.request.cookies
-            ):
+            cookie_header = ctx.request.environ.get("HTTP_COOKIE")
+            if not cookie_header or not self.config["SESSION_REFRESH_EACH_REQUEST"]:
                 return
-            sess = ctx.session
+            name = interface.get_cookie_name(self)
+            # PERF: a substring test before parsing the Cookie header.
+            if f"{name}=" not in cookie_header or name not in ctx.request.cookies:
+                return
+            sess = ctx._open_session()
         if not interface.is_null_session(sess):
             interface.save_session(self, sess, response)
 

@@ -251,16 +251,27 @@ class RequestContext:
         """
         sess = self._session
         if sess is None:
-            interface = self.app.session_interface
-            sess = interface.open_session(self.app, self.request)
-            if sess is None:
-                sess = interface.make_null_session(self.app)
-            self._session = sess
+            sess = self._open_session()
+        # Any use of the session, even `in` or len(), makes the response vary by
+        # the cookie (Flask 3.1.3).
+        try:  # noqa: SIM105 - PERF: try/except is cheaper than contextlib.suppress
+            sess.accessed = True
+        except AttributeError:  # a plain mapping assigned through the setter
+            pass
         return sess
 
     @session.setter
     def session(self, value: SessionMixin) -> None:
         self._session = value
+
+    def _open_session(self) -> SessionMixin:
+        """Open the session through the app's interface, without marking it used."""
+        interface = self.app.session_interface
+        sess = interface.open_session(self.app, self.request)
+        if sess is None:
+            sess = interface.make_null_session(self.app)
+        self._session = sess
+        return sess
 
     @property
     def url_adapter(self) -> MapAdapter | None:
