@@ -13,13 +13,14 @@ request that never touches it never parses or verifies the cookie.
 from __future__ import annotations
 
 import hashlib
+import time
 import typing as t
 import zlib
 from collections.abc import MutableMapping
 from datetime import datetime, timezone
 
-from itsdangerous import BadData, Signer, TimestampSigner, URLSafeTimedSerializer
-from itsdangerous.encoding import base64_encode
+from itsdangerous import BadData, BadPayload, Signer, TimestampSigner, URLSafeTimedSerializer
+from itsdangerous.encoding import base64_decode, base64_encode, bytes_to_int, want_bytes
 from itsdangerous.url_safe import URLSafeSerializerMixin
 from werkzeug.datastructures import CallbackDict
 
@@ -251,9 +252,82 @@ class _SessionSerializer(URLSafeTimedSerializer):
     signer holds no per-call state, so one per salt is kept (a few at most).
     """
 
+    #: How many verified cookies :meth:`loads` remembers.
+    verified_cache_size = 1024
+
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
         self._signers: dict[str | bytes | None, Signer] = {}
+        # PERF: cookie -> (timestamp, verified JSON). A browser sends the same
+        # cookie until the session changes, so most requests carry one this
+        # serializer has verified (or signed) before: its signature and timestamp
+        # need not be checked again, only its age. Only cookies that passed
+        # verification, or that were signed here, are remembered; the serializer
+        # (and so this cache) is specific to one set of keys.
+        self._verified: dict[str, tuple[int, bytes]] = {}
+
+    def _remember(self, cookie: str, timestamp: int, json: bytes) -> None:
+        cache = self._verified
+        if len(cache) >= self.verified_cache_size:
+            cache.clear()
+        cache[cookie] = (timestamp, json)
+
+    def _load_json(self, json: bytes) -> t.Any:
+        # Serializer.load_payload: the tagged JSON serializer, errors as BadPayload.
+        return super(URLSafeSerializerMixin, self).load_payload(json)
+
+    @staticmethod
+    def _decode(payload: bytes) -> bytes:
+        """The JSON inside a payload: base64, zlib-compressed after a leading dot."""
+        if payload[:1] == b".":
+            try:
+                return zlib.decompress(base64_decode(payload[1:]))
+            except zlib.error as e:
+                raise BadPayload("Could not zlib decompress the payload", original_error=e) from e
+        return base64_decode(payload)
+
+    def loads(  # type: ignore[override]
+        self,
+        s: str | bytes,
+        max_age: int | None = None,
+        return_timestamp: bool = False,
+        salt: str | bytes | None = None,
+    ) -> t.Any:
+        """Verify and load a signed value, as itsdangerous does (same errors).
+
+        A cookie verified before is only checked for its age.
+        """
+        if return_timestamp or salt is not None or not isinstance(s, str):
+            return super().loads(s, max_age=max_age, return_timestamp=return_timestamp, salt=salt)
+        hit = self._verified.get(s)
+        if hit is not None:
+            timestamp, json = hit
+            age = int(time.time()) - timestamp
+            if max_age is None or 0 <= age <= max_age:
+                return self._load_json(json)
+            del self._verified[s]
+        signer = t.cast(TimestampSigner, self.make_signer(self.salt))
+        payload, signed_at = signer.unsign(s, max_age=max_age, return_timestamp=True)
+        try:
+            json = self._decode(payload)
+        except BadPayload:
+            raise
+        except Exception as e:
+            raise BadPayload("Could not base64 decode the payload", original_error=e) from e
+        rv = self._load_json(json)
+        self._remember(s, int(signed_at.timestamp()), json)
+        return rv
+
+    def dumps(self, obj: t.Any, salt: str | bytes | None = None) -> str:
+        """Sign ``obj`` as itsdangerous does, remembering the cookie as verified."""
+        if salt is not None:
+            return super().dumps(obj, salt=salt)
+        json, payload = self._encode(obj)
+        signed = self.make_signer(self.salt).sign(payload)
+        timestamp = bytes_to_int(base64_decode(signed.rsplit(b".", 2)[1]))
+        cookie = signed.decode("utf-8")
+        self._remember(cookie, timestamp, json)
+        return cookie
 
     def make_signer(self, salt: str | bytes | None = None) -> Signer:
         signer = self._signers.get(salt)
@@ -275,16 +349,20 @@ class _SessionSerializer(URLSafeTimedSerializer):
         matches for a few µs. The stream is standard zlib: itsdangerous and Flask
         decompress it as is.
         """
-        json = super(URLSafeSerializerMixin, self).dump_payload(obj)
+        return self._encode(obj)[1]
+
+    def _encode(self, obj: t.Any) -> tuple[bytes, bytes]:
+        """``(json, payload)`` for ``obj``; see :meth:`dump_payload`."""
+        json = want_bytes(super(URLSafeSerializerMixin, self).dump_payload(obj))
         if len(json) < 64:
             # PERF: zlib's header and checksum take 6 bytes; data this short rarely
             # repeats enough to pay for them, so don't spend ~4 µs trying.
-            return base64_encode(json)
+            return json, base64_encode(json)
         compressor = zlib.compressobj(6, zlib.DEFLATED, 12, 4)
         compressed = compressor.compress(json) + compressor.flush()
         if len(compressed) < len(json) - 1:
-            return b"." + base64_encode(compressed)
-        return base64_encode(json)
+            return json, b"." + base64_encode(compressed)
+        return json, base64_encode(json)
 
 
 class SecureCookieSessionInterface(SessionInterface):
@@ -345,6 +423,12 @@ class SecureCookieSessionInterface(SessionInterface):
                 return signer
         # itsdangerous signs with the last key and accepts all of them.
         keys = [*cache_key[1], secret_key]
+        digest_method: t.Any = self.digest_method
+        if self.key_derivation == "hmac" and digest_method in (_lazy_sha1, hashlib.sha1):
+            # PERF: hmac with a digest *name* runs OpenSSL's HMAC in C; with a
+            # constructor it takes the pure-Python path (~3 µs per sign or verify).
+            # The signatures are the same.
+            digest_method = "sha1"
         signer = _SessionSerializer(
             keys,
             salt=self.salt,
@@ -352,7 +436,7 @@ class SecureCookieSessionInterface(SessionInterface):
             signer=_SessionSigner,
             signer_kwargs={
                 "key_derivation": self.key_derivation,
-                "digest_method": self.digest_method,
+                "digest_method": digest_method,
             },
         )
         if len(cache) >= self._signer_cache_size:
