@@ -763,15 +763,6 @@ class Kolben(Scaffold):
         """Return a redirect response; :func:`kolben.redirect` calls this."""
         return _werkzeug_redirect(location, code=code, Response=self.response_class)
 
-    def get_send_file_max_age(self, filename: str | None) -> int | None:
-        """The ``max_age`` for static files: ``SEND_FILE_MAX_AGE_DEFAULT`` in seconds."""
-        value = self.config["SEND_FILE_MAX_AGE_DEFAULT"]
-        if value is None:
-            return None
-        if isinstance(value, timedelta):
-            return int(value.total_seconds())
-        return int(value)
-
     # -- the pipeline ----------------------------------------------------------------
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> t.Any:

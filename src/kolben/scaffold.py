@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import typing as t
 from collections import defaultdict
+from datetime import timedelta
 from functools import cached_property, update_wrapper
 
 import click
@@ -166,11 +167,24 @@ class Scaffold:
         for ``app.get_send_file_max_age(filename)`` seconds."""
         if not self.has_static_folder:
             raise RuntimeError("'static_folder' must be set to serve static files.")
-        from .globals import _cv_app
         from .helpers import send_from_directory
 
-        max_age = _cv_app.get().app.get_send_file_max_age(filename)
+        max_age = self.get_send_file_max_age(filename)
         return send_from_directory(t.cast(str, self.static_folder), filename, max_age=max_age)
+
+    def get_send_file_max_age(self, filename: str | None) -> int | None:
+        """How long browsers may cache a file the static route or ``send_file``
+        sends: ``SEND_FILE_MAX_AGE_DEFAULT`` in seconds (None: no max age, the
+        browser revalidates with a conditional request). Override to vary it by
+        file; a blueprint's static route asks the blueprint."""
+        from .globals import _cv_app
+
+        value = _cv_app.get().app.config["SEND_FILE_MAX_AGE_DEFAULT"]
+        if value is None:
+            return None
+        if isinstance(value, timedelta):
+            return int(value.total_seconds())
+        return int(value)
 
     def open_resource(
         self, resource: str, mode: str = "rb", encoding: str | None = None
