@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+import typing as t
 from collections.abc import Iterator
 
 import pytest
@@ -60,8 +61,18 @@ def app() -> kolben.Kolben:
     return app
 
 
+@pytest.fixture(params=["wsgi", "asgi"])
+def door(request: pytest.FixtureRequest) -> str:
+    """The front door a behaviour test goes through; tests using ``client`` run
+    under both."""
+    return t.cast(str, request.param)
+
+
 @pytest.fixture
-def client(app: kolben.Kolben) -> kolben.testing.KolbenClient:
+def client(app: kolben.Kolben, door: str) -> kolben.testing.KolbenClient:
+    """The test client, through the WSGI door or through the ASGI door."""
+    if door == "asgi":
+        return app.asgi_test_client()
     return app.test_client()
 
 

@@ -363,7 +363,9 @@ def test_async_function_called_inside_a_running_loop_raises(app):
 
 
 @kolben_only
-def test_each_thread_reuses_its_own_event_loop(app, client):
+def test_each_thread_reuses_its_own_event_loop(app):
+    # Under WSGI; under ASGI async views run on the server's loop (test_asgi.py).
+    client = app.test_client()
     loops = []
 
     @app.route("/")

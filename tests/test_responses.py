@@ -177,14 +177,15 @@ def test_status_as_string(app, client):
     assert rv.status == "201 CREATED"
 
 
-def test_status_as_custom_string(app, client):
+def test_status_as_custom_string(app, client, door):
     @app.route("/")
     def index():
         return "x", "299 SOMETHING ELSE"
 
     rv = client.get("/")
     assert rv.status_code == 299
-    assert rv.status == "299 SOMETHING ELSE"
+    if door == "wsgi":  # ASGI carries the status code only, not the reason phrase
+        assert rv.status == "299 SOMETHING ELSE"
 
 
 def test_response_returned_as_is(app, client):

@@ -23,7 +23,7 @@ import os
 import sys
 import typing as t
 from datetime import timedelta
-from functools import cached_property, update_wrapper
+from functools import cached_property, partial, update_wrapper
 from types import TracebackType
 
 from werkzeug.datastructures import Headers
@@ -218,6 +218,9 @@ class Kolben(Scaffold):
         ] = []
         #: Functions called when an application context is popped.
         self.teardown_appcontext_funcs: list[t.Callable[[BaseException | None], t.Any]] = []
+        #: Functions run at ASGI lifespan startup and shutdown.
+        self.before_serving_funcs: list[t.Callable[[], t.Any]] = []
+        self.after_serving_funcs: list[t.Callable[[], t.Any]] = []
         #: Functions returning dicts of names for ``kolben shell``.
         self.shell_context_processors: list[t.Callable[[], dict[str, t.Any]]] = []
         #: Registered blueprints by name.
@@ -355,6 +358,13 @@ class Kolben(Scaffold):
 
         cls = self.test_client_class or KolbenClient
         return cls(self, self.response_class, use_cookies=use_cookies, **kwargs)
+
+    def asgi_test_client(self, use_cookies: bool = True, **kwargs: t.Any) -> KolbenClient:
+        """A test client like :meth:`test_client` whose requests go through the ASGI
+        door (:meth:`asgi_app`), as an ASGI server would send them."""
+        from .asgi_testing import KolbenASGIClient
+
+        return KolbenASGIClient(self, self.response_class, use_cookies=use_cookies, **kwargs)
 
     def test_cli_runner(self, **kwargs: t.Any) -> KolbenCliRunner:
         """Return a CLI runner for this app's commands (see
@@ -765,9 +775,50 @@ class Kolben(Scaffold):
 
     # -- the pipeline ----------------------------------------------------------------
 
-    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> t.Any:
-        """The WSGI entry point; calls :meth:`wsgi_app`, which middleware may wrap."""
-        return self.wsgi_app(environ, start_response)
+    def __call__(self, *args: t.Any) -> t.Any:
+        """The entry point for both kinds of server.
+
+        ``app(environ, start_response)`` is WSGI and calls :meth:`wsgi_app`;
+        ``await app(scope, receive, send)`` is ASGI 3 and calls :meth:`asgi_app`
+        (``app(scope)`` returns an ASGI 2 instance). Either may be wrapped by
+        middleware, so ``gunicorn module:app`` and ``uvicorn module:app`` both
+        serve the same object.
+        """
+        if len(args) == 2:
+            return self.wsgi_app(*args)
+        if len(args) == 3:
+            return self.asgi_app(*args)
+        if len(args) == 1 and isinstance(args[0], dict) and "type" in args[0]:
+            return partial(self.asgi_app, args[0])
+        raise TypeError(
+            "Call the app as WSGI, app(environ, start_response), or as ASGI,"
+            f" await app(scope, receive, send); got {len(args)} arguments."
+        )
+
+    async def asgi_app(self, scope: t.Any, receive: t.Any, send: t.Any) -> None:
+        """The ASGI application (see :mod:`kolben.asgi`).
+
+        Wrap it to add ASGI middleware and keep ``app`` itself::
+
+            app.asgi_app = SomeASGIMiddleware(app.asgi_app)
+        """
+        from .asgi import serve as serve_asgi
+
+        await serve_asgi(self, scope, receive, send)
+
+    @setupmethod
+    def before_serving(self, f: F) -> F:
+        """Run ``f()`` (sync or async) once when an ASGI server starts, before it
+        serves requests (the lifespan startup), in an application context. If it
+        raises, the server reports the startup as failed and does not serve."""
+        self.before_serving_funcs.append(f)
+        return f
+
+    @setupmethod
+    def after_serving(self, f: F) -> F:
+        """Run ``f()`` (sync or async) once when an ASGI server shuts down."""
+        self.after_serving_funcs.append(f)
+        return f
 
     def wsgi_app(self, environ: WSGIEnvironment, start_response: StartResponse) -> t.Any:
         """The WSGI application (see :mod:`kolben.wsgi`).
@@ -917,7 +968,7 @@ class Kolben(Scaffold):
             is_body = isinstance(rv, (str, bytes, bytearray))
             if is_body and headers is None and from_body is not None:
                 rv = from_body(rv)  # status is applied below
-            elif isinstance(rv, (str, bytes, bytearray, cabc.Iterator)):
+            elif isinstance(rv, (str, bytes, bytearray, cabc.Iterator, cabc.AsyncIterator)):
                 rv = response_class(rv, status=status, headers=headers)  # type: ignore[arg-type]
                 status = headers = None
             elif isinstance(rv, (dict, list)):

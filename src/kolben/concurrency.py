@@ -10,6 +10,7 @@ import asyncio
 import inspect
 import threading
 import typing as t
+from contextvars import ContextVar
 from types import FunctionType
 
 _CO_COROUTINE = inspect.CO_COROUTINE
@@ -41,15 +42,33 @@ class _ThreadLoop:
 
 _local = threading.local()
 
+#: The event loop of the ASGI server, in the context of a request served through
+#: the ASGI door; None under WSGI.
+_server_loop: ContextVar[asyncio.AbstractEventLoop | None] = ContextVar(
+    "kolben.server_loop", default=None
+)
+
 T = t.TypeVar("T")
 
 
 def run_sync(awaitable: t.Coroutine[t.Any, t.Any, T]) -> T:
-    """Run a coroutine to completion on this thread's own event loop.
+    """Run a coroutine to completion from synchronous code.
 
+    Under the ASGI door (a request running in a worker thread) it runs on the
+    server's event loop, in the current context, while this thread waits. Under
+    WSGI it runs on this thread's own event loop, created once and reused.
     Raises :exc:`RuntimeError` if an event loop is already running in this thread:
     there the coroutine must be awaited instead.
     """
+    server_loop = _server_loop.get()
+    if server_loop is not None and server_loop.is_running():
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is not server_loop:
+            # run_coroutine_threadsafe runs the task in a copy of this context.
+            return asyncio.run_coroutine_threadsafe(awaitable, server_loop).result()
     try:
         asyncio.get_running_loop()
     except RuntimeError:

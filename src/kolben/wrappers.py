@@ -7,6 +7,7 @@ response defaults to HTML and takes its cookie size limit from the config too.
 
 from __future__ import annotations
 
+import collections.abc as cabc
 import typing as t
 from functools import cached_property, lru_cache
 from inspect import getattr_static
@@ -304,6 +305,8 @@ class Response(_WerkzeugResponse):
         the server as it is, without werkzeug's encoding and closing wrappers.
         """
         body = self.response
+        if isinstance(body, cabc.AsyncIterable):
+            return _async_body(self, environ)  # type: ignore[no-any-return]
         if (
             type(body) is list
             and len(body) == 1
@@ -316,6 +319,59 @@ class Response(_WerkzeugResponse):
         ):
             return body
         return super().get_app_iter(environ)
+
+
+def _async_body(response: Response, environ: WSGIEnvironment) -> t.Any:
+    """The body of a response whose iterable is asynchronous.
+
+    Under the ASGI door the encoded async iterator itself (the door iterates it on
+    the loop); under WSGI a sync iterator that advances it with
+    :func:`kolben.concurrency.run_sync`, on the worker thread's own loop.
+    """
+    status = response.status_code
+    if environ["REQUEST_METHOD"] == "HEAD" or status < 200 or status in (204, 304):
+        return ()
+    source = t.cast(cabc.AsyncIterable[t.Any], response.response)
+
+    async def encoded() -> t.AsyncGenerator[bytes, None]:
+        try:
+            async for item in source:
+                yield item.encode() if isinstance(item, str) else bytes(item)
+        finally:
+            aclose = getattr(source, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+    if "asgi.scope" in environ:
+        return encoded()
+    return _SyncBridge(encoded(), response)
+
+
+class _SyncBridge:
+    """A WSGI body iterating an async generator on this thread's event loop."""
+
+    def __init__(self, agen: t.AsyncGenerator[bytes, None], response: Response) -> None:
+        self._agen = agen
+        self._response = response
+
+    def __iter__(self) -> _SyncBridge:
+        return self
+
+    def __next__(self) -> bytes:
+        from .concurrency import run_sync
+
+        try:
+            return run_sync(self._agen.__anext__())
+        except StopAsyncIteration:
+            raise StopIteration from None
+
+    def close(self) -> None:
+        from .concurrency import run_sync
+
+        try:
+            run_sync(self._agen.aclose())
+        finally:
+            self._response.close()
 
 
 _error_bodies: dict[tuple[t.Any, ...], bytes] = {}

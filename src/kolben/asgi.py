@@ -1,0 +1,392 @@
+"""The ASGI front door: scope, receive and send in; the same core pipeline inside.
+
+The door translates I/O and nothing else. For an HTTP request it
+
+1. builds the WSGI-shaped environ werkzeug's request object is made from
+   (headers, query, root path, client, scheme) out of the ASGI scope,
+2. receives the body before the view runs, spooled to a temporary file past
+   :data:`SPOOL_THRESHOLD` bytes, and stops receiving (without reading the rest)
+   once ``MAX_CONTENT_LENGTH`` is exceeded,
+3. runs the core pipeline (:func:`kolben.wsgi.serve`: contexts, hooks, view, error
+   handlers, sessions, teardown) in a worker thread, in a copy of the current
+   :mod:`contextvars` context, so a sync view never blocks the event loop; an
+   ``async def`` view or hook is handed back to the server's event loop and runs
+   there (see :func:`kolben.concurrency.run_sync`),
+4. sends the status and headers, then the body: in one message when it is
+   buffered, chunk by chunk when it streams (a sync iterator is advanced in the
+   worker thread, an async iterator on the loop), and stops as soon as the client
+   disconnects, closing the generator so its ``finally`` blocks run.
+
+The ``lifespan`` protocol runs the app's ``before_serving`` and ``after_serving``
+functions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections.abc as cabc
+import contextlib
+import contextvars
+import io
+import sys
+import tempfile
+import typing as t
+from functools import partial
+
+from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
+
+from .concurrency import _server_loop
+
+if t.TYPE_CHECKING:
+    from .app import Kolben
+
+Scope = t.MutableMapping[str, t.Any]
+Message = t.MutableMapping[str, t.Any]
+Receive = t.Callable[[], t.Awaitable[Message]]
+Send = t.Callable[[Message], t.Awaitable[None]]
+
+#: Request bodies larger than this many bytes are spooled to a temporary file.
+SPOOL_THRESHOLD = 1024 * 1024
+
+#: The environ key holding the ASGI scope, for code that wants it.
+SCOPE_KEY = "asgi.scope"
+#: Extra environ entries a caller may pass in the scope (used by the test client).
+ENVIRON_EXTRA_KEY = "kolben.environ"
+
+
+async def serve(app: Kolben, scope: Scope, receive: Receive, send: Send) -> None:
+    """Handle one ASGI connection (``http``, ``lifespan``; ``websocket`` is refused)."""
+    kind = scope["type"]
+    if kind == "http":
+        await _serve_http(app, scope, receive, send)
+    elif kind == "lifespan":
+        await _serve_lifespan(app, scope, receive, send)
+    elif kind == "websocket":
+        # Closing before accepting makes the server answer the handshake with 403.
+        await send({"type": "websocket.close", "code": 1000})
+    else:
+        raise ValueError(f"kolben can't serve ASGI scope type {kind!r}.")
+
+
+# -- the request --------------------------------------------------------------------
+
+
+def build_environ(scope: Scope, body: t.IO[bytes]) -> dict[str, t.Any]:
+    """The WSGI environ for an ASGI HTTP scope (PEP 3333 string rules)."""
+    root_path: str = scope.get("root_path", "")
+    path: str = scope["path"]
+    raw_path: bytes | None = scope.get("raw_path")
+    if raw_path is not None:
+        path_info = raw_path.partition(b"?")[0].decode("latin-1")
+        from urllib.parse import unquote_to_bytes
+
+        path_info = unquote_to_bytes(path_info).decode("latin-1")
+    else:
+        path_info = path.encode("utf-8").decode("latin-1")
+    script_name = root_path.encode("utf-8").decode("latin-1")
+    if script_name and path_info.startswith(script_name):
+        path_info = path_info[len(script_name) :]
+
+    server = scope.get("server") or ("localhost", 80)
+    environ: dict[str, t.Any] = {
+        "REQUEST_METHOD": scope["method"],
+        "SCRIPT_NAME": script_name,
+        "PATH_INFO": path_info,
+        "QUERY_STRING": scope.get("query_string", b"").decode("latin-1"),
+        "SERVER_NAME": server[0],
+        "SERVER_PORT": str(server[1]) if server[1] is not None else "",
+        "SERVER_PROTOCOL": f"HTTP/{scope.get('http_version', '1.1')}",
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": scope.get("scheme", "http"),
+        "wsgi.input": body,
+        "wsgi.input_terminated": True,
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+        SCOPE_KEY: scope,
+    }
+    client = scope.get("client")
+    if client:
+        environ["REMOTE_ADDR"] = client[0]
+        environ["REMOTE_PORT"] = str(client[1])
+    for raw_name, raw_value in scope.get("headers", ()):
+        name = raw_name.decode("latin-1").upper().replace("-", "_")
+        value = raw_value.decode("latin-1")
+        key = name if name in ("CONTENT_TYPE", "CONTENT_LENGTH") else f"HTTP_{name}"
+        if key in environ:
+            separator = "; " if key == "HTTP_COOKIE" else ","
+            environ[key] = f"{environ[key]}{separator}{value}"
+        else:
+            environ[key] = value
+    extra = scope.get(ENVIRON_EXTRA_KEY)
+    if extra:
+        environ.update(extra)
+    return environ
+
+
+class LazyBody(io.RawIOBase):
+    """The rest of a request body, received from the client only when read.
+
+    Used for a body larger than ``MAX_CONTENT_LENGTH``: it is not received before
+    the view runs, so a view that doesn't read it (or gets the 413 werkzeug raises
+    for it) costs nothing, and a view that raises ``request.max_content_length``
+    for itself can still read it. Reading happens in the worker thread of a sync
+    view, which asks the event loop for each chunk; an async view, running on the
+    loop itself, can't wait for the loop, and gets a 413.
+    """
+
+    def __init__(
+        self, prefix: t.IO[bytes], receive: Receive, loop: asyncio.AbstractEventLoop
+    ) -> None:
+        self._prefix = prefix
+        self._receive = receive
+        self._loop = loop
+        self._pending = b""
+        self._done = False
+
+    def readable(self) -> bool:
+        return True
+
+    def _pull(self) -> bytes:
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self._loop:
+            raise RequestEntityTooLarge(
+                "The request body is larger than MAX_CONTENT_LENGTH and can only be"
+                " read by a sync view under ASGI."
+            )
+        message = asyncio.run_coroutine_threadsafe(_awaited(self._receive), self._loop).result()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnected()
+        if not message.get("more_body", False):
+            self._done = True
+        return t.cast(bytes, message.get("body", b""))
+
+    def readinto(self, buffer: t.Any) -> int:
+        view = memoryview(buffer).cast("B")
+        want = len(view)
+        data = self._prefix.read(want)
+        if not data:
+            data = self._pending
+            while not data and not self._done:
+                data = self._pull()
+            if len(data) > want:
+                data, self._pending = data[:want], data[want:]
+            else:
+                self._pending = b""
+        view[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._prefix.close()
+        super().close()
+
+
+async def _awaited(receive: Receive) -> Message:
+    return await receive()
+
+
+async def receive_body(
+    receive: Receive, content_length: int | None, max_length: int | None
+) -> tuple[t.IO[bytes], bool]:
+    """Receive the request body before the view runs; ``(stream, disconnected)``.
+
+    The body is spooled to a temporary file past :data:`SPOOL_THRESHOLD` bytes.
+    Past ``max_length`` (``MAX_CONTENT_LENGTH``) nothing more is received: the
+    rest is left to a :class:`LazyBody`, read only if the view reads that far
+    (werkzeug raises 413 first unless the request's limit was raised).
+    """
+    loop = asyncio.get_running_loop()
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_THRESHOLD)  # noqa: SIM115
+    if max_length is not None and content_length is not None and content_length > max_length:
+        return t.cast(t.IO[bytes], LazyBody(spool, receive, loop)), False
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            spool.close()
+            return t.cast(t.IO[bytes], io.BytesIO()), True
+        chunk = message.get("body", b"")
+        more = message.get("more_body", False)
+        if chunk:
+            spool.write(chunk)
+            size += len(chunk)
+        if not more:
+            break
+        if max_length is not None and size > max_length:
+            spool.seek(0)
+            return t.cast(t.IO[bytes], LazyBody(spool, receive, loop)), False
+    spool.seek(0)
+    return t.cast(t.IO[bytes], spool), False
+
+
+async def _serve_http(app: Kolben, scope: Scope, receive: Receive, send: Send) -> None:
+    content_length: int | None = None
+    for name, value in scope.get("headers", ()):
+        if name.lower() == b"content-length":
+            try:
+                content_length = int(value)
+            except ValueError:
+                content_length = None
+            break
+    body, disconnected = await receive_body(
+        receive, content_length, app.config["MAX_CONTENT_LENGTH"]
+    )
+    if disconnected:
+        return
+    try:
+        await _respond(app, scope, body, receive, send)
+    finally:
+        body.close()
+
+
+async def _respond(
+    app: Kolben, scope: Scope, body: t.Any, receive: Receive, send: Send
+) -> None:
+    loop = asyncio.get_running_loop()
+    environ = build_environ(scope, t.cast(t.IO[bytes], body))
+    captured: list[t.Any] = []
+
+    def start_response(
+        status: str, headers: list[tuple[str, str]], exc_info: t.Any = None
+    ) -> t.Any:
+        captured[:] = [status, headers]
+        return _no_write
+
+    # The request runs in its own copy of the context, in a worker thread; async
+    # views and hooks find the server's loop through _server_loop.
+    context = contextvars.copy_context()
+    context.run(_server_loop.set, loop)
+    # Through app.wsgi_app, so WSGI middleware (ProxyFix...) applies here too.
+    app_iter = await loop.run_in_executor(
+        None, partial(context.run, app.wsgi_app, environ, start_response)
+    )
+    try:
+        status, headers = captured
+        await send(
+            {
+                "type": "http.response.start",
+                "status": int(status.split(" ", 1)[0]),
+                "headers": [
+                    (name.lower().encode("latin-1"), value.encode("latin-1"))
+                    for name, value in headers
+                ],
+            }
+        )
+        await _send_body(loop, context, app_iter, receive, send)
+    finally:
+        close = getattr(app_iter, "close", None)
+        if close is not None:
+            await loop.run_in_executor(None, partial(context.run, close))
+
+
+def _no_write(data: bytes) -> None:
+    raise RuntimeError("kolben's ASGI door does not support the WSGI write() callable.")
+
+
+async def _send_body(
+    loop: asyncio.AbstractEventLoop,
+    context: contextvars.Context,
+    app_iter: t.Any,
+    receive: Receive,
+    send: Send,
+) -> None:
+    if isinstance(app_iter, (list, tuple)):
+        # PERF: a buffered body goes out in one message, without threads.
+        await send({"type": "http.response.body", "body": b"".join(app_iter)})
+        return
+
+    disconnected = asyncio.Event()
+
+    async def watch_disconnect() -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                disconnected.set()
+                return
+
+    watcher = loop.create_task(watch_disconnect())
+    try:
+        async for chunk in _chunks(loop, context, app_iter):
+            if disconnected.is_set():
+                return
+            if chunk:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        if not disconnected.is_set():
+            await send({"type": "http.response.body", "body": b""})
+    except OSError:
+        # The server reports a vanished client this way; nothing to log.
+        return
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+
+
+_DONE = object()
+
+
+async def _chunks(
+    loop: asyncio.AbstractEventLoop, context: contextvars.Context, app_iter: t.Any
+) -> t.AsyncIterator[bytes]:
+    """The body chunks: an async iterator directly, a sync one off the loop."""
+    if isinstance(app_iter, cabc.AsyncIterable):
+        async for chunk in app_iter:
+            yield chunk if isinstance(chunk, bytes) else str(chunk).encode()
+        return
+    iterator = iter(app_iter)
+    while True:
+        chunk = await loop.run_in_executor(None, partial(context.run, next, iterator, _DONE))
+        if chunk is _DONE:
+            return
+        yield chunk
+
+
+# -- lifespan -----------------------------------------------------------------------
+
+
+async def _serve_lifespan(app: Kolben, scope: Scope, receive: Receive, send: Send) -> None:
+    loop = asyncio.get_running_loop()
+    while True:
+        message = await receive()
+        kind = message["type"]
+        if kind == "lifespan.startup":
+            try:
+                await _run_serving_funcs(loop, app, app.before_serving_funcs)
+            except Exception as e:
+                app.logger.exception("Lifespan startup failed")
+                await send({"type": "lifespan.startup.failed", "message": _describe(e)})
+                return
+            await send({"type": "lifespan.startup.complete"})
+        elif kind == "lifespan.shutdown":
+            try:
+                await _run_serving_funcs(loop, app, app.after_serving_funcs)
+            except Exception as e:
+                app.logger.exception("Lifespan shutdown failed")
+                await send({"type": "lifespan.shutdown.failed", "message": _describe(e)})
+                return
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+def _describe(e: BaseException) -> str:
+    return f"{type(e).__name__}: {e}"
+
+
+async def _run_serving_funcs(
+    loop: asyncio.AbstractEventLoop, app: Kolben, funcs: list[t.Callable[[], t.Any]]
+) -> None:
+    """Run serving functions in an application context: async ones on the loop,
+    sync ones in a worker thread."""
+    from .concurrency import is_async_callable
+
+    with app.app_context():
+        for func in funcs:
+            if is_async_callable(func):
+                await func()
+            else:
+                context = contextvars.copy_context()
+                await loop.run_in_executor(None, context.run, func)
