@@ -1,33 +1,498 @@
-"""The ``kolben`` command line.
+"""The ``kolben`` command line: app discovery, ``run``, ``shell``, ``routes``.
 
-This module holds what apps and tests need now: :class:`AppGroup` (the type of
-``app.cli``), :func:`with_appcontext`, :class:`ScriptInfo` and the console entry
-point. App discovery and the ``run``, ``shell`` and ``routes`` commands build on it.
+Mirrors Flask 3.1's ``flask`` command and :mod:`flask.cli` module:
+
+* :class:`KolbenGroup` (also exported as ``FlaskGroup``) is the click group behind the
+  ``kolben`` console script and ``python -m kolben``. It adds the ``--app``,
+  ``--env-file`` and ``--debug`` options, the built-in commands, plugin commands
+  from the ``kolben.commands`` (and ``flask.commands``) entry point groups, and the
+  commands the app registered on ``app.cli``.
+* :class:`ScriptInfo` finds and loads the app (:func:`prepare_import`,
+  :func:`locate_app`, :func:`find_best_app`).
+* :class:`AppGroup` is the type of ``app.cli``; its commands run in the app
+  context (:func:`with_appcontext`).
+
+Options read environment variables named ``KOLBEN_<OPTION>`` (``KOLBEN_APP``,
+``KOLBEN_DEBUG``, ``KOLBEN_RUN_PORT``...); Flask's ``FLASK_<OPTION>`` names are
+honoured too, the ``KOLBEN_`` one winning when both are set.
+
+Every failure to find or load the app is a :exc:`NoAppException`, a click usage
+error that prints one clear line (plus the traceback of an error raised while
+importing the app's module, which is what you need to fix it).
 """
 
 from __future__ import annotations
 
+import ast
+import errno
+import importlib.util
+import inspect
 import os
+import platform
+import re
+import shlex
+import socket
+import sys
+import traceback
 import typing as t
 from functools import update_wrapper
+from importlib.metadata import entry_points
+from importlib.metadata import version as _dist_version
+from operator import itemgetter
+from types import ModuleType, TracebackType
 
 import click
+from click.core import ParameterSource
 
 if t.TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
     from .app import Kolben
 
 F = t.TypeVar("F", bound=t.Callable[..., t.Any])
 
+if t.TYPE_CHECKING:
+    _ParamType = click.ParamType[t.Any]
+else:
+    _ParamType = click.ParamType
+
+__all__ = [
+    "AppGroup",
+    "CertParamType",
+    "FlaskGroup",
+    "KolbenGroup",
+    "NoAppException",
+    "ScriptInfo",
+    "SeparatedPathType",
+    "cli",
+    "find_app_by_string",
+    "find_best_app",
+    "get_version",
+    "load_dotenv",
+    "locate_app",
+    "main",
+    "pass_script_info",
+    "prepare_import",
+    "routes_command",
+    "run_command",
+    "shell_command",
+    "show_server_banner",
+    "with_appcontext",
+]
+
 
 class NoAppException(click.UsageError):
-    """Raised when no application could be found or loaded."""
+    """Raised when no application could be found or loaded.
+
+    A :class:`click.UsageError`: the command line prints its message after
+    ``Error:`` and exits with status 2.
+    """
+
+
+# --- finding the app in a module ---------------------------------------------------------
+
+_APP_NAMES = ("app", "application")
+_FACTORY_NAMES = ("create_app", "make_app")
+
+
+def _kolben_class() -> type[Kolben]:
+    from .app import Kolben
+
+    return Kolben
+
+
+def _called_with_wrong_args(func: t.Callable[..., t.Any], exc: BaseException) -> bool:
+    """Whether the :exc:`TypeError` ``exc`` came from calling ``func`` with the wrong
+    arguments, rather than from inside it (the traceback never reaches its code)."""
+    code = getattr(func, "__code__", None)
+    tb: TracebackType | None = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code is code:
+            return False
+        tb = tb.tb_next
+    return True
+
+
+def _where_raised(exc: BaseException) -> str:
+    """``' (file.py, line 3)'`` for the innermost frame of ``exc``'s traceback."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return ""
+    last = frames[-1]
+    filename = os.path.relpath(last.filename) if _is_below_cwd(last.filename) else last.filename
+    return f" ({filename}, line {last.lineno})"
+
+
+def _is_below_cwd(path: str) -> bool:
+    try:
+        return os.path.commonpath([os.path.abspath(path), os.getcwd()]) == os.getcwd()
+    except ValueError:  # different drives on Windows
+        return False
+
+
+def _call_factory(
+    factory: t.Callable[..., t.Any], call: str, module_name: str, *args: t.Any, **kwargs: t.Any
+) -> t.Any:
+    """Call an app factory; its errors become a one-line :exc:`NoAppException`.
+
+    Wrong arguments name the factory; any other error says what was raised and
+    where. In debug mode (``KOLBEN_DEBUG``) the traceback follows the line.
+    """
+    try:
+        return factory(*args, **kwargs)
+    except (click.ClickException, click.exceptions.Exit, click.Abort):
+        raise
+    except TypeError as e:
+        if _called_with_wrong_args(factory, e):
+            raise NoAppException(
+                f"The factory {call!r} in module {module_name!r} could not be called with"
+                f" the given arguments ({e}). Pass the arguments it needs with"
+                f" '{module_name}:{_name_of(call)}(args)'."
+            ) from e
+        _raise_factory_error(e, call, module_name)
+    except Exception as e:
+        _raise_factory_error(e, call, module_name)
+
+
+def _name_of(call: str) -> str:
+    return call.partition("(")[0]
+
+
+def _raise_factory_error(e: BaseException, call: str, module_name: str) -> t.NoReturn:
+    from .helpers import get_debug_flag
+
+    message = (
+        f"Calling the app factory {call!r} in module {module_name!r} raised"
+        f" {type(e).__name__}: {e}{_where_raised(e)}."
+    )
+    if get_debug_flag():
+        message += "\n\n" + "".join(traceback.format_exception(e)).rstrip()
+    else:
+        message += " Run with 'kolben --debug' (or KOLBEN_DEBUG=1) to see the traceback."
+    raise NoAppException(message) from e
+
+
+def _find_best_app(module: ModuleType) -> tuple[Kolben, str]:
+    """:func:`find_best_app`, also returning the expression naming the app."""
+    kolben_class = _kolben_class()
+    name = module.__name__
+    for attr_name in _APP_NAMES:
+        candidate = getattr(module, attr_name, None)
+        if isinstance(candidate, kolben_class):
+            return candidate, attr_name
+
+    found = [(k, v) for k, v in vars(module).items() if isinstance(v, kolben_class)]
+    if len(found) == 1:
+        return found[0][1], found[0][0]
+    if len(found) > 1:
+        names = ", ".join(repr(k) for k, _ in found)
+        raise NoAppException(
+            f"Detected multiple kolben applications in module {name!r} ({names})."
+            f" Use '{name}:name' to pick one."
+        )
+
+    notes = ""
+    for attr_name in _FACTORY_NAMES:
+        factory = getattr(module, attr_name, None)
+        if not inspect.isfunction(factory):
+            continue
+        try:
+            result = factory()
+        except TypeError as e:
+            if not _called_with_wrong_args(factory, e):
+                _raise_factory_error(e, f"{attr_name}()", name)
+            raise NoAppException(
+                f"Detected the factory {attr_name!r} in module {name!r}, but could not call"
+                f" it without arguments ({e}). Use '{name}:{attr_name}(args)' to pass"
+                " arguments."
+            ) from e
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as e:
+            _raise_factory_error(e, f"{attr_name}()", name)
+        if isinstance(result, kolben_class):
+            return result, f"{attr_name}()"
+        notes += f" '{attr_name}()' returned {type(result).__name__}, not a kolben app."
+
+    raise NoAppException(
+        f"Failed to find a kolben application or factory in module {name!r}: looked for"
+        " an app named 'app' or 'application', any single Kolben instance, and a factory"
+        f" named 'create_app' or 'make_app'.{notes} Use '{name}:name' to name the app or"
+        " factory."
+    )
+
+
+def find_best_app(module: ModuleType) -> Kolben:
+    """Find the application in an imported module, as Flask 3.1 does.
+
+    Tried in order: an attribute named ``app`` or ``application`` holding a
+    :class:`~kolben.Kolben`; the only ``Kolben`` instance in the module; a function
+    named ``create_app`` or ``make_app`` called without arguments.
+
+    :raises NoAppException: when nothing is found, the module holds more than one
+        app, or a factory needs arguments or fails.
+    """
+    return _find_best_app(module)[0]
+
+
+def _parse_app_expression(app_name: str) -> tuple[str, list[t.Any], dict[str, t.Any], bool]:
+    """Parse ``name`` or ``name(literal args)``; returns (name, args, kwargs, is_call).
+
+    Only Python literals are accepted as arguments (checked with
+    :func:`ast.literal_eval`); nothing is evaluated.
+    """
+    try:
+        expr = ast.parse(app_name.strip(), mode="eval").body
+    except (SyntaxError, ValueError):
+        raise NoAppException(
+            f"Failed to parse {app_name!r} as an attribute name or function call."
+        ) from None
+    if isinstance(expr, ast.Name):
+        return expr.id, [], {}, False
+    if not isinstance(expr, ast.Call):
+        raise NoAppException(f"Failed to parse {app_name!r} as an attribute name or function call.")
+    if not isinstance(expr.func, ast.Name):
+        raise NoAppException(f"Function reference must be a simple name: {app_name!r}.")
+    try:
+        args = [ast.literal_eval(arg) for arg in expr.args]
+        kwargs: dict[str, t.Any] = {}
+        for keyword in expr.keywords:
+            if keyword.arg is None:  # **mapping
+                raise ValueError("** is not a literal")
+            kwargs[keyword.arg] = ast.literal_eval(keyword.value)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        raise NoAppException(
+            f"Failed to parse arguments as literal values: {app_name!r}. Only Python"
+            " literals can be passed (strings in quotes, numbers, True, None, lists...)."
+        ) from None
+    return expr.func.id, args, kwargs, True
+
+
+def find_app_by_string(module: ModuleType, app_name: str) -> Kolben:
+    """Find the app named by ``app_name`` in ``module``, as Flask 3.1 does.
+
+    ``app_name`` is an attribute name (``app2``) or a factory call with literal
+    arguments (``create_app('dev', debug=True)``), parsed with :mod:`ast`, never
+    evaluated.
+
+    :raises NoAppException: when the expression can't be parsed, the attribute
+        doesn't exist, the factory fails, or the result isn't a kolben app.
+    """
+    name, args, kwargs, _ = _parse_app_expression(app_name)
+    module_name = module.__name__
+    try:
+        attr = getattr(module, name)
+    except AttributeError as e:
+        raise NoAppException(f"Failed to find attribute {name!r} in {module_name!r}.") from e
+    app = (
+        _call_factory(attr, app_name.strip(), module_name, *args, **kwargs)
+        if inspect.isfunction(attr)
+        else attr
+    )
+    if isinstance(app, _kolben_class()):
+        return app
+    raise NoAppException(
+        f"A valid kolben application was not obtained from '{module_name}:{app_name}'"
+        f" (got {type(app).__name__})."
+    )
+
+
+def prepare_import(path: str) -> str:
+    """Turn a file or folder path into a module name, and make it importable.
+
+    ``hello.py``, ``hello`` and ``src/hello`` all give ``hello``; a file inside a
+    package (folders with ``__init__.py``) gives the dotted name from the top
+    package, e.g. ``src/pkg/web.py`` gives ``pkg.web``. The folder the top module
+    is in goes first on :data:`sys.path` (if not already first).
+    """
+    path = os.path.realpath(path)
+    stem, ext = os.path.splitext(path)
+    if ext == ".py":
+        path = stem
+    if os.path.basename(path) == "__init__":
+        path = os.path.dirname(path)
+
+    parts: list[str] = []
+    folder = path
+    while True:
+        folder, name = os.path.split(folder)
+        parts.append(name)
+        if not os.path.exists(os.path.join(folder, "__init__.py")):
+            break
+
+    if sys.path[0] != folder:
+        sys.path.insert(0, folder)
+    return ".".join(reversed(parts))
+
+
+def _import_module(module_name: str, raise_if_not_found: bool) -> ModuleType | None:
+    try:
+        __import__(module_name)
+    except ImportError as e:
+        # Only the import statement's own frame: the module itself was not found.
+        # More frames: the module was found and an import inside it failed.
+        tb = e.__traceback__
+        if tb is not None and tb.tb_next is not None:
+            raise NoAppException(
+                f"While importing {module_name!r}, an ImportError was raised:\n\n"
+                f"{traceback.format_exc().rstrip()}"
+            ) from None
+        if not raise_if_not_found:
+            return None
+        raise NoAppException(
+            f"Could not import {module_name!r}: no module or package of that name was"
+            " found. Check the '--app' value (a module, 'module:name', or a path such as"
+            " 'src/hello.py')."
+        ) from None
+    except Exception:
+        raise NoAppException(
+            f"While importing {module_name!r}, an error was raised:\n\n"
+            f"{traceback.format_exc().rstrip()}"
+        ) from None
+    return sys.modules[module_name]
+
+
+def _locate_app(
+    module_name: str, app_name: str | None, raise_if_not_found: bool = True
+) -> tuple[Kolben, str] | None:
+    module = _import_module(module_name, raise_if_not_found)
+    if module is None:
+        return None
+    if app_name is None:
+        app, expr = _find_best_app(module)
+        return app, f"{module_name}:{expr}"
+    return find_app_by_string(module, app_name), f"{module_name}:{app_name.strip()}"
+
+
+@t.overload
+def locate_app(
+    module_name: str, app_name: str | None, raise_if_not_found: t.Literal[True] = True
+) -> Kolben: ...
+
+
+@t.overload
+def locate_app(
+    module_name: str, app_name: str | None, raise_if_not_found: t.Literal[False] = ...
+) -> Kolben | None: ...
+
+
+def locate_app(
+    module_name: str, app_name: str | None, raise_if_not_found: bool = True
+) -> Kolben | None:
+    """Import ``module_name`` and find the app in it, as Flask 3.1 does.
+
+    With ``app_name`` None, :func:`find_best_app` looks for it; otherwise
+    :func:`find_app_by_string` resolves the name or factory call.
+
+    :param raise_if_not_found: when False, return None if the module doesn't
+        exist (an import error *inside* the module is still raised).
+    :raises NoAppException: for a missing module, an error while importing it
+        (with its traceback), or no app in it.
+    """
+    found = _locate_app(module_name, app_name, raise_if_not_found)
+    return None if found is None else found[0]
+
+
+# --- version, dotenv -----------------------------------------------------------------------
+
+
+def get_version(ctx: click.Context, param: click.Parameter, value: t.Any) -> None:
+    """The ``--version`` callback: print the Python, kolben and werkzeug versions."""
+    if not value or ctx.resilient_parsing:
+        return
+    click.echo(
+        f"Python {platform.python_version()}\n"
+        f"Kolben {_dist_version('kolben')}\n"
+        f"Werkzeug {_dist_version('werkzeug')}",
+        color=ctx.color,
+    )
+    ctx.exit()
+
+
+version_option = click.Option(
+    ["--version"],
+    help="Show the kolben version.",
+    expose_value=False,
+    callback=get_version,
+    is_flag=True,
+    is_eager=True,
+)
+
+#: The dotenv files :func:`load_dotenv` loads, in order of precedence (earlier wins).
+DOTENV_FILES = (".env", ".kolbenenv", ".flaskenv")
+
+
+def _skip_dotenv_value() -> str | None:
+    return os.environ.get("KOLBEN_SKIP_DOTENV") or os.environ.get("FLASK_SKIP_DOTENV")
+
+
+def _get_load_dotenv(default: bool = True) -> bool:
+    """Whether default dotenv files should load: False when ``KOLBEN_SKIP_DOTENV``
+    (or ``FLASK_SKIP_DOTENV``) is set to anything but ``0``/``false``/``no``."""
+    val = _skip_dotenv_value()
+    if not val:
+        return default
+    return val.lower() in ("0", "false", "no")
+
+
+def load_dotenv(path: str | os.PathLike[str] | None = None, load_defaults: bool = True) -> bool:
+    """Load environment variables from dotenv files, if python-dotenv is installed.
+
+    As in Flask 3.1: a given ``path`` takes precedence over ``.env``, which takes
+    precedence over ``.kolbenenv``, which takes precedence over ``.flaskenv`` (each
+    the nearest found searching up from the current folder). After combining them,
+    a variable is only set if it isn't already in :data:`os.environ`. The default
+    files are skipped with ``load_defaults=False`` or when ``KOLBEN_SKIP_DOTENV``
+    (or ``FLASK_SKIP_DOTENV``) is set.
+
+    Without python-dotenv nothing is loaded; a tip is printed if such files exist.
+    Returns whether any variable was read from a file.
+    """
+    try:
+        import dotenv
+    except ImportError:
+        if path or any(os.path.isfile(name) for name in DOTENV_FILES):
+            click.secho(
+                " * Tip: There are .env files present. Install python-dotenv to use them.",
+                fg="yellow",
+                err=True,
+            )
+        return False
+
+    data: dict[str, str | None] = {}
+    if load_defaults and _get_load_dotenv():
+        for name in reversed(DOTENV_FILES):  # lowest precedence first
+            found = dotenv.find_dotenv(name, usecwd=True)
+            if found:
+                data.update(dotenv.dotenv_values(found, encoding="utf-8"))
+    if path is not None and os.path.isfile(path):
+        data.update(dotenv.dotenv_values(path, encoding="utf-8"))
+
+    for key, value in data.items():
+        if value is not None and key not in os.environ:
+            os.environ[key] = value
+    return bool(data)
+
+
+# --- ScriptInfo, with_appcontext, AppGroup -------------------------------------------------
 
 
 class ScriptInfo:
     """What commands need to find the application: an import path or a factory.
 
-    Commands get it as the click context's ``obj``; :meth:`load_app` returns the
-    app, loading it once.
+    Commands get it as the click context's ``obj`` (:func:`pass_script_info`);
+    :meth:`load_app` returns the app, loading it once.
+
+    :param app_import_path: the ``--app`` value: ``module``, ``module:name``,
+        ``module:factory(args)`` or a file path. Without it, ``wsgi.py`` then
+        ``app.py`` in the current folder are tried.
+    :param create_app: a function returning the app; it takes precedence over the
+        import path and is called without arguments.
+    :param set_debug_flag: set ``app.debug`` from ``KOLBEN_DEBUG`` (``--debug``)
+        when the app is loaded.
+    :param load_dotenv_defaults: whether the default dotenv files should be loaded
+        (False when ``KOLBEN_SKIP_DOTENV`` is set). For reference: ``ScriptInfo``
+        loads nothing itself.
     """
 
     def __init__(
@@ -37,76 +502,96 @@ class ScriptInfo:
         set_debug_flag: bool = True,
         load_dotenv_defaults: bool = True,
     ) -> None:
+        #: The import path of the app, if given (``--app`` / ``KOLBEN_APP``).
         self.app_import_path = app_import_path
+        #: A function returning the app, if given.
         self.create_app = create_app
-        self.set_debug_flag = set_debug_flag
-        self.load_dotenv_defaults = load_dotenv_defaults
+        #: Arbitrary data commands may share.
         self.data: dict[t.Any, t.Any] = {}
+        self.set_debug_flag = set_debug_flag
+        #: Whether default ``.env`` / ``.kolbenenv`` / ``.flaskenv`` files load.
+        self.load_dotenv_defaults = _get_load_dotenv(load_dotenv_defaults)
         self._loaded_app: Kolben | None = None
+        # "module:expr" a WSGI server can load, and the folder it is importable
+        # from; for the production hint of ``kolben run``.
+        self._app_target: str | None = None
+        self._app_folder: str | None = None
 
     def load_app(self) -> Kolben:
-        """Return the application, creating or importing it on first use."""
+        """Return the application, creating or importing it on first use.
+
+        :raises NoAppException: if it can't be found or loaded; the message says
+            what was tried.
+        """
         if self._loaded_app is not None:
             return self._loaded_app
-        if self.create_app is not None:
-            app = self.create_app()
-        elif self.app_import_path is not None:
-            from werkzeug.utils import import_string
 
-            module_name, _, attr = self.app_import_path.partition(":")
-            module = import_string(module_name)
-            app = getattr(module, attr or "app")
+        app: Kolben | None = None
+        if self.create_app is not None:
+            name = getattr(self.create_app, "__name__", "create_app")
+            module = getattr(self.create_app, "__module__", None) or "?"
+            app = _call_factory(self.create_app, f"{name}()", module)
+        elif self.app_import_path:
+            path, sep, name = self._split_import_path(self.app_import_path)
+            module_name = prepare_import(path)
+            found = _locate_app(module_name, name if sep else None)
+            if found is not None:
+                app, self._app_target = found
+                self._app_folder = sys.path[0]
         else:
+            for file_name in ("wsgi.py", "app.py"):
+                module_path = os.path.splitext(file_name)[0]
+                if not (
+                    os.path.isfile(file_name)
+                    or os.path.isfile(os.path.join(module_path, "__init__.py"))
+                ):
+                    continue
+                module_name = prepare_import(file_name)
+                found = _locate_app(module_name, None, raise_if_not_found=False)
+                if found is not None:
+                    app, self._app_target = found
+                    self._app_folder = sys.path[0]
+                    break
+
+        if app is None:
             raise NoAppException(
-                "Could not locate a kolben application. Pass --app NAME, or set the"
-                " KOLBEN_APP environment variable."
+                "Could not locate a kolben application. Use the 'kolben --app' option,"
+                " the 'KOLBEN_APP' environment variable, or a 'wsgi.py' or 'app.py'"
+                " file in the current folder."
             )
+        if not isinstance(app, _kolben_class()):
+            raise NoAppException(
+                f"The app factory returned {type(app).__name__}, not a kolben application."
+            )
+        if self.set_debug_flag:
+            from .helpers import get_debug_flag
+
+            app.debug = get_debug_flag()
         self._loaded_app = app
         return app
 
+    @staticmethod
+    def _split_import_path(import_path: str) -> tuple[str, str, str]:
+        # Split at the first ":" not followed by a slash, so Windows drive letters
+        # ("C:\\src\\hello.py:app") stay part of the path.
+        match = re.search(r":(?![\\/])", import_path)
+        if match is None:
+            return import_path, "", ""
+        return import_path[: match.start()], ":", import_path[match.end() :]
 
+
+#: A decorator passing the current :class:`ScriptInfo` to a click command
+#: (creating an empty one when there is none).
 pass_script_info = click.make_pass_decorator(ScriptInfo, ensure=True)
-
-#: The dotenv files loaded by :func:`load_dotenv`, in order; earlier files win.
-DOTENV_FILES = (".env", ".kolbenenv", ".flaskenv")
-
-
-def load_dotenv(path: str | os.PathLike[str] | None = None) -> bool:
-    """Load environment variables from dotenv files, if python-dotenv is installed.
-
-    With ``path``, that file is loaded (its values win over the defaults); then
-    the first ``.env``, ``.kolbenenv`` and ``.flaskenv`` found searching up from
-    the current folder. Variables already set in the environment are kept, and
-    nothing is loaded when ``KOLBEN_SKIP_DOTENV`` (or ``FLASK_SKIP_DOTENV``) is 1.
-    Returns whether a file was loaded.
-    """
-    try:
-        import dotenv
-    except ImportError:
-        if path or any(os.path.isfile(name) for name in DOTENV_FILES):
-            click.secho(
-                " * Tip: there are .env files present. Install python-dotenv to use them.",
-                fg="yellow",
-                err=True,
-            )
-        return False
-    skip = os.environ.get("KOLBEN_SKIP_DOTENV") or os.environ.get("FLASK_SKIP_DOTENV")
-    loaded = False
-    if path is not None and os.path.isfile(path):
-        loaded = dotenv.load_dotenv(path, encoding="utf-8", override=False) or loaded
-    if skip and skip.lower() not in ("0", "false", "no"):
-        return loaded
-    for name in DOTENV_FILES:
-        found = dotenv.find_dotenv(name, usecwd=True)
-        if found:
-            loaded = dotenv.load_dotenv(found, encoding="utf-8", override=False) or loaded
-    return loaded
 
 
 def with_appcontext(f: F) -> F:
     """Run the decorated click command inside the app's application context.
 
-    Commands registered with ``@app.cli.command()`` get this automatically.
+    If no app context is active, the app is loaded through the :class:`ScriptInfo`
+    and its context pushed for the command's duration. Commands registered with
+    ``@app.cli.command()`` (and ``app.cli`` commands run by ``kolben``) get this
+    automatically.
     """
 
     @click.pass_context
@@ -124,10 +609,14 @@ def with_appcontext(f: F) -> F:
 class AppGroup(click.Group):
     """A click group whose commands run inside the application context.
 
-    ``app.cli`` is one. Pass ``with_appcontext=False`` to a command to opt out.
+    ``app.cli`` and ``blueprint.cli`` are ones. :meth:`command` wraps callbacks
+    with :func:`with_appcontext` unless given ``with_appcontext=False``;
+    :meth:`group` makes nested :class:`AppGroup` groups.
     """
 
     def command(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        """Like :meth:`click.Group.command`, wrapping the callback with
+        :func:`with_appcontext` unless ``with_appcontext=False`` is passed."""
         wrap_for_ctx = kwargs.pop("with_appcontext", True)
 
         def decorator(f: t.Callable[..., t.Any]) -> click.Command:
@@ -138,17 +627,665 @@ class AppGroup(click.Group):
         return decorator
 
     def group(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        """Like :meth:`click.Group.group`, defaulting ``cls`` to :class:`AppGroup`."""
         kwargs.setdefault("cls", AppGroup)
         return click.Group.group(self, *args, **kwargs)
 
 
-@click.group(
-    help="The kolben command line. Commands to run, inspect and manage an app"
-    " (run, shell, routes) are coming; an app's own commands attach to app.cli."
+# --- options of the kolben group -----------------------------------------------------------
+
+
+class _Option(click.Option):
+    """A click option that also reads Flask's environment variable names.
+
+    With the ``KOLBEN`` auto envvar prefix, ``--port`` of ``run`` reads
+    ``KOLBEN_RUN_PORT``, then ``FLASK_RUN_PORT``.
+    """
+
+    def resolve_envvar_value(self, ctx: click.Context) -> str | None:
+        rv = super().resolve_envvar_value(ctx)
+        if rv is not None:
+            return rv
+        prefix = ctx.auto_envvar_prefix
+        if self.allow_from_autoenv and prefix and self.name and prefix.startswith("KOLBEN"):
+            value = os.environ.get(f"FLASK{prefix[len('KOLBEN') :]}_{self.name.upper()}")
+            if value:
+                return value
+        return None
+
+
+def _set_app(ctx: click.Context, param: click.Option, value: str | None) -> str | None:
+    if value is None:
+        return None
+    ctx.ensure_object(ScriptInfo).app_import_path = value
+    return value
+
+
+def _set_debug(ctx: click.Context, param: click.Option, value: bool) -> bool | None:
+    # Only an explicit flag or variable sets debug mode; the default leaves it alone.
+    source = ctx.get_parameter_source(param.name) if param.name else None
+    if source is None or source in (ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP):
+        return None
+    os.environ["KOLBEN_DEBUG"] = "1" if value else "0"
+    return value
+
+
+def _env_file_callback(ctx: click.Context, param: click.Option, value: str | None) -> str | None:
+    if value is not None and importlib.util.find_spec("dotenv") is None:
+        raise click.BadParameter(
+            "python-dotenv must be installed to load an env file: pip install python-dotenv",
+            ctx=ctx,
+            param=param,
+        )
+    info = ctx.ensure_object(ScriptInfo)
+    # Load the file if given, and the default files unless they are skipped.
+    if value is not None or info.load_dotenv_defaults:
+        load_dotenv(value, load_defaults=info.load_dotenv_defaults)
+    return value
+
+
+# Eager, so the env file is loaded (and the app path known) before other options
+# read their environment variables and before commands are looked up.
+_env_file_option = _Option(
+    ["-e", "--env-file"],
+    type=click.Path(exists=True, dir_okay=False),
+    help="Load environment variables from this file, taking precedence over those set"
+    " by '.env', '.kolbenenv' and '.flaskenv'. Variables set directly in the environment"
+    " take highest precedence. python-dotenv must be installed.",
+    is_eager=True,
+    expose_value=False,
+    callback=_env_file_callback,
 )
-@click.version_option(package_name="kolben", prog_name="kolben")
-def cli() -> None:
-    """The ``kolben`` command group."""
+
+_app_option = _Option(
+    ["-A", "--app"],
+    metavar="IMPORT",
+    help="The kolben application or factory function to load, in the form"
+    " 'module:name'. Module can be a dotted import or file path. Name is not required"
+    " if it is 'app', 'application', 'create_app', or 'make_app', and can be"
+    " 'name(args)' to pass arguments.",
+    is_eager=True,
+    expose_value=False,
+    callback=_set_app,
+)
+
+_debug_option = _Option(
+    ["--debug/--no-debug"],
+    help="Set debug mode.",
+    expose_value=False,
+    callback=_set_debug,
+)
+
+
+# --- the group -----------------------------------------------------------------------------
+
+_PLUGIN_GROUPS = ("flask.commands", "kolben.commands")
+_LISTING_COMMANDS = "kolben.listing_commands"
+
+
+class KolbenGroup(AppGroup):
+    """The click group of the ``kolben`` command; use it for a custom script.
+
+    It adds the ``--app``, ``--env-file`` and ``--debug`` options (and
+    ``--version``), the ``run``, ``shell`` and ``routes`` commands, commands from
+    the ``kolben.commands`` and ``flask.commands`` entry point groups, and the
+    loaded app's ``app.cli`` commands. Options read ``KOLBEN_*`` environment
+    variables (and ``FLASK_*`` ones). Also exported as ``FlaskGroup``::
+
+        @click.group(cls=KolbenGroup, create_app=create_app)
+        def cli():
+            "Management script for my app."
+
+    :param add_default_commands: add ``run``, ``shell`` and ``routes``.
+    :param create_app: a function returning the app, called without arguments;
+        takes precedence over ``--app``.
+    :param add_version_option: add ``--version``.
+    :param load_dotenv: load the default dotenv files (``.env``, ``.kolbenenv``,
+        ``.flaskenv``).
+    :param set_debug_flag: set ``app.debug`` from ``--debug`` / ``KOLBEN_DEBUG``.
+    """
+
+    def __init__(
+        self,
+        add_default_commands: bool = True,
+        create_app: t.Callable[..., Kolben] | None = None,
+        add_version_option: bool = True,
+        load_dotenv: bool = True,
+        set_debug_flag: bool = True,
+        **extra: t.Any,
+    ) -> None:
+        params: list[click.Parameter] = list(extra.pop("params", None) or ())
+        params.extend((_env_file_option, _app_option, _debug_option))
+        if add_version_option:
+            params.append(version_option)
+        extra.setdefault("context_settings", {})
+        extra["context_settings"].setdefault("auto_envvar_prefix", "KOLBEN")
+        super().__init__(params=params, **extra)
+
+        self.create_app = create_app
+        self.load_dotenv = load_dotenv
+        self.set_debug_flag = set_debug_flag
+        if add_default_commands:
+            self.add_command(run_command)
+            self.add_command(shell_command)
+            self.add_command(routes_command)
+        self._loaded_plugin_commands = False
+
+    def _load_plugin_commands(self) -> None:
+        if self._loaded_plugin_commands:
+            return
+        for group in _PLUGIN_GROUPS:  # kolben's last, so they win a name clash
+            for ep in entry_points(group=group):
+                try:
+                    command = ep.load()
+                except Exception as e:
+                    click.secho(
+                        f"Warning: could not load the command {ep.name!r} ({ep.value}) from"
+                        f" the {group!r} entry points: {type(e).__name__}: {e}",
+                        err=True,
+                        fg="yellow",
+                    )
+                    continue
+                self.add_command(command, ep.name)
+        self._loaded_plugin_commands = True
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """Built-in and plugin commands first (they work without an app), then the
+        app's; the app context is pushed for an app command."""
+        self._load_plugin_commands()
+        rv = super().get_command(ctx, cmd_name)
+        if rv is not None:
+            return rv
+
+        info = ctx.ensure_object(ScriptInfo)
+        try:
+            app = info.load_app()
+        except NoAppException as e:
+            if ctx.resilient_parsing:  # shell completion: stay quiet
+                return None
+            raise NoAppException(
+                f"{e.format_message()}\n(The app was needed for the command {cmd_name!r},"
+                " which is not built in.)"
+            ) from e
+
+        # Push the app's context (unless active) so parameter callbacks and the
+        # command have it without @with_appcontext. Not for help listings or
+        # completion: click doesn't close those contexts, so it would stay pushed.
+        if not (ctx.resilient_parsing or ctx.meta.get(_LISTING_COMMANDS)):
+            from .globals import _cv_app
+
+            current = _cv_app.get(None)
+            if current is None or current.app is not app:
+                ctx.with_resource(app.app_context())
+        return app.cli.get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Built-in, plugin and app commands; if the app can't be loaded the error
+        is printed and the others are still listed."""
+        self._load_plugin_commands()
+        names = set(super().list_commands(ctx))
+        info = ctx.ensure_object(ScriptInfo)
+        try:
+            names.update(info.load_app().cli.list_commands(ctx))
+        except NoAppException as e:
+            click.secho(f"Error: {e.format_message()}\n", err=True, fg="red")
+        except Exception:
+            click.secho(f"{traceback.format_exc()}\n", err=True, fg="red")
+        return sorted(names)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        ctx.meta[_LISTING_COMMANDS] = True
+        try:
+            super().format_commands(ctx, formatter)
+        finally:
+            ctx.meta[_LISTING_COMMANDS] = False
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: t.Any,
+    ) -> click.Context:
+        # Tells Kolben.run not to start a second server inside a CLI command.
+        os.environ["KOLBEN_RUN_FROM_CLI"] = "true"
+        if "obj" not in extra and "obj" not in self.context_settings:
+            extra["obj"] = ScriptInfo(
+                create_app=self.create_app,
+                set_debug_flag=self.set_debug_flag,
+                load_dotenv_defaults=self.load_dotenv,
+            )
+        return super().make_context(info_name, args, parent=parent, **extra)
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if (not args and self.no_args_is_help) or (
+            len(args) == 1 and args[0] in self.get_help_option_names(ctx)
+        ):
+            # Help exits before options are processed; read --env-file and --app
+            # from the environment first so the app's commands are listed.
+            _env_file_option.handle_parse_result(ctx, {}, [])
+            _app_option.handle_parse_result(ctx, {}, [])
+        return super().parse_args(ctx, args)
+
+
+#: Flask's name for :class:`KolbenGroup`.
+FlaskGroup = KolbenGroup
+
+
+# --- run -----------------------------------------------------------------------------------
+
+
+class CertParamType(_ParamType):
+    """The ``--cert`` value: a certificate file, ``adhoc`` (a throwaway certificate;
+    needs ``cryptography``), or the import path of an :class:`ssl.SSLContext`."""
+
+    name = "path"
+
+    def __init__(self) -> None:
+        self.path_type = click.Path(exists=True, dir_okay=False, resolve_path=True)
+
+    def convert(
+        self, value: t.Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> t.Any:
+        try:
+            import ssl
+        except ImportError:  # pragma: no cover - Python without SSL
+            raise click.BadParameter(
+                'Using "--cert" requires Python to be compiled with SSL support.', ctx, param
+            ) from None
+        try:
+            return self.path_type(value, param, ctx)
+        except click.BadParameter:
+            text = click.STRING(value, param, ctx).lower()
+            if text == "adhoc":
+                if importlib.util.find_spec("cryptography") is None:
+                    raise click.BadParameter(
+                        "Using ad-hoc certificates requires the cryptography library:"
+                        " pip install cryptography",
+                        ctx,
+                        param,
+                    ) from None
+                return text
+            from werkzeug.utils import import_string
+
+            obj = import_string(value, silent=True) if "." in value or ":" in value else None
+            if isinstance(obj, ssl.SSLContext):
+                return obj
+            raise
+
+
+def _validate_key(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--key`` is needed with a certificate file, and only then."""
+    cert = ctx.params.get("cert")
+    is_adhoc = cert == "adhoc"
+    try:
+        import ssl
+    except ImportError:  # pragma: no cover
+        is_context = False
+    else:
+        is_context = isinstance(cert, ssl.SSLContext)
+
+    if value is not None:
+        if is_adhoc:
+            raise click.BadParameter('When "--cert" is "adhoc", "--key" is not used.', ctx, param)
+        if is_context:
+            raise click.BadParameter(
+                'When "--cert" is an SSLContext object, "--key" is not used.', ctx, param
+            )
+        if not cert:
+            raise click.BadParameter('"--cert" must also be specified.', ctx, param)
+        ctx.params["cert"] = cert, value
+    elif cert and not (is_adhoc or is_context):
+        raise click.BadParameter('Required when using "--cert".', ctx, param)
+    return value
+
+
+class SeparatedPathType(click.Path):
+    """A list of paths (or patterns) separated by :data:`os.pathsep` (``:`` on
+    POSIX, ``;`` on Windows), each checked as a :class:`click.Path`."""
+
+    def convert(
+        self, value: t.Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> t.Any:
+        items = value if isinstance(value, (list, tuple)) else self.split_envvar_value(value)
+        return [super(SeparatedPathType, self).convert(item, param, ctx) for item in items]
+
+
+def show_server_banner(debug: bool | None, app_import_path: str | None) -> None:
+    """Print which app is served and whether debug mode is on (not again in the
+    reloader's child process)."""
+    from werkzeug.serving import is_running_from_reloader
+
+    if is_running_from_reloader():
+        return
+    if app_import_path is not None:
+        click.echo(f" * Serving Kolben app '{app_import_path}'")
+    if debug is not None:
+        click.echo(f" * Debug mode: {'on' if debug else 'off'}")
+
+
+def _production_hint(info: ScriptInfo) -> str:
+    target = info._app_target or "module:app"
+    chdir = ""
+    folder = info._app_folder
+    if folder and os.path.abspath(folder) != os.getcwd():
+        chdir = f"--chdir {os.path.relpath(folder)} "
+    if "'" in target and '"' not in target:
+        quoted = f'"{target}"'  # factory_app:create_app('x')
+    else:
+        quoted = shlex.quote(target)
+        if quoted == target:
+            quoted = f"'{target}'"
+    return (
+        " * Development server only. In production, serve the app with a WSGI server,"
+        f" e.g. gunicorn {chdir}{quoted}, or an ASGI server such as uvicorn."
+    )
+
+
+def _check_address(host: str, port: int, command_path: str) -> None:
+    """Fail with one clear line if ``host:port`` can't be listened on (typically:
+    another program uses the port), before werkzeug would print its own errors."""
+    if port == 0 or host.startswith("unix://"):
+        return
+    from werkzeug.serving import get_sockaddr, select_address_family
+
+    family = select_address_family(host, port)
+    other_port = port + 1 if port < 65535 else 8000
+    try:
+        address = get_sockaddr(host, port, family)
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            # As the server does: a port in TIME_WAIT is usable, one in use is not.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(address)
+    except OSError as e:
+        if e.errno == errno.EADDRINUSE:
+            raise click.ClickException(
+                f"Port {port} on {host} is in use by another program. Stop that program,"
+                f" or pick another port: '{command_path} --port {other_port}'."
+            ) from None
+        reason = e.strerror or str(e)
+        raise click.ClickException(f"Could not listen on {host}:{port}: {reason}.") from None
+
+
+def _load_ssl_context(cert: t.Any) -> t.Any:
+    """Load a ``(cert, key)`` pair now, so a bad file is one clear error."""
+    if not isinstance(cert, tuple):
+        return cert
+    import ssl
+
+    from werkzeug.serving import load_ssl_context
+
+    try:
+        return load_ssl_context(*cert)
+    except (ssl.SSLError, OSError) as e:
+        reason = getattr(e, "reason", None) or getattr(e, "strerror", None) or str(e)
+        raise click.ClickException(
+            f"Could not load the certificate {cert[0]!r} with the key {cert[1]!r}: {reason}."
+            " Check that they are PEM files and that the key matches the certificate."
+        ) from None
+
+
+def _error_app(error: BaseException) -> WSGIApplication:
+    """An app that raises ``error``: the reloader keeps running until the code
+    that failed to load is fixed."""
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> t.Iterable[bytes]:
+        raise error from None
+
+    return app
+
+
+@click.command("run", short_help="Run a development server.")
+@click.option("--host", "-h", cls=_Option, default="127.0.0.1", help="The interface to bind to.")
+@click.option(
+    "--port",
+    "-p",
+    cls=_Option,
+    default=5000,
+    type=click.IntRange(0, 65535),
+    help="The port to bind to (0: any free port).",
+)
+@click.option(
+    "--cert",
+    cls=_Option,
+    type=CertParamType(),
+    help="Specify a certificate file to use HTTPS ('adhoc' for a throwaway one).",
+    is_eager=True,
+)
+@click.option(
+    "--key",
+    cls=_Option,
+    type=click.Path(exists=True, dir_okay=False, resolve_path=True),
+    callback=_validate_key,
+    expose_value=False,
+    help="The key file to use when specifying a certificate.",
+)
+@click.option(
+    "--reload/--no-reload",
+    cls=_Option,
+    default=None,
+    help="Enable or disable the reloader. By default the reloader is active if debug is enabled.",
+)
+@click.option(
+    "--debugger/--no-debugger",
+    cls=_Option,
+    default=None,
+    help="Enable or disable the debugger. By default the debugger is active if debug is enabled.",
+)
+@click.option(
+    "--with-threads/--without-threads",
+    cls=_Option,
+    default=True,
+    help="Enable or disable multithreading.",
+)
+@click.option(
+    "--extra-files",
+    cls=_Option,
+    default=None,
+    type=SeparatedPathType(),
+    help="Extra files that trigger a reload on change. Multiple paths are separated"
+    f" by {os.path.pathsep!r}.",
+)
+@click.option(
+    "--exclude-patterns",
+    cls=_Option,
+    default=None,
+    type=SeparatedPathType(),
+    help="Files matching these fnmatch patterns will not trigger a reload on change."
+    f" Multiple patterns are separated by {os.path.pathsep!r}.",
+)
+@pass_script_info
+def run_command(
+    info: ScriptInfo,
+    host: str,
+    port: int,
+    reload: bool | None,
+    debugger: bool | None,
+    with_threads: bool,
+    cert: t.Any,
+    extra_files: list[str] | None,
+    exclude_patterns: list[str] | None,
+) -> None:
+    """Run a local development server.
+
+    This server is for development purposes only. It does not provide the
+    stability, security, or performance of production WSGI servers.
+
+    The reloader and debugger are enabled by default with the '--debug' option.
+    """
+    from werkzeug.serving import is_running_from_reloader, run_simple
+
+    from .helpers import get_debug_flag
+
+    in_reloader_child = is_running_from_reloader()
+    application: WSGIApplication
+    try:
+        application = info.load_app()
+    except Exception as e:
+        if not in_reloader_child:
+            raise
+        # Keep the reloader alive: show the error, serve it, reload when fixed.
+        if isinstance(e, click.ClickException):
+            click.secho(f"Error: {e.format_message()}", err=True, fg="red")
+        else:
+            traceback.print_exc()
+        application = _error_app(e)
+
+    debug = get_debug_flag()
+    if reload is None:
+        reload = debug
+    if debugger is None:
+        debugger = debug
+
+    ctx = click.get_current_context()
+    if not in_reloader_child:
+        _check_address(host, port, ctx.command_path)
+    ssl_context = _load_ssl_context(cert)
+
+    show_server_banner(debug, info.app_import_path)
+    if not in_reloader_child:
+        click.secho(_production_hint(info), fg="yellow")
+
+    reloader_type = "watchdog" if importlib.util.find_spec("watchdog") else "stat"
+    run_simple(
+        host,
+        port,
+        application,
+        use_reloader=reload,
+        use_debugger=debugger,
+        threaded=with_threads,
+        ssl_context=ssl_context,
+        extra_files=extra_files,
+        exclude_patterns=exclude_patterns,
+        reloader_type=reloader_type,
+    )
+
+
+run_command.params.insert(0, _debug_option)
+
+
+# --- shell ---------------------------------------------------------------------------------
+
+
+@click.command("shell", short_help="Run a shell in the app context.")
+@with_appcontext
+def shell_command() -> None:
+    """Run an interactive Python shell in the context of a given kolben application.
+
+    The application will populate the default namespace of this shell according
+    to its configuration: 'app', 'g' and the names of shell context processors.
+
+    This is useful for executing small snippets of management code without
+    having to manually configure the application.
+    """
+    import code
+
+    from .globals import current_app
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    banner = (
+        f"Python {sys.version} on {sys.platform}\n"
+        f"App: {app.import_name}\n"
+        f"Instance: {app.instance_path}"
+    )
+    namespace: dict[str, t.Any] = {}
+
+    # Like the interactive interpreter, run the PYTHONSTARTUP file first; an error
+    # in it is shown and the shell still starts.
+    startup = os.environ.get("PYTHONSTARTUP")
+    if startup and os.path.isfile(startup):
+        try:
+            with open(startup, encoding="utf-8") as f:
+                exec(compile(f.read(), startup, "exec"), namespace)
+        except Exception:
+            traceback.print_exc()
+
+    namespace.update(app.make_shell_context())
+
+    # Tab completion and history, as in the standard interactive interpreter.
+    hook = getattr(sys, "__interactivehook__", None)
+    if hook is not None and sys.stdin.isatty():
+        try:
+            import readline
+            from rlcompleter import Completer
+        except ImportError:
+            pass
+        else:
+            readline.set_completer(Completer(namespace).complete)
+        hook()
+
+    code.interact(banner=banner, local=namespace)
+
+
+# --- routes --------------------------------------------------------------------------------
+
+
+@click.command("routes", short_help="Show the routes for the app.")
+@click.option(
+    "--sort",
+    "-s",
+    cls=_Option,
+    type=click.Choice(("endpoint", "methods", "domain", "rule", "match")),
+    default="endpoint",
+    help="Method to sort routes by. 'match' is the order that kolben will match routes"
+    " when dispatching a request.",
+)
+@click.option("--all-methods", cls=_Option, is_flag=True, help="Show HEAD and OPTIONS methods.")
+@with_appcontext
+def routes_command(sort: str, all_methods: bool) -> None:
+    """Show all registered routes with endpoints and methods."""
+    from .globals import current_app
+
+    url_map = current_app.url_map
+    rules = list(url_map.iter_rules())
+    if not rules:
+        click.echo("No routes were registered.")
+        return
+
+    hidden = set() if all_methods else {"HEAD", "OPTIONS"}
+    by_host = url_map.host_matching
+    domains = [(rule.host if by_host else rule.subdomain) or "" for rule in rules]
+    with_domain = any(domains)
+
+    headers = ["Endpoint", "Methods"]
+    keys = ["endpoint", "methods"]
+    if with_domain:
+        headers.append("Host" if by_host else "Subdomain")
+        keys.append("domain")
+    headers.append("Rule")
+    keys.append("rule")
+
+    rows: list[list[str]] = []
+    for rule, domain in zip(rules, domains, strict=True):
+        row = [rule.endpoint, ", ".join(sorted((rule.methods or set()) - hidden))]
+        if with_domain:
+            row.append(domain)
+        row.append(rule.rule)
+        rows.append(row)
+    # "match" (and "domain" without a domain column) keep the map's match order.
+    if sort in keys:
+        rows.sort(key=itemgetter(keys.index(sort)))
+
+    widths = [max(len(row[i]) for row in [headers, *rows]) for i in range(len(headers))]
+    line = "  ".join(f"{{{i}:<{w}}}" for i, w in enumerate(widths))
+    click.echo(line.format(*headers))
+    click.echo(line.format(*("-" * w for w in widths)))
+    for row in rows:
+        click.echo(line.format(*row))
+
+
+# --- the kolben command --------------------------------------------------------------------
+
+cli = KolbenGroup(
+    name="kolben",
+    help="""\
+The kolben command line: run, inspect and manage a kolben application.
+
+An application to load must be given with the '--app' option, 'KOLBEN_APP'
+environment variable, or with a 'wsgi.py' or 'app.py' file in the current
+directory.
+""",
+)
 
 
 def main() -> None:

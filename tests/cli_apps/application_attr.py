@@ -1,0 +1,3 @@
+from kolben import Kolben
+
+application = Kolben("application_attr")

@@ -1,0 +1,3 @@
+from kolben import Kolben
+
+app = Kolben("found_in_wsgi")

@@ -1,0 +1,5 @@
+from kolben import Kolben
+
+
+def create_app(env):
+    return Kolben(f"needs_{env}")

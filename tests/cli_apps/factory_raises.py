@@ -1,0 +1,3 @@
+def create_app():
+    settings = {}
+    return settings["DATABASE_URL"]

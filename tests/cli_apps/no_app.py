@@ -1,0 +1,3 @@
+"""A module without any kolben app."""
+
+VALUE = 1

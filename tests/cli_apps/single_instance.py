@@ -1,0 +1,3 @@
+from kolben import Kolben
+
+website = Kolben("single_instance")

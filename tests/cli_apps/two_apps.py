@@ -1,0 +1,4 @@
+from kolben import Kolben
+
+one = Kolben("one")
+two = Kolben("two")
