@@ -465,6 +465,20 @@ def test_script_info_import_path_forms(monkeypatch):
         assert app.name == name, import_path
 
 
+@pytest.mark.parametrize(
+    ("import_path", "expected"),
+    [
+        ("hello", ("hello", "", "")),
+        ("hello:app", ("hello", ":", "app")),
+        ("src/hello.py:create_app('a:b')", ("src/hello.py", ":", "create_app('a:b')")),
+        ("C:\\src\\hello.py:app", ("C:\\src\\hello.py", ":", "app")),
+        ("C:/src/hello.py", ("C:/src/hello.py", "", "")),
+    ],
+)
+def test_script_info_splits_windows_paths_at_the_right_colon(import_path, expected):
+    assert ScriptInfo._split_import_path(import_path) == expected
+
+
 def test_script_info_discovers_wsgi_py_before_app_py(monkeypatch):
     monkeypatch.chdir(CLI_APPS / "discover_wsgi")
     info = ScriptInfo()
@@ -546,6 +560,13 @@ def test_load_dotenv_precedence(tmp_path, monkeypatch):
     assert [os.environ[k] for k in "ABCD"] == ["custom", "env", "kolbenenv", "flaskenv"]
     assert load_dotenv(tmp_path / "more.env") is True
     assert os.environ["E"] == "environment"  # the environment wins
+
+
+def test_load_dotenv_skips_keys_without_values(tmp_path):
+    write(tmp_path / ".env", "NO_VALUE\nEMPTY=\n")
+    assert load_dotenv() is True
+    assert "NO_VALUE" not in os.environ
+    assert os.environ["EMPTY"] == ""
 
 
 def test_load_dotenv_searches_up_from_the_current_folder(tmp_path, monkeypatch):
@@ -653,12 +674,18 @@ def test_debug_option_and_variables(monkeypatch, args, env, expected):
     assert result.output == f"debug={expected}\n"
 
 
-def test_run_from_cli_flag_is_set(kolben_cli):
+def test_run_from_cli_flag_is_set_while_a_command_runs(kolben_cli):
     @kolben_cli.command(with_appcontext=False)
     def flag():
         click.echo(os.environ.get("KOLBEN_RUN_FROM_CLI"))
 
     assert invoke(kolben_cli, "flag").output == "true\n"
+    assert "KOLBEN_RUN_FROM_CLI" not in os.environ
+    assert invoke(kolben_cli, "--help").exit_code == 0
+    assert "KOLBEN_RUN_FROM_CLI" not in os.environ
+    os.environ["KOLBEN_RUN_FROM_CLI"] = "outer"
+    assert invoke(kolben_cli, "flag").output == "true\n"
+    assert os.environ["KOLBEN_RUN_FROM_CLI"] == "outer"
 
 
 def test_dotenv_files_load_the_app_and_debug_flag(tmp_path, kolben_cli):
@@ -684,6 +711,16 @@ def test_env_file_option_takes_precedence(tmp_path):
     assert "Invalid value for '-e' / '--env-file': File 'missing.env' does not exist." in (
         result.output
     )
+
+
+@pytest.mark.parametrize("var", ["KOLBEN_ENV_FILE", "FLASK_ENV_FILE"])
+def test_env_file_from_a_variable(tmp_path, monkeypatch, var):
+    sys.path.insert(0, str(CLI_APPS))
+    write(tmp_path / "custom.env", "KOLBEN_APP=two_apps:one\n")
+    monkeypatch.setenv(var, "custom.env")
+    result = invoke(KolbenGroup(), "shell", input="print('APP=' + app.name)\n")
+    assert result.exit_code == 0, result.output
+    assert "APP=one" in result.output
 
 
 def test_skip_dotenv_and_load_dotenv_false(tmp_path, monkeypatch):
@@ -757,6 +794,28 @@ def test_app_command_options_read_kolben_variables(monkeypatch, kolben_cli):
     monkeypatch.setenv("KOLBEN_GREET_NAME", "from env")
     result = invoke(kolben_cli, "--app", "hello", "greet")
     assert result.output == "Hello from env from hello (context: True)\n"
+
+
+def test_app_command_parameter_callbacks_see_the_app_context(app):
+    def add_app_name(ctx, param, value):
+        return f"{value}@{current_app.name}"
+
+    @app.cli.command()
+    @click.option("--who", callback=add_app_name, default="me")
+    def whoami(who):
+        click.echo(who)
+
+    result = invoke(KolbenGroup(create_app=lambda: app), "whoami")
+    assert result.exit_code == 0, result.output
+    assert result.output == "me@test_app\n"
+
+
+def test_app_command_help_leaves_no_context_pushed(monkeypatch, kolben_cli):
+    monkeypatch.chdir(CLI_APPS)
+    result = invoke(kolben_cli, "--app", "hello", "greet", "--help")
+    assert result.exit_code == 0
+    assert "Greet someone from inside the app context." in result.output
+    assert not has_app_context()
 
 
 def test_blueprint_commands(monkeypatch, kolben_cli):
@@ -1311,18 +1370,40 @@ def test_run_serves_the_app(kolben_cmd):
     assert " * Serving Kolben app 'hello'" in server.output
     assert " * Debug mode: off" in server.output
     assert "Development server only." in server.output
-    assert "gunicorn 'hello:app'" in server.output
-    assert "uvicorn" in server.output
+    assert "(gunicorn 'hello:app') or an ASGI server (uvicorn 'hello:app')" in server.output
     assert "Debugger" not in server.output
 
 
 def test_run_production_hint_names_the_target_and_folder():
     with serving([str(SCRIPT)], "--app", "src/srchello", "run") as server:
         pass
-    assert "gunicorn --chdir src 'srchello:app'" in server.output
+    assert "(gunicorn --chdir src 'srchello:app')" in server.output
+    assert "(uvicorn --app-dir src 'srchello:app')" in server.output
     with serving([str(SCRIPT)], "--app", "factory_app:create_app('x')", "run") as server:
         assert get(server.base + "/")[0] == 404
-    assert """gunicorn "factory_app:create_app('x')\"""" in server.output
+    assert """(gunicorn "factory_app:create_app('x')") or an ASGI server (uvicorn).""" in (
+        server.output
+    )
+
+
+def test_production_hint_for_each_kind_of_target(monkeypatch):
+    from kolben.cli import _production_hint
+
+    monkeypatch.chdir(CLI_APPS)
+    cases = {
+        "hello": "(gunicorn 'hello:app') or an ASGI server (uvicorn 'hello:app').",
+        "discover_app/app.py": "(gunicorn --chdir discover_app 'app:create_app()') or an"
+        " ASGI server (uvicorn --factory --app-dir discover_app 'app:create_app').",
+        "factory_needs_args:create_app(env='a b')": """(gunicorn "factory_needs_args:"""
+        """create_app(env='a b')") or an ASGI server (uvicorn).""",
+    }
+    for import_path, hint in cases.items():
+        info = ScriptInfo(app_import_path=import_path)
+        info.load_app()
+        assert _production_hint(info).endswith(hint), import_path
+    info = ScriptInfo(create_app=lambda: kolben.Kolben("x"))
+    info.load_app()
+    assert "'gunicorn module:app'" in _production_hint(info)
 
 
 def test_run_without_threads():
@@ -1497,6 +1578,17 @@ def test_run_key_with_adhoc_or_an_ssl_context():
     with pytest.raises(click.BadParameter, match="SSLContext object"):
         _validate_key(ctx, key, "key.pem")
     assert _validate_key(ctx, key, None) is None
+
+
+def test_cert_can_name_an_ssl_context(tmp_path):
+    from kolben.cli import CertParamType
+
+    write(tmp_path / "tls_settings.py", "import ssl\ncontext = ssl.create_default_context()\n")
+    sys.path.insert(0, str(tmp_path))
+    converted = CertParamType().convert("tls_settings.context", None, None)
+    assert isinstance(converted, ssl.SSLContext)
+    with pytest.raises(click.BadParameter, match="does not exist"):
+        CertParamType().convert("tls_settings.missing", None, None)
 
 
 @pytest.mark.skipif(OPENSSL is None, reason="the openssl command is not installed")

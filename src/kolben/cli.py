@@ -847,15 +847,30 @@ class KolbenGroup(AppGroup):
         parent: click.Context | None = None,
         **extra: t.Any,
     ) -> click.Context:
-        # Tells Kolben.run not to start a second server inside a CLI command.
+        # Tells Kolben.run not to start a second server inside a CLI command; set
+        # while the command runs, then restored (so in-process runs don't leak it).
+        previous = os.environ.get("KOLBEN_RUN_FROM_CLI")
         os.environ["KOLBEN_RUN_FROM_CLI"] = "true"
+
+        def restore() -> None:
+            if previous is None:
+                os.environ.pop("KOLBEN_RUN_FROM_CLI", None)
+            else:
+                os.environ["KOLBEN_RUN_FROM_CLI"] = previous
+
         if "obj" not in extra and "obj" not in self.context_settings:
             extra["obj"] = ScriptInfo(
                 create_app=self.create_app,
                 set_debug_flag=self.set_debug_flag,
                 load_dotenv_defaults=self.load_dotenv,
             )
-        return super().make_context(info_name, args, parent=parent, **extra)
+        try:
+            ctx = super().make_context(info_name, args, parent=parent, **extra)
+        except BaseException:  # --help, --version, usage errors: nothing will run
+            restore()
+            raise
+        ctx.call_on_close(restore)
+        return ctx
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if (not args and self.no_args_is_help) or (
@@ -964,21 +979,38 @@ def show_server_banner(debug: bool | None, app_import_path: str | None) -> None:
         click.echo(f" * Debug mode: {'on' if debug else 'off'}")
 
 
+def _quote(text: str) -> str:
+    """Quote ``text`` for a POSIX shell, preferring double quotes around ``'``."""
+    if "'" in text and not any(c in text for c in '"$`\\'):
+        return f'"{text}"'  # factory_app:create_app('dev')
+    quoted = shlex.quote(text)
+    return quoted if quoted != text else f"'{text}'"
+
+
 def _production_hint(info: ScriptInfo) -> str:
-    target = info._app_target or "module:app"
-    chdir = ""
+    """How to serve the app in production, with the app's own import target."""
+    target = info._app_target
+    if target is None:  # a custom script's create_app: no import path to show
+        return (
+            " * Development server only. In production, serve the app with a WSGI server"
+            " such as gunicorn or an ASGI server such as uvicorn ('gunicorn module:app')."
+        )
+    gunicorn_dir = uvicorn_dir = ""
     folder = info._app_folder
     if folder and os.path.abspath(folder) != os.getcwd():
-        chdir = f"--chdir {os.path.relpath(folder)} "
-    if "'" in target and '"' not in target:
-        quoted = f'"{target}"'  # factory_app:create_app('x')
-    else:
-        quoted = shlex.quote(target)
-        if quoted == target:
-            quoted = f"'{target}'"
+        relative = shlex.quote(os.path.relpath(folder))
+        gunicorn_dir, uvicorn_dir = f"--chdir {relative} ", f"--app-dir {relative} "
+    gunicorn = f"gunicorn {gunicorn_dir}{_quote(target)}"
+    module, _, expr = target.partition(":")
+    if expr.isidentifier():
+        uvicorn = f"uvicorn {uvicorn_dir}{_quote(target)}"
+    elif expr.endswith("()") and expr[:-2].isidentifier():
+        uvicorn = f"uvicorn --factory {uvicorn_dir}{_quote(f'{module}:{expr[:-2]}')}"
+    else:  # uvicorn can't pass arguments to a factory
+        uvicorn = "uvicorn"
     return (
-        " * Development server only. In production, serve the app with a WSGI server,"
-        f" e.g. gunicorn {chdir}{quoted}, or an ASGI server such as uvicorn."
+        " * Development server only. In production, serve the app with a WSGI server"
+        f" ({gunicorn}) or an ASGI server ({uvicorn})."
     )
 
 
@@ -1279,7 +1311,7 @@ def routes_command(sort: str, all_methods: bool) -> None:
 cli = KolbenGroup(
     name="kolben",
     help="""\
-The kolben command line: run, inspect and manage a kolben application.
+The kolben command line. Run, inspect and manage a kolben application.
 
 An application to load must be given with the '--app' option, 'KOLBEN_APP'
 environment variable, or with a 'wsgi.py' or 'app.py' file in the current
