@@ -386,6 +386,15 @@ def test_find_app_by_string_factory_raises_one_line():
     assert "\n" not in message
 
 
+def test_find_app_by_string_type_error_inside_the_factory(monkeypatch):
+    monkeypatch.syspath_prepend(str(CLI_APPS))
+    with pytest.raises(NoAppException) as info:
+        locate_app("factory_app", "type_error_inside()")
+    message = info.value.message
+    assert "'type_error_inside()' in module 'factory_app' raised TypeError:" in message
+    assert "factory_app.py, line " in message
+
+
 def test_find_app_by_string_a_callable_app_is_not_called():
     # As in Flask: only functions are called; a Kolben app is returned as is.
     a = kolben.Kolben("a")
@@ -775,6 +784,56 @@ def test_help_with_an_app_that_fails_to_import(monkeypatch, kolben_cli):
     assert result.exit_code == 0
     assert "While importing 'raises_on_import'" in result.output
     assert "  run " in result.output
+
+
+def test_completion_does_not_report_a_missing_app(kolben_cli):
+    ctx = kolben_cli.make_context("kolben", ["--app", "kc_missing"], resilient_parsing=True)
+    with ctx:
+        assert kolben_cli.get_command(ctx, "anything") is None
+
+
+def test_app_context_already_pushed_is_reused(app):
+    @app.cli.command()
+    def depth():
+        from kolben.globals import _cv_app
+
+        click.echo(f"same={_cv_app.get() is outer}")
+
+    with app.app_context() as outer:
+        result = invoke(KolbenGroup(create_app=lambda: app), "depth")
+    assert result.output == "same=True\n"
+
+
+def test_listing_commands_survives_a_broken_app_group(app, capsys):
+    def broken(ctx):
+        raise RuntimeError("listing failed")
+
+    app.cli.list_commands = broken  # type: ignore[method-assign]
+    result = invoke(KolbenGroup(create_app=lambda: app), "--help")
+    assert result.exit_code == 0
+    assert "RuntimeError: listing failed" in result.output
+    assert "  routes " in result.output
+
+
+def test_group_with_a_script_info_in_its_context_settings(app):
+    info = ScriptInfo(create_app=lambda: app)
+    group = KolbenGroup(context_settings={"obj": info})
+
+    @group.command(with_appcontext=False)
+    @pass_script_info
+    def which(script_info):
+        click.echo(script_info is info)
+
+    assert invoke(group, "which").output == "True\n"
+
+
+def test_factory_raising_a_click_error_keeps_it():
+    def create_app():
+        raise click.UsageError("configure SHOP_DB first")
+
+    result = invoke(KolbenGroup(create_app=create_app), "routes")
+    assert result.exit_code == 2
+    assert error_lines(result.output) == ["Error: configure SHOP_DB first"]
 
 
 # --- custom commands -----------------------------------------------------------------------
