@@ -26,6 +26,7 @@ from datetime import timedelta
 from functools import cached_property, partial, update_wrapper
 from types import TracebackType
 
+import click
 from werkzeug.datastructures import Headers
 from werkzeug.exceptions import (
     Aborter,
@@ -1218,9 +1219,20 @@ class Kolben(Scaffold):
         python-dotenv). Other options go to :func:`werkzeug.serving.run_simple`.
         In production use a WSGI server such as gunicorn: ``gunicorn module:app``.
         """
-        from werkzeug.serving import run_simple
+        from werkzeug.serving import is_running_from_reloader, run_simple
 
         from .cli import load_dotenv as _load_dotenv
+
+        if os.environ.get("KOLBEN_RUN_FROM_CLI") == "true":
+            # `kolben run` imported a module that calls app.run() unguarded.
+            if not is_running_from_reloader():
+                click.secho(
+                    " * Ignoring a call to 'app.run()' that would block the current"
+                    " 'kolben' CLI command.\n   Only call 'app.run()' in an"
+                    " 'if __name__ == \"__main__\"' guard.",
+                    fg="red",
+                )
+            return
 
         if load_dotenv:
             _load_dotenv()
