@@ -709,13 +709,6 @@ def test_chunked_body_past_limit_stops_receiving(app, view_kind):
     assert conn.status == 413 or len(conn.json["data"]) <= 250
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kolben BUG: a chunked body (no Content-Length) past MAX_CONTENT_LENGTH is"
-    " silently truncated to the limit and the view answers 200; docs/asgi.md promises"
-    " that reading it raises 413 (werkzeug's LimitedStream.readall stops at the limit"
-    " without raising, so the door must check the size itself)",
-)
 @pytest.mark.parametrize("what", ["data", "form"])
 def test_chunked_body_past_limit_is_413(app, view_kind, what):
     _data_app(app, view_kind)
@@ -1116,14 +1109,6 @@ def test_stream_async_generator_client_disconnects(app, caplog):
     assert problems(caplog) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kolben BUG: when the client disconnects from an async-generator body, the"
-    " door returns without closing it (an async generator has aclose, not close, and"
-    " _chunks/encoded are left suspended in a reference cycle): its finally runs only"
-    " when the cyclic GC runs or the loop shuts down, in a task the asyncgen hook"
-    " creates then, not promptly",
-)
 def test_stream_async_generator_closed_before_the_call_returns(app):
     # "Closed promptly": the generator's finally has run when the ASGI call
     # returns, and no task is left behind to do it later.
@@ -1157,13 +1142,6 @@ def test_stream_async_generator_closed_before_the_call_returns(app):
     assert client.conn.other_tasks == set()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kolben BUG: an async-generator body waiting between chunks is not cancelled"
-    " when the client disconnects; the door notices the disconnect only when the next"
-    " chunk arrives (an SSE-style generator idling on an event stays alive after its"
-    " client is gone)",
-)
 def test_stream_async_generator_waiting_is_cancelled_on_disconnect(app, caplog):
     events = []
     client = _StreamDisconnect()
@@ -1249,13 +1227,6 @@ def test_stream_with_context_sync_client_disconnects_runs_teardown(app, caplog):
     assert problems(caplog) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kolben BUG: stream_with_context does not accept an async generator (it"
-    " treats it as a generator function and returns a wrapper; the view then fails"
-    " with 'async_generator' object is not callable); issue 5 asks for"
-    " stream_with_context for both kinds of iterator",
-)
 def test_stream_with_context_async(app):
     @app.route("/stream")
     def stream():
@@ -1273,11 +1244,6 @@ def test_stream_with_context_async(app):
     assert conn.body == b"hello world"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kolben BUG: stream_with_context used as a decorator on an async generator"
-    " function fails ('async_generator' object is not callable)",
-)
 def test_stream_with_context_async_decorator(app):
     @app.route("/stream")
     def stream():
@@ -1944,11 +1910,6 @@ def test_disconnect_before_any_body(app, caplog):
     assert problems(caplog) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kolben BUG: a body without Content-Length that arrives in one message"
-    " larger than MAX_CONTENT_LENGTH is truncated to the limit (200), not 413",
-)
 def test_single_message_body_past_limit_is_413(app, view_kind):
     _data_app(app, view_kind)
     app.config["MAX_CONTENT_LENGTH"] = 100

@@ -151,9 +151,14 @@ class LazyBody(io.RawIOBase):
     """
 
     def __init__(
-        self, prefix: t.IO[bytes], receive: Receive, loop: asyncio.AbstractEventLoop
+        self,
+        prefix: t.IO[bytes],
+        receive: Receive,
+        loop: asyncio.AbstractEventLoop,
+        received: int = 0,
     ) -> None:
         self._prefix = prefix
+        self._received = received
         self._receive = receive
         self._loop = loop
         self._pending = b""
@@ -177,7 +182,9 @@ class LazyBody(io.RawIOBase):
             raise ClientDisconnected()
         if not message.get("more_body", False):
             self._done = True
-        return t.cast(bytes, message.get("body", b""))
+        chunk = t.cast(bytes, message.get("body", b""))
+        self._received += len(chunk)
+        return chunk
 
     def readinto(self, buffer: t.Any) -> int:
         view = memoryview(buffer).cast("B")
@@ -191,6 +198,12 @@ class LazyBody(io.RawIOBase):
                 data, self._pending = data[:want], data[want:]
             else:
                 self._pending = b""
+        req_ctx = _cv_request.get(None)
+        limit = req_ctx.request.max_content_length if req_ctx is not None else None
+        if limit is not None and self._received > limit:
+            # Past the request's limit (MAX_CONTENT_LENGTH, or what the view set):
+            # 413, as for a declared length over it, rather than a cut-off body.
+            raise RequestEntityTooLarge()
         view[: len(data)] = data
         return len(data)
 
@@ -222,6 +235,9 @@ async def receive_body(
         chunk = first.get("body", b"")
         if max_length is None or len(chunk) <= max_length:
             return io.BytesIO(chunk), False
+        done = LazyBody(io.BytesIO(chunk), receive, loop, received=len(chunk))
+        done._done = True
+        return t.cast(t.IO[bytes], done), False
     elif first["type"] == "http.disconnect":
         return io.BytesIO(), True
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_THRESHOLD)  # noqa: SIM115
@@ -238,11 +254,15 @@ async def receive_body(
         if chunk:
             spool.write(chunk)
             size += len(chunk)
+        if max_length is not None and size > max_length:
+            # Stop receiving; reading the body gives 413 unless the view raised
+            # the request's limit, in which case the rest is received as read.
+            spool.seek(0)
+            rest = LazyBody(spool, receive, loop, received=size)
+            rest._done = not more
+            return t.cast(t.IO[bytes], rest), False
         if not more:
             break
-        if max_length is not None and size > max_length:
-            spool.seek(0)
-            return t.cast(t.IO[bytes], LazyBody(spool, receive, loop)), False
     spool.seek(0)
     return t.cast(t.IO[bytes], spool), False
 
@@ -449,6 +469,9 @@ async def _send_body(
 
     watcher = loop.create_task(watch_disconnect())
     try:
+        if isinstance(app_iter, cabc.AsyncIterator):
+            await _send_async_body(loop, app_iter, watcher, send)
+            return
         async for chunk in _chunks(loop, context, app_iter):
             if disconnected.is_set():
                 return
@@ -463,6 +486,58 @@ async def _send_body(
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await watcher
+
+
+async def _send_async_body(
+    loop: asyncio.AbstractEventLoop,
+    body: cabc.AsyncIterator[t.Any],
+    watcher: asyncio.Task[None],
+    send: Send,
+) -> None:
+    """Send an async iterator's chunks; when the client disconnects, even while the
+    iterator is waiting for its next chunk, cancel it so its ``finally`` runs now."""
+    # Every step runs in one context, so a generator that pushes contexts (say
+    # through stream_with_context) pops them in the context it pushed them in.
+    steps_context = contextvars.copy_context()
+    try:
+        while True:
+            if not _TASK_CONTEXT:
+                # Python 3.10 can't give a task a context: step the iterator in this
+                # task (correct, but not cancelled while it waits for a chunk).
+                chunk = await _next_chunk(body)
+                if chunk is _DONE:
+                    break
+                if chunk:
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                continue
+            step = loop.create_task(
+                _next_chunk(body),
+                context=steps_context,  # type: ignore[call-arg]
+            )
+            await asyncio.wait((step, watcher), return_when=asyncio.FIRST_COMPLETED)
+            if not step.done():  # the client went away first
+                step.cancel()
+                with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                    await step
+                return
+            chunk = step.result()
+            if chunk is _DONE:
+                break
+            if chunk:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+    finally:
+        aclose = getattr(body, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+async def _next_chunk(body: cabc.AsyncIterator[t.Any]) -> t.Any:
+    try:
+        chunk = await body.__anext__()
+    except StopAsyncIteration:
+        return _DONE
+    return chunk if isinstance(chunk, bytes) else str(chunk).encode()
 
 
 _DONE = object()

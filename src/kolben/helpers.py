@@ -111,7 +111,12 @@ def stream_with_context(
                 yield "Hello "
                 yield request.args["name"]
             return generate()
+
+    Async generators (and ``async def`` generator functions) work too: the
+    contexts are pushed again while the body is iterated on the event loop.
     """
+    if hasattr(generator_or_function, "__aiter__"):
+        return _stream_async_with_context(generator_or_function)  # type: ignore[arg-type,return-value]
     try:
         gen = iter(generator_or_function)  # type: ignore[arg-type]
     except TypeError:
@@ -144,6 +149,30 @@ def stream_with_context(
     wrapped = generator()
     next(wrapped)
     return wrapped  # type: ignore[return-value]
+
+
+def _stream_async_with_context(source: t.AsyncIterable[t.Any]) -> t.AsyncIterator[t.Any]:
+    req_ctx = _cv_request.get(None)
+    if req_ctx is None:
+        raise RuntimeError(
+            "'stream_with_context' can only be used while a request context is active,"
+            " such as in a view function."
+        )
+    app_ctx = _cv_app.get()
+
+    async def generator() -> t.AsyncIterator[t.Any]:
+        # The view's contexts are popped by the time the body is iterated; push the
+        # same objects again in the task that iterates it.
+        with app_ctx, req_ctx:
+            try:
+                async for item in source:
+                    yield item
+            finally:
+                aclose = getattr(source, "aclose", None)
+                if aclose is not None:
+                    await aclose()
+
+    return generator()
 
 
 def get_root_path(import_name: str) -> str:
