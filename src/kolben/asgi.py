@@ -38,7 +38,7 @@ from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 from .app import Kolben
 from .concurrency import _server_loop, is_async_callable
 from .ctx import RequestContext
-from .globals import _cv_app, _cv_request
+from .globals import _cv_request
 from .sessions import SecureCookieSessionInterface
 from .signals import (
     appcontext_popped,
@@ -49,7 +49,7 @@ from .signals import (
     request_started,
     request_tearing_down,
 )
-from .wsgi import PRESERVE_CONTEXT_KEY
+from .wsgi import end_request
 
 if t.TYPE_CHECKING:
     from .wrappers import Request
@@ -434,12 +434,7 @@ async def _serve_on_loop(
             raise
         return response(environ, start_response)
     finally:
-        if PRESERVE_CONTEXT_KEY in environ:
-            environ[PRESERVE_CONTEXT_KEY](_cv_app.get())
-            environ[PRESERVE_CONTEXT_KEY](_cv_request.get())
-        if error is not None and app.should_ignore_error(error):
-            error = None
-        ctx.pop(error)
+        end_request(app, ctx, environ, error)
 
 
 def _no_write(data: bytes) -> None:

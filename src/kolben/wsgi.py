@@ -15,6 +15,7 @@ if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
     from .app import Kolben
+    from .ctx import RequestContext
 
 #: The environ key the test client uses to keep a request's contexts after it.
 PRESERVE_CONTEXT_KEY = "werkzeug.debug.preserve_context"
@@ -43,9 +44,17 @@ def serve(app: Kolben, environ: WSGIEnvironment, start_response: StartResponse) 
             raise
         return response(environ, start_response)
     finally:
-        if PRESERVE_CONTEXT_KEY in environ:
-            environ[PRESERVE_CONTEXT_KEY](_cv_app.get())
-            environ[PRESERVE_CONTEXT_KEY](_cv_request.get())
-        if error is not None and app.should_ignore_error(error):
-            error = None
-        ctx.pop(error)
+        end_request(app, ctx, environ, error)
+
+
+def end_request(
+    app: Kolben, ctx: RequestContext, environ: WSGIEnvironment, error: BaseException | None
+) -> None:
+    """Pop the request's contexts (running the teardown functions), first handing
+    them to the test client when it asked to keep them (``with client:``)."""
+    if PRESERVE_CONTEXT_KEY in environ:
+        environ[PRESERVE_CONTEXT_KEY](_cv_app.get())
+        environ[PRESERVE_CONTEXT_KEY](_cv_request.get())
+    if error is not None and app.should_ignore_error(error):
+        error = None
+    ctx.pop(error)
