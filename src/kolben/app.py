@@ -604,9 +604,7 @@ class Kolben(Scaffold):
         or host matching is on.
         """
         if request is not None:
-            if (trusted_hosts := self.config["TRUSTED_HOSTS"]) is not None:
-                request.trusted_hosts = trusted_hosts
-                request.host  # noqa: B018 - raises SecurityError for an untrusted host
+            self._check_trusted_host(request)
             subdomain = None
             server_name = self.config["SERVER_NAME"]
             if self.url_map.host_matching:
@@ -638,10 +636,15 @@ class Kolben(Scaffold):
             if adapter is None:
                 return None
             self._adapters.put(key, adapter)
-        elif self.config["TRUSTED_HOSTS"] is not None:
-            request.trusted_hosts = self.config["TRUSTED_HOSTS"]
-            request.host  # noqa: B018 - raises SecurityError for an untrusted host
+        else:
+            self._check_trusted_host(request)
         return adapter
+
+    def _check_trusted_host(self, request: Request) -> None:
+        """Raise SecurityError (a 400) when ``TRUSTED_HOSTS`` excludes the host."""
+        if (trusted_hosts := self.config["TRUSTED_HOSTS"]) is not None:
+            request.trusted_hosts = trusted_hosts
+            request.host  # noqa: B018 - raises SecurityError for an untrusted host
 
     @cached_property
     def _cache_adapters(self) -> bool:

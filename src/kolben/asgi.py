@@ -32,6 +32,7 @@ import sys
 import tempfile
 import typing as t
 from functools import partial
+from urllib.parse import unquote_to_bytes
 
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 
@@ -91,10 +92,7 @@ def build_environ(scope: Scope, body: t.IO[bytes]) -> dict[str, t.Any]:
     path: str = scope["path"]
     raw_path: bytes | None = scope.get("raw_path")
     if raw_path is not None:
-        path_info = raw_path.partition(b"?")[0].decode("latin-1")
-        from urllib.parse import unquote_to_bytes
-
-        path_info = unquote_to_bytes(path_info).decode("latin-1")
+        path_info = unquote_to_bytes(raw_path.partition(b"?")[0]).decode("latin-1")
     else:
         path_info = path.encode("utf-8").decode("latin-1")
     script_name = root_path.encode("utf-8").decode("latin-1")
@@ -156,13 +154,14 @@ class LazyBody(io.RawIOBase):
         receive: Receive,
         loop: asyncio.AbstractEventLoop,
         received: int = 0,
+        done: bool = False,
     ) -> None:
         self._prefix = prefix
         self._received = received
         self._receive = receive
         self._loop = loop
         self._pending = b""
-        self._done = False
+        self._done = done
 
     def readable(self) -> bool:
         return True
@@ -235,9 +234,8 @@ async def receive_body(
         chunk = first.get("body", b"")
         if max_length is None or len(chunk) <= max_length:
             return io.BytesIO(chunk), False
-        done = LazyBody(io.BytesIO(chunk), receive, loop, received=len(chunk))
-        done._done = True
-        return t.cast(t.IO[bytes], done), False
+        whole = LazyBody(io.BytesIO(chunk), receive, loop, received=len(chunk), done=True)
+        return t.cast(t.IO[bytes], whole), False
     elif first["type"] == "http.disconnect":
         return io.BytesIO(), True
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_THRESHOLD)  # noqa: SIM115
@@ -258,8 +256,7 @@ async def receive_body(
             # Stop receiving; reading the body gives 413 unless the view raised
             # the request's limit, in which case the rest is received as read.
             spool.seek(0)
-            rest = LazyBody(spool, receive, loop, received=size)
-            rest._done = not more
+            rest = LazyBody(spool, receive, loop, received=size, done=not more)
             return t.cast(t.IO[bytes], rest), False
         if not more:
             break

@@ -20,6 +20,7 @@ if t.TYPE_CHECKING:
 
     from werkzeug.wrappers import Response as BaseResponse
 
+    from .ctx import AppContext, RequestContext
     from .wrappers import Response
 
 
@@ -127,13 +128,7 @@ def stream_with_context(
 
         return update_wrapper(decorator, func)  # type: ignore[return-value]
 
-    req_ctx = _cv_request.get(None)
-    if req_ctx is None:
-        raise RuntimeError(
-            "'stream_with_context' can only be used while a request context is active,"
-            " such as in a view function."
-        )
-    app_ctx = _cv_app.get()
+    app_ctx, req_ctx = _active_contexts()
 
     def generator() -> t.Iterator[t.AnyStr | None]:
         # Re-push the same contexts (not copies) so `g` and `request` are the view's.
@@ -151,14 +146,19 @@ def stream_with_context(
     return wrapped  # type: ignore[return-value]
 
 
-def _stream_async_with_context(source: t.AsyncIterable[t.Any]) -> t.AsyncIterator[t.Any]:
+def _active_contexts() -> tuple[AppContext, RequestContext]:
+    """The app and request contexts that stream_with_context pushes again."""
     req_ctx = _cv_request.get(None)
     if req_ctx is None:
         raise RuntimeError(
             "'stream_with_context' can only be used while a request context is active,"
             " such as in a view function."
         )
-    app_ctx = _cv_app.get()
+    return _cv_app.get(), req_ctx
+
+
+def _stream_async_with_context(source: t.AsyncIterable[t.Any]) -> t.AsyncIterator[t.Any]:
+    app_ctx, req_ctx = _active_contexts()
 
     async def generator() -> t.AsyncIterator[t.Any]:
         # The view's contexts are popped by the time the body is iterated; push the
