@@ -68,6 +68,9 @@ if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
     from .blueprints import Blueprint
+    from .broker import Broker
+    from .resources import TaskResource
+    from .signing import Tokens
     from .templating import DispatchingJinjaLoader, Environment
     from .testing import KolbenClient, KolbenCliRunner
 
@@ -174,6 +177,10 @@ class Kolben(Scaffold):
         "TEMPLATES_AUTO_RELOAD": None,
         "MAX_COOKIE_SIZE": 4093,
         "PROVIDE_AUTOMATIC_OPTIONS": True,
+        # kolben's own keys (not in Flask):
+        "BROKER_URL": None,
+        "BROKER_RETENTION": 1000,
+        "STATIC_CACHE_BUST": False,
     }
 
     def __init__(
@@ -228,6 +235,8 @@ class Kolben(Scaffold):
         self.blueprints: dict[str, t.Any] = {}
         #: Extensions keep their state here, keyed by a lowercase name.
         self.extensions: dict[str, t.Any] = {}
+        #: Per-task resources by name (see :meth:`task_resource`).
+        self.task_resources: dict[str, TaskResource] = {}
         #: The URL map (werkzeug :class:`~werkzeug.routing.Map`). Add converters
         #: with ``app.url_map.converters["name"] = MyConverter``.
         self.url_map = self.url_map_class(host_matching=host_matching)
@@ -390,6 +399,44 @@ class Kolben(Scaffold):
         """Register a function returning names for the ``kolben shell`` namespace."""
         self.shell_context_processors.append(f)
         return f
+
+    # -- recipes built in: broker, tokens, per-task resources -------------------------
+
+    @cached_property
+    def broker(self) -> Broker:
+        """The app's publish/subscribe broker for Server-Sent Events and fan-out,
+        chosen by ``BROKER_URL`` on first use (unset: in-process
+        :class:`~kolben.broker.MemoryBroker`; ``redis://...``:
+        :class:`~kolben.broker.RedisBroker`)."""
+        from .broker import create_broker
+
+        return create_broker(self)
+
+    @cached_property
+    def tokens(self) -> Tokens:
+        """Signed, timestamped, URL-safe tokens keyed by ``SECRET_KEY`` (see
+        :class:`kolben.signing.Tokens`)."""
+        from .signing import Tokens
+
+        return Tokens(self)
+
+    def task_resource(
+        self,
+        name: str,
+        *,
+        acquire: t.Callable[[], t.Any],
+        release: t.Callable[[t.Any], t.Any],
+        commit: t.Callable[[t.Any], t.Any] | None = None,
+        rollback: t.Callable[[t.Any], t.Any] | None = None,
+    ) -> TaskResource:
+        """Register a resource acquired lazily once per application context and
+        committed (or rolled back) and released when the context ends; see
+        :mod:`kolben.resources`."""
+        from .resources import TaskResource
+
+        return TaskResource.register(
+            self, name, acquire=acquire, release=release, commit=commit, rollback=rollback
+        )
 
     def make_shell_context(self) -> dict[str, t.Any]:
         """The namespace of ``kolben shell``: ``app``, ``g`` and the processors' names."""
@@ -731,6 +778,14 @@ class Kolben(Scaffold):
             )
 
         self.inject_url_defaults(endpoint, values)
+        if (
+            "filename" in values
+            and self.config["STATIC_CACHE_BUST"]
+            and endpoint.rpartition(".")[2] == "static"
+        ):
+            from .static import add_static_version
+
+            add_static_version(self, endpoint, values)
         try:
             rv = url_adapter.build(
                 endpoint,
@@ -844,7 +899,23 @@ class Kolben(Scaffold):
                 rv = self.dispatch_request()
         except Exception as e:
             rv = self.handle_user_exception(e)
-        return self.finalize_request(rv)
+        response = self.finalize_request(rv)
+        # PERF: nothing to commit unless a task resource was used in this context.
+        if _cv_app.get()._task_state is not None:
+            response = self._commit_task_resources(response)
+        return response
+
+    def _commit_task_resources(self, response: Response) -> Response:
+        """Commit the task resources this request used, before its response is
+        sent; a failing commit (rolled back by :func:`kolben.resources.commit_task`)
+        turns the response into a 500, as any unhandled error does."""
+        from .resources import commit_task
+
+        try:
+            commit_task(_cv_app.get())
+        except Exception as e:
+            return self.handle_exception(e)
+        return response
 
     def preprocess_request(self) -> ft.ResponseReturnValue | None:
         """Run the ``url_value_preprocessors`` and ``before_request`` functions.

@@ -372,7 +372,7 @@ def _loop_view(app: Kolben, request: Request) -> t.Callable[..., t.Any] | None:
     cls = type(app)
     if any(getattr(cls, name) is not getattr(Kolben, name) for name in _PIPELINE_METHODS):
         return None
-    if app.teardown_appcontext_funcs:
+    if app.teardown_appcontext_funcs or app.task_resources:
         return None
     if type(app.session_interface) is not SecureCookieSessionInterface:
         return None

@@ -155,6 +155,9 @@ class AppContext:
         self.g: _AppCtxGlobals = app.app_ctx_globals_class()
         self._url_adapter: MapAdapter | object | None = _sentinel
         self._cv_tokens: list[t.Any] = []
+        #: The task resources acquired in this context (kolben.resources); None
+        #: until the first one is acquired.
+        self._task_state: t.Any = None
 
     @property
     def url_adapter(self) -> MapAdapter | None:
@@ -186,7 +189,13 @@ class AppContext:
             if len(self._cv_tokens) == 1:
                 if exc is _sentinel:
                     exc = sys.exc_info()[1]
-                self.app.do_teardown_appcontext(exc)
+                try:
+                    if self._task_state is not None:
+                        from .resources import end_task
+
+                        end_task(self, exc)
+                finally:
+                    self.app.do_teardown_appcontext(exc)
         finally:
             active = _cv_app.get(None)
             _cv_app.reset(self._cv_tokens.pop())
