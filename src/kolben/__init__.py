@@ -31,6 +31,7 @@ from .helpers import send_from_directory as send_from_directory
 from .helpers import stream_with_context as stream_with_context
 from .helpers import url_for as url_for
 from .json import jsonify as jsonify
+from .resources import after_commit as after_commit
 from .signals import appcontext_popped as appcontext_popped
 from .signals import appcontext_pushed as appcontext_pushed
 from .signals import appcontext_tearing_down as appcontext_tearing_down
@@ -62,6 +63,7 @@ __all__ = [
     "Request",
     "Response",
     "abort",
+    "after_commit",
     "after_this_request",
     "appcontext_popped",
     "appcontext_pushed",
