@@ -99,3 +99,13 @@ __all__ = [
     "template_rendered",
     "url_for",
 ]
+
+# KOLBEN_FLASK_COMPAT=1 (or true/yes): make `import flask` give kolben, for Flask
+# extensions (see kolben.compat). The compat module is imported only when asked for.
+import os as _os  # noqa: E402
+
+if _os.environ.get("KOLBEN_FLASK_COMPAT", "").lower() not in {"", "0", "false", "no"}:
+    from .compat import install as _install_flask_compat
+
+    _install_flask_compat()
+del _os
