@@ -24,8 +24,10 @@ from .helpers import abort as abort
 from .helpers import flash as flash
 from .helpers import get_flashed_messages as get_flashed_messages
 from .helpers import get_template_attribute as get_template_attribute
+from .helpers import is_safe_url as is_safe_url
 from .helpers import make_response as make_response
 from .helpers import redirect as redirect
+from .helpers import redirect_back as redirect_back
 from .helpers import send_file as send_file
 from .helpers import send_from_directory as send_from_directory
 from .helpers import stream_with_context as stream_with_context
@@ -79,11 +81,13 @@ __all__ = [
     "got_request_exception",
     "has_app_context",
     "has_request_context",
+    "is_safe_url",
     "json",
     "jsonify",
     "make_response",
     "message_flashed",
     "redirect",
+    "redirect_back",
     "render_template",
     "render_template_string",
     "request",

@@ -1,13 +1,15 @@
 """Helpers used in views: url_for, redirect, abort, make_response, streaming,
-message flashing, sending files and template attributes."""
+message flashing, sending files, template attributes and safe redirects back."""
 
 from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import sys
 import typing as t
 from functools import update_wrapper
+from urllib.parse import unquote, urljoin, urlsplit
 
 import werkzeug.utils
 from werkzeug.exceptions import abort as _werkzeug_abort
@@ -21,7 +23,7 @@ if t.TYPE_CHECKING:
     from werkzeug.wrappers import Response as BaseResponse
 
     from .ctx import AppContext, RequestContext
-    from .wrappers import Response
+    from .wrappers import Request, Response
 
 
 def get_debug_flag() -> bool:
@@ -417,3 +419,122 @@ def get_template_attribute(template_name: str, attribute: str) -> t.Any:
     Uses the current app's Jinja environment; needs an application context.
     """
     return getattr(current_app.jinja_env.get_template(template_name).module, attribute)
+
+
+# -- safe redirects ------------------------------------------------------------------
+
+#: A URL scheme at the start of a target (RFC 3986 / WHATWG scheme syntax).
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
+#: How many rounds of percent-decoding a target may need before it is stable.
+_DECODE_ROUNDS = 4
+
+
+def is_safe_url(target: str | None) -> bool:
+    """Whether redirecting to ``target`` keeps the browser on this host.
+
+    Accepted: a path (``/account``), a relative reference (``page2``,
+    ``?tab=2``), or an absolute ``http``/``https`` URL whose host (and port) is
+    the current request's :attr:`~kolben.Request.host`. Rejected: other hosts;
+    scheme-relative ``//host`` and what browsers read as one (``/\\host``,
+    ``\\\\host``, ``///host``); a scheme without ``//`` (``https:host``,
+    ``http:/\\/host``); any scheme but http and https (``javascript:``,
+    ``data:``); control characters anywhere (browsers drop tabs and newlines:
+    ``/\\t/host`` is ``//host``) and leading or trailing whitespace; user info
+    (``http://this@other``); and any of these spelt with percent-encoding, up to
+    four levels deep, since a proxy or a later redirect may decode it. Needs a
+    request context. See :func:`redirect_back`.
+    """
+    if not target or not isinstance(target, str):
+        return False
+    req_ctx = _cv_request.get(None)
+    if req_ctx is None:
+        raise RuntimeError(
+            "'is_safe_url' compares the target with the current request's host, so"
+            " it needs a request context (use it in a view)."
+        )
+    return _is_safe_target(target, req_ctx.request.host)
+
+
+def _is_safe_target(target: str, host: str) -> bool:
+    """:func:`is_safe_url` against ``host``: every decoding of ``target`` must
+    stay on ``host``."""
+    form = target
+    for _ in range(_DECODE_ROUNDS + 1):
+        if not _stays_on_host(form, host):
+            return False
+        if "%" not in form:
+            return True
+        decoded = unquote(form, errors="surrogateescape")
+        if decoded == form:
+            return True
+        form = decoded
+    return False  # still changing after several decodings: not a URL to trust
+
+
+def _stays_on_host(target: str, host: str) -> bool:
+    """One spelling of a target, read the way a browser reads a link: backslashes
+    before the query are slashes; a scheme needs ``//`` and this host."""
+    if not target or target[0].isspace() or target[-1].isspace():
+        return False
+    # PERF: one pass over the string for C0 controls, DEL and C1 controls.
+    if any(ch < " " or "\x7f" <= ch <= "\x9f" for ch in target):
+        return False
+    end = len(target)
+    for mark in "?#":
+        found = target.find(mark)
+        if found != -1 and found < end:
+            end = found
+    target = target[:end].replace("\\", "/") + target[end:]
+    match = _SCHEME.match(target)
+    if match is None:
+        # A path or relative reference; "//" would start an authority (a host).
+        return not target.startswith("//")
+    if match.group().lower() not in ("http:", "https:"):
+        return False
+    rest = target[match.end() :]
+    if not rest.startswith("//"):
+        return False  # "https:host": another host unless the scheme matches
+    authority = rest[2:]
+    for mark in "/?#":
+        found = authority.find(mark)
+        if found != -1:
+            authority = authority[:found]
+    return authority.lower() == host.lower()
+
+
+def redirect_back(fallback: str, *, param: str = "next", code: int = 302) -> BaseResponse:
+    """Redirect to where the user came from, if that is safe, else to ``fallback``.
+
+    Tries ``request.args[param]`` (``?next=/account``), then the ``Referer``
+    header; the first that passes :func:`is_safe_url` and is not the current
+    page (same path, whatever the query, so a login form never sends the user
+    back to itself) wins. Otherwise the redirect goes to ``fallback``, a URL the
+    app chose (``url_for("index")``)::
+
+        @app.post("/login")
+        def login():
+            ...  # check the password, log the user in
+            return redirect_back(url_for("index"))
+
+    Keep ``next`` on the form's URL so the POST still has it:
+    ``<form method="post" action="{{ url_for('login', next=request.args.get('next')) }}">``.
+    """
+    req_ctx = _cv_request.get(None)
+    if req_ctx is None:
+        raise RuntimeError(
+            "'redirect_back' needs a request context: it reads the request's"
+            " arguments and Referer (use it in a view)."
+        )
+    req = req_ctx.request
+    host = req.host
+    for target in (req.args.get(param), req.referrer):
+        if target and _is_safe_target(target, host) and not _is_current_page(target, req):
+            return redirect(target, code)
+    return redirect(fallback, code)
+
+
+def _is_current_page(target: str, req: Request) -> bool:
+    """Whether ``target`` (a safe target) resolves to the current request's path."""
+    base = req.base_url
+    resolved = urljoin(base, target.replace("\\", "/"))
+    return unquote(urlsplit(resolved).path) == unquote(urlsplit(base).path)
