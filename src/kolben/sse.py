@@ -1,0 +1,432 @@
+"""Server-Sent Events: :class:`Event`, the :class:`EventStream` response, and
+:func:`stream_channel`, a view helper streaming a broker channel with resumption.
+
+The wire format is the HTML Living Standard's ``text/event-stream``
+(https://html.spec.whatwg.org/multipage/server-sent-events.html)::
+
+    @app.post("/messages")
+    def post_message():
+        app.broker.publish("chat", {"text": request.form["text"]})
+        return redirect(url_for("index"))
+
+    @app.get("/events")
+    def events():
+        return stream_channel("chat")   # resumes from the Last-Event-ID header
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import re
+import sys
+import time
+import typing as t
+
+from .globals import _cv_app, _cv_request
+from .wrappers import Response
+
+if t.TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
+
+    from .broker import Subscription
+
+__all__ = ["KEEPALIVE", "Event", "EventStream", "stream_channel"]
+
+#: The comment sent after ``keepalive`` seconds without an event.
+KEEPALIVE = b": keepalive\n\n"
+#: The comment a stream starts with, so the client sees the response open at once
+#: (some WSGI servers send the headers only with the first body bytes).
+OPENING = b": open\n\n"
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+# Events delivered in one body chunk when several are ready at once.
+_BATCH = 64
+_TASK_CONTEXT = sys.version_info >= (3, 11)
+
+
+def _check_field(name: str, value: str) -> None:
+    if "\n" in value or "\r" in value:
+        raise ValueError(
+            f"An SSE {name} can't contain a line break ({value!r}): it would end the"
+            f" {name} field and start another. Remove line breaks from it."
+        )
+
+
+def _data_text(data: t.Any, dumps: t.Callable[[t.Any], str] | None) -> str:
+    if isinstance(data, str):
+        return data
+    if isinstance(data, (bytes, bytearray)):
+        return bytes(data).decode("utf-8")
+    if dumps is not None:
+        return dumps(data)
+    from .json import dumps as json_dumps  # the current app's provider, or the default
+
+    return json_dumps(data)
+
+
+class Event:
+    """One Server-Sent Event.
+
+    ``data`` is sent as it is when it is a string, otherwise JSON-encoded with the
+    current app's JSON provider (the default provider outside an app context); a
+    multi-line value becomes several ``data:`` lines. ``event`` is the event type
+    (``addEventListener(event, ...)`` in the browser; ``message`` when None),
+    ``id`` the event id the browser sends back as ``Last-Event-ID`` when it
+    reconnects, ``retry`` the reconnection delay in milliseconds.
+
+    Raises :exc:`ValueError` for a line break in ``event`` or ``id``, or a NUL in
+    ``id``: they would let data inject fields or events.
+    """
+
+    __slots__ = ("_encoded", "_event", "_id", "_retry", "_text", "data")
+
+    def __init__(
+        self,
+        data: t.Any,
+        event: str | None = None,
+        id: str | None = None,
+        retry: int | None = None,
+        *,
+        _dumps: t.Callable[[t.Any], str] | None = None,
+    ) -> None:
+        if event is not None:
+            if not isinstance(event, str):
+                raise TypeError(f"An SSE event type must be a string, got {event!r}.")
+            _check_field("event type", event)
+        if id is not None:
+            if not isinstance(id, str):
+                raise TypeError(f"An SSE event id must be a string, got {id!r}.")
+            _check_field("id", id)
+            if "\0" in id:
+                raise ValueError(
+                    f"An SSE event id can't contain a NUL character ({id!r}): browsers"
+                    " ignore such an id. Remove it."
+                )
+        if retry is not None and (
+            not isinstance(retry, int) or isinstance(retry, bool) or retry < 0
+        ):
+            raise ValueError(
+                f"An SSE retry must be a non-negative number of milliseconds, got {retry!r}."
+            )
+        #: The data as given.
+        self.data = data
+        self._event = event
+        self._id = id
+        self._retry = retry
+        self._text = _data_text(data, _dumps)
+        self._encoded: bytes | None = None
+
+    @property
+    def event(self) -> str | None:
+        """The event type, or None for the default (``message``)."""
+        return self._event
+
+    @property
+    def id(self) -> str | None:
+        """The event id, or None."""
+        return self._id
+
+    @property
+    def retry(self) -> int | None:
+        """The reconnection delay to set in the browser, in milliseconds."""
+        return self._retry
+
+    @property
+    def text(self) -> str:
+        """The data as it is sent: the string, or its JSON encoding."""
+        return self._text
+
+    def json(self) -> t.Any:
+        """The data decoded from JSON (with the current app's provider)."""
+        from .json import loads
+
+        return loads(self._text)
+
+    def encode(self) -> bytes:
+        """The event in the ``text/event-stream`` format, UTF-8 encoded.
+
+        PERF: computed once and kept, so an event fanned out to a thousand
+        subscribers is encoded once.
+        """
+        encoded = self._encoded
+        if encoded is None:
+            head = ""
+            if self._id is not None:
+                head = f"id: {self._id}\n"
+            if self._event is not None:
+                head += f"event: {self._event}\n"
+            if self._retry is not None:
+                head += f"retry: {self._retry}\n"
+            text = self._text
+            if "\n" in text or "\r" in text:
+                body = "".join(f"data: {line}\n" for line in _LINE_BREAK.split(text))
+            else:
+                body = f"data: {text}\n"
+            encoded = self._encoded = f"{head}{body}\n".encode()
+        return encoded
+
+    def __repr__(self) -> str:
+        fields = [repr(self._text)]
+        for name in ("event", "id", "retry"):
+            value = getattr(self, name)
+            if value is not None:
+                fields.append(f"{name}={value!r}")
+        return f"Event({', '.join(fields)})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Event):
+            return NotImplemented
+        return (self._text, self._event, self._id, self._retry) == (
+            other._text,
+            other._event,
+            other._id,
+            other._retry,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self._text, self._event, self._id, self._retry))
+
+
+EventSource: t.TypeAlias = "t.Iterable[t.Any] | t.AsyncIterable[t.Any]"
+
+
+class EventStream(Response):
+    """A ``text/event-stream`` response streaming the events of ``source``.
+
+    ``source`` is an iterable or async iterable of :class:`Event` (anything else,
+    a ``str`` or a ``dict`` say, is wrapped in an :class:`Event`), or a broker
+    :class:`~kolben.broker.Subscription`. The response has ``Cache-Control:
+    no-cache`` and ``X-Accel-Buffering: no`` (nginx sends each event at once).
+
+    After ``keepalive`` seconds without an event a ``: keepalive`` comment is sent
+    (None: never), which keeps proxies from closing an idle connection and lets
+    the server notice a client that went away. Under ASGI an async source (or a
+    subscription) is awaited on the event loop, many clients per worker; under
+    WSGI a sync source (or a subscription) is iterated in the worker's thread, one
+    thread per client. A plain sync iterator can't be interrupted while it waits
+    for its next item: such a source may yield None to mean "nothing yet", and a
+    keep-alive is sent when one is due.
+
+    The stream ends when the source ends; when the client disconnects, the
+    source is closed (``close()`` / ``aclose()``), which ends a subscription.
+    """
+
+    def __init__(
+        self,
+        source: EventSource,
+        *,
+        keepalive: float | None = 15.0,
+        status: int | str | None = None,
+        headers: t.Any = None,
+    ) -> None:
+        if not (hasattr(source, "__iter__") or hasattr(source, "__aiter__")):
+            raise TypeError(
+                f"EventStream needs an iterable or async iterable of events, got {source!r}."
+            )
+        if keepalive is not None and keepalive <= 0:
+            raise ValueError(
+                f"keepalive must be a positive number of seconds or None, got {keepalive!r}."
+            )
+        super().__init__(status=status, headers=headers, content_type="text/event-stream")
+        self.headers["Cache-Control"] = "no-cache"
+        self.headers["X-Accel-Buffering"] = "no"
+        #: The events' source.
+        self.source = source
+        #: Seconds of silence after which a keep-alive comment is sent.
+        self.keepalive = keepalive
+        app_ctx = _cv_app.get(None)
+        self._dumps: t.Callable[[t.Any], str] | None = (
+            app_ctx.app.json.dumps if app_ctx is not None else None
+        )
+        self.response = _Deferred(self)
+
+    def get_app_iter(self, environ: WSGIEnvironment) -> t.Iterable[bytes]:
+        """The body for the door serving it: async under ASGI when the source can
+        be awaited, sync otherwise."""
+        if (
+            environ["REQUEST_METHOD"] == "HEAD"
+            or self.status_code < 200
+            or self.status_code in (204, 304)
+        ):
+            self._close_source()
+            return ()
+        self.response = self._body(asgi="asgi.scope" in environ)
+        return super().get_app_iter(environ)
+
+    def _body(self, *, asgi: bool) -> t.Any:
+        from .broker import Subscription
+
+        source = self.source
+        if isinstance(source, Subscription):
+            return self._subscription_async(source) if asgi else self._subscription_sync(source)
+        if hasattr(source, "__aiter__") and (asgi or not hasattr(source, "__iter__")):
+            return self._async_source(t.cast(t.AsyncIterable[t.Any], source))
+        return self._sync_source(t.cast(t.Iterable[t.Any], source))
+
+    def _event(self, item: t.Any) -> bytes:
+        if isinstance(item, Event):
+            return item.encode()
+        return Event(item, _dumps=self._dumps).encode()
+
+    def _close_source(self) -> None:
+        close = getattr(self.source, "close", None)
+        if close is not None:
+            close()
+
+    # -- the four bodies ---------------------------------------------------------------
+
+    def _subscription_sync(self, sub: Subscription) -> t.Iterator[bytes]:
+        from .broker import SubscriptionClosed
+
+        keepalive = self.keepalive
+        try:
+            yield OPENING
+            while True:
+                try:
+                    event = sub.get(keepalive)
+                except SubscriptionClosed:
+                    return
+                if event is None:
+                    yield KEEPALIVE
+                    continue
+                # PERF: events that are already waiting go out in one chunk.
+                more = sub._take(_BATCH)
+                if more:
+                    yield b"".join([event.encode(), *(e.encode() for e in more)])
+                else:
+                    yield event.encode()
+        finally:
+            sub.close()
+
+    async def _subscription_async(self, sub: Subscription) -> t.AsyncIterator[bytes]:
+        from .broker import SubscriptionClosed
+
+        keepalive = self.keepalive
+        try:
+            yield OPENING
+            while True:
+                try:
+                    event = await sub.aget(keepalive)
+                except SubscriptionClosed:
+                    return
+                if event is None:
+                    yield KEEPALIVE
+                    continue
+                more = sub._take(_BATCH)
+                if more:
+                    yield b"".join([event.encode(), *(e.encode() for e in more)])
+                else:
+                    yield event.encode()
+        finally:
+            sub.close()
+
+    def _sync_source(self, source: t.Iterable[t.Any]) -> t.Iterator[bytes]:
+        keepalive = self.keepalive
+        iterator = iter(source)
+        try:
+            yield OPENING
+            last = time.monotonic()
+            for item in iterator:
+                if item is None:
+                    if keepalive is not None and time.monotonic() - last >= keepalive:
+                        last = time.monotonic()
+                        yield KEEPALIVE
+                    continue
+                yield self._event(item)
+                last = time.monotonic()
+        finally:
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                close()
+
+    async def _async_source(self, source: t.AsyncIterable[t.Any]) -> t.AsyncIterator[bytes]:
+        iterator = source.__aiter__()
+        keepalive = self.keepalive
+        loop = asyncio.get_running_loop()
+        # Every step of the source runs in this one context, so a source that sets
+        # context variables (stream_with_context) resets them where it set them.
+        context = contextvars.copy_context()
+        step: asyncio.Future[t.Any] | None = None
+        try:
+            yield OPENING
+            while True:
+                if keepalive is None or not _TASK_CONTEXT:
+                    try:
+                        item = await iterator.__anext__()
+                    except StopAsyncIteration:
+                        return
+                else:
+                    if step is None:
+                        step = loop.create_task(
+                            _anext(iterator),
+                            context=context,  # type: ignore[call-arg]
+                        )
+                    done, _ = await asyncio.wait((step,), timeout=keepalive)
+                    if not done:
+                        yield KEEPALIVE
+                        continue
+                    item, step = step.result(), None
+                    if item is _END:
+                        return
+                yield self._event(item)
+        finally:
+            if step is not None and not step.done():
+                step.cancel()
+                with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                    await step
+            aclose = getattr(iterator, "aclose", None)
+            if aclose is not None:
+                if _TASK_CONTEXT:
+                    await loop.create_task(aclose(), context=context)  # type: ignore[call-arg]
+                else:
+                    await aclose()
+
+
+_END = object()
+
+
+async def _anext(iterator: t.AsyncIterator[t.Any]) -> t.Any:
+    try:
+        return await iterator.__anext__()
+    except StopAsyncIteration:
+        return _END
+
+
+class _Deferred:
+    """The body before a door asks for it: the source decides, in
+    :meth:`EventStream.get_app_iter`, between a sync and an async body. Iterating it
+    directly (``response.get_data()``, say) iterates the sync body."""
+
+    __slots__ = ("_stream",)
+
+    def __init__(self, stream: EventStream) -> None:
+        self._stream = stream
+
+    def __iter__(self) -> t.Iterator[bytes]:
+        return t.cast(t.Iterator[bytes], self._stream._body(asgi=False))
+
+
+def stream_channel(channel: str, *, keepalive: float | None = 15.0) -> EventStream:
+    """An :class:`EventStream` of the broker channel ``channel``, for a view::
+
+        @app.get("/events")
+        def events():
+            return stream_channel("chat")
+
+    It subscribes with ``app.broker.subscribe(channel, last_event_id=...)``,
+    where the id is the request's ``Last-Event-ID`` header: a browser's
+    ``EventSource`` that reconnects gets every retained event it missed, then
+    live ones. Every event carries its ``id:``. Raises
+    :exc:`~kolben.broker.BrokerError` (a 503) when the broker is unreachable.
+    """
+    req_ctx = _cv_request.get(None)
+    if req_ctx is None:
+        raise RuntimeError(
+            "'stream_channel' needs an active request (it reads the Last-Event-ID"
+            " header); call it in a view function."
+        )
+    last_event_id = req_ctx.request.headers.get("Last-Event-ID") or None
+    sub = req_ctx.app.broker.subscribe(channel, last_event_id=last_event_id)
+    return EventStream(sub, keepalive=keepalive)

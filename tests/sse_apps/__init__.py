@@ -1,0 +1,1 @@
+"""Helpers for the SSE tests: an event-stream parser and served app modules."""
