@@ -164,13 +164,31 @@ class Scaffold:
 
     def send_static_file(self, filename: str) -> t.Any:
         """The view of the static route: a file from :attr:`static_folder`, cached
-        for ``app.get_send_file_max_age(filename)`` seconds."""
+        for ``app.get_send_file_max_age(filename)`` seconds.
+
+        With ``STATIC_CACHE_BUST`` on, a request whose ``v`` argument is the
+        file's current version (as :func:`~kolben.url_for` adds it) is cached for
+        a year: ``Cache-Control: public, max-age=31536000, immutable``.
+        """
         if not self.has_static_folder:
             raise RuntimeError("'static_folder' must be set to serve static files.")
+        from .globals import _cv_app, _cv_request
         from .helpers import send_from_directory
 
+        folder = t.cast(str, self.static_folder)
+        app = _cv_app.get().app
+        # PERF: no hashing or lookup unless cache busting is on and v is asked for.
+        if app.config["STATIC_CACHE_BUST"]:
+            version = _cv_request.get().request.args.get("v")
+            if version:
+                from .static import IMMUTABLE_MAX_AGE, file_version
+
+                if version == file_version(app, folder, filename):
+                    rv = send_from_directory(folder, filename, max_age=IMMUTABLE_MAX_AGE)
+                    rv.cache_control.immutable = True
+                    return rv
         max_age = self.get_send_file_max_age(filename)
-        return send_from_directory(t.cast(str, self.static_folder), filename, max_age=max_age)
+        return send_from_directory(folder, filename, max_age=max_age)
 
     def get_send_file_max_age(self, filename: str | None) -> int | None:
         """How long browsers may cache a file the static route or ``send_file``

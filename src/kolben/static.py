@@ -1,0 +1,112 @@
+"""Static cache busting: ``url_for('static', filename=...)`` adds ``?v=<hash>``.
+
+With ``STATIC_CACHE_BUST = True`` the URL of a static file (the app's or a
+blueprint's) carries the first 12 hex digits of the SHA-256 of the file's content;
+the static route answers a request whose ``v`` is the file's current version with
+``Cache-Control: public, max-age=31536000, immutable``, so browsers and proxies
+keep it for a year and a changed file gets a new URL. A stale or made-up ``v``
+still gets the file, with the usual ``SEND_FILE_MAX_AGE_DEFAULT``.
+
+Each file is hashed once per process and the version cached. In debug mode the
+file's modification time and size are checked on every URL built, and the file
+is hashed again when they change; outside debug mode a changed file is only
+noticed after a restart (deploying restarts the workers).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat as _stat
+import typing as t
+import weakref
+
+from werkzeug.security import safe_join
+
+if t.TYPE_CHECKING:
+    from .app import Kolben
+
+__all__ = ["IMMUTABLE_MAX_AGE", "add_static_version", "file_version"]
+
+#: The max-age (one year, in seconds) of a static file requested with its version.
+IMMUTABLE_MAX_AGE = 31536000
+#: How many hex digits of the content hash the version keeps.
+VERSION_LENGTH = 12
+
+_CHUNK = 64 * 1024
+
+# app -> absolute path -> (mtime_ns, size, version)
+_versions: weakref.WeakKeyDictionary[Kolben, dict[str, tuple[int, int, str]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _hash_file(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()[:VERSION_LENGTH]
+
+
+def file_version(app: Kolben, folder: str, filename: str) -> str | None:
+    """The version of ``filename`` inside the static ``folder``: the first 12 hex
+    digits of its SHA-256, or None if it is not a file there (or the name would
+    leave the folder).
+
+    PERF: hashed once and cached per app; outside debug mode a cached file is
+    not even looked at again (no ``stat``).
+    """
+    path = safe_join(folder, filename)
+    if path is None:
+        return None
+    cache = _versions.get(app)
+    if cache is None:
+        cache = _versions.setdefault(app, {})
+    cached = cache.get(path)
+    if cached is not None and not app.debug:
+        return cached[2]
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):  # missing, a bad name, a NUL byte
+        cache.pop(path, None)
+        return None
+    if not _stat.S_ISREG(st.st_mode):
+        return None
+    if cached is not None and cached[:2] == (st.st_mtime_ns, st.st_size):
+        return cached[2]
+    try:
+        version = _hash_file(path)
+    except OSError:
+        return None
+    cache[path] = (st.st_mtime_ns, st.st_size, version)
+    return version
+
+
+def static_folder_for(app: Kolben, endpoint: str) -> str | None:
+    """The static folder served by ``endpoint`` (``"static"`` for the app's,
+    ``"<blueprint>.static"`` for a blueprint's), or None."""
+    if endpoint == "static":
+        return app.static_folder
+    blueprint = app.blueprints.get(endpoint.rpartition(".")[0])
+    if blueprint is None:
+        return None
+    return t.cast("str | None", blueprint.static_folder)
+
+
+def add_static_version(app: Kolben, endpoint: str, values: dict[str, t.Any]) -> None:
+    """Add ``v`` (the file's version) to the values of a static URL being built.
+
+    Called by :meth:`Kolben.url_for` for a static endpoint when
+    ``STATIC_CACHE_BUST`` is on. A ``v`` given by the caller is kept; a missing
+    file gets no ``v`` (the URL still builds, and the request will be a 404).
+    """
+    if "v" in values:
+        return
+    folder = static_folder_for(app, endpoint)
+    filename = values.get("filename")
+    if folder is None or not isinstance(filename, str):
+        return
+    version = file_version(app, folder, filename)
+    if version is not None:
+        values["v"] = version
