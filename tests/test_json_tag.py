@@ -276,3 +276,73 @@ def test_custom_tag_for_a_plain_type(s: TaggedJSONSerializer) -> None:
     assert s.loads(s.dumps({"n": 2**60})) == {"n": 2**60}
     # Other serializers, with the built-in tags only, keep the fast path.
     assert TaggedJSONSerializer().dumps(2**60) == str(2**60)
+
+
+# -- the fast paths for plain values give the same text and values as tagging --------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_keys = st.one_of(
+    st.text(max_size=6),
+    st.sampled_from([" t", " di", " m", " b", " u", " d", " ", "a ", ' " ']),
+)
+_leaves = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=False),
+    st.text(max_size=8),
+    st.sampled_from(
+        [" t", '" ', '{" t": 1}', Markup("<b>"), b"\x00\xff", (1, "a"), NOW, AN_UUID]
+    ),
+)
+_values = st.recursive(
+    _leaves,
+    lambda children: st.one_of(
+        st.lists(children, max_size=4),
+        st.dictionaries(_keys, children, max_size=4),
+        st.tuples(children, children),
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(_keys, _values, max_size=5))
+def test_plain_fast_paths_match_tagging(value: dict[str, t.Any]) -> None:
+    import json
+
+    s = TaggedJSONSerializer()
+    text = s.dumps(value)
+    # The text is exactly what tagging everything would give (Flask's format).
+    assert text == json.dumps(s.tag(value), separators=(",", ":"))
+    # Loading gives back the value, with or without the untag scan.
+    assert s.loads(text) == value
+    assert s.loads(text.encode()) == value
+    assert s.loads(text) == s._untag_scan(json.loads(text))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(_keys, _values, max_size=5), st.booleans(), st.booleans())
+def test_session_text_in_an_app_matches_the_provider(
+    value: dict[str, t.Any], ensure_ascii: bool, sort_keys: bool
+) -> None:
+    """In an app, the text is what the app's JSON provider gives for the tagged
+    value, whichever ensure_ascii / sort_keys it has."""
+    app = kolben.Kolben(__name__)
+    app.json.ensure_ascii = ensure_ascii  # type: ignore[attr-defined]
+    app.json.sort_keys = sort_keys  # type: ignore[attr-defined]
+    s = TaggedJSONSerializer()
+    with app.app_context():
+        text = s.dumps(value)
+        assert text == app.json.dumps(s.tag(value), separators=(",", ":"))
+        assert s.loads(text) == value
+
+
+def test_circular_session_value_is_an_error() -> None:
+    value: dict[str, t.Any] = {"a": 1}
+    value["self"] = value
+    app = kolben.Kolben(__name__)
+    with app.app_context(), pytest.raises((ValueError, RecursionError)):
+        TaggedJSONSerializer().dumps(value)

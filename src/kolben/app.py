@@ -1114,12 +1114,12 @@ class Kolben(Scaffold):
         sess = ctx._session
         interface = self.session_interface
         if sess is None:
-            cookie_header = ctx.request.environ.get("HTTP_COOKIE")
-            if not cookie_header or not self.config["SESSION_REFRESH_EACH_REQUEST"]:
+            if "HTTP_COOKIE" not in ctx.request.environ:
                 return
-            name = interface.get_cookie_name(self)
-            # PERF: a substring test before parsing the Cookie header.
-            if f"{name}=" not in cookie_header or name not in ctx.request.cookies:
+            check = getattr(interface, "has_session_cookie_to_refresh", None)
+            if check is None:  # an interface not derived from SessionInterface
+                check = partial(SessionInterface.has_session_cookie_to_refresh, interface)
+            if not check(self, ctx.request):
                 return
             sess = ctx._open_session()
         if not interface.is_null_session(sess):

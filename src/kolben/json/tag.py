@@ -39,6 +39,7 @@ Add a tag for your own type by subclassing :class:`JSONTag` and registering it::
 
 from __future__ import annotations
 
+import json.encoder as _json_encoder
 import typing as t
 from base64 import b64decode, b64encode
 from datetime import datetime
@@ -331,13 +332,45 @@ class TaggedJSONSerializer:
             return [self._untag_scan(item) for item in value]
         return value
 
+    def _is_plain(self, value: t.Any) -> bool:
+        """Whether tagging ``value`` would return an equal value: it is built only
+        of dicts with plain string keys, lists, str, int, float, bool and None
+        (exact types) and no custom tag is registered."""
+        kind = type(value)
+        if kind in _PLAIN_TYPES:
+            return True
+        if kind is dict:
+            for key, item in value.items():
+                # A key starting with a space might be a tag key (TagDict).
+                if type(key) is not str or key[:1] == " ":
+                    return False
+                if type(item) not in _PLAIN_TYPES and not self._is_plain(item):
+                    return False
+            return True
+        if kind is list:
+            for item in value:
+                if type(item) not in _PLAIN_TYPES and not self._is_plain(item):
+                    return False
+            return True
+        return False
+
     def dumps(self, value: t.Any) -> str:
         """Tag ``value`` and serialize it to compact JSON text."""
-        tagged = self.tag(value)
+        # PERF: most sessions hold only JSON-native values; checking that is
+        # cheaper than tag(), which rebuilds every dict and list.
+        plain = self._builtin_only and self._is_plain(value)
+        tagged = value if plain else self.tag(value)
         ctx = _cv_app.get(None)
         if ctx is not None:
             provider = ctx.app.json
             if type(provider).dumps is DefaultJSONProvider.dumps:
+                if plain:
+                    encode = _plain_encoder(
+                        provider.ensure_ascii,  # type: ignore[attr-defined]
+                        provider.sort_keys,  # type: ignore[attr-defined]
+                    )
+                    if encode is not None:
+                        return "".join(encode(tagged, 0))
                 # PERF: the default provider keeps a compact encoder with its
                 # settings; json.dumps() would build one per call. Same output.
                 encoder = provider._response_encoder(False)  # type: ignore[attr-defined]
@@ -346,7 +379,59 @@ class TaggedJSONSerializer:
 
     def loads(self, value: str | bytes) -> t.Any:
         """Parse tagged JSON text and restore the tagged values."""
-        return self._untag_scan(_json_loads(value))
+        parsed = _json_loads(value)
+        # PERF: every tag key starts with a space, so tagged JSON holds a string
+        # starting with one ('" '); without one there is nothing to restore.
+        if isinstance(value, bytes):
+            if b'" ' not in value:
+                return parsed
+        elif '" ' not in value:
+            return parsed
+        return self._untag_scan(parsed)
+
+
+_plain_encoders: dict[tuple[bool, bool], t.Callable[[t.Any, int], t.Any] | None] = {}
+
+
+def _plain_encoder(ensure_ascii: bool, sort_keys: bool) -> t.Callable[[t.Any, int], t.Any] | None:
+    """CPython's C JSON encoder for compact output, built once per settings, or
+    None where there is none.
+
+    PERF: ``JSONEncoder.encode`` builds a C encoder on every call (~1 µs for a
+    small session). This one skips the circular-reference bookkeeping, so it is
+    only used on values :meth:`TaggedJSONSerializer._is_plain` walked in full
+    (which a circular value cannot pass). The text is ``JSONEncoder``'s.
+    """
+    key = (bool(ensure_ascii), bool(sort_keys))
+    if key in _plain_encoders:
+        return _plain_encoders[key]
+    make = getattr(_json_encoder, "c_make_encoder", None)
+    encode: t.Callable[[t.Any, int], t.Any] | None = None
+    if make is not None:
+        try:
+            encode = make(
+                None,  # no markers: no circular check
+                _no_default,
+                (
+                    _json_encoder.encode_basestring_ascii
+                    if ensure_ascii
+                    else _json_encoder.encode_basestring
+                ),
+                None,  # no indent
+                ":",
+                ",",
+                bool(sort_keys),
+                False,  # skipkeys
+                True,  # allow_nan
+            )
+        except TypeError:  # another Python's C encoder takes other arguments
+            encode = None
+    _plain_encoders[key] = encode
+    return encode
+
+
+def _no_default(value: t.Any) -> t.NoReturn:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
 _BUILTIN_TAGS: frozenset[type[JSONTag]] = frozenset(TaggedJSONSerializer.default_tags)
