@@ -166,6 +166,7 @@ class Request(_WerkzeugRequest):
             self.mimetype != "application/x-www-form-urlencoded"
             or cls.make_form_data_parser is not _WerkzeugRequest.make_form_data_parser
             or cls.form_data_parser_class is not FormDataParser
+            or not self.want_form_data_parsed
         ):
             super()._load_form_data()
             return
