@@ -297,17 +297,21 @@ async def _respond(
         captured[:] = [status, headers]
         return _no_write
 
-    # The request runs in its own copy of the context: on the loop when its only
-    # user code is an async view, otherwise in a worker thread (async views and
-    # hooks called from there find the server's loop through _server_loop).
+    app_iter: t.Any = _NOT_ON_LOOP
+    if "wsgi_app" not in app.__dict__:
+        # PERF: a request whose only user code is an async view runs right here,
+        # in the server's task: no task, no thread (every context it pushes is
+        # popped before this returns).
+        token = _server_loop.set(loop)
+        try:
+            app_iter = await _serve_on_loop(app, environ, start_response)
+        finally:
+            _server_loop.reset(token)
+    # Otherwise the request runs in a worker thread, in its own copy of the
+    # context (async views and hooks called from there find the server's loop
+    # through _server_loop); a sync body is advanced in that context too.
     context = contextvars.copy_context()
     context.run(_server_loop.set, loop)
-    app_iter: t.Any = _NOT_ON_LOOP
-    if _TASK_CONTEXT and "wsgi_app" not in app.__dict__:
-        app_iter = await loop.create_task(
-            _serve_on_loop(app, environ, start_response),
-            context=context,  # type: ignore[call-arg]
-        )
     if app_iter is _NOT_ON_LOOP:
         # Through app.wsgi_app, so WSGI middleware (ProxyFix...) applies here too.
         app_iter = await loop.run_in_executor(
