@@ -4,17 +4,29 @@ test client (importable as ``blog_testing`` from the tests in this folder)."""
 from __future__ import annotations
 
 import contextlib
+import http.client
+import os
 import re
+import signal
+import socket
+import subprocess
+import sys
+import time
 import typing as t
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
+import pytest
+
 import blog
 import kolben
+from blog import db
 from kolben.testing import KolbenClient
 
+HOST = "127.0.0.1"
+STARTUP_LIMIT = 15.0
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 CHROMIUM = Path("/usr/bin/chromium")
 #: A cheap hash for tests (the app's default, scrypt, takes ~70 ms per hash).
@@ -85,3 +97,69 @@ class Visitor:
 
     def logout(self) -> t.Any:
         return self.post("/auth/logout")
+
+
+# -- the blog served for real ------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def _answers(port: int) -> bool:
+    conn = http.client.HTTPConnection(HOST, port, timeout=1.0)
+    try:
+        conn.request("GET", "/")
+        return conn.getresponse().status == 200
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        conn.close()
+
+
+@contextlib.contextmanager
+def serve_blog(base: Path) -> Iterator[str]:
+    """The blog under uvicorn on a free port, on a fresh SQLite file; its URL."""
+    database = base / "blog.sqlite"
+    db.init_db(make_app(DATABASE=str(database), DATABASE_URL=None))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KOLBEN_", "FLASK_"))}
+    env.pop("DATABASE_URL", None)
+    env.update(
+        KOLBEN_DATABASE=str(database),
+        KOLBEN_SECRET_KEY="browser test key",
+        KOLBEN_PASSWORD_HASH_METHOD=FAST_HASH,
+    )
+    port = free_port()
+    log_path = base / "uvicorn.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "uvicorn", "--factory", "blog:create_app"),
+                *("--host", HOST, "--port", str(port), "--log-level", "warning"),
+                *("--timeout-graceful-shutdown", "1"),
+            ],
+            cwd=base,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    try:
+        deadline = time.monotonic() + STARTUP_LIMIT
+        while not _answers(port):
+            if process.poll() is not None:
+                pytest.fail(f"uvicorn exited ({process.returncode}):\n{log_path.read_text()}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"uvicorn did not answer in {STARTUP_LIMIT} s:\n{log_path.read_text()}")
+            time.sleep(0.1)
+        yield f"http://{HOST}:{port}"
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=5)

@@ -14,7 +14,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from kolben import Kolben, render_template
 
-from . import auth, blog, csrf, db, live
+from . import auth, blog, csrf, db
 
 #: HTTP errors shown with the blog's own page (the others keep kolben's default).
 _ERROR_PAGES = (400, 403, 404, 405, 413, 503)
@@ -55,7 +55,6 @@ def create_app(test_config: t.Mapping[str, t.Any] | None = None) -> Kolben:
     # After the blueprints: g.user is loaded first, so a refused form's error page
     # still shows who is logged in.
     csrf.init_app(app)
-    live.init_app(app)
     # The index is the blog's front page: url_for("index") and url_for("blog.index")
     # are both "/".
     app.add_url_rule("/", endpoint="index")

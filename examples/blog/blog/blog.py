@@ -28,6 +28,10 @@ def index() -> str:
     return render_template("blog/index.html", posts=db.list_posts())
 
 
+# The event stream the index page follows (see live.py).
+bp.add_url_rule("/events", view_func=live.events)
+
+
 @bp.get("/<int:id>/card")
 def card(id: int) -> str:
     """One post rendered as on the index: the page fetches it when an event says

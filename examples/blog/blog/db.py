@@ -9,8 +9,10 @@ or a placeholder style. Which database is used is decided by configuration:
 - otherwise SQLite, in the file named by ``DATABASE`` (by default ``blog.sqlite``
   in the instance folder).
 
-One connection is opened per request (lazily, on the first query), committed
-when the request ends without an error, rolled back otherwise, and closed.
+One connection is opened per request (lazily, on the first query) as kolben's
+per-task resource: committed once the response is ready (and only then are the
+``after_commit`` callbacks run, which announce the change to live pages), rolled
+back if the request fails, and closed when the request ends.
 Statements are written once with ``?`` placeholders; for PostgreSQL they are
 rewritten to psycopg's ``%s`` (once per statement, then cached).
 
@@ -31,7 +33,7 @@ from functools import lru_cache
 import click
 from werkzeug.exceptions import ServiceUnavailable
 
-from kolben import Kolben, current_app, g
+from kolben import Kolben, current_app
 from kolben.cli import with_appcontext
 
 Row = dict[str, t.Any]
@@ -165,27 +167,29 @@ def connect(app: Kolben) -> t.Any:
 
 
 def get_db() -> t.Any:
-    """The connection of the current request (or app context), opened on first use."""
-    if "db" not in g:
-        g.db = connect(current_app._get_current_object())  # type: ignore[attr-defined]
-    return g.db
+    """The connection of the current request (or app context), opened on first use.
+
+    It is kolben's per-task resource ``blog.db`` (see :func:`init_app`): committed
+    once the request's response is ready, rolled back if the request fails, closed
+    when the request ends.
+    """
+    return current_app.extensions["blog.db"].get()
 
 
-def close_db(exc: BaseException | None = None) -> None:
-    """End the context's connection, if one was opened: commit when the context
-    ends without an error, roll back otherwise, then close."""
-    conn = g.pop("db", None)
-    if conn is None:
-        return
-    try:
-        if exc is None:
-            conn.commit()
-        else:
-            conn.rollback()
-    except Exception as e:  # the connection may be gone already; closing still runs
-        current_app.logger.warning("blog: could not end the database transaction: %s", e)
-    finally:
-        conn.close()
+def _end(method: str) -> t.Callable[[t.Any], None]:
+    """``conn.commit`` or ``conn.rollback`` as a task-resource step; a database
+    that went away while committing is a 503."""
+
+    def step(conn: t.Any) -> None:
+        try:
+            getattr(conn, method)()
+        except Exception as e:
+            if _is_operational(e):
+                raise unavailable(e) from e
+            raise
+
+    step.__name__ = method
+    return step
 
 
 # PERF: each statement's PostgreSQL spelling is computed once, not per query.
@@ -248,9 +252,15 @@ def init_db_command(reset: bool) -> None:
 
 
 def init_app(app: Kolben) -> None:
-    """Register the connection teardown and the ``init-db`` command on ``app``."""
+    """Register the per-request connection and the ``init-db`` command on ``app``."""
     backend(app)  # a wrong DATABASE_URL fails at start-up, not on the first request
-    app.teardown_appcontext(close_db)
+    app.extensions["blog.db"] = app.task_resource(
+        "blog.db",
+        acquire=lambda: connect(app),
+        commit=_end("commit"),
+        rollback=_end("rollback"),
+        release=lambda conn: conn.close(),
+    )
     app.cli.add_command(init_db_command)
 
 
