@@ -196,6 +196,33 @@ class Subscription:
             self._limit += len(events)
             self._last_key = last_key
 
+    def _put_in_front(
+        self, replay: t.Sequence[tuple[EventKey, Event]], after: EventKey
+    ) -> asyncio.Future[bool] | None:
+        """Put replayed events (those after ``after``) in front of the live ones
+        queued since the subscription was registered, dropping what is in both."""
+        with self._lock:
+            live = list(self._queue)
+            self._queue.clear()
+            last = after
+            for key, event in replay:
+                if key > last:
+                    self._queue.append(event)
+                    last = key
+            for event in live:
+                live_key = parse_event_id(event.id)
+                if live_key is not None and live_key > last:
+                    self._queue.append(event)
+                    last = live_key
+            self._limit += len(replay)
+            self._last_key = last
+            if not self._queue:
+                return None
+            if self._sync_waiters:
+                self._cond.notify()
+            waiter, self._waiter = self._waiter, None
+            return waiter
+
     def _push(self, event: Event, key: EventKey) -> asyncio.Future[bool] | None:
         """Queue a live event; the async waiter to wake, if any. Events at or
         before the last queued id are dropped (they were replayed already)."""
