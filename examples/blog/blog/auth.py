@@ -6,6 +6,7 @@ import functools
 import typing as t
 
 from werkzeug.security import check_password_hash, generate_password_hash
+from werkzeug.wrappers import Response
 
 from kolben import (
     Blueprint,
@@ -19,7 +20,6 @@ from kolben import (
     session,
     url_for,
 )
-from kolben.wrappers import Response
 
 from . import db
 

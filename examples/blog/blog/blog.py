@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import typing as t
 
+from werkzeug.wrappers import Response
+
 from kolben import Blueprint, abort, flash, g, redirect, render_template, request, url_for
-from kolben.wrappers import Response
 
 from . import db, live
 from .auth import login_required
