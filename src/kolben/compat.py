@@ -129,6 +129,10 @@ class FlaskModule(ModuleType):
     def __init__(self, name: str, target: ModuleType | None) -> None:
         super().__init__(name, None if target is None else target.__doc__)
         self.__dict__["__kolben_module__"] = target
+        if name in _PACKAGES:
+            # Empty: submodules come from the finder, never from kolben's folders
+            # (which would load a second copy of a kolben module).
+            self.__path__: list[str] = []
         self.__dict__.update(_extras(name))
 
     def __getattr__(self, attr: str) -> t.Any:
@@ -141,6 +145,10 @@ class FlaskModule(ModuleType):
                 stacklevel=2,
             )
             return FLASK_VERSION
+        if attr.startswith("__") and attr != "__all__":
+            # Module metadata (__path__, __file__, ...) is this module's own,
+            # never the kolben module's.
+            raise AttributeError(f"module {self.__name__!r} has no attribute {attr!r}")
         submodule = f"{self.__name__}.{attr}"
         if submodule in MODULES:
             value: t.Any = importlib.import_module(submodule)
@@ -159,9 +167,8 @@ class FlaskModule(ModuleType):
                     name=attr,
                     obj=self,
                 ) from None
-        if not attr.startswith("__"):
-            # PERF: keep it, so the next lookup skips __getattr__ and getattr().
-            self.__dict__[attr] = value
+        # PERF: keep it, so the next lookup skips __getattr__ and getattr().
+        self.__dict__[attr] = value
         return value
 
     def __dir__(self) -> list[str]:
@@ -232,11 +239,10 @@ class _FlaskFinder(importlib.abc.MetaPathFinder):
         if fullname != "flask" and not fullname.startswith("flask."):
             return None
         if fullname not in MODULES:
-            raise ModuleNotFoundError(
-                f"No module named {fullname!r}: the Flask compat layer (kolben.compat)"
-                f" serves {', '.join(sorted(MODULES))}. See {DOCS}.",
-                name=fullname,
-            )
+            # Not found, as the protocol says (importlib.util.find_spec() probes
+            # get None); no finder after this one can find it either, since the
+            # stand-in packages have an empty __path__.
+            return None
         return importlib.machinery.ModuleSpec(
             fullname, self._loader, is_package=fullname in _PACKAGES
         )
