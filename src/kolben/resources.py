@@ -48,6 +48,7 @@ server's loop). In an ``async def`` view use ``await handle.aget()``.
 
 from __future__ import annotations
 
+import asyncio
 import typing as t
 
 from .concurrency import is_async_callable
@@ -59,7 +60,14 @@ if t.TYPE_CHECKING:
 
 F = t.TypeVar("F", bound=t.Callable[[], t.Any])
 
-__all__ = ["TaskResource", "after_commit", "commit_task", "end_task", "rollback_task"]
+__all__ = [
+    "TaskResource",
+    "acommit_task",
+    "after_commit",
+    "commit_task",
+    "end_task",
+    "rollback_task",
+]
 
 
 class _TaskState:
@@ -281,9 +289,42 @@ def _commit(app: Kolben, state: _TaskState) -> None:
     while state.callbacks:
         callback = state.callbacks.pop(0)
         try:
-            app.ensure_sync(callback)()
+            _run_callback(app, callback)
         except Exception:
             app.logger.exception(f"The after_commit callback {callback!r} failed.")
+
+
+#: Callback tasks still running (the loop keeps only weak references to tasks).
+_callback_tasks: set[asyncio.Task[t.Any]] = set()
+
+
+def _run_callback(app: Kolben, callback: t.Callable[[], t.Any]) -> None:
+    if is_async_callable(callback):
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            # An async view served on the event loop (ASGI) ends its task here,
+            # in code that can't wait for the loop: run the callback as a task
+            # of its own, right after. Its errors are logged all the same.
+            task = loop.create_task(callback())
+            _callback_tasks.add(task)
+            task.add_done_callback(lambda done: _callback_done(app, callback, done))
+            return
+    app.ensure_sync(callback)()
+
+
+def _callback_done(app: Kolben, callback: t.Callable[[], t.Any], task: asyncio.Task[t.Any]) -> None:
+    _callback_tasks.discard(task)
+    if task.cancelled():
+        return
+    error = task.exception()
+    if error is not None:
+        app.logger.error(
+            f"The after_commit callback {callback!r} failed.",
+            exc_info=(type(error), error, error.__traceback__),
+        )
 
 
 def commit_task(ctx: AppContext) -> None:
@@ -300,6 +341,56 @@ def commit_task(ctx: AppContext) -> None:
         _rollback_pending(ctx.app, state)
         return
     _commit(ctx.app, state)
+
+
+async def acommit_task(ctx: AppContext) -> None:
+    """:func:`commit_task` for code running on the event loop: async commits,
+    rollbacks and callbacks are awaited there, sync ones called.
+
+    For the ASGI door's on-loop path (an async view served without a worker
+    thread), which must finish the task before the response is sent without
+    blocking the loop.
+    """
+    state = _state(ctx)
+    state.request_committed = True
+    app = ctx.app
+    if not state.failed:
+        while state.pending:
+            handle = state.pending[0]
+            try:
+                await _acall(handle.commit, state.acquired[handle])
+            except BaseException:
+                await _arollback_pending(app, state)
+                raise
+            del state.pending[0]
+        while state.callbacks:
+            callback = state.callbacks.pop(0)
+            try:
+                rv = callback()
+                if is_async_callable(callback):
+                    await rv
+            except Exception:
+                app.logger.exception(f"The after_commit callback {callback!r} failed.")
+    else:
+        await _arollback_pending(app, state)
+
+
+async def _acall(fn: t.Callable[[t.Any], t.Any] | None, resource: t.Any) -> None:
+    if fn is not None:
+        rv = fn(resource)
+        if is_async_callable(fn):
+            await rv
+
+
+async def _arollback_pending(app: Kolben, state: _TaskState) -> None:
+    state.failed = True
+    state.callbacks.clear()
+    pending, state.pending = state.pending, []
+    for handle in pending:
+        try:
+            await _acall(handle.rollback, state.acquired[handle])
+        except Exception:
+            app.logger.exception(f"Rolling back task resource {handle.name!r} failed.")
 
 
 def end_task(ctx: AppContext, exc: BaseException | None) -> None:
