@@ -530,3 +530,28 @@ def test_postgres_async_connection(quiet_app: kolben.Kolben, client: t.Any, pg_t
     assert client.post("/a/two@example.com?fail").status_code == 500
     assert pg_rows(pg_table) == ["one@example.com"]
     assert sent == [["one@example.com"]]
+
+
+def test_streamed_response_keeps_the_resource_until_the_body_is_done(
+    app: kolben.Kolben, client: t.Any, journal: Journal
+) -> None:
+    res = _recording_resource(app, "db", journal)
+
+    @app.get("/")
+    def index() -> t.Any:
+        res.get()
+
+        @kolben.stream_with_context
+        def body() -> t.Iterator[str]:
+            journal("body starts")
+            yield f"{res.get()} "
+            journal("body ends")
+            yield "done"
+
+        return body()
+
+    assert client.get("/").data == b"db done"
+    # Committed before the response was sent; released once the body was sent.
+    assert journal.events == [
+        *("acquire db", "commit db", "body starts", "body ends", "release db"),
+    ]
