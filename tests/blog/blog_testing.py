@@ -120,19 +120,25 @@ def _answers(port: int) -> bool:
 
 
 @contextlib.contextmanager
-def serve_blog(base: Path) -> Iterator[str]:
-    """The blog under uvicorn on a free port, on a fresh SQLite file; its URL."""
-    database = base / "blog.sqlite"
-    db.init_db(make_app(DATABASE=str(database), DATABASE_URL=None))
+def serve_blog(
+    base: Path, *, database: Path | None = None, settings: dict[str, str] | None = None
+) -> Iterator[str]:
+    """The blog under uvicorn on a free port; its URL. It uses the SQLite file
+    ``database`` (default: a fresh one in ``base``), and ``settings`` become
+    ``KOLBEN_*`` environment variables of the server."""
+    if database is None:
+        database = base / "blog.sqlite"
+        db.init_db(make_app(DATABASE=str(database), DATABASE_URL=None))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KOLBEN_", "FLASK_"))}
     env.pop("DATABASE_URL", None)
     env.update(
         KOLBEN_DATABASE=str(database),
-        KOLBEN_SECRET_KEY="browser test key",
+        KOLBEN_SECRET_KEY="served blog test key",
         KOLBEN_PASSWORD_HASH_METHOD=FAST_HASH,
     )
+    env.update({f"KOLBEN_{name}": value for name, value in (settings or {}).items()})
     port = free_port()
-    log_path = base / "uvicorn.log"
+    log_path = base / f"uvicorn-{port}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [

@@ -7,11 +7,12 @@ import json
 import typing as t
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 from blog.live import CHANNEL, EVENT
-from blog_testing import Visitor, csrf_token_in, serve_blog
+from blog_testing import Visitor, csrf_token_in, make_app, serve_blog
 
 from blog import db
 
@@ -201,3 +202,43 @@ def test_card_of_an_announced_post(writer: Writer):
     assert card.status_code == 200
     assert "&lt;i&gt;card&lt;/i&gt;" in card.text
     assert f'href="/{post_id}/update"' in card.text
+
+
+@pytest.mark.redis
+def test_two_processes_share_a_redis_broker(tmp_path: Path):
+    """Two uvicorn processes (one database, one Redis broker): a page following
+    one of them sees the changes made through the other."""
+    import redis
+
+    prefix = f"blog-test:{uuid.uuid4().hex}:"
+    settings = {"BROKER_URL": "redis://127.0.0.1:6379/0", "BROKER_KEY_PREFIX": prefix}
+    database = tmp_path / "shared.sqlite"
+    db.init_db(make_app(DATABASE=str(database), DATABASE_URL=None))
+    try:
+        with (
+            serve_blog(tmp_path, database=database, settings=settings) as first,
+            serve_blog(tmp_path, database=database, settings=settings) as second,
+        ):
+            writer = Writer(first, "across")
+            try:
+                with (
+                    httpx.Client(base_url=second, timeout=10.0) as reader,
+                    reader.stream("GET", "/events") as stream,
+                ):
+                    writer.post("/create", {"title": "Across", "body": ""})
+                    writer.post("/1/update", {"title": "Across again", "body": ""})
+                    events = read_events(stream.iter_lines(), 2)
+            finally:
+                writer.close()
+        assert [json.loads(e["data"]) for e in events] == [
+            {"action": "created", "id": 1},
+            {"action": "updated", "id": 1},
+        ]
+    finally:
+        client = redis.Redis(host="127.0.0.1", port=6379, db=0, socket_timeout=5)
+        try:
+            keys = list(client.scan_iter(match=f"{prefix}*"))
+            if keys:
+                client.delete(*keys)
+        finally:
+            client.close()
