@@ -318,6 +318,7 @@ def _run_callback(app: Kolben, callback: t.Callable[[], t.Any]) -> None:
 def _callback_done(app: Kolben, callback: t.Callable[[], t.Any], task: asyncio.Task[t.Any]) -> None:
     _callback_tasks.discard(task)
     if task.cancelled():
+        app.logger.warning(f"The after_commit callback {callback!r} was cancelled.")
         return
     error = task.exception()
     if error is not None:
