@@ -219,3 +219,15 @@ def test_changed_file_is_hashed_again_in_debug(
     assert directives(get(client, new)) == IMMUTABLE
     assert directives(get(client, old)) == {"public", "max-age=60"}
     assert get(client, old).data == new_css  # a stale v still gets the file
+
+
+def test_one_cache_entry_per_file(app: kolben.Kolben, client: t.Any, hashes: list[str]) -> None:
+    """Spellings of one name share its entry: requests can't grow the cache."""
+    v = version_of(CSS)
+    for spelling in ("app.css", "./app.css", "img/../app.css", ".//app.css"):
+        with app.test_request_context():
+            assert kolben.url_for("static", filename=spelling).endswith(f"?v={v}")
+    for n in range(20):
+        get(client, f"/static/{'./' * n}app.css?v={v}")
+    assert hashes == ["app.css"]
+    assert len(static_module._versions[app]) == 1

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import posixpath
 import stat as _stat
 import typing as t
 import weakref
@@ -35,8 +36,8 @@ VERSION_LENGTH = 12
 
 _CHUNK = 64 * 1024
 
-# app -> absolute path -> (mtime_ns, size, version)
-_versions: weakref.WeakKeyDictionary[Kolben, dict[str, tuple[int, int, str]]] = (
+# app -> (folder, filename) -> (mtime_ns, size, version)
+_versions: weakref.WeakKeyDictionary[Kolben, dict[tuple[str, str], tuple[int, int, str]]] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -54,24 +55,35 @@ def file_version(app: Kolben, folder: str, filename: str) -> str | None:
     digits of its SHA-256, or None if it is not a file there (or the name would
     leave the folder).
 
-    PERF: hashed once and cached per app; outside debug mode a cached file is
-    not even looked at again (no ``stat``).
+    Hashed once and cached per app; outside debug mode a cached file is not
+    looked at again (no ``stat``), in debug mode it is hashed again when its
+    modification time or size changed.
     """
-    path = safe_join(folder, filename)
-    if path is None:
-        return None
+    # PERF: the cache is keyed by what the caller has, so a hit costs a dict
+    # lookup (no path joining or checks); only misses (and debug) touch the disk.
     cache = _versions.get(app)
     if cache is None:
         cache = _versions.setdefault(app, {})
-    cached = cache.get(path)
+    key = (folder, filename)
+    cached = cache.get(key)
     if cached is not None and not app.debug:
         return cached[2]
+    if cached is None:
+        # One entry per file, however a request spells its name ("./a.css").
+        key = (folder, posixpath.normpath(filename))
+        cached = cache.get(key)
+        if cached is not None and not app.debug:
+            return cached[2]
+    path = safe_join(folder, filename)
+    if path is None:
+        return None
     try:
         st = os.stat(path)
     except (OSError, ValueError):  # missing, a bad name, a NUL byte
-        cache.pop(path, None)
+        cache.pop(key, None)
         return None
     if not _stat.S_ISREG(st.st_mode):
+        cache.pop(key, None)
         return None
     if cached is not None and cached[:2] == (st.st_mtime_ns, st.st_size):
         return cached[2]
@@ -79,7 +91,7 @@ def file_version(app: Kolben, folder: str, filename: str) -> str | None:
         version = _hash_file(path)
     except OSError:
         return None
-    cache[path] = (st.st_mtime_ns, st.st_size, version)
+    cache[key] = (st.st_mtime_ns, st.st_size, version)
     return version
 
 
