@@ -322,6 +322,20 @@ def test_aget_timeout_and_wakeup_from_a_thread():
     assert event.text == "hi"
 
 
+def test_apublish_and_asubscribe():
+    broker = MemoryBroker()
+
+    async def main() -> str:
+        async with await broker.asubscribe("c") as sub:
+            event_id = await broker.apublish("c", "x", event="e")
+            event = await sub.aget(WAIT)
+            assert event is not None
+            assert (event.event, event.id) == ("e", event_id)
+            return event.text
+
+    assert asyncio.run(main()) == "x"
+
+
 def test_cancelled_aget_leaves_the_subscription_usable():
     broker = MemoryBroker()
 

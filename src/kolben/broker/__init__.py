@@ -455,6 +455,10 @@ class Broker(abc.ABC):
         (live from now); one older than the retained events replays all of them;
         one newer than the channel's last event starts live."""
 
+    async def asubscribe(self, channel: str, *, last_event_id: str | None = None) -> Subscription:
+        """:meth:`subscribe` for ``async`` views: does not block the event loop."""
+        return self.subscribe(channel, last_event_id=last_event_id)
+
     def subscriber_count(self, channel: str | None = None) -> int:
         """Open subscriptions in this process, on one channel or all."""
         with self._lock:
