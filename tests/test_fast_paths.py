@@ -867,3 +867,120 @@ def test_multipart_form_with_a_file(form_app, client):
 
     rv = client.post("/", data={"a": "1", "f": (io.BytesIO(b"file data"), "f.txt")})
     assert rv.json == {"form": [["a", "1"]], "files": 1, "rest": ""}
+
+
+# -- remembered matches of static rules -------------------------------------------------
+
+
+def test_static_match_is_remembered_and_view_args_are_fresh(app, client):
+    seen = []
+
+    @app.url_value_preprocessor
+    def take(endpoint, values):
+        seen.append(dict(values or {}))
+        if values is not None:
+            values["added"] = True  # a preprocessor may change view_args
+
+    @app.route("/static-page")
+    def page(**kwargs):
+        return repr(sorted(kwargs))
+
+    for _ in range(3):
+        assert client.get("/static-page").text == "['added']"
+    assert seen == [{}, {}, {}]
+
+
+def test_rule_added_later_to_the_map_is_matched(app, client):
+    @app.route("/a")
+    def a():
+        return "a"
+
+    assert client.get("/a").text == "a"
+    assert client.get("/b").status_code == 404
+    # Through werkzeug's Map directly (add_url_rule refuses after the first request).
+    app.url_map.add(kolben.routing.Rule("/b", endpoint="a"))
+    assert client.get("/b").text == "a"
+    assert client.get("/a").text == "a"
+
+
+def test_rules_with_converters_are_matched_each_time(app, client):
+    calls = []
+
+    class CountingConverter(kolben.routing.BaseConverter):
+        def to_python(self, value):
+            calls.append(value)
+            return value.upper()
+
+    app.url_map.converters["counting"] = CountingConverter
+
+    @app.route("/c/<counting:name>")
+    def c(name):
+        return name
+
+    assert [client.get("/c/x").text for _ in range(3)] == ["X", "X", "X"]
+    assert calls == ["x", "x", "x"]
+
+
+def test_method_and_slash_outcomes_are_not_remembered_wrongly(app, client):
+    @app.route("/only-get")
+    def only_get():
+        return "got"
+
+    @app.route("/dir/")
+    def directory():
+        return "dir"
+
+    for _ in range(2):
+        assert client.get("/only-get").text == "got"
+        assert client.post("/only-get").status_code == 405
+        assert client.get("/dir").status_code == 308
+        assert client.get("/dir/").text == "dir"
+        assert client.head("/only-get").status_code == 200
+
+
+def test_static_matches_are_per_host(app, client):
+    app.url_map.host_matching = True
+    app.url_map.default_host = "a.test"
+
+    @app.route("/h", host="a.test")
+    def on_a():
+        return "a"
+
+    @app.route("/h", host="b.test", endpoint="on_b")
+    def on_b():
+        return "b"
+
+    for _ in range(2):
+        assert client.get("/h", headers={"Host": "a.test"}).text == "a"
+        assert client.get("/h", headers={"Host": "b.test"}).text == "b"
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_converters_run_once_inside_the_contexts(app, client, kind):
+    """As in Flask, a converter runs with the app and request contexts pushed, once
+    per request, and what it puts on g is seen by the view (sync views run in a
+    worker thread under ASGI, async ones on the loop)."""
+    calls = []
+
+    class UserConverter(kolben.routing.BaseConverter):
+        def to_python(self, value):
+            calls.append(kolben.request.path)
+            kolben.g.loaded_by = kolben.current_app.name
+            return {"name": value}
+
+    app.url_map.converters["user"] = UserConverter
+
+    if kind == "sync":
+
+        @app.route("/u/<user:user>")
+        def show(user):
+            return f"{user['name']} {kolben.g.loaded_by}"
+
+    else:
+
+        @app.route("/u/<user:user>")
+        async def show(user):
+            return f"{user['name']} {kolben.g.loaded_by}"
+
+    assert client.get("/u/ada").text == f"ada {app.name}"
+    assert calls == ["/u/ada"]

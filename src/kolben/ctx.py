@@ -249,6 +249,7 @@ class RequestContext:
         self.flashes: list[tuple[str, str]] | None = None
         self._after_request_functions: list[t.Callable[[t.Any], t.Any]] = []
         self._cv_tokens: list[tuple[t.Any, AppContext | None]] = []
+        self._unpushed_app_ctx: AppContext | None = None
 
     @property
     def session(self) -> SessionMixin:
@@ -319,13 +320,25 @@ class RequestContext:
         """Make this the active request context (and its app context if needed)."""
         app_ctx = _cv_app.get(None)
         if app_ctx is None or app_ctx.app is not self.app:
-            app_ctx = self.app.app_context()
+            app_ctx = self._unpushed_app_ctx or self.app.app_context()
+            self._unpushed_app_ctx = None
             app_ctx.push()
         else:
             app_ctx = None
         self._cv_tokens.append((_cv_request.set(self), app_ctx))
         if self.request.url_rule is None and self.request.routing_exception is None:
             self.match_request()
+
+    def _unpush(self) -> None:
+        """Undo the last :meth:`push` without running teardown functions, so the
+        context (and the app context it pushed) can be pushed again in another
+        thread: the ASGI door matches a request on the loop, then hands it to a
+        worker thread."""
+        token, app_ctx = self._cv_tokens.pop()
+        _cv_request.reset(token)
+        if app_ctx is not None:
+            _cv_app.reset(app_ctx._cv_tokens.pop())
+            self._unpushed_app_ctx = app_ctx
 
     def pop(self, exc: BaseException | None = _sentinel) -> None:  # type: ignore[assignment]
         """Pop this context; on the last pop, run ``teardown_request`` functions.
