@@ -532,6 +532,25 @@ def test_postgres_async_connection(quiet_app: kolben.Kolben, client: t.Any, pg_t
     assert sent == [["one@example.com"]]
 
 
+def test_after_commit_in_an_async_view(app: kolben.Kolben, client: t.Any) -> None:
+    """No task resource: under ASGI the view is served on the loop, where the
+    callbacks (sync and async) still run, in order, before the response."""
+    done: list[str] = []
+
+    @app.get("/")
+    async def index() -> str:
+        async def notify() -> None:
+            await asyncio.sleep(0)
+            done.append("async")
+
+        after_commit(notify)
+        after_commit(lambda: done.append("sync"))
+        return "ok"
+
+    assert client.get("/").data == b"ok"
+    assert done == ["async", "sync"]
+
+
 def test_streamed_response_keeps_the_resource_until_the_body_is_done(
     app: kolben.Kolben, client: t.Any, journal: Journal
 ) -> None:
