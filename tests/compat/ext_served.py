@@ -21,9 +21,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import compat_on  # noqa: F401 (turns the compat layer on)
+import compat_on
 import httpx
 import pytest
+
+pytestmark = pytest.mark.skipif(compat_on.REFERENCE, reason="serves kolben, not the real Flask")
 
 HOST = "127.0.0.1"
 STARTUP_LIMIT = 20.0

@@ -560,3 +560,78 @@ def test_flask_commands_entry_point_group() -> None:
     result = CliRunner().invoke(FlaskGroup(), ["--help"])
     assert result.exit_code == 0, result.output
     assert "limiter" in result.output
+
+
+def test_extension_session_interface(app: flask.Flask, client: t.Any) -> None:
+    """A server-side session store written as Flask-Session-style extensions
+    write one: ``flask.sessions.SessionInterface`` and ``SessionMixin`` over a
+    ``CallbackDict``, the cookie helpers of the interface."""
+    import secrets
+
+    from flask.sessions import SessionInterface, SessionMixin
+    from werkzeug.datastructures import CallbackDict
+
+    class StoredSession(CallbackDict[str, t.Any], SessionMixin):
+        def __init__(self, sid: str, data: dict[str, t.Any] | None = None) -> None:
+            def on_update(_: t.Any) -> None:
+                self.modified = True
+
+            super().__init__(data or {}, on_update)
+            self.sid = sid
+            self.modified = False
+
+    store: dict[str, dict[str, t.Any]] = {}
+
+    class StoreInterface(SessionInterface):
+        def open_session(self, app: flask.Flask, request: flask.Request) -> StoredSession:
+            sid = request.cookies.get(self.get_cookie_name(app))
+            if sid in store:
+                return StoredSession(sid, dict(store[sid]))
+            return StoredSession(secrets.token_urlsafe(8))
+
+        def save_session(
+            self, app: flask.Flask, session: t.Any, response: flask.Response
+        ) -> None:
+            if not self.should_set_cookie(app, session):
+                return
+            store[session.sid] = dict(session)
+            response.set_cookie(
+                self.get_cookie_name(app),
+                session.sid,
+                httponly=self.get_cookie_httponly(app),
+                path=self.get_cookie_path(app),
+            )
+
+    app.session_interface = StoreInterface()
+
+    @app.get("/count")
+    def count() -> str:
+        flask.session["n"] = flask.session.get("n", 0) + 1
+        return str(flask.session["n"])
+
+    assert [client.get("/count").text for _ in range(3)] == ["1", "2", "3"]
+    [(sid, data)] = store.items()
+    assert data == {"n": 3}
+    assert client.get_cookie("session").value == sid
+
+
+def test_json_provider_subclass(app: flask.Flask, client: t.Any) -> None:
+    """Extensions subclass ``flask.json.provider.DefaultJSONProvider``."""
+    import decimal
+
+    from flask.json.provider import DefaultJSONProvider
+
+    class DecimalProvider(DefaultJSONProvider):
+        @staticmethod
+        def default(o: t.Any) -> t.Any:
+            if isinstance(o, decimal.Decimal):
+                return str(o)
+            return DefaultJSONProvider.default(o)
+
+    app.json = DecimalProvider(app)
+
+    @app.get("/price")
+    def price() -> t.Any:
+        return flask.jsonify(price=decimal.Decimal("9.99"))
+
+    assert client.get("/price").json == {"price": "9.99"}

@@ -1,4 +1,5 @@
-"""Run each Flask-extension scenario in a fresh interpreter under the compat layer.
+"""Run each Flask-extension scenario in a fresh interpreter under the compat layer,
+and all of them once on the real Flask.
 
 The scenarios (``layer.py``: the compat layer itself; ``ext_*.py``: one real
 extension each) import ``flask``, which must resolve to kolben; this process
@@ -6,6 +7,9 @@ already imported the real Flask for other tests, so each scenario gets its own
 ``python -m pytest`` with ``KOLBEN_FLASK_COMPAT=1``. Its output is shown when it
 fails. Service markers (redis, postgres) work inside as everywhere else, and
 ``CI=true`` is passed on.
+
+The same scenarios also run on the real Flask (``KOLBEN_COMPAT_REFERENCE=1``,
+the WSGI half), which shows that they assert Flask's behaviour, not kolben's.
 """
 
 from __future__ import annotations
@@ -24,20 +28,39 @@ SCENARIOS = ["layer.py", *sorted(p.name for p in HERE.glob("ext_*.py"))]
 TIME_LIMIT = 300
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS)
-def test_scenario(scenario: str) -> None:
-    env = {**os.environ, "KOLBEN_FLASK_COMPAT": "1"}
-    env.pop("KOLBEN_COMPAT_REFERENCE", None)
+def run_pytest(paths: list[str], **env: str) -> subprocess.CompletedProcess[str]:
+    """``python -m pytest`` on scenario files in a fresh interpreter; of the two
+    switches, only those given in ``env`` are set."""
+    environ = {**os.environ, **env}
+    for name in ("KOLBEN_FLASK_COMPAT", "KOLBEN_COMPAT_REFERENCE"):
+        if name not in env:
+            environ.pop(name, None)
     command = [
         *(sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"),
-        *("-o", "console_output_style=classic", str(HERE / scenario)),
+        *("-o", "console_output_style=classic", *(str(HERE / p) for p in paths)),
     ]
-    proc = subprocess.run(
-        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=TIME_LIMIT
+    return subprocess.run(
+        command, cwd=ROOT, env=environ, capture_output=True, text=True, timeout=TIME_LIMIT
     )
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_scenario(scenario: str) -> None:
+    proc = run_pytest([scenario], KOLBEN_FLASK_COMPAT="1")
     if proc.returncode != 0:
         pytest.fail(
-            f"{scenario} failed under the compat layer ({' '.join(command)}):\n"
+            f"{scenario} failed under the compat layer ({' '.join(proc.args)}):\n"
             f"{proc.stdout}\n{proc.stderr}",
+            pytrace=False,
+        )
+
+
+def test_scenarios_pass_on_the_real_flask() -> None:
+    extensions = [name for name in SCENARIOS if name.startswith("ext_")]
+    proc = run_pytest(extensions, KOLBEN_COMPAT_REFERENCE="1")
+    if proc.returncode != 0:
+        pytest.fail(
+            "a scenario fails on the real Flask, so it asserts something Flask does"
+            f" not do ({' '.join(proc.args)}):\n{proc.stdout}\n{proc.stderr}",
             pytrace=False,
         )
