@@ -62,6 +62,19 @@ from .templating import _default_template_ctx_processor
 from .wrappers import Request, Response, split_blueprint_path
 from .wsgi import serve as serve_wsgi
 
+# PERF: kolben.asgi is imported on the first ASGI call (a WSGI-only process never
+# loads it), then its entry point is kept here rather than imported per request.
+_asgi_serve: t.Callable[..., t.Awaitable[None]] | None = None
+
+
+def _load_asgi_serve() -> t.Callable[..., t.Awaitable[None]]:
+    global _asgi_serve
+    from .asgi import serve
+
+    _asgi_serve = serve
+    return serve
+
+
 #: The environ key under which the ASGI door hands a request context it built and
 #: matched on the loop to the worker thread (see kolben.asgi).
 PREPARED_CONTEXT_KEY = "kolben.prepared_request_context"
@@ -891,9 +904,8 @@ class Kolben(Scaffold):
 
             app.asgi_app = SomeASGIMiddleware(app.asgi_app)
         """
-        from .asgi import serve as serve_asgi
-
-        await serve_asgi(self, scope, receive, send)
+        serve = _asgi_serve or _load_asgi_serve()
+        await serve(self, scope, receive, send)
 
     @setupmethod
     def before_serving(self, f: F) -> F:

@@ -89,15 +89,22 @@ async def serve(app: Kolben, scope: Scope, receive: Receive, send: Send) -> None
 def build_environ(scope: Scope, body: t.IO[bytes]) -> dict[str, t.Any]:
     """The WSGI environ for an ASGI HTTP scope (PEP 3333 string rules)."""
     root_path: str = scope.get("root_path", "")
-    path: str = scope["path"]
     raw_path: bytes | None = scope.get("raw_path")
     if raw_path is not None:
-        path_info = unquote_to_bytes(raw_path.partition(b"?")[0]).decode("latin-1")
+        if b"?" in raw_path:
+            raw_path = raw_path.partition(b"?")[0]
+        # PERF: most paths have nothing percent-encoded.
+        path_info = (
+            unquote_to_bytes(raw_path) if b"%" in raw_path else raw_path
+        ).decode("latin-1")
     else:
-        path_info = path.encode("utf-8").decode("latin-1")
-    script_name = root_path.encode("utf-8").decode("latin-1")
-    if script_name and path_info.startswith(script_name):
-        path_info = path_info[len(script_name) :]
+        path_info = scope["path"].encode("utf-8").decode("latin-1")
+    if root_path:
+        script_name = root_path.encode("utf-8").decode("latin-1")
+        if path_info.startswith(script_name):
+            path_info = path_info[len(script_name) :]
+    else:
+        script_name = ""
 
     server = scope.get("server") or ("localhost", 80)
     environ: dict[str, t.Any] = {
@@ -122,10 +129,12 @@ def build_environ(scope: Scope, body: t.IO[bytes]) -> dict[str, t.Any]:
     if client:
         environ["REMOTE_ADDR"] = client[0]
         environ["REMOTE_PORT"] = str(client[1])
+    keys = _ENVIRON_KEYS
     for raw_name, raw_value in scope.get("headers", ()):
-        name = raw_name.decode("latin-1").upper().replace("-", "_")
+        key = keys.get(raw_name)
+        if key is None:
+            key = _environ_key(raw_name)
         value = raw_value.decode("latin-1")
-        key = name if name in ("CONTENT_TYPE", "CONTENT_LENGTH") else f"HTTP_{name}"
         if key in environ:
             separator = "; " if key == "HTTP_COOKIE" else ","
             environ[key] = f"{environ[key]}{separator}{value}"
@@ -135,6 +144,19 @@ def build_environ(scope: Scope, body: t.IO[bytes]) -> dict[str, t.Any]:
     if extra:
         environ.update(extra)
     return environ
+
+
+# PERF: header name -> environ key, for the names clients send (bounded: the names
+# are the client's choice, so only the first few hundred distinct ones are kept).
+_ENVIRON_KEYS: dict[bytes, str] = {}
+
+
+def _environ_key(raw_name: bytes) -> str:
+    name = raw_name.decode("latin-1").upper().replace("-", "_")
+    key = name if name in ("CONTENT_TYPE", "CONTENT_LENGTH") else f"HTTP_{name}"
+    if len(_ENVIRON_KEYS) < 512:
+        _ENVIRON_KEYS[raw_name] = key
+    return key
 
 
 class LazyBody(io.RawIOBase):
@@ -225,8 +247,8 @@ async def receive_body(
     rest is left to a :class:`LazyBody`, read only if the view reads that far
     (werkzeug raises 413 first unless the request's limit was raised).
     """
-    loop = asyncio.get_running_loop()
     if max_length is not None and content_length is not None and content_length > max_length:
+        loop = asyncio.get_running_loop()
         return t.cast(t.IO[bytes], LazyBody(io.BytesIO(), receive, loop)), False
     first = await receive()
     if first["type"] == "http.request" and not first.get("more_body", False):
@@ -234,10 +256,12 @@ async def receive_body(
         chunk = first.get("body", b"")
         if max_length is None or len(chunk) <= max_length:
             return io.BytesIO(chunk), False
+        loop = asyncio.get_running_loop()
         whole = LazyBody(io.BytesIO(chunk), receive, loop, received=len(chunk), done=True)
         return t.cast(t.IO[bytes], whole), False
     elif first["type"] == "http.disconnect":
         return io.BytesIO(), True
+    loop = asyncio.get_running_loop()
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_THRESHOLD)  # noqa: SIM115
     pending: Message | None = first
     size = 0
@@ -265,72 +289,72 @@ async def receive_body(
 
 
 async def _serve_http(app: Kolben, scope: Scope, receive: Receive, send: Send) -> None:
-    content_length: int | None = None
-    for name, value in scope.get("headers", ()):
-        if name.lower() == b"content-length":
-            try:
-                content_length = int(value)
-            except ValueError:
-                content_length = None
-            break
+    environ = build_environ(scope, _NO_BODY)
+    try:
+        content_length: int | None = int(environ["CONTENT_LENGTH"])
+    except (KeyError, ValueError):
+        content_length = None
     body, disconnected = await receive_body(
         receive, content_length, app.config["MAX_CONTENT_LENGTH"]
     )
     if disconnected:
         return
+    environ["wsgi.input"] = body
     try:
-        await _respond(app, scope, body, receive, send)
+        await _respond(app, environ, receive, send)
     finally:
         body.close()
 
 
-async def _respond(
-    app: Kolben, scope: Scope, body: t.Any, receive: Receive, send: Send
-) -> None:
+_NO_BODY = t.cast(t.IO[bytes], io.BytesIO())
+
+
+async def _respond(app: Kolben, environ: dict[str, t.Any], receive: Receive, send: Send) -> None:
     loop = asyncio.get_running_loop()
-    environ = build_environ(scope, t.cast(t.IO[bytes], body))
-    captured: list[t.Any] = []
-
-    def start_response(
-        status: str, headers: list[tuple[str, str]], exc_info: t.Any = None
-    ) -> t.Any:
-        captured[:] = [status, headers]
-        return _no_write
-
-    app_iter: t.Any = _NOT_ON_LOOP
+    served: tuple[t.Any, int, list[tuple[str, str]]] | None = None
     if "wsgi_app" not in app.__dict__:
         # PERF: a request whose only user code is an async view runs right here,
         # in the server's task: no task, no thread (every context it pushes is
         # popped before this returns).
         token = _server_loop.set(loop)
         try:
-            app_iter = await _serve_on_loop(app, environ, start_response)
+            served = await _serve_on_loop(app, environ)
         finally:
             _server_loop.reset(token)
     # Otherwise the request runs in a worker thread, in its own copy of the
     # context (async views and hooks called from there find the server's loop
     # through _server_loop); a sync body is advanced in that context too.
     context: contextvars.Context | None = None
-    if app_iter is _NOT_ON_LOOP:
+    if served is None:
+        captured: list[t.Any] = []
+
+        def start_response(
+            status: str, headers: list[tuple[str, str]], exc_info: t.Any = None
+        ) -> t.Any:
+            captured[:] = [status, headers]
+            return _no_write
+
         context = contextvars.copy_context()
         context.run(_server_loop.set, loop)
         # Through app.wsgi_app, so WSGI middleware (ProxyFix...) applies here too.
         app_iter = await loop.run_in_executor(
             None, partial(context.run, app.wsgi_app, environ, start_response)
         )
-    if context is None and not isinstance(app_iter, (list, tuple)):
-        # A streamed body of the loop path: advanced (and closed) in one context.
-        context = contextvars.copy_context()
-        context.run(_server_loop.set, loop)
+        status_line, headers = captured
+        status = int(status_line.split(" ", 1)[0])
+    else:
+        app_iter, status, headers = served
+        if not isinstance(app_iter, (list, tuple)):
+            # A streamed body of the loop path: advanced (and closed) in one context.
+            context = contextvars.copy_context()
+            context.run(_server_loop.set, loop)
     try:
-        status, headers = captured
         await send(
             {
                 "type": "http.response.start",
-                "status": int(status.split(" ", 1)[0]),
+                "status": status,
                 "headers": [
-                    (name.lower().encode("latin-1"), value.encode("latin-1"))
-                    for name, value in headers
+                    (_header_name(name), value.encode("latin-1")) for name, value in headers
                 ],
             }
         )
@@ -342,13 +366,21 @@ async def _respond(
             await loop.run_in_executor(None, partial(context.run, close))
 
 
+# PERF: response header names as ASGI wants them (lowercase bytes); the app's own
+# names repeat, so they are converted once (bounded all the same).
+_HEADER_NAMES: dict[str, bytes] = {}
+
+
+def _header_name(name: str) -> bytes:
+    raw = _HEADER_NAMES.get(name)
+    if raw is None:
+        raw = name.lower().encode("latin-1")
+        if len(_HEADER_NAMES) < 512:
+            _HEADER_NAMES[name] = raw
+    return raw
+
+
 # -- async views on the loop ---------------------------------------------------------
-
-# Tasks can be given the context they run in from Python 3.11 on; the on-loop path
-# needs it so a streamed body is later advanced in the very same context.
-_TASK_CONTEXT = sys.version_info >= (3, 11)
-_NOT_ON_LOOP = object()
-
 
 
 def _app_allows_loop(app: Kolben) -> bool:
@@ -434,8 +466,8 @@ def _overrides_pipeline(cls: type[Kolben]) -> bool:
 
 
 async def _serve_on_loop(
-    app: Kolben, environ: dict[str, t.Any], start_response: t.Any
-) -> t.Any:
+    app: Kolben, environ: dict[str, t.Any]
+) -> tuple[t.Any, int, list[tuple[str, str]]] | None:
     """Serve a request whose only user code is an async view, on the loop.
 
     PERF: no thread crossing (~100 µs each way on a small machine). This is the
@@ -443,13 +475,14 @@ async def _serve_on_loop(
     finalize, teardown; see :func:`kolben.wsgi.serve` and
     :meth:`Kolben.full_dispatch_request`) with the view awaited instead of called;
     :func:`_loop_view` admits only requests for which the skipped stages
-    (before_request functions) are empty. Returns ``_NOT_ON_LOOP`` otherwise,
+    (before_request functions) are empty. Returns ``(body iterable, status,
+    headers)``, or None when the request can't be served on the loop,
     leaving the request context it made (and matched, with the contexts pushed as
     Flask does) in the environ for the worker thread, which then neither builds
     nor matches the request again.
     """
     if not _app_allows_loop(app):
-        return _NOT_ON_LOOP
+        return None
     ctx = RequestContext(app, environ)
     error: BaseException | None = None
     try:
@@ -460,7 +493,7 @@ async def _serve_on_loop(
                 ctx._unpush()
                 environ[PREPARED_CONTEXT_KEY] = ctx
                 ctx = None  # type: ignore[assignment]
-                return _NOT_ON_LOOP
+                return None
             app._got_first_request = True
             try:
                 rv = await view(**(ctx.request.view_args or {}))
@@ -478,7 +511,8 @@ async def _serve_on_loop(
         except BaseException:
             error = sys.exc_info()[1]
             raise
-        return response(environ, start_response)
+        app_iter, _, headers = response.get_wsgi_response(environ)
+        return app_iter, response.status_code, headers
     finally:
         if ctx is not None:
             end_request(app, ctx, environ, error)
