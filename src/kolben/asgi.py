@@ -70,15 +70,17 @@ ENVIRON_EXTRA_KEY = "kolben.environ"
 
 
 async def serve(app: Kolben, scope: Scope, receive: Receive, send: Send) -> None:
-    """Handle one ASGI connection (``http``, ``lifespan``; ``websocket`` is refused)."""
+    """Handle one ASGI connection: ``http``, ``websocket`` (see
+    :mod:`kolben.websocket`) or ``lifespan``."""
     kind = scope["type"]
     if kind == "http":
         await _serve_http(app, scope, receive, send)
+    elif kind == "websocket":
+        from .websocket import serve_websocket
+
+        await serve_websocket(app, scope, receive, send)
     elif kind == "lifespan":
         await _serve_lifespan(app, scope, receive, send)
-    elif kind == "websocket":
-        # Closing before accepting makes the server answer the handshake with 403.
-        await send({"type": "websocket.close", "code": 1000})
     else:
         raise ValueError(f"kolben can't serve ASGI scope type {kind!r}.")
 
