@@ -20,6 +20,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import kolben
 from kolben import current_app, g, request, stream_with_context, url_for
+from kolben.asgi_testing import KolbenASGIClient
 
 Message = dict[str, t.Any]
 
@@ -1916,3 +1917,30 @@ def test_single_message_body_past_limit_is_413(app, view_kind):
     scope = http_scope("/data", method="POST", headers=[("Content-Type", "text/plain")])
     conn = call(app, scope, Connection(body_messages(b"x" * 1000)))
     assert conn.status == 413
+
+
+def test_asgi_test_client_uses_the_apps_test_client_class(app):
+    """An extension's client class (Flask-Login's FlaskLoginClient works this way)
+    keeps its behaviour when requests go through the ASGI door."""
+
+    class UserClient(kolben.testing.KolbenClient):
+        def __init__(self, *args, user=None, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.user = user
+
+        def open(self, *args, **kwargs):
+            headers = dict(kwargs.pop("headers", None) or {})
+            if self.user:
+                headers["X-User"] = self.user
+            return super().open(*args, headers=headers, **kwargs)
+
+    app.test_client_class = UserClient
+
+    @app.route("/")
+    async def index():
+        return kolben.request.headers.get("X-User", "nobody")
+
+    client = app.asgi_test_client(user="ada")
+    assert isinstance(client, UserClient)
+    assert isinstance(client, KolbenASGIClient)
+    assert client.get("/").text == "ada"

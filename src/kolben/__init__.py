@@ -34,6 +34,7 @@ from .helpers import stream_with_context as stream_with_context
 from .helpers import url_for as url_for
 from .json import jsonify as jsonify
 from .resources import after_commit as after_commit
+from .resources import rollback_task as rollback_task
 from .signals import appcontext_popped as appcontext_popped
 from .signals import appcontext_pushed as appcontext_pushed
 from .signals import appcontext_tearing_down as appcontext_tearing_down
@@ -94,6 +95,7 @@ __all__ = [
     "request_finished",
     "request_started",
     "request_tearing_down",
+    "rollback_task",
     "send_file",
     "send_from_directory",
     "session",

@@ -399,7 +399,12 @@ class Kolben(Scaffold):
         door (:meth:`asgi_app`), as an ASGI server would send them."""
         from .asgi_testing import KolbenASGIClient
 
-        return KolbenASGIClient(self, self.response_class, use_cookies=use_cookies, **kwargs)
+        cls: type[KolbenClient] = KolbenASGIClient
+        extra = self.test_client_class
+        if extra is not None and not issubclass(extra, KolbenASGIClient):
+            # An extension's client (Flask-Login's FlaskLoginClient) over the ASGI door.
+            cls = type(f"ASGI{extra.__name__}", (KolbenASGIClient, extra), {})
+        return cls(self, self.response_class, use_cookies=use_cookies, **kwargs)
 
     def test_cli_runner(self, **kwargs: t.Any) -> KolbenCliRunner:
         """Return a CLI runner for this app's commands (see
