@@ -30,6 +30,7 @@ from .helpers import redirect as redirect
 from .helpers import redirect_back as redirect_back
 from .helpers import send_file as send_file
 from .helpers import send_from_directory as send_from_directory
+from .helpers import stream_request_body as stream_request_body
 from .helpers import stream_with_context as stream_with_context
 from .helpers import url_for as url_for
 from .json import jsonify as jsonify
@@ -99,6 +100,7 @@ __all__ = [
     "send_file",
     "send_from_directory",
     "session",
+    "stream_request_body",
     "stream_template",
     "stream_template_string",
     "stream_with_context",

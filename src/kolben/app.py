@@ -264,6 +264,8 @@ class Kolben(Scaffold):
         self._got_first_request = False
         self._adapters = AdapterCache()
         self._static_matches: dict[tuple[MapAdapter, str, str], Rule] = {}
+        #: Whether a view is marked with kolben.stream_request_body (ASGI door).
+        self._has_streamed_bodies = False
         # g, request and session in every template (cheap: runs only when rendering).
         self.template_context_processors[None] = [_default_template_ctx_processor]
 
@@ -671,6 +673,9 @@ class Kolben(Scaffold):
                     " pass endpoint='...' to route()."
                 )
             self.view_functions[endpoint] = view_func
+            if getattr(view_func, "stream_request_body", False):
+                # PERF: only apps with such a view match before receiving a body.
+                self._has_streamed_bodies = True
 
     def create_url_adapter(self, request: Request | None) -> MapAdapter | None:
         """Return a URL adapter for ``request``, or for building URLs without one.

@@ -197,8 +197,10 @@ class LazyBody(io.RawIOBase):
             running = None
         if running is self._loop:
             raise RequestEntityTooLarge(
-                "The request body is larger than MAX_CONTENT_LENGTH and can only be"
-                " read by a sync view under ASGI."
+                "This request body was not received before the view (it is larger"
+                " than MAX_CONTENT_LENGTH, or the view is marked stream_request_body),"
+                " and an async view can't wait for it on the event loop: read it with"
+                " 'async for chunk in request.iter_body()', or use a sync view."
             )
         message = asyncio.run_coroutine_threadsafe(_awaited(self._receive), self._loop).result()
         if message["type"] == "http.disconnect":
@@ -233,6 +235,27 @@ class LazyBody(io.RawIOBase):
     def close(self) -> None:
         self._prefix.close()
         super().close()
+
+    async def receive_chunks(self, limit: int | None) -> t.AsyncIterator[bytes]:
+        """The rest of the body as it is received, for code on the event loop
+        (:meth:`kolben.Request.iter_body`); 413 once more than ``limit`` bytes
+        have come."""
+        data = self._prefix.read() + self._pending
+        self._pending = b""
+        if data:
+            yield data
+        while not self._done:
+            message = await self._receive()
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnected()
+            if not message.get("more_body", False):
+                self._done = True
+            chunk = t.cast(bytes, message.get("body", b""))
+            self._received += len(chunk)
+            if limit is not None and self._received > limit:
+                raise RequestEntityTooLarge()
+            if chunk:
+                yield chunk
 
 
 async def _awaited(receive: Receive) -> Message:
@@ -292,6 +315,22 @@ async def receive_body(
 
 async def _serve_http(app: Kolben, scope: Scope, receive: Receive, send: Send) -> None:
     environ = build_environ(scope, _NO_BODY)
+    if app._has_streamed_bodies and "wsgi_app" not in app.__dict__:
+        # The view may want the body as it arrives: match the request first.
+        lazy = LazyBody(io.BytesIO(), receive, asyncio.get_running_loop())
+        environ["wsgi.input"] = lazy
+        ctx = _prepared_context(app, environ)
+        if ctx is not None:
+            environ[PREPARED_CONTEXT_KEY] = ctx
+            rule = ctx.request.url_rule
+            if rule is not None and getattr(
+                app.view_functions.get(rule.endpoint), "stream_request_body", False
+            ):
+                try:
+                    await _respond(app, environ, receive, send)
+                finally:
+                    lazy.close()
+                return
     try:
         content_length: int | None = int(environ["CONTENT_LENGTH"])
     except (KeyError, ValueError):
@@ -309,6 +348,24 @@ async def _serve_http(app: Kolben, scope: Scope, receive: Receive, send: Send) -
 
 
 _NO_BODY = t.cast(t.IO[bytes], io.BytesIO())
+
+
+def _prepared_context(app: Kolben, environ: dict[str, t.Any]) -> RequestContext | None:
+    """A request context for ``environ``, matched with the contexts pushed (as
+    Flask matches) and popped again without teardown, to be pushed for real by
+    whichever path serves the request; None if the app customises making it."""
+    if _overrides_pipeline(type(app)):
+        return None
+    ctx = RequestContext(app, environ)
+    try:
+        ctx.push()
+    except Exception:
+        # The real push will fail the same way, and be handled there.
+        if ctx._cv_tokens:
+            ctx._unpush()
+        return None
+    ctx._unpush()
+    return ctx
 
 
 async def _respond(app: Kolben, environ: dict[str, t.Any], receive: Receive, send: Send) -> None:
@@ -485,7 +542,8 @@ async def _serve_on_loop(
     """
     if not _app_allows_loop(app):
         return None
-    ctx = RequestContext(app, environ)
+    prepared: RequestContext | None = environ.pop(PREPARED_CONTEXT_KEY, None)
+    ctx = prepared or RequestContext(app, environ)
     error: BaseException | None = None
     try:
         try:

@@ -97,6 +97,7 @@ def make_response(*args: t.Any) -> Response:
 
 
 G = t.TypeVar("G", bound=t.Iterator[t.Any])
+F = t.TypeVar("F", bound=t.Callable[..., t.Any])
 
 
 def stream_with_context(
@@ -538,3 +539,33 @@ def _is_current_page(target: str, req: Request) -> bool:
     base = req.base_url
     resolved = urljoin(base, target.replace("\\", "/"))
     return unquote(urlsplit(resolved).path) == unquote(urlsplit(base).path)
+
+
+def stream_request_body(view: F) -> F:
+    """Mark a view as reading its request body itself, chunk by chunk.
+
+    Under the ASGI door a request body is normally received in full (spooled to a
+    file past 1 MiB) before the view runs. A marked view gets it as it arrives:
+    ``async for chunk in request.iter_body()`` in an ``async def`` view, or
+    ``request.stream.read(n)`` in a sync one (which runs in a worker thread). Only
+    what the view reads is received; ``MAX_CONTENT_LENGTH`` (or the request's own
+    ``max_content_length``) is enforced as it reads (413). Under WSGI the body is
+    always read from the server as the view reads it, so nothing changes there.
+
+    Put it below the route decorator::
+
+        @app.post("/upload")
+        @stream_request_body
+        async def upload():
+            size = 0
+            async for chunk in request.iter_body():
+                size += len(chunk)
+            return {"size": size}
+
+    An ``async def`` view so marked can't use ``request.form``, ``files``,
+    ``get_json()`` or ``get_data()`` under ASGI (they would have to wait for the
+    client on the event loop): it gets a 413 that says so. The mark is honoured
+    while ``app.wsgi_app`` is not wrapped by WSGI middleware.
+    """
+    view.stream_request_body = True  # type: ignore[attr-defined]
+    return view
