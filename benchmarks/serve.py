@@ -4,7 +4,8 @@ Runs, one after the other, each on a free local port:
 
 - Flask under gunicorn (2 sync workers): the reference,
 - kolben under gunicorn (2 sync workers),
-- kolben under uvicorn (2 workers),
+- kolben under uvicorn (2 workers), with a ``def`` view (run in a worker thread)
+  and with an ``async def`` view (run on the loop),
 - Starlette under uvicorn (2 workers), when installed,
 
 each loaded by ``wrk`` for a bounded time, and prints requests per second and the
@@ -40,6 +41,16 @@ kolben_app = kolben.Kolben("kolben_app")
 @flask_app.route("/")
 @kolben_app.route("/")
 def hello():
+    return "Hello, World!"
+
+
+# The same app with an async view: under an ASGI server it runs on the loop,
+# with no worker-thread hop (a sync view crosses into a thread per request).
+kolben_async_app = kolben.Kolben("kolben_async_app")
+
+
+@kolben_async_app.route("/")
+async def hello_async():
     return "Hello, World!"
 '''
 
@@ -138,7 +149,10 @@ def main(argv: list[str] | None = None) -> int:
 
         runs.append(("flask gunicorn", gunicorn("bench_apps:flask_app", 0)))
         runs.append(("kolben gunicorn", gunicorn("bench_apps:kolben_app", 0)))
-        runs.append(("kolben uvicorn", uvicorn("bench_apps:kolben_app", 0)))
+        runs.append(("kolben uvicorn (def view)", uvicorn("bench_apps:kolben_app", 0)))
+        runs.append(
+            ("kolben uvicorn (async def view)", uvicorn("bench_apps:kolben_async_app", 0))
+        )
         try:
             import starlette  # noqa: F401
 
