@@ -1444,6 +1444,9 @@ def test_serving_functions_are_setup_methods(app):
 
 
 def test_websocket_is_closed(app):
+    """A websocket to no websocket route is refused: without the ASGI
+    websocket.http.response extension, by closing before accepting (the server
+    answers 403). WebSocket routes are tested in test_websocket.py."""
     sent = []
     incoming = [{"type": "websocket.connect"}]
 
@@ -1471,6 +1474,7 @@ def test_websocket_is_closed(app):
     asyncio.run(asyncio.wait_for(app(scope, receive, send), CALL_TIMEOUT))
     assert len(sent) == 1
     assert sent[0]["type"] == "websocket.close"
+    assert not incoming  # the connect message was read before refusing
 
 
 # -- where views run ------------------------------------------------------------------

@@ -20,6 +20,7 @@ from .globals import current_app as current_app
 from .globals import g as g
 from .globals import request as request
 from .globals import session as session
+from .globals import websocket as websocket
 from .helpers import abort as abort
 from .helpers import flash as flash
 from .helpers import get_flashed_messages as get_flashed_messages
@@ -106,6 +107,7 @@ __all__ = [
     "stream_with_context",
     "template_rendered",
     "url_for",
+    "websocket",
 ]
 
 # KOLBEN_FLASK_COMPAT=1 (or true/yes): make `import flask` give kolben, for Flask

@@ -35,7 +35,13 @@ from werkzeug.exceptions import (
     HTTPException,
     InternalServerError,
 )
-from werkzeug.routing import BuildError, MapAdapter, RequestRedirect, RoutingException
+from werkzeug.routing import (
+    BuildError,
+    MapAdapter,
+    RequestRedirect,
+    RoutingException,
+    WebsocketMismatch,
+)
 from werkzeug.utils import redirect as _werkzeug_redirect
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -200,6 +206,7 @@ class Kolben(Scaffold):
         "BROKER_QUEUE_SIZE": 256,
         "BROKER_KEY_PREFIX": "kolben:broker:",
         "STATIC_CACHE_BUST": False,
+        "WEBSOCKET_MAX_MESSAGE_SIZE": 1024 * 1024,
     }
 
     def __init__(
@@ -1001,6 +1008,10 @@ class Kolben(Scaffold):
         if req.routing_exception is not None:
             self.raise_routing_exception(req)
         rule = t.cast(Rule, req.url_rule)
+        if rule.websocket:  # an upgrade request here: the WSGI door can't serve it
+            from .websocket import NeedsASGI
+
+            raise NeedsASGI()
         if req.method == "OPTIONS" and getattr(rule, "provide_automatic_options", False):
             return self.make_default_options_response()
         view = self.view_functions[rule.endpoint]
@@ -1014,6 +1025,13 @@ class Kolben(Scaffold):
         :class:`~kolben.debughelpers.FormDataRoutingRedirect` that explains it.
         """
         exc = t.cast(HTTPException, request.routing_exception)
+        if isinstance(exc, WebsocketMismatch):
+            exc.description = (
+                "This URL is not a WebSocket endpoint; request it over plain HTTP."
+                if "HTTP_UPGRADE" in request.environ
+                else "This URL is a WebSocket endpoint: connect to it with a WebSocket"
+                " client (ws:// or wss://), not a plain HTTP request."
+            )
         if (
             not self.debug
             or not isinstance(exc, RequestRedirect)

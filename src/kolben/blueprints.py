@@ -308,6 +308,8 @@ class Blueprint(Scaffold):
             (self.url_default_functions, app.url_default_functions),
             (self.url_value_preprocessors, app.url_value_preprocessors),
             (self.template_context_processors, app.template_context_processors),
+            (self.before_websocket_funcs, app.before_websocket_funcs),
+            (self.after_websocket_funcs, app.after_websocket_funcs),
         ]
         for bp_dict, app_dict in registries:
             for key, values in bp_dict.items():
@@ -405,6 +407,18 @@ class Blueprint(Scaffold):
     def teardown_app_request(self, f: F) -> F:
         """Like :meth:`teardown_request`, for every request to the app."""
         self.record_once(lambda s: s.app.teardown_request_funcs.setdefault(None, []).append(f))
+        return f
+
+    @setupmethod
+    def before_app_websocket(self, f: F) -> F:
+        """Like :meth:`before_websocket`, for every websocket of the app."""
+        self.record_once(lambda s: s.app.before_websocket_funcs.setdefault(None, []).append(f))
+        return f
+
+    @setupmethod
+    def after_app_websocket(self, f: F) -> F:
+        """Like :meth:`after_websocket`, for every websocket of the app."""
+        self.record_once(lambda s: s.app.after_websocket_funcs.setdefault(None, []).append(f))
         return f
 
     @setupmethod

@@ -1,4 +1,5 @@
-"""The context globals: ``current_app``, ``g``, ``request`` and the context proxies.
+"""The context globals: ``current_app``, ``g``, ``request``, ``websocket`` and the
+context proxies.
 
 Each is a :class:`werkzeug.local.LocalProxy` over a :class:`contextvars.ContextVar`,
 so the current context is right under threads, greenlets and asyncio tasks alike.
@@ -15,6 +16,7 @@ if t.TYPE_CHECKING:
     from .app import Kolben
     from .ctx import AppContext, RequestContext, _AppCtxGlobals
     from .sessions import SessionMixin
+    from .websocket import Websocket
     from .wrappers import Request
 
 _no_app_msg = """\
@@ -33,8 +35,17 @@ This means that you used something that needs an active HTTP request, such as
 a context with `with app.test_request_context():` while testing. See the
 "request context" page of the documentation."""
 
+_no_websocket_msg = """\
+Working outside of a websocket.
+
+This means that you used `websocket` outside of a view registered with
+`@app.websocket(rule)` (or the hooks that run around one). HTTP views use
+`request` instead. See the "WebSockets" page of the documentation."""
+
 _cv_app: ContextVar[AppContext] = ContextVar("kolben.app_ctx")
 _cv_request: ContextVar[RequestContext] = ContextVar("kolben.request_ctx")
+#: The connection a websocket view serves; set only in a websocket's context.
+_cv_websocket: ContextVar[Websocket] = ContextVar("kolben.websocket")
 
 app_ctx: AppContext = LocalProxy(  # type: ignore[assignment]
     _cv_app, unbound_message=_no_app_msg
@@ -56,4 +67,8 @@ session: SessionMixin = LocalProxy(  # type: ignore[assignment]
     _cv_request, "session", unbound_message=_no_req_msg
 )
 
-__all__ = ["app_ctx", "current_app", "g", "request", "request_ctx", "session"]
+websocket: Websocket = LocalProxy(  # type: ignore[assignment]
+    _cv_websocket, unbound_message=_no_websocket_msg
+)
+
+__all__ = ["app_ctx", "current_app", "g", "request", "request_ctx", "session", "websocket"]

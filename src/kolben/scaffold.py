@@ -112,6 +112,14 @@ class Scaffold:
         self.url_default_functions: dict[
             str | None, list[t.Callable[[str, dict[str, t.Any]], None]]
         ] = defaultdict(list)
+        #: Functions run before each websocket view, by blueprint name (None: the app).
+        self.before_websocket_funcs: dict[str | None, list[t.Callable[[], t.Any]]] = (
+            defaultdict(list)
+        )
+        #: Functions run after each websocket view, by blueprint name (None: the app).
+        self.after_websocket_funcs: dict[str | None, list[t.Callable[[], t.Any]]] = (
+            defaultdict(list)
+        )
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
@@ -278,6 +286,50 @@ class Scaffold:
         return decorator
 
     @setupmethod
+    def websocket(self, rule: str, **options: t.Any) -> t.Callable[[F], F]:
+        """Register the decorated ``async def`` function as the WebSocket view for
+        URL ``rule`` (served by the ASGI door; see :mod:`kolben.websocket`)::
+
+            @app.websocket("/echo/<room>")
+            async def echo(room):
+                await websocket.accept()
+                async for message in websocket:
+                    await websocket.send(message)
+
+        Options are those of :meth:`route` except ``methods`` (a WebSocket
+        handshake is a GET). The rule may share its path with an HTTP route.
+        """
+        if "methods" in options:
+            raise TypeError(
+                "A websocket route takes no 'methods': the WebSocket handshake is"
+                " always a GET. Remove the argument."
+            )
+
+        def decorator(f: F) -> F:
+            from .concurrency import is_async_callable
+
+            if not is_async_callable(f):
+                name = getattr(f, "__name__", repr(f))
+                raise TypeError(
+                    f"The websocket view {name!r} must be an 'async def' function: it"
+                    " runs on the ASGI server's event loop and awaits"
+                    " websocket.receive() and websocket.send()."
+                )
+            endpoint = options.pop("endpoint", None)
+            self.add_url_rule(
+                rule,
+                endpoint,
+                f,
+                provide_automatic_options=False,
+                methods=["GET"],
+                websocket=True,
+                **options,
+            )
+            return f
+
+        return decorator
+
+    @setupmethod
     def add_url_rule(
         self,
         rule: str,
@@ -330,6 +382,29 @@ class Scaffold:
         ``exc`` is the unhandled exception, or None. Return values are ignored, and
         the function should not raise."""
         self.teardown_request_funcs.setdefault(None, []).append(f)
+        return f
+
+    @setupmethod
+    def before_websocket(self, f: F) -> F:
+        """Run ``f()`` before each websocket view, after the route matched and
+        before the handshake is accepted. If it returns a value other than None,
+        the handshake is refused with that value as the HTTP response (on servers
+        without the ASGI ``websocket.http.response`` extension, a plain 403).
+
+        An ``async def`` function runs on the event loop; a plain function runs in
+        a worker thread (so it may block), in the websocket's context.
+        """
+        self.before_websocket_funcs.setdefault(None, []).append(f)
+        return f
+
+    @setupmethod
+    def after_websocket(self, f: F) -> F:
+        """Run ``f()`` after each websocket view ends normally (it returned, or the
+        client disconnected), before the connection is closed; not after an
+        error (use :meth:`teardown_request`, which runs in every case). Functions
+        registered later run first; return values are ignored. Sync functions run
+        in a worker thread, as for :meth:`before_websocket`."""
+        self.after_websocket_funcs.setdefault(None, []).append(f)
         return f
 
     @setupmethod

@@ -1,22 +1,868 @@
 """WebSocket routes on the ASGI door.
 
-Not built yet: every WebSocket handshake is refused (the server answers 403).
+A view registered with ``@app.websocket(rule)`` (or ``@bp.websocket``) is an
+``async def`` function; inside it the :data:`kolben.websocket` global is the
+:class:`Websocket` it serves::
+
+    @app.websocket("/echo")
+    async def echo():
+        await websocket.accept()
+        async for message in websocket:      # str or bytes, until the client leaves
+            await websocket.send(message)
+
+How one connection is served (:func:`serve_websocket`):
+
+1. The handshake becomes a request context over the same WSGI-shaped environ the
+   HTTP side builds (method GET, scheme http/https), so ``request``, ``session``
+   (read-only), ``g``, ``url_for`` and converters work as in an HTTP view; the
+   route is matched among websocket rules only.
+2. A routing error, a ``before_websocket`` function returning a value or raising
+   an HTTP error, or the view returning a value before accepting refuses the
+   handshake with that HTTP response (servers without the ASGI
+   ``websocket.http.response`` extension answer a plain 403).
+3. The view runs on the server's event loop, in its own task (in a copy of the
+   websocket's context). Sync hooks, the
+   context push and the teardown run in a worker thread, in the websocket's
+   context, so a blocking hook never stalls the loop. PERF: that is a few thread
+   hops per connection, none per message.
+4. After :meth:`Websocket.accept`, one reader task receives the client's
+   messages into a small bounded queue (the client is slowed down by TCP when the
+   view doesn't keep up). It notices the client leaving even while the view waits
+   for something else: a view waiting in :meth:`Websocket.receive` gets
+   :exc:`WebsocketDisconnect`; a view busy elsewhere (waiting on a broker, say)
+   is cancelled after :data:`DISCONNECT_GRACE` seconds, so its ``finally`` blocks
+   run promptly.
+5. A message larger than ``WEBSOCKET_MAX_MESSAGE_SIZE`` closes the connection
+   with 1009. An exception escaping the view is logged with ``app.logger`` and
+   closes the connection with 1011 (or refuses the handshake with a 500 if it
+   was not accepted yet). The teardown functions run in every case.
 """
 
 from __future__ import annotations
 
+import asyncio
+import collections.abc as cabc
+import contextlib
+import contextvars
+import io
+import sys
 import typing as t
+from functools import partial
+
+from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.routing import WebsocketMismatch
+
+from .concurrency import _server_loop, is_async_callable
+from .ctx import RequestContext
+from .globals import _cv_websocket
+from .sessions import SessionMixin
 
 if t.TYPE_CHECKING:
+    from werkzeug.datastructures import Headers, MultiDict
+
     from .app import Kolben
+    from .sse import Event
+    from .wrappers import Request, Response
+
+__all__ = [
+    "DISCONNECT_GRACE",
+    "NeedsASGI",
+    "ReadOnlySession",
+    "ReadOnlySessionError",
+    "Websocket",
+    "WebsocketContext",
+    "WebsocketDisconnect",
+    "serve_websocket",
+]
+
+Scope = t.MutableMapping[str, t.Any]
+Message = t.MutableMapping[str, t.Any]
+Receive = t.Callable[[], t.Awaitable[Message]]
+Send = t.Callable[[Message], t.Awaitable[None]]
+
+#: Seconds a view busy with something other than :meth:`Websocket.receive` may
+#: go on after its client left before it is cancelled (so a short piece of work,
+#: saving the last message say, completes; a wait on a broker does not linger).
+DISCONNECT_GRACE = 0.25
+#: Messages received from the client and not yet taken by the view, at most.
+INBOX_SIZE = 16
+#: The ASGI extension that lets an app refuse a handshake with an HTTP response.
+_HTTP_RESPONSE_EXTENSION = "websocket.http.response"
+_HTTP_SCHEMES = {"ws": "http", "wss": "https", "http": "http", "https": "https"}
 
 
-async def serve_websocket(
+class WebsocketDisconnect(Exception):
+    """The connection is over: the client left or closed it, or the app closed it.
+
+    Raised by :meth:`Websocket.receive` and :meth:`Websocket.send`. A view need
+    not catch it: a websocket view ending with it ends normally (the
+    ``after_websocket`` functions run, nothing is logged).
+    """
+
+    def __init__(self, code: int = 1005, reason: str = "") -> None:
+        super().__init__(code, reason)
+        #: The close code (1000 normal, 1001 going away, 1006 the connection was
+        #: lost without a close frame, 1009 too big, ...).
+        self.code = code
+        #: The close reason the other side gave, or "".
+        self.reason = reason
+
+    def __str__(self) -> str:
+        reason = f" ({self.reason})" if self.reason else ""
+        return f"The websocket connection is closed: code {self.code}{reason}."
+
+
+class NeedsASGI(HTTPException):
+    """``426 Upgrade Required``: a WebSocket upgrade reached the WSGI door.
+
+    WSGI can't carry a WebSocket connection; the route is only served through
+    the ASGI door.
+    """
+
+    code = 426
+    description = (
+        "This URL is a WebSocket endpoint, but the app is served through WSGI, which"
+        " can't carry WebSocket connections. Serve it with an ASGI server (for"
+        " example 'uvicorn module:app'), or route WebSocket paths to an ASGI worker."
+    )
+
+
+class ReadOnlySessionError(RuntimeError):
+    """A websocket view (or hook) tried to change the session."""
+
+
+_READ_ONLY_MESSAGE = (
+    "The session is read-only in a websocket: its cookie was sent with the"
+    " handshake and can't be changed over an open connection. Change the session in"
+    " an HTTP view (one the page calls before it connects, say), and keep"
+    " per-connection state in local variables or 'g'."
+)
+
+
+class ReadOnlySession(SessionMixin):
+    """The session of a websocket: the handshake's session, for reading only.
+
+    Reading works as usual (``session["user_id"]``, ``get``, ``in``...); any change
+    (setting, deleting, ``pop``, ``clear``, ``update``, ``permanent = ...``)
+    raises :exc:`ReadOnlySessionError`.
+    """
+
+    modified = False
+
+    def __init__(self, session: SessionMixin) -> None:
+        self._session = session
+
+    @property
+    def new(self) -> bool:  # type: ignore[override]
+        """Whether the handshake carried no session."""
+        return bool(getattr(self._session, "new", False))
+
+    def __getitem__(self, key: str) -> t.Any:
+        return self._session[key]
+
+    def __iter__(self) -> t.Iterator[str]:
+        return iter(self._session)
+
+    def __len__(self) -> int:
+        return len(self._session)
+
+    def __setitem__(self, key: str, value: t.Any) -> None:
+        raise ReadOnlySessionError(_READ_ONLY_MESSAGE)
+
+    def __delitem__(self, key: str) -> None:
+        raise ReadOnlySessionError(_READ_ONLY_MESSAGE)
+
+    def clear(self) -> None:
+        raise ReadOnlySessionError(_READ_ONLY_MESSAGE)
+
+    def regenerate(self) -> None:
+        """Refused: a websocket can't give the client a new session cookie."""
+        raise ReadOnlySessionError(_READ_ONLY_MESSAGE)
+
+    def __repr__(self) -> str:
+        return f"<ReadOnlySession {dict(self._session)!r}>"
+
+
+class WebsocketContext(RequestContext):
+    """The request context of a websocket handshake: matched among websocket
+    rules, with a read-only session."""
+
+    def match_request(self) -> None:
+        """Match the handshake against the app's websocket rules."""
+        request = self.request
+        try:
+            adapter = self.app.create_url_adapter(request)
+            if adapter is None:
+                return
+            rule, view_args = adapter.match(
+                request.path,
+                "GET",
+                return_rule=True,
+                websocket=True,
+                query_args=request.query_string.decode("latin-1"),
+            )
+        except HTTPException as e:
+            if isinstance(e, WebsocketMismatch):
+                e.description = (
+                    "This URL is not a WebSocket endpoint; request it over plain HTTP."
+                )
+            request.routing_exception = e
+        else:
+            request.url_rule = rule
+            request.view_args = t.cast("dict[str, t.Any]", view_args)
+
+    def _open_session(self) -> SessionMixin:
+        sess = ReadOnlySession(super()._open_session())
+        self._session = sess
+        return sess
+
+
+_GONE: Message = {"type": "kolben.gone"}
+
+
+class Websocket:
+    """One WebSocket connection: the :data:`kolben.websocket` global in a
+    websocket view.
+
+    The handshake's data (:attr:`args`, :attr:`headers`, :attr:`cookies`,
+    :attr:`path`...) come from the same request object as ``request`` in the
+    view. :meth:`receive` and :meth:`send` accept the handshake first if the view
+    didn't.
+    """
+
+    __slots__ = (
+        "_accepted",
+        "_app",
+        "_close_code",
+        "_close_reason",
+        "_closed_sent",
+        "_gone",
+        "_grace",
+        "_inbox",
+        "_max_size",
+        "_reader",
+        "_receive",
+        "_receiving",
+        "_send",
+        "_started",
+        "_view_task",
+        "request",
+        "scope",
+    )
+
+    def __init__(
+        self, app: Kolben, scope: Scope, receive: Receive, send: Send, request: Request
+    ) -> None:
+        #: The ASGI scope of the connection.
+        self.scope = scope
+        #: The handshake as a request object (``request`` in the view).
+        self.request = request
+        self._app = app
+        self._receive = receive
+        self._send = send
+        self._max_size: int | None = app.config.get("WEBSOCKET_MAX_MESSAGE_SIZE")
+        self._inbox: asyncio.Queue[Message] = asyncio.Queue(INBOX_SIZE)
+        self._accepted = False
+        self._started = False  # the handshake was answered (accepted or refused)
+        self._closed_sent = False
+        self._gone = False
+        self._receiving = False
+        self._close_code: int | None = None
+        self._close_reason = ""
+        self._reader: asyncio.Task[None] | None = None
+        self._view_task: asyncio.Task[t.Any] | None = None
+        self._grace: asyncio.TimerHandle | None = None
+
+    def __repr__(self) -> str:
+        state = "open" if self._accepted and not self.closed else (
+            "closed" if self.closed else "handshake"
+        )
+        return f"<Websocket {self.path!r} {state}>"
+
+    # -- the handshake ---------------------------------------------------------------
+
+    @property
+    def path(self) -> str:
+        """The requested path (without the query string)."""
+        return self.request.path
+
+    @property
+    def full_path(self) -> str:
+        """The path with the query string."""
+        return self.request.full_path
+
+    @property
+    def url(self) -> str:
+        """The full URL, with the ``ws`` or ``wss`` scheme."""
+        return f"{self.scheme}{self.request.url[len(self.request.scheme) :]}"
+
+    @property
+    def scheme(self) -> str:
+        """``"ws"`` or ``"wss"``."""
+        return "wss" if self.request.scheme == "https" else "ws"
+
+    @property
+    def host(self) -> str:
+        """The host the client connected to (the Host header)."""
+        return self.request.host
+
+    @property
+    def args(self) -> MultiDict[str, str]:
+        """The query string arguments."""
+        return self.request.args
+
+    @property
+    def headers(self) -> Headers:
+        """The handshake's headers."""
+        return self.request.headers
+
+    @property
+    def cookies(self) -> MultiDict[str, str]:
+        """The cookies the handshake carried."""
+        return self.request.cookies
+
+    @property
+    def remote_addr(self) -> str | None:
+        """The client's address."""
+        return self.request.remote_addr
+
+    @property
+    def subprotocols(self) -> list[str]:
+        """The subprotocols the client offered, in its order of preference."""
+        return list(self.scope.get("subprotocols") or ())
+
+    # -- state ------------------------------------------------------------------------
+
+    @property
+    def accepted(self) -> bool:
+        """Whether the handshake was accepted."""
+        return self._accepted
+
+    @property
+    def closed(self) -> bool:
+        """Whether the connection is over (either side closed it, or the client
+        went away)."""
+        return self._gone or self._closed_sent
+
+    @property
+    def close_code(self) -> int | None:
+        """The close code once the connection is over, else None."""
+        return self._close_code
+
+    # -- talking -----------------------------------------------------------------------
+
+    async def accept(
+        self,
+        subprotocol: str | None = None,
+        headers: cabc.Mapping[str, str] | cabc.Iterable[tuple[str, str]] | None = None,
+    ) -> None:
+        """Accept the handshake, choosing ``subprotocol`` (one the client offered,
+        see :attr:`subprotocols`) and adding ``headers`` to the response."""
+        if self._started:
+            what = "accepted" if self._accepted else "refused"
+            raise RuntimeError(
+                f"The websocket handshake was already {what}; accept() is called once,"
+                " before the first send() or receive() (which accept for you)."
+            )
+        if subprotocol is not None and subprotocol not in self.subprotocols:
+            raise ValueError(
+                f"The subprotocol {subprotocol!r} was not offered by the client (it"
+                f" offered {self.subprotocols!r}); choose one of those, or None."
+            )
+        message: Message = {"type": "websocket.accept", "subprotocol": subprotocol}
+        if headers:
+            items = headers.items() if isinstance(headers, cabc.Mapping) else headers
+            message["headers"] = [
+                (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in items
+            ]
+        self._started = True
+        try:
+            await self._send(message)
+        except OSError:
+            self._went_away(1006, "")
+            raise WebsocketDisconnect(1006) from None
+        self._accepted = True
+        self._reader = asyncio.get_running_loop().create_task(self._read())
+
+    async def receive(self) -> str | bytes:
+        """The next message from the client: a ``str`` for a text frame, ``bytes``
+        for a binary one. Raises :exc:`WebsocketDisconnect` when the connection
+        is over (messages sent before the client closed are delivered first)."""
+        if not self._accepted:
+            await self._accept_or_raise()
+        inbox = self._inbox
+        if not inbox.empty():
+            message = inbox.get_nowait()
+        elif self._gone:
+            raise self._disconnect()
+        else:
+            self._receiving = True
+            try:
+                message = await inbox.get()
+            finally:
+                self._receiving = False
+        if message is _GONE:
+            raise self._disconnect()
+        text = message.get("text")
+        if text is not None:
+            return t.cast(str, text)
+        return t.cast(bytes, message.get("bytes") or b"")
+
+    async def receive_json(self) -> t.Any:
+        """The next message decoded as JSON (with the app's JSON provider)."""
+        return self._app.json.loads(await self.receive())
+
+    async def send(self, data: str | bytes | bytearray | memoryview) -> None:
+        """Send ``data``: a ``str`` as a text frame, bytes as a binary frame.
+        Raises :exc:`WebsocketDisconnect` when the connection is over."""
+        if isinstance(data, str):
+            message: Message = {"type": "websocket.send", "text": data}
+        elif isinstance(data, (bytes, bytearray, memoryview)):
+            message = {"type": "websocket.send", "bytes": bytes(data)}
+        else:
+            raise TypeError(
+                "websocket.send() takes a str (a text frame) or bytes (a binary frame),"
+                f" not {type(data).__name__}; use websocket.send_json() for other values."
+            )
+        if not self._accepted:
+            await self._accept_or_raise()
+        if self._gone or self._closed_sent:
+            raise self._disconnect()
+        try:
+            await self._send(message)
+        except OSError:  # the server's way of saying the client is gone
+            self._went_away(1006, "")
+            raise self._disconnect() from None
+
+    async def send_json(self, value: t.Any) -> None:
+        """Send ``value`` encoded as JSON (with the app's JSON provider) in a text
+        frame."""
+        await self.send(self._app.json.dumps(value))
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close the connection with ``code`` and ``reason`` (at most 123 bytes
+        of UTF-8). Before the handshake is accepted this refuses it (the server
+        answers 403). Closing a closed connection does nothing."""
+        _check_close(code, reason)
+        if self._gone or self._closed_sent:
+            return
+        message: Message = {"type": "websocket.close", "code": code, "reason": reason}
+        self._started = True
+        self._closed_sent = True
+        self._close_code = code
+        self._close_reason = reason
+        with contextlib.suppress(OSError):
+            await self._send(message)
+
+    def __aiter__(self) -> Websocket:
+        return self
+
+    async def __anext__(self) -> str | bytes:
+        """Messages until the connection is over (then the loop just ends)."""
+        try:
+            return await self.receive()
+        except WebsocketDisconnect:
+            raise StopAsyncIteration from None
+
+    async def relay(
+        self,
+        channel: str,
+        *,
+        last_event_id: str | None = None,
+        encode: t.Callable[[Event], str | bytes] | None = None,
+    ) -> str | None:
+        """Send every event published on ``app.broker``'s ``channel`` to this
+        client, until the connection is over or the subscription ends; returns
+        the id of the last event sent (to resume from with ``last_event_id``).
+
+        Each event goes out as its text (``event.text``: the string published, or
+        its JSON), or as what ``encode(event)`` returns. Run it beside a receive
+        loop with a task group when the client also sends::
+
+            @app.websocket("/chat/<room>")
+            async def chat(room):
+                async with asyncio.TaskGroup() as tg:
+                    tg.create_task(websocket.relay(f"chat:{room}"))
+                    async for text in websocket:
+                        await current_app.broker.apublish(f"chat:{room}", text)
+        """
+        if not self._accepted:
+            await self._accept_or_raise()
+        sub = await self._app.broker.asubscribe(channel, last_event_id=last_event_id)
+        async with sub:
+            async for event in sub:
+                await self.send(event.text if encode is None else encode(event))
+        return sub.last_id
+
+    # -- internals ---------------------------------------------------------------------
+
+    async def _accept_or_raise(self) -> None:
+        if self._started:  # refused or closed before accepting
+            raise self._disconnect()
+        await self.accept()
+
+    def _disconnect(self) -> WebsocketDisconnect:
+        return WebsocketDisconnect(self._close_code or 1005, self._close_reason)
+
+    def _went_away(self, code: int, reason: str) -> None:
+        """The connection is over: wake a view waiting in receive(), or cancel a
+        view busy elsewhere after the grace period."""
+        if self._gone:
+            return
+        self._gone = True
+        if self._close_code is None:
+            self._close_code = code
+            self._close_reason = reason
+        if self._receiving:
+            with contextlib.suppress(asyncio.QueueFull):
+                self._inbox.put_nowait(_GONE)
+            return
+        task = self._view_task
+        if task is not None and not task.done():
+            loop = asyncio.get_running_loop()
+            self._grace = loop.call_later(DISCONNECT_GRACE, self._cancel_busy_view)
+
+    def _cancel_busy_view(self) -> None:
+        task = self._view_task
+        if task is not None and not task.done() and not self._receiving:
+            task.cancel()
+
+    def _too_big(self, message: Message) -> int | None:
+        """The size of a message over the limit, else None."""
+        limit = self._max_size
+        if limit is None:
+            return None
+        data = message.get("bytes")
+        if data is not None:
+            return len(data) if len(data) > limit else None
+        text = message.get("text") or ""
+        # PERF: a str of n characters is n to 4n bytes of UTF-8: encode only when
+        # the character count can't decide.
+        if len(text) * 4 <= limit:
+            return None
+        if len(text) > limit:
+            return len(text)
+        size = len(text.encode("utf-8", "surrogatepass"))
+        return size if size > limit else None
+
+    async def _read(self) -> None:
+        """The reader task: the client's messages into the inbox until it leaves."""
+        receive = self._receive
+        inbox = self._inbox
+        try:
+            while True:
+                message = await receive()
+                kind = message["type"]
+                if kind == "websocket.receive":
+                    size = self._too_big(message)
+                    if size is not None:
+                        await self._refuse_big(size)
+                        return
+                    await inbox.put(message)
+                elif kind == "websocket.disconnect":
+                    self._went_away(int(message.get("code") or 1005), message.get("reason") or "")
+                    return
+        except OSError:
+            self._went_away(1006, "")
+
+    async def _refuse_big(self, size: int) -> None:
+        limit = self._max_size
+        reason = "message too big"
+        self._app.logger.info(
+            "Closed websocket %s with 1009: a message of %d bytes is over"
+            " WEBSOCKET_MAX_MESSAGE_SIZE (%d bytes).",
+            self.path,
+            size,
+            limit,
+        )
+        if not self._closed_sent:
+            self._closed_sent = True
+            self._close_code, self._close_reason = 1009, reason
+            with contextlib.suppress(OSError):
+                await self._send({"type": "websocket.close", "code": 1009, "reason": reason})
+        self._went_away(1009, reason)
+
+    async def _refuse(self, response: Response | None) -> None:
+        """Answer the handshake with ``response`` (or a plain 403 when None or when
+        the server can't send HTTP responses to a websocket handshake)."""
+        if self._started:
+            return
+        self._started = True
+        self._closed_sent = True
+        extensions = self.scope.get("extensions") or {}
+        try:
+            if response is None or _HTTP_RESPONSE_EXTENSION not in extensions:
+                await self._send({"type": "websocket.close", "code": 1008})
+                return
+            headers = [
+                (name.lower().encode("latin-1"), value.encode("latin-1"))
+                for name, value in response.headers.to_wsgi_list()
+            ]
+            await self._send(
+                {
+                    "type": "websocket.http.response.start",
+                    "status": response.status_code,
+                    "headers": headers,
+                }
+            )
+            await self._send({"type": "websocket.http.response.body", "body": response.get_data()})
+        except OSError:
+            return
+
+    async def _stop_reader(self) -> None:
+        if self._grace is not None:
+            self._grace.cancel()
+        reader = self._reader
+        if reader is not None and not reader.done():
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+
+
+_RESERVED_CODES = frozenset({1004, 1005, 1006, 1015})
+
+
+def _check_close(code: int, reason: str) -> None:
+    if not isinstance(code, int) or not (
+        (1000 <= code <= 1014 and code not in _RESERVED_CODES) or 3000 <= code <= 4999
+    ):
+        raise ValueError(
+            f"{code!r} is not a close code an app may send: use 1000 (normal), a"
+            " standard code such as 1001, 1008 or 1011, or your own in 3000-4999."
+        )
+    if len(reason.encode("utf-8")) > 123:
+        raise ValueError(
+            "A close reason can be at most 123 bytes of UTF-8 (it must fit in one"
+            f" control frame); this one is {len(reason.encode('utf-8'))}. Shorten it."
+        )
+
+
+# -- serving -----------------------------------------------------------------------------
+
+
+async def serve_websocket(app: Kolben, scope: Scope, receive: Receive, send: Send) -> None:
+    """Serve one ASGI ``websocket`` connection with ``app`` (see the module's
+    docstring for the steps)."""
+    from .asgi import SCOPE_KEY, build_environ
+
+    first = await receive()
+    if first["type"] != "websocket.connect":
+        return  # the client left before the handshake
+    loop = asyncio.get_running_loop()
+    http_scope = dict(scope)
+    http_scope["method"] = "GET"
+    http_scope["scheme"] = _HTTP_SCHEMES.get(scope.get("scheme") or "ws", "http")
+    environ = build_environ(http_scope, _NO_BODY)
+    environ[SCOPE_KEY] = scope
+    ctx = WebsocketContext(app, environ)
+    ws = Websocket(app, scope, receive, send, ctx.request)
+    # The websocket's own context: the request context is pushed in it (in a worker
+    # thread), the view and async hooks run in it as tasks, teardown pops it.
+    context = contextvars.copy_context()
+    context.run(_enter, loop, ws)
+    await _serve(app, ws, ctx, context, loop)
+
+
+def _enter(loop: asyncio.AbstractEventLoop, ws: Websocket) -> None:
+    _server_loop.set(loop)
+    _cv_websocket.set(ws)
+
+
+async def _serve(
     app: Kolben,
-    scope: t.MutableMapping[str, t.Any],
-    receive: t.Callable[[], t.Awaitable[t.MutableMapping[str, t.Any]]],
-    send: t.Callable[[t.MutableMapping[str, t.Any]], t.Awaitable[None]],
+    ws: Websocket,
+    ctx: WebsocketContext,
+    context: contextvars.Context,
+    loop: asyncio.AbstractEventLoop,
 ) -> None:
-    """Serve one ASGI ``websocket`` connection."""
-    # Closing before accepting makes the server answer the handshake with 403.
-    await send({"type": "websocket.close", "code": 1000})
+    error: BaseException | None = None
+    pushed = False
+    try:
+        try:
+            await _in_thread(loop, context, ctx.push)
+            pushed = True
+            app._got_first_request = True
+            refusal = await _before_view(app, ctx, context, loop)
+            if refusal is not None:
+                await ws._refuse(refusal)
+                return
+            rv = await _run_view(app, ws, ctx, context, loop)
+            if not ws._started:
+                # Returned without accepting: refuse, with its value if it gave one.
+                response = None
+                if rv is not None:
+                    response = await _in_thread(loop, context, _refusal_response, app, rv)
+                await ws._refuse(response)
+                return
+            await _after_view(app, ctx, context, loop)
+            await ws.close()
+        except HTTPException as e:
+            if ws._started:
+                # abort() after accepting: a policy refusal, not a server error.
+                await ws.close(1008, _short(e.name))
+            else:
+                await ws._refuse(await _in_thread(loop, context, _refusal_response, app, e))
+        except Exception as e:
+            error = e
+            _log_error(app, ws, sys.exc_info())
+            if pushed:
+                await _in_thread(loop, context, _signal_exception, app, e)
+            if ws._started:
+                await ws.close(1011)
+            else:
+                server_error = InternalServerError(original_exception=e)
+                try:
+                    response = await _in_thread(
+                        loop, context, _refusal_response, app, server_error
+                    )
+                except Exception:
+                    app.logger.exception("The 500 handler failed while refusing a websocket")
+                    response = None
+                await ws._refuse(response)
+        except BaseException:
+            error = sys.exc_info()[1]
+            if ws._accepted:
+                with contextlib.suppress(Exception):
+                    await ws.close(1012)  # the server is going away
+            raise
+    finally:
+        await ws._stop_reader()
+        if pushed:
+            await _in_thread(loop, context, ctx.pop, error)
+
+
+async def _in_thread(
+    loop: asyncio.AbstractEventLoop,
+    context: contextvars.Context,
+    func: t.Callable[..., t.Any],
+    *args: t.Any,
+) -> t.Any:
+    """Run sync ``func`` in a worker thread, in the websocket's ``context``.
+
+    If the waiting task is cancelled, the call is still waited for (it can't be
+    stopped, and the context can't be entered twice at once), then the
+    cancellation goes on.
+    """
+    future = loop.run_in_executor(None, partial(context.run, func, *args))
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await future
+        raise
+
+
+async def _call_hook(
+    loop: asyncio.AbstractEventLoop, context: contextvars.Context, func: t.Callable[..., t.Any]
+) -> t.Any:
+    """An async hook awaited on the loop, a sync one in a worker thread; both in
+    the websocket's context."""
+    if is_async_callable(func):
+        return await context.run(loop.create_task, func())
+    return await _in_thread(loop, context, func)
+
+
+async def _before_view(
+    app: Kolben,
+    ctx: WebsocketContext,
+    context: contextvars.Context,
+    loop: asyncio.AbstractEventLoop,
+) -> Response | None:
+    """The routing error, the URL value preprocessors and the before_websocket
+    functions; the response refusing the handshake, or None to go on."""
+    request = ctx.request
+    if request.routing_exception is not None:
+        exc = request.routing_exception
+        return t.cast("Response", await _in_thread(loop, context, _refusal_response, app, exc))
+    names: tuple[str | None, ...] = (None, *reversed(request.blueprints))
+    if app.url_value_preprocessors:
+        await _in_thread(loop, context, _preprocess, app, request, names)
+    if app.before_websocket_funcs:
+        for name in names:
+            for func in app.before_websocket_funcs.get(name, ()):
+                rv = await _call_hook(loop, context, func)
+                if rv is not None:
+                    response = await _in_thread(loop, context, _refusal_response, app, rv)
+                    return t.cast("Response", response)
+    return None
+
+
+def _preprocess(app: Kolben, request: Request, names: tuple[str | None, ...]) -> None:
+    for name in names:
+        for func in app.url_value_preprocessors.get(name, ()):
+            func(request.endpoint, request.view_args)
+
+
+async def _run_view(
+    app: Kolben,
+    ws: Websocket,
+    ctx: WebsocketContext,
+    context: contextvars.Context,
+    loop: asyncio.AbstractEventLoop,
+) -> t.Any:
+    """Run the view in its own task; its return value (None when the client left)."""
+    request = ctx.request
+    view = app.view_functions[t.cast(t.Any, request.url_rule).endpoint]
+    # A copy of the websocket's context (create_task copies the current one;
+    # ``context=`` needs Python 3.11): it sees the pushed contexts.
+    task = context.run(loop.create_task, view(**(request.view_args or {})))
+    ws._view_task = task
+    try:
+        await asyncio.wait((task,))
+    except asyncio.CancelledError:
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
+        raise
+    if task.cancelled():
+        if ws._gone:
+            return None  # cancelled because the client left
+        raise RuntimeError(
+            f"The websocket view {request.endpoint!r} was cancelled while its client"
+            " was still connected."
+        )
+    exc = task.exception()
+    if exc is None:
+        return task.result()
+    if isinstance(exc, WebsocketDisconnect):
+        return None
+    raise exc
+
+
+async def _after_view(
+    app: Kolben,
+    ctx: WebsocketContext,
+    context: contextvars.Context,
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    if not app.after_websocket_funcs:
+        return
+    for name in (*ctx.request.blueprints, None):
+        for func in reversed(app.after_websocket_funcs.get(name, ())):
+            await _call_hook(loop, context, func)
+
+
+def _refusal_response(app: Kolben, rv: t.Any) -> Response:
+    """The HTTP response refusing a handshake: an HTTP error through the app's
+    error handlers, or a value a hook or the view returned."""
+    if isinstance(rv, HTTPException):
+        rv = app.handle_http_exception(rv)
+    return app.make_response(rv)
+
+
+def _signal_exception(app: Kolben, e: Exception) -> None:
+    from .signals import got_request_exception
+
+    if got_request_exception.receivers:
+        got_request_exception.send(app, _async_wrapper=app.ensure_sync, exception=e)
+
+
+def _log_error(app: Kolben, ws: Websocket, exc_info: t.Any) -> None:
+    app.logger.error(f"Exception in websocket {ws.path}", exc_info=exc_info)
+
+
+def _short(text: str) -> str:
+    return text.encode("utf-8")[:123].decode("utf-8", "ignore")
+
+
+_NO_BODY = t.cast(t.IO[bytes], io.BytesIO())

@@ -1,0 +1,835 @@
+"""WebSocket routes driven in-process through the ASGI callable: the client side is
+a pair of queues speaking the ASGI websocket messages, as a server would. Every
+wait is bounded by ``WAIT`` seconds. (Real clients against uvicorn are in
+test_websocket_served.py.)"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import typing as t
+
+import pytest
+
+import kolben
+from kolben import Blueprint, g, request, session, url_for, websocket
+from kolben.websocket import (
+    NeedsASGI,
+    ReadOnlySessionError,
+    WebsocketDisconnect,
+)
+
+WAIT = 5.0
+EXT = {"websocket.http.response": {}}
+
+
+class Conn:
+    """One websocket connection to ``app``, as an ASGI server would make it."""
+
+    def __init__(
+        self,
+        app: kolben.Kolben,
+        path: str = "/ws",
+        query: bytes = b"",
+        headers: list[tuple[bytes, bytes]] | None = None,
+        subprotocols: list[str] | None = None,
+        extensions: dict[str, t.Any] | None = None,
+        scheme: str = "ws",
+    ) -> None:
+        self.scope = {
+            "type": "websocket",
+            "asgi": {"version": "3.0", "spec_version": "2.4"},
+            "http_version": "1.1",
+            "scheme": scheme,
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": query,
+            "root_path": "",
+            "headers": [(b"host", b"testserver"), *(headers or [])],
+            "server": ("testserver", 80),
+            "client": ("127.0.0.1", 5000),
+            "subprotocols": subprotocols or [],
+            "extensions": extensions if extensions is not None else EXT,
+        }
+        self.app = app
+        self.incoming: asyncio.Queue[dict[str, t.Any]] = asyncio.Queue()
+        self.outgoing: asyncio.Queue[dict[str, t.Any]] = asyncio.Queue()
+        self.incoming.put_nowait({"type": "websocket.connect"})
+        self.task: asyncio.Task[None] | None = None
+        self.client_gone = False
+
+    async def _receive(self) -> dict[str, t.Any]:
+        return await self.incoming.get()
+
+    async def _send(self, message: dict[str, t.Any]) -> None:
+        if self.client_gone and message["type"] in ("websocket.send", "websocket.close"):
+            raise OSError("the client is gone")  # what uvicorn raises (ClientDisconnected)
+        await self.outgoing.put(message)
+
+    async def __aenter__(self) -> Conn:
+        self.task = asyncio.get_running_loop().create_task(
+            self.app(self.scope, self._receive, self._send)
+        )
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.finished()
+
+    async def finished(self) -> None:
+        assert self.task is not None
+        await asyncio.wait_for(self.task, WAIT)
+
+    async def next(self) -> dict[str, t.Any]:
+        return await asyncio.wait_for(self.outgoing.get(), WAIT)
+
+    async def accepted(self) -> dict[str, t.Any]:
+        message = await self.next()
+        assert message["type"] == "websocket.accept", message
+        return message
+
+    async def say(self, data: str | bytes) -> None:
+        key = "text" if isinstance(data, str) else "bytes"
+        await self.incoming.put({"type": "websocket.receive", key: data})
+
+    async def hear(self) -> str | bytes:
+        message = await self.next()
+        assert message["type"] == "websocket.send", message
+        return t.cast("str | bytes", message.get("text", message.get("bytes")))
+
+    async def hang_up(self, code: int = 1000, reason: str = "") -> None:
+        await self.incoming.put({"type": "websocket.disconnect", "code": code, "reason": reason})
+
+    async def vanish(self) -> None:
+        self.client_gone = True
+        await self.hang_up(1006)
+
+    async def refusal(self) -> tuple[int, dict[str, str], bytes]:
+        """The HTTP response refusing the handshake."""
+        start = await self.next()
+        assert start["type"] == "websocket.http.response.start", start
+        body = await self.next()
+        assert body["type"] == "websocket.http.response.body"
+        headers = {k.decode(): v.decode() for k, v in start["headers"]}
+        return start["status"], headers, body["body"]
+
+
+def run(coro: t.Awaitable[t.Any]) -> t.Any:
+    async def main() -> t.Any:
+        return await asyncio.wait_for(coro, WAIT * 2)
+
+    return asyncio.run(main())
+
+
+@pytest.fixture
+def app() -> kolben.Kolben:
+    app = kolben.Kolben("test_websocket")
+    app.config.update(SECRET_KEY="test key")
+    return app
+
+
+# -- talking ---------------------------------------------------------------------------
+
+
+def test_echo_text_and_binary(app: kolben.Kolben) -> None:
+    @app.websocket("/ws")
+    async def echo() -> None:
+        await websocket.accept()
+        async for message in websocket:
+            await websocket.send(message)
+
+    async def main() -> None:
+        async with Conn(app) as conn:
+            await conn.accepted()
+            await conn.say("héllo")
+            assert await conn.hear() == "héllo"
+            await conn.say(b"\x00\xff")
+            assert await conn.hear() == b"\x00\xff"
+            await conn.hang_up()
+        # The client closed: the app sends nothing more.
+        assert conn.outgoing.empty()
+
+    run(main())
+
+
+def test_receive_and_send_accept_for_you_and_close_at_the_end(app: kolben.Kolben) -> None:
+    @app.websocket("/ws")
+    async def view() -> None:
+        name = await websocket.receive()
+        await websocket.send_json({"hello": name})
+
+    async def main() -> None:
+        async with Conn(app) as conn:
+            await conn.accepted()
+            await conn.say("ada")
+            assert json.loads(await conn.hear()) == {"hello": "ada"}
+            assert await conn.next() == {"type": "websocket.close", "code": 1000, "reason": ""}
+
+    run(main())
+
+
+def test_json_round_trip_and_subprotocol_and_headers(app: kolben.Kolben) -> None:
+    @app.websocket("/ws")
+    async def view() -> None:
+        assert websocket.subprotocols == ["v1", "v2"]
+        await websocket.accept(subprotocol="v2", headers={"X-Room": "blue"})
+        data = await websocket.receive_json()
+        await websocket.send_json({"got": data})
+
+    async def main() -> None:
+        async with Conn(app, subprotocols=["v1", "v2"]) as conn:
+            accept = await conn.accepted()
+            assert accept["subprotocol"] == "v2"
+            assert accept["headers"] == [(b"x-room", b"blue")]
+            await conn.say('{"a": [1, 2]}')
+            assert json.loads(await conn.hear()) == {"got": {"a": [1, 2]}}
+
+    run(main())
+
+
+def test_accept_rejects_a_subprotocol_the_client_did_not_offer(app: kolben.Kolben) -> None:
+    errors: list[BaseException] = []
+
+    @app.websocket("/ws")
+    async def view() -> None:
+        try:
+            await websocket.accept(subprotocol="nope")
+        except ValueError as e:
+            errors.append(e)
+            raise
+
+    async def main() -> None:
+        async with Conn(app, subprotocols=["v1"]) as conn:
+            status, _, _ = await conn.refusal()
+            assert status == 500
+
+    run(main())
+    assert "was not offered by the client" in str(errors[0])
+
+
+def test_send_refuses_other_types(app: kolben.Kolben) -> None:
+    seen: list[str] = []
+
+    @app.websocket("/ws")
+    async def view() -> None:
+        await websocket.accept()
+        try:
+            await websocket.send({"a": 1})  # type: ignore[arg-type]
+        except TypeError as e:
+            seen.append(str(e))
+        await websocket.close(4001, "bye")
+
+    async def main() -> None:
+        async with Conn(app) as conn:
+            await conn.accepted()
+            assert await conn.next() == {"type": "websocket.close", "code": 4001, "reason": "bye"}
+
+    run(main())
+    assert "send_json" in seen[0]
+
+
+def test_close_checks_code_and_reason(app: kolben.Kolben) -> None:
+    seen: list[str] = []
+
+    @app.websocket("/ws")
+    async def view() -> None:
+        await websocket.accept()
+        for args in ((1006, ""), (2000, ""), (1000, "x" * 124)):
+            try:
+                await websocket.close(*args)
+            except ValueError as e:
+                seen.append(str(e))
+
+    async def main() -> None:
+        async with Conn(app) as conn:
+            await conn.accepted()
+            assert (await conn.next())["code"] == 1000
+
+    run(main())
+    assert len(seen) == 3
+    assert "3000-4999" in seen[0]
+    assert "123 bytes" in seen[2]
+
+
+def test_client_close_code_reaches_the_view(app: kolben.Kolben) -> None:
+    seen: list[tuple[int, str]] = []
+
+    @app.websocket("/ws")
+    async def view() -> None:
+        await websocket.accept()
+        try:
+            await websocket.receive()
+        except WebsocketDisconnect as e:
+            seen.append((e.code, e.reason))
+            assert websocket.closed
+            assert websocket.close_code == 4000
+            raise
+
+    async def main() -> None:
+        async with Conn(app) as conn:
+            await conn.accepted()
+            await conn.hang_up(4000, "done")
+
+    run(main())
+    assert seen == [(4000, "done")]
+
+
+def test_messages_sent_before_the_close_are_delivered_first(app: kolben.Kolben) -> None:
+    got: list[str | bytes] = []
+
+    @app.websocket("/ws")
+    async def view() -> None:
+        await websocket.accept()
+        await asyncio.sleep(0.05)  # the client sends and leaves meanwhile
+        got.extend([m async for m in websocket])
+
+    async def main() -> None:
+        async with Conn(app) as conn:
+            await conn.accepted()
+            await conn.say("one")
+            await conn.say("two")
+            await conn.hang_up()
+
+    run(main())
+    assert got == ["one", "two"]
+
+
+def test_send_after_the_client_left_raises(app: kolben.Kolben) -> None:
+    seen: list[int] = []
+
+    @app.websocket("/ws")
+    async def view() -> None:
+        await websocket.accept()
+        await websocket.receive()
+        try:
+            await websocket.send("late")
+        except WebsocketDisconnect as e:
+            seen.append(e.code)
+
+    async def main() -> None:
+        async with Conn(app) as conn:
+            await conn.accepted()
+            conn.client_gone = True
+            await conn.say("hi")
+
+    run(main())
+    assert seen == [1006]
+
+
+def test_a_busy_view_is_cancelled_soon_after_its_client_vanishes(app: kolben.Kolben) -> None:
+    events: list[str] = []
+
+    @app.websocket("/ws")
+    async def view() -> None:
+        await websocket.accept()
+        try:
+            await asyncio.sleep(60)  # waiting on something that is not the client
+        finally:
+            events.append("finally")
+
+    @app.teardown_request
+    def teardown(exc: BaseException | None) -> None:
+        events.append("teardown")
+
+    async def main() -> None:
+        async with Conn(app) as conn:
+            await conn.accepted()
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            await conn.vanish()
+            await conn.finished()
+            assert loop.time() - started < WAIT
+
+    run(main())
+    assert events == ["finally", "teardown"]
+
+
+# -- routing, context, hooks ------------------------------------------------------------
+
+
+def test_the_handshake_data(app: kolben.Kolben) -> None:
+    seen: dict[str, t.Any] = {}
+
+    @app.get("/room/<int:number>")
+    def room_page(number: int) -> str:
+        return "page"
+
+    @app.websocket("/room/<int:number>")
+    async def room(number: int) -> None:
+        await websocket.accept()
+        seen.update(
+            number=number,
+            args=websocket.args.to_dict(),
+            header=websocket.headers["X-Token"],
+            cookie=websocket.cookies["flavour"],
+            path=websocket.path,
+            full_path=websocket.full_path,
+            url=websocket.url,
+            scheme=websocket.scheme,
+            host=websocket.host,
+            remote=websocket.remote_addr,
+            method=request.method,
+            endpoint=request.endpoint,
+            same=request.args is websocket.args,
+            ws_url=url_for("room", number=2),
+            ws_external=url_for("room", number=2, _external=True),
+            page=url_for("room_page", number=3),
+            page_external=url_for("room_page", number=3, _external=True),
+        )
+
+    async def main(scheme: str) -> None:
+        headers = [(b"x-token", b"t1"), (b"cookie", b"flavour=mint")]
+        async with Conn(app, "/room/7", b"a=1&b=2", headers, scheme=scheme) as conn:
+            await conn.accepted()
+
+    run(main("ws"))
+    assert seen == {
+        "number": 7,
+        "args": {"a": "1", "b": "2"},
+        "header": "t1",
+        "cookie": "mint",
+        "path": "/room/7",
+        "full_path": "/room/7?a=1&b=2",
+        "url": "ws://testserver/room/7?a=1&b=2",
+        "scheme": "ws",
+        "host": "testserver",
+        "remote": "127.0.0.1",
+        "method": "GET",
+        "endpoint": "room",
+        "same": True,
+        # werkzeug builds websocket rules as full URLs (browsers need them).
+        "ws_url": "ws://testserver/room/2",
+        "ws_external": "ws://testserver/room/2",
+        "page": "/room/3",
+        "page_external": "http://testserver/room/3",
+    }
+    run(main("wss"))
+    assert seen["url"] == "wss://testserver/room/7?a=1&b=2"
+    assert seen["ws_external"] == "wss://testserver/room/2"
+    assert seen["page_external"] == "https://testserver/room/3"
+
+
+def test_url_for_websocket_outside_a_request(app: kolben.Kolben) -> None:
+    @app.websocket("/feed")
+    async def feed() -> None:
+        await websocket.accept()
+
+    app.config.update(SERVER_NAME="example.com", PREFERRED_URL_SCHEME="https")
+    with app.app_context():
+        assert url_for("feed") == "wss://example.com/feed"
+
+
+def test_unknown_route_is_refused_with_404(app: kolben.Kolben) -> None:
+    @app.get("/ws")
+    def page() -> str:
+        return "an HTTP page, not a websocket"
+
+    async def main() -> None:
+        async with Conn(app, "/nowhere") as conn:
+            status, _, body = await conn.refusal()
+            assert status == 404
+            assert b"Not Found" in body
+        # An HTTP-only rule does not answer a websocket either.
+        async with Conn(app, "/ws") as conn:
+            status, _, body = await conn.refusal()
+            assert status == 400
+            assert b"not a WebSocket endpoint" in body
+        # A server without the response extension answers 403.
+        async with Conn(app, "/nowhere", extensions={}) as conn:
+            assert (await conn.next())["type"] == "websocket.close"
+
+    run(main())
+
+
+def test_error_handlers_shape_the_refusal(app: kolben.Kolben) -> None:
+    api = Blueprint("api", __name__, url_prefix="/api")
+
+    @api.websocket("/live")
+    async def live() -> None:
+        await websocket.accept()
+
+    @api.before_websocket
+    def need_token() -> None:
+        if websocket.args.get("token") != "ok":
+            kolben.abort(401)
+
+    @api.errorhandler(401)
+    def unauthorized(e: Exception) -> tuple[dict[str, str], int]:
+        return {"error": "token needed"}, 401
+
+    app.register_blueprint(api)
+
+    async def main() -> None:
+        async with Conn(app, "/api/live") as conn:
+            status, headers, body = await conn.refusal()
+            assert (status, body) == (401, b'{"error":"token needed"}\n')
+            assert headers["content-type"] == "application/json"
+        async with Conn(app, "/api/live", b"token=ok") as conn:
+            await conn.accepted()
+
+    run(main())
+
+
+def test_before_websocket_returning_a_value_refuses(app: kolben.Kolben) -> None:
+    calls: list[str] = []
+
+    @app.before_request
+    def not_for_websockets() -> None:
+        calls.append("before_request")
+
+    @app.before_websocket
+    async def gate() -> t.Any:
+        calls.append("before_websocket")
+        if websocket.args.get("let") != "in":
+            return "go away", 403
+        g.who = "friend"
+        return None
+
+    @app.websocket("/ws")
+    async def view() -> None:
+        await websocket.accept()
+        await websocket.send(g.who)
+
+    async def main() -> None:
+        async with Conn(app) as conn:
+            status, _, body = await conn.refusal()
+            assert (status, body) == (403, b"go away")
+        async with Conn(app, query=b"let=in") as conn:
+            await conn.accepted()
+            assert await conn.hear() == "friend"
+
+    run(main())
+    assert calls == ["before_websocket", "before_websocket"]
+
+
+def test_hooks_order_and_threads(app: kolben.Kolben) -> None:
+    import threading
+
+    calls: list[tuple[str, bool]] = []
+    loop_thread: list[threading.Thread] = []
+
+    def mark(name: str) -> None:
+        calls.append((name, threading.current_thread() is loop_thread[0]))
+
+    bp = Blueprint("bp", __name__)
+
+    @app.url_value_preprocessor
+    def pre(endpoint: str | None, values: dict[str, t.Any] | None) -> None:
+        assert values is not None
+        g.room = values.pop("room")
+        mark("url_value_preprocessor")
+
+    @app.before_websocket
+    def app_before() -> None:
+        mark("app before (sync)")
+
+    @bp.before_websocket
+    async def bp_before() -> None:
+        mark("bp before (async)")
+
+    @bp.before_app_websocket
+    def any_before() -> None:
+        mark("app-wide before from bp")
+
+    @bp.websocket("/ws/<room>")
+    async def view() -> None:
+        mark(f"view {g.room}")
+        await websocket.accept()
+
+    @app.after_websocket
+    def app_after() -> None:
+        mark("app after")
+
+    @bp.after_websocket
+    async def bp_after() -> None:
+        mark("bp after")
+
+    @bp.after_app_websocket
+    def any_after() -> None:
+        mark("app-wide after from bp")
+
+    @app.teardown_request
+    def teardown(exc: BaseException | None) -> None:
+        mark(f"teardown {exc!r}")
+
+    @app.teardown_appcontext
+    def teardown_app(exc: BaseException | None) -> None:
+        mark("teardown appcontext")
+
+    app.register_blueprint(bp)
+
+    async def main() -> None:
+        loop_thread.append(threading.current_thread())
+        async with Conn(app, "/ws/red") as conn:
+            await conn.accepted()
+            assert (await conn.next())["code"] == 1000
+
+    run(main())
+    assert calls == [
+        ("url_value_preprocessor", False),
+        ("app before (sync)", False),
+        ("app-wide before from bp", False),
+        ("bp before (async)", True),
+        ("view red", True),
+        ("bp after", True),
+        ("app-wide after from bp", False),
+        ("app after", False),
+        ("teardown None", False),
+        ("teardown appcontext", False),
+    ]
+
+
+def test_session_is_readable_and_read_only(app: kolben.Kolben) -> None:
+    seen: list[t.Any] = []
+
+    @app.post("/login")
+    def login() -> str:
+        session["user"] = "ada"
+        return "ok"
+
+    @app.websocket("/ws")
+    async def view() -> None:
+        await websocket.accept()
+        seen.append(session.get("user"))
+        seen.append("user" in session)
+        for change in (
+            lambda: session.__setitem__("user", "eve"),
+            lambda: session.pop("user"),
+            session.clear,
+            lambda: setattr(session, "permanent", True),
+            lambda: kolben.flash("hi"),
+        ):
+            try:
+                change()
+            except ReadOnlySessionError as e:
+                seen.append(str(e)[:30])
+        await websocket.send(session["user"])
+
+    cookie = app.test_client().post("/login").headers["Set-Cookie"].split(";")[0]
+
+    async def main() -> None:
+        async with Conn(app, headers=[(b"cookie", cookie.encode())]) as conn:
+            await conn.accepted()
+            assert await conn.hear() == "ada"
+
+    run(main())
+    assert seen[:2] == ["ada", True]
+    assert seen[2:] == ["The session is read-only in a "] * 5
+
+
+def test_the_websocket_global_outside_a_websocket(app: kolben.Kolben) -> None:
+    with pytest.raises(RuntimeError, match="outside of a websocket"):
+        websocket.path  # noqa: B018
+
+    @app.get("/")
+    def index() -> str:
+        return str(kolben.has_request_context())
+
+    assert app.test_client().get("/").text == "True"
+
+
+# -- errors -----------------------------------------------------------------------------
+
+
+def test_a_view_raising_after_accept_closes_1011_and_logs(
+    app: kolben.Kolben, caplog: pytest.LogCaptureFixture
+) -> None:
+    torn: list[BaseException | None] = []
+
+    @app.websocket("/ws")
+    async def view() -> None:
+        await websocket.accept()
+        await websocket.receive()
+        raise ZeroDivisionError("boom")
+
+    @app.teardown_request
+    def teardown(exc: BaseException | None) -> None:
+        torn.append(exc)
+
+    @app.after_websocket
+    def after() -> None:
+        torn.append(None)  # not reached: after_websocket runs only on a normal end
+
+    async def main() -> None:
+        async with Conn(app) as conn:
+            await conn.accepted()
+            await conn.say("go")
+            assert await conn.next() == {"type": "websocket.close", "code": 1011, "reason": ""}
+
+    with caplog.at_level(logging.ERROR, logger=app.logger.name):
+        run(main())
+    assert [type(e) for e in torn] == [ZeroDivisionError]
+    record = next(r for r in caplog.records if r.name == app.logger.name)
+    assert record.getMessage() == "Exception in websocket /ws"
+    assert record.exc_info is not None and record.exc_info[0] is ZeroDivisionError
+
+
+def test_a_view_raising_before_accept_refuses_with_500(
+    app: kolben.Kolben, caplog: pytest.LogCaptureFixture
+) -> None:
+    @app.websocket("/ws")
+    async def view() -> None:
+        raise KeyError("missing")
+
+    @app.errorhandler(500)
+    def oops(e: Exception) -> tuple[str, int]:
+        return "sorry", 500
+
+    async def main() -> None:
+        async with Conn(app) as conn:
+            status, _, body = await conn.refusal()
+            assert (status, body) == (500, b"sorry")
+
+    with caplog.at_level(logging.ERROR, logger=app.logger.name):
+        run(main())
+    assert any(r.exc_info and r.exc_info[0] is KeyError for r in caplog.records)
+
+
+def test_abort_after_accept_closes_1008(app: kolben.Kolben) -> None:
+    @app.websocket("/ws")
+    async def view() -> None:
+        await websocket.accept()
+        kolben.abort(403)
+
+    async def main() -> None:
+        async with Conn(app) as conn:
+            await conn.accepted()
+            assert await conn.next() == {
+                "type": "websocket.close",
+                "code": 1008,
+                "reason": "Forbidden",
+            }
+
+    run(main())
+
+
+def test_oversized_messages_close_1009(app: kolben.Kolben) -> None:
+    app.config["WEBSOCKET_MAX_MESSAGE_SIZE"] = 10
+    seen: list[t.Any] = []
+
+    @app.websocket("/ws")
+    async def view() -> None:
+        await websocket.accept()
+        try:
+            while True:
+                seen.append(await websocket.receive())
+        except WebsocketDisconnect as e:
+            seen.append(e.code)
+
+    async def main(big: str | bytes) -> None:
+        async with Conn(app) as conn:
+            await conn.accepted()
+            await conn.say("0123456789")  # at the limit: fine
+            await conn.say(big)
+            message = await conn.next()
+            assert message["type"] == "websocket.close"
+            assert message["code"] == 1009
+            await conn.hang_up(1009)
+
+    run(main(b"x" * 11))
+    run(main("é" * 6))  # 6 characters, 12 bytes of UTF-8
+    assert seen == ["0123456789", 1009, "0123456789", 1009]
+
+
+def test_a_sync_view_is_refused_at_registration(app: kolben.Kolben) -> None:
+    with pytest.raises(TypeError, match="must be an 'async def' function"):
+
+        @app.websocket("/ws")
+        def view() -> None:
+            pass
+
+    with pytest.raises(TypeError, match="takes no 'methods'"):
+        app.websocket("/ws", methods=["POST"])
+
+
+def test_the_view_returning_a_value_before_accepting_refuses_with_it(app: kolben.Kolben) -> None:
+    @app.websocket("/ws")
+    async def view() -> t.Any:
+        return {"error": "closed for today"}, 503
+
+    async def main() -> None:
+        async with Conn(app) as conn:
+            status, _, body = await conn.refusal()
+            assert status == 503
+            assert body == b'{"error":"closed for today"}\n'
+
+    run(main())
+
+
+# -- the WSGI door and plain HTTP --------------------------------------------------------
+
+
+def test_an_upgrade_under_wsgi_gets_426(app: kolben.Kolben) -> None:
+    @app.websocket("/ws")
+    async def view() -> None:
+        await websocket.accept()
+
+    response = app.test_client().get(
+        "/ws", headers={"Connection": "Upgrade", "Upgrade": "websocket"}
+    )
+    assert response.status_code == 426
+    assert "ASGI server" in response.text
+    assert NeedsASGI.code == 426
+
+
+def test_plain_http_to_a_websocket_route_gets_400(client: kolben.testing.KolbenClient) -> None:
+    app = client.application
+
+    @app.websocket("/ws")
+    async def view() -> None:
+        await websocket.accept()
+
+    response = client.get("/ws")
+    assert response.status_code == 400
+    assert "connect to it with a WebSocket client" in response.text
+
+
+def test_http_and_websocket_share_a_path(client: kolben.testing.KolbenClient) -> None:
+    app = client.application
+
+    @app.get("/chat")
+    def page() -> str:
+        return "the chat page"
+
+    @app.websocket("/chat")
+    async def chat() -> None:
+        await websocket.accept()
+        await websocket.send("welcome")
+
+    assert client.get("/chat").text == "the chat page"
+
+    async def main() -> None:
+        async with Conn(app, "/chat") as conn:
+            await conn.accepted()
+            assert await conn.hear() == "welcome"
+
+    run(main())
+
+
+# -- broker fan-out ----------------------------------------------------------------------
+
+
+def test_relay_sends_broker_events(app: kolben.Kolben) -> None:
+    @app.websocket("/feed/<name>")
+    async def feed(name: str) -> None:
+        await websocket.accept()
+        await websocket.send("subscribed")
+        await websocket.relay(name, encode=lambda e: f"{e.id}:{e.text}")
+
+    async def main() -> None:
+        async with Conn(app, "/feed/news") as conn:
+            await conn.accepted()
+            assert await conn.hear() == "subscribed"
+            # The view subscribes right after sending; wait for it, bounded.
+            for _ in range(500):
+                if app.broker.subscriber_count("news"):
+                    break
+                await asyncio.sleep(0.01)
+            first = app.broker.publish("news", "one")
+            second = app.broker.publish("news", {"n": 2})
+            assert await conn.hear() == f"{first}:one"
+            assert await conn.hear() == f"{second}:{app.json.dumps({'n': 2})}"
+            await conn.hang_up()
+        assert app.broker.subscriber_count("news") == 0
+
+    run(main())
