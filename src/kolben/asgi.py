@@ -203,6 +203,11 @@ class LazyBody(io.RawIOBase):
                 " 'async for chunk in request.iter_body()', or use a sync view."
             )
         message = asyncio.run_coroutine_threadsafe(_awaited(self._receive), self._loop).result()
+        return self._take(message)
+
+    def _take(self, message: Message) -> bytes:
+        """The body chunk of a received message (counted); raises
+        ClientDisconnected for a disconnect."""
         if message["type"] == "http.disconnect":
             raise ClientDisconnected()
         if not message.get("more_body", False):
@@ -245,13 +250,7 @@ class LazyBody(io.RawIOBase):
         if data:
             yield data
         while not self._done:
-            message = await self._receive()
-            if message["type"] == "http.disconnect":
-                raise ClientDisconnected()
-            if not message.get("more_body", False):
-                self._done = True
-            chunk = t.cast(bytes, message.get("body", b""))
-            self._received += len(chunk)
+            chunk = self._take(await self._receive())
             if limit is not None and self._received > limit:
                 raise RequestEntityTooLarge()
             if chunk:
