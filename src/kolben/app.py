@@ -56,6 +56,7 @@ from .json.provider import DefaultJSONProvider, JSONProvider
 from .logging import create_logger
 from .routing import AdapterCache, Map, Rule, quote_anchor, rebind
 from .scaffold import Scaffold, _endpoint_from_view_func, setupmethod
+from .server_sessions import SessionInterfaceSelector
 from .sessions import SecureCookieSessionInterface, SessionInterface
 from .signals import (
     appcontext_tearing_down,
@@ -152,9 +153,11 @@ class Kolben(Scaffold):
     url_map_class = Map
     #: The class of the rules :meth:`add_url_rule` creates.
     url_rule_class = Rule
-    #: How sessions are stored: signed cookies by default. Set a
-    #: :class:`~kolben.sessions.SessionInterface` to store them elsewhere.
-    session_interface: SessionInterface = SecureCookieSessionInterface()
+    #: How sessions are stored: signed cookies by default, or on the server as
+    #: ``SESSION_BACKEND`` says (``"redis"``, ``"memory"``; see
+    #: :mod:`kolben.server_sessions`). Set a :class:`~kolben.sessions.SessionInterface`
+    #: on the app (or a subclass) to store them elsewhere; that always wins.
+    session_interface = SessionInterfaceSelector(SecureCookieSessionInterface())
     #: The test client class used by :meth:`test_client` (default: KolbenClient).
     test_client_class: type[KolbenClient] | None = None
     #: The CLI runner class used by :meth:`test_cli_runner`.
@@ -206,6 +209,11 @@ class Kolben(Scaffold):
         "BROKER_QUEUE_SIZE": 256,
         "BROKER_KEY_PREFIX": "kolben:broker:",
         "STATIC_CACHE_BUST": False,
+        "SESSION_BACKEND": "cookie",
+        "SESSION_REDIS_URL": None,
+        "SESSION_REDIS_TIMEOUT": 2.0,
+        "SESSION_KEY_PREFIX": "kolben:session:",
+        "SESSION_MEMORY_MAX_ENTRIES": 10_000,
         "WEBSOCKET_MAX_MESSAGE_SIZE": 1024 * 1024,
     }
 
