@@ -39,7 +39,6 @@ Add a tag for your own type by subclassing :class:`JSONTag` and registering it::
 
 from __future__ import annotations
 
-import json.encoder as _json_encoder
 import typing as t
 from base64 import b64decode, b64encode
 from datetime import datetime
@@ -365,12 +364,9 @@ class TaggedJSONSerializer:
             provider = ctx.app.json
             if type(provider).dumps is DefaultJSONProvider.dumps:
                 if plain:
-                    encode = _plain_encoder(
-                        provider.ensure_ascii,  # type: ignore[attr-defined]
-                        provider.sort_keys,  # type: ignore[attr-defined]
-                    )
-                    if encode is not None:
-                        return "".join(encode(tagged, 0))
+                    # PERF: a value _is_plain walked in full can't contain itself,
+                    # so the encoder without the circular check is safe here.
+                    return provider._compact_encode()(tagged)  # type: ignore[attr-defined, no-any-return]
                 # PERF: the default provider keeps a compact encoder with its
                 # settings; json.dumps() would build one per call. Same output.
                 encoder = provider._response_encoder(False)  # type: ignore[attr-defined]
@@ -388,50 +384,6 @@ class TaggedJSONSerializer:
         elif '" ' not in value:
             return parsed
         return self._untag_scan(parsed)
-
-
-_plain_encoders: dict[tuple[bool, bool], t.Callable[[t.Any, int], t.Any] | None] = {}
-
-
-def _plain_encoder(ensure_ascii: bool, sort_keys: bool) -> t.Callable[[t.Any, int], t.Any] | None:
-    """CPython's C JSON encoder for compact output, built once per settings, or
-    None where there is none.
-
-    PERF: ``JSONEncoder.encode`` builds a C encoder on every call (~1 µs for a
-    small session). This one skips the circular-reference bookkeeping, so it is
-    only used on values :meth:`TaggedJSONSerializer._is_plain` walked in full
-    (which a circular value cannot pass). The text is ``JSONEncoder``'s.
-    """
-    key = (bool(ensure_ascii), bool(sort_keys))
-    if key in _plain_encoders:
-        return _plain_encoders[key]
-    make = getattr(_json_encoder, "c_make_encoder", None)
-    encode: t.Callable[[t.Any, int], t.Any] | None = None
-    if make is not None:
-        try:
-            encode = make(
-                None,  # no markers: no circular check
-                _no_default,
-                (
-                    _json_encoder.encode_basestring_ascii
-                    if ensure_ascii
-                    else _json_encoder.encode_basestring
-                ),
-                None,  # no indent
-                ":",
-                ",",
-                bool(sort_keys),
-                False,  # skipkeys
-                True,  # allow_nan
-            )
-        except TypeError:  # another Python's C encoder takes other arguments
-            encode = None
-    _plain_encoders[key] = encode
-    return encode
-
-
-def _no_default(value: t.Any) -> t.NoReturn:
-    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
 _BUILTIN_TAGS: frozenset[type[JSONTag]] = frozenset(TaggedJSONSerializer.default_tags)
