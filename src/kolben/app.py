@@ -46,6 +46,7 @@ from werkzeug.utils import redirect as _werkzeug_redirect
 from werkzeug.wrappers import Response as BaseResponse
 
 from . import typing as ft
+from .blueprints import prefix_owner
 from .concurrency import is_async_callable, run_sync
 from .config import Config, ConfigAttribute
 from .ctx import AppContext, RequestContext, _AppCtxGlobals
@@ -267,6 +268,9 @@ class Kolben(Scaffold):
         self.shell_context_processors: list[t.Callable[[], dict[str, t.Any]]] = []
         #: Registered blueprints by name.
         self.blueprints: dict[str, t.Any] = {}
+        #: ``(url prefix, subdomain, blueprint name)`` of the blueprints registered
+        #: with ``owns_prefix=True``, longest prefix first.
+        self.owned_prefixes: list[tuple[str, str | None, str]] = []
         #: Extensions keep their state here, keyed by a lowercase name.
         self.extensions: dict[str, t.Any] = {}
         #: Per-task resources by name (see :meth:`task_resource`).
@@ -500,8 +504,8 @@ class Kolben(Scaffold):
         files become part of the app.
 
         Options override the blueprint's own: ``url_prefix``, ``subdomain``,
-        ``url_defaults``, ``name`` (to register one blueprint more than once) and
-        ``cli_group``.
+        ``url_defaults``, ``name`` (to register one blueprint more than once),
+        ``cli_group`` and ``owns_prefix``.
         """
         blueprint.register(self, options)
 
@@ -775,6 +779,8 @@ class Kolben(Scaffold):
             )
         except HTTPException as e:
             request.routing_exception = e
+            if self.owned_prefixes and e.code in (404, 405):
+                request.prefix_owner = prefix_owner(self.owned_prefixes, request)
         else:
             request.url_rule = rule
             request.view_args = t.cast("dict[str, t.Any]", view_args)
@@ -996,7 +1002,9 @@ class Kolben(Scaffold):
             return None
         req = _cv_request.get().request
         names: tuple[str | None, ...] = (None, *reversed(req.blueprints))
-        for name in names:
+        # An unmatched request owned by a blueprint has no values for the
+        # blueprint's URL value preprocessors (the app's get None, as in Flask).
+        for name in names if req.url_rule is not None else (None,):
             for url_func in self.url_value_preprocessors.get(name, ()):
                 url_func(req.endpoint, req.view_args)
         for name in names:

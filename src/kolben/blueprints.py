@@ -16,6 +16,7 @@ from .scaffold import Scaffold, _endpoint_from_view_func, setupmethod
 
 if t.TYPE_CHECKING:
     from .app import Kolben
+    from .wrappers import Request
 
 F = t.TypeVar("F", bound=t.Callable[..., t.Any])
 DeferredSetupFunction = t.Callable[["BlueprintSetupState"], None]
@@ -93,6 +94,51 @@ class BlueprintSetupState:
         )
 
 
+def claim_prefix(app: Kolben, state: BlueprintSetupState, name: str) -> None:
+    """Record in ``app.owned_prefixes`` that the blueprint registered as ``name``
+    owns the URL space under its prefix (longest prefixes first)."""
+    prefix = (state.url_prefix or "").rstrip("/")
+    if not prefix:
+        raise ValueError(
+            f"The blueprint '{name}' is registered with owns_prefix=True but without a"
+            " URL prefix, so it would own every URL of the app. Give it a"
+            " url_prefix (Blueprint(..., url_prefix='/api') or"
+            " register_blueprint(bp, url_prefix='/api', owns_prefix=True))."
+        )
+    subdomain = state.subdomain
+    if subdomain is not None and "<" in subdomain:
+        raise ValueError(
+            f"The blueprint '{name}' has a variable subdomain ({subdomain!r}), which"
+            " owns_prefix does not support. Own the prefix on a fixed subdomain."
+        )
+    for other_prefix, other_subdomain, other in app.owned_prefixes:
+        if (other_prefix, other_subdomain) == (prefix, subdomain):
+            raise ValueError(
+                f"The URL prefix {prefix!r} is already owned by the blueprint"
+                f" '{other}'; the blueprint '{name}' can't own it too. Let one of them"
+                " own it, or give them different prefixes."
+            )
+    app.owned_prefixes.append((prefix, subdomain, name))
+    app.owned_prefixes.sort(key=lambda entry: len(entry[0]), reverse=True)
+
+
+def prefix_owner(owned: list[tuple[str, str | None, str]], request: Request) -> str | None:
+    """The name of the blueprint owning the URL prefix of ``request``, or None.
+
+    ``owned`` is ``app.owned_prefixes`` (longest prefixes first), so the innermost
+    owner wins.
+    """
+    path = request.path
+    for prefix, subdomain, name in owned:
+        if (
+            path.startswith(prefix)
+            and (len(path) == len(prefix) or path[len(prefix)] == "/")
+            and (subdomain is None or request.host.partition(":")[0].startswith(f"{subdomain}."))
+        ):
+            return name
+    return None
+
+
 class Blueprint(Scaffold):
     """A set of routes, hooks, templates and static files to register on an app.
 
@@ -117,6 +163,12 @@ class Blueprint(Scaffold):
     :param root_path: the folder resources are relative to.
     :param cli_group: the name of the group the blueprint's CLI commands are under
         (default: the blueprint's name; None: directly under the app's).
+    :param owns_prefix: the blueprint owns its URL prefix: a request under the
+        prefix that matches no route (404) or not with its method (405) is handled
+        by this blueprint's hooks and error handlers, as if it were one of its
+        routes (``request.blueprint`` names it). Needs a ``url_prefix``; may also
+        be passed to ``register_blueprint``. Default False, Flask's behaviour: such
+        requests belong to the app alone.
     """
 
     _got_registered_once = False
@@ -133,6 +185,7 @@ class Blueprint(Scaffold):
         url_defaults: dict[str, t.Any] | None = None,
         root_path: str | None = None,
         cli_group: str | None = _sentinel,  # type: ignore[assignment]
+        owns_prefix: bool = False,
     ) -> None:
         super().__init__(
             import_name=import_name,
@@ -161,6 +214,8 @@ class Blueprint(Scaffold):
         self.url_values_defaults: dict[str, t.Any] = url_defaults or {}
         #: Where the blueprint's CLI commands go; see the class docstring.
         self.cli_group = cli_group
+        #: Whether the blueprint owns its URL prefix; see the class docstring.
+        self.owns_prefix = owns_prefix
         self.cli.name = self.name
         self._blueprints: list[tuple[Blueprint, dict[str, t.Any]]] = []
 
@@ -236,6 +291,9 @@ class Blueprint(Scaffold):
 
         if first_bp_registration or first_name_registration:
             self._merge_blueprint_funcs(app, name)
+
+        if options.get("owns_prefix", self.owns_prefix):
+            claim_prefix(app, state, name)
 
         for deferred in self.deferred_functions:
             deferred(state)

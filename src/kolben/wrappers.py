@@ -60,6 +60,9 @@ class Request(_WerkzeugRequest):
     view_args: dict[str, t.Any] | None = None
     #: The 404, 405 or redirect raised while matching, raised when dispatching.
     routing_exception: HTTPException | None = None
+    #: For a request that matched no route (404, 405) under the URL prefix of a
+    #: blueprint registered with ``owns_prefix=True``: that blueprint's name.
+    prefix_owner: str | None = None
 
     _max_content_length: int | None = None
     _max_form_memory_size: int | None = None
@@ -115,9 +118,15 @@ class Request(_WerkzeugRequest):
 
     @property
     def blueprint(self) -> str | None:
-        """The dotted name of the blueprint the matched endpoint belongs to, or None."""
+        """The dotted name of the blueprint the matched endpoint belongs to, or None.
+
+        For a request that matched no route under the prefix of a blueprint that
+        owns it (``owns_prefix=True``), the owning blueprint.
+        """
         endpoint = self.endpoint
-        if endpoint is not None and "." in endpoint:
+        if endpoint is None:
+            return self.prefix_owner
+        if "." in endpoint:
             return endpoint.rpartition(".")[0]
         return None
 
