@@ -25,13 +25,15 @@ How one connection is served (:func:`serve_websocket`):
    context push and the teardown run in a worker thread, in the websocket's
    context, so a blocking hook never stalls the loop. PERF: that is a few thread
    hops per connection, none per message.
-4. After :meth:`Websocket.accept`, one reader task receives the client's
-   messages into a small bounded queue (the client is slowed down by TCP when the
-   view doesn't keep up). It notices the client leaving even while the view waits
-   for something else: a view waiting in :meth:`Websocket.receive` gets
-   :exc:`WebsocketDisconnect`; a view busy elsewhere (waiting on a broker, say)
-   is cancelled after :data:`DISCONNECT_GRACE` seconds, so its ``finally`` blocks
-   run promptly.
+4. While the view keeps calling :meth:`Websocket.receive`, it receives straight
+   from the server (PERF: no task and no queue between them). Once it has been
+   busy elsewhere for :data:`WATCH_AFTER` seconds (waiting on a broker, say), a
+   watcher task takes over receiving, into a small bounded queue (TCP slows the
+   client down if the view doesn't keep up), so the client leaving is noticed
+   anyway: a view waiting in :meth:`Websocket.receive` gets
+   :exc:`WebsocketDisconnect`; a view busy elsewhere is cancelled
+   :data:`DISCONNECT_GRACE` seconds later, so its ``finally`` blocks run
+   promptly.
 5. A message larger than ``WEBSOCKET_MAX_MESSAGE_SIZE`` closes the connection
    with 1009. An exception escaping the view is logged with ``app.logger`` and
    closes the connection with 1011 (or refuses the handshake with a 500 if it
@@ -66,6 +68,7 @@ if t.TYPE_CHECKING:
 
 __all__ = [
     "DISCONNECT_GRACE",
+    "WATCH_AFTER",
     "NeedsASGI",
     "ReadOnlySession",
     "ReadOnlySessionError",
@@ -84,6 +87,9 @@ Send = t.Callable[[Message], t.Awaitable[None]]
 #: go on after its client left before it is cancelled (so a short piece of work,
 #: saving the last message say, completes; a wait on a broker does not linger).
 DISCONNECT_GRACE = 0.25
+#: Seconds a view may spend away from :meth:`Websocket.receive` before a watcher
+#: task receives for it (to notice the client leaving).
+WATCH_AFTER = 0.1
 #: Messages received from the client and not yet taken by the view, at most.
 INBOX_SIZE = 16
 #: The ASGI extension that lets an app refuse a handshake with an HTTP response.
@@ -239,13 +245,16 @@ class Websocket:
         "_gone",
         "_grace",
         "_inbox",
+        "_loop",
         "_max_size",
-        "_reader",
         "_receive",
         "_receiving",
+        "_returned_at",
         "_send",
         "_started",
         "_view_task",
+        "_watch_timer",
+        "_watcher",
         "request",
         "scope",
     )
@@ -269,7 +278,10 @@ class Websocket:
         self._receiving = False
         self._close_code: int | None = None
         self._close_reason = ""
-        self._reader: asyncio.Task[None] | None = None
+        self._loop = asyncio.get_running_loop()
+        self._watcher: asyncio.Task[None] | None = None
+        self._watch_timer: asyncio.TimerHandle | None = None
+        self._returned_at = 0.0
         self._view_task: asyncio.Task[t.Any] | None = None
         self._grace: asyncio.TimerHandle | None = None
 
@@ -379,10 +391,11 @@ class Websocket:
         try:
             await self._send(message)
         except OSError:
-            self._went_away(1006, "")
+            self._went_away(1006, "", told=True)
             raise WebsocketDisconnect(1006) from None
         self._accepted = True
-        self._reader = asyncio.get_running_loop().create_task(self._read())
+        self._returned_at = self._loop.time()
+        self._watch_timer = self._loop.call_later(WATCH_AFTER, self._check_busy)
 
     async def receive(self) -> str | bytes:
         """The next message from the client: a ``str`` for a text frame, ``bytes``
@@ -390,19 +403,33 @@ class Websocket:
         is over (messages sent before the client closed are delivered first)."""
         if not self._accepted:
             await self._accept_or_raise()
-        inbox = self._inbox
-        if not inbox.empty():
-            message = inbox.get_nowait()
-        elif self._gone:
-            raise self._disconnect()
-        else:
+        if self._watcher is None:
+            # PERF: the fast path, straight from the server.
+            if self._gone:
+                raise self._disconnect()
             self._receiving = True
             try:
-                message = await inbox.get()
+                message = await self._receive()
             finally:
                 self._receiving = False
-        if message is _GONE:
-            raise self._disconnect()
+            message = await self._take(message)
+            self._returned_at = self._loop.time()
+            if self._watch_timer is None and not self._gone:
+                self._watch_timer = self._loop.call_later(WATCH_AFTER, self._check_busy)
+        else:
+            inbox = self._inbox
+            if not inbox.empty():
+                message = inbox.get_nowait()
+            elif self._gone:
+                raise self._disconnect()
+            else:
+                self._receiving = True
+                try:
+                    message = await inbox.get()
+                finally:
+                    self._receiving = False
+            if message is _GONE:
+                raise self._disconnect()
         text = message.get("text")
         if text is not None:
             return t.cast(str, text)
@@ -431,7 +458,7 @@ class Websocket:
         try:
             await self._send(message)
         except OSError:  # the server's way of saying the client is gone
-            self._went_away(1006, "")
+            self._went_away(1006, "", told=True)
             raise self._disconnect() from None
 
     async def send_json(self, value: t.Any) -> None:
@@ -504,15 +531,18 @@ class Websocket:
     def _disconnect(self) -> WebsocketDisconnect:
         return WebsocketDisconnect(self._close_code or 1005, self._close_reason)
 
-    def _went_away(self, code: int, reason: str) -> None:
-        """The connection is over: wake a view waiting in receive(), or cancel a
-        view busy elsewhere after the grace period."""
+    def _went_away(self, code: int, reason: str, *, told: bool = False) -> None:
+        """The connection is over. Unless the code that found out is told (it
+        raises WebsocketDisconnect itself), wake a view waiting in receive(), or
+        cancel a view busy elsewhere after the grace period."""
         if self._gone:
             return
         self._gone = True
         if self._close_code is None:
             self._close_code = code
             self._close_reason = reason
+        if told:
+            return
         if self._receiving:
             with contextlib.suppress(asyncio.QueueFull):
                 self._inbox.put_nowait(_GONE)
@@ -521,6 +551,40 @@ class Websocket:
         if task is not None and not task.done():
             loop = asyncio.get_running_loop()
             self._grace = loop.call_later(DISCONNECT_GRACE, self._cancel_busy_view)
+
+    def _check_busy(self) -> None:
+        """The watch timer: start the watcher if the view has been away from
+        receive() for WATCH_AFTER seconds, else look again when it could be.
+
+        PERF: one timer per WATCH_AFTER while messages flow, not one per message.
+        """
+        self._watch_timer = None
+        if self._gone or self._watcher is not None or self._receiving:
+            return  # receive() arms the timer again when it returns
+        task = self._view_task
+        if task is not None and task.done():
+            return
+        away = self._loop.time() - self._returned_at
+        if away < WATCH_AFTER:
+            self._watch_timer = self._loop.call_later(WATCH_AFTER - away, self._check_busy)
+            return
+        self._watcher = self._loop.create_task(self._read())
+
+    async def _take(self, message: Message) -> Message:
+        """A message the view received itself: returned, or (the client left, or
+        it is too big) the connection ends and WebsocketDisconnect is raised."""
+        kind = message["type"]
+        if kind == "websocket.receive":
+            size = self._too_big(message)
+            if size is None:
+                return message
+            await self._refuse_big(size, told=True)
+        elif kind == "websocket.disconnect":
+            code = int(message.get("code") or 1005)
+            self._went_away(code, message.get("reason") or "", told=True)
+        else:
+            raise RuntimeError(f"Unexpected ASGI message {kind!r} on a websocket.")
+        raise self._disconnect()
 
     def _cancel_busy_view(self) -> None:
         task = self._view_task
@@ -546,7 +610,7 @@ class Websocket:
         return size if size > limit else None
 
     async def _read(self) -> None:
-        """The reader task: the client's messages into the inbox until it leaves."""
+        """The watcher task: the client's messages into the inbox until it leaves."""
         receive = self._receive
         inbox = self._inbox
         try:
@@ -565,7 +629,7 @@ class Websocket:
         except OSError:
             self._went_away(1006, "")
 
-    async def _refuse_big(self, size: int) -> None:
+    async def _refuse_big(self, size: int, *, told: bool = False) -> None:
         limit = self._max_size
         reason = "message too big"
         self._app.logger.info(
@@ -580,7 +644,7 @@ class Websocket:
             self._close_code, self._close_reason = 1009, reason
             with contextlib.suppress(OSError):
                 await self._send({"type": "websocket.close", "code": 1009, "reason": reason})
-        self._went_away(1009, reason)
+        self._went_away(1009, reason, told=told)
 
     async def _refuse(self, response: Response | None) -> None:
         """Answer the handshake with ``response`` (or a plain 403 when None or when
@@ -609,14 +673,15 @@ class Websocket:
         except OSError:
             return
 
-    async def _stop_reader(self) -> None:
-        if self._grace is not None:
-            self._grace.cancel()
-        reader = self._reader
-        if reader is not None and not reader.done():
-            reader.cancel()
+    async def _stop_watching(self) -> None:
+        for timer in (self._grace, self._watch_timer):
+            if timer is not None:
+                timer.cancel()
+        watcher = self._watcher
+        if watcher is not None and not watcher.done():
+            watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await reader
+                await watcher
 
 
 _RESERVED_CODES = frozenset({1004, 1005, 1006, 1015})
@@ -726,7 +791,7 @@ async def _serve(
                     await ws.close(1012)  # the server is going away
             raise
     finally:
-        await ws._stop_reader()
+        await ws._stop_watching()
         if pushed:
             await _in_thread(loop, context, ctx.pop, error)
 
