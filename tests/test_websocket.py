@@ -15,6 +15,7 @@ import pytest
 import kolben
 from kolben import Blueprint, g, request, session, url_for, websocket
 from kolben.websocket import (
+    WATCH_AFTER,
     NeedsASGI,
     ReadOnlySessionError,
     WebsocketDisconnect,
@@ -274,13 +275,21 @@ def test_client_close_code_reaches_the_view(app: kolben.Kolben) -> None:
     assert seen == [(4000, "done")]
 
 
-def test_messages_sent_before_the_close_are_delivered_first(app: kolben.Kolben) -> None:
+# A view away from receive() for less than WATCH_AFTER keeps receiving straight
+# from the server; longer, and a watcher task receives for it.
+AWAY = pytest.mark.parametrize("away", [0.0, WATCH_AFTER * 3], ids=["direct", "watched"])
+
+
+@AWAY
+def test_messages_sent_before_the_close_are_delivered_first(
+    app: kolben.Kolben, away: float
+) -> None:
     got: list[str | bytes] = []
 
     @app.websocket("/ws")
     async def view() -> None:
         await websocket.accept()
-        await asyncio.sleep(0.05)  # the client sends and leaves meanwhile
+        await asyncio.sleep(away)  # the client sends and leaves meanwhile
         got.extend([m async for m in websocket])
 
     async def main() -> None:
@@ -703,13 +712,15 @@ def test_abort_after_accept_closes_1008(app: kolben.Kolben) -> None:
     run(main())
 
 
-def test_oversized_messages_close_1009(app: kolben.Kolben) -> None:
+@AWAY
+def test_oversized_messages_close_1009(app: kolben.Kolben, away: float) -> None:
     app.config["WEBSOCKET_MAX_MESSAGE_SIZE"] = 10
     seen: list[t.Any] = []
 
     @app.websocket("/ws")
     async def view() -> None:
         await websocket.accept()
+        await asyncio.sleep(away)
         try:
             while True:
                 seen.append(await websocket.receive())
@@ -833,3 +844,30 @@ def test_relay_sends_broker_events(app: kolben.Kolben) -> None:
         assert app.broker.subscriber_count("news") == 0
 
     run(main())
+
+
+@AWAY
+def test_a_view_waiting_in_receive_gets_the_disconnect(
+    app: kolben.Kolben, away: float
+) -> None:
+    seen: list[t.Any] = []
+
+    @app.websocket("/ws")
+    async def view() -> None:
+        await websocket.accept()
+        await asyncio.sleep(away)
+        try:
+            await websocket.receive()
+        except WebsocketDisconnect as e:
+            seen.append(e.code)
+        else:
+            seen.append("no disconnect")
+
+    async def main() -> None:
+        async with Conn(app) as conn:
+            await conn.accepted()
+            await asyncio.sleep(away + WATCH_AFTER)  # the view is in receive() by now
+            await conn.vanish()
+
+    run(main())
+    assert seen == [1006]
