@@ -871,3 +871,60 @@ def test_a_view_waiting_in_receive_gets_the_disconnect(
 
     run(main())
     assert seen == [1006]
+
+
+@pytest.mark.skipif(not hasattr(asyncio, "TaskGroup"), reason="asyncio.TaskGroup: Python 3.11+")
+def test_a_chat_relays_beside_its_receive_loop_and_ends_with_the_client(
+    app: kolben.Kolben,
+) -> None:
+    ended: list[str] = []
+
+    @app.websocket("/chat/<room>")
+    async def chat(room: str) -> None:
+        try:
+            async with asyncio.TaskGroup() as tasks:  # type: ignore[attr-defined]
+                tasks.create_task(websocket.relay(f"chat:{room}"))
+                async for text in websocket:
+                    await kolben.current_app.broker.apublish(f"chat:{room}", f"echo {text}")
+        finally:
+            ended.append("view")
+
+    async def main() -> None:
+        async with Conn(app, "/chat/blue") as conn:
+            await conn.accepted()
+            for _ in range(500):  # until the relay subscribed, bounded
+                if app.broker.subscriber_count("chat:blue"):
+                    break
+                await asyncio.sleep(0.01)
+            await conn.say("hi")
+            assert await conn.hear() == "echo hi"
+            await conn.hang_up()
+        assert app.broker.subscriber_count("chat:blue") == 0
+
+    run(main())
+    assert ended == ["view"]
+
+
+def test_relay_ends_when_the_view_closes_the_connection(app: kolben.Kolben) -> None:
+    results: list[t.Any] = []
+
+    @app.websocket("/ws")
+    async def view() -> None:
+        await websocket.accept()
+
+        async def stop_soon() -> None:
+            while not app.broker.subscriber_count("quiet"):
+                await asyncio.sleep(0.01)
+            await websocket.close(4002)
+
+        stopper = asyncio.ensure_future(stop_soon())
+        results.append(await websocket.relay("quiet", last_event_id="5-0"))
+        await stopper
+
+    async def main() -> None:
+        async with Conn(app) as conn:
+            await conn.accepted()
+            assert (await conn.next())["code"] == 4002
+
+    run(main())
+    assert results == ["5-0"]

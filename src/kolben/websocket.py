@@ -63,6 +63,7 @@ if t.TYPE_CHECKING:
     from werkzeug.datastructures import Headers, MultiDict
 
     from .app import Kolben
+    from .broker import Subscription
     from .sse import Event
     from .wrappers import Request, Response
 
@@ -249,6 +250,7 @@ class Websocket:
         "_max_size",
         "_receive",
         "_receiving",
+        "_relays",
         "_returned_at",
         "_send",
         "_started",
@@ -282,6 +284,7 @@ class Websocket:
         self._watcher: asyncio.Task[None] | None = None
         self._watch_timer: asyncio.TimerHandle | None = None
         self._returned_at = 0.0
+        self._relays: list[Subscription] = []
         self._view_task: asyncio.Task[t.Any] | None = None
         self._grace: asyncio.TimerHandle | None = None
 
@@ -476,6 +479,7 @@ class Websocket:
         message: Message = {"type": "websocket.close", "code": code, "reason": reason}
         self._started = True
         self._closed_sent = True
+        self._end_relays()
         self._close_code = code
         self._close_reason = reason
         with contextlib.suppress(OSError):
@@ -499,8 +503,10 @@ class Websocket:
         encode: t.Callable[[Event], str | bytes] | None = None,
     ) -> str | None:
         """Send every event published on ``app.broker``'s ``channel`` to this
-        client, until the connection is over or the subscription ends; returns
-        the id of the last event sent (to resume from with ``last_event_id``).
+        client, until the connection is over (either side closed it, or the client
+        went away) or the subscription ends; returns the id of the last event
+        sent (to resume from with ``last_event_id``). It never raises
+        :exc:`WebsocketDisconnect`: the end of the connection ends the relay.
 
         Each event goes out as its text (``event.text``: the string published, or
         its JSON), or as what ``encode(event)`` returns. Run it beside a receive
@@ -514,12 +520,27 @@ class Websocket:
                         await current_app.broker.apublish(f"chat:{room}", text)
         """
         if not self._accepted:
-            await self._accept_or_raise()
+            try:
+                await self._accept_or_raise()
+            except WebsocketDisconnect:
+                return last_event_id
+        if self.closed:
+            return last_event_id
         sub = await self._app.broker.asubscribe(channel, last_event_id=last_event_id)
-        async with sub:
-            async for event in sub:
-                await self.send(event.text if encode is None else encode(event))
-        return sub.last_id
+        sent = last_event_id
+        # The end of the connection closes the subscription, which ends the loop.
+        self._relays.append(sub)
+        try:
+            async with sub:
+                async for event in sub:
+                    try:
+                        await self.send(event.text if encode is None else encode(event))
+                    except WebsocketDisconnect:
+                        break
+                    sent = event.id
+        finally:
+            self._relays.remove(sub)
+        return sent
 
     # -- internals ---------------------------------------------------------------------
 
@@ -541,6 +562,7 @@ class Websocket:
         if self._close_code is None:
             self._close_code = code
             self._close_reason = reason
+        self._end_relays()
         if told:
             return
         if self._receiving:
@@ -551,6 +573,10 @@ class Websocket:
         if task is not None and not task.done():
             loop = asyncio.get_running_loop()
             self._grace = loop.call_later(DISCONNECT_GRACE, self._cancel_busy_view)
+
+    def _end_relays(self) -> None:
+        for sub in self._relays:
+            sub.close()
 
     def _check_busy(self) -> None:
         """The watch timer: start the watcher if the view has been away from
