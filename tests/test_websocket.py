@@ -928,3 +928,16 @@ def test_relay_ends_when_the_view_closes_the_connection(app: kolben.Kolben) -> N
 
     run(main())
     assert results == ["5-0"]
+
+
+def test_kolben_websocket_stays_the_global_after_the_module_is_imported() -> None:
+    import importlib
+
+    from werkzeug.local import LocalProxy
+
+    module = importlib.import_module("kolben.websocket")
+    assert module.WebsocketDisconnect is kolben.WebsocketDisconnect
+    assert isinstance(kolben.websocket, LocalProxy)
+    from kolben import websocket as again
+
+    assert again is websocket

@@ -20,7 +20,6 @@ from .globals import current_app as current_app
 from .globals import g as g
 from .globals import request as request
 from .globals import session as session
-from .globals import websocket as websocket
 from .helpers import abort as abort
 from .helpers import flash as flash
 from .helpers import get_flashed_messages as get_flashed_messages
@@ -51,11 +50,18 @@ from .templating import render_template as render_template
 from .templating import render_template_string as render_template_string
 from .templating import stream_template as stream_template
 from .templating import stream_template_string as stream_template_string
+from .websocket import WebsocketDisconnect as WebsocketDisconnect
 from .wrappers import Request as Request
 from .wrappers import Response as Response
 
 #: Flask's name for :class:`Kolben`, so ``from kolben import Flask`` works.
 Flask = Kolben
+
+# Bound after the submodule kolben.websocket was loaded (above): loading a
+# submodule sets the package attribute of its name, once, so from here on
+# `kolben.websocket` is the context global. Import the module's names with
+# `from kolben.websocket import ...`.
+from .globals import websocket as websocket  # noqa: E402
 
 __version__ = "0.1.0.dev0"
 
@@ -67,6 +73,7 @@ __all__ = [
     "Markup",
     "Request",
     "Response",
+    "WebsocketDisconnect",
     "abort",
     "after_commit",
     "after_this_request",
