@@ -573,3 +573,65 @@ def test_without_a_secret_key_the_session_is_a_null_session(app: kolben.Kolben, 
     assert client.get("/get").json == {"data": {}, "new": False}
     with pytest.raises(RuntimeError, match="no secret key was set"):
         client.get("/set/a/b")
+
+
+# -- real servers -----------------------------------------------------------------------------
+
+SERVED_APP = """
+import os
+
+from kolben import Kolben, session
+
+app = Kolben(__name__)
+app.config.update(
+    SECRET_KEY="served key",
+    SESSION_BACKEND="redis",
+    SESSION_REDIS_URL=os.environ["KOLBEN_TEST_REDIS_URL"],
+    SESSION_KEY_PREFIX=os.environ["KOLBEN_TEST_SESSION_PREFIX"],
+)
+
+
+@app.get("/sync")
+def ready():
+    return "ok"
+
+
+@app.get("/login/<user>")
+def login(user):
+    session.regenerate()
+    session["user"] = user
+    return "ok"
+
+
+@app.get("/whoami")
+async def whoami():
+    return {"user": session.get("user")}
+"""
+
+
+@needs_redis
+@pytest.mark.parametrize("kind", ["uvicorn", "gunicorn"])
+def test_served_by_a_real_server(
+    kind: str, tmp_path: t.Any, prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from test_servers import HAVE, MODULE, Server
+
+    if not HAVE[kind]:
+        pytest.skip(f"{kind} is not installed")
+    monkeypatch.setenv("KOLBEN_TEST_REDIS_URL", redis_env.URL)
+    monkeypatch.setenv("KOLBEN_TEST_SESSION_PREFIX", prefix)
+    server = Server(kind, tmp_path)
+    (server.app_dir / f"{MODULE}.py").write_text(SERVED_APP)
+    server.start()
+    try:
+        status, headers, _ = server.request("GET", "/login/ada")
+        assert status == 200
+        cookie = headers["Set-Cookie"].partition(";")[0]
+        sid = cookie.partition("=")[2].partition(".")[0]
+        assert record(prefix, sid) == {"user": "ada"}
+        status, _, body = server.request("GET", "/whoami", headers={"Cookie": cookie})
+        assert (status, json.loads(body)) == (200, {"user": "ada"})
+        status, _, body = server.request("GET", "/whoami")
+        assert (status, json.loads(body)) == (200, {"user": None})
+    finally:
+        server.stop()
