@@ -941,3 +941,34 @@ def test_kolben_websocket_stays_the_global_after_the_module_is_imported() -> Non
     from kolben import websocket as again
 
     assert again is websocket
+
+
+@pytest.mark.redis
+def test_relay_from_the_redis_broker() -> None:
+    from sse_apps import redis_env
+
+    prefix = redis_env.unique_prefix()
+    app = kolben.Kolben("test_websocket_redis")
+    app.config.update(BROKER_URL=redis_env.URL, BROKER_KEY_PREFIX=prefix)
+
+    @app.websocket("/feed")
+    async def feed() -> None:
+        await websocket.accept()
+        await websocket.relay("news")
+
+    async def main() -> None:
+        async with Conn(app, "/feed") as conn:
+            await conn.accepted()
+            for _ in range(500):  # until the relay subscribed, bounded
+                if app.broker.subscriber_count("news"):
+                    break
+                await asyncio.sleep(0.01)
+            await app.broker.apublish("news", {"n": 1})
+            assert json.loads(await conn.hear()) == {"n": 1}
+            await conn.hang_up()
+
+    try:
+        run(main())
+    finally:
+        app.broker.close()
+        redis_env.delete_keys(prefix)
