@@ -36,6 +36,8 @@ from .helpers import url_for as url_for
 from .json import jsonify as jsonify
 from .resources import after_commit as after_commit
 from .resources import rollback_task as rollback_task
+from .server_sessions import ServerSideSessionInterface as ServerSideSessionInterface
+from .server_sessions import SessionUnavailable as SessionUnavailable
 from .signals import appcontext_popped as appcontext_popped
 from .signals import appcontext_pushed as appcontext_pushed
 from .signals import appcontext_tearing_down as appcontext_tearing_down
@@ -73,6 +75,8 @@ __all__ = [
     "Markup",
     "Request",
     "Response",
+    "ServerSideSessionInterface",
+    "SessionUnavailable",
     "WebsocketDisconnect",
     "abort",
     "after_commit",
