@@ -972,3 +972,33 @@ def test_relay_from_the_redis_broker() -> None:
     finally:
         app.broker.close()
         redis_env.delete_keys(prefix)
+
+
+def test_the_session_is_opened_in_a_worker_thread(app: kolben.Kolben) -> None:
+    import threading
+
+    from kolben.sessions import SecureCookieSessionInterface
+
+    threads: list[threading.Thread] = []
+
+    class Recording(SecureCookieSessionInterface):
+        def open_session(self, app: t.Any, request: t.Any) -> t.Any:
+            threads.append(threading.current_thread())
+            return super().open_session(app, request)
+
+    app.session_interface = Recording()
+
+    @app.websocket("/ws")
+    async def view() -> None:
+        await websocket.accept()
+        await websocket.send(str(session.get("user")))
+
+    async def main() -> None:
+        threads.append(threading.current_thread())
+        async with Conn(app, headers=[(b"cookie", b"session=not-signed")]) as conn:
+            await conn.accepted()
+            assert await conn.hear() == "None"  # a bad cookie: an empty session
+
+    run(main())
+    loop_thread, opened_in = threads
+    assert opened_in is not loop_thread

@@ -770,8 +770,10 @@ async def _serve(
     pushed = False
     try:
         try:
-            await _in_thread(loop, context, ctx.push)
+            failure = await _in_thread(loop, context, _push, ctx)
             pushed = True
+            if failure is not None:
+                raise failure
             app._got_first_request = True
             refusal = await _before_view(app, ctx, context, loop)
             if refusal is not None:
@@ -820,6 +822,20 @@ async def _serve(
         await ws._stop_watching()
         if pushed:
             await _in_thread(loop, context, ctx.pop, error)
+
+
+def _push(ctx: WebsocketContext) -> Exception | None:
+    """Push the contexts and, when the handshake carries cookies, open the
+    session: a server-side store (Redis) is read here, in a worker thread, not on
+    the loop when the view first reads ``session``. An error opening it (the
+    store is down: 503) is returned, to refuse the handshake with."""
+    ctx.push()
+    if "HTTP_COOKIE" in ctx.request.environ:
+        try:
+            ctx._open_session()
+        except Exception as e:
+            return e
+    return None
 
 
 async def _in_thread(
