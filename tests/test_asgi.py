@@ -1948,3 +1948,20 @@ def test_asgi_test_client_uses_the_apps_test_client_class(app):
     assert isinstance(client, UserClient)
     assert isinstance(client, KolbenASGIClient)
     assert client.get("/").text == "ada"
+
+
+def test_websocket_upgrade_over_plain_http_is_answered_426(app):
+    """A server without WebSocket support (uvicorn --ws none) passes the upgrade on
+    as an HTTP request: the websocket view does not run, the answer says why."""
+    ran = []
+
+    @app.websocket("/ws")
+    async def ws():
+        ran.append(True)
+
+    scope = http_scope(
+        "/ws", headers=[("connection", "Upgrade"), ("upgrade", "websocket")]
+    )
+    conn = call(app, scope)
+    assert conn.status == 426
+    assert ran == []

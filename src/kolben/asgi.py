@@ -475,6 +475,8 @@ def _loop_view(app: Kolben, request: Request) -> t.Callable[..., t.Any] | None:
     rule = request.url_rule
     if rule is None or request.routing_exception is not None:
         return None
+    if rule.websocket:  # an upgrade over plain HTTP: the pipeline answers 426
+        return None
     if request.method == "OPTIONS" and getattr(rule, "provide_automatic_options", False):
         return None
     view = app.view_functions.get(rule.endpoint)
