@@ -8,11 +8,7 @@ import hashlib
 import http.client
 import io
 import json
-import os
-import socket
-import subprocess
 import sys
-import time
 import typing as t
 from pathlib import Path
 
@@ -20,6 +16,7 @@ import pytest
 
 import kolben
 from kolben import request
+from serving import HOST, ServerProcess, answers, free_port, server_env
 
 
 class RawRequest(kolben.Request):
@@ -185,15 +182,6 @@ def digest():
     return {"size": size, "sha256": h.hexdigest(), "form": len(request.form)}
 """
 
-HOST = "127.0.0.1"
-STARTUP_LIMIT = 15.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
 
 def _server_command(kind: str, port: int) -> list[str]:
     if kind == "uvicorn":
@@ -208,32 +196,15 @@ def _server_command(kind: str, port: int) -> list[str]:
 def test_chunked_upload_under_real_servers(kind: str, tmp_path: Path) -> None:
     pytest.importorskip(kind)
     (tmp_path / "raw_app.py").write_text(SERVED_APP)
-    port = _free_port()
-    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
-    env.pop("KOLBEN_APP", None)
-    log = (tmp_path / "server.log").open("wb")
-    process = subprocess.Popen(
+    port = free_port()
+    with ServerProcess(
         _server_command(kind, port),
+        name=kind,
         cwd=tmp_path,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + STARTUP_LIMIT
-        while True:
-            assert process.poll() is None, (tmp_path / "server.log").read_text()
-            try:
-                conn = http.client.HTTPConnection(HOST, port, timeout=2)
-                conn.request("GET", "/ping")
-                if conn.getresponse().read() == b"pong":
-                    conn.close()
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, f"{kind} did not start"
-            time.sleep(0.1)
+        env=server_env(pythonpath=[tmp_path]),
+        log_path=tmp_path / "server.log",
+        ready=lambda: answers(port, "/ping", body=b"pong", timeout=2),
+    ):
         pieces = [b"a=" + bytes([65 + i % 26]) * 70_000 + b"&" for i in range(20)]
         body = b"".join(pieces)
         conn = http.client.HTTPConnection(HOST, port, timeout=10)
@@ -252,11 +223,3 @@ def test_chunked_upload_under_real_servers(kind: str, tmp_path: Path) -> None:
             "form": 0,
         }
         conn.close()
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
-        log.close()

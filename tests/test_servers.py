@@ -8,27 +8,22 @@ marker files there (a streamed generator waits for a "go" file and writes a
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import importlib.util
 import json
-import os
-import signal
 import socket
-import subprocess
 import sys
 import textwrap
 import time
 import typing as t
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-HOST = "127.0.0.1"
+from serving import HOST, ServerProcess, answers, free_port, http_request, server_env
+
 MODULE = "kolben_served_app"
-STARTUP_LIMIT = 15.0
 MARKER_LIMIT = 2.0
 
 APP_SOURCE = textwrap.dedent(
@@ -159,12 +154,6 @@ SERVERS = {
 }
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
 def command(kind: str, port: int, app_dir: Path) -> list[str]:
     py = sys.executable
     target = f"{MODULE}:app"
@@ -187,7 +176,7 @@ def command(kind: str, port: int, app_dir: Path) -> list[str]:
     ]
 
 
-class Server:
+class Server(ServerProcess):
     """A server process serving the app module, and how to talk to it."""
 
     def __init__(self, kind: str, base: Path) -> None:
@@ -199,51 +188,14 @@ class Server:
         self.marks.mkdir()
         (self.app_dir / f"{MODULE}.py").write_text(APP_SOURCE)
         self.port = free_port()
-        self.log_path = base / "server.log"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def start(self) -> None:
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (str(self.app_dir), env.get("PYTHONPATH", "")) if p
+        super().__init__(
+            command(kind, self.port, self.app_dir),
+            name=kind,
+            cwd=self.app_dir,
+            env=server_env(pythonpath=[self.app_dir], KOLBEN_TEST_MARKS=str(self.marks)),
+            log_path=base / "server.log",
+            ready=lambda: answers(self.port, "/sync"),
         )
-        env["KOLBEN_TEST_MARKS"] = str(self.marks)
-        env.pop("KOLBEN_APP", None)
-        with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen(
-                command(self.kind, self.port, self.app_dir),
-                cwd=self.app_dir,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )
-        deadline = time.monotonic() + STARTUP_LIMIT
-        while True:
-            if self.process.poll() is not None:
-                pytest.fail(f"{self.kind} exited ({self.process.returncode}):\n{self.log()}")
-            with contextlib.suppress(OSError, http.client.HTTPException):
-                if self.request("GET", "/sync", timeout=1.0)[0] == 200:
-                    return
-            if time.monotonic() > deadline:
-                self.stop()
-                pytest.fail(f"{self.kind} did not answer in {STARTUP_LIMIT} s:\n{self.log()}")
-            time.sleep(0.1)
-
-    def stop(self) -> int | None:
-        """SIGTERM by PID, wait, SIGKILL if it does not go; the exit code."""
-        process = self.process
-        if process is None or process.poll() is not None:
-            return None if process is None else process.returncode
-        process.send_signal(signal.SIGTERM)
-        try:
-            return process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            return process.wait(timeout=5)
 
     def connection(self, timeout: float = 10.0) -> http.client.HTTPConnection:
         return http.client.HTTPConnection(HOST, self.port, timeout=timeout)
@@ -256,13 +208,7 @@ class Server:
         headers: dict[str, str] | None = None,
         timeout: float = 10.0,
     ) -> tuple[int, http.client.HTTPMessage, bytes]:
-        conn = self.connection(timeout)
-        try:
-            conn.request(method, path, body=body, headers=headers or {})
-            response = conn.getresponse()
-            return response.status, response.headers, response.read()
-        finally:
-            conn.close()
+        return http_request(self.port, method, path, body, headers, timeout)
 
     def wait_for_mark(self, name: str, limit: float = MARKER_LIMIT) -> bool:
         deadline = time.monotonic() + limit
@@ -271,16 +217,6 @@ class Server:
                 return False
             time.sleep(0.02)
         return True
-
-
-@contextlib.contextmanager
-def serving(kind: str, base: Path) -> Iterator[Server]:
-    server = Server(kind, base)
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
 
 
 def _server_params() -> list[t.Any]:
@@ -293,7 +229,7 @@ def _server_params() -> list[t.Any]:
 
 @pytest.fixture(scope="module", params=_server_params())
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
-    with serving(request.param, tmp_path_factory.mktemp(request.param)) as running:
+    with Server(request.param, tmp_path_factory.mktemp(request.param)) as running:
         yield running
 
 
@@ -429,7 +365,7 @@ def test_head_has_no_body(server):
     [p for p in _server_params() if SERVERS[p.values[0]][1]],
 )
 def test_lifespan_under_a_real_server(kind, tmp_path):
-    with serving(kind, tmp_path) as server:
+    with Server(kind, tmp_path) as server:
         # Startup ran before the first request was answered.
         assert (server.marks / "before_serving").exists()
         assert not (server.marks / "after_serving").exists()

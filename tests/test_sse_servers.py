@@ -5,13 +5,7 @@ the chunked stream as it arrives; every wait is bounded."""
 
 from __future__ import annotations
 
-import contextlib
-import http.client
 import json
-import os
-import signal
-import socket
-import subprocess
 import sys
 import time
 import typing as t
@@ -20,99 +14,55 @@ from pathlib import Path
 
 import pytest
 
+from serving import HOST, ServerProcess, answers, free_port, http_request, server_env
 from sse_apps import redis_env
 from sse_apps.client import SSEClient
 
-HOST = "127.0.0.1"
 TESTS = Path(__file__).parent
-STARTUP_LIMIT = 15.0
 WAIT = 10.0
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
+def command(kind: str, port: int) -> list[str]:
+    py = sys.executable
+    if kind == "uvicorn":
+        return [
+            *(py, "-m", "uvicorn", "sse_apps.served:app", "--app-dir", str(TESTS)),
+            *("--host", HOST, "--port", str(port), "--lifespan", "on"),
+            *("--log-level", "warning", "--no-access-log"),
+            *("--timeout-graceful-shutdown", "2"),
+        ]
+    return [
+        *(py, "-m", "gunicorn", "-w", "1", "-k", "gthread", "--threads", "8"),
+        *("-b", f"{HOST}:{port}", "--chdir", str(TESTS)),
+        *("--graceful-timeout", "2", "sse_apps.served:app"),
+    ]
 
 
-class Server:
+class Server(ServerProcess):
     """A uvicorn (or gunicorn) process serving tests/sse_apps/served.py."""
 
-    def __init__(self, kind: str, log_dir: Path, env: dict[str, str]) -> None:
+    def __init__(self, kind: str, log_dir: Path, **env: str) -> None:
         self.kind = kind
         self.port = free_port()
-        self.log_path = log_dir / f"{kind}-{self.port}.log"
-        self.env = env
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def command(self) -> list[str]:
-        py = sys.executable
-        if self.kind == "uvicorn":
-            return [
-                *(py, "-m", "uvicorn", "sse_apps.served:app", "--app-dir", str(TESTS)),
-                *("--host", HOST, "--port", str(self.port), "--lifespan", "on"),
-                *("--log-level", "warning", "--no-access-log"),
-                *("--timeout-graceful-shutdown", "2"),
-            ]
-        return [
-            *(py, "-m", "gunicorn", "-w", "1", "-k", "gthread", "--threads", "8"),
-            *("-b", f"{HOST}:{self.port}", "--chdir", str(TESTS)),
-            *("--graceful-timeout", "2", "sse_apps.served:app"),
-        ]
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def start(self) -> None:
-        env = {**os.environ, **self.env}
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(TESTS), env.get("PYTHONPATH")) if p)
-        env.pop("KOLBEN_APP", None)
-        with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen(
-                self.command(),
-                cwd=TESTS,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )
-        deadline = time.monotonic() + STARTUP_LIMIT
-        while True:
-            if self.process.poll() is not None:
-                pytest.fail(f"{self.kind} exited ({self.process.returncode}):\n{self.log()}")
-            with contextlib.suppress(OSError, http.client.HTTPException):
-                if self.request("GET", "/ping", timeout=1.0)[0] == 200:
-                    return
-            if time.monotonic() > deadline:
-                self.stop()
-                pytest.fail(f"{self.kind} did not answer in {STARTUP_LIMIT} s:\n{self.log()}")
-            time.sleep(0.1)
-
-    def stop(self) -> None:
-        process = self.process
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+        super().__init__(
+            command(kind, self.port),
+            name=kind,
+            cwd=TESTS,
+            env=server_env(pythonpath=[TESTS], **env),
+            log_path=log_dir / f"{kind}-{self.port}.log",
+            ready=lambda: answers(self.port, "/ping"),
+        )
 
     def request(
         self, method: str, path: str, body: t.Any = None, timeout: float = WAIT
     ) -> tuple[int, t.Any]:
-        conn = http.client.HTTPConnection(HOST, self.port, timeout=timeout)
-        try:
-            headers = {"Content-Type": "application/json"} if body is not None else {}
-            data = json.dumps(body).encode() if body is not None else None
-            conn.request(method, path, body=data, headers=headers)
-            response = conn.getresponse()
-            raw = response.read()
-            ok = response.headers.get("Content-Type") == "application/json"
-            return response.status, json.loads(raw) if ok else raw
-        finally:
-            conn.close()
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        data = json.dumps(body).encode() if body is not None else None
+        status, response_headers, raw = http_request(
+            self.port, method, path, data, headers, timeout
+        )
+        ok = response_headers.get("Content-Type") == "application/json"
+        return status, json.loads(raw) if ok else raw
 
     def publish(self, channel: str, data: t.Any) -> str:
         status, body = self.request("POST", f"/publish/{channel}", data)
@@ -140,16 +90,6 @@ class Server:
             time.sleep(0.02)
 
 
-@contextlib.contextmanager
-def serving(kind: str, log_dir: Path, **env: str) -> Iterator[Server]:
-    server = Server(kind, log_dir, env)
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
-
-
 @pytest.fixture(scope="module")
 def redis_prefix() -> Iterator[str]:
     yield from redis_env.prefixed()
@@ -162,13 +102,13 @@ def pair(
     """Two uvicorn processes sharing one Redis broker."""
     log_dir = tmp_path_factory.mktemp("sse-pair")
     env = {"KOLBEN_TEST_BROKER_URL": redis_env.URL, "KOLBEN_TEST_BROKER_PREFIX": redis_prefix}
-    with serving("uvicorn", log_dir, **env) as one, serving("uvicorn", log_dir, **env) as two:
+    with Server("uvicorn", log_dir, **env) as one, Server("uvicorn", log_dir, **env) as two:
         yield one, two
 
 
 @pytest.fixture(scope="module")
 def memory_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with serving("uvicorn", tmp_path_factory.mktemp("sse-memory")) as server:
+    with Server("uvicorn", tmp_path_factory.mktemp("sse-memory")) as server:
         yield server
 
 
@@ -257,7 +197,7 @@ def test_disconnects_leave_no_subscription_and_no_reader(pair):
 @pytest.mark.redis
 def test_unreachable_redis_gives_503(tmp_path, redis_prefix):
     url = f"redis://{HOST}:{redis_env.closed_port()}/0"
-    with serving(
+    with Server(
         "uvicorn", tmp_path, KOLBEN_TEST_BROKER_URL=url, KOLBEN_TEST_BROKER_PREFIX=redis_prefix
     ) as server:
         status, body = server.request("POST", "/publish/c", {"x": 1})
@@ -312,7 +252,7 @@ def test_keepalive_on_a_real_server(memory_server):
 
 
 def test_wsgi_door_under_gunicorn(tmp_path):
-    with serving("gunicorn", tmp_path) as server:
+    with Server("gunicorn", tmp_path) as server:
         channel = channel_name()
         with server.stream(channel) as client:
             ids = [server.publish(channel, i) for i in range(20)]

@@ -4,29 +4,21 @@ test client (importable as ``blog_testing`` from the tests in this folder)."""
 from __future__ import annotations
 
 import contextlib
-import http.client
 import os
 import re
-import signal
-import socket
-import subprocess
 import sys
-import time
 import typing as t
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
-import pytest
-
 import blog
 import kolben
 from blog import db
 from kolben.testing import KolbenClient
+from serving import HOST, ServerProcess, answers, free_port
 
-HOST = "127.0.0.1"
-STARTUP_LIMIT = 15.0
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 CHROMIUM = Path("/usr/bin/chromium")
 #: A cheap hash for tests (the app's default, scrypt, takes ~70 ms per hash).
@@ -102,23 +94,6 @@ class Visitor:
 # -- the blog served for real ------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-def _answers(port: int) -> bool:
-    conn = http.client.HTTPConnection(HOST, port, timeout=1.0)
-    try:
-        conn.request("GET", "/")
-        return conn.getresponse().status == 200
-    except (OSError, http.client.HTTPException):
-        return False
-    finally:
-        conn.close()
-
-
 @contextlib.contextmanager
 def serve_blog(
     base: Path, *, database: Path | None = None, settings: dict[str, str] | None = None
@@ -138,34 +113,16 @@ def serve_blog(
     )
     env.update({f"KOLBEN_{name}": value for name, value in (settings or {}).items()})
     port = free_port()
-    log_path = base / f"uvicorn-{port}.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "uvicorn", "--factory", "blog:create_app"),
-                *("--host", HOST, "--port", str(port), "--log-level", "warning"),
-                *("--timeout-graceful-shutdown", "1"),
-            ],
-            cwd=base,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-    try:
-        deadline = time.monotonic() + STARTUP_LIMIT
-        while not _answers(port):
-            if process.poll() is not None:
-                pytest.fail(f"uvicorn exited ({process.returncode}):\n{log_path.read_text()}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"uvicorn did not answer in {STARTUP_LIMIT} s:\n{log_path.read_text()}")
-            time.sleep(0.1)
+    with ServerProcess(
+        [
+            *(sys.executable, "-m", "uvicorn", "--factory", "blog:create_app"),
+            *("--host", HOST, "--port", str(port), "--log-level", "warning"),
+            *("--timeout-graceful-shutdown", "1"),
+        ],
+        name="uvicorn",
+        cwd=base,
+        env=env,
+        log_path=base / f"uvicorn-{port}.log",
+        ready=lambda: answers(port, "/"),
+    ):
         yield f"http://{HOST}:{port}"
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)

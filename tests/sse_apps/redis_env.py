@@ -8,11 +8,12 @@ afterwards.
 from __future__ import annotations
 
 import os
-import socket
 import uuid
 from collections.abc import Iterator
 
 import redis
+
+from serving import free_port
 
 HOST = "127.0.0.1"
 DB = int(os.environ.get("KOLBEN_TEST_REDIS_DB", "13"))
@@ -35,9 +36,7 @@ def delete_keys(prefix: str) -> None:
 
 def closed_port() -> int:
     """A 127.0.0.1 port nothing listens on (bound, then released)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
+    return free_port()
 
 
 def admin() -> redis.Redis:
