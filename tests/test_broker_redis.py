@@ -426,7 +426,10 @@ def test_thousand_connect_disconnect_cycles_leave_no_subscription_and_no_reader(
     broker = t.cast(RedisBroker, app.broker)
     assert broker.subscriber_count() == 0
     assert wait_until(lambda: not broker.reader_alive())
-    assert not [th for th in threading.enumerate() if th.name == "kolben-broker-reader"]
+    # The reader thread has been told to stop; give it a moment to end.
+    assert wait_until(
+        lambda: not [th for th in threading.enumerate() if th.name == "kolben-broker-reader"]
+    )
     assert wait_until(lambda: not redis_env.reader_connections(broker.reader_name))
     assert broker._positions == {}
 

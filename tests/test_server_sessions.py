@@ -635,3 +635,26 @@ def test_served_by_a_real_server(
         assert (status, json.loads(body)) == (200, {"user": None})
     finally:
         server.stop()
+
+
+@needs_redis
+def test_signature_has_one_spelling(rclient: KolbenClient) -> None:
+    """base64 ignores the unused low bits of the last character: every other
+    spelling of the same signature bytes is refused, not only most of them."""
+    from itsdangerous.encoding import base64_decode
+
+    rclient.get("/set/user/ada")
+    cookie = rclient.get_cookie("session")
+    assert cookie is not None
+    value = cookie.value
+    head, _, signature = value.rpartition(".")
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    twins = [
+        f"{head}.{signature[:-1]}{c}"
+        for c in alphabet
+        if c != signature[-1] and base64_decode(signature[:-1] + c) == base64_decode(signature)
+    ]
+    assert twins  # a 32-byte HMAC-SHA256 leaves 2 unused bits: 3 other spellings
+    for twin in twins:
+        rclient.set_cookie("session", twin)
+        assert rclient.get("/get").json == {"data": {}, "new": True}

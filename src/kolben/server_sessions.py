@@ -33,6 +33,7 @@ import typing as t
 from collections import OrderedDict
 
 from itsdangerous import BadSignature, Signer
+from itsdangerous.encoding import base64_decode, base64_encode
 from werkzeug.datastructures import Headers
 from werkzeug.exceptions import HTTPException, ServiceUnavailable
 from werkzeug.wrappers import Response as _WerkzeugResponse
@@ -444,8 +445,15 @@ class ServerSideSessionInterface(SessionInterface):
         if not sep or not _ID_RE.fullmatch(sid):
             return None
         try:
-            return signer.unsign(value).decode("ascii")
-        except (BadSignature, UnicodeDecodeError):
+            sid_bytes = signer.unsign(value)
+            # One spelling per signature: base64 decoding ignores the unused low
+            # bits of the last character, so a changed last character can still
+            # verify; only the canonical encoding is accepted.
+            signature = value.rpartition(".")[2].encode("ascii")
+            if base64_encode(base64_decode(signature)) != signature:
+                return None
+            return sid_bytes.decode("ascii")
+        except (BadSignature, UnicodeError):
             return None
 
     # -- SessionInterface
