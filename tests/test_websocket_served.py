@@ -12,10 +12,6 @@ import asyncio
 import contextlib
 import http.client
 import json
-import os
-import signal
-import socket
-import subprocess
 import sys
 import textwrap
 import time
@@ -27,8 +23,8 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-HOST = "127.0.0.1"
-STARTUP_LIMIT = 15.0
+from serving import HOST, ServerProcess, answers, free_port, server_env
+
 WAIT = 10.0
 #: The issue's promise: a vanished client's view runs its ``finally`` within 1 s.
 VANISH_LIMIT = 1.0
@@ -123,13 +119,7 @@ APP_SOURCE = textwrap.dedent(
 )
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-class Server:
+class Server(ServerProcess):
     """uvicorn serving the app module in ``folder``."""
 
     def __init__(self, folder: Path) -> None:
@@ -138,46 +128,17 @@ class Server:
         self.marks.mkdir()
         (folder / "kolben_ws_app.py").write_text(APP_SOURCE)
         self.port = free_port()
-        self.log_path = folder / "uvicorn.log"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def start(self) -> None:
-        env = {**os.environ, "KOLBEN_TEST_MARKS": str(self.marks)}
-        env.pop("KOLBEN_APP", None)
-        command = [
-            *(sys.executable, "-m", "uvicorn", "kolben_ws_app:app"),
-            *("--app-dir", str(self.folder), "--host", HOST, "--port", str(self.port)),
-            *("--log-level", "info", "--no-access-log", "--timeout-graceful-shutdown", "2"),
-        ]
-        with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen(
-                command, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-            )
-        deadline = time.monotonic() + STARTUP_LIMIT
-        while True:
-            if self.process.poll() is not None:
-                pytest.fail(f"uvicorn exited ({self.process.returncode}):\n{self.log()}")
-            with contextlib.suppress(OSError, http.client.HTTPException):
-                if self.request("GET", "/ping", timeout=1.0)[0] == 200:
-                    return
-            if time.monotonic() > deadline:
-                self.stop()
-                pytest.fail(f"uvicorn did not answer in {STARTUP_LIMIT} s:\n{self.log()}")
-            time.sleep(0.1)
-
-    def stop(self) -> None:
-        process = self.process
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+        super().__init__(
+            [
+                *(sys.executable, "-m", "uvicorn", "kolben_ws_app:app"),
+                *("--app-dir", str(folder), "--host", HOST, "--port", str(self.port)),
+                *("--log-level", "info", "--no-access-log", "--timeout-graceful-shutdown", "2"),
+            ],
+            name="uvicorn",
+            env=server_env(KOLBEN_TEST_MARKS=str(self.marks)),
+            log_path=folder / "uvicorn.log",
+            ready=lambda: answers(self.port, "/ping"),
+        )
 
     def request(self, method: str, path: str, timeout: float = WAIT) -> tuple[int, t.Any]:
         conn = http.client.HTTPConnection(HOST, self.port, timeout=timeout)
