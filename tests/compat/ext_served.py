@@ -11,13 +11,8 @@ Every wait is bounded; servers are stopped by their PID.
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
-import socket
-import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,9 +20,10 @@ import compat_on
 import httpx
 import pytest
 
+from serving import HOST, ServerProcess, answers, free_port, server_env
+
 pytestmark = pytest.mark.skipif(compat_on.REFERENCE, reason="serves kolben, not the real Flask")
 
-HOST = "127.0.0.1"
 STARTUP_LIMIT = 20.0
 MODULE = "compat_served_app"
 
@@ -121,51 +117,24 @@ SERVERS = {
 }
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
 @contextlib.contextmanager
 def serving(kind: str, base: Path) -> Iterator[httpx.Client]:
     """Start ``kind`` on the app module in ``base``; yield an HTTP client for it."""
     (base / f"{MODULE}.py").write_text(APP_SOURCE)
     port = free_port()
-    env = {**os.environ, "KOLBEN_FLASK_COMPAT": "1", "COMPAT_SERVED_DB": str(base / "app.db")}
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(base), env.get("PYTHONPATH")) if p)
-    log_path = base / "server.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            SERVERS[kind](port),
-            cwd=base,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-    client = httpx.Client(base_url=f"http://{HOST}:{port}", timeout=10.0)
-    try:
-        deadline = time.monotonic() + STARTUP_LIMIT
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"{kind} exited ({process.returncode}):\n{log_path.read_text()}")
-            with contextlib.suppress(httpx.TransportError):
-                if client.get("/about", timeout=1.0).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                pytest.fail(f"{kind} did not answer in {STARTUP_LIMIT} s:\n{log_path.read_text()}")
-            time.sleep(0.1)
+    server = ServerProcess(
+        SERVERS[kind](port),
+        name=kind,
+        cwd=base,
+        env=server_env(
+            pythonpath=[base], KOLBEN_FLASK_COMPAT="1", COMPAT_SERVED_DB=str(base / "app.db")
+        ),
+        log_path=base / "server.log",
+        ready=lambda: answers(port, "/about"),
+        startup_limit=STARTUP_LIMIT,
+    )
+    with server, httpx.Client(base_url=f"http://{HOST}:{port}", timeout=10.0) as client:
         yield client
-    finally:
-        client.close()
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
 
 
 @pytest.mark.parametrize("kind", list(SERVERS))
