@@ -36,7 +36,6 @@ from itsdangerous import BadSignature, Signer
 from itsdangerous.encoding import base64_decode, base64_encode
 from werkzeug.datastructures import Headers
 from werkzeug.exceptions import HTTPException, ServiceUnavailable
-from werkzeug.wrappers import Response as _WerkzeugResponse
 
 from .sessions import (
     _DEFAULT_SERIALIZER,
@@ -44,9 +43,9 @@ from .sessions import (
     SecureCookieSession,
     SessionInterface,
     SessionMixin,
-    _cookie_header,
     _OneShotHMAC,
     _vary_cookie,
+    set_session_cookie,
 )
 
 if t.TYPE_CHECKING:
@@ -570,34 +569,17 @@ class ServerSideSessionInterface(SessionInterface):
     def _set_cookie(
         self, app: Kolben, session: ServerSideSession, response: Response, value: str
     ) -> None:
-        name = self.get_cookie_name(app)
-        domain = self.get_cookie_domain(app)
-        path = self.get_cookie_path(app)
-        secure = self.get_cookie_secure(app)
-        partitioned = self.get_cookie_partitioned(app)
-        samesite = self.get_cookie_samesite(app)
-        httponly = self.get_cookie_httponly(app)
-        expires = self.get_expiration_time(app, session)
-        if type(response).set_cookie is _WerkzeugResponse.set_cookie:
-            # PERF: the Set-Cookie header from templates cached per settings (see
-            # kolben.sessions); the value (base64url and a dot) needs no quoting.
-            response.headers.add(
-                "Set-Cookie",
-                _cookie_header(
-                    name, value, expires, domain, path, secure, httponly, samesite, partitioned
-                ),
-            )
-            return
-        response.set_cookie(
-            name,
+        set_session_cookie(
+            response,
+            self.get_cookie_name(app),
             value,
-            expires=expires,
-            httponly=httponly,
-            domain=domain,
-            path=path,
-            secure=secure,
-            partitioned=partitioned,
-            samesite=samesite,
+            expires=self.get_expiration_time(app, session),
+            domain=self.get_cookie_domain(app),
+            path=self.get_cookie_path(app),
+            secure=self.get_cookie_secure(app),
+            httponly=self.get_cookie_httponly(app),
+            samesite=self.get_cookie_samesite(app),
+            partitioned=self.get_cookie_partitioned(app),
         )
 
 

@@ -578,34 +578,18 @@ class SecureCookieSessionInterface(SessionInterface):
         if signer is None:  # the secret key was removed during the request
             return
         value = signer.dumps(dict(session))
-        expires = self.get_expiration_time(app, session)
-        if type(response).set_cookie is _WerkzeugResponse.set_cookie:
-            # PERF: werkzeug's dump_cookie quotes and formats every attribute on
-            # each call (~3 µs); the attributes depend only on the cookie settings,
-            # so the header around the value is built once per settings. The value
-            # (URL-safe base64 and dots) never needs quoting.
-            header: str | None = _cookie_header(
-                name, value, expires, domain, path, secure, httponly, samesite, partitioned
-            )
-            max_size = response.max_cookie_size
-            if max_size and len(t.cast(str, header)) > max_size:
-                header = None  # let werkzeug warn about the size
-        else:
-            header = None
-        if header is not None:
-            response.headers.add("Set-Cookie", header)
-        else:  # a customised set_cookie, or a cookie big enough to warn
-            response.set_cookie(
-                name,
-                value,
-                expires=expires,
-                httponly=httponly,
-                domain=domain,
-                path=path,
-                secure=secure,
-                partitioned=partitioned,
-                samesite=samesite,
-            )
+        set_session_cookie(
+            response,
+            name,
+            value,
+            expires=self.get_expiration_time(app, session),
+            domain=domain,
+            path=path,
+            secure=secure,
+            httponly=httponly,
+            samesite=samesite,
+            partitioned=partitioned,
+        )
         if not accessed:
             _vary_cookie(response)
 
@@ -641,6 +625,49 @@ class SecureCookieSessionInterface(SessionInterface):
 _VALUE_MARK = "kolbenSessionValueMark"
 _EXPIRES_MARK = "kolbenExpiresMark"
 _COOKIE_TEMPLATES: dict[tuple[t.Any, ...], tuple[str, str, str, str]] = {}
+
+
+def set_session_cookie(
+    response: Response,
+    name: str,
+    value: str,
+    *,
+    expires: datetime | None,
+    domain: str | None,
+    path: str | None,
+    secure: bool,
+    httponly: bool,
+    samesite: str | None,
+    partitioned: bool,
+) -> None:
+    """``response.set_cookie(name, value, ...)`` for a session cookie, whose value
+    (URL-safe base64 and dots) never needs quoting.
+
+    PERF: werkzeug's dump_cookie quotes and formats every attribute on each call
+    (~3 µs); the attributes depend only on the cookie settings, so the header
+    around the value is built once per settings (:func:`_cookie_header`). A
+    response class with its own ``set_cookie``, or a cookie large enough for
+    werkzeug's size warning, goes through ``set_cookie``.
+    """
+    if type(response).set_cookie is _WerkzeugResponse.set_cookie:
+        header = _cookie_header(
+            name, value, expires, domain, path, secure, httponly, samesite, partitioned
+        )
+        max_size = response.max_cookie_size
+        if not max_size or len(header) <= max_size:
+            response.headers.add("Set-Cookie", header)
+            return
+    response.set_cookie(
+        name,
+        value,
+        expires=expires,
+        httponly=httponly,
+        domain=domain,
+        path=path,
+        secure=secure,
+        partitioned=partitioned,
+        samesite=samesite,
+    )
 
 
 def _cookie_header(
