@@ -105,6 +105,22 @@ def parse_event_id(value: str | bytes | None) -> EventKey | None:
     return int(match[1]), int(match[2])
 
 
+def replay_start(channel: str, last_event_id: str | None) -> EventKey | None:
+    """Where a subscription to ``channel`` with ``last_event_id`` starts replaying:
+    after that event, or None (live events only) for no id or a malformed one,
+    which is logged."""
+    _check_channel(channel)
+    start = parse_event_id(last_event_id)
+    if last_event_id is not None and start is None:
+        logging.getLogger("kolben.broker").info(
+            "Ignoring the malformed Last-Event-ID %r on channel %r: streaming live"
+            " events only.",
+            last_event_id[:80],
+            channel,
+        )
+    return start
+
+
 def format_event_id(key: EventKey) -> str:
     """``(1700000000000, 3)`` -> ``"1700000000000-3"``."""
     return f"{key[0]}-{key[1]}"

@@ -15,7 +15,7 @@ from . import (
     _check_channel,
     _wake,
     format_event_id,
-    parse_event_id,
+    replay_start,
 )
 
 logger = logging.getLogger("kolben.broker")
@@ -78,15 +78,7 @@ class MemoryBroker(Broker):
         return t.cast(str, item.id)
 
     def subscribe(self, channel: str, *, last_event_id: str | None = None) -> Subscription:
-        _check_channel(channel)
-        start = parse_event_id(last_event_id)
-        if last_event_id is not None and start is None:
-            logger.info(
-                "Ignoring the malformed Last-Event-ID %r on channel %r: streaming live"
-                " events only.",
-                last_event_id[:80],
-                channel,
-            )
+        start = replay_start(channel, last_event_id)
         with self._lock:
             state = self._channels.get(channel)
             last_key = state.last_key if state is not None else None

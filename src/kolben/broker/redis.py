@@ -36,6 +36,7 @@ from . import (
     _wake,
     format_event_id,
     parse_event_id,
+    replay_start,
 )
 
 try:
@@ -156,15 +157,7 @@ class RedisBroker(Broker):
     # -- subscribing -----------------------------------------------------------------
 
     def subscribe(self, channel: str, *, last_event_id: str | None = None) -> Subscription:
-        _check_channel(channel)
-        start = parse_event_id(last_event_id)
-        if last_event_id is not None and start is None:
-            logger.info(
-                "Ignoring the malformed Last-Event-ID %r on channel %r: streaming live"
-                " events only.",
-                last_event_id[:80],
-                channel,
-            )
+        start = replay_start(channel, last_event_id)
         if self._closed:
             raise RuntimeError("This broker was closed; the app's broker is closed on shutdown.")
         key = self._key(channel)
