@@ -353,7 +353,8 @@ def _prepared_context(app: Kolben, environ: dict[str, t.Any]) -> RequestContext 
     """A request context for ``environ``, matched with the contexts pushed (as
     Flask matches) and popped again without teardown, to be pushed for real by
     whichever path serves the request; None if the app customises making it."""
-    if _overrides_pipeline(type(app)):
+    if _overrides_pipeline(type(app)) or appcontext_pushed.receivers:
+        # (A receiver would hear the push here and again where it is served.)
         return None
     ctx = RequestContext(app, environ)
     try:
