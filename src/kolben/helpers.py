@@ -565,7 +565,8 @@ def stream_request_body(view: F) -> F:
     An ``async def`` view so marked can't use ``request.form``, ``files``,
     ``get_json()`` or ``get_data()`` under ASGI (they would have to wait for the
     client on the event loop): it gets a 413 that says so. The mark is honoured
-    while ``app.wsgi_app`` is not wrapped by WSGI middleware.
+    while ``app.wsgi_app`` is not wrapped by WSGI middleware and nothing is
+    connected to ``appcontext_pushed``.
     """
     view.stream_request_body = True  # type: ignore[attr-defined]
     return view
