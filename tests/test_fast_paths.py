@@ -984,3 +984,25 @@ def test_converters_run_once_inside_the_contexts(app, client, kind):
 
     assert client.get("/u/ada").text == f"ada {app.name}"
     assert calls == ["/u/ada"]
+
+
+def test_adapter_cache_remembers_matches_of_its_own_adapters_only():
+    from kolben.routing import AdapterCache, Map, Rule
+
+    url_map = Map([Rule("/a", endpoint="a")])
+    cache = AdapterCache()
+    held = url_map.bind("example.com")
+    other = url_map.bind("example.com")
+    cache.put(("key",), held)
+    rule = next(iter(url_map.iter_rules()))
+    cache.remember(held, "/a", "GET", rule)
+    cache.remember(other, "/a", "GET", rule)  # not one of the cache's: ignored
+    assert cache.matched(held, "/a", "GET") is rule
+    assert cache.matched(other, "/a", "GET") is None
+    cache.forget_matches()
+    assert cache.matched(held, "/a", "GET") is None
+    for i in range(AdapterCache.matches_size + 1):
+        cache.remember(held, "/a", f"M{i}", rule)
+    assert cache.matched(held, "/a", "M0") is None  # bounded
+    cache.clear()
+    assert cache.matched(held, "/a", f"M{AdapterCache.matches_size}") is None

@@ -282,7 +282,6 @@ class Kolben(Scaffold):
         self.subdomain_matching = subdomain_matching
         self._got_first_request = False
         self._adapters = AdapterCache()
-        self._static_matches: dict[tuple[MapAdapter, str, str], Rule] = {}
         #: Whether a view is marked with kolben.stream_request_body (ASGI door).
         self._has_streamed_bodies = False
         # g, request and session in every template (cheap: runs only when rendering).
@@ -758,15 +757,14 @@ class Kolben(Scaffold):
             if adapter is None:
                 return
             # PERF: a rule without arguments matches a path the same way every
-            # time, so its match is remembered per (adapter, path, method): ~3 µs
-            # of werkzeug's matcher saved on every request to a static route.
-            # Rules with converters are matched each time (a converter may look
-            # things up); adding a rule to the map forgets every remembered match.
-            matches = self._static_matches
+            # time, so the adapter cache remembers its match per (adapter, path,
+            # method): ~3 µs of werkzeug's matcher saved on every request to a
+            # static route. Rules with converters are matched each time (a
+            # converter may look things up); adding a rule to the map forgets
+            # every remembered match.
             if self.url_map._remap:
-                matches.clear()
-            key = (adapter, request.path, request.method)
-            rule = matches.get(key)
+                self._adapters.forget_matches()
+            rule = self._adapters.matched(adapter, request.path, request.method)
             if rule is not None:
                 request.url_rule = rule
                 request.view_args = {}
@@ -784,10 +782,8 @@ class Kolben(Scaffold):
         else:
             request.url_rule = rule
             request.view_args = t.cast("dict[str, t.Any]", view_args)
-            if not rule.arguments and self._cache_adapters:
-                if len(matches) >= 1024:  # bounded: many hosts times many routes
-                    matches.clear()
-                matches[key] = rule
+            if not rule.arguments:
+                self._adapters.remember(adapter, request.path, request.method, rule)
 
     def _request_url_adapter(self, request: Request) -> MapAdapter | None:
         """A per-request adapter for building URLs (bound lazily by the context).
@@ -974,18 +970,19 @@ class Kolben(Scaffold):
             rv = self.handle_user_exception(e)
         response = self.finalize_request(rv)
         # PERF: nothing to commit unless a task resource was used in this context.
-        if _cv_app.get()._task_state is not None:
-            response = self._commit_task_resources(response)
+        app_ctx = _cv_app.get()
+        if app_ctx._task_state is not None:
+            response = self._commit_task_resources(app_ctx, response)
         return response
 
-    def _commit_task_resources(self, response: Response) -> Response:
+    def _commit_task_resources(self, app_ctx: AppContext, response: Response) -> Response:
         """Commit the task resources this request used, before its response is
         sent; a failing commit (rolled back by :func:`kolben.resources.commit_task`)
         turns the response into a 500, as any unhandled error does."""
         from .resources import commit_task
 
         try:
-            commit_task(_cv_app.get())
+            commit_task(app_ctx)
         except Exception as e:
             return self.handle_exception(e)
         return response

@@ -35,10 +35,17 @@ class AdapterCache:
     is bounded because the Host header is chosen by the client.
     """
 
-    __slots__ = ("_adapters", "max_size")
+    __slots__ = ("_adapters", "_matches", "max_size")
+
+    #: How many matches one adapter remembers (a rule without methods matches any
+    #: method name a client sends, so the count is the client's choice).
+    matches_size = 256
 
     def __init__(self, max_size: int = 128) -> None:
         self._adapters: dict[tuple[t.Any, ...], MapAdapter] = {}
+        # id(adapter) -> {(path, method): rule}, for the adapters held here only
+        # (kept and dropped together with them, so an id is never reused).
+        self._matches: dict[int, dict[tuple[str, str], Rule]] = {}
         self.max_size = max_size
 
     @staticmethod
@@ -61,11 +68,33 @@ class AdapterCache:
 
     def put(self, key: tuple[t.Any, ...], adapter: MapAdapter) -> None:
         if len(self._adapters) >= self.max_size:
-            self._adapters.clear()
+            self.clear()
         self._adapters[key] = adapter
+        self._matches[id(adapter)] = {}
 
     def clear(self) -> None:
         self._adapters.clear()
+        self._matches.clear()
+
+    def matched(self, adapter: MapAdapter, path: str, method: str) -> Rule | None:
+        """The rule without arguments ``adapter`` matched ``path`` and ``method``
+        to before, if it is an adapter of this cache and remembers one."""
+        matches = self._matches.get(id(adapter))
+        return None if matches is None else matches.get((path, method))
+
+    def remember(self, adapter: MapAdapter, path: str, method: str, rule: Rule) -> None:
+        """Remember that ``adapter`` (if it is one of this cache's) matched ``path``
+        and ``method`` to ``rule``, a rule without arguments: it always will."""
+        matches = self._matches.get(id(adapter))
+        if matches is not None:
+            if len(matches) >= self.matches_size:
+                matches.clear()
+            matches[(path, method)] = rule
+
+    def forget_matches(self) -> None:
+        """Forget every remembered match (the map's rules changed)."""
+        for matches in self._matches.values():
+            matches.clear()
 
 
 def rebind(adapter: MapAdapter, request: Request) -> MapAdapter:
