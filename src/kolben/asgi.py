@@ -393,8 +393,7 @@ async def _respond(app: Kolben, environ: dict[str, t.Any], receive: Receive, sen
             captured[:] = [status, headers]
             return _no_write
 
-        context = contextvars.copy_context()
-        context.run(_server_loop.set, loop)
+        context = _request_context_copy(loop)
         # Through app.wsgi_app, so WSGI middleware (ProxyFix...) applies here too.
         app_iter = await loop.run_in_executor(
             None, partial(context.run, app.wsgi_app, environ, start_response)
@@ -405,8 +404,7 @@ async def _respond(app: Kolben, environ: dict[str, t.Any], receive: Receive, sen
         app_iter, status, headers = served
         if not isinstance(app_iter, (list, tuple)):
             # A streamed body of the loop path: advanced (and closed) in one context.
-            context = contextvars.copy_context()
-            context.run(_server_loop.set, loop)
+            context = _request_context_copy(loop)
     try:
         await send(
             {
@@ -423,6 +421,14 @@ async def _respond(app: Kolben, environ: dict[str, t.Any], receive: Receive, sen
         if close is not None:
             assert context is not None  # a list or tuple has no close()
             await loop.run_in_executor(None, partial(context.run, close))
+
+
+def _request_context_copy(loop: asyncio.AbstractEventLoop) -> contextvars.Context:
+    """A copy of the current context for a request's work in worker threads, in
+    which async code finds the server's loop (:data:`_server_loop`)."""
+    context = contextvars.copy_context()
+    context.run(_server_loop.set, loop)
+    return context
 
 
 # PERF: response header names as ASGI wants them (lowercase bytes); the app's own
