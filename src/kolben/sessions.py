@@ -326,18 +326,32 @@ class _SessionSerializer(URLSafeTimedSerializer):
     def verified_json(self, cookie: str, max_age: int | None) -> bytes | None:
         """The JSON text inside ``cookie`` if it is validly signed and not older
         than ``max_age``; None otherwise."""
+        try:
+            return self._verified_json(cookie, max_age)
+        except (BadData, ValueError, TypeError):
+            return None
+
+    def _verified_json(self, cookie: str, max_age: int | None) -> bytes:
+        """The JSON text inside ``cookie``, checked as itsdangerous checks it (same
+        errors). A cookie verified before is only checked for its age; one
+        verified now is remembered."""
         hit = self._verified.get(cookie)
         if hit is not None:
             timestamp, json = hit
             age = int(time.time()) - timestamp
             if max_age is None or 0 <= age <= max_age:
                 return json
+            del self._verified[cookie]
+        signer = t.cast(TimestampSigner, self.make_signer(self.salt))
+        payload, signed_at = signer.unsign(cookie, max_age=max_age, return_timestamp=True)
         try:
-            self.loads(cookie, max_age=max_age)
-        except (BadData, ValueError, TypeError):
-            return None
-        hit = self._verified.get(cookie)
-        return None if hit is None else hit[1]
+            json = self._decode(payload)
+        except BadPayload:
+            raise
+        except Exception as e:
+            raise BadPayload("Could not base64 decode the payload", original_error=e) from e
+        self._remember(cookie, int(signed_at.timestamp()), json)
+        return json
 
     def _load_json(self, json: bytes) -> t.Any:
         # Serializer.load_payload: the tagged JSON serializer, errors as BadPayload.
@@ -366,24 +380,7 @@ class _SessionSerializer(URLSafeTimedSerializer):
         """
         if return_timestamp or salt is not None or not isinstance(s, str):
             return super().loads(s, max_age=max_age, return_timestamp=return_timestamp, salt=salt)
-        hit = self._verified.get(s)
-        if hit is not None:
-            timestamp, json = hit
-            age = int(time.time()) - timestamp
-            if max_age is None or 0 <= age <= max_age:
-                return self._load_json(json)
-            del self._verified[s]
-        signer = t.cast(TimestampSigner, self.make_signer(self.salt))
-        payload, signed_at = signer.unsign(s, max_age=max_age, return_timestamp=True)
-        try:
-            json = self._decode(payload)
-        except BadPayload:
-            raise
-        except Exception as e:
-            raise BadPayload("Could not base64 decode the payload", original_error=e) from e
-        rv = self._load_json(json)
-        self._remember(s, int(signed_at.timestamp()), json)
-        return rv
+        return self._load_json(self._verified_json(s, max_age))
 
     def dumps(self, obj: t.Any, salt: str | bytes | None = None) -> str:
         """Sign ``obj`` as itsdangerous does, remembering the cookie as verified."""
