@@ -30,24 +30,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import http.client
 import json
 import os
 import re
-import resource
-import signal
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 import uuid
 from pathlib import Path
 
-HOST = "127.0.0.1"
+from uvicorn_worker import HOST, UvicornWorker, raise_open_files_limit
+
 REDIS_URL = os.environ.get("KOLBEN_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 
 APP = """
@@ -88,79 +83,12 @@ def stats():
 _STAMP = re.compile(rb'"t": ([0-9.]+)')
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
 def rss_kib(pid: int) -> int:
     with open(f"/proc/{pid}/status") as status:
         for line in status:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     raise RuntimeError("no VmRSS")
-
-
-def raise_open_files_limit(wanted: int) -> int:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
-    if soft < target:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-
-
-def request(port: int, method: str, path: str, timeout: float = 5.0) -> tuple[int, bytes]:
-    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
-    try:
-        conn.request(method, path)
-        response = conn.getresponse()
-        return response.status, response.read()
-    finally:
-        conn.close()
-
-
-class Server:
-    def __init__(self, app_dir: Path, env: dict[str, str]) -> None:
-        self.port = free_port()
-        self.log = app_dir / f"uvicorn-{self.port}.log"
-        command = [
-            *(sys.executable, "-m", "uvicorn", "bench_sse_app:app", "--app-dir", str(app_dir)),
-            *("--host", HOST, "--port", str(self.port), "--workers", "1"),
-            *("--log-level", "warning", "--no-access-log", "--backlog", "4096"),
-            *("--timeout-graceful-shutdown", "2", "--lifespan", "on"),
-        ]
-        with self.log.open("wb") as log:
-            self.process = subprocess.Popen(
-                command,
-                env={**os.environ, **env},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,  # inherits the raised open files limit
-            )
-        deadline = time.monotonic() + 15
-        while True:
-            if self.process.poll() is not None:
-                raise SystemExit(f"uvicorn exited:\n{self.log.read_text()}")
-            with contextlib.suppress(OSError, http.client.HTTPException):
-                if request(self.port, "GET", "/ping", 1.0)[0] == 200:
-                    break
-            if time.monotonic() > deadline:
-                self.stop()
-                raise SystemExit(f"uvicorn did not start:\n{self.log.read_text()}")
-            time.sleep(0.1)
-
-    def subscribers(self) -> int:
-        return int(json.loads(request(self.port, "GET", "/stats")[1])["subscribers"])
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
 
 
 class Client:
@@ -222,7 +150,7 @@ def publisher(port: int, events: int, interval: float, stamps: list[float]) -> N
 
 
 async def measure(
-    server: Server, n: int, events: int, interval: float, limit: float
+    server: UvicornWorker, n: int, events: int, interval: float, limit: float
 ) -> dict[str, object]:
     deadline = time.monotonic() + limit
     done = asyncio.Event()
@@ -324,7 +252,7 @@ def main() -> None:
                 env = {"BENCH_PREFIX": prefix}
                 if broker == "redis":
                     env["BENCH_BROKER_URL"] = REDIS_URL
-                server = Server(app_dir, env)
+                server = UvicornWorker(app_dir, "bench_sse_app", ["--lifespan", "on"], env)
                 try:
                     row = asyncio.run(measure(server, n, args.events, args.interval, args.limit))
                 finally:

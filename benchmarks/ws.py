@@ -34,22 +34,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import http.client
 import json
 import os
 import platform
-import resource
-import signal
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-HOST = "127.0.0.1"
+from uvicorn_worker import HOST, UvicornWorker, raise_open_files_limit, request
 
 KOLBEN_APP = """
 import time
@@ -152,70 +146,6 @@ app = Starlette(
 APPS = {"kolben": KOLBEN_APP, "starlette": STARLETTE_APP}
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-def request(port: int, method: str, path: str, timeout: float = 5.0) -> tuple[int, bytes]:
-    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
-    try:
-        conn.request(method, path)
-        response = conn.getresponse()
-        return response.status, response.read()
-    finally:
-        conn.close()
-
-
-def raise_open_files_limit(wanted: int) -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
-    if soft < target:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-
-
-class Server:
-    """One uvicorn worker serving ``module:app`` from ``app_dir``."""
-
-    def __init__(self, app_dir: Path, module: str) -> None:
-        self.port = free_port()
-        self.log = app_dir / f"{module}.log"
-        command = [
-            *(sys.executable, "-m", "uvicorn", f"{module}:app", "--app-dir", str(app_dir)),
-            *("--host", HOST, "--port", str(self.port), "--workers", "1"),
-            *("--log-level", "warning", "--no-access-log", "--backlog", "4096"),
-            *("--ws", "websockets-sansio", "--timeout-graceful-shutdown", "2"),
-        ]
-        with self.log.open("wb") as log:
-            self.process = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-            )
-        deadline = time.monotonic() + 15
-        while True:
-            if self.process.poll() is not None:
-                raise SystemExit(f"uvicorn exited:\n{self.log.read_text()}")
-            with contextlib.suppress(OSError, http.client.HTTPException):
-                if request(self.port, "GET", "/ping", 1.0)[0] == 200:
-                    break
-            if time.monotonic() > deadline:
-                self.stop()
-                raise SystemExit(f"uvicorn did not start:\n{self.log.read_text()}")
-            time.sleep(0.1)
-
-    def subscribers(self) -> int:
-        return int(json.loads(request(self.port, "GET", "/stats")[1])["subscribers"])
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-
-
 def connect(port: int, path: str) -> Any:
     from websockets.asyncio.client import connect as ws_connect
 
@@ -249,7 +179,9 @@ async def echo_round_trips(port: int, clients: int, duration: float) -> float:
     return sum(counts) / (time.monotonic() - started)
 
 
-async def broadcast(server: Server, sockets: int, events: int, interval: float) -> dict[str, Any]:
+async def broadcast(
+    server: UvicornWorker, sockets: int, events: int, interval: float
+) -> dict[str, Any]:
     """Publish-to-receipt delays of ``events`` events to ``sockets`` clients."""
     latencies: list[float] = []
     received = [0] * sockets
@@ -292,7 +224,7 @@ async def broadcast(server: Server, sockets: int, events: int, interval: float) 
     }
 
 
-async def bench(server: Server, args: argparse.Namespace) -> dict[str, Any]:
+async def bench(server: UvicornWorker, args: argparse.Namespace) -> dict[str, Any]:
     echo = {}
     for clients in args.echo_clients:
         echo[clients] = await echo_round_trips(server.port, clients, args.duration)
@@ -339,7 +271,7 @@ def main() -> None:
             # Alternate the order: a busy machine drifts, and the first run of a
             # round tends to differ.
             for name in names if round_ % 2 == 0 else reversed(names):
-                server = Server(app_dir, f"bench_ws_{name}")
+                server = UvicornWorker(app_dir, f"bench_ws_{name}", ["--ws", "websockets-sansio"])
                 try:
                     runs[name].append(asyncio.run(bench(server, args)))
                 finally:
