@@ -1093,6 +1093,11 @@ class Kolben(Scaffold):
         ``(body, status)``, ``(body, headers)`` or ``(body, status, headers)``
         of those. Override it in a subclass to accept more types.
         """
+        if type(rv) is str:
+            # PERF: the most common return value, straight to the fast constructor.
+            from_body = getattr(self.response_class, "from_body", None)
+            if from_body is not None:
+                return from_body(rv)  # type: ignore[no-any-return]
         status: t.Any = None
         headers: t.Any = None
         if isinstance(rv, tuple):

@@ -17,6 +17,7 @@ from werkzeug.exceptions import HTTPException
 
 from .globals import _cv_app, _cv_request
 from .signals import appcontext_popped, appcontext_pushed
+from .wrappers import make_request
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
@@ -240,7 +241,7 @@ class RequestContext:
     ) -> None:
         self.app = app
         if request is None:
-            request = app.request_class(environ)
+            request = make_request(app.request_class, environ)
             request.json_module = app.json
         self.request: Request = request
         self._url_adapter: MapAdapter | object | None = _sentinel

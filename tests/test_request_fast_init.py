@@ -1,0 +1,115 @@
+"""The request fast constructor (:func:`kolben.wrappers.make_request`) builds what
+werkzeug's constructor builds, and steps aside for classes that customise it."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from werkzeug.test import create_environ
+
+import kolben
+from kolben import request
+from kolben.wrappers import _fast_request_classes, make_request
+
+RUNNING_ON_FLASK = kolben.Kolben.__module__.split(".")[0] == "flask"
+pytestmark = pytest.mark.skipif(RUNNING_ON_FLASK, reason="kolben's own fast path")
+
+
+def state(req):
+    """The request's attributes, with the environ compared separately."""
+    return {k: v for k, v in vars(req).items() if k not in ("environ", "headers")}
+
+
+def assert_same(fast, slow):
+    assert type(fast) is type(slow)
+    assert state(fast) == state(slow)
+    assert type(fast.headers) is type(slow.headers)
+    assert list(fast.headers) == list(slow.headers)
+    assert fast.environ["werkzeug.request"] is fast
+    for name in ("path", "root_path", "url", "host", "server"):
+        assert derived(fast, name) == derived(slow, name), name
+
+
+def derived(req, name):
+    """An attribute of the request, or the type of the error computing it raises
+    (a made-up environ can make the URL invalid, for both constructors)."""
+    try:
+        return getattr(req, name)
+    except Exception as e:
+        return type(e)
+
+
+ENVIRONS = [
+    create_environ("/a/b?x=1"),
+    create_environ("/p%C3%A9%FF/q", "http://example.com:8080/m%C3%A9/"),
+    {"PATH_INFO": "", "SERVER_NAME": "/run/app.sock"},
+    {"PATH_INFO": "//double//slash", "SCRIPT_NAME": "/mount//", "REQUEST_METHOD": "post"},
+    {"SERVER_NAME": "h", "SERVER_PORT": "not-a-port", "QUERY_STRING": "\xe9=1"},
+    {},
+]
+
+
+@pytest.mark.parametrize("environ", ENVIRONS, ids=range(len(ENVIRONS)))
+def test_fast_constructor_builds_what_the_constructor_builds(environ):
+    fast = make_request(kolben.Request, dict(environ))
+    slow = kolben.Request(dict(environ))
+    assert _fast_request_classes[kolben.Request] is True
+    assert_same(fast, slow)
+
+
+@given(
+    path=st.text(max_size=20),
+    script=st.text(max_size=8),
+    query=st.text(alphabet=st.characters(max_codepoint=255), max_size=10),
+    port=st.sampled_from([None, "", "80", "8000", "x"]),
+)
+def test_fast_constructor_matches_for_any_latin1_environ(path, script, query, port):
+    # PEP 3333: environ strings are latin-1 decoded bytes.
+    environ = {
+        "PATH_INFO": path.encode("utf-8", "surrogatepass").decode("latin-1"),
+        "SCRIPT_NAME": script.encode("utf-8", "surrogatepass").decode("latin-1"),
+        "QUERY_STRING": query,
+        "SERVER_NAME": "localhost",
+    }
+    if port is not None:
+        environ["SERVER_PORT"] = port
+    assert_same(make_request(kolben.Request, dict(environ)), kolben.Request(dict(environ)))
+
+
+def test_subclass_with_its_own_init_is_constructed_normally():
+    class TracingRequest(kolben.Request):
+        def __init__(self, environ, *args, **kwargs):
+            super().__init__(environ, *args, **kwargs)
+            self.traced = True
+
+    req = make_request(TracingRequest, create_environ("/x"))
+    assert req.traced is True
+    assert _fast_request_classes[TracingRequest] is False
+
+
+def test_attribute_setters_of_a_subclass_still_run():
+    seen = []
+
+    class UpperPath(kolben.Request):
+        @property
+        def path(self):
+            return self._path
+
+        @path.setter
+        def path(self, value):
+            seen.append(value)
+            self._path = value.upper()
+
+    req = make_request(UpperPath, create_environ("/abc"))
+    assert req.path == "/ABC"
+    assert "/abc" in seen
+
+
+def test_request_paths_through_both_doors(app, client):
+    @app.route("/p/<path:rest>")
+    def show(rest):
+        return {"rest": rest, "path": request.path, "root": request.root_path}
+
+    rv = client.get("/p/%C3%A9t%C3%A9/x")
+    assert rv.json == {"rest": "été/x", "path": "/p/été/x", "root": ""}
