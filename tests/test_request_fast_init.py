@@ -113,3 +113,16 @@ def test_request_paths_through_both_doors(app, client):
 
     rv = client.get("/p/%C3%A9t%C3%A9/x")
     assert rv.json == {"rest": "été/x", "path": "/p/été/x", "root": ""}
+
+
+def test_class_whose_new_needs_the_environ_is_constructed_normally():
+    class Pooled(kolben.Request):
+        def __new__(cls, environ, *args, **kwargs):
+            rv = super().__new__(cls)
+            rv.pooled = environ.get("PATH_INFO")
+            return rv
+
+    req = make_request(Pooled, create_environ("/x"))
+    assert req.pooled == "/x"
+    assert req.path == "/x"
+    assert _fast_request_classes[Pooled] is False

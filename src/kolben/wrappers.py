@@ -484,6 +484,11 @@ def make_request(request_class: type[_WerkzeugRequest], environ: WSGIEnvironment
         fast = _check_fast_request_init(request_class)
     if not fast:
         return request_class(environ)
+    return _build_request(request_class, environ)
+
+
+def _build_request(request_class: type[_WerkzeugRequest], environ: WSGIEnvironment) -> t.Any:
+    """The steps of werkzeug's ``Request.__init__(environ)``, in one function."""
     rv = request_class.__new__(request_class)
     get = environ.get
     rv.method = get("REQUEST_METHOD", "GET").upper()
@@ -526,11 +531,10 @@ def _check_fast_request_init(cls: type[_WerkzeugRequest]) -> bool:
     with and without a server port and a mount point)."""
     ok = False
     if cls.__init__ is _WerkzeugRequest.__init__:
-        _fast_request_classes[cls] = True
         try:
             ok = True
             for environ in _sample_environs():
-                fast = make_request(cls, dict(environ))
+                fast = _build_request(cls, dict(environ))
                 slow = cls(dict(environ))
                 fast_state = {**vars(fast), "environ": None, "headers": None}
                 slow_state = {**vars(slow), "environ": None, "headers": None}
