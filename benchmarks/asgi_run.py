@@ -147,8 +147,8 @@ def time_wsgi(app: Any, path: str, calls: int) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--calls", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--calls", type=int, default=3000)
     parser.add_argument("--json", help="write the numbers to this file")
     args = parser.parse_args(argv)
 

@@ -7,6 +7,8 @@ Runs, one after the other, each on a free local port:
 - kolben under uvicorn (2 workers), with a ``def`` view (run in a worker thread)
   and with an ``async def`` view (run on the loop),
 - Starlette under uvicorn (2 workers), when installed,
+- for reference, when granian is installed: kolben under granian (2 workers, its
+  WSGI and ASGI interfaces) and Starlette under granian,
 
 each loaded by ``wrk`` for a bounded time, and prints requests per second and the
 ratio to Flask-under-gunicorn. Needs ``wrk`` (Debian package ``wrk``). A report,
@@ -18,6 +20,7 @@ never a test assertion; all traffic stays on 127.0.0.1.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import re
@@ -31,7 +34,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-APPS = '''
+APPS = """
 import flask, kolben
 
 flask_app = flask.Flask("flask_app")
@@ -52,9 +55,9 @@ kolben_async_app = kolben.Kolben("kolben_async_app")
 @kolben_async_app.route("/")
 async def hello_async():
     return "Hello, World!"
-'''
+"""
 
-STARLETTE_APP = '''
+STARLETTE_APP = """
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
@@ -65,7 +68,7 @@ async def hello(request):
 
 
 app = Starlette(routes=[Route("/", hello)])
-'''
+"""
 
 
 def free_port() -> int:
@@ -150,15 +153,39 @@ def main(argv: list[str] | None = None) -> int:
         runs.append(("flask gunicorn", gunicorn("bench_apps:flask_app", 0)))
         runs.append(("kolben gunicorn", gunicorn("bench_apps:kolben_app", 0)))
         runs.append(("kolben uvicorn (def view)", uvicorn("bench_apps:kolben_app", 0)))
-        runs.append(
-            ("kolben uvicorn (async def view)", uvicorn("bench_apps:kolben_async_app", 0))
-        )
+        runs.append(("kolben uvicorn (async def view)", uvicorn("bench_apps:kolben_async_app", 0)))
         try:
             import starlette  # noqa: F401
 
             runs.append(("starlette uvicorn", uvicorn("bench_starlette:app", 0)))
         except ImportError:
             print("(starlette not installed: skipped)")
+            starlette_installed = False
+        else:
+            starlette_installed = True
+
+        def granian(target: str, port: int, interface: str) -> list[str]:
+            return [
+                py, "-m", "granian", "--interface", interface, "--workers", "2",
+                "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+                "--no-access-log", target,
+            ]  # fmt: skip
+
+        if importlib.util.find_spec("granian") is not None:
+            # Reference rows: the same apps under granian (a server written in Rust).
+            runs.append(
+                ("kolben granian wsgi (def view)", granian("bench_apps:kolben_app", 0, "wsgi"))
+            )
+            runs.append(
+                (
+                    "kolben granian asgi (async def view)",
+                    granian("bench_apps:kolben_async_app", 0, "asgi"),
+                )
+            )
+            if starlette_installed:
+                runs.append(("starlette granian asgi", granian("bench_starlette:app", 0, "asgi")))
+        else:
+            print("(granian not installed: skipped)")
 
         for name, cmd in runs:
             port = free_port()

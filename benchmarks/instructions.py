@@ -1,0 +1,149 @@
+"""Instructions per request, counted by valgrind's callgrind: a steady measure.
+
+Wall-clock micro-benchmarks move by 10-30% from run to run on a small, shared
+machine. Instruction counts do not: the same code, inputs and environment give the
+same count, whatever else the machine is doing. This script serves each scenario
+of ``asgi_run.py`` (and ``hello`` through the WSGI door) N1 and then N2 times in a
+fresh interpreter under callgrind, and reports ``(count(N2) - count(N1)) / (N2 -
+N1)``: the instructions one request costs, with start-up and imports cancelled
+out. Instructions are not time (memory and branch behaviour differ), so read it
+beside ``asgi_run.py``; it is the number to compare when changing a hot path.
+
+    python benchmarks/instructions.py [--scenarios async,json] [--frameworks kolben,starlette]
+
+Needs valgrind (Debian package ``valgrind``). A report, never a test assertion.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+# One child process: build the app, serve the scenario `calls` times, exit.
+CHILD = r"""
+import asyncio, io, sys
+sys.path.insert(0, {here!r})
+import asgi_run as B
+framework, path, calls = {framework!r}, {path!r}, {calls}
+if framework == "starlette":
+    app = B.build_starlette()
+elif framework in ("kolben", "quart"):
+    import importlib
+    mod = importlib.import_module(framework)
+    app = B.build_flask_style(mod, "Kolben" if framework == "kolben" else "Quart")
+else:  # "kolben-wsgi" / "flask-wsgi": the WSGI door
+    import importlib
+    name = framework.split("-")[0]
+    app = B.build_flask_style(importlib.import_module(name), name.capitalize())
+if framework.endswith("-wsgi"):
+    environ = {{
+        "REQUEST_METHOD": "GET", "SCRIPT_NAME": "", "PATH_INFO": path, "QUERY_STRING": "",
+        "SERVER_NAME": "localhost", "SERVER_PORT": "8000", "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_HOST": "localhost:8000", "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(),
+        "wsgi.errors": sys.stderr, "wsgi.multithread": False, "wsgi.multiprocess": False,
+        "wsgi.run_once": False, "wsgi.version": (1, 0),
+    }}
+    def start_response(status, headers, exc_info=None):
+        assert status.startswith("200"), status
+    for _ in range(calls):
+        body = app(dict(environ), start_response)
+        for _chunk in body:
+            pass
+        getattr(body, "close", lambda: None)()
+else:
+    scope = B.scope_for(path)
+    statuses = []
+    never = asyncio.Event()
+    def make_receive():
+        # Like a server: the body once, then nothing until the client goes away
+        # (frameworks that watch for a disconnect wait here and are cancelled).
+        sent = []
+        async def receive():
+            if not sent:
+                sent.append(True)
+                return {{"type": "http.request", "body": b"", "more_body": False}}
+            await never.wait()
+        return receive
+    async def send(message):
+        if message["type"] == "http.response.start":
+            statuses.append(message["status"])
+    async def main():
+        for _ in range(calls):
+            await app(dict(scope), make_receive(), send)
+    asyncio.run(main())
+    assert set(statuses) == {{200}}, statuses[:3]
+"""
+
+ASGI_SCENARIOS = {"async": "/async", "json": "/json", "params": "/r25/42/items/w"}
+
+
+def count(framework: str, path: str, calls: int) -> int:
+    """Total instructions of one child process serving ``calls`` requests."""
+    code = CHILD.format(here=str(HERE), framework=framework, path=path, calls=calls)
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    proc = subprocess.run(
+        [
+            "valgrind",
+            "--tool=callgrind",
+            "--callgrind-out-file=/dev/null",
+            sys.executable,
+            "-c",
+            code,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"{framework} {path}: the child failed\n{proc.stderr[-2000:]}")
+    match = re.search(r"Collected : (\d+)", proc.stderr)
+    if match is None:
+        raise RuntimeError(f"could not read callgrind's output:\n{proc.stderr[-2000:]}")
+    return int(match.group(1))
+
+
+def per_request(framework: str, path: str, low: int, high: int) -> float:
+    return (count(framework, path, high) - count(framework, path, low)) / (high - low)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenarios", default=",".join(ASGI_SCENARIOS))
+    parser.add_argument("--frameworks", default="kolben,starlette")
+    parser.add_argument("--wsgi", action="store_true", help="also kolben vs flask, WSGI door")
+    parser.add_argument("--low", type=int, default=500, help="requests in the first run")
+    parser.add_argument("--high", type=int, default=1500, help="requests in the second run")
+    args = parser.parse_args(argv)
+    if shutil.which("valgrind") is None:
+        print("valgrind is not installed (Debian: apt-get install valgrind)", file=sys.stderr)
+        return 2
+
+    frameworks = [f for f in args.frameworks.split(",") if f]
+    print("| scenario | " + " | ".join(f"{f} instr/req" for f in frameworks) + " | ratio |")
+    print("|---" * (len(frameworks) + 2) + "|")
+    for scenario in [s for s in args.scenarios.split(",") if s]:
+        path = ASGI_SCENARIOS[scenario]
+        counts = {f: per_request(f, path, args.low, args.high) for f in frameworks}
+        first = counts[frameworks[0]]
+        ratios = ", ".join(f"{first / counts[f]:.2f}x {f}" for f in frameworks[1:])
+        cells = " | ".join(f"{counts[f]:,.0f}" for f in frameworks)
+        print(f"| {scenario} | {cells} | {ratios or '-'} |", flush=True)
+    if args.wsgi:
+        kolben = per_request("kolben-wsgi", "/sync", args.low, args.high)
+        flask = per_request("flask-wsgi", "/sync", args.low, args.high)
+        print(
+            f"| hello (WSGI) | kolben {kolben:,.0f} | flask {flask:,.0f} | {kolben / flask:.2f}x |"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
