@@ -1131,6 +1131,9 @@ class Kolben(Scaffold):
             is_body = isinstance(rv, (str, bytes, bytearray))
             if is_body and headers is None and from_body is not None:
                 rv = from_body(rv)  # status is applied below
+            elif type(rv) is dict or type(rv) is list:
+                # PERF: JSON bodies skip the iterator ABC checks below.
+                rv = self.json.response(rv)
             elif isinstance(rv, (str, bytes, bytearray, cabc.Iterator, cabc.AsyncIterator)):
                 rv = response_class(rv, status=status, headers=headers)  # type: ignore[arg-type]
                 status = headers = None

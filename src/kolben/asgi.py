@@ -37,7 +37,7 @@ from urllib.parse import unquote_to_bytes
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 
 from .app import PREPARED_CONTEXT_KEY, Kolben
-from .concurrency import _server_loop, is_async_callable
+from .concurrency import _server_loop, is_async_callable, running_loop
 from .ctx import RequestContext
 from .globals import _cv_app, _cv_request
 from .sessions import SecureCookieSessionInterface
@@ -392,7 +392,7 @@ def _prepared_context(app: Kolben, environ: dict[str, t.Any]) -> RequestContext 
 
 
 async def _respond(app: Kolben, environ: dict[str, t.Any], receive: Receive, send: Send) -> None:
-    loop = asyncio.get_running_loop()
+    loop = running_loop()
     served: tuple[t.Any, int, list[tuple[str, str]]] | None = None
     if "wsgi_app" not in app.__dict__:
         # PERF: a request whose only user code is an async view runs right here,

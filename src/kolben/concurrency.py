@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import os
 import threading
 import typing as t
 from contextvars import ContextVar
@@ -47,6 +48,44 @@ _local = threading.local()
 _server_loop: ContextVar[asyncio.AbstractEventLoop | None] = ContextVar(
     "kolben.server_loop", default=None
 )
+
+
+
+class _RunningLoopMemo(threading.local):
+    loop: asyncio.AbstractEventLoop | None = None
+
+
+_running = _RunningLoopMemo()
+
+
+def running_loop() -> asyncio.AbstractEventLoop:
+    """Return the event loop running in this thread, as
+    :func:`asyncio.get_running_loop` does (and raise :exc:`RuntimeError` as it does
+    when there is none).
+
+    PERF: on Python 3.11, ``get_running_loop()`` makes a ``getpid()`` system call
+    on every call (its check for a forked process), a measurable part of a served
+    request where system calls are slow. The loop is remembered per thread and
+    used while it is still running, in this thread (asyncio's loops record their
+    thread); the memory is dropped in a forked child.
+    """
+    loop = _running.loop
+    if (
+        loop is not None
+        and loop.is_running()
+        and getattr(loop, "_thread_id", None) in (None, threading.get_ident())
+    ):
+        return loop
+    _running.loop = loop = asyncio.get_running_loop()
+    return loop
+
+
+def _forget_running_loop() -> None:
+    _running.loop = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_running_loop)
 
 T = t.TypeVar("T")
 

@@ -355,7 +355,7 @@ class Response(_WerkzeugResponse):
         the server as it is, without werkzeug's encoding and closing wrappers.
         """
         body = self.response
-        if isinstance(body, cabc.AsyncIterable):
+        if type(body) is not list and isinstance(body, cabc.AsyncIterable):
             return _async_body(self, environ)  # type: ignore[no-any-return]
         if (
             type(body) is list
