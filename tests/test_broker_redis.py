@@ -217,6 +217,9 @@ def test_across_brokers_in_order(make_broker):
 def test_one_reader_connection_for_all_subscribers(broker):
     subs = [broker.subscribe(f"c{i % 5}") for i in range(50)]
     try:
+        # The reader thread connects on its own: wait for it (a busy machine may
+        # take a while), then there must be exactly one connection.
+        assert wait_until(lambda: bool(redis_env.reader_connections(broker.reader_name)))
         assert len(redis_env.reader_connections(broker.reader_name)) == 1
         for i in range(5):
             broker.publish(f"c{i}", i)
