@@ -11,6 +11,10 @@ beside ``asgi_run.py``; it is the number to compare when changing a hot path.
 
     python benchmarks/instructions.py [--scenarios async,json] [--frameworks kolben,starlette]
 
+``kolben-floor`` is kolben with the ASGI door's HTTP handler replaced by
+``asgi_floor.py``'s: only the objects the door must build, with every check left
+out (a measuring device, correct for these apps only).
+
 Needs valgrind (Debian package ``valgrind``). A report, never a test assertion.
 """
 
@@ -34,10 +38,13 @@ import asgi_run as B
 framework, path, calls = {framework!r}, {path!r}, {calls}
 if framework == "starlette":
     app = B.build_starlette()
-elif framework in ("kolben", "quart"):
+elif framework in ("kolben", "quart", "kolben-floor"):
     import importlib
-    mod = importlib.import_module(framework)
-    app = B.build_flask_style(mod, "Kolben" if framework == "kolben" else "Quart")
+    if framework == "kolben-floor":
+        import asgi_floor
+        asgi_floor.install()
+    mod = importlib.import_module(framework.split("-")[0])
+    app = B.build_flask_style(mod, "Quart" if framework == "quart" else "Kolben")
 else:  # "kolben-wsgi" / "flask-wsgi": the WSGI door
     import importlib
     name = framework.split("-")[0]
