@@ -98,6 +98,7 @@ if t.TYPE_CHECKING:
     from .signing import Tokens
     from .templating import DispatchingJinjaLoader, Environment
     from .testing import KolbenClient, KolbenCliRunner
+    from .threads import WorkerThreads
 
 F = t.TypeVar("F", bound=t.Callable[..., t.Any])
 E = t.TypeVar("E", bound=BaseException)
@@ -216,6 +217,7 @@ class Kolben(Scaffold):
         "SESSION_KEY_PREFIX": "kolben:session:",
         "SESSION_MEMORY_MAX_ENTRIES": 10_000,
         "WEBSOCKET_MAX_MESSAGE_SIZE": 1024 * 1024,
+        "ASGI_WORKER_THREADS": None,
     }
 
     def __init__(
@@ -461,6 +463,16 @@ class Kolben(Scaffold):
         from .broker import create_broker
 
         return create_broker(self)
+
+    @cached_property
+    def worker_threads(self) -> WorkerThreads:
+        """The pool of threads in which the ASGI door runs sync code (sync views,
+        hooks and bodies), sized by ``ASGI_WORKER_THREADS`` on first use (None:
+        ``min(32, CPUs + 4)``). ``await app.worker_threads.run(loop, func)`` runs
+        ``func()`` there."""
+        from .threads import WorkerThreads
+
+        return WorkerThreads(self.config["ASGI_WORKER_THREADS"], name=f"kolben-{self.name}")
 
     @cached_property
     def tokens(self) -> Tokens:

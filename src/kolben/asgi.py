@@ -418,8 +418,8 @@ async def _respond(app: Kolben, environ: dict[str, t.Any], receive: Receive, sen
 
         context = _request_context_copy(loop)
         # Through app.wsgi_app, so WSGI middleware (ProxyFix...) applies here too.
-        app_iter = await loop.run_in_executor(
-            None, partial(context.run, app.wsgi_app, environ, start_response)
+        app_iter = await app.worker_threads.run(
+            loop, partial(context.run, app.wsgi_app, environ, start_response)
         )
         status_line, headers = captured
         status = int(status_line.split(" ", 1)[0])
@@ -444,12 +444,14 @@ async def _respond(app: Kolben, environ: dict[str, t.Any], receive: Receive, sen
             # PERF: a buffered body goes out in one message, without threads.
             await send({"type": "http.response.body", "body": b"".join(app_iter)})
             return
-        await _send_body(loop, t.cast(contextvars.Context, context), app_iter, receive, send)
+        await _send_body(
+            loop, app, t.cast(contextvars.Context, context), app_iter, receive, send
+        )
     finally:
         close = getattr(app_iter, "close", None)
         if close is not None:
             assert context is not None  # a list or tuple has no close()
-            await loop.run_in_executor(None, partial(context.run, close))
+            await app.worker_threads.run(loop, partial(context.run, close))
 
 
 def _request_context_copy(loop: asyncio.AbstractEventLoop) -> contextvars.Context:
@@ -637,6 +639,7 @@ def _no_write(data: bytes) -> None:
 
 async def _send_body(
     loop: asyncio.AbstractEventLoop,
+    app: Kolben,
     context: contextvars.Context,
     app_iter: t.Any,
     receive: Receive,
@@ -661,7 +664,7 @@ async def _send_body(
         if isinstance(app_iter, cabc.AsyncIterator):
             await _send_async_body(loop, app_iter, watcher, send)
             return
-        async for chunk in _chunks(loop, context, app_iter):
+        async for chunk in _chunks(loop, app, context, app_iter):
             if disconnected.is_set():
                 return
             if chunk:
@@ -737,7 +740,7 @@ _DONE = object()
 
 
 async def _chunks(
-    loop: asyncio.AbstractEventLoop, context: contextvars.Context, app_iter: t.Any
+    loop: asyncio.AbstractEventLoop, app: Kolben, context: contextvars.Context, app_iter: t.Any
 ) -> t.AsyncIterator[bytes]:
     """The body chunks: an async iterator directly, a sync one off the loop."""
     if isinstance(app_iter, cabc.AsyncIterable):
@@ -746,7 +749,7 @@ async def _chunks(
         return
     iterator = iter(app_iter)
     while True:
-        chunk = await loop.run_in_executor(None, partial(context.run, next, iterator, _DONE))
+        chunk = await app.worker_threads.run(loop, partial(context.run, next, iterator, _DONE))
         if chunk is _DONE:
             return
         yield chunk

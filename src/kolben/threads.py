@@ -1,0 +1,174 @@
+"""The worker threads that run sync code for the ASGI door.
+
+A sync view (and every request with sync user code) runs in a worker thread so
+it never blocks the event loop. Handing a call to a thread and its result back
+is most of what such a request costs, so the door uses this small pool rather
+than ``loop.run_in_executor``: one queue put, and one ``call_soon_threadsafe``
+back, where the executor adds a ``concurrent.futures.Future``, its locks and the
+chaining of two futures (about half the round trip on a small machine; see
+``benchmarks/asgi_run.py``, scenario ``sync``).
+
+The pool starts threads as work needs them, up to ``max_threads``
+(``ASGI_WORKER_THREADS``; by default ``min(32, CPUs + 4)``, the default of
+``ThreadPoolExecutor``), and keeps them. They are daemon threads, waiting on the
+queue when idle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import queue
+import threading
+import typing as t
+import weakref
+
+T = t.TypeVar("T")
+
+_Job = tuple[asyncio.AbstractEventLoop, "asyncio.Future[t.Any]", t.Callable[[], t.Any]]
+
+
+def default_max_threads() -> int:
+    """``min(32, CPUs + 4)``, as :class:`concurrent.futures.ThreadPoolExecutor`."""
+    return min(32, (os.cpu_count() or 1) + 4)
+
+
+class WorkerThreads:
+    """A bounded pool of daemon threads running sync callables for event loops.
+
+    ``await pool.run(loop, func)`` calls ``func()`` in a worker thread and gives
+    its result (or raises its exception) in the awaiting task. Cancelling the
+    awaiting task does not stop a call that has started; its result is dropped.
+    """
+
+    def __init__(self, max_threads: int | None = None, name: str = "kolben-worker") -> None:
+        if max_threads is None:
+            max_threads = default_max_threads()
+        if not isinstance(max_threads, int) or isinstance(max_threads, bool) or max_threads < 1:
+            raise ValueError(
+                f"The number of worker threads must be a positive integer, got"
+                f" {max_threads!r} (set ASGI_WORKER_THREADS to one, or to None for"
+                f" the default of {default_max_threads()})."
+            )
+        self.max_threads = max_threads
+        self.name = name
+        self._lock = threading.Lock()
+        self._numbers = itertools.count(1)
+        self._reset()
+        _pools.add(self)
+
+    def _reset(self) -> None:
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        #: Threads started (and not stopped), and how many of them wait for work
+        #: no caller has claimed yet.
+        self._started = 0
+        self._idle = 0
+
+    @property
+    def threads(self) -> int:
+        """How many worker threads the pool has started."""
+        return self._started
+
+    def run(
+        self, loop: asyncio.AbstractEventLoop, func: t.Callable[[], T]
+    ) -> asyncio.Future[T]:
+        """Call ``func()`` in a worker thread; return a future of ``loop`` for the
+        result. Must be called from ``loop``'s thread."""
+        future: asyncio.Future[T] = loop.create_future()
+        self._queue.put((loop, future, func))
+        with self._lock:
+            if self._idle:
+                self._idle -= 1  # that waiting thread takes the job
+                return future
+            if self._started >= self.max_threads:
+                return future  # queued until a thread is free
+            self._started += 1
+            number = next(self._numbers)
+        thread = threading.Thread(
+            target=self._work, name=f"{self.name}-{number}", daemon=True
+        )
+        try:
+            thread.start()
+        except BaseException:
+            with self._lock:
+                self._started -= 1
+            raise
+        return future
+
+    def stop(self) -> None:
+        """Let every worker thread end once the work queued before is done."""
+        with self._lock:
+            started, self._started, self._idle = self._started, 0, 0
+            work_queue = self._queue
+            self._queue = queue.SimpleQueue()
+        for _ in range(started):
+            work_queue.put(None)
+
+    def _work(self) -> None:
+        work_queue = self._queue
+        get = work_queue.get
+        while True:
+            job = get()
+            if job is None:
+                return
+            _run_job(*job)
+            del job  # drop the references before waiting for the next
+            with self._lock:
+                if work_queue is not self._queue:
+                    return  # stopped (or reset in a forked child)
+                self._idle += 1
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} {self._started}/{self.max_threads} threads>"
+
+
+def _run_job(
+    loop: asyncio.AbstractEventLoop, future: asyncio.Future[t.Any], func: t.Callable[[], t.Any]
+) -> None:
+    try:
+        result = func()
+    except BaseException as e:  # handed to the awaiting task
+        _deliver(loop, future, None, e)
+    else:
+        _deliver(loop, future, result, None)
+
+
+def _deliver(
+    loop: asyncio.AbstractEventLoop,
+    future: asyncio.Future[t.Any],
+    result: t.Any,
+    error: BaseException | None,
+) -> None:
+    if isinstance(error, StopIteration):
+        # A future can't hold StopIteration (it would end the awaiting coroutine).
+        wrapped = RuntimeError("A function run in a worker thread raised StopIteration.")
+        wrapped.__cause__ = error
+        error = wrapped
+    try:  # noqa: SIM105 - PERF: cheaper than contextlib.suppress, per request
+        loop.call_soon_threadsafe(_settle, future, result, error)
+    except RuntimeError:
+        pass  # the loop is closed: nobody waits for this any more
+
+
+def _settle(future: asyncio.Future[t.Any], result: t.Any, error: BaseException | None) -> None:
+    if future.done():  # the awaiting task was cancelled
+        return
+    if error is None:
+        future.set_result(result)
+    else:
+        future.set_exception(error)
+
+
+_pools: weakref.WeakSet[WorkerThreads] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    # The parent's threads do not exist in the child: start afresh.
+    for pool in list(_pools):
+        pool._lock = threading.Lock()
+        pool._reset()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -1,0 +1,256 @@
+"""kolben.threads.WorkerThreads: the pool the ASGI door runs sync code in."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import threading
+import time
+
+import pytest
+
+import kolben
+from kolben.threads import WorkerThreads, default_max_threads
+
+WAIT = 10
+
+
+@pytest.fixture
+def pool():
+    workers = WorkerThreads(4, name="test-pool")
+    yield workers
+    workers.stop()
+
+
+def test_runs_in_a_worker_thread_and_returns_the_result(pool):
+    async def main():
+        loop = asyncio.get_running_loop()
+        return await pool.run(loop, lambda: (threading.current_thread().name, 42))
+
+    name, value = asyncio.run(main())
+    assert name.startswith("test-pool-")
+    assert value == 42
+
+
+def test_exceptions_reach_the_awaiting_task(pool):
+    def fail():
+        raise ValueError("boom")
+
+    async def main():
+        with pytest.raises(ValueError, match="boom"):
+            await pool.run(asyncio.get_running_loop(), fail)
+
+    asyncio.run(main())
+
+
+def test_stop_iteration_becomes_a_runtime_error(pool):
+    async def main():
+        loop = asyncio.get_running_loop()
+        with pytest.raises(RuntimeError, match="StopIteration") as info:
+            await pool.run(loop, lambda: next(iter(())))
+        assert isinstance(info.value.__cause__, StopIteration)
+
+    asyncio.run(main())
+
+
+def test_idle_threads_are_reused(pool):
+    async def main():
+        loop = asyncio.get_running_loop()
+        for _ in range(20):
+            await pool.run(loop, lambda: None)
+
+    asyncio.run(main())
+    assert pool.threads == 1
+
+
+def test_threads_are_started_as_work_needs_them_up_to_the_limit():
+    pool = WorkerThreads(2, name="small")
+    release = threading.Event()
+    running = []
+
+    def job(i):
+        running.append(i)
+        assert release.wait(WAIT)
+        return i
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        futures = [pool.run(loop, lambda i=i: job(i)) for i in range(5)]
+        deadline = time.monotonic() + WAIT
+        while len(running) < 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)
+        assert len(running) == 2  # the other three wait in the queue
+        assert pool.threads == 2
+        release.set()
+        return await asyncio.gather(*futures)
+
+    try:
+        assert asyncio.run(main()) == [0, 1, 2, 3, 4]
+    finally:
+        pool.stop()
+
+
+def test_calls_that_wait_for_each_other_each_get_a_thread(pool):
+    # Four calls that only finish together need four threads at once; a pool that
+    # miscounted its idle threads would leave one queued and deadlock.
+    barrier = threading.Barrier(4, timeout=WAIT)
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        for _ in range(3):  # again and again, with the threads now idle
+            assert sorted(
+                await asyncio.gather(*(pool.run(loop, barrier.wait) for _ in range(4)))
+            ) == [0, 1, 2, 3]
+
+    asyncio.run(main())
+    assert pool.threads == 4
+
+
+def test_a_cancelled_caller_leaves_the_pool_working(pool):
+    started, release = threading.Event(), threading.Event()
+
+    def slow():
+        started.set()
+        assert release.wait(WAIT)
+        return "late"
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        task = asyncio.ensure_future(pool.run(loop, slow))
+        assert await loop.run_in_executor(None, started.wait, WAIT)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        release.set()
+        return await pool.run(loop, lambda: "next")
+
+    assert asyncio.run(main()) == "next"
+
+
+def test_a_result_for_a_closed_loop_is_dropped_quietly(pool):
+    errors = []
+    previous = threading.excepthook
+    threading.excepthook = errors.append
+    release, done = threading.Event(), threading.Event()
+
+    def slow():
+        assert release.wait(WAIT)
+        return 1
+
+    try:
+        loop = asyncio.new_event_loop()
+        pool.run(loop, slow)
+        loop.close()
+        release.set()
+
+        async def after():
+            return await pool.run(asyncio.get_running_loop(), done.set)
+
+        asyncio.run(after())  # the same thread serves the next loop
+        assert done.is_set()
+    finally:
+        threading.excepthook = previous
+    assert errors == []
+
+
+def test_stop_ends_the_threads():
+    pool = WorkerThreads(3, name="stopping")
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        await asyncio.gather(*(pool.run(loop, lambda: time.sleep(0.05)) for _ in range(3)))
+
+    asyncio.run(main())
+    names = {t.name for t in threading.enumerate() if t.name.startswith("stopping-")}
+    assert names
+    pool.stop()
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline and any(
+        t.name.startswith("stopping-") for t in threading.enumerate()
+    ):
+        time.sleep(0.01)
+    assert not any(t.name.startswith("stopping-") for t in threading.enumerate())
+    assert pool.threads == 0
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, "4", True])
+def test_a_bad_size_is_refused_with_the_setting_named(bad):
+    with pytest.raises(ValueError, match="ASGI_WORKER_THREADS"):
+        WorkerThreads(bad)
+
+
+def test_default_size_is_thread_pool_executors():
+    expected = min(32, (os.cpu_count() or 1) + 4)
+    assert WorkerThreads().max_threads == default_max_threads() == expected
+
+
+@pytest.mark.skipif(not hasattr(os, "fork") or sys.platform != "linux", reason="fork")
+def test_a_forked_child_starts_its_own_threads(pool):
+    async def use():
+        return await pool.run(asyncio.get_running_loop(), lambda: "parent")
+
+    assert asyncio.run(use()) == "parent"
+    pid = os.fork()
+    if pid == 0:  # the child: the parent's thread is gone, a new one must start
+        try:
+            result = asyncio.run(asyncio.wait_for(use(), 5))
+            os._exit(0 if result == "parent" else 1)
+        except BaseException:
+            os._exit(2)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
+# -- through the ASGI door -------------------------------------------------------------
+
+
+def test_sync_views_run_in_the_apps_pool():
+    app = kolben.Kolben("pooled")
+    app.config["ASGI_WORKER_THREADS"] = 1
+
+    @app.route("/")
+    def index():
+        return threading.current_thread().name
+
+    client = app.asgi_test_client()
+    assert client.get("/").text == "kolben-pooled-1"
+    assert client.get("/").text == "kolben-pooled-1"
+    assert app.worker_threads.max_threads == 1
+    assert app.worker_threads.threads == 1
+
+
+def test_requests_queue_for_a_pool_of_one():
+    app = kolben.Kolben("queued")
+    app.config["ASGI_WORKER_THREADS"] = 1
+
+    @app.route("/<int:n>")
+    def index(n):
+        time.sleep(0.02)
+        return str(n)
+
+    async def main():
+        async def one(n):
+            sent = []
+
+            async def receive():
+                return {"type": "http.request", "body": b"", "more_body": False}
+
+            async def send(message):
+                sent.append(message)
+
+            scope = {
+                "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+                "method": "GET", "scheme": "http", "path": f"/{n}",
+                "raw_path": f"/{n}".encode(), "root_path": "", "query_string": b"",
+                "headers": [(b"host", b"test")], "server": ("test", 80),
+                "client": ("127.0.0.1", 1),
+            }  # fmt: skip
+            await app(scope, receive, send)
+            return sent[-1]["body"]
+
+        return await asyncio.gather(*(one(n) for n in range(4)))
+
+    assert asyncio.run(main()) == [b"0", b"1", b"2", b"3"]
+    assert app.worker_threads.threads == 1
