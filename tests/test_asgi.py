@@ -1902,17 +1902,53 @@ def test_lazy_body_read_in_small_pieces(app):
 def test_disconnect_before_any_body(app, caplog):
     called = []
 
-    @app.route("/")
+    @app.route("/", methods=["POST"])
     def index():
         called.append(True)
         return "never"
 
-    conn = call(app, http_scope("/"), Connection([], then_disconnect=True))
+    scope = http_scope("/", method="POST", headers=[("Content-Length", "10")])
+    conn = call(app, scope, Connection([], then_disconnect=True))
     assert conn.sent == []
     assert called == []
     assert conn.receive_calls == 1
     assert conn.other_tasks == set()
     assert problems(caplog) == []
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_a_bodiless_http1_request_is_served_without_receiving(app, caplog, method):
+    # No Content-Length or Transfer-Encoding: an HTTP/1 GET has no body (RFC 9112),
+    # so the view runs without a receive() first.
+    @app.route("/")
+    def index():
+        return {"data": request.get_data(as_text=True)}
+
+    conn = call(app, http_scope("/", method=method), Connection([], then_disconnect=True))
+    assert conn.status == 200
+    assert conn.receive_calls == 0
+    assert problems(caplog) == []
+
+
+@pytest.mark.parametrize(
+    ("method", "headers", "http_version"),
+    [
+        ("POST", [], "1.1"),  # a transport that left the framing headers out
+        ("GET", [("Content-Length", "4")], "1.1"),
+        ("GET", [("Transfer-Encoding", "chunked")], "1.1"),
+        ("GET", [], "2"),  # HTTP/2 frames a body without either header
+    ],
+)
+def test_a_request_that_may_carry_a_body_is_received(app, method, headers, http_version):
+    @app.route("/", methods=["GET", "POST"])
+    def index():
+        return {"data": request.get_data(as_text=True)}
+
+    scope = http_scope("/", method=method, headers=headers)
+    scope["http_version"] = http_version
+    conn = call(app, scope, Connection(body_messages(b"da", b"ta")))
+    assert conn.status == 200
+    assert conn.json == {"data": "data"}
 
 
 def test_single_message_body_past_limit_is_413(app, view_kind):

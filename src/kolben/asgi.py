@@ -349,19 +349,32 @@ async def _serve_http(app: Kolben, scope: Scope, receive: Receive, send: Send) -
                 finally:
                     lazy.close()
                 return
-    # PERF: no KeyError raised and caught for every request without a body.
     length = environ.get("CONTENT_LENGTH")
-    content_length: int | None = None
-    if length is not None:
-        try:  # noqa: SIM105 - PERF: cheaper than contextlib.suppress
-            content_length = int(length)
-        except ValueError:
-            pass
-    body, disconnected = await receive_body(
-        receive, content_length, app.config["MAX_CONTENT_LENGTH"]
-    )
-    if disconnected:
-        return
+    body: t.IO[bytes]
+    if (
+        length is None
+        and environ["REQUEST_METHOD"] in _BODILESS_METHODS
+        and "HTTP_TRANSFER_ENCODING" not in environ
+        and environ["SERVER_PROTOCOL"] in _HTTP1
+    ):
+        # PERF: an HTTP/1 GET or HEAD without Content-Length or Transfer-Encoding
+        # has no body (RFC 9112, 6.3), so nothing is waited for (some servers
+        # make even an empty receive() cost a trip through the loop). The
+        # server's empty http.request message stays unread; a disconnect watcher
+        # skips it. A client gone before the view runs is noticed on sending.
+        body = io.BytesIO()
+    else:
+        content_length: int | None = None
+        if length is not None:
+            try:  # noqa: SIM105 - PERF: cheaper than contextlib.suppress
+                content_length = int(length)
+            except ValueError:
+                pass
+        body, disconnected = await receive_body(
+            receive, content_length, app.config["MAX_CONTENT_LENGTH"]
+        )
+        if disconnected:
+            return
     environ["wsgi.input"] = body
     try:
         await _respond(app, environ, receive, send)
@@ -370,6 +383,9 @@ async def _serve_http(app: Kolben, scope: Scope, receive: Receive, send: Send) -
 
 
 _NO_BODY = t.cast(t.IO[bytes], io.BytesIO())
+#: Requests that have no body unless a header frames one (see _serve_http).
+_BODILESS_METHODS = frozenset({"GET", "HEAD"})
+_HTTP1 = frozenset({"HTTP/1.1", "HTTP/1.0"})
 
 
 def _prepared_context(app: Kolben, environ: dict[str, t.Any]) -> RequestContext | None:
@@ -440,7 +456,7 @@ async def _respond(app: Kolben, environ: dict[str, t.Any], receive: Receive, sen
                 ],
             }
         )
-        if type(app_iter) is list:
+        if type(app_iter) is list or type(app_iter) is tuple:
             # PERF: a buffered body goes out in one message, without threads.
             await send({"type": "http.response.body", "body": b"".join(app_iter)})
             return

@@ -112,26 +112,31 @@ class WorkerThreads:
             job = get()
             if job is None:
                 return
-            _run_job(*job)
-            del job  # drop the references before waiting for the next
+            loop, future, func = job
+            del job
+            outcome = _call(func)
+            del func
+            # Count this thread idle before handing the result back: the caller
+            # may submit its next call the moment it has the result, and must
+            # find this thread rather than start another.
             with self._lock:
-                if work_queue is not self._queue:
-                    return  # stopped (or reset in a forked child)
-                self._idle += 1
+                stopped = work_queue is not self._queue  # (or reset in a forked child)
+                if not stopped:
+                    self._idle += 1
+            _deliver(loop, future, *outcome)
+            del loop, future, outcome  # drop the references before waiting again
+            if stopped:
+                return
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} {self._started}/{self.max_threads} threads>"
 
 
-def _run_job(
-    loop: asyncio.AbstractEventLoop, future: asyncio.Future[t.Any], func: t.Callable[[], t.Any]
-) -> None:
+def _call(func: t.Callable[[], t.Any]) -> tuple[t.Any, BaseException | None]:
     try:
-        result = func()
+        return func(), None
     except BaseException as e:  # handed to the awaiting task
-        _deliver(loop, future, None, e)
-    else:
-        _deliver(loop, future, result, None)
+        return None, e
 
 
 def _deliver(

@@ -357,17 +357,14 @@ class Response(_WerkzeugResponse):
         body = self.response
         if type(body) is not list and isinstance(body, cabc.AsyncIterable):
             return _async_body(self, environ)  # type: ignore[no-any-return]
-        if (
-            type(body) is list
-            and len(body) == 1
-            and type(body[0]) is bytes
-            and not self._on_close
-            and not self.direct_passthrough
-            and environ["REQUEST_METHOD"] != "HEAD"
-            and self.status_code >= 200
-            and self.status_code not in (204, 304)
-        ):
-            return body
+        if type(body) is list and not self._on_close and not self.direct_passthrough:
+            status = self.status_code
+            if environ["REQUEST_METHOD"] == "HEAD" or status < 200 or status in (204, 304):
+                # No body is sent and nothing needs closing (werkzeug's answer is
+                # an empty iterable with a no-op close).
+                return []
+            if len(body) == 1 and type(body[0]) is bytes:
+                return body
         return super().get_app_iter(environ)
 
 
