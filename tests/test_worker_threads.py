@@ -175,6 +175,25 @@ def test_stop_ends_the_threads():
     assert pool.threads == 0
 
 
+def test_stop_lets_the_queued_calls_finish():
+    pool = WorkerThreads(2, name="draining")
+    release = threading.Event()
+
+    def job(i):
+        assert release.wait(WAIT)
+        return i
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        futures = [pool.run(loop, lambda i=i: job(i)) for i in range(5)]
+        await asyncio.sleep(0.05)  # two running, three queued
+        pool.stop()
+        release.set()
+        return await asyncio.wait_for(asyncio.gather(*futures), WAIT)
+
+    assert asyncio.run(main()) == [0, 1, 2, 3, 4]
+
+
 @pytest.mark.parametrize("bad", [0, -1, 1.5, "4", True])
 def test_a_bad_size_is_refused_with_the_setting_named(bad):
     with pytest.raises(ValueError, match="ASGI_WORKER_THREADS"):

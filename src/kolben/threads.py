@@ -118,15 +118,13 @@ class WorkerThreads:
             del func
             # Count this thread idle before handing the result back: the caller
             # may submit its next call the moment it has the result, and must
-            # find this thread rather than start another.
+            # find this thread rather than start another. After stop() it no
+            # longer counts: it takes the rest of its queue, up to its None.
             with self._lock:
-                stopped = work_queue is not self._queue  # (or reset in a forked child)
-                if not stopped:
+                if work_queue is self._queue:
                     self._idle += 1
             _deliver(loop, future, *outcome)
             del loop, future, outcome  # drop the references before waiting again
-            if stopped:
-                return
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} {self._started}/{self.max_threads} threads>"
