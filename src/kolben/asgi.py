@@ -456,7 +456,7 @@ async def _respond(app: Kolben, environ: dict[str, t.Any], receive: Receive, sen
                 ],
             }
         )
-        if type(app_iter) is list or type(app_iter) is tuple:
+        if isinstance(app_iter, (list, tuple)):
             # PERF: a buffered body goes out in one message, without threads.
             await send({"type": "http.response.body", "body": b"".join(app_iter)})
             return
@@ -536,23 +536,21 @@ def _loop_view(app: Kolben, request: Request) -> t.Callable[..., t.Any] | None:
     view = app.view_functions.get(rule.endpoint)
     if view is None or not is_async_callable(view):
         return None
-    scopes: tuple[str | None, ...] | None = None
-    for registry in (
+    registries = (
         app.before_request_funcs,
         app.after_request_funcs,
         app.teardown_request_funcs,
         app.url_value_preprocessors,
-    ):
-        if registry:  # PERF: most apps register no hooks at all
-            if scopes is None:
-                scopes = (None, *request.blueprints)
-            for name in scopes:
-                if registry.get(name):
-                    return None
+    )
     spec = app.error_handler_spec
+    if not spec and not any(registries):  # PERF: most apps register no hooks at all
+        return view
+    scopes = (None, *request.blueprints)
+    for registry in registries:
+        for name in scopes:
+            if registry.get(name):
+                return None
     if spec:
-        if scopes is None:
-            scopes = (None, *request.blueprints)
         for name in scopes:
             for handlers in (spec.get(name) or {}).values():
                 for handler in handlers.values():
@@ -661,11 +659,7 @@ async def _send_body(
     receive: Receive,
     send: Send,
 ) -> None:
-    if isinstance(app_iter, (list, tuple)):
-        # PERF: a buffered body goes out in one message, without threads.
-        await send({"type": "http.response.body", "body": b"".join(app_iter)})
-        return
-
+    """Send a streamed body (a buffered one is sent by :func:`_respond`)."""
     disconnected = asyncio.Event()
 
     async def watch_disconnect() -> None:

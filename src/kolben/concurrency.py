@@ -50,7 +50,6 @@ _server_loop: ContextVar[asyncio.AbstractEventLoop | None] = ContextVar(
 )
 
 
-
 class _RunningLoopMemo(threading.local):
     loop: asyncio.AbstractEventLoop | None = None
 
