@@ -13,6 +13,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 import werkzeug.utils
 from werkzeug.exceptions import abort as _werkzeug_abort
+from werkzeug.urls import iri_to_uri
 
 from .globals import _cv_app, _cv_request, current_app, request_ctx
 from .signals import message_flashed
@@ -442,8 +443,17 @@ def is_safe_url(target: str | None) -> bool:
     ``data:``); control characters anywhere (browsers drop tabs and newlines:
     ``/\\t/host`` is ``//host``) and leading or trailing whitespace; user info
     (``http://this@other``); and any of these spelt with percent-encoding, up to
-    four levels deep, since a proxy or a later redirect may decode it. Needs a
-    request context. See :func:`redirect_back`.
+    four levels deep, since a proxy or a later redirect may decode it.
+
+    The check holds for the ``Location`` header the response will carry, not
+    only for ``target``: werkzeug rewrites a ``Location`` into a URI
+    (:func:`~werkzeug.urls.iri_to_uri`) before it is sent, and that rewrite can
+    change the host a browser sees (``http://this\\@other/`` is on this host
+    for a browser, but is sent as ``http://this%5C@other/``, user info then
+    ``other``). A target is safe only if that rewritten form is safe too, and a
+    target the rewrite can't handle (``http://this\\@x:1.other``, where
+    ``1.other`` is no port) is not safe. Needs a request context. See
+    :func:`redirect_back`.
     """
     if not target or not isinstance(target, str):
         return False
@@ -453,12 +463,34 @@ def is_safe_url(target: str | None) -> bool:
             "'is_safe_url' compares the target with the current request's host, so"
             " it needs a request context (use it in a view)."
         )
-    return _is_safe_target(target, req_ctx.request.host)
+    return _safe_location(target, req_ctx.request.host) is not None
 
 
-def _is_safe_target(target: str, host: str) -> bool:
-    """:func:`is_safe_url` against ``host``: every decoding of ``target`` must
-    stay on ``host``."""
+def _safe_location(target: str, host: str) -> str | None:
+    """The ``Location`` a redirect to ``target`` sends, if it keeps the browser
+    on ``host``; None if it does not (or can't be sent at all).
+
+    That is :func:`~werkzeug.urls.iri_to_uri` of ``target``, the rewrite a
+    response applies to its ``Location`` header. Both ``target`` and the
+    rewritten URL must stay on ``host`` (however often percent-decoded), and the
+    rewritten URL must come out of the rewrite unchanged, so that sending it as
+    the ``Location`` sends exactly what was checked.
+    """
+    if not _every_decoding_stays(target, host):
+        return None
+    try:
+        location = iri_to_uri(target)
+        again = iri_to_uri(location)
+    except ValueError:  # a port that is no number, a host IDNA can't encode...
+        return None
+    if again != location or not _every_decoding_stays(location, host):
+        return None
+    return location
+
+
+def _every_decoding_stays(target: str, host: str) -> bool:
+    """Every percent-decoding of ``target`` stays on ``host``, as a browser
+    reads it."""
     form = target
     for _ in range(_DECODE_ROUNDS + 1):
         if not _stays_on_host(form, host):
@@ -510,7 +542,9 @@ def redirect_back(fallback: str, *, param: str = "next", code: int = 302) -> Bas
     header; the first that passes :func:`is_safe_url` and is not the current
     page (same path, whatever the query, so a login form never sends the user
     back to itself) wins. Otherwise the redirect goes to ``fallback``, a URL the
-    app chose (``url_for("index")``)::
+    app chose (``url_for("index")``). The ``Location`` sent for a target is the
+    URI form of it (non-ASCII and unsafe characters percent-encoded), the form
+    that was checked; a target that can't be sent as a URI falls back too::
 
         @app.post("/login")
         def login():
@@ -529,8 +563,11 @@ def redirect_back(fallback: str, *, param: str = "next", code: int = 302) -> Bas
     req = req_ctx.request
     host = req.host
     for target in (req.args.get(param), req.referrer):
-        if target and _is_safe_target(target, host) and not _is_current_page(target, req):
-            return redirect(target, code)
+        if not target:
+            continue
+        location = _safe_location(target, host)
+        if location is not None and not _is_current_page(target, req):
+            return redirect(location, code)
     return redirect(fallback, code)
 
 
