@@ -306,7 +306,10 @@ def get_flashed_messages(
     :param with_categories: return ``(category, message)`` tuples instead of the
         messages alone.
     :param category_filter: return only messages of these categories. The others
-        are removed from the session all the same.
+        are removed from the session all the same. As in Flask, a category is
+        kept when ``category in category_filter``: a string filter such as
+        ``"errors"`` keeps the categories that are substrings of it (``"error"``),
+        not those made of its characters.
     """
     ctx = request_ctx._get_current_object()  # type: ignore[attr-defined]
     flashes: list[tuple[str, str]] | None = getattr(ctx, "flashes", None)
@@ -315,7 +318,11 @@ def get_flashed_messages(
         flashes = session.pop("_flashes") if "_flashes" in session else []
         ctx.flashes = flashes
     if category_filter:
-        wanted = set(category_filter)
+        # Flask tests ``f[0] in category_filter``: for a string that is a substring
+        # test, which set() would turn into a test against its characters.
+        wanted: t.Container[str] = (
+            category_filter if isinstance(category_filter, str) else set(category_filter)
+        )
         flashes = [f for f in flashes if f[0] in wanted]
     if not with_categories:
         return [f[1] for f in flashes]
