@@ -24,7 +24,7 @@ import sys
 import typing as t
 from datetime import timedelta
 from functools import cached_property, partial, update_wrapper
-from types import TracebackType
+from types import FunctionType, TracebackType
 
 import click
 from werkzeug.datastructures import Headers
@@ -55,6 +55,7 @@ from .globals import _cv_app, _cv_request
 from .helpers import find_instance_path, get_debug_flag
 from .json.provider import DefaultJSONProvider, JSONProvider
 from .logging import create_logger
+from .pipeline import Steps, run_steps
 from .routing import AdapterCache, Map, Rule, quote_anchor, rebind
 from .scaffold import Scaffold, _endpoint_from_view_func, setupmethod
 from .server_sessions import SessionInterfaceSelector
@@ -65,9 +66,11 @@ from .signals import (
     request_finished,
     request_started,
     request_tearing_down,
+    signal_steps,
 )
 from .templating import _default_template_ctx_processor
 from .wrappers import Request, Response, split_blueprint_path
+from .wsgi import PRESERVE_CONTEXT_KEY
 from .wsgi import serve as serve_wsgi
 
 # PERF: kolben.asgi is imported on the first ASGI call (a WSGI-only process never
@@ -83,9 +86,8 @@ def _load_asgi_serve() -> t.Callable[..., t.Awaitable[None]]:
     return serve
 
 
-#: The environ key under which the ASGI door hands a request context it built and
-#: matched on the loop to the worker thread (see kolben.asgi).
-PREPARED_CONTEXT_KEY = "kolben.prepared_request_context"
+#: No URL arguments (shared, never changed).
+_NO_ARGS: dict[str, t.Any] = {}
 
 if t.TYPE_CHECKING:
     import logging
@@ -102,6 +104,7 @@ if t.TYPE_CHECKING:
 
 F = t.TypeVar("F", bound=t.Callable[..., t.Any])
 E = t.TypeVar("E", bound=BaseException)
+R = t.TypeVar("R")
 
 
 def _make_timedelta(value: timedelta | int | None) -> timedelta | None:
@@ -382,11 +385,6 @@ class Kolben(Scaffold):
 
     def request_context(self, environ: WSGIEnvironment) -> RequestContext:
         """Return a new request context for a WSGI environ."""
-        # PERF: the ASGI door may have built and matched it already (on the loop,
-        # before handing the request to a worker thread).
-        ctx = environ.pop(PREPARED_CONTEXT_KEY, None)
-        if ctx is not None and ctx.app is self:
-            return t.cast(RequestContext, ctx)
         return RequestContext(self, environ)
 
     def test_request_context(self, *args: t.Any, **kwargs: t.Any) -> RequestContext:
@@ -969,34 +967,148 @@ class Kolben(Scaffold):
         """
         return serve_wsgi(self, environ, start_response)
 
+    # The pipeline is written once, as steps (see kolben.pipeline): each stage is
+    # a generator method (``_full_dispatch_request``...) that yields the user code
+    # it calls, and the public method of the same name (Flask's) runs it with
+    # ``run_steps``. A stage a subclass overrides is called instead, as one step.
+
+    @cached_property
+    def _overridden(self) -> frozenset[str]:
+        """The names of the Kolben methods this app's class overrides, or that
+        were replaced on the app itself (as extensions do with
+        ``handle_exception``): the pipeline calls those (as one step each)
+        instead of its own steps. Forgotten when such a method is assigned."""
+        cls = type(self)
+        instance = self.__dict__
+        return frozenset(
+            name
+            for name, attr in vars(Kolben).items()
+            if isinstance(attr, FunctionType)
+            and (name in instance or getattr(cls, name, attr) is not attr)
+        )
+
+    @cached_property
+    def _custom_ensure_sync(self) -> bool:
+        """Whether user code must be run through this app's own ``ensure_sync``."""
+        overridden = self._overridden
+        return "ensure_sync" in overridden or "async_to_sync" in overridden
+
+    def __setattr__(self, name: str, value: t.Any) -> None:
+        if isinstance(Kolben.__dict__.get(name), FunctionType):
+            # A pipeline method replaced on the app: decide anew what to call.
+            self.__dict__.pop("_overridden", None)
+            self.__dict__.pop("_custom_ensure_sync", None)
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        object.__delattr__(self, name)
+        if isinstance(Kolben.__dict__.get(name), FunctionType):
+            self.__dict__.pop("_overridden", None)
+            self.__dict__.pop("_custom_ensure_sync", None)
+
+    @cached_property
+    def _custom_converters(self) -> bool:
+        """Whether the URL map has converters other than werkzeug's own: matching
+        then calls user code, so the ASGI door runs it off the event loop."""
+        return any(
+            not cls.__module__.startswith("werkzeug.")
+            for cls in self.url_map.converters.values()
+        )
+
+    def _handle_request(
+        self, environ: WSGIEnvironment, respond: t.Callable[[Response], R]
+    ) -> Steps[R]:
+        """One request, from pushing its context to popping it: the steps both
+        doors drive. ``respond(response)`` (the door's) runs in the request
+        context once the response is final; its result is returned."""
+        overridden = self._overridden
+        if "request_context" in overridden:
+            ctx = yield self.request_context, (environ,)
+        else:
+            ctx = RequestContext(self, environ)
+        error: BaseException | None = None
+        try:
+            try:
+                yield from ctx._push()
+                if "full_dispatch_request" in overridden:
+                    response = yield self.full_dispatch_request, ()
+                else:
+                    response = yield from self._full_dispatch_request()
+            except Exception as e:
+                error = e
+                if "handle_exception" in overridden:
+                    response = yield self.handle_exception, (e,)
+                else:
+                    response = yield from self._handle_exception(e)
+            except BaseException:
+                error = sys.exc_info()[1]
+                raise
+            return respond(response)
+        finally:
+            yield from self._end_request(ctx, environ, error)
+
+    def _end_request(
+        self, ctx: RequestContext, environ: WSGIEnvironment, error: BaseException | None
+    ) -> Steps[None]:
+        """Pop the request's contexts (running the teardown functions), first
+        handing them to the test client when it asked to keep them."""
+        keep = environ.get(PRESERVE_CONTEXT_KEY)
+        if keep is not None:
+            keep(_cv_app.get())
+            keep(_cv_request.get())
+        if error is not None and self.should_ignore_error(error):
+            error = None
+        yield from ctx._pop(error)
+
     def full_dispatch_request(self) -> Response:
         """Run a request through hooks, view and error handlers; return the response."""
-        self._got_first_request = True
+        return run_steps(self, self._full_dispatch_request())
+
+    def _full_dispatch_request(self) -> Steps[Response]:
+        if not self._got_first_request:
+            self._got_first_request = True
+        overridden = self._overridden
         try:
             if request_started.receivers:
-                request_started.send(self, _async_wrapper=self.ensure_sync)
-            rv = self.preprocess_request()
+                yield from signal_steps(request_started, self, {})
+            rv: t.Any = None
+            if "preprocess_request" in overridden:
+                rv = yield self.preprocess_request, ()
+            # PERF: no generator (nor blueprint chain) for a stage with nothing to do.
+            elif self.url_value_preprocessors or self.before_request_funcs:
+                rv = yield from self._preprocess_request()
             if rv is None:
-                rv = self.dispatch_request()
+                if "dispatch_request" in overridden:
+                    rv = yield self.dispatch_request, ()
+                else:
+                    rv = yield from self._dispatch_request()
         except Exception as e:
-            rv = self.handle_user_exception(e)
-        response = self.finalize_request(rv)
+            if "handle_user_exception" in overridden:
+                rv = yield self.handle_user_exception, (e,)
+            else:
+                rv = yield from self._handle_user_exception(e)
+        if "finalize_request" in overridden:
+            response = yield self.finalize_request, (rv,)
+        else:
+            response = yield from self._finalize_request(rv)
         # PERF: nothing to commit unless a task resource was used in this context.
         app_ctx = _cv_app.get()
         if app_ctx._task_state is not None:
-            response = self._commit_task_resources(app_ctx, response)
-        return response
+            response = yield from self._commit_task_resources(app_ctx, response)
+        return t.cast(Response, response)
 
-    def _commit_task_resources(self, app_ctx: AppContext, response: Response) -> Response:
+    def _commit_task_resources(self, app_ctx: AppContext, response: Response) -> Steps[Response]:
         """Commit the task resources this request used, before its response is
         sent; a failing commit (rolled back by :func:`kolben.resources.commit_task`)
         turns the response into a 500, as any unhandled error does."""
-        from .resources import commit_task
+        from .resources import commit_task_steps
 
         try:
-            commit_task(app_ctx)
+            yield from commit_task_steps(app_ctx)
         except Exception as e:
-            return self.handle_exception(e)
+            if "handle_exception" in self._overridden:
+                return t.cast(Response, (yield self.handle_exception, (e,)))
+            return (yield from self._handle_exception(e))
         return response
 
     def preprocess_request(self) -> ft.ResponseReturnValue | None:
@@ -1006,7 +1118,9 @@ class Kolben(Scaffold):
         The first ``before_request`` function returning a value other than None ends
         the request with that value as the response.
         """
-        # PERF: nothing to do (and no blueprint chain to compute) without hooks.
+        return run_steps(self, self._preprocess_request())
+
+    def _preprocess_request(self) -> Steps[ft.ResponseReturnValue | None]:
         if not self.url_value_preprocessors and not self.before_request_funcs:
             return None
         req = _cv_request.get().request
@@ -1015,12 +1129,12 @@ class Kolben(Scaffold):
         # blueprint's URL value preprocessors (the app's get None, as in Flask).
         for name in names if req.url_rule is not None else (None,):
             for url_func in self.url_value_preprocessors.get(name, ()):
-                url_func(req.endpoint, req.view_args)
+                yield url_func, (req.endpoint, req.view_args)
         for name in names:
             for before_func in self.before_request_funcs.get(name, ()):
-                rv = self.ensure_sync(before_func)()
+                rv = yield before_func, ()
                 if rv is not None:
-                    return rv  # type: ignore[no-any-return]
+                    return t.cast(ft.ResponseReturnValue, rv)
         return None
 
     def dispatch_request(self) -> ft.ResponseReturnValue:
@@ -1029,6 +1143,9 @@ class Kolben(Scaffold):
         Raises the routing error (404, 405, redirect) if matching failed; answers
         OPTIONS itself when the rule provides automatic options.
         """
+        return run_steps(self, self._dispatch_request())
+
+    def _dispatch_request(self) -> Steps[ft.ResponseReturnValue]:
         req = _cv_request.get().request
         if req.routing_exception is not None:
             self.raise_routing_exception(req)
@@ -1040,7 +1157,12 @@ class Kolben(Scaffold):
         if req.method == "OPTIONS" and getattr(rule, "provide_automatic_options", False):
             return self.make_default_options_response()
         view = self.view_functions[rule.endpoint]
-        return self.ensure_sync(view)(**(req.view_args or {}))  # type: ignore[no-any-return]
+        # A View class's view function names the method that handles the request,
+        # so an ``async def`` one is awaited where async code runs.
+        handler = getattr(view, "view_handler", None)
+        if handler is not None and getattr(handler, "view", None) is view:
+            view = handler()
+        return t.cast(ft.ResponseReturnValue, (yield view, req.view_args or _NO_ARGS))
 
     def raise_routing_exception(self, request: Request) -> t.NoReturn:
         """Raise the routing error recorded on ``request``.
@@ -1083,18 +1205,30 @@ class Kolben(Scaffold):
         When called for an error response (``from_error_handler``), a failure here
         is logged and the unprocessed response is sent.
         """
-        response = self.make_response(rv)
+        return run_steps(self, self._finalize_request(rv, from_error_handler))
+
+    def _finalize_request(
+        self, rv: ft.ResponseReturnValue | HTTPException, from_error_handler: bool = False
+    ) -> Steps[Response]:
+        overridden = self._overridden
+        if "make_response" in overridden:
+            response = yield self.make_response, (rv,)
+        else:
+            response = self.make_response(rv)
         try:
-            response = self.process_response(response)
+            if "process_response" in overridden:
+                response = yield self.process_response, (response,)
+            else:
+                response = yield from self._process_response(response)
             if request_finished.receivers:
-                request_finished.send(self, _async_wrapper=self.ensure_sync, response=response)
+                yield from signal_steps(request_finished, self, {"response": response})
         except Exception:
             if not from_error_handler:
                 raise
             self.logger.exception(
                 "Request finalizing failed with an error while handling an error"
             )
-        return response
+        return t.cast(Response, response)
 
     def make_response(self, rv: ft.ResponseReturnValue | HTTPException) -> Response:
         """Convert a view's return value into a :attr:`response_class` object.
@@ -1195,56 +1329,75 @@ class Kolben(Scaffold):
     def process_response(self, response: Response) -> Response:
         """Run the ``after_this_request`` and ``after_request`` functions on the
         response (blueprints' first, innermost first; within one, last registered
-        first) and return the response they produce."""
+        first), save the session, and return the response they produce."""
+        return run_steps(self, self._process_response(response))
+
+    def _process_response(self, response: Response) -> Steps[Response]:
         ctx = _cv_request.get()
         for func in ctx._after_request_functions:
-            response = self.ensure_sync(func)(response)
+            response = yield func, (response,)
         # PERF: skip computing the blueprint chain when no after_request is registered.
         if self.after_request_funcs:
             for name in (*ctx.request.blueprints, None):
                 for func in reversed(self.after_request_funcs.get(name, ())):
-                    response = self.ensure_sync(func)(response)
-        self._save_session(ctx, response)
+                    response = yield func, (response,)
+        # PERF: a request that neither opened the session nor sent a cookie has
+        # no session to save.
+        if ctx._session is not None or "HTTP_COOKIE" in ctx.request.environ:
+            yield from self._save_session(ctx, response)
         return response
 
-    def _save_session(self, ctx: RequestContext, response: Response) -> None:
+    def _save_session(self, ctx: RequestContext, response: Response) -> Steps[None]:
         """Save the session if the request opened it.
 
         PERF: an unopened session is only opened here when the request carries the
         session cookie and ``SESSION_REFRESH_EACH_REQUEST`` is on, so a permanent
         session's expiry is refreshed as in Flask; other requests skip sessions.
+        The built-in cookie sessions are saved inline (no I/O); any other
+        interface's methods are steps (user code, or a store's I/O).
         """
         sess = ctx._session
         interface = self.session_interface
+        inline = type(interface) is SecureCookieSessionInterface
         if sess is None:
-            if "HTTP_COOKIE" not in ctx.request.environ:
-                return
             check = getattr(interface, "has_session_cookie_to_refresh", None)
             if check is None:  # an interface not derived from SessionInterface
                 check = partial(SessionInterface.has_session_cookie_to_refresh, interface)
             if not check(self, ctx.request):
                 return
-            sess = ctx._open_session()
+            if inline:
+                sess = ctx._open_session()
+            else:
+                sess = yield ctx._open_session, ()
         if not interface.is_null_session(sess):
-            interface.save_session(self, sess, response)
+            if inline:
+                interface.save_session(self, sess, response)
+            else:
+                yield interface.save_session, (self, sess, response)
 
     def do_teardown_request(self, exc: BaseException | None = None) -> None:
         """Run the ``teardown_request`` functions (called when the request context
         is popped); ``exc`` is the unhandled exception or None."""
+        run_steps(self, self._do_teardown_request(exc))
+
+    def _do_teardown_request(self, exc: BaseException | None = None) -> Steps[None]:
         if self.teardown_request_funcs:
             ctx = _cv_request.get()
             for name in (*ctx.request.blueprints, None):
                 for func in reversed(self.teardown_request_funcs.get(name, ())):
-                    self.ensure_sync(func)(exc)
+                    yield func, (exc,)
         if request_tearing_down.receivers:
-            request_tearing_down.send(self, _async_wrapper=self.ensure_sync, exc=exc)
+            yield from signal_steps(request_tearing_down, self, {"exc": exc})
 
     def do_teardown_appcontext(self, exc: BaseException | None = None) -> None:
         """Run the ``teardown_appcontext`` functions, last registered first."""
+        run_steps(self, self._do_teardown_appcontext(exc))
+
+    def _do_teardown_appcontext(self, exc: BaseException | None = None) -> Steps[None]:
         for func in reversed(self.teardown_appcontext_funcs):
-            self.ensure_sync(func)(exc)
+            yield func, (exc,)
         if appcontext_tearing_down.receivers:
-            appcontext_tearing_down.send(self, _async_wrapper=self.ensure_sync, exc=exc)
+            yield from signal_steps(appcontext_tearing_down, self, {"exc": exc})
 
     def should_ignore_error(self, error: BaseException | None) -> bool:
         """Return True to hide ``error`` from the teardown functions."""
@@ -1278,12 +1431,17 @@ class Kolben(Scaffold):
     def handle_http_exception(self, e: HTTPException) -> HTTPException | ft.ResponseReturnValue:
         """Handle an HTTP exception with its registered handler, or return it as the
         response. Routing redirects and code-less exceptions are returned as is."""
+        return run_steps(self, self._handle_http_exception(e))
+
+    def _handle_http_exception(
+        self, e: HTTPException
+    ) -> Steps[HTTPException | ft.ResponseReturnValue]:
         if e.code is None or isinstance(e, RoutingException):
             return e
         handler = self._find_error_handler(e, self._blueprints_of_current_request())
         if handler is None:
             return e
-        return self.ensure_sync(handler)(e)  # type: ignore[no-any-return]
+        return t.cast(ft.ResponseReturnValue, (yield handler, (e,)))
 
     def trap_http_exception(self, e: Exception) -> bool:
         """Whether an HTTP exception should be raised instead of handled.
@@ -1307,16 +1465,23 @@ class Kolben(Scaffold):
         HTTP exceptions go to :meth:`handle_http_exception`; an exception with no
         handler is re-raised for :meth:`handle_exception`.
         """
+        return run_steps(self, self._handle_user_exception(e))
+
+    def _handle_user_exception(
+        self, e: Exception
+    ) -> Steps[HTTPException | ft.ResponseReturnValue]:
         if isinstance(e, BadRequestKeyError) and (
             self.debug or self.config["TRAP_BAD_REQUEST_ERRORS"]
         ):
             e.show_exception = True
         if isinstance(e, HTTPException) and not self.trap_http_exception(e):
-            return self.handle_http_exception(e)
+            if "handle_http_exception" in self._overridden:
+                return t.cast(HTTPException, (yield self.handle_http_exception, (e,)))
+            return (yield from self._handle_http_exception(e))
         handler = self._find_error_handler(e, self._blueprints_of_current_request())
         if handler is None:
-            raise
-        return self.ensure_sync(handler)(e)  # type: ignore[no-any-return]
+            raise e
+        return t.cast(ft.ResponseReturnValue, (yield handler, (e,)))
 
     def handle_exception(self, e: Exception) -> Response:
         """Handle an exception no error handler took: a 500 response.
@@ -1327,23 +1492,25 @@ class Kolben(Scaffold):
         any) builds the response; ``e.original_exception`` is the error. The body
         never carries the traceback.
         """
-        exc_info = sys.exc_info()
+        return run_steps(self, self._handle_exception(e))
+
+    def _handle_exception(self, e: Exception) -> Steps[Response]:
         if got_request_exception.receivers:
-            got_request_exception.send(self, _async_wrapper=self.ensure_sync, exception=e)
+            yield from signal_steps(got_request_exception, self, {"exception": e})
         propagate = self.config["PROPAGATE_EXCEPTIONS"]
         if propagate is None:
             propagate = self.testing or self.debug
         if propagate:
-            if exc_info[1] is e:
-                raise
             raise e
-        self.log_exception(exc_info)
+        self.log_exception((type(e), e, t.cast(TracebackType, e.__traceback__)))
         server_error: InternalServerError | ft.ResponseReturnValue
         server_error = InternalServerError(original_exception=e)
         handler = self._find_error_handler(server_error, self._blueprints_of_current_request())
         if handler is not None:
-            server_error = self.ensure_sync(handler)(server_error)
-        return self.finalize_request(server_error, from_error_handler=True)
+            server_error = yield handler, (server_error,)
+        if "finalize_request" in self._overridden:
+            return t.cast(Response, (yield self.finalize_request, (server_error, True)))
+        return (yield from self._finalize_request(server_error, from_error_handler=True))
 
     def log_exception(
         self,

@@ -4,16 +4,16 @@ The door translates I/O and nothing else. For an HTTP request it
 
 1. builds the WSGI-shaped environ werkzeug's request object is made from
    (headers, query, root path, client, scheme) out of the ASGI scope,
-2. receives the body before the view runs, spooled to a temporary file past
-   :data:`SPOOL_THRESHOLD` bytes, and stops receiving (without reading the rest)
-   once ``MAX_CONTENT_LENGTH`` is exceeded,
-3. runs the core pipeline (:func:`kolben.wsgi.serve`: contexts, hooks, view, error
-   handlers, sessions, teardown) in a worker thread, in a copy of the current
-   :mod:`contextvars` context, so a sync view never blocks the event loop; an
-   ``async def`` view or hook is handed back to the server's event loop and runs
-   there (see :func:`kolben.concurrency.run_sync`),
+2. gives it a :class:`LazyBody`: the body is received only when something reads
+   it (routing comes first, so a 404 or a view that ignores the body never
+   receives it),
+3. drives the one request pipeline (``Kolben._handle_request``: contexts,
+   matching, hooks, view, error handlers, sessions, task resources, teardown)
+   with :func:`kolben.pipeline.drive`, in one :mod:`contextvars` context for the
+   request: ``async def`` user code is awaited on the server's loop, sync user
+   code runs in the app's worker threads (consecutive sync steps in one call),
 4. sends the status and headers, then the body: in one message when it is
-   buffered, chunk by chunk when it streams (a sync iterator is advanced in the
+   buffered, chunk by chunk when it streams (a sync iterator is advanced in a
    worker thread, an async iterator on the loop), and stops as soon as the client
    disconnects, closing the generator so its ``finally`` blocks run.
 
@@ -36,24 +36,14 @@ from urllib.parse import unquote_to_bytes
 
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 
-from .app import PREPARED_CONTEXT_KEY, Kolben
-from .concurrency import _server_loop, is_async_callable, running_loop
-from .ctx import RequestContext
-from .globals import _cv_app, _cv_request
-from .sessions import SecureCookieSessionInterface
-from .signals import (
-    appcontext_popped,
-    appcontext_pushed,
-    appcontext_tearing_down,
-    got_request_exception,
-    request_finished,
-    request_started,
-    request_tearing_down,
-)
-from .wsgi import end_request
+from .app import Kolben
+from .concurrency import _server_loop, running_loop
+from .globals import _cv_request
+from .pipeline import drive
+from .wsgi import PRESERVE_CONTEXT_KEY
 
 if t.TYPE_CHECKING:
-    from .wrappers import Request
+    pass
 
 Scope = t.MutableMapping[str, t.Any]
 Message = t.MutableMapping[str, t.Any]
@@ -181,14 +171,24 @@ def _environ_key(raw_name: bytes) -> str:
 
 
 class LazyBody(io.RawIOBase):
-    """The rest of a request body, received from the client only when read.
+    """A request body, received from the client only when something reads it.
 
-    Used for a body larger than ``MAX_CONTENT_LENGTH``: it is not received before
-    the view runs, so a view that doesn't read it (or gets the 413 werkzeug raises
-    for it) costs nothing, and a view that raises ``request.max_content_length``
-    for itself can still read it. Reading happens in the worker thread of a sync
-    view, which asks the event loop for each chunk; an async view, running on the
-    loop itself, can't wait for the loop, and gets a 413.
+    The door routes a request before it receives any of its body, so a 404, a
+    405 or a view that never reads the body costs nothing, whatever its size
+    (what the server has buffered is dropped with the connection).
+
+    - Sync code (in a worker thread) that reads it asks the event loop for each
+      chunk as it is needed; before a worker-thread step the door receives the
+      first message, so a small body costs no extra thread crossing.
+    - Before ``async def`` user code runs on the loop, where a blocking read is
+      impossible, the door receives the body (:meth:`fill`): spooled to a
+      temporary file past :data:`SPOOL_THRESHOLD` bytes, and no further than
+      ``MAX_CONTENT_LENGTH``. Past that limit, or for a view marked
+      :func:`kolben.stream_request_body`, the rest stays unreceived: an async
+      view reads it with ``async for chunk in request.iter_body()``; a plain read
+      on the loop gets a 413.
+    - More than the request's ``max_content_length`` read is a 413 (werkzeug
+      raises it first for a declared ``Content-Length`` over it).
     """
 
     def __init__(
@@ -198,6 +198,9 @@ class LazyBody(io.RawIOBase):
         loop: asyncio.AbstractEventLoop,
         received: int = 0,
         done: bool = False,
+        *,
+        content_length: int | None = None,
+        max_length: int | None = None,
     ) -> None:
         self._prefix = prefix
         self._received = received
@@ -205,9 +208,66 @@ class LazyBody(io.RawIOBase):
         self._loop = loop
         self._pending = b""
         self._done = done
+        self._disconnected = False
+        self._content_length = content_length
+        self._max_length = max_length
+        #: Whether :meth:`fill` ran (or has nothing to do).
+        self.filled = done
 
     def readable(self) -> bool:
         return True
+
+    @property
+    def disconnected(self) -> bool:
+        """Whether the client disconnected before sending the whole body."""
+        return self._disconnected
+
+    def _too_large_to_fill(self) -> bool:
+        limit = self._max_length
+        return limit is not None and (
+            self._received > limit
+            or (self._content_length is not None and self._content_length > limit)
+        )
+
+    async def prefetch(self) -> None:
+        """Receive the first message of the body if nothing was received yet (the
+        door calls it before a worker-thread step)."""
+        if self._received or self._done or self._pending or self._too_large_to_fill():
+            return
+        self._pending = self._take(await self._receive())
+
+    async def fill(self) -> None:
+        """Receive the rest of the body now, up to ``MAX_CONTENT_LENGTH`` (the door
+        calls it before ``async def`` user code runs, unless the matched view is
+        marked ``stream_request_body``)."""
+        self.filled = True
+        if self._done or self._too_large_to_fill():
+            return
+        rest = self._prefix.read()
+        spool: t.IO[bytes] = io.BytesIO()
+        spooled = False
+        size = 0
+        for data in (rest, self._pending):
+            if data:
+                spool.write(data)
+                size += len(data)
+        self._pending = b""
+        limit = self._max_length
+        while not self._done and not self._disconnected:
+            if limit is not None and self._received > limit:
+                break  # the rest stays unreceived; reading that far is a 413
+            chunk = self._take(await self._receive())
+            if chunk:
+                if not spooled and size + len(chunk) > SPOOL_THRESHOLD:
+                    spooled_file = tempfile.SpooledTemporaryFile(max_size=SPOOL_THRESHOLD)  # noqa: SIM115
+                    spooled_file.write(t.cast(io.BytesIO, spool).getvalue())
+                    spool = t.cast(t.IO[bytes], spooled_file)
+                    spooled = True
+                spool.write(chunk)
+                size += len(chunk)
+        spool.seek(0)
+        self._prefix.close()
+        self._prefix = spool
 
     def _pull(self) -> bytes:
         try:
@@ -225,10 +285,12 @@ class LazyBody(io.RawIOBase):
         return self._take(message)
 
     def _take(self, message: Message) -> bytes:
-        """The body chunk of a received message (counted); raises
-        ClientDisconnected for a disconnect."""
+        """The body chunk of a received message (counted); a disconnect ends the
+        body (reading on raises ClientDisconnected)."""
         if message["type"] == "http.disconnect":
-            raise ClientDisconnected()
+            self._disconnected = True
+            self._done = True
+            return b""
         if not message.get("more_body", False):
             self._done = True
         chunk = t.cast(bytes, message.get("body", b""))
@@ -243,6 +305,8 @@ class LazyBody(io.RawIOBase):
             data = self._pending
             while not data and not self._done:
                 data = self._pull()
+            if not data and self._disconnected:
+                raise ClientDisconnected()
             if len(data) > want:
                 data, self._pending = data[:want], data[want:]
             else:
@@ -270,87 +334,42 @@ class LazyBody(io.RawIOBase):
             yield data
         while not self._done:
             chunk = self._take(await self._receive())
+            if self._disconnected:
+                raise ClientDisconnected()
             if limit is not None and self._received > limit:
                 raise RequestEntityTooLarge()
             if chunk:
                 yield chunk
+
+    async def before_loop_step(self, context: contextvars.Context) -> None:
+        """What the driver awaits before ``async def`` user code runs: fill the
+        body unless the matched view streams it."""
+        if not context.run(_view_streams_body):
+            await self.fill()
+        else:
+            self.filled = True
+
+
+def _view_streams_body() -> bool:
+    ctx = _cv_request.get(None)
+    if ctx is None:
+        return False
+    rule = ctx.request.url_rule
+    if rule is None:
+        return False
+    view = ctx.app.view_functions.get(rule.endpoint)
+    return bool(getattr(view, "stream_request_body", False))
 
 
 async def _awaited(receive: Receive) -> Message:
     return await receive()
 
 
-async def receive_body(
-    receive: Receive, content_length: int | None, max_length: int | None
-) -> tuple[t.IO[bytes], bool]:
-    """Receive the request body before the view runs; ``(stream, disconnected)``.
-
-    The body is spooled to a temporary file past :data:`SPOOL_THRESHOLD` bytes.
-    Past ``max_length`` (``MAX_CONTENT_LENGTH``) nothing more is received: the
-    rest is left to a :class:`LazyBody`, read only if the view reads that far
-    (werkzeug raises 413 first unless the request's limit was raised).
-    """
-    if max_length is not None and content_length is not None and content_length > max_length:
-        loop = asyncio.get_running_loop()
-        return t.cast(t.IO[bytes], LazyBody(io.BytesIO(), receive, loop)), False
-    first = await receive()
-    if first["type"] == "http.request" and not first.get("more_body", False):
-        # PERF: a body in one message (every GET) needs no spool file.
-        chunk = first.get("body", b"")
-        if max_length is None or len(chunk) <= max_length:
-            return io.BytesIO(chunk), False
-        loop = asyncio.get_running_loop()
-        whole = LazyBody(io.BytesIO(chunk), receive, loop, received=len(chunk), done=True)
-        return t.cast(t.IO[bytes], whole), False
-    elif first["type"] == "http.disconnect":
-        return io.BytesIO(), True
-    loop = asyncio.get_running_loop()
-    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_THRESHOLD)  # noqa: SIM115
-    pending: Message | None = first
-    size = 0
-    while True:
-        message = pending if pending is not None else await receive()
-        pending = None
-        if message["type"] == "http.disconnect":
-            spool.close()
-            return t.cast(t.IO[bytes], io.BytesIO()), True
-        chunk = message.get("body", b"")
-        more = message.get("more_body", False)
-        if chunk:
-            spool.write(chunk)
-            size += len(chunk)
-        if max_length is not None and size > max_length:
-            # Stop receiving; reading the body gives 413 unless the view raised
-            # the request's limit, in which case the rest is received as read.
-            spool.seek(0)
-            rest = LazyBody(spool, receive, loop, received=size, done=not more)
-            return t.cast(t.IO[bytes], rest), False
-        if not more:
-            break
-    spool.seek(0)
-    return t.cast(t.IO[bytes], spool), False
-
-
 async def _serve_http(app: Kolben, scope: Scope, receive: Receive, send: Send) -> None:
+    loop = running_loop()
     environ = build_environ(scope, _NO_BODY)
-    if app._has_streamed_bodies and "wsgi_app" not in app.__dict__:
-        # The view may want the body as it arrives: match the request first.
-        lazy = LazyBody(io.BytesIO(), receive, asyncio.get_running_loop())
-        environ["wsgi.input"] = lazy
-        ctx = _prepared_context(app, environ)
-        if ctx is not None:
-            environ[PREPARED_CONTEXT_KEY] = ctx
-            rule = ctx.request.url_rule
-            if rule is not None and getattr(
-                app.view_functions.get(rule.endpoint), "stream_request_body", False
-            ):
-                try:
-                    await _respond(app, environ, receive, send)
-                finally:
-                    lazy.close()
-                return
     length = environ.get("CONTENT_LENGTH")
-    body: t.IO[bytes]
+    body: LazyBody | None = None
     if (
         length is None
         and environ["REQUEST_METHOD"] in _BODILESS_METHODS
@@ -358,11 +377,9 @@ async def _serve_http(app: Kolben, scope: Scope, receive: Receive, send: Send) -
         and environ["SERVER_PROTOCOL"] in _HTTP1
     ):
         # PERF: an HTTP/1 GET or HEAD without Content-Length or Transfer-Encoding
-        # has no body (RFC 9112, 6.3), so nothing is waited for (some servers
-        # make even an empty receive() cost a trip through the loop). The
-        # server's empty http.request message stays unread; a disconnect watcher
-        # skips it. A client gone before the view runs is noticed on sending.
-        body = io.BytesIO()
+        # has no body (RFC 9112, 6.3), so nothing is waited for. The server's
+        # empty http.request message stays unread; a disconnect watcher skips it.
+        environ["wsgi.input"] = io.BytesIO()
     else:
         content_length: int | None = None
         if length is not None:
@@ -370,16 +387,27 @@ async def _serve_http(app: Kolben, scope: Scope, receive: Receive, send: Send) -
                 content_length = int(length)
             except ValueError:
                 pass
-        body, disconnected = await receive_body(
-            receive, content_length, app.config["MAX_CONTENT_LENGTH"]
+        # Route first: the body is received only when something reads it (see
+        # LazyBody), so a 404, a 405 or a view that ignores it costs nothing.
+        body = LazyBody(
+            io.BytesIO(),
+            receive,
+            loop,
+            content_length=content_length,
+            max_length=app.config["MAX_CONTENT_LENGTH"],
         )
-        if disconnected:
-            return
-    environ["wsgi.input"] = body
+        environ["wsgi.input"] = body
     try:
-        await _respond(app, environ, receive, send)
+        await _respond(app, environ, body, receive, send, loop)
     finally:
-        body.close()
+        if body is not None:
+            if PRESERVE_CONTEXT_KEY in environ:
+                # The test client keeps the request (``with client:``), and its
+                # body stays readable after the request, as under WSGI.
+                if not body.filled:
+                    await body.fill()
+            else:
+                body.close()
 
 
 _NO_BODY = t.cast(t.IO[bytes], io.BytesIO())
@@ -388,42 +416,21 @@ _BODILESS_METHODS = frozenset({"GET", "HEAD"})
 _HTTP1 = frozenset({"HTTP/1.1", "HTTP/1.0"})
 
 
-def _prepared_context(app: Kolben, environ: dict[str, t.Any]) -> RequestContext | None:
-    """A request context for ``environ``, matched with the contexts pushed (as
-    Flask matches) and popped again without teardown, to be pushed for real by
-    whichever path serves the request; None if the app customises making it."""
-    if _overrides_pipeline(type(app)) or appcontext_pushed.receivers:
-        # (A receiver would hear the push here and again where it is served.)
-        return None
-    ctx = RequestContext(app, environ)
-    try:
-        ctx.push()
-    except Exception:
-        # The real push will fail the same way, and be handled there.
-        if ctx._cv_tokens:
-            ctx._unpush()
-        return None
-    ctx._unpush()
-    return ctx
-
-
-async def _respond(app: Kolben, environ: dict[str, t.Any], receive: Receive, send: Send) -> None:
-    loop = running_loop()
-    served: tuple[t.Any, int, list[tuple[str, str]]] | None = None
-    if "wsgi_app" not in app.__dict__:
-        # PERF: a request whose only user code is an async view runs right here,
-        # in the server's task: no task, no thread (every context it pushes is
-        # popped before this returns).
-        token = _server_loop.set(loop)
-        try:
-            served = await _serve_on_loop(app, environ)
-        finally:
-            _server_loop.reset(token)
-    # Otherwise the request runs in a worker thread, in its own copy of the
-    # context (async views and hooks called from there find the server's loop
-    # through _server_loop); a sync body is advanced in that context too.
-    context: contextvars.Context | None = None
-    if served is None:
+async def _respond(
+    app: Kolben,
+    environ: dict[str, t.Any],
+    body: LazyBody | None,
+    receive: Receive,
+    send: Send,
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    # The request's one context: every step of its pipeline runs in it, on the
+    # loop and in worker threads alike (see kolben.pipeline).
+    context = contextvars.copy_context()
+    context.run(_server_loop.set, loop)
+    if "wsgi_app" in app.__dict__ or "wsgi_app" in app._overridden:
+        # WSGI middleware wraps the app (app.wsgi_app = ProxyFix(app.wsgi_app)), or
+        # the class overrides it: the WSGI call runs as one sync step.
         captured: list[t.Any] = []
 
         def start_response(
@@ -432,20 +439,26 @@ async def _respond(app: Kolben, environ: dict[str, t.Any], receive: Receive, sen
             captured[:] = [status, headers]
             return _no_write
 
-        context = _request_context_copy(loop)
-        # Through app.wsgi_app, so WSGI middleware (ProxyFix...) applies here too.
+        if body is not None:
+            await body.prefetch()
         app_iter = await app.worker_threads.run(
             loop, partial(context.run, app.wsgi_app, environ, start_response)
         )
         status_line, headers = captured
         status = int(status_line.split(" ", 1)[0])
     else:
-        app_iter, status, headers = served
-        if not isinstance(app_iter, (list, tuple)):
-            # A streamed body of the loop path: advanced (and closed) in one context.
-            context = _request_context_copy(loop)
+
+        def respond(response: t.Any) -> tuple[t.Any, int, list[tuple[str, str]]]:
+            app_iter, _, headers = response.get_wsgi_response(environ)
+            return app_iter, response.status_code, headers
+
+        app_iter, status, headers = await drive(
+            app, app._handle_request(environ, respond), context, loop, body
+        )
     names = _HEADER_NAMES
     try:
+        if body is not None and body.disconnected:
+            return  # the client left while sending its body: nobody to answer
         await send(
             {
                 "type": "http.response.start",
@@ -460,22 +473,11 @@ async def _respond(app: Kolben, environ: dict[str, t.Any], receive: Receive, sen
             # PERF: a buffered body goes out in one message, without threads.
             await send({"type": "http.response.body", "body": b"".join(app_iter)})
             return
-        await _send_body(
-            loop, app, t.cast(contextvars.Context, context), app_iter, receive, send
-        )
+        await _send_body(loop, app, context, app_iter, receive, send)
     finally:
         close = getattr(app_iter, "close", None)
         if close is not None:
-            assert context is not None  # a list or tuple has no close()
-            await app.worker_threads.run(loop, partial(context.run, close))
-
-
-def _request_context_copy(loop: asyncio.AbstractEventLoop) -> contextvars.Context:
-    """A copy of the current context for a request's work in worker threads, in
-    which async code finds the server's loop (:data:`_server_loop`)."""
-    context = contextvars.copy_context()
-    context.run(_server_loop.set, loop)
-    return context
+            await app.worker_threads.run(loop, partial(context.run, close), cancellable=False)
 
 
 # PERF: response header names as ASGI wants them (lowercase bytes); the app's own
@@ -490,161 +492,6 @@ def _header_name(name: str) -> bytes:
         if len(_HEADER_NAMES) < 512:
             _HEADER_NAMES[name] = raw
     return raw
-
-
-# -- async views on the loop ---------------------------------------------------------
-
-
-def _app_allows_loop(app: Kolben) -> bool:
-    """Whether the app could serve some requests on the loop at all: its pipeline
-    methods are kolben's, it has the built-in cookie sessions, and nothing app-wide
-    would run user code that might block (connected signals, app-context teardown
-    functions, task resources)."""
-    if _overrides_pipeline(type(app)):
-        return False
-    if app.teardown_appcontext_funcs or app.task_resources:
-        return False
-    if type(app.session_interface) is not SecureCookieSessionInterface:
-        return False
-    # PERF: spelled out rather than any() over a generator (~1 µs a request).
-    return not (
-        request_started.receivers
-        or request_finished.receivers
-        or got_request_exception.receivers
-        or request_tearing_down.receivers
-        or appcontext_tearing_down.receivers
-        or appcontext_pushed.receivers
-        or appcontext_popped.receivers
-    )
-
-
-def _loop_view(app: Kolben, request: Request) -> t.Callable[..., t.Any] | None:
-    """The async view to await on the loop for this (matched) request, or None
-    when it must take the worker-thread path.
-
-    A request qualifies when its view is an ``async def`` function and its scope
-    (the app and its blueprints) has no ``before_request``, ``after_request``,
-    ``teardown_request`` or URL-value functions and no async error handler.
-    """
-    rule = request.url_rule
-    if rule is None or request.routing_exception is not None:
-        return None
-    if rule.websocket:  # an upgrade over plain HTTP: the pipeline answers 426
-        return None
-    if request.method == "OPTIONS" and getattr(rule, "provide_automatic_options", False):
-        return None
-    view = app.view_functions.get(rule.endpoint)
-    if view is None or not is_async_callable(view):
-        return None
-    registries = (
-        app.before_request_funcs,
-        app.after_request_funcs,
-        app.teardown_request_funcs,
-        app.url_value_preprocessors,
-    )
-    spec = app.error_handler_spec
-    if not spec and not any(registries):  # PERF: most apps register no hooks at all
-        return view
-    scopes = (None, *request.blueprints)
-    for registry in registries:
-        for name in scopes:
-            if registry.get(name):
-                return None
-    if spec:
-        for name in scopes:
-            for handlers in (spec.get(name) or {}).values():
-                for handler in handlers.values():
-                    if is_async_callable(handler):
-                        return None
-    return view
-
-
-_PIPELINE_METHODS = (
-    "wsgi_app",
-    "request_context",
-    "full_dispatch_request",
-    "preprocess_request",
-    "dispatch_request",
-)
-_pipeline_overrides: dict[type[Kolben], bool] = {}
-
-
-def _overrides_pipeline(cls: type[Kolben]) -> bool:
-    """Whether an app class overrides a pipeline method the loop path skips."""
-    overridden = _pipeline_overrides.get(cls)
-    if overridden is None:
-        overridden = _pipeline_overrides[cls] = any(
-            getattr(cls, name) is not getattr(Kolben, name) for name in _PIPELINE_METHODS
-        )
-    return overridden
-
-
-
-
-async def _serve_on_loop(
-    app: Kolben, environ: dict[str, t.Any]
-) -> tuple[t.Any, int, list[tuple[str, str]]] | None:
-    """Serve a request whose only user code is an async view, on the loop.
-
-    PERF: no thread crossing (~100 µs each way on a small machine). This is the
-    core pipeline's own steps (request context, dispatch, error handling,
-    finalize, teardown; see :func:`kolben.wsgi.serve` and
-    :meth:`Kolben.full_dispatch_request`) with the view awaited instead of called;
-    :func:`_loop_view` admits only requests for which the skipped stages
-    (before_request functions) are empty. Returns ``(body iterable, status,
-    headers)``, or None when the request can't be served on the loop,
-    leaving the request context it made (and matched, with the contexts pushed as
-    Flask does) in the environ for the worker thread, which then neither builds
-    nor matches the request again.
-    """
-    if not _app_allows_loop(app):
-        return None
-    prepared: RequestContext | None = environ.pop(PREPARED_CONTEXT_KEY, None)
-    ctx = prepared or RequestContext(app, environ)
-    error: BaseException | None = None
-    try:
-        try:
-            ctx.push()
-            view = _loop_view(app, ctx.request)
-            if view is None:
-                ctx._unpush()
-                environ[PREPARED_CONTEXT_KEY] = ctx
-                ctx = None  # type: ignore[assignment]
-                return None
-            app._got_first_request = True
-            try:
-                rv = await view(**(ctx.request.view_args or {}))
-            except Exception as e:
-                rv = app.handle_user_exception(e)
-            response = app.finalize_request(rv)
-            # PERF: nothing to finish unless the view used after_commit (no task
-            # resource is registered on this path, see _app_allows_loop).
-            app_ctx = _cv_app.get()
-            if app_ctx._task_state is not None:
-                response = await _commit_on_loop(app, app_ctx, response)
-        except Exception as e:
-            error = e
-            response = app.handle_exception(e)
-        except BaseException:
-            error = sys.exc_info()[1]
-            raise
-        app_iter, _, headers = response.get_wsgi_response(environ)
-        return app_iter, response.status_code, headers
-    finally:
-        if ctx is not None:
-            end_request(app, ctx, environ, error)
-
-
-async def _commit_on_loop(app: Kolben, app_ctx: t.Any, response: t.Any) -> t.Any:
-    """The on-loop path's :meth:`Kolben._commit_task_resources`: run the task's
-    after-commit callbacks (awaiting async ones) before the response is sent."""
-    from .resources import acommit_task
-
-    try:
-        await acommit_task(app_ctx)
-    except Exception as e:
-        return app.handle_exception(e)
-    return response
 
 
 def _no_write(data: bytes) -> None:
@@ -672,7 +519,7 @@ async def _send_body(
     watcher = loop.create_task(watch_disconnect())
     try:
         if isinstance(app_iter, cabc.AsyncIterator):
-            await _send_async_body(loop, app_iter, watcher, send)
+            await _send_async_body(loop, context, app_iter, watcher, send)
             return
         async for chunk in _chunks(loop, app, context, app_iter):
             if disconnected.is_set():
@@ -692,6 +539,7 @@ async def _send_body(
 
 async def _send_async_body(
     loop: asyncio.AbstractEventLoop,
+    context: contextvars.Context,
     body: cabc.AsyncIterator[t.Any],
     watcher: asyncio.Task[None],
     send: Send,
@@ -701,8 +549,8 @@ async def _send_async_body(
 
     One task pumps the whole body. PERF: not a task and a wait per chunk (~50 µs
     each), which bounded how many streams a worker could feed. Being one task, it
-    also runs every step, and the final ``aclose()``, in one context (the task's
-    copy of this one), so a generator that pushes contexts (say through
+    also runs every step, and the final ``aclose()``, in one context (a copy of the
+    request's), so a generator that pushes contexts (say through
     ``stream_with_context``) pops them in the context it pushed them in.
     """
 
@@ -722,7 +570,7 @@ async def _send_async_body(
             if aclose is not None:
                 await aclose()
 
-    pumping = loop.create_task(pump())
+    pumping = context.copy().run(loop.create_task, pump())
     try:
         await asyncio.wait((pumping, watcher), return_when=asyncio.FIRST_COMPLETED)
     except asyncio.CancelledError:
@@ -759,7 +607,9 @@ async def _chunks(
         return
     iterator = iter(app_iter)
     while True:
-        chunk = await app.worker_threads.run(loop, partial(context.run, next, iterator, _DONE))
+        chunk = await app.worker_threads.run(
+            loop, partial(context.run, next, iterator, _DONE), cancellable=False
+        )
         if chunk is _DONE:
             return
         yield chunk

@@ -16,7 +16,14 @@ from types import TracebackType
 from werkzeug.exceptions import HTTPException
 
 from .globals import _cv_app, _cv_request
-from .signals import appcontext_popped, appcontext_pushed
+from .pipeline import Steps, run_steps
+from .signals import (
+    appcontext_popped,
+    appcontext_pushed,
+    appcontext_tearing_down,
+    request_tearing_down,
+    signal_steps,
+)
 from .wrappers import make_request
 
 if t.TYPE_CHECKING:
@@ -82,7 +89,11 @@ class _AppCtxGlobals:
     def __repr__(self) -> str:
         ctx = _cv_app.get(None)
         if ctx is not None:
-            return f"<kolben.g of '{ctx.app.name}'>"
+            # Named as the package the app imports it from: flask under the
+            # Flask compat layer (kolben.compat), as Flask's own repr reads.
+            compat = sys.modules.get("kolben.compat")
+            package = "flask" if compat is not None and compat.installed() else "kolben"
+            return f"<{package}.g of '{ctx.app.name}'>"
         return object.__repr__(self)
 
 
@@ -176,9 +187,12 @@ class AppContext:
 
     def push(self) -> None:
         """Make this the active application context."""
+        run_steps(self.app, self._push())
+
+    def _push(self) -> Steps[None]:
         self._cv_tokens.append(_cv_app.set(self))
         if appcontext_pushed.receivers:
-            appcontext_pushed.send(self.app, _async_wrapper=self.app.ensure_sync)
+            yield from signal_steps(appcontext_pushed, self.app, {})
 
     def pop(self, exc: BaseException | None = _sentinel) -> None:  # type: ignore[assignment]
         """Pop this context, running ``teardown_appcontext`` functions on the last pop.
@@ -186,17 +200,24 @@ class AppContext:
         ``exc`` is the exception that ended the work; by default the one being
         handled, if any.
         """
+        if exc is _sentinel:
+            exc = sys.exc_info()[1]
+        run_steps(self.app, self._pop(exc))
+
+    def _pop(self, exc: BaseException | None) -> Steps[None]:
+        app = self.app
         try:
             if len(self._cv_tokens) == 1:
-                if exc is _sentinel:
-                    exc = sys.exc_info()[1]
                 try:
                     if self._task_state is not None:
-                        from .resources import end_task
+                        from .resources import end_task_steps
 
-                        end_task(self, exc)
+                        yield from end_task_steps(self, exc)
                 finally:
-                    self.app.do_teardown_appcontext(exc)
+                    if "do_teardown_appcontext" in app._overridden:
+                        yield app.do_teardown_appcontext, (exc,)
+                    elif app.teardown_appcontext_funcs or appcontext_tearing_down.receivers:
+                        yield from app._do_teardown_appcontext(exc)
         finally:
             active = _cv_app.get(None)
             _cv_app.reset(self._cv_tokens.pop())
@@ -206,7 +227,7 @@ class AppContext:
                 f" {self!r}). Push and pop contexts in pairs, innermost first."
             )
         if appcontext_popped.receivers:
-            appcontext_popped.send(self.app, _async_wrapper=self.app.ensure_sync)
+            yield from signal_steps(appcontext_popped, app, {})
 
     def __enter__(self) -> AppContext:
         self.push()
@@ -250,7 +271,6 @@ class RequestContext:
         self.flashes: list[tuple[str, str]] | None = None
         self._after_request_functions: list[t.Callable[[t.Any], t.Any]] = []
         self._cv_tokens: list[tuple[t.Any, AppContext | None]] = []
-        self._unpushed_app_ctx: AppContext | None = None
 
     @property
     def session(self) -> SessionMixin:
@@ -319,39 +339,43 @@ class RequestContext:
 
     def push(self) -> None:
         """Make this the active request context (and its app context if needed)."""
+        run_steps(self.app, self._push())
+
+    def _push(self) -> Steps[None]:
+        app = self.app
         app_ctx = _cv_app.get(None)
-        if app_ctx is None or app_ctx.app is not self.app:
-            app_ctx = self._unpushed_app_ctx or self.app.app_context()
-            self._unpushed_app_ctx = None
-            app_ctx.push()
+        if app_ctx is None or app_ctx.app is not app:
+            app_ctx = app.app_context()
+            yield from app_ctx._push()
         else:
             app_ctx = None
         self._cv_tokens.append((_cv_request.set(self), app_ctx))
-        if self.request.url_rule is None and self.request.routing_exception is None:
-            self.match_request()
-
-    def _unpush(self) -> None:
-        """Undo the last :meth:`push` without running teardown functions, so the
-        context (and the app context it pushed) can be pushed again in another
-        thread: the ASGI door matches a request on the loop, then hands it to a
-        worker thread."""
-        token, app_ctx = self._cv_tokens.pop()
-        _cv_request.reset(token)
-        if app_ctx is not None:
-            _cv_app.reset(app_ctx._cv_tokens.pop())
-            self._unpushed_app_ctx = app_ctx
+        request = self.request
+        if request.url_rule is None and request.routing_exception is None:
+            if app._custom_converters or type(self).match_request is not _match_request:
+                # A converter of the app's own is user code.
+                yield self.match_request, ()
+            else:
+                self.match_request()
 
     def pop(self, exc: BaseException | None = _sentinel) -> None:  # type: ignore[assignment]
         """Pop this context; on the last pop, run ``teardown_request`` functions.
 
         Also pops the application context that :meth:`push` pushed, if any.
         """
+        if exc is _sentinel:
+            exc = sys.exc_info()[1]
+        run_steps(self.app, self._pop(exc))
+
+    def _pop(self, exc: BaseException | None) -> Steps[None]:
+        app = self.app
         last = len(self._cv_tokens) == 1
         try:
             if last:
-                if exc is _sentinel:
-                    exc = sys.exc_info()[1]
-                self.app.do_teardown_request(exc)
+                if "do_teardown_request" in app._overridden:
+                    yield app.do_teardown_request, (exc,)
+                elif app.teardown_request_funcs or request_tearing_down.receivers:
+                    yield from app._do_teardown_request(exc)
                 # PERF: only a request that parsed files has anything to close.
                 if "files" in self.request.__dict__:
                     self.request.close()
@@ -363,7 +387,7 @@ class RequestContext:
                 # Break the request <-> environ reference cycle.
                 self.request.environ["werkzeug.request"] = None
             if app_ctx is not None:
-                app_ctx.pop(exc)
+                yield from app_ctx._pop(exc)
         if active is not self:
             raise AssertionError(
                 f"Popped the wrong request context ({active!r} instead of {self!r})."
@@ -387,3 +411,6 @@ class RequestContext:
             f"<{type(self).__name__} {self.request.url!r}"
             f" [{self.request.method}] of {self.app.name}>"
         )
+
+
+_match_request = RequestContext.match_request

@@ -41,18 +41,21 @@ with no request, which has no response to turn into a 500), so the caller does n
 believe its data was saved; it raises after everything was rolled back and
 released.
 
-``acquire``, ``commit``, ``rollback`` and ``release`` may be ``async def``
-functions: they are run with :meth:`Kolben.ensure_sync` (under ASGI on the
-server's loop). In an ``async def`` view use ``await handle.aget()``.
+``acquire``, ``commit``, ``rollback``, ``release`` and the after-commit callbacks
+may be ``async def`` functions. The end of a task is a part of the request
+pipeline (see :mod:`kolben.pipeline`): under ASGI an ``async def`` one is awaited
+on the server's loop and a sync one runs in a worker thread; under WSGI they run
+with :meth:`Kolben.ensure_sync`. In an ``async def`` view use
+``await handle.aget()``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import typing as t
 
 from .concurrency import is_async_callable
 from .globals import _cv_app
+from .pipeline import Steps, run_steps
 
 if t.TYPE_CHECKING:
     from .app import Kolben
@@ -65,7 +68,9 @@ __all__ = [
     "acommit_task",
     "after_commit",
     "commit_task",
+    "commit_task_steps",
     "end_task",
+    "end_task_steps",
     "rollback_task",
 ]
 
@@ -257,75 +262,43 @@ def after_commit(f: F) -> F:
     return f
 
 
-def _call(app: Kolben, fn: t.Callable[[t.Any], t.Any] | None, resource: t.Any) -> None:
-    if fn is not None:
-        app.ensure_sync(fn)(resource)
-
-
 def _rollback_pending(app: Kolben, state: _TaskState) -> None:
     """Roll back every pending resource; log (don't raise) what fails."""
+    run_steps(app, _rollback_pending_steps(app, state))
+
+
+def _rollback_pending_steps(app: Kolben, state: _TaskState) -> Steps[None]:
     state.failed = True
     state.callbacks.clear()
     pending, state.pending = state.pending, []
     for handle in pending:
+        if handle.rollback is None:
+            continue
         try:
-            _call(app, handle.rollback, state.acquired[handle])
+            yield handle.rollback, (state.acquired[handle],)
         except Exception:
             app.logger.exception(f"Rolling back task resource {handle.name!r} failed.")
 
 
-def _commit(app: Kolben, state: _TaskState) -> None:
+def _commit_steps(app: Kolben, state: _TaskState) -> Steps[None]:
     """Commit every pending resource, then run the callbacks. A failing commit
     rolls back what is left (callbacks discarded) and is re-raised."""
     while state.pending:
         handle = state.pending[0]
-        try:
-            _call(app, handle.commit, state.acquired[handle])
-        except BaseException:
-            _rollback_pending(app, state)
-            raise
+        if handle.commit is not None:
+            try:
+                yield handle.commit, (state.acquired[handle],)
+            except BaseException:
+                yield from _rollback_pending_steps(app, state)
+                raise
         del state.pending[0]
     # A callback may register another one; run until none is left.
     while state.callbacks:
         callback = state.callbacks.pop(0)
         try:
-            _run_callback(app, callback)
+            yield callback, ()
         except Exception:
             app.logger.exception(f"The after_commit callback {callback!r} failed.")
-
-
-#: Callback tasks still running (the loop keeps only weak references to tasks).
-_callback_tasks: set[asyncio.Task[t.Any]] = set()
-
-
-def _run_callback(app: Kolben, callback: t.Callable[[], t.Any]) -> None:
-    if is_async_callable(callback):
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            pass
-        else:
-            # An async view served on the event loop (ASGI) ends its task here,
-            # in code that can't wait for the loop: run the callback as a task
-            # of its own, right after. Its errors are logged all the same.
-            task = loop.create_task(callback())
-            _callback_tasks.add(task)
-            task.add_done_callback(lambda done: _callback_done(app, callback, done))
-            return
-    app.ensure_sync(callback)()
-
-
-def _callback_done(app: Kolben, callback: t.Callable[[], t.Any], task: asyncio.Task[t.Any]) -> None:
-    _callback_tasks.discard(task)
-    if task.cancelled():
-        app.logger.warning(f"The after_commit callback {callback!r} was cancelled.")
-        return
-    error = task.exception()
-    if error is not None:
-        app.logger.error(
-            f"The after_commit callback {callback!r} failed.",
-            exc_info=(type(error), error, error.__traceback__),
-        )
 
 
 def commit_task(ctx: AppContext) -> None:
@@ -336,62 +309,39 @@ def commit_task(ctx: AppContext) -> None:
     more is committed in this context, and the error is re-raised (the app turns
     it into a 500).
     """
+    run_steps(ctx.app, commit_task_steps(ctx))
+
+
+def commit_task_steps(ctx: AppContext) -> Steps[None]:
+    """:func:`commit_task` as pipeline steps (see :mod:`kolben.pipeline`): each
+    commit, rollback and callback is a step, so under ASGI an ``async def`` one
+    is awaited on the loop and a sync one runs in a worker thread."""
     state = _state(ctx)
     state.request_committed = True
     if state.failed:
-        _rollback_pending(ctx.app, state)
+        yield from _rollback_pending_steps(ctx.app, state)
         return
-    _commit(ctx.app, state)
+    yield from _commit_steps(ctx.app, state)
 
 
 async def acommit_task(ctx: AppContext) -> None:
     """:func:`commit_task` for code running on the event loop: async commits,
-    rollbacks and callbacks are awaited there, sync ones called.
-
-    For the ASGI door's on-loop path (an async view served without a worker
-    thread), which must finish the task before the response is sent without
-    blocking the loop.
-    """
-    state = _state(ctx)
-    state.request_committed = True
-    app = ctx.app
-    if not state.failed:
-        while state.pending:
-            handle = state.pending[0]
-            try:
-                await _acall(handle.commit, state.acquired[handle])
-            except BaseException:
-                await _arollback_pending(app, state)
-                raise
-            del state.pending[0]
-        while state.callbacks:
-            callback = state.callbacks.pop(0)
-            try:
-                rv = callback()
-                if is_async_callable(callback):
-                    await rv
-            except Exception:
-                app.logger.exception(f"The after_commit callback {callback!r} failed.")
-    else:
-        await _arollback_pending(app, state)
-
-
-async def _acall(fn: t.Callable[[t.Any], t.Any] | None, resource: t.Any) -> None:
-    if fn is not None:
-        rv = fn(resource)
-        if is_async_callable(fn):
-            await rv
-
-
-async def _arollback_pending(app: Kolben, state: _TaskState) -> None:
-    state.failed = True
-    state.callbacks.clear()
-    pending, state.pending = state.pending, []
-    for handle in pending:
+    rollbacks and callbacks are awaited there, sync ones called."""
+    steps = commit_task_steps(ctx)
+    value: t.Any = None
+    error: BaseException | None = None
+    while True:
         try:
-            await _acall(handle.rollback, state.acquired[handle])
-        except Exception:
-            app.logger.exception(f"Rolling back task resource {handle.name!r} failed.")
+            fn, args = steps.send(value) if error is None else steps.throw(error)
+        except StopIteration:
+            return
+        value = error = None
+        try:
+            value = fn(*args)
+            if is_async_callable(fn):
+                value = await value
+        except BaseException as e:
+            error = e
 
 
 def end_task(ctx: AppContext, exc: BaseException | None) -> None:
@@ -404,6 +354,11 @@ def end_task(ctx: AppContext, exc: BaseException | None) -> None:
     request) fails: after rollback and release, so a CLI command or script sees
     that its data was not saved.
     """
+    run_steps(ctx.app, end_task_steps(ctx, exc))
+
+
+def end_task_steps(ctx: AppContext, exc: BaseException | None) -> Steps[None]:
+    """:func:`end_task` as pipeline steps."""
     state: _TaskState | None = ctx._task_state
     if state is None:
         return
@@ -413,25 +368,25 @@ def end_task(ctx: AppContext, exc: BaseException | None) -> None:
     try:
         if exc is None and not state.failed:
             try:
-                _commit(app, state)
+                yield from _commit_steps(app, state)
             except Exception as e:
                 if state.request_committed:  # the response is sent: log it
                     app.logger.exception("Committing the task resources failed; rolled back.")
                 else:
                     error = e
         else:
-            _rollback_pending(app, state)
+            yield from _rollback_pending_steps(app, state)
     finally:
-        _release_all(app, state)
+        yield from _release_all_steps(app, state)
     if error is not None:
         raise error
 
 
-def _release_all(app: Kolben, state: _TaskState) -> None:
+def _release_all_steps(app: Kolben, state: _TaskState) -> Steps[None]:
     acquired = state.acquired
     for handle in reversed(list(acquired)):
         resource = acquired.pop(handle)
         try:
-            _call(app, handle.release, resource)
+            yield handle.release, (resource,)
         except Exception:
             app.logger.exception(f"Releasing task resource {handle.name!r} failed.")

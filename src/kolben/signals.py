@@ -6,7 +6,13 @@ connected to costs one attribute test per request and nothing more.
 
 from __future__ import annotations
 
-from blinker import Namespace
+import functools
+import typing as t
+
+from blinker import Namespace, Signal
+
+if t.TYPE_CHECKING:
+    from .pipeline import Steps
 
 _signals = Namespace()
 
@@ -44,3 +50,13 @@ __all__ = [
     "request_tearing_down",
     "template_rendered",
 ]
+
+
+def signal_steps(signal: Signal, sender: t.Any, kwargs: dict[str, t.Any]) -> Steps[None]:
+    """Send ``signal`` as pipeline steps (see :mod:`kolben.pipeline`): each
+    receiver is one step, so a coroutine receiver is awaited where async code runs
+    (blinker's ``send_async`` semantics) and a sync one runs where sync code runs."""
+    if signal.is_muted:
+        return
+    for receiver in signal.receivers_for(sender):
+        yield functools.partial(receiver, sender, **kwargs), ()

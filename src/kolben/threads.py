@@ -60,6 +60,9 @@ class WorkerThreads:
 
     def _reset(self) -> None:
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        #: How many calls were handed to the threads (each one a thread crossing
+        #: there and back); tests read it.
+        self.calls = 0
         #: Threads started (and not stopped), and how many of them wait for work
         #: no caller has claimed yet.
         self._started = 0
@@ -71,11 +74,24 @@ class WorkerThreads:
         return self._started
 
     def run(
-        self, loop: asyncio.AbstractEventLoop, func: t.Callable[[], T]
+        self,
+        loop: asyncio.AbstractEventLoop,
+        func: t.Callable[[], T],
+        *,
+        cancellable: bool = True,
     ) -> asyncio.Future[T]:
         """Call ``func()`` in a worker thread; return a future of ``loop`` for the
-        result. Must be called from ``loop``'s thread."""
-        future: asyncio.Future[T] = loop.create_future()
+        result. Must be called from ``loop``'s thread.
+
+        With ``cancellable=False`` the future refuses to be cancelled: a task
+        awaiting it that is cancelled gets its :exc:`asyncio.CancelledError` only
+        once ``func`` has returned (and can still read the future's result), for
+        callers that must know where a call they started ended.
+        """
+        self.calls += 1
+        future: asyncio.Future[T] = (
+            loop.create_future() if cancellable else _UncancellableFuture(loop=loop)
+        )
         self._queue.put((loop, future, func))
         with self._lock:
             if self._idle:
@@ -128,6 +144,13 @@ class WorkerThreads:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} {self._started}/{self.max_threads} threads>"
+
+
+class _UncancellableFuture(asyncio.Future[t.Any]):
+    """A future whose ``cancel()`` is refused: see :meth:`WorkerThreads.run`."""
+
+    def cancel(self, msg: t.Any = None) -> bool:
+        return False
 
 
 def _call(func: t.Callable[[], t.Any]) -> tuple[t.Any, BaseException | None]:

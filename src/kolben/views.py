@@ -62,17 +62,31 @@ class View:
                 self = view.view_class(*class_args, **class_kwargs)  # type: ignore[attr-defined]
                 return _app().ensure_sync(self.dispatch_request)(**kwargs)  # type: ignore[no-any-return]
 
+            def view_handler() -> t.Callable[..., t.Any]:
+                return _handler_of(view.view_class(*class_args, **class_kwargs))  # type: ignore[attr-defined]
+
         else:
             instance = cls(*class_args, **class_kwargs)
 
             def view(**kwargs: t.Any) -> ft.ResponseReturnValue:
                 return _app().ensure_sync(instance.dispatch_request)(**kwargs)  # type: ignore[no-any-return]
 
+            def view_handler() -> t.Callable[..., t.Any]:
+                return _handler_of(instance)
+
         if cls.decorators:
             view.__name__ = name
             view.__module__ = cls.__module__
             for decorator in cls.decorators:
                 view = decorator(view)
+        else:
+            # The pipeline calls the method that handles the request itself (see
+            # Kolben._dispatch_request), so an async one runs where async code
+            # runs. A decorated view is called as it is: functools.wraps copies
+            # this attribute to a wrapper, so the pipeline checks that it belongs
+            # to the function it is about to call (view_handler.view).
+            view_handler.view = view  # type: ignore[attr-defined]
+            view.view_handler = view_handler  # type: ignore[attr-defined]
 
         # Visible on the function so add_url_rule and introspection can use them.
         view.view_class = cls  # type: ignore[attr-defined]
@@ -86,6 +100,14 @@ class View:
 
 def _app() -> t.Any:
     return _cv_app.get().app
+
+
+def _handler_of(instance: View) -> t.Callable[..., t.Any]:
+    """The function that handles the current request for a view instance: its
+    ``dispatch_request``, or a :class:`MethodView`'s method for the request."""
+    if type(instance).dispatch_request is MethodView.dispatch_request:
+        return t.cast(MethodView, instance)._method_handler()
+    return instance.dispatch_request
 
 
 class MethodView(View):
@@ -118,6 +140,11 @@ class MethodView(View):
 
     def dispatch_request(self, **kwargs: t.Any) -> ft.ResponseReturnValue:
         """Call the method for the request's HTTP method with the URL arguments."""
+        return _app().ensure_sync(self._method_handler())(**kwargs)  # type: ignore[no-any-return]
+
+    def _method_handler(self) -> t.Callable[..., t.Any]:
+        """The method for the request's HTTP method (``get`` for HEAD without
+        ``head``)."""
         method = _cv_request.get().request.method
         handler = getattr(self, method.lower(), None)
         if handler is None and method == "HEAD":
@@ -127,4 +154,4 @@ class MethodView(View):
                 f"{type(self).__name__} has no {method.lower()}() method for a"
                 f" {method} request; implement it or remove {method!r} from methods."
             )
-        return _app().ensure_sync(handler)(**kwargs)  # type: ignore[no-any-return]
+        return t.cast(t.Callable[..., t.Any], handler)

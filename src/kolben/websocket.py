@@ -57,7 +57,8 @@ from werkzeug.routing import WebsocketMismatch
 from .concurrency import _server_loop, is_async_callable
 from .ctx import RequestContext
 from .globals import _cv_websocket
-from .sessions import SessionMixin
+from .pipeline import Steps, drive
+from .sessions import SecureCookieSessionInterface, SessionMixin
 
 if t.TYPE_CHECKING:
     from werkzeug.datastructures import Headers, MultiDict
@@ -768,17 +769,13 @@ async def _serve(
 ) -> None:
     error: BaseException | None = None
     pushed = False
-    # PERF: with nothing in the push and the pop that could block (cookie
-    # sessions, no signals, teardown functions or task resources), they run right
-    # here rather than in a worker thread: two thread crossings fewer per
-    # connection. Converters run here as on the HTTP loop path.
-    on_loop = _push_pop_on_loop(app)
     try:
         try:
-            if on_loop:
-                failure = context.run(_push, ctx)
-            else:
-                failure = await _in_thread(loop, context, _push, ctx)
+            # The push and the pop are the request pipeline's own steps (see
+            # kolben.pipeline): what they run of user code (signal receivers,
+            # converters, teardown functions, task resources) runs on the loop
+            # when async and in the worker threads when sync.
+            failure = await drive(app, _push_steps(ctx), context, loop)
             pushed = True
             if failure is not None:
                 raise failure
@@ -829,30 +826,21 @@ async def _serve(
     finally:
         await ws._stop_watching()
         if pushed:
-            if on_loop:
-                context.run(ctx.pop, error)
-            else:
-                await _in_thread(loop, context, ctx.pop, error)
+            await drive(app, ctx._pop(error), context, loop)
 
 
-def _push_pop_on_loop(app: Kolben) -> bool:
-    """Whether pushing and popping a websocket's contexts runs no user code that
-    might block: what the HTTP loop path asks of an app, and no
-    ``teardown_request`` functions at all."""
-    from .asgi import _app_allows_loop
-
-    return _app_allows_loop(app) and not any(app.teardown_request_funcs.values())
-
-
-def _push(ctx: WebsocketContext) -> Exception | None:
+def _push_steps(ctx: WebsocketContext) -> Steps[Exception | None]:
     """Push the contexts and, when the handshake carries cookies, open the
     session: a server-side store (Redis) is read here, in a worker thread, not on
     the loop when the view first reads ``session``. An error opening it (the
     store is down: 503) is returned, to refuse the handshake with."""
-    ctx.push()
+    yield from ctx._push()
     if "HTTP_COOKIE" in ctx.request.environ:
         try:
-            ctx._open_session()
+            if type(ctx.app.session_interface) is SecureCookieSessionInterface:
+                ctx._open_session()
+            else:
+                yield ctx._open_session, ()
         except Exception as e:
             return e
     return None
@@ -870,13 +858,12 @@ async def _in_thread(
     stopped, and the context can't be entered twice at once), then the
     cancellation goes on.
     """
-    future = loop.run_in_executor(None, partial(context.run, func, *args))
-    try:
-        return await asyncio.shield(future)
-    except asyncio.CancelledError:
-        with contextlib.suppress(Exception):
-            await future
-        raise
+    app = context.run(_cv_websocket.get)._app
+    # The future refuses cancellation: a cancelled task gets its CancelledError
+    # once the call has returned.
+    return await app.worker_threads.run(
+        loop, partial(context.run, func, *args), cancellable=False
+    )
 
 
 async def _call_hook(

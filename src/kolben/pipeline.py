@@ -1,0 +1,259 @@
+"""How the one request pipeline is driven: the step protocol and its two drivers.
+
+kolben's request pipeline (contexts, matching, hooks, the view, error handlers,
+sessions, task resources, teardown, signals; see :mod:`kolben.app` and
+:mod:`kolben.ctx`) is written once, as generator functions. Wherever the pipeline
+calls *user code* (a view, a hook, an error handler, a teardown function, a
+signal receiver, a task resource's ``commit``...), it does not call it: it yields
+a **step**, ``(func, args)``, and receives the result (or has the exception thrown
+in) when the driver has run it::
+
+    rv = yield before_func, ()
+
+The pipeline's own code between steps never blocks, so each driver decides only
+*where* each user function runs:
+
+- :func:`run_steps`, the synchronous driver (the WSGI door, and every public
+  pipeline method such as :meth:`Kolben.preprocess_request` called directly):
+  ``app.ensure_sync(func)(*args)``, exactly as Flask calls user code, so an
+  ``async def`` function runs on the thread's own event loop under WSGI.
+- :func:`drive`, the asynchronous driver (the ASGI door): an ``async def``
+  function is awaited on the server's loop; a sync one runs in the app's worker
+  threads, and that thread keeps advancing the pipeline, running the following
+  sync steps inline, until the pipeline yields an ``async def`` step or ends. So
+  a request whose user code is all async crosses no thread, one whose user code
+  is all sync crosses once (there and back), and a mix crosses once per switch.
+
+Sync or async is decided per function (:func:`kolben.concurrency.is_async_callable`),
+not per request. A subclass that overrides ``ensure_sync`` or ``async_to_sync`` has
+every step run through its ``ensure_sync``, in a worker thread.
+
+All of a request's steps, on the loop and in worker threads, run in one
+:class:`contextvars.Context`, so the context variables the pipeline sets (the
+request and application contexts) are the same wherever the next step runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import typing as t
+from collections.abc import Generator
+from contextvars import Context
+
+from .concurrency import is_async_callable
+
+if t.TYPE_CHECKING:
+    from .app import Kolben
+
+T = t.TypeVar("T")
+
+#: One call of user code: the function and its positional arguments (a tuple),
+#: or its keyword arguments (a dict: a view's URL arguments).
+Step = tuple[t.Callable[..., t.Any], t.Any]
+#: A piece of the pipeline: yields steps, is sent their results, returns ``T``.
+Steps = Generator[Step, t.Any, T]
+
+
+def run_steps(app: Kolben, steps: Steps[T]) -> T:
+    """Run ``steps`` to the end in this thread and return their result.
+
+    Each step is called as Flask calls user code, ``app.ensure_sync(func)(*args)``;
+    its exception is thrown into the pipeline, which handles it or lets it
+    propagate out of here.
+    """
+    ensure_sync = app.ensure_sync
+    value: t.Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            if error is None:
+                func, args = steps.send(value)
+            else:
+                func, args = steps.throw(error)
+                error = None
+        except StopIteration as stop:
+            return t.cast(T, stop.value)
+        try:
+            call = ensure_sync(func)
+            value = call(**args) if type(args) is dict else call(*args)
+        except BaseException as e:  # thrown into the pipeline, which decides
+            error = e
+            value = None
+
+
+def sync_callable(app: Kolben, func: t.Callable[..., t.Any]) -> t.Callable[..., t.Any] | None:
+    """How the asynchronous driver runs ``func``: None to await it on the loop
+    (an ``async def`` function), else the callable to call in a worker thread
+    (``func`` itself, or what the app's own ``ensure_sync`` made of it)."""
+    if app._custom_ensure_sync:
+        return app.ensure_sync(func)
+    if is_async_callable(func):
+        return None
+    return func
+
+
+def _advance(steps: Steps[t.Any], value: t.Any, error: BaseException | None) -> Step:
+    if error is None:
+        return steps.send(value)
+    return steps.throw(error)
+
+
+class _Done:
+    """What a worker thread hands back when the pipeline ended there."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: t.Any) -> None:
+        self.value = value
+
+
+def _continue_in_thread(
+    app: Kolben, steps: Steps[t.Any], func: t.Callable[..., t.Any], args: t.Any
+) -> Step | _Done:
+    """In a worker thread: call the sync step ``func(*args)``, then keep advancing
+    the pipeline, calling the sync steps that follow, until it yields a step to
+    await on the loop (returned) or ends (its result returned in a :class:`_Done`).
+    """
+    value: t.Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            value = func(**args) if type(args) is dict else func(*args)
+        except BaseException as e:  # thrown into the pipeline, which decides
+            error = e
+            value = None
+        try:
+            step = _advance(steps, value, error)
+        except StopIteration as stop:
+            return _Done(stop.value)
+        error = None
+        func, args = step
+        sync_func = sync_callable(app, func)
+        if sync_func is None:
+            return step
+        func = sync_func
+
+
+class InContext:
+    """Await a coroutine with every step of it run in ``context``.
+
+    The request's coroutines (an async view, hook, receiver...) see the context
+    variables of the request's :class:`~contextvars.Context`, whichever task
+    awaits them, without a task of their own: each resumption of the coroutine is
+    one ``context.run`` call.
+    """
+
+    __slots__ = ("_context", "_coro")
+
+    def __init__(self, context: Context, coro: t.Awaitable[t.Any]) -> None:
+        self._context = context
+        self._coro = coro
+
+    def __await__(self) -> Generator[t.Any, t.Any, t.Any]:
+        run = self._context.run
+        coro = self._coro
+        if not isinstance(coro, t.Coroutine):
+            coro = coro.__await__()  # type: ignore[assignment]
+        send = coro.send  # type: ignore[attr-defined]
+        throw = coro.throw  # type: ignore[attr-defined]
+        value: t.Any = None
+        error: BaseException | None = None
+        while True:
+            try:
+                yielded = run(send, value) if error is None else run(throw, error)
+            except StopIteration as stop:
+                return stop.value
+            error = None
+            try:
+                value = yield yielded
+            except GeneratorExit:
+                coro.close()  # type: ignore[attr-defined]
+                raise
+            except BaseException as e:  # asyncio's cancellation, or a future's error
+                error = e
+                value = None
+
+
+class Body(t.Protocol):
+    """What :func:`drive` asks of a request body not received yet."""
+
+    filled: bool
+
+    async def prefetch(self) -> None: ...
+
+    async def before_loop_step(self, context: Context) -> None: ...
+
+
+async def drive(
+    app: Kolben,
+    steps: Steps[T],
+    context: Context,
+    loop: asyncio.AbstractEventLoop,
+    body: Body | None = None,
+) -> T:
+    """Run ``steps`` to the end for the ASGI door, in ``context``: ``async def``
+    steps awaited on ``loop``, runs of sync steps in one worker-thread call each.
+
+    If the awaiting task is cancelled, the cancellation is thrown into the
+    pipeline (which runs its teardown steps) at the next step; a worker thread
+    that is running part of the pipeline is let finish first, so the pipeline is
+    never advanced in two places at once.
+
+    ``body`` (the ASGI door's lazily received body) is received before the first
+    ``async def`` step (code on the loop can't wait for it), and its first
+    message before the first worker-thread step.
+    """
+    pool = app.worker_threads
+    try:
+        step = context.run(steps.send, None)
+    except StopIteration as stop:
+        return t.cast(T, stop.value)
+    while True:
+        func, args = step
+        sync_func = sync_callable(app, func)
+        if sync_func is None:
+            value: t.Any = None
+            error: BaseException | None = None
+            try:
+                if body is not None and not body.filled:
+                    await body.before_loop_step(context)
+                coro = func(**args) if type(args) is dict else func(*args)
+                value = await InContext(context, coro)
+            except BaseException as e:  # thrown into the pipeline, which decides
+                error = e
+            try:
+                step = context.run(_advance, steps, value, error)
+            except StopIteration as stop:
+                return t.cast(T, stop.value)
+            continue
+        if body is not None and not body.filled:
+            await body.prefetch()
+        call = pool.run(
+            loop,
+            partial(context.run, _continue_in_thread, app, steps, sync_func, args),
+            cancellable=False,
+        )
+        try:
+            outcome = await call
+        except asyncio.CancelledError as cancelled:
+            # The thread was let finish its part (the future refuses to be
+            # cancelled); throw the cancellation in where the pipeline is now.
+            if not call.done() or call.exception() is not None:
+                raise
+            outcome = call.result()
+            if isinstance(outcome, _Done):
+                raise
+            try:
+                step = context.run(steps.throw, cancelled)
+            except StopIteration:
+                raise cancelled from None
+            continue
+        if isinstance(outcome, _Done):
+            return t.cast(T, outcome.value)
+        step = outcome
+
+
+def partial(func: t.Callable[..., T], *args: t.Any) -> t.Callable[[], T]:
+    """``functools.partial`` for positional arguments (kept here for the type)."""
+    return functools.partial(func, *args)
