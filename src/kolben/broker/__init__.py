@@ -66,6 +66,8 @@ DEFAULT_RETENTION = 1000
 
 EventKey = tuple[int, int]
 _ID_RE = re.compile(r"(\d{1,20})-(\d{1,20})")
+#: The largest part of an event id: Redis Stream ids are two unsigned 64-bit numbers.
+MAX_ID_PART = 2**64 - 1
 
 
 class BrokerError(ServiceUnavailable):
@@ -93,7 +95,10 @@ class SubscriptionClosed(Exception):
 def parse_event_id(value: str | bytes | None) -> EventKey | None:
     """``"1700000000000-3"`` -> ``(1700000000000, 3)``; None for anything else.
 
-    The tuples compare in event order. Both brokers give ids of this shape.
+    The tuples compare in event order. Both brokers give ids of this shape. Each
+    part must fit in an unsigned 64-bit number, as in a Redis Stream id:
+    ``"18446744073709551616-0"`` is not an id (None), so a client sending it as
+    ``Last-Event-ID`` gets live events, as for any other malformed id.
     """
     if value is None:
         return None
@@ -102,13 +107,25 @@ def parse_event_id(value: str | bytes | None) -> EventKey | None:
     match = _ID_RE.fullmatch(value.strip())
     if match is None:
         return None
-    return int(match[1]), int(match[2])
+    key = int(match[1]), int(match[2])
+    if key[0] > MAX_ID_PART or key[1] > MAX_ID_PART:
+        return None
+    return key
+
+
+def next_event_key(key: EventKey) -> EventKey | None:
+    """The smallest id after ``key``; None after the largest possible id."""
+    if key[1] < MAX_ID_PART:
+        return key[0], key[1] + 1
+    if key[0] < MAX_ID_PART:
+        return key[0] + 1, 0
+    return None
 
 
 def replay_start(channel: str, last_event_id: str | None) -> EventKey | None:
     """Where a subscription to ``channel`` with ``last_event_id`` starts replaying:
-    after that event, or None (live events only) for no id or a malformed one,
-    which is logged."""
+    after that event, or None (live events only) for no id or a malformed one
+    (not ``<digits>-<digits>``, or a part past 2**64 - 1), which is logged."""
     _check_channel(channel)
     start = parse_event_id(last_event_id)
     if last_event_id is not None and start is None:

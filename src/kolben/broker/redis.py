@@ -35,6 +35,7 @@ from . import (
     _check_channel,
     _wake,
     format_event_id,
+    next_event_key,
     parse_event_id,
     replay_start,
 )
@@ -213,13 +214,18 @@ class RedisBroker(Broker):
     def _replay(self, sub: Subscription, key: str, last_event_id: str, start: EventKey) -> None:
         """Put the retained events after ``start`` in front of the live events the
         subscription has received since it was registered."""
+        # From the id after ``start`` (none after the largest possible id, and
+        # Redis refuses an exclusive "(" start there).
+        first = next_event_key(start)
         try:
             with self._client.pipeline(transaction=True) as pipe:
-                pipe.xrange(key, min=f"({format_event_id(start)}")
+                if first is not None:
+                    pipe.xrange(key, min=format_event_id(first))
                 pipe.xrevrange(key, count=1)
-                entries, newest = pipe.execute()
+                *found, newest = pipe.execute()
         except redis.RedisError as e:
             raise self._error(f"replay channel {sub.channel!r} after {last_event_id!r}", e) from e
+        entries = found[0] if found else []
         tip = (parse_event_id(newest[0][0]) or _ZERO) if newest else _ZERO
         replay = [(t.cast(EventKey, parse_event_id(i)), self._event(i, f)) for i, f in entries]
         if start > tip:
