@@ -4,6 +4,12 @@ Each channel is a Redis Stream (``<prefix><channel>``). :meth:`RedisBroker.publi
 is one ``XADD ... MAXLEN ~ retention``: the stream entry id is the event id, so
 ids are ordered across every process and machine sharing the Redis server.
 
+Publishing is idempotent: the ``XADD`` runs in a small Lua script together with a
+per-publish token (``<prefix>_published:<token>``, kept ``publish_token_ttl``
+seconds). When a connection drops after Redis ran the script but before its
+reply arrived, redis-py sends the same script with the same token again, and
+Redis answers with the id it already stored instead of storing the event twice.
+
 Live delivery: one reader thread per process runs a blocking ``XREAD`` over every
 channel that has a subscriber in this process, from the last id it has seen, and
 fans each entry out to the local subscriptions (threads and event loops alike).
@@ -42,7 +48,7 @@ from . import (
 
 try:
     import redis
-    from redis.backoff import NoBackoff
+    from redis.backoff import ExponentialBackoff, NoBackoff
     from redis.retry import Retry
 except ImportError as e:  # pragma: no cover - depends on the environment
     raise ImportError(
@@ -55,6 +61,21 @@ logger = logging.getLogger("kolben.broker")
 _ZERO: EventKey = (0, 0)
 _DATA = b"d"
 _TYPE = b"e"
+
+#: Publishes one event at most once per token: a retry of the same call (same
+#: token) gets the id stored the first time. Atomic, as every Lua script is.
+#: KEYS[1]: the channel's stream; KEYS[2]: the token's key.
+#: ARGV[1]: MAXLEN (approximate); ARGV[2]: the token's lifetime in ms;
+#: ARGV[3], ARGV[4], ...: the entry's fields and values.
+_PUBLISH_ONCE = """
+local stored = redis.call('GET', KEYS[2])
+if stored then
+  return stored
+end
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(ARGV, 3))
+redis.call('SET', KEYS[2], id, 'PX', ARGV[2])
+return id
+"""
 
 
 def describe_url(url: str) -> str:
@@ -80,6 +101,9 @@ class RedisBroker(Broker):
     block_ms = 5000
     #: The longest pause between two reconnection attempts (seconds).
     max_backoff = 2.0
+    #: How long Redis remembers that a publish was done, so that a retry of it
+    #: (after a lost reply) is recognised (seconds). Far longer than a retry takes.
+    publish_token_ttl = 60.0
 
     def __init__(
         self,
@@ -94,14 +118,19 @@ class RedisBroker(Broker):
         self.url = url
         self.key_prefix = key_prefix
         self._where = describe_url(url)
-        # At most one retry, for a pooled connection the server closed while idle;
-        # more could publish an event twice when the reply, not the command, was lost.
+        # Retried on a new connection when one drops or times out: every command
+        # of this client can run twice safely (a publish carries its own token).
         self._client = redis.Redis.from_url(
             url,
             socket_connect_timeout=2.0,
             socket_timeout=5.0,
-            retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
+            retry=Retry(
+                ExponentialBackoff(cap=0.5, base=0.02),
+                2,
+                supported_errors=(redis.ConnectionError, redis.TimeoutError),
+            ),
         )
+        self._publish_once = self._client.register_script(_PUBLISH_ONCE)
         token = uuid.uuid4().hex[:12]
         #: The client name (``CLIENT SETNAME``) of the reader's connection.
         self.reader_name = f"kolben-broker-reader-{os.getpid()}-{token}"
@@ -131,19 +160,28 @@ class RedisBroker(Broker):
     # -- publishing ------------------------------------------------------------------
 
     def publish(self, channel: str, data: t.Any, *, event: str | None = None) -> str:
+        """Store the event in the channel's stream; its id.
+
+        At most once: a retry after a lost reply (redis-py retries on a new
+        connection when one drops or times out) finds this call's token and
+        returns the id stored the first time. Raises :exc:`BrokerError` when
+        Redis can't be reached even after the retries; the event may then have
+        been stored (once) or not.
+        """
         _check_channel(channel)
         if event is not None:
             _check_field("event type", event)
-        fields: dict[bytes, str] = {_DATA: self._encode(data)}
+        args: list[str | bytes | int] = [
+            self.retention,
+            int(self.publish_token_ttl * 1000),
+            _DATA,
+            self._encode(data),
+        ]
         if event is not None:
-            fields[_TYPE] = event
+            args += [_TYPE, event]
+        token_key = f"{self.key_prefix}_published:{uuid.uuid4().hex}"
         try:
-            raw = self._client.xadd(
-                self._key(channel),
-                fields,  # type: ignore[arg-type]
-                maxlen=self.retention,
-                approximate=True,
-            )
+            raw = self._publish_once(keys=[self._key(channel), token_key], args=args)
         except redis.RedisError as e:
             raise self._error(f"publish to channel {channel!r}", e) from e
         return t.cast(bytes, raw).decode("ascii")
