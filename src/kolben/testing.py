@@ -9,6 +9,7 @@ from __future__ import annotations
 import typing as t
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from copy import copy
 from functools import cache
 from types import TracebackType
 from urllib.parse import urlsplit
@@ -19,6 +20,8 @@ from werkzeug.test import Client
 from werkzeug.wrappers import Request as BaseRequest
 
 from .cli import ScriptInfo
+from .ctx import AppContext, RequestContext
+from .globals import _cv_app, _cv_request
 from .wsgi import PRESERVE_CONTEXT_KEY
 
 if t.TYPE_CHECKING:
@@ -33,6 +36,13 @@ class CookiesDisabledError(TypeError, RuntimeError):
     """:meth:`KolbenClient.session_transaction` on a client made with
     ``use_cookies=False``. A :exc:`TypeError` as in Flask, and a
     :exc:`RuntimeError`."""
+
+
+class NestedClientError(RuntimeError):
+    """A test client's ``with`` block can't be entered or its kept contexts
+    popped: ``with client:`` inside the same client's block, or blocks of two
+    clients that overlap instead of nesting. A :exc:`RuntimeError`, as Flask's
+    "Cannot nest client invocations"."""
 
 
 class EnvironBuilder(werkzeug.test.EnvironBuilder):
@@ -100,7 +110,10 @@ class KolbenClient(Client):
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
         self.preserve_context = False
+        # Contexts the app handed over at the end of a request (with client:),
+        # then those pushed again, in push order, until the block ends.
         self._new_contexts: list[t.ContextManager[t.Any]] = []
+        self._kept: list[t.ContextManager[t.Any]] = []
         self._context_stack = ExitStack()
         self.environ_base = {
             "REMOTE_ADDR": "127.0.0.1",
@@ -130,10 +143,16 @@ class KolbenClient(Client):
         follow_redirects: bool = False,
         **kwargs: t.Any,
     ) -> TestResponse:
-        """Send a request to the app; arguments as for :meth:`werkzeug.test.Client.open`."""
+        """Send a request to the app; arguments as for :meth:`werkzeug.test.Client.open`.
+
+        Inside ``with client:`` the contexts of the request are kept afterwards;
+        with ``follow_redirects=True``, those of the last request (the one that
+        gave the response), as in Flask.
+        """
         if args and isinstance(args[0], (werkzeug.test.EnvironBuilder, dict, BaseRequest)):
             if isinstance(args[0], werkzeug.test.EnvironBuilder):
-                builder = args[0]
+                # A copy: the caller's builder keeps its own environ_base.
+                builder = copy(args[0])
                 builder.environ_base = self._copy_environ(dict(builder.environ_base or {}))
                 request = builder.get_request()
             elif isinstance(args[0], dict):
@@ -141,20 +160,59 @@ class KolbenClient(Client):
                     args[0], app=self.application, environ_base=self._copy_environ({})
                 ).get_request()
             else:
-                request = args[0]
+                request = copy(args[0])
                 request.environ = self._copy_environ(request.environ)
         else:
             request = self._request_from_builder_args(args, kwargs)
 
-        # Pop the contexts kept from the previous request before making a new one.
-        self._context_stack.close()
-        response = super().open(request, buffered=buffered, follow_redirects=follow_redirects)
+        # Pop the contexts kept from the previous request before making a new one
+        # (a redirect followed is a new request too).
+        self._pop_kept_contexts()
+        try:
+            response = super().open(request, buffered=buffered, follow_redirects=follow_redirects)
+        except BaseException:
+            # The app raised (TESTING): its contexts were popped and are not kept;
+            # pushing them again later would run their teardown functions twice.
+            self._new_contexts.clear()
+            raise
         response.json_module = self.application.json  # type: ignore[assignment]
-        # Re-push the contexts the request kept, to be popped when the block ends.
-        while self._new_contexts:
-            cm = self._new_contexts.pop()
+        # Push again the contexts the request(s) kept, in the order they were kept
+        # (app, then request; a followed redirect's after the first request's), so
+        # the last request's are the active ones until the block ends.
+        for cm in self._new_contexts:
             self._context_stack.enter_context(cm)
+            self._kept.append(cm)
+        self._new_contexts.clear()
         return response
+
+    def _pop_kept_contexts(self) -> None:
+        """Pop the contexts this client kept (``with client:``), after checking
+        that they are the active ones.
+
+        :raises NestedClientError: another client's ``with`` block (or a context
+            pushed since) is open above them; popping from under it would leave
+            the context stack in a state nothing can undo. Nothing is popped.
+        """
+        if not self._kept:
+            return
+        top_request = next(
+            (cm for cm in reversed(self._kept) if isinstance(cm, RequestContext)), None
+        )
+        top_app = next((cm for cm in reversed(self._kept) if isinstance(cm, AppContext)), None)
+        active_request = _cv_request.get(None)
+        active_app = _cv_app.get(None)
+        if active_request is not top_request or active_app is not top_app:
+            active = active_request if active_request is not top_request else active_app
+            raise NestedClientError(
+                "Cannot nest client invocations: the contexts this test client kept"
+                " for its 'with' block are not the active ones. Another client's"
+                f" 'with' block, or a context pushed since ({active!r}), is still"
+                " open above them: end it first. 'with' blocks of test clients must"
+                " nest, the inner one ending first, and a client can't send a"
+                " request while another client's block is open inside its own."
+            )
+        self._kept.clear()
+        self._context_stack.close()
 
     @contextmanager
     def session_transaction(self, *args: t.Any, **kwargs: t.Any) -> Iterator[SessionMixin]:
@@ -203,7 +261,10 @@ class KolbenClient(Client):
 
     def __enter__(self) -> KolbenClient:
         if self.preserve_context:
-            raise RuntimeError("Cannot nest client invocations: 'with client:' is active.")
+            raise NestedClientError(
+                "Cannot nest client invocations: this test client's 'with' block is"
+                " already open. Use one 'with client:' block, or a second client."
+            )
         self.preserve_context = True
         return self
 
@@ -213,8 +274,11 @@ class KolbenClient(Client):
         exc_value: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        # Checked first: if another client's block is still open above this one,
+        # the error says so and this block stays open (end the other one, then
+        # this one) instead of corrupting the context stack.
+        self._pop_kept_contexts()
         self.preserve_context = False
-        self._context_stack.close()
 
 
 @cache
