@@ -3,13 +3,80 @@
 from __future__ import annotations
 
 import typing as t
+from functools import lru_cache
 
 if t.TYPE_CHECKING:
     from jinja2 import BaseLoader
+    from werkzeug.datastructures import MultiDict
 
     from .app import Kolben
     from .scaffold import Scaffold
     from .wrappers import Request
+
+
+class UnexpectedUnicodeError(AssertionError, UnicodeError):
+    """Raised where text or bytes of an unexpected kind would give a less
+    helpful error (kept for Flask compatibility)."""
+
+
+class DebugFilesKeyError(KeyError, AssertionError):
+    """Raised in debug mode by ``request.files[key]`` when ``key`` is not a file
+    but was sent as a form field: the form was not sent as
+    ``multipart/form-data``, so the browser sent file names, not files.
+
+    A :exc:`KeyError` (as the lookup would raise anyway) and an
+    :exc:`AssertionError` (a programming error, not bad input).
+    """
+
+    def __init__(self, request: Request, key: str) -> None:
+        sent = request.form.getlist(key)
+        parts = [
+            f"You tried to access the file {key!r} in request.files, but the request"
+            f" has no such file. Its content type is {request.mimetype!r}, not"
+            " 'multipart/form-data', so no file contents were sent. Add"
+            ' enctype="multipart/form-data" to the <form> tag (with method="post").'
+        ]
+        if sent:
+            names = ", ".join(repr(x) for x in sent)
+            parts.append(
+                f"\n\nThe browser sent the file name instead, as the form field {key!r}: {names}."
+            )
+        parts.append("\n\nThis exception is only raised in debug mode.")
+        self.msg = "".join(parts)
+        super().__init__(key)
+
+    def __str__(self) -> str:
+        return self.msg
+
+
+def attach_enctype_error_multidict(request: Request) -> None:
+    """Make ``request.files[key]`` raise :exc:`DebugFilesKeyError` for a key that
+    was sent as a form field instead of a file. Used in debug mode for requests
+    that are not ``multipart/form-data``."""
+    files = request.files
+    files.__class__ = t.cast(t.Any, _explaining_files_class(type(files)))
+    files._kolben_request = request  # type: ignore[attr-defined]
+
+
+@lru_cache(maxsize=16)
+def _explaining_files_class(base: type[MultiDict[str, t.Any]]) -> type[MultiDict[str, t.Any]]:
+    """A subclass of ``base`` whose missing keys raise :exc:`DebugFilesKeyError`
+    when the key is in the request's form (one per files class, cached)."""
+
+    class ExplainingFiles(base):  # type: ignore[valid-type, misc]
+        def __getitem__(self, key: str) -> t.Any:
+            try:
+                return super().__getitem__(key)
+            except KeyError as e:
+                request = self.__dict__.get("_kolben_request")
+                if request is None or key not in request.form:
+                    raise
+                raise DebugFilesKeyError(request, key).with_traceback(e.__traceback__) from None
+
+    ExplainingFiles.__name__ = base.__name__
+    ExplainingFiles.__qualname__ = base.__qualname__
+    ExplainingFiles.__module__ = base.__module__
+    return ExplainingFiles
 
 
 class FormDataRoutingRedirect(AssertionError):
@@ -99,12 +166,7 @@ def explain_template_loading_attempts(
         )
     elif total_found == 0:
         lines.append("Error: the template could not be found.")
-        if blueprint is not None:
-            lines.append(
-                f"  The template was looked up from an endpoint that belongs to the"
-                f" blueprint {blueprint!r}."
-            )
-            lines.append("  Maybe you did not place a template in the right folder?")
+        lines.extend(_blueprint_hint(blueprint))
         lines.append(
             "  Templates are found in the application's template folder first, then"
             " in each blueprint's, in registration order; names are relative to those"
@@ -114,5 +176,27 @@ def explain_template_loading_attempts(
         lines.append(
             "Warning: multiple loaders returned a match for the template; the first one is used."
         )
+        lines.extend(_blueprint_hint(blueprint))
 
     app.logger.info("\n".join(lines))
+
+
+def _blueprint_hint(blueprint: str | None) -> list[str]:
+    """The lines pointing a template lookup from a blueprint's view to the docs
+    on blueprint templates (none outside a blueprint)."""
+    if blueprint is None:
+        return []
+    return [
+        "  The template was looked up from an endpoint that belongs to the"
+        f" blueprint {blueprint!r}.",
+        "  Maybe you did not place a template in the right folder?",
+        f"  See {BLUEPRINT_TEMPLATES_DOCS}.",
+    ]
+
+
+#: Where blueprint templates are documented; the template-loading report points here.
+BLUEPRINT_TEMPLATES_DOCS = (
+    "'Templates and static files' in the blueprints guide (docs/blueprints.md):"
+    " a blueprint's templates go in a subfolder named after it, e.g."
+    " 'templates/<blueprint>/page.html', rendered as '<blueprint>/page.html'"
+)

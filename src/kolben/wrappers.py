@@ -190,24 +190,43 @@ class Request(_WerkzeugRequest):
         the limits applied (``MAX_CONTENT_LENGTH`` through the input stream) and the
         silence about a malformed body are werkzeug's. Anything else, or a subclass
         that customises form parsing, takes werkzeug's path.
+
+        Beyond werkzeug (and Flask), :attr:`max_form_parts` (``MAX_FORM_PARTS``)
+        also limits the fields of a urlencoded form: past it, 413, before the
+        fields are parsed. werkzeug applies it to multipart forms only.
+
+        In debug mode, ``request.files[key]`` for a key that was sent as a form
+        field (the form lacked ``enctype="multipart/form-data"``) raises
+        :exc:`~kolben.debughelpers.DebugFilesKeyError`, which says so.
         """
         if "form" in self.__dict__:
             return
         cls = type(self)
         if (
-            self.mimetype != "application/x-www-form-urlencoded"
+            self.mimetype not in _URLENCODED
             or cls.make_form_data_parser is not _WerkzeugRequest.make_form_data_parser
             or cls.form_data_parser_class is not FormDataParser
             or not self.want_form_data_parsed
         ):
             super()._load_form_data()
+            self._check_files_in_debug()
             return
         stream = self._get_stream_for_parsing()
+        storage = self.parameter_storage_class
+        d = self.__dict__
         try:
             text = stream.read().decode()
         except ValueError:
             items: list[tuple[str, str]] = []  # werkzeug's parser ignores a bad body
         else:
+            limit = self.max_form_parts
+            # PERF: k fields take at least 2k - 1 characters, so a body shorter
+            # than that can't have too many: no count for an ordinary form.
+            if limit is not None and len(text) > 2 * limit and _too_many_fields(text, limit):
+                d["stream"] = stream
+                d["form"] = storage()
+                d["files"] = storage()
+                raise RequestEntityTooLarge(f"The submitted form has more than {limit} fields.")
             if "%" in text or "+" in text:
                 items = parse_qsl(text, keep_blank_values=True, errors="werkzeug.url_quote")
             else:
@@ -216,11 +235,22 @@ class Request(_WerkzeugRequest):
                     if piece:
                         name, _, value = piece.partition("=")
                         items.append((name, value))
-        storage = self.parameter_storage_class
-        d = self.__dict__
         d["stream"] = stream
         d["form"] = storage(items)
         d["files"] = storage()
+        self._check_files_in_debug()
+
+    def _check_files_in_debug(self) -> None:
+        """In debug mode, make ``files[key]`` explain a file sent as a form field
+        (Flask's behaviour; nothing is done outside debug mode)."""
+        if (
+            _config_value("DEBUG", False)
+            and self.mimetype != "multipart/form-data"
+            and not self.__dict__.get("files", True)
+        ):
+            from .debughelpers import attach_enctype_error_multidict
+
+            attach_enctype_error_multidict(self)
 
     def on_json_loading_failed(self, e: ValueError | None) -> t.Any:
         """Called when :meth:`get_json` fails: 415 without a JSON content type, 400
@@ -277,9 +307,7 @@ class Response(_WerkzeugResponse):
         data = body.encode() if isinstance(body, str) else bytes(body)
         rv = cls.__new__(cls)
         headers = Headers()
-        content_type = (
-            cls._default_content_type if mimetype is None else _content_type(mimetype)
-        )
+        content_type = cls._default_content_type if mimetype is None else _content_type(mimetype)
         headers._list = [
             ("Content-Type", content_type),
             ("Content-Length", str(len(data))),
@@ -447,9 +475,7 @@ def _check_fast_init(cls: type[Response]) -> bool:
         and cls.automatically_set_content_length
     ):
         mimetype = cls.default_mimetype
-        cls._default_content_type = (
-            get_content_type(mimetype, "utf-8") if mimetype else ""
-        )
+        cls._default_content_type = get_content_type(mimetype, "utf-8") if mimetype else ""
         if mimetype:
             cls._fast_init_ok = True
             try:
@@ -571,6 +597,18 @@ def _sample_environs() -> list[dict[str, t.Any]]:
         {"PATH_INFO": "", "SERVER_NAME": "/run/app.sock"},
         {},
     ]
+
+
+#: The content types werkzeug parses as a urlencoded form.
+_URLENCODED = frozenset({"application/x-www-form-urlencoded", "application/x-url-encoded"})
+
+
+def _too_many_fields(text: str, limit: int) -> bool:
+    """Whether the urlencoded ``text`` has more than ``limit`` fields (non-empty
+    pieces between ``&``, as the parser counts them)."""
+    if text.count("&") < limit:  # at most count + 1 pieces
+        return False
+    return sum(1 for piece in text.split("&") if piece) > limit
 
 
 def split_blueprint_path(name: str) -> list[str]:
