@@ -89,6 +89,32 @@ class NoAppException(click.UsageError):
     """
 
 
+# --- names in messages ---------------------------------------------------------------------
+
+
+class _Names(t.NamedTuple):
+    product: str  #: "kolben", or "Flask" under the compat layer
+    app_class: str  #: "Kolben" or "Flask"
+    env: str  #: the environment variable prefix: "KOLBEN" or "FLASK"
+    command: str  #: "flask" when run as flask (or python -m flask), else "kolben"
+
+
+def _flask_compat_on() -> bool:
+    """Whether the Flask compat layer (:mod:`kolben.compat`) is installed."""
+    compat = sys.modules.get("kolben.compat")
+    return compat is not None and bool(compat.installed())
+
+
+def _names() -> _Names:
+    """The names messages use: Flask's under the compat layer, where the app and
+    its users speak of ``flask`` and ``FLASK_APP`` (which kolben honours too)."""
+    if not _flask_compat_on():
+        return _Names("kolben", "Kolben", "KOLBEN", "kolben")
+    ctx = click.get_current_context(silent=True)
+    running = (ctx.find_root().info_name or "") if ctx is not None else "flask"
+    return _Names("Flask", "Flask", "FLASK", "flask" if "flask" in running else "kolben")
+
+
 # --- finding the app in a module ---------------------------------------------------------
 
 _APP_NAMES = ("app", "application")
@@ -103,9 +129,16 @@ def _kolben_class() -> type[Kolben]:
 
 def _called_with_wrong_args(func: t.Callable[..., t.Any], exc: BaseException) -> bool:
     """Whether the :exc:`TypeError` ``exc`` came from calling ``func`` with the wrong
-    arguments, rather than from inside it (the traceback never reaches its code)."""
+    arguments, rather than from inside it (the traceback never reaches its code).
+
+    For a callable without code of its own (an object with ``__call__``, a
+    :func:`functools.partial`), the call failed only if the traceback has no
+    frame beyond the one that called it.
+    """
     code = getattr(func, "__code__", None)
     tb: TracebackType | None = exc.__traceback__
+    if code is None:
+        return tb is None or tb.tb_next is None
     while tb is not None:
         if tb.tb_frame.f_code is code:
             return False
@@ -131,25 +164,42 @@ def _is_below_cwd(path: str) -> bool:
 
 
 def _call_factory(
-    factory: t.Callable[..., t.Any], call: str, module_name: str, *args: t.Any, **kwargs: t.Any
+    factory: t.Callable[..., t.Any],
+    call: str,
+    module_name: str,
+    *args: t.Any,
+    _from_script: bool = False,
+    **kwargs: t.Any,
 ) -> t.Any:
-    """Call an app factory; its errors become a one-line :exc:`NoAppException`.
+    """Call an app factory; its errors become a one-line :exc:`NoAppException`
+    whose cause is the original error.
 
-    Wrong arguments name the factory; any other error says what was raised and
+    A factory that could not be called with the arguments is told apart from
+    one that raised (even a :exc:`TypeError`) inside: the first names the
+    factory and how to pass arguments, the second says what was raised and
     where. In debug mode (``KOLBEN_DEBUG``) the traceback follows the line.
+    ``_from_script``: the factory was given to :class:`ScriptInfo` (or
+    ``KolbenGroup(create_app=...)``), which calls it without arguments.
     """
     try:
         return factory(*args, **kwargs)
     except (click.ClickException, click.exceptions.Exit, click.Abort):
         raise
     except TypeError as e:
-        if _called_with_wrong_args(factory, e):
+        if not _called_with_wrong_args(factory, e):
+            _raise_factory_error(e, call, module_name)
+        if _from_script:
             raise NoAppException(
-                f"The factory {call!r} in module {module_name!r} could not be called with"
-                f" the given arguments ({e}). Pass the arguments it needs with"
-                f" '{module_name}:{_name_of(call)}(args)'."
+                f"The app factory {call!r} given to the command line"
+                f" ({_names().app_class}Group(create_app=...) or ScriptInfo) could not"
+                f" be called without arguments ({e}). It is always called without"
+                " arguments: give it defaults, or pass a function that takes none."
             ) from e
-        _raise_factory_error(e, call, module_name)
+        raise NoAppException(
+            f"The factory {call!r} in module {module_name!r} could not be called with"
+            f" the given arguments ({e}). Pass the arguments it needs with"
+            f" '{module_name}:{_name_of(call)}(args)'."
+        ) from e
     except Exception as e:
         _raise_factory_error(e, call, module_name)
 
@@ -168,7 +218,10 @@ def _raise_factory_error(e: BaseException, call: str, module_name: str) -> t.NoR
     if get_debug_flag():
         message += "\n\n" + "".join(traceback.format_exception(e)).rstrip()
     else:
-        message += " Run with 'kolben --debug' (or KOLBEN_DEBUG=1) to see the traceback."
+        names = _names()
+        message += (
+            f" Run with '{names.command} --debug' (or {names.env}_DEBUG=1) to see the traceback."
+        )
     raise NoAppException(message) from e
 
 
@@ -176,6 +229,7 @@ def _find_best_app(module: ModuleType) -> tuple[Kolben, str]:
     """:func:`find_best_app`, also returning the expression naming the app."""
     kolben_class = _kolben_class()
     name = module.__name__
+    names = _names()
     for attr_name in _APP_NAMES:
         candidate = getattr(module, attr_name, None)
         if isinstance(candidate, kolben_class):
@@ -185,10 +239,10 @@ def _find_best_app(module: ModuleType) -> tuple[Kolben, str]:
     if len(found) == 1:
         return found[0][1], found[0][0]
     if len(found) > 1:
-        names = ", ".join(repr(k) for k, _ in found)
+        found_names = ", ".join(repr(k) for k, _ in found)
         raise NoAppException(
-            f"Detected multiple kolben applications in module {name!r} ({names})."
-            f" Use '{name}:name' to pick one."
+            f"Detected multiple {names.product} applications in module {name!r}"
+            f" ({found_names}). Use '{name}:name' to pick one."
         )
 
     notes = ""
@@ -212,13 +266,28 @@ def _find_best_app(module: ModuleType) -> tuple[Kolben, str]:
             _raise_factory_error(e, f"{attr_name}()", name)
         if isinstance(result, kolben_class):
             return result, f"{attr_name}()"
-        notes += f" '{attr_name}()' returned {type(result).__name__}, not a kolben app."
+        notes += f" '{attr_name}()' returned {type(result).__name__}, not a {names.product} app."
 
+    real_flask = [k for k, v in vars(module).items() if _is_real_flask_app(v)]
+    if real_flask:
+        notes += (
+            f" {real_flask[0]!r} is an app of the real Flask: start the command with"
+            " KOLBEN_FLASK_COMPAT=1 set to run it on kolben ('import flask' then gives"
+            " kolben)."
+        )
     raise NoAppException(
-        f"Failed to find a kolben application or factory in module {name!r}: looked for"
-        " an app named 'app' or 'application', any single Kolben instance, and a factory"
+        f"Failed to find a {names.product} application or factory in module {name!r}:"
+        f" looked for an app named 'app' or 'application', any single {names.app_class}"
+        " instance, and a factory"
         f" named 'create_app' or 'make_app'.{notes} Use '{name}:name' to name the app or"
         " factory."
+    )
+
+
+def _is_real_flask_app(value: object) -> bool:
+    """Whether ``value`` is an app of the real Flask (not kolben's stand-in)."""
+    return any(
+        cls.__module__ == "flask.app" and cls.__name__ == "Flask" for cls in type(value).__mro__
     )
 
 
@@ -292,7 +361,8 @@ def find_app_by_string(module: ModuleType, app_name: str) -> Kolben:
     if isinstance(app, _kolben_class()):
         return app
     raise NoAppException(
-        f"A valid kolben application was not obtained from '{module_name}:{app_name}'"
+        f"A valid {_names().product} application was not obtained from"
+        f" '{module_name}:{app_name}'"
         f" (got {type(app).__name__})."
     )
 
@@ -400,10 +470,14 @@ def get_version(ctx: click.Context, param: click.Parameter, value: t.Any) -> Non
     """The ``--version`` callback: print the Python, kolben and werkzeug versions."""
     if not value or ctx.resilient_parsing:
         return
+    if _flask_compat_on():
+        from .compat import FLASK_VERSION
+
+        framework = f"Flask {FLASK_VERSION} (kolben {_dist_version('kolben')}, Flask compat layer)"
+    else:
+        framework = f"Kolben {_dist_version('kolben')}"
     click.echo(
-        f"Python {platform.python_version()}\n"
-        f"Kolben {_dist_version('kolben')}\n"
-        f"Werkzeug {_dist_version('werkzeug')}",
+        f"Python {platform.python_version()}\n{framework}\nWerkzeug {_dist_version('werkzeug')}",
         color=ctx.color,
     )
     ctx.exit()
@@ -530,7 +604,7 @@ class ScriptInfo:
         if self.create_app is not None:
             name = getattr(self.create_app, "__name__", "create_app")
             module = getattr(self.create_app, "__module__", None) or "?"
-            app = _call_factory(self.create_app, f"{name}()", module)
+            app = _call_factory(self.create_app, f"{name}()", module, _from_script=True)
         elif self.app_import_path:
             path, sep, name = self._split_import_path(self.app_import_path)
             module_name = prepare_import(path)
@@ -554,14 +628,16 @@ class ScriptInfo:
                     break
 
         if app is None:
+            names = _names()
             raise NoAppException(
-                "Could not locate a kolben application. Use the 'kolben --app' option,"
-                " the 'KOLBEN_APP' environment variable, or a 'wsgi.py' or 'app.py'"
-                " file in the current folder."
+                f"Could not locate a {names.product} application. Use the"
+                f" '{names.command} --app' option, the '{names.env}_APP' environment"
+                " variable, or a 'wsgi.py' or 'app.py' file in the current folder."
             )
         if not isinstance(app, _kolben_class()):
             raise NoAppException(
-                f"The app factory returned {type(app).__name__}, not a kolben application."
+                f"The app factory returned {type(app).__name__}, not a"
+                f" {_names().product} application."
             )
         if self.set_debug_flag:
             from .helpers import get_debug_flag
@@ -667,6 +743,8 @@ def _set_debug(ctx: click.Context, param: click.Option, value: bool) -> bool | N
     if source is None or source in (ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP):
         return None
     os.environ["KOLBEN_DEBUG"] = "1" if value else "0"
+    if _flask_compat_on():  # as Flask does, for extensions that read it
+        os.environ["FLASK_DEBUG"] = os.environ["KOLBEN_DEBUG"]
     return value
 
 
@@ -911,22 +989,66 @@ class CertParamType(_ParamType):
         try:
             return self.path_type(value, param, ctx)
         except click.BadParameter:
-            text = click.STRING(value, param, ctx).lower()
-            if text == "adhoc":
-                if importlib.util.find_spec("cryptography") is None:
+            text = click.STRING(value, param, ctx)
+            if text.lower() == "adhoc":
+                try:  # imported, as Flask does: a module found but broken is absent
+                    importlib.import_module("cryptography")
+                except ImportError:
                     raise click.BadParameter(
                         "Using ad-hoc certificates requires the cryptography library:"
                         " pip install cryptography",
                         ctx,
                         param,
                     ) from None
-                return text
-            from werkzeug.utils import import_string
-
-            obj = import_string(value, silent=True) if "." in value or ":" in value else None
+                return "adhoc"
+            if not _looks_like_import_path(text):
+                raise
+            obj, reason = _import_ssl_context(text)
             if isinstance(obj, ssl.SSLContext):
                 return obj
-            raise
+            if reason is None:  # no such module either: a missing file, most likely
+                raise
+            raise click.BadParameter(
+                f"File {text!r} does not exist, and as an import path it names no"
+                f" ssl.SSLContext ({reason}). Give a certificate file (with '--key'),"
+                " 'adhoc', or 'module:name' naming an ssl.SSLContext object.",
+                ctx,
+                param,
+            ) from None
+
+
+def _looks_like_import_path(text: str) -> bool:
+    """``module:name`` or ``package.module.name`` (dotted identifiers only)."""
+    return bool(re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*([:.][A-Za-z_]\w*)", text))
+
+
+def _import_ssl_context(text: str) -> tuple[t.Any, str | None]:
+    """Import the object named by ``text``: ``(object, why it is not usable)``;
+    the reason is None when its top-level module does not exist.
+
+    The current folder is searched too (the ``kolben`` script does not put it on
+    :data:`sys.path`; ``python -m kolben`` does), as for the app itself.
+    """
+    from werkzeug.utils import ImportStringError, import_string
+
+    top = re.split(r"[.:]", text, maxsplit=1)[0]
+    cwd = os.getcwd()
+    added = cwd not in sys.path and "" not in sys.path
+    if added:
+        sys.path.append(cwd)
+    try:
+        if importlib.util.find_spec(top) is None:
+            return None, None
+        obj = import_string(text)
+    except ImportStringError as e:
+        cause = e.exception
+        return None, f"importing it failed: {type(cause).__name__}: {cause}"
+    except Exception as e:  # an error while importing the module
+        return None, f"importing it failed: {type(e).__name__}: {e}"
+    finally:
+        if added:
+            sys.path.remove(cwd)
+    return obj, f"it is a {type(obj).__name__}, not an ssl.SSLContext"
 
 
 def _validate_key(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -974,7 +1096,7 @@ def show_server_banner(debug: bool | None, app_import_path: str | None) -> None:
     if is_running_from_reloader():
         return
     if app_import_path is not None:
-        click.echo(f" * Serving Kolben app '{app_import_path}'")
+        click.echo(f" * Serving {_names().app_class} app '{app_import_path}'")
     if debug is not None:
         click.echo(f" * Debug mode: {'on' if debug else 'off'}")
 
@@ -1320,6 +1442,91 @@ directory.
 )
 
 
-def main() -> None:
-    """Entry point of the ``kolben`` console script."""
-    cli.main(prog_name="kolben")
+def main(prog_name: str | None = None) -> None:
+    """Entry point of the ``kolben`` console script (and, under the Flask compat
+    layer, of Flask's ``flask`` script, which calls ``flask.cli.main()``).
+
+    The program is named ``flask`` when started as ``flask``, else ``kolben``.
+    """
+    if prog_name is None:
+        started_as = os.path.splitext(os.path.basename(sys.argv[0] if sys.argv else ""))[0]
+        prog_name = "flask" if started_as in ("flask", "flask-script") else "kolben"
+    cli.main(prog_name=prog_name)
+
+
+def flask_main() -> None:
+    """Entry point of the ``flask`` command written by ``kolben
+    install-flask-command``: kolben's command line with the Flask compat layer
+    on (as if ``KOLBEN_FLASK_COMPAT=1`` were set), named ``flask``."""
+    from .compat import install
+
+    install()
+    main(prog_name="flask")
+
+
+#: The first line after the shebang of a ``flask`` command kolben wrote.
+FLASK_COMMAND_MARK = "# The 'flask' command, written by 'kolben install-flask-command'."
+
+
+def _flask_command_text() -> str:
+    return (
+        f"#!{sys.executable}\n"
+        f"{FLASK_COMMAND_MARK}\n"
+        "# Flask was not installed when it was written: this runs kolben's command\n"
+        "# line with the Flask compat layer on. Installing Flask replaces it with\n"
+        "# Flask's own, which does the same under KOLBEN_FLASK_COMPAT=1. Delete\n"
+        "# this file to remove it.\n"
+        "import sys\n\n"
+        "from kolben.cli import flask_main\n\n"
+        "sys.exit(flask_main())\n"
+    )
+
+
+@click.command(
+    "install-flask-command",
+    hidden=True,
+    short_help="Add a 'flask' command running kolben, where Flask is not installed.",
+)
+@click.option(
+    "--dir",
+    "folder",
+    type=click.Path(file_okay=False, writable=True),
+    default=None,
+    help="The folder to write it to (default: this environment's scripts folder).",
+)
+def install_flask_command(folder: str | None) -> None:
+    """Write a 'flask' command that runs kolben's command line with the Flask
+    compat layer on, so scripts written for Flask ('flask --app app init-db',
+    'flask routes') run unchanged.
+
+    Only where it can't clash: if a 'flask' command already exists in the
+    folder (Flask's own, or one written before), nothing is written. Flask's
+    own command works with kolben too once KOLBEN_FLASK_COMPAT=1 is set.
+    """
+    import sysconfig
+
+    if os.name == "nt":
+        raise click.ClickException(
+            "install-flask-command writes a POSIX script; on Windows, use"
+            " 'python -m flask' with KOLBEN_FLASK_COMPAT=1 set, or the 'kolben' command."
+        )
+    folder = folder or sysconfig.get_path("scripts")
+    target = os.path.join(folder, "flask")
+    if os.path.lexists(target):
+        with open(target, encoding="utf-8", errors="replace") as f:
+            ours = FLASK_COMMAND_MARK in f.read(4096)
+        if ours:
+            click.echo(f"The 'flask' command is already there: {target}")
+            return
+        raise click.ClickException(
+            f"{target} exists and was not written by kolben (Flask's own command, most"
+            " likely). It is left alone: with KOLBEN_FLASK_COMPAT=1 set, it already runs"
+            " kolben."
+        )
+    with open(target, "x", encoding="utf-8") as f:
+        f.write(_flask_command_text())
+    os.chmod(target, 0o755)
+    click.echo(f"Wrote {target}: 'flask ...' now runs kolben's command line.")
+
+
+cli.add_command(install_flask_command)
