@@ -85,6 +85,20 @@ def client(app: kolben.Kolben, door: str) -> kolben.testing.KolbenClient:
 
 
 @pytest.fixture
+def client_for(door: str) -> t.Callable[..., kolben.testing.KolbenClient]:
+    """``client_for(app)``: a test client for an app the test builds itself,
+    through the door of this run (the test runs under both, like ``client``).
+    Keyword arguments go to ``test_client()`` / ``asgi_test_client()``."""
+
+    def make(app: kolben.Kolben, **kwargs: t.Any) -> kolben.testing.KolbenClient:
+        if door == "asgi":
+            return app.asgi_test_client(**kwargs)
+        return app.test_client(**kwargs)
+
+    return make
+
+
+@pytest.fixture
 def runner(app: kolben.Kolben) -> kolben.testing.KolbenCliRunner:
     return app.test_cli_runner()
 

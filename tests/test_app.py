@@ -250,7 +250,7 @@ def test_setup_method_before_first_request_ok(app, method):
     SETUP_METHODS[method](app)
 
 
-def test_setup_allowed_after_test_request_context(app):
+def test_setup_allowed_after_test_request_context(app, client):
     with app.test_request_context("/"):
         pass
     with app.app_context():
@@ -260,7 +260,7 @@ def test_setup_allowed_after_test_request_context(app):
     def still():
         return "fine"
 
-    assert app.test_client().get("/still").data == b"fine"
+    assert client.get("/still").data == b"fine"
 
 
 def test_setup_guard_after_404_request(app, client):
@@ -286,39 +286,39 @@ def test_testing_propagates_exceptions(app, client):
         client.get("/")
 
 
-def test_debug_propagates_exceptions(app):
+def test_debug_propagates_exceptions(app, client):
     _raising_app(app)
     app.testing = False
     app.debug = True
     with pytest.raises(ValueError, match="view failed"):
-        app.test_client().get("/")
+        client.get("/")
 
 
-def test_propagate_exceptions_false_gives_500(app):
+def test_propagate_exceptions_false_gives_500(app, client):
     _raising_app(app)
     app.config["PROPAGATE_EXCEPTIONS"] = False
-    rv = app.test_client().get("/", errors_stream=io.StringIO())
+    rv = client.get("/", errors_stream=io.StringIO())
     assert rv.status_code == 500
     assert b"view failed" not in rv.data
 
 
-def test_propagate_exceptions_true_without_testing(app):
+def test_propagate_exceptions_true_without_testing(app, client):
     _raising_app(app)
     app.testing = False
     app.config["PROPAGATE_EXCEPTIONS"] = True
     with pytest.raises(ValueError):
-        app.test_client().get("/")
+        client.get("/")
 
 
-def test_production_gives_500(app):
+def test_production_gives_500(app, client):
     _raising_app(app)
     app.testing = False
-    rv = app.test_client().get("/", errors_stream=io.StringIO())
+    rv = client.get("/", errors_stream=io.StringIO())
     assert rv.status_code == 500
     assert b"Internal Server Error" in rv.data
 
 
-def test_500_errorhandler_for_unhandled(app):
+def test_500_errorhandler_for_unhandled(app, client):
     _raising_app(app)
     app.testing = False
 
@@ -326,7 +326,7 @@ def test_500_errorhandler_for_unhandled(app):
     def server_error(e):
         return f"custom 500: {type(e.original_exception).__name__}", 500
 
-    rv = app.test_client().get("/", errors_stream=io.StringIO())
+    rv = client.get("/", errors_stream=io.StringIO())
     assert rv.status_code == 500
     assert rv.data == b"custom 500: ValueError"
 

@@ -120,7 +120,7 @@ def sub_app():
     return app
 
 
-def test_subdomain_from_constructor(sub_app):
+def test_subdomain_from_constructor(sub_app, client_for):
     bp = Blueprint("api", __name__, subdomain="api")
 
     @bp.route("/")
@@ -128,7 +128,7 @@ def test_subdomain_from_constructor(sub_app):
         return "api index"
 
     sub_app.register_blueprint(bp)
-    client = sub_app.test_client()
+    client = client_for(sub_app)
     assert client.get("/", base_url="http://api.example.com").data == b"api index"
     assert client.get("/", base_url="http://example.com").status_code == 404
     assert client.get("/", base_url="http://other.example.com").status_code == 404
@@ -136,16 +136,16 @@ def test_subdomain_from_constructor(sub_app):
         assert url_for("api.index") == "http://api.example.com/"
 
 
-def test_subdomain_of_registration_wins(sub_app):
+def test_subdomain_of_registration_wins(sub_app, client_for):
     bp = Blueprint("api", __name__, subdomain="api")
     bp.add_url_rule("/", "index", lambda: "index")
     sub_app.register_blueprint(bp, subdomain="v2")
-    client = sub_app.test_client()
+    client = client_for(sub_app)
     assert client.get("/", base_url="http://v2.example.com").data == b"index"
     assert client.get("/", base_url="http://api.example.com").status_code == 404
 
 
-def test_subdomain_with_a_variable(sub_app):
+def test_subdomain_with_a_variable(sub_app, client_for):
     bp = Blueprint("users", __name__, subdomain="<user>")
 
     @bp.route("/")
@@ -153,17 +153,17 @@ def test_subdomain_with_a_variable(sub_app):
         return f"home of {user}"
 
     sub_app.register_blueprint(bp)
-    client = sub_app.test_client()
+    client = client_for(sub_app)
     assert client.get("/", base_url="http://ada.example.com").data == b"home of ada"
     with sub_app.app_context():
         assert url_for("users.index", user="bob") == "http://bob.example.com/"
 
 
-def test_subdomain_and_url_prefix_together(sub_app):
+def test_subdomain_and_url_prefix_together(sub_app, client_for):
     bp = Blueprint("api", __name__, subdomain="api", url_prefix="/v1")
     bp.add_url_rule("/items", "items", lambda: "items")
     sub_app.register_blueprint(bp)
-    client = sub_app.test_client()
+    client = client_for(sub_app)
     assert client.get("/v1/items", base_url="http://api.example.com").data == b"items"
     assert client.get("/v1/items", base_url="http://example.com").status_code == 404
 
@@ -311,13 +311,13 @@ def test_static_with_blueprint_registered_twice(app, client):
         assert url_for("two.static", filename="style.css") == "/two/static/style.css"
 
 
-def test_app_static_route_wins_over_blueprint_without_prefix():
+def test_app_static_route_wins_over_blueprint_without_prefix(client_for):
     # Flask's docs: without a url_prefix the blueprint's static URL is /static,
     # and the app's own static route takes precedence.
     app = make_app(static_folder="bp_fixtures/custom_root/static")
     bp = Blueprint("bp", __name__, static_folder="bp_fixtures/static")
     app.register_blueprint(bp)
-    client = app.test_client()
+    client = client_for(app)
     rv = client.get("/static/root.txt")
     try:
         assert rv.data == b"custom root static\n"
@@ -341,7 +341,7 @@ def tpl_app():
     return make_app(template_folder="bp_fixtures/app_templates")
 
 
-def test_template_folder_of_blueprint(tpl_app):
+def test_template_folder_of_blueprint(tpl_app, client_for):
     bp = Blueprint("bp", __name__, template_folder="bp_fixtures/templates")
     assert bp.jinja_loader is not None
 
@@ -350,10 +350,10 @@ def test_template_folder_of_blueprint(tpl_app):
         return render_template("bp_only.html", value=42)
 
     tpl_app.register_blueprint(bp)
-    assert tpl_app.test_client().get("/").data == b"bp only: 42"
+    assert client_for(tpl_app).get("/").data == b"bp only: 42"
 
 
-def test_template_of_app_wins_over_blueprint(tpl_app):
+def test_template_of_app_wins_over_blueprint(tpl_app, client_for):
     bp = Blueprint("bp", __name__, template_folder="bp_fixtures/templates")
 
     @bp.route("/")
@@ -361,10 +361,10 @@ def test_template_of_app_wins_over_blueprint(tpl_app):
         return render_template("shared.html")
 
     tpl_app.register_blueprint(bp)
-    assert tpl_app.test_client().get("/").data == b"shared from app"
+    assert client_for(tpl_app).get("/").data == b"shared from app"
 
 
-def test_template_of_first_registered_blueprint_wins(tpl_app):
+def test_template_of_first_registered_blueprint_wins(tpl_app, client_for):
     first = Blueprint("first", __name__, template_folder="bp_fixtures/templates")
     second = Blueprint("second", __name__, template_folder="bp_fixtures/other_templates")
 
@@ -374,7 +374,7 @@ def test_template_of_first_registered_blueprint_wins(tpl_app):
 
     tpl_app.register_blueprint(first)
     tpl_app.register_blueprint(second)
-    assert tpl_app.test_client().get("/").data == b"twice from first bp"
+    assert client_for(tpl_app).get("/").data == b"twice from first bp"
 
 
 def test_template_of_blueprint_found_outside_its_views(tpl_app):
@@ -763,7 +763,7 @@ def test_nested_url_prefixes(
         assert url_for("parent.child.view") == path
 
 
-def test_nested_subdomains_are_joined(sub_app):
+def test_nested_subdomains_are_joined(sub_app, client_for):
     parent = Blueprint("parent", __name__, subdomain="api")
     child = Blueprint("child", __name__, subdomain="v1")
     only_parent = Blueprint("only_parent", __name__)
@@ -772,7 +772,7 @@ def test_nested_subdomains_are_joined(sub_app):
     parent.register_blueprint(child)
     parent.register_blueprint(only_parent)
     sub_app.register_blueprint(parent)
-    client = sub_app.test_client()
+    client = client_for(sub_app)
     assert client.get("/c", base_url="http://v1.api.example.com").data == b"child"
     assert client.get("/c", base_url="http://api.example.com").status_code == 404
     assert client.get("/p", base_url="http://api.example.com").data == b"inherits"
@@ -780,13 +780,13 @@ def test_nested_subdomains_are_joined(sub_app):
         assert url_for("parent.child.view") == "http://v1.api.example.com/c"
 
 
-def test_nested_child_subdomain_without_parent_subdomain(sub_app):
+def test_nested_child_subdomain_without_parent_subdomain(sub_app, client_for):
     parent = Blueprint("parent", __name__)
     child = Blueprint("child", __name__)
     child.add_url_rule("/c", "view", lambda: "child")
     parent.register_blueprint(child, subdomain="kid")
     sub_app.register_blueprint(parent)
-    client = sub_app.test_client()
+    client = client_for(sub_app)
     assert client.get("/c", base_url="http://kid.example.com").data == b"child"
 
 
@@ -921,7 +921,7 @@ def test_blueprint_before_request_can_end_the_request(app, client):
     assert rv.data == b"stopped"
 
 
-def test_blueprint_teardown_gets_the_exception(app):
+def test_blueprint_teardown_gets_the_exception(app, client):
     app.config["TESTING"] = False
     bp = Blueprint("bp", __name__)
     seen = []
@@ -935,7 +935,7 @@ def test_blueprint_teardown_gets_the_exception(app):
         raise KeyError("boom")
 
     app.register_blueprint(bp)
-    assert app.test_client().get("/").status_code == 500
+    assert client.get("/").status_code == 500
     assert len(seen) == 1
     assert isinstance(seen[0], KeyError)
 

@@ -219,7 +219,7 @@ def test_after_request_not_run_on_unhandled_exception_but_teardown_is(app, clien
     assert calls == [("teardown", "RuntimeError")]
 
 
-def test_unhandled_exception_in_production_gives_500_and_runs_teardown(prod_app):
+def test_unhandled_exception_in_production_gives_500_and_runs_teardown(prod_app, client):
     calls = []
 
     @prod_app.teardown_request
@@ -230,12 +230,12 @@ def test_unhandled_exception_in_production_gives_500_and_runs_teardown(prod_app)
     def index():
         raise RuntimeError("unhandled")
 
-    rv = prod_app.test_client().get("/", errors_stream=io.StringIO())
+    rv = client.get("/", errors_stream=io.StringIO())
     assert rv.status_code == 500
     assert calls == ["RuntimeError"]
 
 
-def test_after_request_runs_on_500_response_when_not_propagating(prod_app):
+def test_after_request_runs_on_500_response_when_not_propagating(prod_app, client):
     # without propagation the error becomes a 500 response, which is then
     # finalized like any other response
     seen = []
@@ -249,22 +249,22 @@ def test_after_request_runs_on_500_response_when_not_propagating(prod_app):
     def index():
         raise RuntimeError("unhandled")
 
-    assert prod_app.test_client().get("/", errors_stream=io.StringIO()).status_code == 500
+    assert client.get("/", errors_stream=io.StringIO()).status_code == 500
     assert seen == [500]
 
 
-def test_after_request_error_becomes_500(prod_app, caplog):
+def test_after_request_error_becomes_500(prod_app, caplog, client):
     @prod_app.after_request
     def broken(response):
         raise RuntimeError("after_request broke")
 
     prod_app.add_url_rule("/", "index", lambda: "ok")
-    rv = prod_app.test_client().get("/", errors_stream=io.StringIO())
+    rv = client.get("/", errors_stream=io.StringIO())
     assert rv.status_code == 500
     assert "RuntimeError: after_request broke" in caplog.text
 
 
-def test_after_request_error_while_handling_error_is_logged(prod_app, caplog):
+def test_after_request_error_while_handling_error_is_logged(prod_app, caplog, client):
     @prod_app.after_request
     def broken(response):
         if response.status_code == 500:
@@ -275,7 +275,7 @@ def test_after_request_error_while_handling_error_is_logged(prod_app, caplog):
     def index():
         raise ValueError("view broke")
 
-    rv = prod_app.test_client().get("/", errors_stream=io.StringIO())
+    rv = client.get("/", errors_stream=io.StringIO())
     # the unprocessed 500 response is still sent
     assert rv.status_code == 500
     out = caplog.text
@@ -294,7 +294,7 @@ def test_teardown_request_gets_none_on_success(app, client):
     assert seen == [None]
 
 
-def test_teardown_request_gets_exception(prod_app):
+def test_teardown_request_gets_exception(prod_app, client):
     seen = []
     prod_app.teardown_request(seen.append)
     err = LookupError("gone")
@@ -303,7 +303,7 @@ def test_teardown_request_gets_exception(prod_app):
     def index():
         raise err
 
-    prod_app.test_client().get("/", errors_stream=io.StringIO())
+    client.get("/", errors_stream=io.StringIO())
     assert seen == [err]
 
 

@@ -427,7 +427,7 @@ class JSONObjectApp(kolben.Kolben):
         return super().make_response(rv)
 
 
-def test_app_make_response_override():
+def test_app_make_response_override(client_for):
     app = JSONObjectApp("json_objects", static_folder=None)
     app.testing = True
 
@@ -443,7 +443,7 @@ def test_app_make_response_override():
     def plain():
         return "plain"
 
-    client = app.test_client()
+    client = client_for(app)
     rv = client.get("/point")
     assert rv.status_code == 200
     assert rv.mimetype == "application/json"
@@ -588,7 +588,7 @@ def test_app_aborter_custom_code(app, client):
     assert b"client closed the connection" in rv.data
 
 
-def test_aborter_class_override():
+def test_aborter_class_override(client_for):
     from werkzeug.exceptions import Aborter
 
     class LoggingAborter(Aborter):
@@ -608,7 +608,7 @@ def test_aborter_class_override():
     def index():
         abort(410)
 
-    assert app.test_client().get("/").status_code == 410
+    assert client_for(app).get("/").status_code == 410
     assert LoggingAborter.calls == [410]
 
 

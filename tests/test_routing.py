@@ -666,16 +666,16 @@ def sub_app():
     return app
 
 
-def test_subdomain_matching(sub_app):
-    client = sub_app.test_client()
+def test_subdomain_matching(sub_app, client_for):
+    client = client_for(sub_app)
     assert client.get("/", base_url="http://example.com/").data == b"root"
     assert client.get("/", base_url="http://api.example.com/").data == b"api"
     assert client.get("/who", base_url="http://bob.example.com/").data == b"user bob"
     assert client.get("/", base_url="http://other.example.com/").status_code == 404
 
 
-def test_subdomain_matching_via_test_client_subdomain(sub_app):
-    client = sub_app.test_client()
+def test_subdomain_matching_via_test_client_subdomain(sub_app, client_for):
+    client = client_for(sub_app)
     assert client.get("/", subdomain="api").data == b"api"
     assert client.get("/").data == b"root"
 
@@ -713,8 +713,8 @@ def host_app():
     return app
 
 
-def test_host_matching(host_app):
-    client = host_app.test_client()
+def test_host_matching(host_app, client_for):
+    client = client_for(host_app)
     assert client.get("/", base_url="http://a.test/").data == b"host a"
     assert client.get("/", base_url="http://b.test/").data == b"host b"
     assert client.get("/whoami", base_url="http://jo.users.test/").data == b"jo"
@@ -757,40 +757,40 @@ def my_app():
     return app
 
 
-def test_request_class_override(my_app):
+def test_request_class_override(my_app, client_for):
     @my_app.route("/hello")
     def hello():
         assert isinstance(request._get_current_object(), MyRequest)
         return request.shout()
 
-    assert my_app.test_client().get("/hello").data == b"/HELLO"
+    assert client_for(my_app).get("/hello").data == b"/HELLO"
     with my_app.test_request_context("/x"):
         assert isinstance(request._get_current_object(), MyRequest)
 
 
-def test_response_class_override(my_app):
+def test_response_class_override(my_app, client_for):
     @my_app.route("/")
     def index():
         return "plain"
 
-    rv = my_app.test_client().get("/")
+    rv = client_for(my_app).get("/")
     assert isinstance(rv, MyResponse)
     assert rv.mimetype == "text/plain"
     with my_app.test_request_context():
         assert isinstance(kolben.make_response("x"), MyResponse)
 
 
-def test_url_rule_class_override(my_app):
+def test_url_rule_class_override(my_app, client_for):
     @my_app.route("/r/<int:n>")
     def r(n):
         assert isinstance(request.url_rule, MyRule)
         return str(n)
 
     assert all(isinstance(rule, MyRule) for rule in my_app.url_map.iter_rules())
-    assert my_app.test_client().get("/r/5").data == b"5"
+    assert client_for(my_app).get("/r/5").data == b"5"
 
 
-def test_request_and_response_class_on_instance(app):
+def test_request_and_response_class_on_instance(app, client_for):
     app.request_class = MyRequest
     app.response_class = MyResponse
 
@@ -798,7 +798,7 @@ def test_request_and_response_class_on_instance(app):
     def i():
         return request.shout()
 
-    rv = app.test_client().get("/i")
+    rv = client_for(app).get("/i")
     assert rv.data == b"/I"
     assert rv.mimetype == "text/plain"
 
@@ -806,7 +806,7 @@ def test_request_and_response_class_on_instance(app):
 # --- URL adapters: customisation and per-host correctness ----------------------------------
 
 
-def test_create_url_adapter_override_is_used(app):
+def test_create_url_adapter_override_is_used(app, client_for):
     calls = []
 
     class AdapterApp(kolben.Kolben):
@@ -820,7 +820,7 @@ def test_create_url_adapter_override_is_used(app):
     def a(n):
         return kolben.url_for("a", n=n + 1)
 
-    client = app.test_client()
+    client = client_for(app)
     assert client.get("/a/1").data == b"/a/2"
     assert client.get("/a/5").data == b"/a/6"
     assert client.get("/missing").status_code == 404

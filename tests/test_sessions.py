@@ -883,8 +883,10 @@ def test_session_transaction_inside_with_client(sapp: kolben.Kolben, client: Kol
         assert session["a"] == "x"
 
 
-def test_session_transaction_needs_cookies(app: kolben.Kolben) -> None:
-    client = app.test_client(use_cookies=False)
+def test_session_transaction_needs_cookies(
+    app: kolben.Kolben, client_for: t.Callable[..., KolbenClient]
+) -> None:
+    client = client_for(app, use_cookies=False)
     with pytest.raises(RuntimeError, match="use_cookies=True"):  # noqa: SIM117
         with client.session_transaction():
             pass

@@ -223,7 +223,7 @@ def test_appcontext_signals_context_state(app):
 # --- unhandled errors ------------------------------------------------------------------
 
 
-def test_got_request_exception_unhandled(app):
+def test_got_request_exception_unhandled(app, client):
     app.testing = False
     err = ValueError("unhandled")
 
@@ -232,7 +232,7 @@ def test_got_request_exception_unhandled(app):
         raise err
 
     with recording(app) as events:
-        rv = app.test_client().get("/", errors_stream=io.StringIO())
+        rv = client.get("/", errors_stream=io.StringIO())
     assert rv.status_code == 500
     assert _names(events) == [
         "appcontext_pushed",
@@ -271,7 +271,7 @@ def test_got_request_exception_when_propagating(app, client):
     assert events[3][2] == {"exc": err}
 
 
-def test_got_request_exception_request_available(app):
+def test_got_request_exception_request_available(app, client):
     app.testing = False
     seen = []
 
@@ -283,7 +283,7 @@ def test_got_request_exception_request_available(app):
         raise LookupError
 
     with got_request_exception.connected_to(receiver, app):
-        app.test_client().get("/fail", errors_stream=io.StringIO())
+        client.get("/fail", errors_stream=io.StringIO())
     assert seen == [("/fail", "LookupError")]
 
 
@@ -329,11 +329,11 @@ def test_appcontext_tearing_down_with_block_exception(app):
 # --- sender filtering and connection styles ----------------------------------------------
 
 
-def test_signals_only_for_connected_sender(app):
+def test_signals_only_for_connected_sender(app, client_for):
     other = kolben.Kolben("other_app")
     other.add_url_rule("/", "index", lambda: "other")
     with recording(app) as events:
-        assert other.test_client().get("/").data == b"other"
+        assert client_for(other).get("/").data == b"other"
         with other.app_context():
             pass
     assert events == []

@@ -317,12 +317,12 @@ def test_view_dispatch_request_not_implemented(app, client):
         client.get("/")
 
 
-def test_view_dispatch_request_not_implemented_is_500(prod_app):
+def test_view_dispatch_request_not_implemented_is_500(prod_app, client_for):
     class Empty(View):
         pass
 
     prod_app.add_url_rule("/", view_func=Empty.as_view("empty"))
-    assert prod_app.test_client().get("/").status_code == 500
+    assert client_for(prod_app).get("/").status_code == 500
 
 
 def test_view_dispatch_request_direct_call():
@@ -550,7 +550,7 @@ def test_method_view_missing_method_raises_when_testing(app, client):
         client.post("/")
 
 
-def test_method_view_missing_method_is_500(prod_app):
+def test_method_view_missing_method_is_500(prod_app, client_for):
     class Half(MethodView):
         methods = ["GET", "POST"]
 
@@ -558,7 +558,7 @@ def test_method_view_missing_method_is_500(prod_app):
             return "get"
 
     prod_app.add_url_rule("/", view_func=Half.as_view("half"))
-    client = prod_app.test_client()
+    client = client_for(prod_app)
     assert client.post("/").status_code == 500
     assert client.get("/").status_code == 200
 
