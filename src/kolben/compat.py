@@ -14,8 +14,11 @@ Turn it on before anything imports ``flask``::
 
     from flask_login import LoginManager  # now built on kolben
 
-or set ``KOLBEN_FLASK_COMPAT=1`` in the environment, which installs it when
-``kolben`` is imported.
+or start the process with ``KOLBEN_FLASK_COMPAT=1`` in its environment. Then
+the start-up hook installed with kolben (``kolben_flask_compat.pth`` in
+site-packages, running :mod:`_kolben_flask_compat`) turns the layer on at the
+first ``import flask`` of any Python process (``pytest``, ``gunicorn app:app``,
+``flask routes``), and ``import kolben`` turns it on too.
 
 What it does, in short (see ``docs/extensions.md`` for the user's view):
 
@@ -70,6 +73,15 @@ FLASK_VERSION = "3.1.3"
 
 #: Where the compat layer is documented; error messages point here.
 DOCS = "the 'Flask extensions' page of the kolben docs (docs/extensions.md)"
+
+#: The environment variable that turns the layer on in every Python process
+#: (through the start-up hook) and when ``kolben`` is imported.
+ENV_VAR = "KOLBEN_FLASK_COMPAT"
+
+#: The start-up hook: a ``.pth`` file in site-packages, installed with kolben,
+#: that imports :data:`HOOK_MODULE` when :data:`ENV_VAR` is set.
+HOOK_PTH = "kolben_flask_compat.pth"
+HOOK_MODULE = "_kolben_flask_compat"
 
 #: Every ``flask`` module an extension may import, and the kolben module behind
 #: it (``None`` for ``flask.sansio``, a package with nothing of its own).
@@ -301,8 +313,9 @@ def installed() -> bool:
 def install() -> None:
     """Make ``import flask`` and the public ``flask.*`` modules resolve to kolben.
 
-    Call it before anything imports ``flask`` (or set ``KOLBEN_FLASK_COMPAT=1``,
-    read when ``kolben`` is imported). Calling it again does nothing.
+    Call it before anything imports ``flask`` (or start the process with
+    ``KOLBEN_FLASK_COMPAT=1``: see :data:`HOOK_PTH`). Calling it again does
+    nothing.
 
     :raises RuntimeError: the real Flask is already imported in this process.
     """
@@ -315,15 +328,60 @@ def install() -> None:
             raise RuntimeError(
                 f"kolben.compat.install(): the real Flask is already imported (from"
                 f" {where}). Extensions would see two 'flask' modules with two sets"
-                " of context globals. Install the compat layer before anything"
-                " imports flask: set KOLBEN_FLASK_COMPAT=1 in the environment, or"
-                " call kolben.compat.install() first thing in your entry point,"
-                f" before importing any extension. See {DOCS}."
+                f" of context globals. {_how_to_install_first()} See {DOCS}."
             )
         for cls in _hinted_classes():
             if "__getattr__" not in vars(cls):
                 cls.__getattr__ = _no_such_attribute  # type: ignore[attr-defined]
         sys.meta_path.insert(0, _finder)
+
+
+def env_var_set() -> bool:
+    """Whether :data:`ENV_VAR` asks for the layer (anything but empty, ``0``,
+    ``false`` or ``no``)."""
+    return os.environ.get(ENV_VAR, "").lower() not in {"", "0", "false", "no"}
+
+
+def hook_installed() -> bool:
+    """Whether the start-up hook (:data:`HOOK_PTH`) is in a site-packages folder
+    of this Python."""
+    import site
+
+    folders = [*site.getsitepackages(), site.getusersitepackages()]
+    return any(os.path.isfile(os.path.join(folder, HOOK_PTH)) for folder in folders)
+
+
+def _how_to_install_first() -> str:
+    """The fix for "flask was imported first" that works in this environment."""
+    if env_var_set():
+        if HOOK_MODULE in sys.modules:
+            return (
+                f"{ENV_VAR} is set and the start-up hook ran, so the real Flask was"
+                " imported while the layer was off (after kolben.compat.uninstall(),"
+                " or through a finder placed before the hook). Keep the layer"
+                " installed, and do not import the real Flask in this process."
+            )
+        if not hook_installed():
+            return (
+                f"{ENV_VAR} is set, but kolben's start-up hook ({HOOK_PTH}) is not"
+                " installed in this Python's site-packages, so the variable only acts"
+                " when kolben is imported, and flask was imported first. Reinstall"
+                " kolben with pip ('pip install kolben', or 'pip install -e .' in a"
+                " checkout) to install the hook, or import kolben (or call"
+                " kolben.compat.install()) before anything imports flask."
+            )
+        return (
+            f"{ENV_VAR} is set, but it was set after this process started (the"
+            " start-up hook reads it when Python starts). Set it in the environment"
+            " the process is started with, or call kolben.compat.install() before"
+            " anything imports flask."
+        )
+    return (
+        f"Start the process with {ENV_VAR}=1 in its environment: kolben's start-up"
+        f" hook ({HOOK_PTH}) then turns the layer on before any code runs (for"
+        " pytest, gunicorn, the flask command...). Or call kolben.compat.install()"
+        " first thing in your entry point, before anything imports flask."
+    )
 
 
 def uninstall() -> None:
@@ -336,6 +394,10 @@ def uninstall() -> None:
     with _lock:
         while _finder in sys.meta_path:
             sys.meta_path.remove(_finder)
+        hook = sys.modules.get(HOOK_MODULE)
+        hook_finder = getattr(hook, "_hook", None)
+        while hook_finder is not None and hook_finder in sys.meta_path:
+            sys.meta_path.remove(hook_finder)  # or the next 'import flask' installs it again
         for cls in _hinted_classes():
             if vars(cls).get("__getattr__") is _no_such_attribute:
                 del cls.__getattr__  # type: ignore[attr-defined]
