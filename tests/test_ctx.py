@@ -557,7 +557,7 @@ def test_teardown_appcontext_after_request(app, client):
     assert seen == [None]
 
 
-def test_teardown_appcontext_on_request_error(app):
+def test_teardown_appcontext_on_request_error(app, client):
     app.config["TESTING"] = False
     seen = []
     app.teardown_appcontext(seen.append)
@@ -566,7 +566,7 @@ def test_teardown_appcontext_on_request_error(app):
     def index():
         raise ZeroDivisionError("nope")
 
-    rv = app.test_client().get("/", errors_stream=io.StringIO())
+    rv = client.get("/", errors_stream=io.StringIO())
     assert rv.status_code == 500
     assert len(seen) == 1
     assert isinstance(seen[0], ZeroDivisionError)

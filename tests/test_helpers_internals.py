@@ -460,7 +460,7 @@ class WrappingProvider(kolben.json.provider.DefaultJSONProvider):
         (True, True, b'{"wrapped":{"a":1}}\n'),
     ],
 )
-def test_provider_overriding_dumps_is_used_by_responses(debug, compact, body):
+def test_provider_overriding_dumps_is_used_by_responses(debug, compact, body, client_for):
     class App(kolben.Kolben):
         json_provider_class = WrappingProvider
 
@@ -472,7 +472,7 @@ def test_provider_overriding_dumps_is_used_by_responses(debug, compact, body):
     def index():
         return {"a": 1}
 
-    rv = app.test_client().get("/")
+    rv = client_for(app).get("/")
     assert rv.data == body
     assert rv.mimetype == "application/json"
     with app.app_context():
@@ -514,7 +514,7 @@ def test_json_provider_base_class():
             provider.response(1, a=2)
 
 
-def test_app_with_minimal_provider_class(client):
+def test_app_with_minimal_provider_class(client_for):
     class App(kolben.Kolben):
         json_provider_class = MinimalProvider
 
@@ -524,7 +524,7 @@ def test_app_with_minimal_provider_class(client):
     def index():
         return ["x"]
 
-    rv = app.test_client().get("/")
+    rv = client_for(app).get("/")
     assert rv.data == b"<['x']>"
     assert rv.mimetype == "application/json"
 
@@ -556,7 +556,7 @@ class Thing:
     pass
 
 
-def test_default_provider_serializes_extra_types(app):
+def test_default_provider_serializes_extra_types(app, client):
     when = datetime(2024, 3, 4, 5, 6, 7, tzinfo=timezone.utc)
     ident = uuid.UUID("12345678-1234-5678-1234-567812345678")
     data = {
@@ -583,7 +583,7 @@ def test_default_provider_serializes_extra_types(app):
     def index():
         return data
 
-    assert app.test_client().get("/").json == expected
+    assert client.get("/").json == expected
 
 
 def test_default_provider_rejects_unknown_objects(app):
@@ -593,14 +593,14 @@ def test_default_provider_rejects_unknown_objects(app):
         app.json.dumps(Point)  # a dataclass type, not an instance
 
 
-def test_default_provider_default_can_be_replaced(app):
+def test_default_provider_default_can_be_replaced(app, client):
     app.json.default = lambda o: f"custom {type(o).__name__}"
 
     @app.route("/")
     def index():
         return {"thing": Thing()}
 
-    assert app.test_client().get("/").json == {"thing": "custom Thing"}
+    assert client.get("/").json == {"thing": "custom Thing"}
     assert app.json.dumps(Thing()) == '"custom Thing"'
 
 
@@ -631,7 +631,7 @@ def test_base_exception_propagates_and_teardown_sees_it(app):
     assert _cv_app.get(None) is None
 
 
-def test_should_ignore_error_hides_the_error_from_teardown():
+def test_should_ignore_error_hides_the_error_from_teardown(client_for):
     class App(kolben.Kolben):
         def should_ignore_error(self, error):
             return isinstance(error, (LookupError, Stop))
@@ -654,7 +654,7 @@ def test_should_ignore_error_hides_the_error_from_teardown():
     def stop():
         raise Stop()
 
-    client = app.test_client()
+    client = client_for(app)
     assert client.get("/lookup").status_code == 500
     assert seen == [None]
     assert client.get("/value").status_code == 500
@@ -746,12 +746,12 @@ def test_static_host_needs_host_matching(tmp_path):
     assert not app.has_static_folder
 
 
-def test_static_route_on_its_host(tmp_path):
+def test_static_route_on_its_host(tmp_path, client_for):
     write(tmp_path / "static" / "a.txt", "static text")
     app = kolben.Kolben(
         "x", root_path=str(tmp_path), host_matching=True, static_host="static.test"
     )
-    client = app.test_client()
+    client = client_for(app)
     rv = client.get("/static/a.txt", base_url="http://static.test")
     assert rv.status_code == 200
     assert rv.data == b"static text"
@@ -768,24 +768,25 @@ def static_app(tmp_path):
     return app
 
 
-def get_static(app, path, **kwargs):
-    rv = app.test_client().get(path, **kwargs)
+def get_static(client, path, **kwargs):
+    rv = client.get(path, **kwargs)
     rv.get_data()  # read the file before closing it
     rv.close()
     return rv
 
 
-def test_static_route_serves_files(static_app):
-    rv = get_static(static_app, "/static/a.txt")
+def test_static_route_serves_files(static_app, client_for):
+    client = client_for(static_app)
+    rv = get_static(client, "/static/a.txt")
     assert rv.status_code == 200
     assert rv.data == b"hello static"
     assert rv.mimetype == "text/plain"
     assert rv.headers["Cache-Control"] == "no-cache"
     assert rv.headers["ETag"]
-    again = get_static(static_app, "/static/a.txt", headers={"If-None-Match": rv.headers["ETag"]})
+    again = get_static(client, "/static/a.txt", headers={"If-None-Match": rv.headers["ETag"]})
     assert again.status_code == 304
-    assert get_static(static_app, "/static/missing.txt").status_code == 404
-    assert get_static(static_app, "/static/../secret.txt").status_code == 404
+    assert get_static(client, "/static/missing.txt").status_code == 404
+    assert get_static(client, "/static/../secret.txt").status_code == 404
     with static_app.test_request_context():
         assert kolben.url_for("static", filename="a.txt") == "/static/a.txt"
 
@@ -793,11 +794,11 @@ def test_static_route_serves_files(static_app):
 @pytest.mark.parametrize(
     ("value", "max_age"), [(60, 60), (timedelta(hours=1), 3600), (None, None)]
 )
-def test_static_files_max_age(static_app, value, max_age):
+def test_static_files_max_age(static_app, value, max_age, client_for):
     static_app.config["SEND_FILE_MAX_AGE_DEFAULT"] = value
     with static_app.app_context():
         assert static_app.get_send_file_max_age("a.txt") == max_age
-    rv = get_static(static_app, "/static/a.txt")
+    rv = get_static(client_for(static_app), "/static/a.txt")
     if max_age is None:
         assert rv.headers["Cache-Control"] == "no-cache"
     else:
@@ -895,7 +896,7 @@ def test_trusted_hosts_are_checked_on_every_request(app, client):
     assert client.get("/", base_url="http://evil.example").status_code == 400
 
 
-def test_app_without_url_adapter_for_requests():
+def test_app_without_url_adapter_for_requests(client_for):
     class NoAdapter(kolben.Kolben):
         def create_url_adapter(self, request):
             if request is not None:
@@ -910,7 +911,7 @@ def test_app_without_url_adapter_for_requests():
         seen.append((request.url_rule, request.routing_exception, request.endpoint))
         return "answered before routing"
 
-    rv = app.test_client().get("/anything")
+    rv = client_for(app).get("/anything")
     assert rv.status_code == 200
     assert rv.data == b"answered before routing"
     assert seen == [(None, None, None)]
@@ -1184,7 +1185,7 @@ def test_default_template_context_outside_contexts(app):
         assert "request" not in default()
 
 
-def test_templates_with_a_blueprint_without_template_folder(tmp_path):
+def test_templates_with_a_blueprint_without_template_folder(tmp_path, client_for):
     write(tmp_path / "templates" / "page.html", "page {{ request.blueprint }}")
     app = kolben.Kolben("with_bp", root_path=str(tmp_path))
     bp = kolben.Blueprint("bp", "with_bp", root_path=str(tmp_path / "bp"))
@@ -1195,7 +1196,7 @@ def test_templates_with_a_blueprint_without_template_folder(tmp_path):
 
     app.register_blueprint(bp)
     assert bp.jinja_loader is None
-    assert app.test_client().get("/").data == b"page bp"
+    assert client_for(app).get("/").data == b"page bp"
     with app.app_context(), pytest.raises(TemplateNotFound):
         kolben.render_template("missing.html")
 

@@ -132,7 +132,7 @@ def test_default_handler_added_when_parent_handler_level_too_high(make_app):
         parent.propagate = True
 
 
-def test_default_handler_writes_to_wsgi_errors_during_request(make_app):
+def test_default_handler_writes_to_wsgi_errors_during_request(make_app, client_for):
     app = make_app()
 
     @app.route("/")
@@ -141,7 +141,7 @@ def test_default_handler_writes_to_wsgi_errors_during_request(make_app):
         return "ok"
 
     stream = io.StringIO()
-    rv = app.test_client().get("/", errors_stream=stream)
+    rv = client_for(app).get("/", errors_stream=stream)
     assert rv.status_code == 200
     out = stream.getvalue()
     assert "inside the request" in out
@@ -169,7 +169,7 @@ def test_default_handler_wsgi_errors_in_test_request_context(make_app):
     assert "trc message" in stream.getvalue()
 
 
-def test_default_handler_format(make_app):
+def test_default_handler_format(make_app, client_for):
     app = make_app()
 
     @app.route("/")
@@ -178,7 +178,7 @@ def test_default_handler_format(make_app):
         return ""
 
     stream = io.StringIO()
-    app.test_client().get("/", errors_stream=stream)
+    client_for(app).get("/", errors_stream=stream)
     assert f"WARNING in {__name__.rpartition('.')[2]}: formatted" in stream.getvalue()
 
 
@@ -210,7 +210,7 @@ def test_debug_messages_not_emitted_by_default(make_app, capsys):
 # --- unhandled exceptions ----------------------------------------------------------------------
 
 
-def test_unhandled_exception_logged_to_wsgi_errors(make_app):
+def test_unhandled_exception_logged_to_wsgi_errors(make_app, client_for):
     app = make_app()
 
     @app.route("/boom")
@@ -218,7 +218,7 @@ def test_unhandled_exception_logged_to_wsgi_errors(make_app):
         raise ValueError("kaboom")
 
     stream = io.StringIO()
-    rv = app.test_client().get("/boom", errors_stream=stream)
+    rv = client_for(app).get("/boom", errors_stream=stream)
     assert rv.status_code == 500
     out = stream.getvalue()
     assert "ERROR" in out
@@ -229,14 +229,14 @@ def test_unhandled_exception_logged_to_wsgi_errors(make_app):
     assert b"Traceback" not in rv.data
 
 
-def test_http_exception_not_logged(make_app):
+def test_http_exception_not_logged(make_app, client_for):
     app = make_app()
     stream = io.StringIO()
-    assert app.test_client().get("/missing", errors_stream=stream).status_code == 404
+    assert client_for(app).get("/missing", errors_stream=stream).status_code == 404
     assert stream.getvalue() == ""
 
 
-def test_handled_exception_not_logged(make_app):
+def test_handled_exception_not_logged(make_app, client_for):
     app = make_app()
 
     @app.errorhandler(KeyError)
@@ -248,11 +248,11 @@ def test_handled_exception_not_logged(make_app):
         raise KeyError("k")
 
     stream = io.StringIO()
-    assert app.test_client().get("/", errors_stream=stream).status_code == 400
+    assert client_for(app).get("/", errors_stream=stream).status_code == 400
     assert stream.getvalue() == ""
 
 
-def test_propagated_exception_not_logged(make_app):
+def test_propagated_exception_not_logged(make_app, client_for):
     app = make_app()
     app.testing = True
 
@@ -262,11 +262,11 @@ def test_propagated_exception_not_logged(make_app):
 
     stream = io.StringIO()
     with pytest.raises(ValueError, match="propagated"):
-        app.test_client().get("/", errors_stream=stream)
+        client_for(app).get("/", errors_stream=stream)
     assert stream.getvalue() == ""
 
 
-def test_logging_with_own_handler_gets_exception(make_app):
+def test_logging_with_own_handler_gets_exception(make_app, client_for):
     name = f"kolben_log_test_{next(_counter)}"
     records = []
 
@@ -281,7 +281,7 @@ def test_logging_with_own_handler_gets_exception(make_app):
     def index():
         raise LookupError("recorded")
 
-    app.test_client().get("/", errors_stream=io.StringIO())
+    client_for(app).get("/", errors_stream=io.StringIO())
     assert len(records) == 1
     assert records[0].levelno == logging.ERROR
     assert records[0].exc_info is not None
@@ -328,13 +328,13 @@ def test_has_level_handler_walks_parents():
         child.propagate = True
 
 
-def test_stderr_used_after_request(make_app, capsys):
+def test_stderr_used_after_request(make_app, capsys, client_for):
     app = make_app()
 
     @app.route("/")
     def index():
         return "ok"
 
-    app.test_client().get("/", errors_stream=io.StringIO())
+    client_for(app).get("/", errors_stream=io.StringIO())
     app.logger.warning("after the request")
     assert "after the request" in capsys.readouterr().err

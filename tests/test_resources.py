@@ -284,11 +284,13 @@ def test_failing_commit_rolls_back_the_rest_and_gives_500(
     assert "commit second broke" in caplog.text
 
 
-def test_failing_commit_propagates_in_testing(app: kolben.Kolben, journal: Journal) -> None:
+def test_failing_commit_propagates_in_testing(
+    app: kolben.Kolben, journal: Journal, client: t.Any
+) -> None:
     res = _recording_resource(app, "db", journal, fail={"commit"})
     app.get("/")(lambda: res.get())
     with pytest.raises(RuntimeError, match="commit db broke"):
-        app.test_client().get("/")
+        client.get("/")
     assert journal.events == ["acquire db", "commit db", "rollback db", "release db"]
 
 

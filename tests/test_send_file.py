@@ -64,9 +64,10 @@ class BufferedClient(KolbenClient):
 
 
 @pytest.fixture
-def client(app: kolben.Kolben) -> KolbenClient:
+def client(app: kolben.Kolben, client_for: t.Callable[..., KolbenClient]) -> KolbenClient:
+    """A buffered client, through the WSGI door or through the ASGI door."""
     app.test_client_class = BufferedClient
-    return app.test_client()
+    return client_for(app)
 
 
 # -- send_file -----------------------------------------------------------------------
@@ -180,7 +181,9 @@ def test_max_age_from_config(app: kolben.Kolben, client: KolbenClient) -> None:
     rv.close()
 
 
-def test_get_send_file_max_age_override(root: Path) -> None:
+def test_get_send_file_max_age_override(
+    root: Path, client_for: t.Callable[..., KolbenClient]
+) -> None:
     class App(kolben.Kolben):
         def get_send_file_max_age(self, filename: str | None) -> int | None:
             return 10 if filename and filename.endswith(".txt") else 99
@@ -191,7 +194,7 @@ def test_get_send_file_max_age_override(root: Path) -> None:
     def f(name: str) -> kolben.Response:
         return send_from_directory("public", name)
 
-    client = app.test_client()
+    client = client_for(app)
     rv = client.get("/f/hello.txt")
     assert rv.cache_control.max_age == 10
     rv.close()

@@ -6,6 +6,7 @@ import os
 from datetime import timedelta
 
 import kolben
+from kolben.testing import KolbenClient
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "bp_fixtures")
 
@@ -14,9 +15,10 @@ def _max_age(response: kolben.Response) -> int | None:
     return response.cache_control.max_age
 
 
-def test_app_static_uses_send_file_max_age_default(app: kolben.Kolben) -> None:
+def test_app_static_uses_send_file_max_age_default(
+    app: kolben.Kolben, client: KolbenClient
+) -> None:
     app.static_folder = os.path.join(FIXTURES, "static")
-    client = app.test_client()
     with client.get("/static/style.css") as rv:
         assert rv.status_code == 200
         assert _max_age(rv) is None
@@ -25,7 +27,7 @@ def test_app_static_uses_send_file_max_age_default(app: kolben.Kolben) -> None:
         assert _max_age(rv) == 3600
 
 
-def test_blueprint_static_asks_the_blueprint(app: kolben.Kolben) -> None:
+def test_blueprint_static_asks_the_blueprint(app: kolben.Kolben, client: KolbenClient) -> None:
     class ShortLived(kolben.Blueprint):
         def get_send_file_max_age(self, filename: str | None) -> int | None:
             return 7 if filename and filename.endswith(".css") else 3
@@ -35,7 +37,6 @@ def test_blueprint_static_asks_the_blueprint(app: kolben.Kolben) -> None:
     )
     app.register_blueprint(bp)
     app.config["SEND_FILE_MAX_AGE_DEFAULT"] = 100
-    client = app.test_client()
     with client.get("/a/static/style.css") as rv:
         assert rv.status_code == 200
         assert _max_age(rv) == 7
@@ -44,11 +45,11 @@ def test_blueprint_static_asks_the_blueprint(app: kolben.Kolben) -> None:
         assert _max_age(rv) == 3
 
 
-def test_blueprint_default_follows_the_config(app: kolben.Kolben) -> None:
+def test_blueprint_default_follows_the_config(app: kolben.Kolben, client: KolbenClient) -> None:
     bp = kolben.Blueprint(
         "assets", __name__, static_folder=os.path.join(FIXTURES, "static"), url_prefix="/a"
     )
     app.register_blueprint(bp)
     app.config["SEND_FILE_MAX_AGE_DEFAULT"] = 42
-    with app.test_client().get("/a/static/style.css") as rv:
+    with client.get("/a/static/style.css") as rv:
         assert _max_age(rv) == 42

@@ -57,7 +57,7 @@ def test_test_client_is_kolben_client(app, client):
     assert client.application is app
 
 
-def test_test_client_class_override(app):
+def test_test_client_class_override(app, client_for):
     class MyClient(KolbenClient):
         def __init__(self, *args, **kwargs):
             self.token = kwargs.pop("token", None)
@@ -73,14 +73,14 @@ def test_test_client_class_override(app):
         return request.headers.get("X-Token", "")
 
     app.test_client_class = MyClient
-    client = app.test_client(token="abc")
+    client = client_for(app, token="abc")
     assert isinstance(client, MyClient)
     assert client.token == "abc"
     assert client.get("/token").data == b"abc"
 
 
-def test_test_client_use_cookies_false(app):
-    client = app.test_client(use_cookies=False)
+def test_test_client_use_cookies_false(app, client_for):
+    client = client_for(app, use_cookies=False)
     assert client.get("/text").status_code == 200
 
 

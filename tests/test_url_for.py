@@ -237,13 +237,13 @@ def lang_app(app):
     return app
 
 
-def test_url_value_preprocessor_pops_values(lang_app):
-    client = lang_app.test_client()
+def test_url_value_preprocessor_pops_values(lang_app, client_for):
+    client = client_for(lang_app)
     assert client.get("/de/about").data == b"about de"
 
 
-def test_url_defaults_injects_values(lang_app):
-    client = lang_app.test_client()
+def test_url_defaults_injects_values(lang_app, client_for):
+    client = client_for(lang_app)
     assert client.get("/de/").data == b"de /de/about"
     assert client.get("/fr/").data == b"fr /fr/about"
 
