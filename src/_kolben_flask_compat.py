@@ -14,10 +14,17 @@ but this module.
 from __future__ import annotations
 
 import sys
-import threading
-import typing as t
 
-_lock = threading.Lock()
+# PERF: this runs at the start-up of every Python process started with the
+# variable; typing and threading would double its import time, so neither is
+# imported (_thread is built in; annotations are never evaluated).
+from _thread import allocate_lock
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import typing as t
+
+_lock = allocate_lock()
 
 
 class _Hook:
