@@ -224,10 +224,10 @@ def test_permanent_session_cookie_expires_and_is_refreshed_by_use(
 
 @needs_redis
 def test_regenerate_defeats_session_fixation(
-    redis_app: kolben.Kolben, rclient: KolbenClient, prefix: str
+    redis_app: kolben.Kolben, rclient: KolbenClient, prefix: str, door: str
 ) -> None:
     # The attacker gets a valid id from the site and plants it in the victim's browser.
-    attacker = redis_app.test_client()
+    attacker = make_client(redis_app, door)
     attacker.get("/set/lang/fr")
     planted = attacker.get_cookie("session")
     assert planted is not None
@@ -546,24 +546,24 @@ def test_an_assigned_server_side_interface_with_its_own_store(
     assert store.load(sid_of(client)) == b'{"a":"b"}'
 
 
-def test_the_choice_is_kept_after_the_first_request(app: kolben.Kolben) -> None:
+def test_the_choice_is_kept_after_the_first_request(app: kolben.Kolben, door: str) -> None:
     app.config["SESSION_BACKEND"] = "memory"
     add_views(app)
-    app.test_client().get("/set/a/b")
+    make_client(app, door).get("/set/a/b")
     chosen = app.session_interface
     assert "session_interface" in app.__dict__  # a plain attribute read from now on
     app.config["SESSION_BACKEND"] = "cookie"
     assert app.session_interface is chosen
 
 
-def test_bad_backend_names_are_explained(app: kolben.Kolben) -> None:
+def test_bad_backend_names_are_explained(app: kolben.Kolben, door: str) -> None:
     app.config["SESSION_BACKEND"] = "memcached"
     with pytest.raises(ValueError, match="SESSION_BACKEND is 'memcached'"):
         app.session_interface  # noqa: B018
     app.config.update(SESSION_BACKEND="redis", SESSION_REDIS_URL=None)
     add_views(app)
     with pytest.raises(RuntimeError, match="SESSION_REDIS_URL is not set"):
-        app.test_client().get("/set/a/b")
+        make_client(app, door).get("/set/a/b")
 
 
 def test_without_a_secret_key_the_session_is_a_null_session(app: kolben.Kolben, door: str) -> None:

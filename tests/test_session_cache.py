@@ -31,17 +31,17 @@ def _cookie(client: kolben.testing.KolbenClient) -> str:
     return cookie.value
 
 
-def test_signed_cookie_is_read_back(counter_app: kolben.Kolben) -> None:
-    client = counter_app.test_client()
+def test_signed_cookie_is_read_back(
+    counter_app: kolben.Kolben, client: kolben.testing.KolbenClient
+) -> None:
     assert client.get("/inc").text == "1"
     assert client.get("/inc").text == "2"
     assert client.get("/get").text == "2"
 
 
 def test_tampered_cookie_rejected_after_the_genuine_one_was_cached(
-    counter_app: kolben.Kolben,
+    counter_app: kolben.Kolben, client: kolben.testing.KolbenClient
 ) -> None:
-    client = counter_app.test_client()
     client.get("/inc")
     genuine = _cookie(client)
     assert client.get("/get").text == "1"  # now remembered as verified
@@ -53,10 +53,9 @@ def test_tampered_cookie_rejected_after_the_genuine_one_was_cached(
 
 
 def test_cached_cookie_still_expires(
-    counter_app: kolben.Kolben, monkeypatch: pytest.MonkeyPatch
+    counter_app: kolben.Kolben, monkeypatch: pytest.MonkeyPatch, client: kolben.testing.KolbenClient
 ) -> None:
     counter_app.config["PERMANENT_SESSION_LIFETIME"] = 60
-    client = counter_app.test_client()
     client.get("/inc")
     assert client.get("/get").text == "1"  # cached
     cookie = _cookie(client)
@@ -67,9 +66,8 @@ def test_cached_cookie_still_expires(
 
 
 def test_cookie_from_the_future_is_rejected_even_when_cached(
-    counter_app: kolben.Kolben, monkeypatch: pytest.MonkeyPatch
+    counter_app: kolben.Kolben, monkeypatch: pytest.MonkeyPatch, client: kolben.testing.KolbenClient
 ) -> None:
-    client = counter_app.test_client()
     client.get("/inc")
     cookie = _cookie(client)
     real_time = time.time
@@ -78,8 +76,9 @@ def test_cookie_from_the_future_is_rejected_even_when_cached(
     assert client.get("/get").text == "None"
 
 
-def test_rotation_removes_trust_in_old_keys(counter_app: kolben.Kolben) -> None:
-    client = counter_app.test_client()
+def test_rotation_removes_trust_in_old_keys(
+    counter_app: kolben.Kolben, client: kolben.testing.KolbenClient
+) -> None:
     client.get("/inc")
     old_cookie = _cookie(client)
     assert client.get("/get").text == "1"  # cached under the old key

@@ -221,8 +221,8 @@ def test_csrf_rejected_on_login_and_register(app, client):
         assert db.get_user_by_name("mallory") is None
 
 
-def test_csrf_token_of_another_session_is_rejected(app, visitor: Visitor):
-    other = app.test_client()
+def test_csrf_token_of_another_session_is_rejected(app, visitor: Visitor, client_for):
+    other = client_for(app)
     stolen = csrf_token_in(other.get("/auth/login").get_data(as_text=True))
     visitor.login("alice")
     response = visitor.client.post("/create", data={"csrf_token": stolen, "title": "x"})
@@ -238,8 +238,8 @@ def test_csrf_token_in_a_header(app, visitor: Visitor):
     assert titles(app)[0] == "From a script"
 
 
-def test_csrf_needs_a_session(app):
-    client = app.test_client(use_cookies=False)
+def test_csrf_needs_a_session(app, client_for):
+    client = client_for(app, use_cookies=False)
     token = csrf_token_in(client.get("/auth/login").get_data(as_text=True))
     response = client.post("/auth/login", data={"csrf_token": token, "username": "a"})
     assert response.status_code == 400
