@@ -411,10 +411,6 @@ def test_g_repr_names_flask_under_compat(app, compat_on):
 # --- the command line --------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    reason="needs `self.cli.name = self.name` in Kolben.__init__ (app.py), as in Flask",
-    strict=False,
-)
 def test_app_cli_is_named_after_the_app():
     assert kolben.Kolben("myapp").cli.name == "myapp"
 

@@ -55,7 +55,7 @@ from .globals import _cv_app, _cv_request
 from .helpers import find_instance_path, get_debug_flag
 from .json.provider import DefaultJSONProvider, JSONProvider
 from .logging import create_logger
-from .pipeline import Steps, run_steps
+from .pipeline import Step, Steps, run_steps
 from .routing import AdapterCache, Map, Rule, quote_anchor, rebind
 from .scaffold import Scaffold, _endpoint_from_view_func, setupmethod
 from .server_sessions import SessionInterfaceSelector
@@ -243,6 +243,8 @@ class Kolben(Scaffold):
             template_folder=template_folder,
             root_path=root_path,
         )
+        # The app's command group is named after it, as in Flask.
+        self.cli.name = self.name
         if instance_path is None:
             instance_path = self.auto_find_instance_path()
         elif not os.path.isabs(instance_path):
@@ -791,7 +793,7 @@ class Kolben(Scaffold):
                 request.prefix_owner = prefix_owner(self.owned_prefixes, request)
         else:
             request.url_rule = rule
-            request.view_args = t.cast("dict[str, t.Any]", view_args)
+            request.view_args = view_args  # type: ignore[assignment]
             if not rule.arguments:
                 self._adapters.remember(adapter, request.path, request.method, rule)
 
@@ -1022,21 +1024,24 @@ class Kolben(Scaffold):
         doors drive. ``respond(response)`` (the door's) runs in the request
         context once the response is final; its result is returned."""
         overridden = self._overridden
-        if "request_context" in overridden:
+        if overridden and "request_context" in overridden:
             ctx = yield self.request_context, (environ,)
         else:
             ctx = RequestContext(self, environ)
         error: BaseException | None = None
         try:
             try:
-                yield from ctx._push()
-                if "full_dispatch_request" in overridden:
+                if ctx._push_runs_user_code():
+                    yield from ctx._push()
+                else:  # PERF: no generator to drive
+                    ctx._push_now()
+                if overridden and "full_dispatch_request" in overridden:
                     response = yield self.full_dispatch_request, ()
                 else:
                     response = yield from self._full_dispatch_request()
             except Exception as e:
                 error = e
-                if "handle_exception" in overridden:
+                if overridden and "handle_exception" in overridden:
                     response = yield self.handle_exception, (e,)
                 else:
                     response = yield from self._handle_exception(e)
@@ -1045,20 +1050,18 @@ class Kolben(Scaffold):
                 raise
             return respond(response)
         finally:
-            yield from self._end_request(ctx, environ, error)
-
-    def _end_request(
-        self, ctx: RequestContext, environ: WSGIEnvironment, error: BaseException | None
-    ) -> Steps[None]:
-        """Pop the request's contexts (running the teardown functions), first
-        handing them to the test client when it asked to keep them."""
-        keep = environ.get(PRESERVE_CONTEXT_KEY)
-        if keep is not None:
-            keep(_cv_app.get())
-            keep(_cv_request.get())
-        if error is not None and self.should_ignore_error(error):
-            error = None
-        yield from ctx._pop(error)
+            # Pop the contexts (running the teardown functions), first handing
+            # them to the test client when it asked to keep them.
+            keep = environ.get(PRESERVE_CONTEXT_KEY)
+            if keep is not None:
+                keep(_cv_app.get())
+                keep(_cv_request.get())
+            if error is not None and self.should_ignore_error(error):
+                error = None
+            if ctx._pop_runs_user_code():
+                yield from ctx._pop(error)
+            else:  # PERF: no generator to drive
+                ctx._pop_now()
 
     def full_dispatch_request(self) -> Response:
         """Run a request through hooks, view and error handlers; return the response."""
@@ -1067,35 +1070,45 @@ class Kolben(Scaffold):
     def _full_dispatch_request(self) -> Steps[Response]:
         if not self._got_first_request:
             self._got_first_request = True
+        # PERF: most apps override nothing; an empty set short-circuits each test.
         overridden = self._overridden
         try:
             if request_started.receivers:
                 yield from signal_steps(request_started, self, {})
             rv: t.Any = None
-            if "preprocess_request" in overridden:
+            if overridden and "preprocess_request" in overridden:
                 rv = yield self.preprocess_request, ()
             # PERF: no generator (nor blueprint chain) for a stage with nothing to do.
             elif self.url_value_preprocessors or self.before_request_funcs:
                 rv = yield from self._preprocess_request()
             if rv is None:
-                if "dispatch_request" in overridden:
+                if overridden and "dispatch_request" in overridden:
                     rv = yield self.dispatch_request, ()
                 else:
-                    rv = yield from self._dispatch_request()
+                    view, rv = self._view_step()
+                    if view is not None:
+                        rv = yield view, rv
         except Exception as e:
-            if "handle_user_exception" in overridden:
+            if overridden and "handle_user_exception" in overridden:
                 rv = yield self.handle_user_exception, (e,)
             else:
                 rv = yield from self._handle_user_exception(e)
-        if "finalize_request" in overridden:
+        if overridden and "finalize_request" in overridden:
             response = yield self.finalize_request, (rv,)
+        elif (
+            not overridden
+            and not request_finished.receivers
+            and not self._process_response_has_work(_cv_request.get())
+        ):
+            # PERF: nothing runs after the view; no generator for finalizing.
+            response = self.make_response(rv)
         else:
             response = yield from self._finalize_request(rv)
         # PERF: nothing to commit unless a task resource was used in this context.
         app_ctx = _cv_app.get()
         if app_ctx._task_state is not None:
             response = yield from self._commit_task_resources(app_ctx, response)
-        return t.cast(Response, response)
+        return response  # type: ignore[no-any-return]
 
     def _commit_task_resources(self, app_ctx: AppContext, response: Response) -> Steps[Response]:
         """Commit the task resources this request used, before its response is
@@ -1123,8 +1136,9 @@ class Kolben(Scaffold):
     def _preprocess_request(self) -> Steps[ft.ResponseReturnValue | None]:
         if not self.url_value_preprocessors and not self.before_request_funcs:
             return None
-        req = _cv_request.get().request
-        names: tuple[str | None, ...] = (None, *reversed(req.blueprints))
+        ctx = _cv_request.get()
+        req = ctx.request
+        names: tuple[str | None, ...] = (None, *reversed(ctx.blueprint_chain))
         # An unmatched request owned by a blueprint has no values for the
         # blueprint's URL value preprocessors (the app's get None, as in Flask).
         for name in names if req.url_rule is not None else (None,):
@@ -1146,23 +1160,32 @@ class Kolben(Scaffold):
         return run_steps(self, self._dispatch_request())
 
     def _dispatch_request(self) -> Steps[ft.ResponseReturnValue]:
+        view, args = self._view_step()
+        if view is None:
+            return args  # type: ignore[no-any-return]
+        return (yield view, args)  # type: ignore[no-any-return]
+
+    def _view_step(self) -> tuple[t.Callable[..., t.Any] | None, t.Any]:
+        """The step that calls the view of the current request: the view and its
+        URL arguments. Raises the routing error; for an automatic OPTIONS answer
+        it is ``(None, response)``."""
         req = _cv_request.get().request
         if req.routing_exception is not None:
             self.raise_routing_exception(req)
-        rule = t.cast(Rule, req.url_rule)
+        rule: Rule = req.url_rule  # type: ignore[assignment]
         if rule.websocket:  # an upgrade request here: the WSGI door can't serve it
             from .websocket import NeedsASGI
 
             raise NeedsASGI()
         if req.method == "OPTIONS" and getattr(rule, "provide_automatic_options", False):
-            return self.make_default_options_response()
+            return None, self.make_default_options_response()
         view = self.view_functions[rule.endpoint]
         # A View class's view function names the method that handles the request,
         # so an ``async def`` one is awaited where async code runs.
         handler = getattr(view, "view_handler", None)
         if handler is not None and getattr(handler, "view", None) is view:
             view = handler()
-        return t.cast(ft.ResponseReturnValue, (yield view, req.view_args or _NO_ARGS))
+        return view, req.view_args or _NO_ARGS
 
     def raise_routing_exception(self, request: Request) -> t.NoReturn:
         """Raise the routing error recorded on ``request``.
@@ -1218,7 +1241,7 @@ class Kolben(Scaffold):
         try:
             if "process_response" in overridden:
                 response = yield self.process_response, (response,)
-            else:
+            elif self._process_response_has_work(_cv_request.get()):
                 response = yield from self._process_response(response)
             if request_finished.receivers:
                 yield from signal_steps(request_finished, self, {"response": response})
@@ -1228,7 +1251,7 @@ class Kolben(Scaffold):
             self.logger.exception(
                 "Request finalizing failed with an error while handling an error"
             )
-        return t.cast(Response, response)
+        return response  # type: ignore[no-any-return]
 
     def make_response(self, rv: ft.ResponseReturnValue | HTTPException) -> Response:
         """Convert a view's return value into a :attr:`response_class` object.
@@ -1332,13 +1355,23 @@ class Kolben(Scaffold):
         first), save the session, and return the response they produce."""
         return run_steps(self, self._process_response(response))
 
+    def _process_response_has_work(self, ctx: RequestContext) -> bool:
+        """Whether :meth:`_process_response` has anything to do for ``ctx``.
+        PERF: when not, finalizing drives no generator for it."""
+        return bool(
+            ctx._after_request_functions
+            or self.after_request_funcs
+            or ctx._session is not None
+            or "HTTP_COOKIE" in ctx.request.environ
+        )
+
     def _process_response(self, response: Response) -> Steps[Response]:
         ctx = _cv_request.get()
         for func in ctx._after_request_functions:
             response = yield func, (response,)
         # PERF: skip computing the blueprint chain when no after_request is registered.
         if self.after_request_funcs:
-            for name in (*ctx.request.blueprints, None):
+            for name in (*ctx.blueprint_chain, None):
                 for func in reversed(self.after_request_funcs.get(name, ())):
                     response = yield func, (response,)
         # PERF: a request that neither opened the session nor sent a cookie has
@@ -1383,7 +1416,7 @@ class Kolben(Scaffold):
     def _do_teardown_request(self, exc: BaseException | None = None) -> Steps[None]:
         if self.teardown_request_funcs:
             ctx = _cv_request.get()
-            for name in (*ctx.request.blueprints, None):
+            for name in (*ctx.blueprint_chain, None):
                 for func in reversed(self.teardown_request_funcs.get(name, ())):
                     yield func, (exc,)
         if request_tearing_down.receivers:

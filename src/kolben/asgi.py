@@ -427,7 +427,6 @@ async def _respond(
     # The request's one context: every step of its pipeline runs in it, on the
     # loop and in worker threads alike (see kolben.pipeline).
     context = contextvars.copy_context()
-    context.run(_server_loop.set, loop)
     if "wsgi_app" in app.__dict__ or "wsgi_app" in app._overridden:
         # WSGI middleware wraps the app (app.wsgi_app = ProxyFix(app.wsgi_app)), or
         # the class overrides it: the WSGI call runs as one sync step.
@@ -441,6 +440,7 @@ async def _respond(
 
         if body is not None:
             await body.prefetch()
+        context.run(_server_loop.set, loop)
         app_iter = await app.worker_threads.run(
             loop, partial(context.run, app.wsgi_app, environ, start_response)
         )
@@ -473,6 +473,9 @@ async def _respond(
             # PERF: a buffered body goes out in one message, without threads.
             await send({"type": "http.response.body", "body": b"".join(app_iter)})
             return
+        # A sync body advanced in worker threads may call async code through
+        # ensure_sync: it finds the server's loop in the request's context.
+        context.run(_server_loop.set, loop)
         await _send_body(loop, app, context, app_iter, receive, send)
     finally:
         close = getattr(app_iter, "close", None)

@@ -187,7 +187,10 @@ class AppContext:
 
     def push(self) -> None:
         """Make this the active application context."""
-        run_steps(self.app, self._push())
+        if appcontext_pushed.receivers:
+            run_steps(self.app, self._push())
+        else:  # PERF: no user code to run
+            self._cv_tokens.append(_cv_app.set(self))
 
     def _push(self) -> Steps[None]:
         self._cv_tokens.append(_cv_app.set(self))
@@ -202,7 +205,25 @@ class AppContext:
         """
         if exc is _sentinel:
             exc = sys.exc_info()[1]
-        run_steps(self.app, self._pop(exc))
+        if self._pop_runs_user_code():
+            run_steps(self.app, self._pop(exc))
+        else:  # PERF: no user code to run
+            active = self._unset()
+            if active is not self:
+                self._wrong_context(active)
+
+    def _pop_runs_user_code(self) -> bool:
+        """Whether popping runs user code: a task to finish, teardown functions or
+        signal receivers. PERF: when not, the request context pops this one
+        without driving :meth:`_pop`."""
+        app = self.app
+        return (
+            self._task_state is not None
+            or bool(app.teardown_appcontext_funcs)
+            or bool(appcontext_tearing_down.receivers)
+            or bool(appcontext_popped.receivers)
+            or "do_teardown_appcontext" in app._overridden
+        )
 
     def _pop(self, exc: BaseException | None) -> Steps[None]:
         app = self.app
@@ -219,15 +240,24 @@ class AppContext:
                     elif app.teardown_appcontext_funcs or appcontext_tearing_down.receivers:
                         yield from app._do_teardown_appcontext(exc)
         finally:
-            active = _cv_app.get(None)
-            _cv_app.reset(self._cv_tokens.pop())
+            active = self._unset()
         if active is not self:
-            raise AssertionError(
-                f"Popped the wrong application context ({active!r} instead of"
-                f" {self!r}). Push and pop contexts in pairs, innermost first."
-            )
+            self._wrong_context(active)
         if appcontext_popped.receivers:
             yield from signal_steps(appcontext_popped, app, {})
+
+    def _unset(self) -> AppContext | None:
+        """Reset the context variable to what it was before the last push;
+        return the context that was active."""
+        active = _cv_app.get(None)
+        _cv_app.reset(self._cv_tokens.pop())
+        return active
+
+    def _wrong_context(self, active: AppContext | None) -> t.NoReturn:
+        raise AssertionError(
+            f"Popped the wrong application context ({active!r} instead of"
+            f" {self!r}). Push and pop contexts in pairs, innermost first."
+        )
 
     def __enter__(self) -> AppContext:
         self.push()
@@ -271,6 +301,16 @@ class RequestContext:
         self.flashes: list[tuple[str, str]] | None = None
         self._after_request_functions: list[t.Callable[[t.Any], t.Any]] = []
         self._cv_tokens: list[tuple[t.Any, AppContext | None]] = []
+        self._blueprint_chain: list[str] | None = None
+
+    @property
+    def blueprint_chain(self) -> list[str]:
+        """``request.blueprints`` (innermost first), read once per request for the
+        pipeline's hook lookups. PERF: the property walks the endpoint each time."""
+        chain = self._blueprint_chain
+        if chain is None:
+            chain = self._blueprint_chain = self.request.blueprints
+        return chain
 
     @property
     def session(self) -> SessionMixin:
@@ -339,24 +379,50 @@ class RequestContext:
 
     def push(self) -> None:
         """Make this the active request context (and its app context if needed)."""
-        run_steps(self.app, self._push())
+        if self._push_runs_user_code():
+            run_steps(self.app, self._push())
+        else:
+            self._push_now()
+
+    def _push_runs_user_code(self) -> bool:
+        """Whether pushing runs user code (signal receivers, the app's own
+        converters). PERF: when not, the pipeline calls :meth:`_push_now`, the
+        same push without driving a generator."""
+        app = self.app
+        return bool(
+            appcontext_pushed.receivers
+            or app._custom_converters
+            or type(self).match_request is not _match_request
+        )
+
+    def _app_ctx_to_push(self) -> AppContext | None:
+        """A new application context when none for this app is active."""
+        app_ctx = _cv_app.get(None)
+        if app_ctx is None or app_ctx.app is not self.app:
+            return self.app.app_context()
+        return None
 
     def _push(self) -> Steps[None]:
-        app = self.app
-        app_ctx = _cv_app.get(None)
-        if app_ctx is None or app_ctx.app is not app:
-            app_ctx = app.app_context()
+        app_ctx = self._app_ctx_to_push()
+        if app_ctx is not None:
             yield from app_ctx._push()
-        else:
-            app_ctx = None
         self._cv_tokens.append((_cv_request.set(self), app_ctx))
         request = self.request
         if request.url_rule is None and request.routing_exception is None:
-            if app._custom_converters or type(self).match_request is not _match_request:
+            if self.app._custom_converters or type(self).match_request is not _match_request:
                 # A converter of the app's own is user code.
                 yield self.match_request, ()
             else:
                 self.match_request()
+
+    def _push_now(self) -> None:
+        app_ctx = self._app_ctx_to_push()
+        if app_ctx is not None:
+            app_ctx._cv_tokens.append(_cv_app.set(app_ctx))
+        self._cv_tokens.append((_cv_request.set(self), app_ctx))
+        request = self.request
+        if request.url_rule is None and request.routing_exception is None:
+            self.match_request()
 
     def pop(self, exc: BaseException | None = _sentinel) -> None:  # type: ignore[assignment]
         """Pop this context; on the last pop, run ``teardown_request`` functions.
@@ -365,7 +431,23 @@ class RequestContext:
         """
         if exc is _sentinel:
             exc = sys.exc_info()[1]
-        run_steps(self.app, self._pop(exc))
+        if self._pop_runs_user_code():
+            run_steps(self.app, self._pop(exc))
+        else:
+            self._pop_now()
+
+    def _pop_runs_user_code(self) -> bool:
+        """Whether popping runs user code (teardown functions, signal receivers,
+        task resources). PERF: when not, the pipeline calls :meth:`_pop_now`."""
+        app = self.app
+        if len(self._cv_tokens) == 1 and (
+            app.teardown_request_funcs
+            or request_tearing_down.receivers
+            or "do_teardown_request" in app._overridden
+        ):
+            return True
+        app_ctx = self._cv_tokens[-1][1] if self._cv_tokens else None
+        return app_ctx is not None and app_ctx._pop_runs_user_code()
 
     def _pop(self, exc: BaseException | None) -> Steps[None]:
         app = self.app
@@ -380,19 +462,40 @@ class RequestContext:
                 if "files" in self.request.__dict__:
                     self.request.close()
         finally:
-            active = _cv_request.get(None)
-            token, app_ctx = self._cv_tokens.pop()
-            _cv_request.reset(token)
-            if last:
-                # Break the request <-> environ reference cycle.
-                self.request.environ["werkzeug.request"] = None
+            active, app_ctx = self._unset(last)
             if app_ctx is not None:
                 yield from app_ctx._pop(exc)
         if active is not self:
-            raise AssertionError(
-                f"Popped the wrong request context ({active!r} instead of {self!r})."
-                " Push and pop contexts in pairs, innermost first."
-            )
+            self._wrong_context(active)
+
+    def _pop_now(self) -> None:
+        last = len(self._cv_tokens) == 1
+        if last and "files" in self.request.__dict__:
+            self.request.close()
+        active, app_ctx = self._unset(last)
+        if app_ctx is not None:
+            active_app = app_ctx._unset()
+            if active_app is not app_ctx:
+                app_ctx._wrong_context(active_app)
+        if active is not self:
+            self._wrong_context(active)
+
+    def _unset(self, last: bool) -> tuple[RequestContext | None, AppContext | None]:
+        """Reset the context variable to before the last push; return the context
+        that was active and the application context that push pushed."""
+        active = _cv_request.get(None)
+        token, app_ctx = self._cv_tokens.pop()
+        _cv_request.reset(token)
+        if last:
+            # Break the request <-> environ reference cycle.
+            self.request.environ["werkzeug.request"] = None
+        return active, app_ctx
+
+    def _wrong_context(self, active: RequestContext | None) -> t.NoReturn:
+        raise AssertionError(
+            f"Popped the wrong request context ({active!r} instead of {self!r})."
+            " Push and pop contexts in pairs, innermost first."
+        )
 
     def __enter__(self) -> RequestContext:
         self.push()

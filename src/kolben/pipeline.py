@@ -40,8 +40,9 @@ import functools
 import typing as t
 from collections.abc import Generator
 from contextvars import Context
+from types import CoroutineType, FunctionType
 
-from .concurrency import is_async_callable
+from .concurrency import _CO_COROUTINE, _server_loop, is_async_callable
 
 if t.TYPE_CHECKING:
     from .app import Kolben
@@ -109,12 +110,22 @@ class _Done:
 
 
 def _continue_in_thread(
-    app: Kolben, steps: Steps[t.Any], func: t.Callable[..., t.Any], args: t.Any
+    app: Kolben,
+    steps: Steps[t.Any],
+    func: t.Callable[..., t.Any],
+    args: t.Any,
+    loop: asyncio.AbstractEventLoop,
 ) -> Step | _Done:
     """In a worker thread: call the sync step ``func(*args)``, then keep advancing
     the pipeline, calling the sync steps that follow, until it yields a step to
     await on the loop (returned) or ends (its result returned in a :class:`_Done`).
+
+    Runs in the request's context, where it records the server's loop: an
+    ``async def`` function that sync code runs with ``ensure_sync`` is sent there
+    (:func:`kolben.concurrency.run_sync`).
     """
+    if _server_loop.get() is not loop:
+        _server_loop.set(loop)
     value: t.Any = None
     error: BaseException | None = None
     while True:
@@ -135,6 +146,9 @@ def _continue_in_thread(
         func = sync_func
 
 
+_NOT_STARTED = object()
+
+
 class InContext:
     """Await a coroutine with every step of it run in ``context``.
 
@@ -144,35 +158,45 @@ class InContext:
     one ``context.run`` call.
     """
 
-    __slots__ = ("_context", "_coro")
+    __slots__ = ("_context", "_coro", "_yielded")
 
-    def __init__(self, context: Context, coro: t.Awaitable[t.Any]) -> None:
+    def __init__(self, context: Context, coro: t.Any, yielded: t.Any = _NOT_STARTED) -> None:
         self._context = context
         self._coro = coro
+        #: What the coroutine yielded when the caller already resumed it once.
+        self._yielded = yielded
 
     def __await__(self) -> Generator[t.Any, t.Any, t.Any]:
         run = self._context.run
         coro = self._coro
-        if not isinstance(coro, t.Coroutine):
-            coro = coro.__await__()  # type: ignore[assignment]
-        send = coro.send  # type: ignore[attr-defined]
-        throw = coro.throw  # type: ignore[attr-defined]
+        if not hasattr(coro, "send"):
+            coro = coro.__await__()
+        send = coro.send
+        throw = coro.throw
         value: t.Any = None
         error: BaseException | None = None
+        yielded = self._yielded
+        if yielded is _NOT_STARTED:
+            try:
+                yielded = run(send, None)
+            except StopIteration as stop:
+                return stop.value
         while True:
+            try:
+                value = yield yielded
+            except GeneratorExit:
+                close = getattr(coro, "close", None)
+                if close is not None:
+                    close()
+                raise
+            except BaseException as e:  # asyncio's cancellation, or a future's error
+                error = e
+                value = None
             try:
                 yielded = run(send, value) if error is None else run(throw, error)
             except StopIteration as stop:
                 return stop.value
             error = None
-            try:
-                value = yield yielded
-            except GeneratorExit:
-                coro.close()  # type: ignore[attr-defined]
-                raise
-            except BaseException as e:  # asyncio's cancellation, or a future's error
-                error = e
-                value = None
 
 
 class Body(t.Protocol):
@@ -204,14 +228,22 @@ async def drive(
     ``async def`` step (code on the loop can't wait for it), and its first
     message before the first worker-thread step.
     """
-    pool = app.worker_threads
+    send = steps.send
+    run = context.run
+    custom_ensure_sync = app._custom_ensure_sync
     try:
-        step = context.run(steps.send, None)
+        step = run(send, None)
     except StopIteration as stop:
-        return t.cast(T, stop.value)
+        return stop.value  # type: ignore[no-any-return]
     while True:
         func, args = step
-        sync_func = sync_callable(app, func)
+        # PERF: sync_callable() inlined, the plain-function case first.
+        if custom_ensure_sync:
+            sync_func: t.Callable[..., t.Any] | None = app.ensure_sync(func)
+        elif type(func) is FunctionType and not hasattr(func, "_is_coroutine_marker"):
+            sync_func = None if func.__code__.co_flags & _CO_COROUTINE else func
+        else:
+            sync_func = None if is_async_callable(func) else func
         if sync_func is None:
             value: t.Any = None
             error: BaseException | None = None
@@ -219,19 +251,29 @@ async def drive(
                 if body is not None and not body.filled:
                     await body.before_loop_step(context)
                 coro = func(**args) if type(args) is dict else func(*args)
-                value = await InContext(context, coro)
+                if type(coro) is CoroutineType:
+                    # PERF: the first resumption directly; a coroutine that never
+                    # suspends (most views and hooks) needs no InContext.
+                    try:
+                        suspended = run(coro.send, None)
+                    except StopIteration as stop:
+                        value = stop.value
+                    else:
+                        value = await InContext(context, coro, suspended)
+                else:
+                    value = await InContext(context, coro)
             except BaseException as e:  # thrown into the pipeline, which decides
                 error = e
             try:
-                step = context.run(_advance, steps, value, error)
+                step = run(send, value) if error is None else run(steps.throw, error)
             except StopIteration as stop:
-                return t.cast(T, stop.value)
+                return stop.value  # type: ignore[no-any-return]
             continue
         if body is not None and not body.filled:
             await body.prefetch()
-        call = pool.run(
+        call = app.worker_threads.run(
             loop,
-            partial(context.run, _continue_in_thread, app, steps, sync_func, args),
+            partial(run, _continue_in_thread, app, steps, sync_func, args, loop),
             cancellable=False,
         )
         try:
@@ -245,12 +287,12 @@ async def drive(
             if isinstance(outcome, _Done):
                 raise
             try:
-                step = context.run(steps.throw, cancelled)
+                step = run(steps.throw, cancelled)
             except StopIteration:
                 raise cancelled from None
             continue
         if isinstance(outcome, _Done):
-            return t.cast(T, outcome.value)
+            return outcome.value  # type: ignore[no-any-return]
         step = outcome
 
 
