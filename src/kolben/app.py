@@ -55,7 +55,7 @@ from .globals import _cv_app, _cv_request
 from .helpers import find_instance_path, get_debug_flag
 from .json.provider import DefaultJSONProvider, JSONProvider
 from .logging import create_logger
-from .pipeline import Step, Steps, run_steps
+from .pipeline import Steps, run_steps
 from .routing import AdapterCache, Map, Rule, quote_anchor, rebind
 from .scaffold import Scaffold, _endpoint_from_view_func, setupmethod
 from .server_sessions import SessionInterfaceSelector
