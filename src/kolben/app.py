@@ -75,10 +75,10 @@ from .wsgi import serve as serve_wsgi
 
 # PERF: kolben.asgi is imported on the first ASGI call (a WSGI-only process never
 # loads it), then its entry point is kept here rather than imported per request.
-_asgi_serve: t.Callable[..., t.Awaitable[None]] | None = None
+_asgi_serve: t.Callable[..., t.Coroutine[t.Any, t.Any, None]] | None = None
 
 
-def _load_asgi_serve() -> t.Callable[..., t.Awaitable[None]]:
+def _load_asgi_serve() -> t.Callable[..., t.Coroutine[t.Any, t.Any, None]]:
     global _asgi_serve
     from .asgi import serve
 
@@ -936,15 +936,21 @@ class Kolben(Scaffold):
             f" await app(scope, receive, send); got {len(args)} arguments."
         )
 
-    async def asgi_app(self, scope: t.Any, receive: t.Any, send: t.Any) -> None:
-        """The ASGI application (see :mod:`kolben.asgi`).
+    def asgi_app(
+        self, scope: t.Any, receive: t.Any, send: t.Any
+    ) -> t.Coroutine[t.Any, t.Any, None]:
+        """The ASGI application (see :mod:`kolben.asgi`): ``await
+        app.asgi_app(scope, receive, send)``.
 
         Wrap it to add ASGI middleware and keep ``app`` itself::
 
             app.asgi_app = SomeASGIMiddleware(app.asgi_app)
+
+        PERF: a plain function returning the door's awaitable (no coroutine of
+        its own per request).
         """
         serve = _asgi_serve or _load_asgi_serve()
-        await serve(self, scope, receive, send)
+        return serve(self, scope, receive, send)
 
     @setupmethod
     def before_serving(self, f: F) -> F:
@@ -1031,10 +1037,8 @@ class Kolben(Scaffold):
         error: BaseException | None = None
         try:
             try:
-                if ctx._push_runs_user_code():
+                if not ctx._push_now():  # PERF: no generator when no user code runs
                     yield from ctx._push()
-                else:  # PERF: no generator to drive
-                    ctx._push_now()
                 if overridden and "full_dispatch_request" in overridden:
                     response = yield self.full_dispatch_request, ()
                 else:
@@ -1058,10 +1062,8 @@ class Kolben(Scaffold):
                 keep(_cv_request.get())
             if error is not None and self.should_ignore_error(error):
                 error = None
-            if ctx._pop_runs_user_code():
+            if not ctx._pop_now():  # PERF: no generator when no user code runs
                 yield from ctx._pop(error)
-            else:  # PERF: no generator to drive
-                ctx._pop_now()
 
     def full_dispatch_request(self) -> Response:
         """Run a request through hooks, view and error handlers; return the response."""
@@ -1095,12 +1097,16 @@ class Kolben(Scaffold):
                 rv = yield from self._handle_user_exception(e)
         if overridden and "finalize_request" in overridden:
             response = yield self.finalize_request, (rv,)
-        elif (
-            not overridden
-            and not request_finished.receivers
-            and not self._process_response_has_work(_cv_request.get())
+        elif not (
+            overridden
+            or request_finished.receivers
+            or self.after_request_funcs
+            or (ctx := _cv_request.get())._after_request_functions
+            or ctx._session is not None
+            or "HTTP_COOKIE" in ctx.request.environ
         ):
-            # PERF: nothing runs after the view; no generator for finalizing.
+            # PERF: nothing runs after the view (see _process_response_has_work);
+            # no generator for finalizing.
             response = self.make_response(rv)
         else:
             response = yield from self._finalize_request(rv)

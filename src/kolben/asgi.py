@@ -59,7 +59,9 @@ SCOPE_KEY = "asgi.scope"
 ENVIRON_EXTRA_KEY = "kolben.environ"
 
 
-def serve(app: Kolben, scope: Scope, receive: Receive, send: Send) -> t.Awaitable[None]:
+def serve(
+    app: Kolben, scope: Scope, receive: Receive, send: Send
+) -> t.Coroutine[t.Any, t.Any, None]:
     """Handle one ASGI connection: ``http``, ``websocket`` (see
     :mod:`kolben.websocket`) or ``lifespan``; returns the awaitable doing it.
 
@@ -366,7 +368,6 @@ async def _awaited(receive: Receive) -> Message:
 
 
 async def _serve_http(app: Kolben, scope: Scope, receive: Receive, send: Send) -> None:
-    loop = running_loop()
     environ = build_environ(scope, _NO_BODY)
     length = environ.get("CONTENT_LENGTH")
     body: LazyBody | None = None
@@ -392,73 +393,32 @@ async def _serve_http(app: Kolben, scope: Scope, receive: Receive, send: Send) -
         body = LazyBody(
             io.BytesIO(),
             receive,
-            loop,
+            running_loop(),
             content_length=content_length,
             max_length=app.config["MAX_CONTENT_LENGTH"],
         )
         environ["wsgi.input"] = body
-    try:
-        await _respond(app, environ, body, receive, send, loop)
-    finally:
-        if body is not None:
-            if PRESERVE_CONTEXT_KEY in environ:
-                # The test client keeps the request (``with client:``), and its
-                # body stays readable after the request, as under WSGI.
-                if not body.filled:
-                    await body.fill()
-            else:
-                body.close()
-
-
-_NO_BODY = t.cast(t.IO[bytes], io.BytesIO())
-#: Requests that have no body unless a header frames one (see _serve_http).
-_BODILESS_METHODS = frozenset({"GET", "HEAD"})
-_HTTP1 = frozenset({"HTTP/1.1", "HTTP/1.0"})
-
-
-async def _respond(
-    app: Kolben,
-    environ: dict[str, t.Any],
-    body: LazyBody | None,
-    receive: Receive,
-    send: Send,
-    loop: asyncio.AbstractEventLoop,
-) -> None:
     # The request's one context: every step of its pipeline runs in it, on the
     # loop and in worker threads alike (see kolben.pipeline).
     context = contextvars.copy_context()
-    if "wsgi_app" in app.__dict__ or "wsgi_app" in app._overridden:
-        # WSGI middleware wraps the app (app.wsgi_app = ProxyFix(app.wsgi_app)), or
-        # the class overrides it: the WSGI call runs as one sync step.
-        captured: list[t.Any] = []
-
-        def start_response(
-            status: str, headers: list[tuple[str, str]], exc_info: t.Any = None
-        ) -> t.Any:
-            captured[:] = [status, headers]
-            return _no_write
-
-        if body is not None:
-            await body.prefetch()
-        context.run(_server_loop.set, loop)
-        app_iter = await app.worker_threads.run(
-            loop, partial(context.run, app.wsgi_app, environ, start_response)
-        )
-        status_line, headers = captured
-        status = int(status_line.split(" ", 1)[0])
-    else:
-
-        def respond(response: t.Any) -> tuple[t.Any, int, list[tuple[str, str]]]:
-            app_iter, _, headers = response.get_wsgi_response(environ)
-            return app_iter, response.status_code, headers
-
-        app_iter, status, headers = await drive(
-            app, app._handle_request(environ, respond), context, loop, body
-        )
-    names = _HEADER_NAMES
+    app_iter: t.Any = None
     try:
+        if "wsgi_app" in app.__dict__ or "wsgi_app" in app._overridden:
+            # WSGI middleware wraps the app (app.wsgi_app = ProxyFix(app.wsgi_app)),
+            # or the class overrides it: the WSGI call runs as one sync step.
+            app_iter, status, headers = await _serve_wsgi_app(app, environ, body, context)
+        else:
+
+            def respond(response: t.Any) -> tuple[t.Any, int, list[tuple[str, str]]]:
+                app_iter, _, headers = response.get_wsgi_response(environ)
+                return app_iter, response.status_code, headers
+
+            app_iter, status, headers = await drive(
+                app, app._handle_request(environ, respond), context, body
+            )
         if body is not None and body.disconnected:
             return  # the client left while sending its body: nobody to answer
+        names = _HEADER_NAMES
         await send(
             {
                 "type": "http.response.start",
@@ -473,6 +433,7 @@ async def _respond(
             # PERF: a buffered body goes out in one message, without threads.
             await send({"type": "http.response.body", "body": b"".join(app_iter)})
             return
+        loop = running_loop()
         # A sync body advanced in worker threads may call async code through
         # ensure_sync: it finds the server's loop in the request's context.
         context.run(_server_loop.set, loop)
@@ -480,7 +441,46 @@ async def _respond(
     finally:
         close = getattr(app_iter, "close", None)
         if close is not None:
-            await app.worker_threads.run(loop, partial(context.run, close), cancellable=False)
+            await app.worker_threads.run(
+                running_loop(), partial(context.run, close), cancellable=False
+            )
+        if body is not None:
+            if PRESERVE_CONTEXT_KEY in environ:
+                # The test client keeps the request (``with client:``), and its
+                # body stays readable after the request, as under WSGI.
+                if not body.filled:
+                    await body.fill()
+            else:
+                body.close()
+
+
+async def _serve_wsgi_app(
+    app: Kolben, environ: dict[str, t.Any], body: LazyBody | None, context: contextvars.Context
+) -> tuple[t.Any, int, list[tuple[str, str]]]:
+    """Call ``app.wsgi_app`` (middleware, or an override) in a worker thread."""
+    captured: list[t.Any] = []
+
+    def start_response(
+        status: str, headers: list[tuple[str, str]], exc_info: t.Any = None
+    ) -> t.Any:
+        captured[:] = [status, headers]
+        return _no_write
+
+    if body is not None:
+        await body.prefetch()
+    loop = running_loop()
+    context.run(_server_loop.set, loop)
+    app_iter = await app.worker_threads.run(
+        loop, partial(context.run, app.wsgi_app, environ, start_response)
+    )
+    status_line, headers = captured
+    return app_iter, int(status_line.split(" ", 1)[0]), headers
+
+
+_NO_BODY = t.cast(t.IO[bytes], io.BytesIO())
+#: Requests that have no body unless a header frames one (see _serve_http).
+_BODILESS_METHODS = frozenset({"GET", "HEAD"})
+_HTTP1 = frozenset({"HTTP/1.1", "HTTP/1.0"})
 
 
 # PERF: response header names as ASGI wants them (lowercase bytes); the app's own
@@ -509,7 +509,7 @@ async def _send_body(
     receive: Receive,
     send: Send,
 ) -> None:
-    """Send a streamed body (a buffered one is sent by :func:`_respond`)."""
+    """Send a streamed body (a buffered one is sent by :func:`_serve_http`)."""
     disconnected = asyncio.Event()
 
     async def watch_disconnect() -> None:

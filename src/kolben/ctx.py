@@ -379,21 +379,8 @@ class RequestContext:
 
     def push(self) -> None:
         """Make this the active request context (and its app context if needed)."""
-        if self._push_runs_user_code():
+        if not self._push_now():
             run_steps(self.app, self._push())
-        else:
-            self._push_now()
-
-    def _push_runs_user_code(self) -> bool:
-        """Whether pushing runs user code (signal receivers, the app's own
-        converters). PERF: when not, the pipeline calls :meth:`_push_now`, the
-        same push without driving a generator."""
-        app = self.app
-        return bool(
-            appcontext_pushed.receivers
-            or app._custom_converters
-            or type(self).match_request is not _match_request
-        )
 
     def _app_ctx_to_push(self) -> AppContext | None:
         """A new application context when none for this app is active."""
@@ -415,14 +402,32 @@ class RequestContext:
             else:
                 self.match_request()
 
-    def _push_now(self) -> None:
-        app_ctx = self._app_ctx_to_push()
-        if app_ctx is not None:
+    def _push_now(self) -> bool:
+        """:meth:`_push` without a generator, when pushing runs no user code
+        (signal receivers, converters of the app's own); False (nothing done)
+        otherwise. PERF: the common case, in one call."""
+        app = self.app
+        if (
+            appcontext_pushed.receivers
+            or app._custom_converters
+            or type(self).match_request is not _match_request
+        ):
+            return False
+        app_ctx: AppContext | None = _cv_app.get(None)
+        if app_ctx is None or app_ctx.app is not app:
+            overridden = app._overridden
+            if overridden and "app_context" in overridden:
+                app_ctx = app.app_context()
+            else:
+                app_ctx = AppContext(app)
             app_ctx._cv_tokens.append(_cv_app.set(app_ctx))
+        else:
+            app_ctx = None
         self._cv_tokens.append((_cv_request.set(self), app_ctx))
         request = self.request
         if request.url_rule is None and request.routing_exception is None:
-            self.match_request()
+            app._match_request(request)
+        return True
 
     def pop(self, exc: BaseException | None = _sentinel) -> None:  # type: ignore[assignment]
         """Pop this context; on the last pop, run ``teardown_request`` functions.
@@ -431,23 +436,8 @@ class RequestContext:
         """
         if exc is _sentinel:
             exc = sys.exc_info()[1]
-        if self._pop_runs_user_code():
+        if not self._pop_now():
             run_steps(self.app, self._pop(exc))
-        else:
-            self._pop_now()
-
-    def _pop_runs_user_code(self) -> bool:
-        """Whether popping runs user code (teardown functions, signal receivers,
-        task resources). PERF: when not, the pipeline calls :meth:`_pop_now`."""
-        app = self.app
-        if len(self._cv_tokens) == 1 and (
-            app.teardown_request_funcs
-            or request_tearing_down.receivers
-            or "do_teardown_request" in app._overridden
-        ):
-            return True
-        app_ctx = self._cv_tokens[-1][1] if self._cv_tokens else None
-        return app_ctx is not None and app_ctx._pop_runs_user_code()
 
     def _pop(self, exc: BaseException | None) -> Steps[None]:
         app = self.app
@@ -468,17 +458,52 @@ class RequestContext:
         if active is not self:
             self._wrong_context(active)
 
-    def _pop_now(self) -> None:
-        last = len(self._cv_tokens) == 1
-        if last and "files" in self.request.__dict__:
-            self.request.close()
-        active, app_ctx = self._unset(last)
+    def _pop_now(self) -> bool:
+        """:meth:`_pop` without a generator, when popping runs no user code
+        (teardown functions, signal receivers, task resources); False (nothing
+        done) otherwise. PERF: the common case, in one call."""
+        app = self.app
+        tokens = self._cv_tokens
+        last = len(tokens) == 1
+        app_ctx = tokens[-1][1]
+        overridden = app._overridden
+        if (
+            (
+                last
+                and (
+                    app.teardown_request_funcs
+                    or request_tearing_down.receivers
+                    or (overridden and "do_teardown_request" in overridden)
+                )
+            )
+            or (
+                app_ctx is not None
+                and (
+                    app_ctx._task_state is not None
+                    or app.teardown_appcontext_funcs
+                    or appcontext_tearing_down.receivers
+                    or appcontext_popped.receivers
+                    or (overridden and "do_teardown_appcontext" in overridden)
+                )
+            )
+        ):
+            return False
+        request = self.request
+        if last and "files" in request.__dict__:
+            request.close()
+        active = _cv_request.get(None)
+        _cv_request.reset(tokens.pop()[0])
+        if last:
+            # Break the request <-> environ reference cycle.
+            request.environ["werkzeug.request"] = None
         if app_ctx is not None:
-            active_app = app_ctx._unset()
+            active_app = _cv_app.get(None)
+            _cv_app.reset(app_ctx._cv_tokens.pop())
             if active_app is not app_ctx:
                 app_ctx._wrong_context(active_app)
         if active is not self:
             self._wrong_context(active)
+        return True
 
     def _unset(self, last: bool) -> tuple[RequestContext | None, AppContext | None]:
         """Reset the context variable to before the last push; return the context

@@ -42,7 +42,7 @@ from collections.abc import Generator
 from contextvars import Context
 from types import CoroutineType, FunctionType
 
-from .concurrency import _CO_COROUTINE, _server_loop, is_async_callable
+from .concurrency import _CO_COROUTINE, _server_loop, is_async_callable, running_loop
 
 if t.TYPE_CHECKING:
     from .app import Kolben
@@ -213,11 +213,11 @@ async def drive(
     app: Kolben,
     steps: Steps[T],
     context: Context,
-    loop: asyncio.AbstractEventLoop,
     body: Body | None = None,
 ) -> T:
     """Run ``steps`` to the end for the ASGI door, in ``context``: ``async def``
-    steps awaited on ``loop``, runs of sync steps in one worker-thread call each.
+    steps awaited on the running loop, runs of sync steps in one worker-thread
+    call each.
 
     If the awaiting task is cancelled, the cancellation is thrown into the
     pipeline (which runs its teardown steps) at the next step; a worker thread
@@ -271,6 +271,7 @@ async def drive(
             continue
         if body is not None and not body.filled:
             await body.prefetch()
+        loop = running_loop()
         call = app.worker_threads.run(
             loop,
             partial(run, _continue_in_thread, app, steps, sync_func, args, loop),

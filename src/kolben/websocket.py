@@ -775,7 +775,7 @@ async def _serve(
             # kolben.pipeline): what they run of user code (signal receivers,
             # converters, teardown functions, task resources) runs on the loop
             # when async and in the worker threads when sync.
-            failure = await drive(app, _push_steps(ctx), context, loop)
+            failure = await drive(app, _push_steps(ctx), context)
             pushed = True
             if failure is not None:
                 raise failure
@@ -826,7 +826,7 @@ async def _serve(
     finally:
         await ws._stop_watching()
         if pushed:
-            await drive(app, ctx._pop(error), context, loop)
+            await drive(app, ctx._pop(error), context)
 
 
 def _push_steps(ctx: WebsocketContext) -> Steps[Exception | None]:
