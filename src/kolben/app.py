@@ -55,7 +55,20 @@ from .globals import _cv_app, _cv_request
 from .helpers import find_instance_path, get_debug_flag
 from .json.provider import DefaultJSONProvider, JSONProvider
 from .logging import create_logger
-from .pipeline import Steps, run_steps
+from .pipeline import (
+    ASYNC,
+    MIXED,
+    SYNC,
+    HookKinds,
+    Steps,
+    acall_in_reverse,
+    acall_until_value,
+    apass_through_reversed,
+    call_in_reverse,
+    call_until_value,
+    pass_through_reversed,
+    run_steps,
+)
 from .routing import AdapterCache, Map, Rule, quote_anchor, rebind
 from .scaffold import Scaffold, _endpoint_from_view_func, setupmethod
 from .server_sessions import SessionInterfaceSelector
@@ -1151,10 +1164,21 @@ class Kolben(Scaffold):
             for url_func in self.url_value_preprocessors.get(name, ()):
                 yield url_func, (req.endpoint, req.view_args)
         for name in names:
-            for before_func in self.before_request_funcs.get(name, ()):
-                rv = yield before_func, ()
-                if rv is not None:
-                    return t.cast(ft.ResponseReturnValue, rv)
+            funcs = self.before_request_funcs.get(name)
+            if not funcs:
+                continue
+            kind = MIXED if self._custom_ensure_sync else self._hook_kinds.of(funcs)
+            if kind == SYNC:
+                rv = yield call_until_value, (funcs,)
+            elif kind == ASYNC:
+                rv = yield acall_until_value, (funcs,)
+            else:
+                for before_func in funcs:
+                    rv = yield before_func, ()
+                    if rv is not None:
+                        break
+            if rv is not None:
+                return rv  # type: ignore[no-any-return]
         return None
 
     def dispatch_request(self) -> ft.ResponseReturnValue:
@@ -1378,8 +1402,17 @@ class Kolben(Scaffold):
         # PERF: skip computing the blueprint chain when no after_request is registered.
         if self.after_request_funcs:
             for name in (*ctx.blueprint_chain, None):
-                for func in reversed(self.after_request_funcs.get(name, ())):
-                    response = yield func, (response,)
+                funcs = self.after_request_funcs.get(name)
+                if not funcs:
+                    continue
+                kind = MIXED if self._custom_ensure_sync else self._hook_kinds.of(funcs)
+                if kind == SYNC:
+                    response = yield pass_through_reversed, (funcs, response)
+                elif kind == ASYNC:
+                    response = yield apass_through_reversed, (funcs, response)
+                else:
+                    for func in reversed(funcs):
+                        response = yield func, (response,)
         # PERF: a request that neither opened the session nor sent a cookie has
         # no session to save.
         if ctx._session is not None or "HTTP_COOKIE" in ctx.request.environ:
@@ -1423,8 +1456,9 @@ class Kolben(Scaffold):
         if self.teardown_request_funcs:
             ctx = _cv_request.get()
             for name in (*ctx.blueprint_chain, None):
-                for func in reversed(self.teardown_request_funcs.get(name, ())):
-                    yield func, (exc,)
+                funcs = self.teardown_request_funcs.get(name)
+                if funcs:
+                    yield from self._each_in_reverse(funcs, exc)
         if request_tearing_down.receivers:
             yield from signal_steps(request_tearing_down, self, {"exc": exc})
 
@@ -1433,10 +1467,28 @@ class Kolben(Scaffold):
         run_steps(self, self._do_teardown_appcontext(exc))
 
     def _do_teardown_appcontext(self, exc: BaseException | None = None) -> Steps[None]:
-        for func in reversed(self.teardown_appcontext_funcs):
-            yield func, (exc,)
+        if self.teardown_appcontext_funcs:
+            yield from self._each_in_reverse(self.teardown_appcontext_funcs, exc)
         if appcontext_tearing_down.receivers:
             yield from signal_steps(appcontext_tearing_down, self, {"exc": exc})
+
+    def _each_in_reverse(
+        self, funcs: list[t.Callable[[t.Any], t.Any]], value: t.Any
+    ) -> Steps[None]:
+        """Call teardown functions with ``value``, last registered first: one
+        step for a list of one kind (see kolben.pipeline.HookKinds)."""
+        kind = MIXED if self._custom_ensure_sync else self._hook_kinds.of(funcs)
+        if kind == SYNC:
+            yield call_in_reverse, (funcs, value)
+        elif kind == ASYNC:
+            yield acall_in_reverse, (funcs, value)
+        else:
+            for func in reversed(funcs):
+                yield func, (value,)
+
+    @cached_property
+    def _hook_kinds(self) -> HookKinds:
+        return HookKinds()
 
     def should_ignore_error(self, error: BaseException | None) -> bool:
         """Return True to hide ``error`` from the teardown functions."""

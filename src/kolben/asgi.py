@@ -343,10 +343,10 @@ class LazyBody(io.RawIOBase):
             if chunk:
                 yield chunk
 
-    async def before_loop_step(self, context: contextvars.Context) -> None:
-        """What the driver awaits before ``async def`` user code runs: fill the
-        body unless the matched view streams it."""
-        if not context.run(_view_streams_body):
+    async def before_loop_step(self) -> None:
+        """What the driver awaits before ``async def`` user code runs (in the
+        request's context): fill the body unless the matched view streams it."""
+        if not _view_streams_body():
             await self.fill()
         else:
             self.filled = True

@@ -40,12 +40,13 @@ import functools
 import typing as t
 from collections.abc import Generator
 from contextvars import Context
-from types import CoroutineType, FunctionType
+from types import FunctionType
 
 from .concurrency import _CO_COROUTINE, _server_loop, is_async_callable, running_loop
 
 if t.TYPE_CHECKING:
     from .app import Kolben
+    from .threads import WorkerThreads
 
 T = t.TypeVar("T")
 
@@ -63,7 +64,7 @@ def run_steps(app: Kolben, steps: Steps[T]) -> T:
     its exception is thrown into the pipeline, which handles it or lets it
     propagate out of here.
     """
-    ensure_sync = app.ensure_sync
+    custom_ensure_sync = app._custom_ensure_sync
     value: t.Any = None
     error: BaseException | None = None
     while True:
@@ -74,9 +75,19 @@ def run_steps(app: Kolben, steps: Steps[T]) -> T:
                 func, args = steps.throw(error)
                 error = None
         except StopIteration as stop:
-            return t.cast(T, stop.value)
+            return stop.value  # type: ignore[no-any-return]
         try:
-            call = ensure_sync(func)
+            # PERF: ensure_sync's test inlined for a plain function (the usual
+            # step); anything else, or an app's own ensure_sync, goes through it.
+            if (
+                not custom_ensure_sync
+                and type(func) is FunctionType
+                and not func.__code__.co_flags & _CO_COROUTINE
+                and "_is_coroutine_marker" not in func.__dict__
+            ):
+                call = func
+            else:
+                call = app.ensure_sync(func)
             value = call(**args) if type(args) is dict else call(*args)
         except BaseException as e:  # thrown into the pipeline, which decides
             error = e
@@ -183,7 +194,12 @@ class InContext:
                 return stop.value
         while True:
             try:
-                value = yield yielded
+                if type(yielded) is _ThreadCall:
+                    # Started here, outside the context: the worker thread
+                    # enters it, and only one thread may be in it at a time.
+                    value = yield from yielded.start()
+                else:
+                    value = yield yielded
             except GeneratorExit:
                 close = getattr(coro, "close", None)
                 if close is not None:
@@ -199,6 +215,28 @@ class InContext:
             error = None
 
 
+class _ThreadCall:
+    """A call for the worker threads that :class:`InContext` starts once the
+    awaiting coroutine has left the context (see :func:`_drive`)."""
+
+    __slots__ = ("future", "job", "loop", "pool")
+
+    def __init__(
+        self, pool: WorkerThreads, loop: asyncio.AbstractEventLoop, job: t.Callable[[], t.Any]
+    ) -> None:
+        self.pool = pool
+        self.loop = loop
+        self.job = job
+        self.future: asyncio.Future[t.Any] | None = None
+
+    def start(self) -> asyncio.Future[t.Any]:
+        self.future = self.pool.run(self.loop, self.job, cancellable=False)
+        return self.future
+
+    def __await__(self) -> Generator[t.Any, t.Any, t.Any]:
+        return (yield self)
+
+
 class Body(t.Protocol):
     """What :func:`drive` asks of a request body not received yet."""
 
@@ -206,18 +244,18 @@ class Body(t.Protocol):
 
     async def prefetch(self) -> None: ...
 
-    async def before_loop_step(self, context: Context) -> None: ...
+    async def before_loop_step(self) -> None: ...
 
 
-async def drive(
+def drive(
     app: Kolben,
     steps: Steps[T],
     context: Context,
     body: Body | None = None,
-) -> T:
+) -> t.Awaitable[T]:
     """Run ``steps`` to the end for the ASGI door, in ``context``: ``async def``
     steps awaited on the running loop, runs of sync steps in one worker-thread
-    call each.
+    call each; returns the awaitable doing it.
 
     If the awaiting task is cancelled, the cancellation is thrown into the
     pipeline (which runs its teardown steps) at the next step; a worker thread
@@ -227,12 +265,20 @@ async def drive(
     ``body`` (the ASGI door's lazily received body) is received before the first
     ``async def`` step (code on the loop can't wait for it), and its first
     message before the first worker-thread step.
+
+    PERF: the driving coroutine itself runs in ``context`` (through
+    :class:`InContext`), so each step is a plain ``await``; ``context`` is
+    entered again only when the request suspends (a worker-thread call, an I/O
+    wait), and it is free while a worker thread runs in it.
     """
+    return InContext(context, _drive(app, steps, context, body))
+
+
+async def _drive(app: Kolben, steps: Steps[T], context: Context, body: Body | None) -> T:
     send = steps.send
-    run = context.run
     custom_ensure_sync = app._custom_ensure_sync
     try:
-        step = run(send, None)
+        step = send(None)
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]
     while True:
@@ -240,55 +286,47 @@ async def drive(
         # PERF: sync_callable() inlined, the plain-function case first.
         if custom_ensure_sync:
             sync_func: t.Callable[..., t.Any] | None = app.ensure_sync(func)
-        elif type(func) is FunctionType and not hasattr(func, "_is_coroutine_marker"):
+        elif type(func) is FunctionType and "_is_coroutine_marker" not in func.__dict__:
             sync_func = None if func.__code__.co_flags & _CO_COROUTINE else func
         else:
             sync_func = None if is_async_callable(func) else func
         if sync_func is None:
-            value: t.Any = None
-            error: BaseException | None = None
             try:
                 if body is not None and not body.filled:
-                    await body.before_loop_step(context)
-                coro = func(**args) if type(args) is dict else func(*args)
-                if type(coro) is CoroutineType:
-                    # PERF: the first resumption directly; a coroutine that never
-                    # suspends (most views and hooks) needs no InContext.
-                    try:
-                        suspended = run(coro.send, None)
-                    except StopIteration as stop:
-                        value = stop.value
-                    else:
-                        value = await InContext(context, coro, suspended)
-                else:
-                    value = await InContext(context, coro)
+                    await body.before_loop_step()
+                value = await (func(**args) if type(args) is dict else func(*args))
             except BaseException as e:  # thrown into the pipeline, which decides
-                error = e
+                try:
+                    step = steps.throw(e)
+                except StopIteration as stop:
+                    return stop.value  # type: ignore[no-any-return]
+                continue
             try:
-                step = run(send, value) if error is None else run(steps.throw, error)
+                step = send(value)
             except StopIteration as stop:
                 return stop.value  # type: ignore[no-any-return]
             continue
         if body is not None and not body.filled:
             await body.prefetch()
         loop = running_loop()
-        call = app.worker_threads.run(
+        call = _ThreadCall(
+            app.worker_threads,
             loop,
-            partial(run, _continue_in_thread, app, steps, sync_func, args, loop),
-            cancellable=False,
+            partial(context.run, _continue_in_thread, app, steps, sync_func, args, loop),
         )
         try:
             outcome = await call
         except asyncio.CancelledError as cancelled:
             # The thread was let finish its part (the future refuses to be
             # cancelled); throw the cancellation in where the pipeline is now.
-            if not call.done() or call.exception() is not None:
+            future = call.future
+            if future is None or not future.done() or future.exception() is not None:
                 raise
-            outcome = call.result()
+            outcome = future.result()
             if isinstance(outcome, _Done):
                 raise
             try:
-                step = run(steps.throw, cancelled)
+                step = steps.throw(cancelled)
             except StopIteration:
                 raise cancelled from None
             continue
@@ -300,3 +338,81 @@ async def drive(
 def partial(func: t.Callable[..., T], *args: t.Any) -> t.Callable[[], T]:
     """``functools.partial`` for positional arguments (kept here for the type)."""
     return functools.partial(func, *args)
+
+
+# -- runs of hooks as one step ---------------------------------------------------------
+#
+# PERF: a list of hooks that are all sync (or all ``async def``) is one step: one
+# driver round (and under ASGI at most one thread crossing) for the whole list.
+# Whether a list is all of one kind is decided once per list (HookKinds) and
+# remembered until the list changes. A list of mixed kinds, or an app whose own
+# ensure_sync must see every function, gets one step per function.
+
+SYNC = 1
+ASYNC = 2
+MIXED = 3
+
+
+class HookKinds:
+    """Whether each hook list of an app is all sync, all async or mixed,
+    remembered per list (by identity and length: registration only appends)."""
+
+    __slots__ = ("_kinds",)
+
+    def __init__(self) -> None:
+        self._kinds: dict[int, tuple[list[t.Any], int, int]] = {}
+
+    def of(self, funcs: list[t.Callable[..., t.Any]]) -> int:
+        entry = self._kinds.get(id(funcs))
+        if entry is not None and entry[0] is funcs and entry[1] == len(funcs):
+            return entry[2]
+        kinds = {ASYNC if is_async_callable(func) else SYNC for func in funcs}
+        kind = kinds.pop() if len(kinds) == 1 else MIXED
+        if len(self._kinds) >= 1024:  # lists are the app's own; a bound all the same
+            self._kinds.clear()
+        self._kinds[id(funcs)] = (funcs, len(funcs), kind)
+        return kind
+
+
+def call_until_value(funcs: list[t.Callable[[], t.Any]]) -> t.Any:
+    """Call each function until one returns a value (``before_request``)."""
+    for func in funcs:
+        rv = func()
+        if rv is not None:
+            return rv
+    return None
+
+
+async def acall_until_value(funcs: list[t.Callable[[], t.Any]]) -> t.Any:
+    """Await each function until one returns a value (``before_request``)."""
+    for func in funcs:
+        rv = await func()
+        if rv is not None:
+            return rv
+    return None
+
+
+def call_in_reverse(funcs: list[t.Callable[[t.Any], t.Any]], value: t.Any) -> None:
+    """Call each function with ``value``, last first (teardown functions)."""
+    for func in reversed(funcs):
+        func(value)
+
+
+async def acall_in_reverse(funcs: list[t.Callable[[t.Any], t.Any]], value: t.Any) -> None:
+    """Await each function with ``value``, last first (teardown functions)."""
+    for func in reversed(funcs):
+        await func(value)
+
+
+def pass_through_reversed(funcs: list[t.Callable[[t.Any], t.Any]], value: t.Any) -> t.Any:
+    """Pass ``value`` through each function, last first (``after_request``)."""
+    for func in reversed(funcs):
+        value = func(value)
+    return value
+
+
+async def apass_through_reversed(funcs: list[t.Callable[[t.Any], t.Any]], value: t.Any) -> t.Any:
+    """Pass ``value`` through each awaited function, last first."""
+    for func in reversed(funcs):
+        value = await func(value)
+    return value
