@@ -45,6 +45,7 @@ from werkzeug.routing import (
 from werkzeug.utils import redirect as _werkzeug_redirect
 from werkzeug.wrappers import Response as BaseResponse
 
+from . import router
 from . import typing as ft
 from .blueprints import prefix_owner
 from .concurrency import is_async_callable, run_sync
@@ -82,7 +83,7 @@ from .signals import (
     signal_steps,
 )
 from .templating import _default_template_ctx_processor
-from .wrappers import Request, Response, split_blueprint_path
+from .wrappers import Request, Response, routing_path, split_blueprint_path
 from .wsgi import PRESERVE_CONTEXT_KEY
 from .wsgi import serve as serve_wsgi
 
@@ -776,8 +777,21 @@ class Kolben(Scaffold):
         return type(self).create_url_adapter is Kolben.create_url_adapter
 
     def _match_request(self, request: Request) -> None:
-        """Match ``request``, storing the rule and arguments or the routing error."""
+        """Match ``request``, storing the rule and arguments or the routing error.
+
+        The path matched is the environ's ``PATH_INFO`` (:func:`routing_path`), as
+        Flask matches; an adapter from an overridden ``create_url_adapter`` is
+        asked as Flask asks it (``adapter.match()``, with what it was bound to).
+        """
         try:
+            if not self._cache_adapters:
+                adapter = self.create_url_adapter(request)
+                if adapter is None:
+                    return
+                rule, view_args = adapter.match(return_rule=True)
+                request.url_rule = rule
+                request.view_args = view_args  # type: ignore[assignment]
+                return
             adapter = self._matching_adapter(request)
             if adapter is None:
                 return
@@ -789,26 +803,24 @@ class Kolben(Scaffold):
             # every remembered match.
             if self.url_map._remap:
                 self._adapters.forget_matches()
-            rule = self._adapters.matched(adapter, request.path, request.method)
-            if rule is not None:
-                request.url_rule = rule
+            path = routing_path(request)
+            remembered = self._adapters.matched(adapter, path, request.method)
+            if remembered is not None:
+                request.url_rule = remembered
                 request.view_args = {}
                 return
-            rule, view_args = adapter.match(
-                request.path,
-                request.method,
-                return_rule=True,
-                query_args=request.query_string.decode("latin-1"),
-            )
+            # PERF: kolben.router matches with compiled expressions, as werkzeug's
+            # walk would (werkzeug itself answers what it doesn't cover).
+            rule, view_args = router.match(adapter, path, request.method, request.query_string)
         except HTTPException as e:
             request.routing_exception = e
             if self.owned_prefixes and e.code in (404, 405):
                 request.prefix_owner = prefix_owner(self.owned_prefixes, request)
         else:
             request.url_rule = rule
-            request.view_args = view_args  # type: ignore[assignment]
+            request.view_args = view_args
             if not rule.arguments:
-                self._adapters.remember(adapter, request.path, request.method, rule)
+                self._adapters.remember(adapter, path, request.method, rule)
 
     def _request_url_adapter(self, request: Request) -> MapAdapter | None:
         """A per-request adapter for building URLs (bound lazily by the context).

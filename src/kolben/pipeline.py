@@ -85,7 +85,7 @@ def run_steps(app: Kolben, steps: Steps[T]) -> T:
                 and not func.__code__.co_flags & _CO_COROUTINE
                 and "_is_coroutine_marker" not in func.__dict__
             ):
-                call = func
+                call: t.Callable[..., t.Any] = func
             else:
                 call = app.ensure_sync(func)
             value = call(**args) if type(args) is dict else call(*args)

@@ -54,11 +54,13 @@ from functools import partial
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.routing import WebsocketMismatch
 
+from . import router
 from .concurrency import _server_loop, is_async_callable
 from .ctx import RequestContext
 from .globals import _cv_websocket
 from .pipeline import Steps, drive
 from .sessions import SecureCookieSessionInterface, SessionMixin
+from .wrappers import routing_path
 
 if t.TYPE_CHECKING:
     from werkzeug.datastructures import Headers, MultiDict
@@ -202,12 +204,8 @@ class WebsocketContext(RequestContext):
             adapter = self.app.create_url_adapter(request)
             if adapter is None:
                 return
-            rule, view_args = adapter.match(
-                request.path,
-                "GET",
-                return_rule=True,
-                websocket=True,
-                query_args=request.query_string.decode("latin-1"),
+            rule, view_args = router.match(
+                adapter, routing_path(request), "GET", request.query_string, websocket=True
             )
         except HTTPException as e:
             if isinstance(e, WebsocketMismatch):
@@ -217,7 +215,7 @@ class WebsocketContext(RequestContext):
             request.routing_exception = e
         else:
             request.url_rule = rule
-            request.view_args = t.cast("dict[str, t.Any]", view_args)
+            request.view_args = view_args
 
     def _open_session(self) -> SessionMixin:
         sess = ReadOnlySession(super()._open_session())
