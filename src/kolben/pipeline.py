@@ -257,10 +257,12 @@ def drive(
     steps awaited on the running loop, runs of sync steps in one worker-thread
     call each; returns the awaitable doing it.
 
-    If the awaiting task is cancelled, the cancellation is thrown into the
-    pipeline (which runs its teardown steps) at the next step; a worker thread
-    that is running part of the pipeline is let finish first, so the pipeline is
-    never advanced in two places at once.
+    If the awaiting task is cancelled while an ``async def`` step awaits, that
+    step raises :exc:`asyncio.CancelledError` into the pipeline, which runs its
+    teardown steps (they see the error) and re-raises it. If it is cancelled
+    while a worker thread runs part of the pipeline, the thread is let finish
+    (the pipeline is never advanced in two places at once), the rest of the
+    request is finished, and the cancellation is raised after.
 
     ``body`` (the ASGI door's lazily received body) is received before the first
     ``async def`` step (code on the loop can't wait for it), and its first
@@ -277,6 +279,9 @@ def drive(
 async def _drive(app: Kolben, steps: Steps[T], context: Context, body: Body | None) -> T:
     send = steps.send
     custom_ensure_sync = app._custom_ensure_sync
+    #: A cancellation that arrived while a worker thread ran part of the
+    #: pipeline: the rest of the request is finished, then it is raised.
+    cancelled: asyncio.CancelledError | None = None
     try:
         step = send(None)
     except StopIteration as stop:
@@ -299,12 +304,12 @@ async def _drive(app: Kolben, steps: Steps[T], context: Context, body: Body | No
                 try:
                     step = steps.throw(e)
                 except StopIteration as stop:
-                    return stop.value  # type: ignore[no-any-return]
+                    return _finish(stop.value, cancelled)  # type: ignore[no-any-return]
                 continue
             try:
                 step = send(value)
             except StopIteration as stop:
-                return stop.value  # type: ignore[no-any-return]
+                return _finish(stop.value, cancelled)  # type: ignore[no-any-return]
             continue
         if body is not None and not body.filled:
             await body.prefetch()
@@ -316,23 +321,26 @@ async def _drive(app: Kolben, steps: Steps[T], context: Context, body: Body | No
         )
         try:
             outcome = await call
-        except asyncio.CancelledError as cancelled:
-            # The thread was let finish its part (the future refuses to be
-            # cancelled); throw the cancellation in where the pipeline is now.
+        except asyncio.CancelledError as e:
+            # The future refuses to be cancelled, so the thread has finished its
+            # part: the pipeline is where it left it. The request can't be
+            # interrupted cleanly at an arbitrary point (it may be tearing down
+            # already), so it is finished, as a WSGI server would, and the
+            # cancellation raised after.
             future = call.future
             if future is None or not future.done() or future.exception() is not None:
                 raise
             outcome = future.result()
-            if isinstance(outcome, _Done):
-                raise
-            try:
-                step = steps.throw(cancelled)
-            except StopIteration:
-                raise cancelled from None
-            continue
+            cancelled = e
         if isinstance(outcome, _Done):
-            return outcome.value  # type: ignore[no-any-return]
+            return _finish(outcome.value, cancelled)  # type: ignore[no-any-return]
         step = outcome
+
+
+def _finish(value: T, cancelled: asyncio.CancelledError | None) -> T:
+    if cancelled is not None:
+        raise cancelled
+    return value
 
 
 def partial(func: t.Callable[..., T], *args: t.Any) -> t.Callable[[], T]:

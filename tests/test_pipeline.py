@@ -1,0 +1,557 @@
+"""The one request pipeline (kolben.pipeline) as both doors drive it.
+
+- Where user code runs under ASGI: ``async def`` functions on the server's loop,
+  sync ones in the worker threads, with the thread crossings counted on the pool
+  (``app.worker_threads.calls``): none when all user code is async, one when all
+  of it is sync, at most one per switch otherwise.
+- Flask's overridable pipeline methods, honoured on both doors.
+- Faults: hooks that raise, a client that leaves, a cancelled request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import typing as t
+
+import pytest
+from werkzeug.routing import BaseConverter
+
+import kolben
+from kolben import Kolben, after_this_request, g, request
+from kolben.resources import after_commit
+from kolben.signals import request_finished, request_started
+from kolben.views import MethodView
+
+Message = t.MutableMapping[str, t.Any]
+
+
+def http_scope(path: str = "/", method: str = "GET") -> Message:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"testserver")],
+        "server": ("testserver", 80),
+        "client": ("127.0.0.1", 5000),
+    }
+
+
+async def serve(app: Kolben, path: str = "/", method: str = "GET") -> tuple[int, bytes]:
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await app(http_scope(path, method), receive, send)
+    return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
+
+
+def crossings(app: Kolben, path: str = "/") -> tuple[int, bytes, int]:
+    """Serve one request through the ASGI door (after one warm-up request) and
+    count the worker-thread calls it made."""
+
+    async def main() -> tuple[int, bytes, int]:
+        await serve(app, path)
+        before = app.worker_threads.calls
+        status, body = await serve(app, path)
+        return status, body, app.worker_threads.calls - before
+
+    return asyncio.run(main())
+
+
+def on_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+# -- where user code runs --------------------------------------------------------------
+
+
+def test_all_async_request_crosses_no_thread() -> None:
+    app = Kolben(__name__)
+    app.secret_key = "k"
+    seen: list[tuple[str, bool]] = []
+
+    @app.before_request
+    async def first() -> None:
+        seen.append(("before", on_loop()))
+        g.a = "a"
+
+    @app.before_request
+    async def second() -> None:
+        g.b = "b"
+
+    @app.after_request
+    async def after(response: kolben.Response) -> kolben.Response:
+        seen.append(("after", on_loop()))
+        response.headers["X-Hooked"] = g.a + g.b
+        return response
+
+    @app.teardown_request
+    async def teardown(exc: BaseException | None) -> None:
+        seen.append(("teardown", on_loop()))
+
+    @app.route("/")
+    async def index() -> str:
+        seen.append(("view", on_loop()))
+        kolben.session["n"] = kolben.session.get("n", 0) + 1
+
+        @after_this_request
+        async def later(response: kolben.Response) -> kolben.Response:
+            seen.append(("after_this_request", on_loop()))
+            return response
+
+        return "ok"
+
+    status, body, calls = crossings(app)
+    assert (status, body) == (200, b"ok")
+    assert calls == 0
+    assert all(loop for _, loop in seen)
+    assert [name for name, _ in seen[-5:]] == [
+        "before",
+        "view",
+        "after_this_request",
+        "after",
+        "teardown",
+    ]
+
+
+def test_all_sync_request_crosses_once() -> None:
+    app = Kolben(__name__)
+    app.secret_key = "k"
+    seen: list[bool] = []
+
+    @app.before_request
+    def first() -> None:
+        seen.append(on_loop())
+
+    @app.after_request
+    def after(response: kolben.Response) -> kolben.Response:
+        seen.append(on_loop())
+        return response
+
+    @app.teardown_request
+    def teardown(exc: BaseException | None) -> None:
+        seen.append(on_loop())
+
+    @app.route("/")
+    def index() -> str:
+        seen.append(on_loop())
+        kolben.session["n"] = 1
+        return "ok"
+
+    status, body, calls = crossings(app)
+    assert (status, body) == (200, b"ok")
+    assert calls == 1
+    assert not any(seen)
+
+
+def test_mixed_request_crosses_once_per_switch() -> None:
+    app = Kolben(__name__)
+
+    @app.before_request
+    async def first() -> None:  # loop
+        pass
+
+    @app.route("/")
+    def index() -> str:  # thread (switch 1)
+        return "ok"
+
+    @app.after_request
+    async def after(response: kolben.Response) -> kolben.Response:  # loop
+        return response
+
+    @app.teardown_request
+    def teardown(exc: BaseException | None) -> None:  # thread (switch 2)
+        pass
+
+    status, _, calls = crossings(app)
+    assert status == 200
+    assert calls == 2
+
+
+def test_async_task_resource_and_after_commit_cross_no_thread() -> None:
+    app = Kolben(__name__)
+    log: list[tuple[str, bool]] = []
+
+    async def acquire() -> dict[str, t.Any]:
+        log.append(("acquire", on_loop()))
+        return {}
+
+    async def commit(res: dict[str, t.Any]) -> None:
+        log.append(("commit", on_loop()))
+
+    async def release(res: dict[str, t.Any]) -> None:
+        log.append(("release", on_loop()))
+
+    db = app.task_resource("db", acquire=acquire, commit=commit, release=release)
+
+    @app.route("/")
+    async def index() -> str:
+        await db.aget()
+
+        @after_commit
+        async def mail() -> None:
+            log.append(("after_commit", on_loop()))
+
+        return "saved"
+
+    status, body, calls = crossings(app)
+    assert (status, body) == (200, b"saved")
+    assert calls == 0
+    assert [name for name, _ in log[-4:]] == ["acquire", "commit", "after_commit", "release"]
+    assert all(loop for _, loop in log)
+
+
+def test_sync_converter_runs_off_the_loop() -> None:
+    app = Kolben(__name__)
+    where: list[bool] = []
+
+    class Upper(BaseConverter):
+        def to_python(self, value: str) -> str:
+            where.append(on_loop())
+            return value.upper()
+
+    app.url_map.converters["upper"] = Upper
+
+    @app.route("/<upper:name>")
+    async def index(name: str) -> str:
+        return name
+
+    status, body, calls = crossings(app, "/abc")
+    assert (status, body) == (200, b"ABC")
+    assert where and not any(where)
+    assert calls == 1
+
+
+def test_async_method_view_and_signal_receivers_run_on_the_loop() -> None:
+    app = Kolben(__name__)
+    seen: list[tuple[str, bool]] = []
+
+    class Items(MethodView):
+        async def get(self) -> str:
+            seen.append(("get", on_loop()))
+            return "items"
+
+    app.add_url_rule("/", view_func=Items.as_view("items"))
+
+    async def started(sender: Kolben, **extra: t.Any) -> None:
+        seen.append(("started", on_loop()))
+
+    async def finished(sender: Kolben, response: kolben.Response, **extra: t.Any) -> None:
+        seen.append(("finished", on_loop()))
+
+    with request_started.connected_to(started, app), request_finished.connected_to(
+        finished, app
+    ):
+        status, body, calls = crossings(app)
+    assert (status, body) == (200, b"items")
+    assert calls == 0
+    assert [name for name, _ in seen[-3:]] == ["started", "get", "finished"]
+    assert all(loop for _, loop in seen)
+
+
+def test_async_after_this_request_in_async_view(client: kolben.testing.KolbenClient) -> None:
+    app = client.application
+
+    @app.route("/")
+    async def index() -> str:
+        @after_this_request
+        async def add(response: kolben.Response) -> kolben.Response:
+            response.headers["X-Later"] = "yes"
+            return response
+
+        return "ok"
+
+    response = client.get("/")
+    assert response.status_code == 200
+    assert response.headers["X-Later"] == "yes"
+
+
+# -- Flask's overridable methods, on both doors ------------------------------------------
+
+OVERRIDABLE = [
+    "full_dispatch_request",
+    "preprocess_request",
+    "dispatch_request",
+    "finalize_request",
+    "process_response",
+    "make_response",
+    "do_teardown_request",
+    "do_teardown_appcontext",
+    "request_context",
+]
+
+
+@pytest.mark.parametrize("method", OVERRIDABLE)
+def test_overridden_pipeline_method_is_called(door: str, method: str) -> None:
+    calls: list[str] = []
+
+    def override(self: Kolben, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        calls.append(method)
+        return getattr(Kolben, method)(self, *args, **kwargs)
+
+    App = type("App", (Kolben,), {method: override})
+    app = App(__name__)
+
+    @app.before_request
+    async def before() -> None:
+        g.seen = True
+
+    @app.route("/")
+    async def index() -> str:
+        return "ok" if g.seen else "no"
+
+    @app.teardown_request
+    def teardown(exc: BaseException | None) -> None:
+        pass
+
+    client = app.test_client() if door == "wsgi" else app.asgi_test_client()
+    response = client.get("/")
+    assert response.status_code == 200
+    assert response.data == b"ok"
+    assert calls and set(calls) == {method}
+
+
+@pytest.mark.parametrize("door_", ["wsgi", "asgi"])
+def test_overridden_error_methods_are_called(door_: str) -> None:
+    calls: list[str] = []
+
+    class App(Kolben):
+        def handle_user_exception(self, e: Exception) -> t.Any:
+            calls.append("handle_user_exception")
+            return super().handle_user_exception(e)
+
+        def handle_http_exception(self, e: t.Any) -> t.Any:
+            calls.append("handle_http_exception")
+            return super().handle_http_exception(e)
+
+        def handle_exception(self, e: Exception) -> kolben.Response:
+            calls.append("handle_exception")
+            return super().handle_exception(e)
+
+        def log_exception(self, exc_info: t.Any) -> None:
+            calls.append("log_exception")
+
+    app = App(__name__)
+
+    @app.route("/missing")
+    async def missing() -> str:
+        kolben.abort(404)
+
+    @app.route("/boom")
+    async def boom() -> str:
+        raise ZeroDivisionError
+
+    client = app.test_client() if door_ == "wsgi" else app.asgi_test_client()
+    assert client.get("/missing").status_code == 404
+    assert calls == ["handle_user_exception", "handle_http_exception"]
+    calls.clear()
+    assert client.get("/boom").status_code == 500
+    assert calls == ["handle_user_exception", "handle_exception", "log_exception"]
+
+
+@pytest.mark.parametrize("door_", ["wsgi", "asgi"])
+def test_overridden_ensure_sync_sees_every_user_function(door_: str) -> None:
+    seen: list[str] = []
+
+    class App(Kolben):
+        def ensure_sync(self, func: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
+            seen.append(getattr(func, "__name__", repr(func)))
+            return super().ensure_sync(func)
+
+    app = App(__name__)
+
+    @app.before_request
+    async def before() -> None:
+        pass
+
+    @app.route("/")
+    async def index() -> str:
+        return "ok"
+
+    @app.after_request
+    def after(response: kolben.Response) -> kolben.Response:
+        return response
+
+    client = app.test_client() if door_ == "wsgi" else app.asgi_test_client()
+    assert client.get("/").data == b"ok"
+    assert {"before", "index", "after"} <= set(seen)
+
+
+def test_should_ignore_error_is_honoured(door: str) -> None:
+    seen: list[BaseException | None] = []
+
+    class App(Kolben):
+        def should_ignore_error(self, error: BaseException | None) -> bool:
+            return True
+
+    app = App(__name__)
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    app.logger.disabled = True
+
+    @app.route("/")
+    async def index() -> str:
+        raise ValueError("x")
+
+    @app.teardown_request
+    def teardown(exc: BaseException | None) -> None:
+        seen.append(exc)
+
+    client = app.test_client() if door == "wsgi" else app.asgi_test_client()
+    assert client.get("/").status_code == 500
+    assert seen == [None]
+
+
+def test_request_subclass_rewriting_path_still_matches(door: str) -> None:
+    # Flask matches the environ's PATH_INFO, not request.path.
+    class PrefixedRequest(kolben.Request):
+        def __init__(self, environ: t.Any, *args: t.Any, **kwargs: t.Any) -> None:
+            super().__init__(environ, *args, **kwargs)
+            self.path = "/mounted" + self.path
+
+    app = Kolben(__name__)
+    app.request_class = PrefixedRequest
+
+    @app.route("/page")
+    def page() -> str:
+        return request.path
+
+    client = app.test_client() if door == "wsgi" else app.asgi_test_client()
+    response = client.get("/page")
+    assert response.status_code == 200
+    assert response.data == b"/mounted/page"
+
+
+# -- faults ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_raising_hook_runs_handler_and_teardown_once(door: str, kind: str) -> None:
+    app = Kolben(__name__)
+    handled: list[str] = []
+    torn_down: list[type[BaseException] | None] = []
+
+    if kind == "sync":
+
+        @app.before_request
+        def before() -> None:
+            raise KeyError("hook")
+
+    else:
+
+        @app.before_request
+        async def before() -> None:
+            raise KeyError("hook")
+
+    @app.errorhandler(KeyError)
+    def on_key_error(e: KeyError) -> tuple[str, int]:
+        handled.append("key")
+        return "handled", 409
+
+    @app.teardown_request
+    def teardown(exc: BaseException | None) -> None:
+        torn_down.append(type(exc) if exc is not None else None)
+
+    @app.route("/")
+    async def index() -> str:
+        return "never"
+
+    client = app.test_client() if door == "wsgi" else app.asgi_test_client()
+    response = client.get("/")
+    assert (response.status_code, response.data) == (409, b"handled")
+    assert handled == ["key"]
+    assert torn_down == [None]  # handled: the request did not fail
+    assert client.get("/").status_code == 409  # and the app keeps serving
+
+
+def test_cancelled_while_an_async_hook_awaits() -> None:
+    app = Kolben(__name__)
+    torn_down: list[str] = []
+    state: dict[str, t.Any] = {}
+
+    @app.before_request
+    async def slow() -> None:
+        if request.path == "/":
+            state["started"].set()
+            await asyncio.sleep(30)
+
+    @app.teardown_request
+    async def teardown(exc: BaseException | None) -> None:
+        torn_down.append(type(exc).__name__ if exc is not None else "None")
+
+    @app.route("/")
+    async def index() -> str:
+        return "never"
+
+    @app.route("/fine")
+    async def fine() -> str:
+        return "fine"
+
+    async def main() -> tuple[int, bytes]:
+        state["started"] = asyncio.Event()
+        task = asyncio.create_task(serve(app))
+        await state["started"].wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        assert others == []
+        return await serve(app, "/fine")
+
+    assert asyncio.run(main()) == (200, b"fine")
+    # The hook saw the cancellation; teardown ran once with it (then once for /fine).
+    assert torn_down == ["CancelledError", "None"]
+    assert kolben.ctx.has_request_context() is False
+
+
+def test_cancelled_during_a_worker_thread_step() -> None:
+    app = Kolben(__name__)
+    in_view = threading.Event()
+    release = threading.Event()
+    torn_down: list[str] = []
+
+    @app.route("/")
+    def index() -> str:
+        in_view.set()
+        release.wait(10)
+        return "late"
+
+    @app.teardown_request
+    async def teardown(exc: BaseException | None) -> None:
+        torn_down.append(type(exc).__name__ if exc is not None else "None")
+
+    @app.route("/fine")
+    def fine() -> str:
+        return "fine"
+
+    async def main() -> tuple[int, bytes]:
+        task = asyncio.create_task(serve(app))
+        await asyncio.get_running_loop().run_in_executor(None, in_view.wait, 10)
+        task.cancel()
+        await asyncio.sleep(0.05)
+        assert not task.done()  # the thread's step is let finish first
+        release.set()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return await serve(app, "/fine")
+
+    assert asyncio.run(main()) == (200, b"fine")
+    # The view was let finish, the request too (teardown once, as for a finished
+    # request), then the task's cancellation was raised; /fine is served after.
+    assert torn_down == ["None", "None"]
+    pool = app.worker_threads
+    assert pool._idle == pool.threads
