@@ -22,6 +22,12 @@ from werkzeug.wrappers import Request as BaseRequest
 from .cli import ScriptInfo
 from .ctx import AppContext, RequestContext
 from .globals import _cv_app, _cv_request
+from .websocket_testing import TIMEOUT, HeadersLike
+from .websocket_testing import AsyncWebsocketTestConnection as AsyncWebsocketTestConnection
+from .websocket_testing import WebsocketHandshake as WebsocketHandshake
+from .websocket_testing import WebsocketResponseError as WebsocketResponseError
+from .websocket_testing import WebsocketTestConnection as WebsocketTestConnection
+from .websocket_testing import WebsocketTimeout as WebsocketTimeout
 from .wsgi import PRESERVE_CONTEXT_KEY
 
 if t.TYPE_CHECKING:
@@ -213,6 +219,55 @@ class KolbenClient(Client):
             )
         self._kept.clear()
         self._context_stack.close()
+
+    def websocket(
+        self,
+        path: str = "/",
+        *,
+        headers: HeadersLike | None = None,
+        query_string: str | bytes | t.Mapping[str, t.Any] | None = None,
+        subprotocols: t.Iterable[str] | None = None,
+        base_url: str | None = None,
+        subdomain: str | None = None,
+        url_scheme: str | None = None,
+        timeout: float = TIMEOUT,
+    ) -> WebsocketHandshake:
+        """Open a WebSocket to the app, through its ASGI door (``app.asgi_app``),
+        without a server. ``with`` the result for a blocking connection, ``async
+        with`` it in an async test::
+
+            with client.websocket("/echo", subprotocols=["chat"]) as ws:
+                ws.send("hello")                 # str: a text frame, bytes: binary
+                assert ws.receive() == "hello"
+                ws.send_json({"n": 1})
+                assert ws.receive_json() == {"n": 1}
+
+            async with client.websocket("/echo") as ws:
+                await ws.send("hello")
+                assert await ws.receive() == "hello"
+
+        The handshake carries this client's cookies (a session from earlier
+        requests reaches the view) and ``headers``; ``query_string``, ``base_url``,
+        ``subdomain`` and ``url_scheme`` (``http``/``ws`` or ``https``/``wss``) are
+        as for requests. Entering waits for the app to accept: a refusal raises
+        :exc:`~kolben.testing.WebsocketResponseError` with the HTTP response. The
+        app closing the connection makes ``receive()`` raise
+        :exc:`~kolben.WebsocketDisconnect` with its code; no message within
+        ``timeout`` seconds raises :exc:`~kolben.testing.WebsocketTimeout`. Leaving
+        the block closes the connection (1000) and waits for the app to end.
+        See :mod:`kolben.websocket_testing`.
+        """
+        return WebsocketHandshake(
+            self,
+            path,
+            headers=headers,
+            query_string=query_string,
+            subprotocols=subprotocols,
+            base_url=base_url,
+            subdomain=subdomain,
+            url_scheme=url_scheme,
+            timeout=timeout,
+        )
 
     @contextmanager
     def session_transaction(self, *args: t.Any, **kwargs: t.Any) -> Iterator[SessionMixin]:

@@ -1,0 +1,664 @@
+"""The websocket test client: ``client.websocket(path)``, blocking (``with``) and
+awaitable (``async with``), through the app's ASGI door, on both test clients."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+import typing as t
+from collections.abc import Iterator
+
+import pytest
+
+import kolben
+from kolben import Blueprint, WebsocketDisconnect, abort, g, jsonify, request, session, websocket
+from kolben.testing import (
+    AsyncWebsocketTestConnection,
+    KolbenClient,
+    WebsocketResponseError,
+    WebsocketTestConnection,
+    WebsocketTimeout,
+)
+
+
+@pytest.fixture
+def app() -> kolben.Kolben:
+    app = kolben.Kolben("test_websocket_client")
+    app.config.update(TESTING=True, SECRET_KEY="test key")
+
+    @app.websocket("/echo")
+    async def echo() -> None:
+        await websocket.accept()
+        async for message in websocket:
+            await websocket.send(message)
+
+    return app
+
+
+@pytest.fixture(params=["test_client", "asgi_test_client"])
+def client(app: kolben.Kolben, request: pytest.FixtureRequest) -> KolbenClient:
+    """Both test clients open websockets the same way (through the ASGI door)."""
+    return t.cast(KolbenClient, getattr(app, request.param)())
+
+
+def _connection_threads() -> list[threading.Thread]:
+    return [th for th in threading.enumerate() if th.name.startswith("kolben-websocket-test")]
+
+
+@pytest.fixture(autouse=True)
+def _no_connection_thread_left() -> Iterator[None]:
+    yield
+    left = _connection_threads()
+    assert not left, f"websocket test connection threads left running: {left}"
+
+
+def run(coro: t.Coroutine[t.Any, t.Any, t.Any]) -> t.Any:
+    async def main() -> t.Any:
+        return await asyncio.wait_for(coro, 10)
+
+    return asyncio.run(main())
+
+
+def other_tasks() -> set[asyncio.Task[t.Any]]:
+    """The loop's tasks, but for the test's own (``run``'s and the current one)."""
+    return {
+        task
+        for task in asyncio.all_tasks()
+        if task is not asyncio.current_task() and task.get_coro().__name__ != "main"
+    }
+
+
+# -- talking ---------------------------------------------------------------------------
+
+
+def test_echo_text_and_binary(client: KolbenClient) -> None:
+    with client.websocket("/echo") as ws:
+        assert isinstance(ws, WebsocketTestConnection)
+        ws.send("héllo")
+        assert ws.receive() == "héllo"
+        ws.send(b"\x00\xff")
+        assert ws.receive() == b"\x00\xff"
+        ws.send(bytearray(b"ab"))
+        ws.send(memoryview(b"cd"))
+        assert ws.receive() == b"ab"
+        assert ws.receive() == b"cd"
+        ws.send("")
+        assert ws.receive() == ""
+        with pytest.raises(TypeError, match="send_json"):
+            ws.send(1)  # type: ignore[arg-type]
+
+
+def test_binary_and_text_frames_stay_apart(app: kolben.Kolben, client: KolbenClient) -> None:
+    @app.websocket("/kind")
+    async def kind() -> None:
+        while True:
+            message = await websocket.receive()
+            await websocket.send(type(message).__name__)
+
+    with client.websocket("/kind") as ws:
+        ws.send("text")
+        ws.send(b"bytes")
+        assert [ws.receive(), ws.receive()] == ["str", "bytes"]
+
+
+def test_json_round_trip(app: kolben.Kolben, client: KolbenClient) -> None:
+    @app.websocket("/json")
+    async def json_view() -> None:
+        value = await websocket.receive_json()
+        await websocket.send_json({"got": value, "n": len(value["items"])})
+
+    with client.websocket("/json") as ws:
+        ws.send_json({"items": [1, 2, "é"]})
+        assert ws.receive_json() == {"got": {"items": [1, 2, "é"]}, "n": 3}
+
+
+def test_subprotocol_and_accept_headers(app: kolben.Kolben, client: KolbenClient) -> None:
+    @app.websocket("/chat")
+    async def chat() -> None:
+        offered = websocket.subprotocols
+        await websocket.accept(subprotocol="chat.v2", headers={"X-Room": "7"})
+        await websocket.send_json(
+            {"offered": offered, "header": websocket.headers.get("Sec-WebSocket-Protocol")}
+        )
+
+    with client.websocket("/chat", subprotocols=["chat.v1", "chat.v2"]) as ws:
+        assert ws.subprotocol == "chat.v2"
+        assert ws.response_headers["X-Room"] == "7"
+        assert ws.receive_json() == {
+            "offered": ["chat.v1", "chat.v2"],
+            "header": "chat.v1, chat.v2",
+        }
+    with client.websocket("/echo") as ws:
+        assert ws.subprotocol is None
+
+
+def test_handshake_data(app: kolben.Kolben, client: KolbenClient) -> None:
+    @app.websocket("/data/<int:n>")
+    async def data(n: int) -> None:
+        await websocket.send_json(
+            {
+                "n": n,
+                "args": websocket.args.to_dict(flat=False),
+                "token": websocket.headers.get("X-Token"),
+                "upgrade": websocket.headers.get("Upgrade"),
+                "url": websocket.url,
+                "scheme": websocket.scheme,
+                "remote_addr": websocket.remote_addr,
+                "request_path": request.full_path,
+            }
+        )
+
+    with client.websocket(
+        "/data/3", query_string={"a": "1", "b": ["x", "y"]}, headers={"X-Token": "t0k"}
+    ) as ws:
+        got = ws.receive_json()
+    assert got == {
+        "n": 3,
+        "args": {"a": ["1"], "b": ["x", "y"]},
+        "token": "t0k",
+        "upgrade": "websocket",
+        "url": "ws://localhost/data/3?a=1&b=x&b=y",
+        "scheme": "ws",
+        "remote_addr": "127.0.0.1",
+        "request_path": "/data/3?a=1&b=x&b=y",
+    }
+    with client.websocket("/data/4?q=%C3%A9", url_scheme="https") as ws:
+        got = ws.receive_json()
+    assert got["args"] == {"q": ["é"]}
+    assert got["url"].startswith("wss://localhost/data/4?q=")
+    with client.websocket("wss://example.com/data/5", query_string="z=1") as ws:
+        got = ws.receive_json()
+    assert (got["url"], got["args"]) == ("wss://example.com/data/5?z=1", {"z": ["1"]})
+
+
+# -- cookies and the session -------------------------------------------------------------
+
+
+def test_the_session_of_earlier_requests_reaches_the_websocket(
+    app: kolben.Kolben, client: KolbenClient
+) -> None:
+    @app.post("/login")
+    def login() -> str:
+        session["user"] = request.form["user"]
+        return "ok"
+
+    @app.websocket("/me")
+    async def me() -> None:
+        await websocket.send_json(
+            {"user": session.get("user"), "flavour": websocket.cookies.get("flavour")}
+        )
+
+    with client.websocket("/me") as ws:
+        assert ws.receive_json() == {"user": None, "flavour": None}
+    client.post("/login", data={"user": "ann"})
+    client.set_cookie("flavour", "mint")
+    with client.websocket("/me") as ws:
+        assert ws.receive_json() == {"user": "ann", "flavour": "mint"}
+    with client.session_transaction() as sess:
+        sess["user"] = "bob"
+    with client.websocket("/me") as ws:
+        assert ws.receive_json()["user"] == "bob"
+
+
+def test_a_client_without_cookies(app: kolben.Kolben) -> None:
+    @app.websocket("/cookies")
+    async def cookies() -> None:
+        await websocket.send_json(websocket.cookies.to_dict())
+
+    client = app.test_client(use_cookies=False)
+    with client.websocket("/cookies", headers={"Cookie": "a=1"}) as ws:
+        assert ws.receive_json() == {"a": "1"}
+
+
+def test_set_cookie_from_the_handshake_updates_the_jar(
+    app: kolben.Kolben, client: KolbenClient
+) -> None:
+    @app.websocket("/refuse")
+    async def refuse() -> t.Any:
+        response = jsonify(error="log in first")
+        response.status_code = 401
+        response.set_cookie("next", "/refuse")
+        return response
+
+    @app.websocket("/accept")
+    async def accept() -> None:
+        await websocket.accept(headers=[("Set-Cookie", "seen=yes; Path=/")])
+        await websocket.send("hi")
+
+    with pytest.raises(WebsocketResponseError) as info, client.websocket("/refuse"):
+        pass  # pragma: no cover - entering raises
+    assert info.value.response.status_code == 401
+    cookie = client.get_cookie("next")
+    assert cookie is not None and cookie.value == "/refuse"
+    with client.websocket("/accept") as ws:
+        assert ws.response_headers["Set-Cookie"].startswith("seen=yes")
+        assert ws.receive() == "hi"
+    seen = client.get_cookie("seen")
+    assert seen is not None and seen.value == "yes"
+
+
+# -- refusals ----------------------------------------------------------------------------
+
+
+def test_before_websocket_refusal_on_a_blueprint(
+    app: kolben.Kolben, client: KolbenClient
+) -> None:
+    api = Blueprint("api", __name__, url_prefix="/api")
+    ran: list[str] = []
+
+    @api.before_websocket
+    def check_token() -> None:
+        if request.args.get("token") != "secret":
+            abort(403)
+
+    @api.errorhandler(403)
+    def forbidden(e: Exception) -> t.Any:
+        return {"error": "forbidden"}, 403, {"X-Why": "token"}
+
+    @api.websocket("/feed")
+    async def feed() -> None:
+        ran.append("view")
+        await websocket.send("welcome")
+
+    @api.after_websocket
+    def after() -> None:
+        ran.append("after")
+
+    app.register_blueprint(api)
+
+    with pytest.raises(WebsocketResponseError) as info, client.websocket("/api/feed"):
+        pass  # pragma: no cover - entering raises
+    error = info.value
+    assert error.status_code == error.response.status_code == 403
+    assert error.response.headers["X-Why"] == "token"
+    assert error.response.headers["Content-Type"] == "application/json"
+    assert error.response.json == {"error": "forbidden"}
+    assert "403 FORBIDDEN" in str(error) and "forbidden" in str(error)
+    assert ran == []
+
+    with client.websocket("/api/feed?token=secret") as ws:
+        assert ws.receive() == "welcome"
+    assert ran == ["view", "after"]
+
+
+def test_unknown_and_http_only_paths_are_refused(
+    app: kolben.Kolben, client: KolbenClient
+) -> None:
+    @app.get("/page")
+    def page() -> str:
+        return "page"
+
+    with pytest.raises(WebsocketResponseError) as info, client.websocket("/nowhere"):
+        pass  # pragma: no cover
+    assert info.value.response.status_code == 404
+    with pytest.raises(WebsocketResponseError) as info, client.websocket("/page"):
+        pass  # pragma: no cover
+    assert info.value.response.status_code == 400
+    assert "plain HTTP" in info.value.response.text
+
+
+def test_closing_before_accepting_is_an_empty_403_and_an_error_a_500(
+    app: kolben.Kolben, client: KolbenClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    @app.websocket("/closes")
+    async def closes() -> None:
+        await websocket.close()
+
+    @app.websocket("/breaks")
+    async def breaks() -> None:
+        raise RuntimeError("broken before accepting")
+
+    with pytest.raises(WebsocketResponseError) as info, client.websocket("/closes"):
+        pass  # pragma: no cover
+    assert info.value.response.status_code == 403
+    assert info.value.response.get_data() == b""
+    with (
+        caplog.at_level(logging.ERROR),
+        pytest.raises(WebsocketResponseError) as info,
+        client.websocket("/breaks"),
+    ):
+        pass  # pragma: no cover
+    assert info.value.response.status_code == 500
+    assert "broken before accepting" in caplog.text
+
+
+# -- closing -----------------------------------------------------------------------------
+
+
+def test_the_app_closing_with_a_code(app: kolben.Kolben, client: KolbenClient) -> None:
+    @app.websocket("/bye")
+    async def bye() -> None:
+        await websocket.send("one")
+        await websocket.send("two")
+        await websocket.close(4001, "done here")
+
+    with client.websocket("/bye") as ws:
+        # The messages sent before the close come first.
+        assert ws.receive() == "one"
+        assert ws.receive() == "two"
+        with pytest.raises(WebsocketDisconnect) as info:
+            ws.receive()
+        assert (info.value.code, info.value.reason) == (4001, "done here")
+        with pytest.raises(WebsocketDisconnect) as info:
+            ws.receive()  # and again
+        assert info.value.code == 4001
+        with pytest.raises(WebsocketDisconnect):
+            ws.send("anyone?")
+        assert ws.closed
+
+
+def test_an_error_after_accepting_closes_1011(
+    app: kolben.Kolben, client: KolbenClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    @app.websocket("/writes-session")
+    async def writes_session() -> None:
+        await websocket.accept()
+        session["x"] = 1  # read-only in a websocket
+
+    with (
+        caplog.at_level(logging.ERROR),
+        client.websocket("/writes-session") as ws,
+        pytest.raises(WebsocketDisconnect) as info,
+    ):
+        ws.receive()
+    assert info.value.code == 1011
+    assert "ReadOnlySessionError" in caplog.text
+
+
+def test_the_client_closing_with_a_code(app: kolben.Kolben, client: KolbenClient) -> None:
+    seen: list[t.Any] = []
+
+    @app.websocket("/listen")
+    async def listen() -> None:
+        try:
+            while True:
+                seen.append(await websocket.receive())
+        except WebsocketDisconnect as e:
+            seen.append((e.code, e.reason))
+            raise
+
+    @app.after_websocket
+    def after() -> None:
+        seen.append("after")
+
+    with client.websocket("/listen") as ws:
+        ws.send("hi")
+        ws.close(4000, "leaving")
+        # close() waited for the view to end.
+        assert seen == ["hi", (4000, "leaving"), "after"]
+        assert ws.closed
+        with pytest.raises(WebsocketDisconnect) as info:
+            ws.send("more")
+        assert info.value.code == 4000
+        with pytest.raises(WebsocketDisconnect):
+            ws.receive()
+        ws.close()  # closing again does nothing
+        with pytest.raises(ValueError, match="close code"):
+            ws.close(1006)
+
+    seen.clear()
+    with client.websocket("/listen") as ws:
+        pass  # leaving the block closes with 1000
+    assert seen == [(1000, ""), "after"]
+
+
+# -- hooks, contexts ---------------------------------------------------------------------
+
+
+def test_blueprint_hooks_and_session(app: kolben.Kolben, client: KolbenClient) -> None:
+    calls: list[str] = []
+    bp = Blueprint("room", __name__)
+
+    @app.before_websocket
+    async def app_before() -> None:
+        calls.append("app before")
+
+    @bp.before_websocket
+    def bp_before() -> None:  # sync: runs in a worker thread
+        calls.append("bp before")
+        g.user = session.get("user", "anonymous")
+
+    @bp.websocket("/room/<name>")
+    async def room(name: str) -> None:
+        await websocket.send(f"{g.user} in {name}")
+        await websocket.receive()
+
+    @bp.after_websocket
+    async def bp_after() -> None:
+        calls.append("bp after")
+
+    @app.after_websocket
+    def app_after() -> None:
+        calls.append("app after")
+
+    @app.teardown_request
+    def teardown(exc: BaseException | None) -> None:
+        calls.append("teardown")
+
+    @app.get("/login/<user>")
+    def login(user: str) -> str:
+        session["user"] = user
+        return "ok"
+
+    app.register_blueprint(bp)
+    client.get("/login/cleo")
+    calls.clear()
+    with client.websocket("/room/blue") as ws:
+        assert ws.receive() == "cleo in blue"
+    assert calls == ["app before", "bp before", "bp after", "app after", "teardown"]
+
+
+# -- timeouts ----------------------------------------------------------------------------
+
+
+def test_receive_times_out_and_the_connection_goes_on(
+    app: kolben.Kolben, client: KolbenClient
+) -> None:
+    @app.websocket("/quiet")
+    async def quiet() -> None:
+        while True:
+            if await websocket.receive() == "ping":
+                await websocket.send("pong")
+
+    with client.websocket("/quiet", timeout=0.3) as ws:
+        start = time.monotonic()
+        with pytest.raises(WebsocketTimeout) as info:
+            ws.receive()
+        assert 0.25 < time.monotonic() - start < 3
+        assert isinstance(info.value, TimeoutError)
+        assert "'/quiet'" in str(info.value) and "0.3 seconds" in str(info.value)
+        with pytest.raises(TimeoutError, match=r"0\.1 seconds"):
+            ws.receive(timeout=0.1)
+        ws.send("ping")
+        assert ws.receive() == "pong"
+
+
+def test_a_handshake_never_answered_times_out(app: kolben.Kolben, client: KolbenClient) -> None:
+    ended: list[str] = []
+
+    @app.websocket("/stuck")
+    async def stuck() -> None:
+        try:
+            await asyncio.Event().wait()  # never accepts
+        finally:
+            ended.append("finally")
+
+    start = time.monotonic()
+    with (
+        pytest.raises(WebsocketTimeout, match="handshake"),
+        client.websocket("/stuck", timeout=0.3),
+    ):
+        pass  # pragma: no cover
+    assert time.monotonic() - start < 3
+    assert ended == ["finally"]  # the app was cancelled, its finally ran
+
+
+def test_a_timeout_must_be_positive(client: KolbenClient) -> None:
+    with pytest.raises(ValueError, match="timeout"):
+        client.websocket("/echo", timeout=0)
+
+
+# -- the async variant -------------------------------------------------------------------
+
+
+def test_inside_a_with_client_block(app: kolben.Kolben, client: KolbenClient) -> None:
+    @app.get("/page")
+    def page() -> str:
+        g.seen = "page"
+        return "page"
+
+    @app.websocket("/g")
+    async def g_view() -> None:
+        await websocket.send(repr(g.get("seen")))
+
+    with client:
+        client.get("/page")
+        with client.websocket("/g") as ws:  # its own contexts, not the kept ones
+            assert ws.receive() == "None"
+        assert g.seen == "page"  # the kept request's context is still the active one
+
+
+def test_async_variant(app: kolben.Kolben, client: KolbenClient) -> None:
+    @app.websocket("/bye")
+    async def bye() -> None:
+        await websocket.accept(subprotocol="v1")
+        await websocket.send_json({"ok": True})
+        await websocket.close(4002)
+
+    async def main() -> None:
+        async with client.websocket("/echo") as ws:
+            assert isinstance(ws, AsyncWebsocketTestConnection)
+            await ws.send("hi")
+            assert await ws.receive() == "hi"
+            await ws.send(b"\x01")
+            assert await ws.receive() == b"\x01"
+            await ws.send_json([1, 2])
+            assert await ws.receive_json() == [1, 2]
+            with pytest.raises(WebsocketTimeout):
+                await ws.receive(timeout=0.1)
+            await ws.send("still here")
+            assert await ws.receive() == "still here"
+        async with client.websocket("/bye", subprotocols=["v1"]) as ws:
+            assert ws.subprotocol == "v1"
+            assert await ws.receive_json() == {"ok": True}
+            with pytest.raises(WebsocketDisconnect) as info:
+                await ws.receive()
+            assert info.value.code == 4002
+        with pytest.raises(WebsocketResponseError) as refused:
+            async with client.websocket("/nowhere"):
+                pass  # pragma: no cover
+        assert refused.value.response.status_code == 404
+        # The app ran on this loop, and left nothing behind.
+        assert other_tasks() == set()
+
+    run(main())
+
+
+def test_async_variant_runs_the_app_on_the_tests_loop(
+    app: kolben.Kolben, client: KolbenClient
+) -> None:
+    loops: list[asyncio.AbstractEventLoop] = []
+
+    @app.websocket("/loop")
+    async def loop_view() -> None:
+        loops.append(asyncio.get_running_loop())
+        await websocket.send("ok")
+
+    async def main() -> None:
+        async with client.websocket("/loop") as ws:
+            assert await ws.receive() == "ok"
+        assert loops == [asyncio.get_running_loop()]
+
+    run(main())
+    with client.websocket("/loop") as ws:  # the blocking one: its own loop, in its thread
+        assert ws.receive() == "ok"
+    assert loops[1] is not loops[0]
+
+
+# -- nothing left behind -----------------------------------------------------------------
+
+
+def test_no_thread_or_task_left_behind(app: kolben.Kolben, client: KolbenClient) -> None:
+    events: list[str] = []
+
+    @app.websocket("/busy")
+    async def busy() -> None:
+        await websocket.accept()
+        asyncio.get_running_loop().create_task(stray())  # a task the app forgets
+        try:
+            await asyncio.sleep(30)  # never receives: kolben cancels it once the client left
+        finally:
+            events.append("view ended")
+
+    async def stray() -> None:
+        try:
+            await asyncio.sleep(30)
+        finally:
+            events.append("stray ended")
+
+    pool = app.worker_threads.name
+    before = {th for th in threading.enumerate() if not th.name.startswith(pool)}
+    start = time.monotonic()
+    with client.websocket("/busy") as ws:
+        assert len(_connection_threads()) == 1
+        assert not ws.closed
+    assert time.monotonic() - start < 3
+    assert events == ["view ended", "stray ended"]
+    after = {th for th in threading.enumerate() if not th.name.startswith(pool)}
+    assert after == before
+
+    # The same in an async test: the app's task is gone when the block ends.
+    events.clear()
+
+    async def main() -> None:
+        async with client.websocket("/busy"):
+            pass
+        assert events == ["view ended"]
+        # Only the task the view forgot: the app's own are gone.
+        strays = other_tasks()
+        assert [task.get_coro().__name__ for task in strays] == ["stray"]
+        for task in strays:
+            task.cancel()
+
+    run(main())
+
+
+def test_an_error_in_the_block_is_not_masked(client: KolbenClient) -> None:
+    with pytest.raises(KeyError, match="from the test"), client.websocket("/echo") as ws:
+        ws.send("x")
+        raise KeyError("from the test")
+
+    async def main() -> None:
+        with pytest.raises(KeyError, match="from the test"):
+            async with client.websocket("/echo"):
+                raise KeyError("from the test")
+        assert other_tasks() == set()
+
+    run(main())
+
+
+def test_an_exception_escaping_the_asgi_app_reaches_the_test(
+    app: kolben.Kolben, client: KolbenClient
+) -> None:
+    inner = app.asgi_app
+
+    async def middleware(scope: t.Any, receive: t.Any, send: t.Any) -> None:
+        if scope["path"] == "/broken":
+            await receive()
+            await send({"type": "websocket.accept"})
+            raise RuntimeError("the middleware broke")
+        await inner(scope, receive, send)
+
+    app.asgi_app = middleware  # type: ignore[method-assign]
+    with client.websocket("/echo") as ws:  # middleware is honoured
+        ws.send("through")
+        assert ws.receive() == "through"
+    with (
+        pytest.raises(RuntimeError, match="the middleware broke"),
+        client.websocket("/broken") as ws,
+    ):
+        ws.receive()
+    with pytest.raises(RuntimeError, match="the middleware broke"), client.websocket("/broken"):
+        pass  # raised when the block ends
