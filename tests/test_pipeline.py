@@ -555,3 +555,31 @@ def test_cancelled_during_a_worker_thread_step() -> None:
     assert torn_down == ["None", "None"]
     pool = app.worker_threads
     assert pool._idle == pool.threads
+
+
+# -- nothing of a finished request stays reachable -----------------------------------
+
+
+def test_no_request_context_outlives_its_request(door: str) -> None:
+    # Under WSGI an async view runs on an event loop the worker thread keeps;
+    # that loop must hold nothing of the requests it served.
+    import gc
+
+    from kolben.ctx import RequestContext
+
+    app = Kolben(__name__)
+
+    @app.route("/")
+    async def index() -> str:
+        return request.cookies.get("c", "none")
+
+    client = app.test_client() if door == "wsgi" else app.asgi_test_client()
+    client.set_cookie("c", "secret-value")
+    assert client.get("/").data == b"secret-value"
+    gc.collect()
+    assert [o for o in gc.get_objects() if isinstance(o, RequestContext)] == []
+    assert not [
+        o
+        for o in gc.get_objects()
+        if isinstance(o, dict) and "secret-value" in str(o.get("HTTP_COOKIE", ""))
+    ]

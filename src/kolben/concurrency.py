@@ -7,6 +7,7 @@ and reused for every request that thread serves (never one loop per request).
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
 import os
 import threading
@@ -36,7 +37,10 @@ class _ThreadLoop:
     """An event loop owned by one thread, closed when the thread ends."""
 
     def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
+        # Made in an empty context: the loop's own handles (its self-pipe reader)
+        # capture the context they are made in, and the first request served
+        # with this loop must not stay reachable from it.
+        self.loop = contextvars.Context().run(asyncio.new_event_loop)
 
     def __del__(self) -> None:
         if not self.loop.is_closed():
