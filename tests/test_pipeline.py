@@ -583,3 +583,27 @@ def test_no_request_context_outlives_its_request(door: str) -> None:
         for o in gc.get_objects()
         if isinstance(o, dict) and "secret-value" in str(o.get("HTTP_COOKIE", ""))
     ]
+
+
+def test_stream_with_context_in_an_async_view(door: str) -> None:
+    from kolben import stream_with_context
+
+    app = Kolben(__name__)
+    torn_down: list[bool] = []
+
+    @app.route("/")
+    async def index() -> t.Any:
+        def generate() -> t.Iterator[str]:
+            yield "a"
+            yield request.args.get("x", "-")
+
+        return stream_with_context(generate())
+
+    @app.teardown_request
+    def teardown(exc: BaseException | None) -> None:
+        torn_down.append(True)
+
+    client = app.test_client() if door == "wsgi" else app.asgi_test_client()
+    response = client.get("/?x=1")
+    assert (response.status_code, response.data) == (200, b"a1")
+    assert torn_down  # the contexts were popped again once the body was done

@@ -127,4 +127,15 @@ def run_sync(awaitable: t.Coroutine[t.Any, t.Any, T]) -> T:
     holder: _ThreadLoop | None = getattr(_local, "holder", None)
     if holder is None:
         holder = _local.holder = _ThreadLoop()
-    return holder.loop.run_until_complete(awaitable)
+    return holder.loop.run_until_complete(_in_task_copy(awaitable))
+
+
+#: True in code that runs in a copy of the caller's context: a coroutine run by
+#: :func:`run_sync` on the thread's own loop (a task copies the context), whose
+#: context-variable changes the caller never sees.
+in_context_copy: ContextVar[bool] = ContextVar("kolben.in_context_copy", default=False)
+
+
+async def _in_task_copy(awaitable: t.Coroutine[t.Any, t.Any, T]) -> T:
+    in_context_copy.set(True)
+    return await awaitable

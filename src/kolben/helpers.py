@@ -15,6 +15,7 @@ import werkzeug.utils
 from werkzeug.exceptions import abort as _werkzeug_abort
 from werkzeug.urls import iri_to_uri
 
+from .concurrency import in_context_copy
 from .globals import _cv_app, _cv_request, current_app, request_ctx
 from .signals import message_flashed
 
@@ -133,21 +134,36 @@ def stream_with_context(
         return update_wrapper(decorator, func)  # type: ignore[return-value]
 
     app_ctx, req_ctx = _active_contexts()
+    # An async view under WSGI runs in a copy of the request's context (a task of
+    # the thread's loop): contexts pushed there can't be popped where the body is
+    # iterated, so they are pushed when it is iterated, as Flask 3.1 does. Else
+    # they are pushed now, while the view's are active, so the request's
+    # teardown (and its task resources' release) waits for the end of the body.
+    push_now = not in_context_copy.get()
 
     def generator() -> t.Iterator[t.AnyStr | None]:
-        # Re-push the same contexts (not copies) so `g` and `request` are the view's.
-        with app_ctx, req_ctx:
-            yield None  # primed below, while the view's contexts are still active
-            try:
-                yield from gen
-            finally:
-                close = getattr(gen, "close", None)
-                if close is not None:
-                    close()
+        # The same context objects (not copies): `g` and `request` are the view's.
+        if push_now:
+            with app_ctx, req_ctx:
+                yield None  # primed below
+                yield from _closing(gen)
+        else:
+            yield None  # primed below
+            with app_ctx, req_ctx:
+                yield from _closing(gen)
 
     wrapped = generator()
     next(wrapped)
     return wrapped  # type: ignore[return-value]
+
+
+def _closing(gen: t.Iterator[t.AnyStr]) -> t.Iterator[t.AnyStr]:
+    try:
+        yield from gen
+    finally:
+        close = getattr(gen, "close", None)
+        if close is not None:
+            close()
 
 
 def _active_contexts() -> tuple[AppContext, RequestContext]:
