@@ -10,15 +10,25 @@ to 127.0.0.1). Rounds alternate between backends so a busy machine slows them al
 - ``modify``: the view reads and changes the session, as ``run.py``'s ``session``
   scenario (Redis: one GET and one SET with its TTL)
 
+Then, per server-side backend, the session work alone (open the session from
+the cookie, run the view's change, save it; no request pipeline) done three ways:
+
+- ``sync``:   ``open_session`` + ``save_session`` called directly (the WSGI door)
+- ``thread``: the same calls in one worker-thread round trip from an event loop
+  (what the ASGI door pays for a server-side session without the async path)
+- ``async``:  ``await open_session_async`` + ``save_session_async`` on the loop
+  (redis.asyncio for Redis; inline for memory)
+
 It is a report, not a test. Run::
 
-    python benchmarks/sessions.py                       # ~10 s, needs Redis for 'redis'
+    python benchmarks/sessions.py                       # ~20 s, needs Redis for 'redis'
     python benchmarks/sessions.py --redis-url redis://127.0.0.1:6379/15 --duration 0.5
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import io
 import platform
 import statistics
@@ -26,6 +36,7 @@ import sys
 import time
 import typing as t
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import kolben
 from kolben import session
@@ -34,6 +45,7 @@ SECRET_KEY = "benchmark secret key, not secret"
 SESSION_DATA: dict[str, t.Any] = {"user_id": 42, "visits": 1, "cart": [1, 2, 3]}
 BACKENDS = ("cookie", "memory", "redis")
 VIEWS = ("read", "modify")
+WAYS = ("sync", "thread", "async")
 
 
 def build(backend: str, redis_url: str, prefix: str) -> tuple[kolben.Kolben, str]:
@@ -115,13 +127,87 @@ def sample(app: kolben.Kolben, environ: dict[str, t.Any], duration: float) -> fl
             return (now - start) / n
 
 
+def use_session(view: str, sess: t.Any) -> None:
+    """What the view of that name does to the session."""
+    sess.accessed = True  # as the request context does on use
+    if view == "modify":
+        sess["visits"] = sess.get("visits", 0) + 1
+    else:
+        assert sess["user_id"] == 42 and len(sess["cart"]) == 3
+
+
+def sample_ways(app: kolben.Kolben, cookie: str, view: str, duration: float) -> dict[str, float]:
+    """Nanoseconds per open + use + save of the session, for each of WAYS."""
+    interface = app.session_interface
+    environ = environ_for("/", cookie)
+
+    def once() -> None:
+        request = app.request_class(dict(environ))
+        sess = interface.open_session(app, request)
+        use_session(view, sess)
+        interface.save_session(app, sess, app.response_class("ok"))
+
+    async def once_async() -> None:
+        request = app.request_class(dict(environ))
+        sess = await interface.open_session_async(app, request)
+        use_session(view, sess)
+        await interface.save_session_async(app, sess, app.response_class("ok"))
+
+    def timed(run_batch: t.Callable[[], None]) -> float:
+        n = 0
+        start = time.perf_counter_ns()
+        deadline = start + int(duration * 1e9)
+        while True:
+            run_batch()
+            n += 20
+            now = time.perf_counter_ns()
+            if now >= deadline:
+                return (now - start) / n
+
+    def batch_sync() -> None:
+        for _ in range(20):
+            once()
+
+    async def measure_on_loop() -> tuple[float, float]:
+        loop = asyncio.get_running_loop()
+        with ThreadPoolExecutor(1) as pool:
+            await loop.run_in_executor(pool, once)  # start the thread
+            thread_ns = await timed_async(lambda: loop.run_in_executor(pool, once))
+        await once_async()  # make the loop's client
+        async_ns = await timed_async(once_async)
+        return thread_ns, async_ns
+
+    async def timed_async(make: t.Callable[[], t.Awaitable[None]]) -> float:
+        n = 0
+        start = time.perf_counter_ns()
+        deadline = start + int(duration * 1e9)
+        while True:
+            for _ in range(20):
+                await make()
+            n += 20
+            now = time.perf_counter_ns()
+            if now >= deadline:
+                return (now - start) / n
+
+    sync_ns = timed(batch_sync)
+    thread_ns, async_ns = asyncio.run(measure_on_loop())
+    return {"sync": sync_ns, "thread": thread_ns, "async": async_ns}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/15")
     parser.add_argument("--duration", type=float, default=0.3, help="seconds per sample")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--backends", default=",".join(BACKENDS))
+    parser.add_argument(
+        "--uvloop", action="store_true", help="run the event-loop ways on uvloop (as uvicorn does)"
+    )
     args = parser.parse_args(argv)
+    if args.uvloop:
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     backends = [b for b in args.backends.split(",") if b]
     prefix = f"kolben-bench:{uuid.uuid4().hex[:8]}:"
 
@@ -132,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         except kolben.server_sessions.SessionUnavailable as e:
             print(f"skipping {backend}: {e}", file=sys.stderr)
     results: dict[tuple[str, str], list[float]] = {}
+    ways: dict[tuple[str, str, str], list[float]] = {}
     try:
         for view in VIEWS:
             for backend, (app, cookie) in apps.items():
@@ -146,6 +233,12 @@ def main(argv: list[str] | None = None) -> int:
                     results.setdefault((view, backend), []).append(
                         sample(app, environ, args.duration)
                     )
+            for _ in range(args.rounds):
+                for backend, (app, cookie) in apps.items():
+                    if backend == "cookie":
+                        continue
+                    for way, ns in sample_ways(app, cookie, view, args.duration).items():
+                        ways.setdefault((view, backend, way), []).append(ns)
     finally:
         if "redis" in apps:
             app = apps["redis"][0]
@@ -159,7 +252,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"kolben {kolben.__version__ if hasattr(kolben, '__version__') else ''}"
         f" python {platform.python_version()} on {platform.machine()},"
-        f" {args.rounds} rounds x {args.duration}s"
+        f" {args.rounds} rounds x {args.duration}s,"
+        f" event loop {'uvloop' if args.uvloop else 'asyncio'}"
     )
     print("| view | backend | best µs/request | median µs/request | vs cookie (best) |")
     print("| --- | --- | --- | --- | --- |")
@@ -175,6 +269,17 @@ def main(argv: list[str] | None = None) -> int:
                 else f"{extra:+.1f} µs ({best / (cookie_best / 1000):.1f}x)"
             )
             print(f"| {view} | {backend} | {best:.1f} | {median:.1f} | {versus} |")
+    if ways:
+        print()
+        print("Session work alone (open, use, save), best µs:")
+        print("| view | backend | " + " | ".join(WAYS) + " |")
+        print("| --- | --- |" + " --- |" * len(WAYS))
+        for view in VIEWS:
+            for backend in apps:
+                if backend == "cookie":
+                    continue
+                cells = [f"{min(ways[(view, backend, way)]) / 1000:.1f}" for way in WAYS]
+                print(f"| {view} | {backend} | " + " | ".join(cells) + " |")
     return 0
 
 

@@ -24,6 +24,8 @@ record. When the store cannot be reached the request gets a 503
 from __future__ import annotations
 
 import abc
+import asyncio
+import functools
 import logging
 import re
 import secrets
@@ -34,7 +36,6 @@ from collections import OrderedDict
 
 from itsdangerous import BadSignature, Signer
 from itsdangerous.encoding import base64_decode, base64_encode
-from werkzeug.datastructures import Headers
 from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
 from .sessions import (
@@ -43,13 +44,16 @@ from .sessions import (
     SecureCookieSession,
     SessionInterface,
     SessionMixin,
+    _check_async_overrides,
     _OneShotHMAC,
     _vary_cookie,
+    replace_with_error_response,
     set_session_cookie,
 )
 
 if t.TYPE_CHECKING:
     import redis
+    import redis.asyncio
 
     from .app import Kolben
     from .wrappers import Request, Response
@@ -116,7 +120,25 @@ class SessionStore(abc.ABC):
     the store can extend a record's life without rewriting it). Raise
     :exc:`SessionUnavailable` when the store cannot be reached; return None from
     :meth:`load` for an id it does not hold (or holds expired).
+
+    **The async path.** :meth:`aload`, :meth:`asave`, :meth:`adelete` and
+    :meth:`atouch` are the same operations for the event loop (used under ASGI).
+    A store with an asyncio client implements them and sets
+    :attr:`has_async_io` to True. A store whose methods never wait on I/O (in
+    memory) just sets :attr:`has_async_io`: the async methods then call the sync
+    ones inline. For any other store the async methods run the sync ones in a
+    thread (:func:`asyncio.to_thread`), and the interface keeps to its sync path.
     """
+
+    #: Whether the async methods can be awaited on an event loop without blocking
+    #: it: they are implemented with an asyncio client, or the sync methods do no
+    #: I/O. False here. A subclass that overrides a sync method without its async
+    #: counterpart in the same class gets False, unless it sets this itself.
+    has_async_io: bool = False
+
+    def __init_subclass__(cls, **kwargs: t.Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _check_async_overrides(cls, SessionStore, _STORE_ASYNC_PAIRS)
 
     @abc.abstractmethod
     def load(self, sid: str) -> bytes | None:
@@ -137,6 +159,49 @@ class SessionStore(abc.ABC):
     def close(self) -> None:  # noqa: B027 - optional hook, nothing to do by default
         """Release connections; the default does nothing."""
 
+    # -- the async path: these defaults call the sync methods, inline when the store
+    # declares it does no I/O (has_async_io), else in a thread.
+
+    async def aload(self, sid: str) -> bytes | None:
+        """:meth:`load`, awaitable on the event loop."""
+        if self.has_async_io:
+            return self.load(sid)
+        return await asyncio.to_thread(self.load, sid)
+
+    async def asave(self, sid: str, data: bytes, ttl: int) -> None:
+        """:meth:`save`, awaitable on the event loop."""
+        if self.has_async_io:
+            self.save(sid, data, ttl)
+        else:
+            await asyncio.to_thread(self.save, sid, data, ttl)
+
+    async def adelete(self, *sids: str) -> None:
+        """:meth:`delete`, awaitable on the event loop."""
+        if self.has_async_io:
+            self.delete(*sids)
+        else:
+            await asyncio.to_thread(self.delete, *sids)
+
+    async def atouch(self, sid: str, data: bytes, ttl: int) -> None:
+        """:meth:`touch`, awaitable on the event loop (by default :meth:`asave`)."""
+        if self.has_async_io:
+            await self.asave(sid, data, ttl)
+        else:
+            await asyncio.to_thread(self.touch, sid, data, ttl)
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook, nothing to do by default
+        """Release the connections the async methods opened on the running event
+        loop; the default does nothing."""
+
+
+# The sync methods of a store and their async counterparts.
+_STORE_ASYNC_PAIRS = (
+    ("load", "aload"),
+    ("save", "asave"),
+    ("delete", "adelete"),
+    ("touch", "atouch"),
+)
+
 
 class MemorySessionStore(SessionStore):
     """Session records in this process's memory: the development default.
@@ -145,7 +210,12 @@ class MemorySessionStore(SessionStore):
     used least recently (that client starts a new session; a warning is logged the
     first time). Expired records are dropped when read. Each worker process has its
     own store, so use Redis once you run more than one process.
+
+    Its methods do no I/O (a lock held for a dict operation), so its async methods
+    call them inline on the event loop.
     """
+
+    has_async_io = True
 
     def __init__(self, max_entries: int = 10_000) -> None:
         if max_entries < 1:
@@ -202,23 +272,86 @@ class RedisSessionStore(SessionStore):
 
     :param client: a ``redis.Redis`` client (bytes replies, the default).
     :param key_prefix: put before each session id to make its key.
+    :param async_client_factory: makes the ``redis.asyncio.Redis`` client of the
+        async methods, called once per event loop. None: one like ``client`` (same
+        server, database, credentials, TLS and timeouts), with a connection pool of
+        at most ``max_connections`` that waits (up to the client's socket timeout)
+        for a free connection. When ``client``'s settings can't be carried over
+        (an unknown connection class or option), the store has no async path
+        (:attr:`has_async_io` is False) and a message at INFO level says so.
+    :param max_connections: the bound of each event loop's connection pool.
+
+    The async methods use a client per event loop, made on the loop's first call:
+    a client is bound to its loop, and a server may run several loops (one per
+    worker, or a new one per ``asyncio.run``). Its connections are closed when the
+    loop shuts down (``asyncio.run`` and uvicorn call ``loop.shutdown_asyncgens()``,
+    which closes them), or by :meth:`aclose`. A client of a loop that was closed
+    without that is never reused.
     """
 
-    def __init__(self, client: redis.Redis, key_prefix: str = "kolben:session:") -> None:
+    has_async_io = True
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        key_prefix: str = "kolben:session:",
+        *,
+        async_client_factory: t.Callable[[], redis.asyncio.Redis] | None = None,
+        max_connections: int = 32,
+    ) -> None:
         import redis as _redis
 
+        if max_connections < 1:
+            raise ValueError(
+                f"SESSION_REDIS_MAX_CONNECTIONS must be at least 1, not {max_connections!r}."
+            )
         self.client = client
         self.key_prefix = key_prefix
-        self._errors: tuple[type[BaseException], ...] = (_redis.RedisError, OSError)
+        #: The most connections each event loop's client opens.
+        self.max_connections = max_connections
+        # (asyncio.TimeoutError: not an OSError before Python 3.11.)
+        self._errors: tuple[type[BaseException], ...] = (
+            _redis.RedisError,
+            OSError,
+            asyncio.TimeoutError,
+        )
         self._where = _describe(client)
+        if async_client_factory is None:
+            async_client_factory = _async_client_like(client, max_connections)
+            if async_client_factory is None:
+                self.has_async_io = False
+                logger.info(
+                    "The Redis session store has no async path: the settings of its"
+                    " client can't be carried over to a redis.asyncio client. Pass"
+                    " async_client_factory=... to give one; until then sessions are"
+                    " loaded and saved in worker threads under ASGI."
+                )
+        self._async_client_factory = async_client_factory
+        # The async clients by event loop, with the async generator that closes
+        # each when its loop shuts down; the last one used, looked at first.
+        self._loop_clients: dict[
+            asyncio.AbstractEventLoop, tuple[redis.asyncio.Redis, t.AsyncGenerator[None, None]]
+        ] = {}
+        self._current: tuple[asyncio.AbstractEventLoop, redis.asyncio.Redis] | None = None
+        self._lock = threading.Lock()
 
     @classmethod
     def from_url(
-        cls, url: str, *, key_prefix: str = "kolben:session:", timeout: float = 2.0
+        cls,
+        url: str,
+        *,
+        key_prefix: str = "kolben:session:",
+        timeout: float = 2.0,
+        max_connections: int = 32,
     ) -> RedisSessionStore:
         """A store on a new client for ``url`` (``redis://``, ``rediss://``,
         ``unix://``) whose connects and replies time out after ``timeout`` seconds,
-        with one retry for a pooled connection the server closed while idle."""
+        with one retry for a pooled connection the server closed while idle.
+
+        The async methods' clients (one per event loop) are made from the same URL
+        and settings, each with a pool of at most ``max_connections`` connections;
+        a request waits up to ``timeout`` for a free one, then gets the 503.
+        """
         try:
             import redis as _redis
             from redis.backoff import NoBackoff
@@ -233,7 +366,14 @@ class RedisSessionStore(SessionStore):
             socket_timeout=timeout,
             retry=Retry(NoBackoff(), 1, supported_errors=(_redis.ConnectionError,)),
         )
-        return cls(client, key_prefix=key_prefix)
+        return cls(
+            client,
+            key_prefix=key_prefix,
+            async_client_factory=functools.partial(
+                _async_client_from_url, url, timeout, max_connections
+            ),
+            max_connections=max_connections,
+        )
 
     def _unavailable(self, action: str, error: BaseException) -> SessionUnavailable:
         message = (
@@ -269,7 +409,183 @@ class RedisSessionStore(SessionStore):
             raise self._unavailable("delete", e) from e
 
     def close(self) -> None:
+        """Close the sync client's connections. The async clients' connections are
+        closed with their event loops (or by :meth:`aclose` on each loop)."""
         self.client.close()
+
+    # -- the async path: the same commands, keys, TTLs and errors, on the running
+    # loop's client.
+
+    async def aload(self, sid: str) -> bytes | None:
+        try:
+            client = self._loop_client()
+            if client is None:
+                client = await self._new_loop_client()
+            rv = await client.get(self.key_prefix + sid)
+        except self._errors as e:
+            raise self._unavailable("load", e) from e
+        return t.cast("bytes | None", rv)
+
+    async def asave(self, sid: str, data: bytes, ttl: int) -> None:
+        try:
+            client = self._loop_client()
+            if client is None:
+                client = await self._new_loop_client()
+            await client.set(self.key_prefix + sid, data, ex=ttl)
+        except self._errors as e:
+            raise self._unavailable("save", e) from e
+
+    async def atouch(self, sid: str, data: bytes, ttl: int) -> None:
+        await self.asave(sid, data, ttl)
+
+    async def adelete(self, *sids: str) -> None:
+        if not sids:
+            return
+        try:
+            client = self._loop_client()
+            if client is None:
+                client = await self._new_loop_client()
+            await client.delete(*(self.key_prefix + sid for sid in sids))
+        except self._errors as e:
+            raise self._unavailable("delete", e) from e
+
+    async def aclose(self) -> None:
+        """Close the running event loop's client and its connections now (a later
+        call on this loop makes a new one)."""
+        entry = self._loop_clients.get(asyncio.get_running_loop())
+        if entry is not None:
+            await entry[1].aclose()
+
+    def _loop_client(self) -> redis.asyncio.Redis | None:
+        """The running loop's client, or None when it has none yet."""
+        loop = asyncio.get_running_loop()
+        # PERF: one identity test for the usual case (one loop per process).
+        current = self._current
+        if current is not None and current[0] is loop:
+            return current[1]
+        entry = self._loop_clients.get(loop)
+        if entry is None:
+            return None
+        self._current = (loop, entry[0])
+        return entry[0]
+
+    async def _new_loop_client(self) -> redis.asyncio.Redis:
+        """Make the running loop's client, to be closed when the loop shuts down."""
+        factory = self._async_client_factory
+        if factory is None:
+            raise RuntimeError(
+                "This RedisSessionStore has no async client (has_async_io is False):"
+                " pass async_client_factory=... to use its async methods."
+            )
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            entry = self._loop_clients.get(loop)
+            if entry is not None:
+                return entry[0]
+            # Bounded by the loops alive: a loop closed without shutting down its
+            # async generators left its client here; nothing can close that
+            # client's connections any more (they are closed when collected).
+            for stale in [other for other in self._loop_clients if other.is_closed()]:
+                del self._loop_clients[stale]
+            client = factory()
+            closer = self._close_with_loop(loop, client)
+            self._loop_clients[loop] = (client, closer)
+            self._current = (loop, client)
+        # Started on the loop, the generator is one the loop finalizes:
+        # loop.shutdown_asyncgens() (asyncio.run, uvicorn) closes it, which closes
+        # the client while the loop can still run the closing.
+        await closer.__anext__()
+        return client
+
+    async def _close_with_loop(
+        self, loop: asyncio.AbstractEventLoop, client: redis.asyncio.Redis
+    ) -> t.AsyncGenerator[None, None]:
+        try:
+            yield
+        finally:
+            with self._lock:
+                entry = self._loop_clients.get(loop)
+                if entry is not None and entry[0] is client:
+                    del self._loop_clients[loop]
+                current = self._current
+                if current is not None and current[0] is loop:
+                    self._current = None
+            try:
+                await client.aclose(close_connection_pool=True)
+            except self._errors as e:  # the connections are gone either way
+                logger.debug("Closing a Redis session client failed: %s", e)
+
+
+def _async_client_from_url(url: str, timeout: float, max_connections: int) -> redis.asyncio.Redis:
+    """A ``redis.asyncio`` client for ``url`` with the settings of
+    :meth:`RedisSessionStore.from_url`'s sync client and a bounded pool."""
+    import redis as _redis
+    import redis.asyncio as _aredis
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+
+    pool = _aredis.BlockingConnectionPool.from_url(
+        url,
+        max_connections=max_connections,
+        timeout=timeout,
+        socket_connect_timeout=timeout,
+        socket_timeout=timeout,
+        retry=Retry(NoBackoff(), 1, supported_errors=(_redis.ConnectionError,)),
+    )
+    return _aredis.Redis(connection_pool=pool)
+
+
+# Connection options of a sync client that its async twin sets its own way.
+_REPLACED_OPTIONS = frozenset({"retry", "parser_class", "redis_connect_func", "event_dispatcher"})
+
+
+def _async_client_like(
+    client: t.Any, max_connections: int
+) -> t.Callable[[], redis.asyncio.Redis] | None:
+    """A factory of ``redis.asyncio`` clients with ``client``'s connection settings
+    and a bounded pool; None when a setting has no async equivalent here (silently
+    dropping one, a TLS option say, would be wrong)."""
+    import inspect
+
+    import redis as _redis
+    import redis.asyncio.connection as _aconnection
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+
+    pool = getattr(client, "connection_pool", None)
+    connection_class = getattr(pool, "connection_class", None)
+    kwargs = getattr(pool, "connection_kwargs", None)
+    if connection_class is None or not isinstance(kwargs, dict):
+        return None
+    name = connection_class.__name__
+    if connection_class.__module__ != "redis.connection" or name not in (
+        "Connection",
+        "SSLConnection",
+        "UnixDomainSocketConnection",
+    ):
+        return None
+    async_class = getattr(_aconnection, name)
+    accepted: set[str] = set()
+    for klass in async_class.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is not None:
+            accepted.update(inspect.signature(init).parameters)
+    options = {k: v for k, v in kwargs.items() if k not in _REPLACED_OPTIONS}
+    if not set(options) <= accepted:
+        return None
+    timeout = options.get("socket_timeout") or 2.0
+    options["retry"] = Retry(NoBackoff(), 1, supported_errors=(_redis.ConnectionError,))
+
+    def make() -> redis.asyncio.Redis:
+        async_pool = _aconnection.BlockingConnectionPool(
+            connection_class=async_class,
+            max_connections=max_connections,
+            timeout=timeout,
+            **options,
+        )
+        return _redis.asyncio.Redis(connection_pool=async_pool)
+
+    return make
 
 
 def _describe(client: t.Any) -> str:
@@ -456,11 +772,33 @@ class ServerSideSessionInterface(SessionInterface):
             return None
 
     # -- SessionInterface
+    #
+    # The sync and async methods share everything but the store calls: what the
+    # cookie says (_open_start), what a record gives (_open_finish), what saving
+    # means (_plan_save: a _SavePlan of store operations and the cookie) and the
+    # cookie itself (_send_cookie).
+
+    @property
+    def has_async_io(self) -> bool:  # type: ignore[override]
+        """True when the store's async methods don't block the event loop (the
+        stores built from config, Redis and memory, never do); see
+        :attr:`SessionInterface.has_async_io`."""
+        store = self.store
+        return store is None or store.has_async_io
 
     def has_session_cookie_to_refresh(self, app: Kolben, request: Request) -> bool:
         """False: a request that never used ``session`` leaves it alone (no store
         round trip for static files; see the class docstring)."""
         return False
+
+    def open_session_needs_io(self, app: Kolben, request: Request) -> bool:
+        """Whether the request carries a session cookie: only then does opening
+        the session ask the store. (True for a cookie whose id turns out malformed
+        or badly signed too: that is found without the store, when opening.)"""
+        name = self.get_cookie_name(app)
+        # PERF: a substring test before parsing the Cookie header.
+        cookie_header = request.environ.get("HTTP_COOKIE") or ""
+        return f"{name}=" in cookie_header and bool(request.cookies.get(name))
 
     def open_session(self, app: Kolben, request: Request) -> SessionMixin | None:
         """Load the session whose signed id the request's cookie carries.
@@ -471,24 +809,96 @@ class ServerSideSessionInterface(SessionInterface):
         be reached; a later use of ``session`` in the same request then gets an
         :class:`UnavailableSession`.
         """
+        sid = self._open_start(app, request)
+        if not isinstance(sid, str):
+            return sid
+        try:
+            raw = self.get_store(app).load(sid)
+        except HTTPException:
+            request.environ[_UNAVAILABLE_KEY] = True
+            raise
+        return self._open_finish(sid, raw)
+
+    async def open_session_async(self, app: Kolben, request: Request) -> SessionMixin | None:
+        """:meth:`open_session` on the event loop: the same session, the record
+        loaded with the store's :meth:`~SessionStore.aload`."""
+        sid = self._open_start(app, request)
+        if not isinstance(sid, str):
+            return sid
+        try:
+            raw = await self.get_store(app).aload(sid)
+        except HTTPException:
+            request.environ[_UNAVAILABLE_KEY] = True
+            raise
+        return self._open_finish(sid, raw)
+
+    def save_session(self, app: Kolben, session: SessionMixin, response: Response) -> None:
+        """Store the session and send its cookie as needed.
+
+        Deletes the records of ids given up by :meth:`ServerSideSession.regenerate`
+        or ``clear()``; an emptied session deletes its record and the cookie. A
+        changed session is written; a new id (or, with
+        ``SESSION_REFRESH_EACH_REQUEST``, a permanent session) sends the cookie.
+        ``Vary: Cookie`` is added whenever the session was used or the cookie is
+        sent. When the store cannot be reached the response becomes the app's 503
+        response.
+        """
+        accessed = session.accessed
+        if accessed:
+            _vary_cookie(response)
+        if not isinstance(session, ServerSideSession):
+            return  # a plain mapping assigned to ctx.session: nothing to store
+        try:
+            plan = self._plan_save(app, session)
+            if plan is None:
+                return
+            plan.run(self.get_store(app))
+        except SessionUnavailable as e:
+            _replace_with_error(app, response, e)
+            return
+        self._send_cookie(app, session, response, plan.cookie, accessed)
+
+    async def save_session_async(
+        self, app: Kolben, session: SessionMixin, response: Response
+    ) -> None:
+        """:meth:`save_session` on the event loop: the same records (written with
+        the store's async methods), cookie and headers. When the store cannot be
+        reached it raises :exc:`SessionUnavailable` and leaves ``response`` alone;
+        the app then turns the response into its 503 response (see
+        :meth:`SessionInterface.save_session_async`)."""
+        accessed = session.accessed
+        if accessed:
+            _vary_cookie(response)
+        if not isinstance(session, ServerSideSession):
+            return
+        plan = self._plan_save(app, session)
+        if plan is None:
+            return
+        await plan.arun(self.get_store(app))
+        self._send_cookie(app, session, response, plan.cookie, accessed)
+
+    # -- what both paths share
+
+    def _open_start(self, app: Kolben, request: Request) -> SessionMixin | str | None:
+        """What opening the session comes to without the store: the id whose record
+        to load, else the session itself (None without a secret key)."""
         signer = self.get_signer(app)
         if signer is None:
             return None
-        environ = request.environ
-        if _UNAVAILABLE_KEY in environ:
+        if _UNAVAILABLE_KEY in request.environ:
             return UnavailableSession()
-        store = self.get_store(app)
+        self.get_store(app)  # a misconfigured store fails on first use, cookie or not
         value = request.cookies.get(self.get_cookie_name(app))
         if not value:
             return self.session_class()
         sid = self._session_id(signer, value)
         if sid is None:
             return self.session_class()
-        try:
-            raw = store.load(sid)
-        except HTTPException:
-            environ[_UNAVAILABLE_KEY] = True
-            raise
+        return sid
+
+    def _open_finish(self, sid: str, raw: bytes | None) -> SessionMixin:
+        """The session of ``sid`` from its record ``raw`` (None: not stored); an
+        unreadable record gives a new, empty session."""
         if raw is None:
             return self.session_class()
         try:
@@ -500,60 +910,61 @@ class ServerSideSessionInterface(SessionInterface):
             return self.session_class()
         return self.session_class(data, sid=sid)
 
-    def save_session(self, app: Kolben, session: SessionMixin, response: Response) -> None:
-        """Store the session and send its cookie as needed.
+    def _plan_save(self, app: Kolben, session: ServerSideSession) -> _SavePlan | None:
+        """What saving ``session`` means: the records to delete, the record to
+        write and the cookie to send; None when there is nothing to do.
 
-        Deletes the records of ids given up by :meth:`ServerSideSession.regenerate`
-        or ``clear()``; an emptied session deletes its record and the cookie. A
-        changed session is written; a new id (or, with
-        ``SESSION_REFRESH_EACH_REQUEST``, a permanent session) sends the cookie.
-        ``Vary: Cookie`` is added whenever the session was used. When the store
-        cannot be reached the response becomes the app's 503 response.
+        Does no I/O; it updates the session's id bookkeeping (a new id, the
+        discarded ids handed to the plan).
         """
-        accessed = session.accessed
-        if accessed:
-            _vary_cookie(response)
-        if not isinstance(session, ServerSideSession):
-            return  # a plain mapping assigned to ctx.session: nothing to store
-        try:
-            self._store_session(app, session, response)
-        except SessionUnavailable as e:
-            _replace_with_error(app, response, e)
-
-    def _store_session(self, app: Kolben, session: ServerSideSession, response: Response) -> None:
-        store = self.get_store(app)
-        if session.discarded:
-            store.delete(*session.discarded)
-            session.discarded.clear()
+        delete = session.discarded[:]
+        session.discarded.clear()
         if not session:
-            if session.modified:
-                if session.sid is not None:
-                    store.delete(session.sid)
-                    session.sid = None
-                self._delete_cookie(app, response)
-                if not session.accessed:
-                    _vary_cookie(response)
-            return
+            if not session.modified:
+                return _SavePlan(delete) if delete else None
+            if session.sid is not None:
+                delete.append(session.sid)
+                session.sid = None
+            return _SavePlan(delete, cookie=_DELETE_COOKIE)
         new_id = session.sid is None
         set_cookie = new_id or self.should_set_cookie(app, session)
         if not (set_cookie or session.modified):
-            return
+            return _SavePlan(delete) if delete else None
         sid = session.sid
         if sid is None:
             sid = session.sid = new_session_id()
-        data = self.serializer.dumps(dict(session)).encode("utf-8")
-        ttl = self.get_record_ttl(app)
-        if session.modified or new_id:
-            store.save(sid, data, ttl)
-        else:
-            store.touch(sid, data, ttl)
+        cookie = None
         if set_cookie:
             signer = self.get_signer(app)
-            if signer is None:  # the secret key was removed during the request
-                return
-            self._set_cookie(app, session, response, signer.sign(sid).decode("ascii"))
-            if not session.accessed:
-                _vary_cookie(response)
+            if signer is not None:  # else the secret key was removed during the request
+                cookie = signer.sign(sid).decode("ascii")
+        return _SavePlan(
+            delete,
+            sid=sid,
+            data=self.serializer.dumps(dict(session)).encode("utf-8"),
+            ttl=self.get_record_ttl(app),
+            touch=not (session.modified or new_id),
+            cookie=cookie,
+        )
+
+    def _send_cookie(
+        self,
+        app: Kolben,
+        session: ServerSideSession,
+        response: Response,
+        cookie: str | None,
+        accessed: bool,
+    ) -> None:
+        """Set the cookie to ``cookie``, or delete it (``_DELETE_COOKIE``), or leave
+        it (None); a changed cookie makes the response vary by it."""
+        if cookie is None:
+            return
+        if cookie is _DELETE_COOKIE:
+            self._delete_cookie(app, response)
+        else:
+            self._set_cookie(app, session, response, cookie)
+        if not accessed:
+            _vary_cookie(response)
 
     def _delete_cookie(self, app: Kolben, response: Response) -> None:
         response.delete_cookie(
@@ -583,24 +994,60 @@ class ServerSideSessionInterface(SessionInterface):
         )
 
 
+# The cookie value of a _SavePlan that deletes the cookie.
+_DELETE_COOKIE = "\x00delete"
+
+
+class _SavePlan:
+    """The store operations of saving a session, for either path, and the cookie
+    to send once they succeeded: records to delete first, then the record to write
+    (or to keep, ``touch``)."""
+
+    __slots__ = ("cookie", "data", "delete", "sid", "touch", "ttl")
+
+    def __init__(
+        self,
+        delete: list[str],
+        *,
+        sid: str | None = None,
+        data: bytes = b"",
+        ttl: int = 0,
+        touch: bool = False,
+        cookie: str | None = None,
+    ) -> None:
+        self.delete = delete
+        self.sid = sid
+        self.data = data
+        self.ttl = ttl
+        self.touch = touch
+        #: The signed id to set, ``_DELETE_COOKIE``, or None to leave the cookie.
+        self.cookie = cookie
+
+    def run(self, store: SessionStore) -> None:
+        if self.delete:
+            store.delete(*self.delete)
+        if self.sid is not None:
+            if self.touch:
+                store.touch(self.sid, self.data, self.ttl)
+            else:
+                store.save(self.sid, self.data, self.ttl)
+
+    async def arun(self, store: SessionStore) -> None:
+        if self.delete:
+            await store.adelete(*self.delete)
+        if self.sid is not None:
+            if self.touch:
+                await store.atouch(self.sid, self.data, self.ttl)
+            else:
+                await store.asave(self.sid, self.data, self.ttl)
+
+
 def _replace_with_error(app: Kolben, response: Response, error: HTTPException) -> None:
     """Turn ``response``, already through the after-request hooks, into the app's
-    response for ``error`` (its error handler's, else the plain one), in place: the
-    client must learn that the session change was not kept."""
-    try:
-        rv = app.handle_http_exception(error)
-        error_response = app.make_response(rv)
-    except Exception:  # a failing handler must not hide the 503
-        logger.exception("The error handler for a session store failure failed")
-        error_response = t.cast("Response", app.response_class.force_type(error.get_response()))
-    body = response.response
-    close = getattr(body, "close", None)
-    if close is not None and not isinstance(body, (list, tuple)):
-        close()  # a streamed body that will never be sent
-    response.status = error_response.status
-    response.headers = Headers(error_response.headers)
-    response.response = error_response.response
-    response.direct_passthrough = False
+    response for ``error``, in place (see :func:`replace_with_error_response`)."""
+    from .pipeline import run_steps
+
+    run_steps(app, replace_with_error_response(app, response, error))
 
 
 # -- selection by config -------------------------------------------------------------------
@@ -610,7 +1057,8 @@ def create_session_store(app: Kolben) -> SessionStore:
     """The store ``SESSION_BACKEND`` names, built from the app's config.
 
     ``"redis"``: :class:`RedisSessionStore` on ``SESSION_REDIS_URL`` with
-    ``SESSION_KEY_PREFIX`` and ``SESSION_REDIS_TIMEOUT``; ``"memory"``:
+    ``SESSION_KEY_PREFIX``, ``SESSION_REDIS_TIMEOUT`` and
+    ``SESSION_REDIS_MAX_CONNECTIONS`` (per event loop, 32 by default); ``"memory"``:
     :class:`MemorySessionStore` bounded by ``SESSION_MEMORY_MAX_ENTRIES``.
     """
     config = app.config
@@ -628,6 +1076,7 @@ def create_session_store(app: Kolben) -> SessionStore:
             str(url),
             key_prefix=str(config.get("SESSION_KEY_PREFIX", "kolben:session:")),
             timeout=float(config.get("SESSION_REDIS_TIMEOUT", 2.0)),
+            max_connections=int(config.get("SESSION_REDIS_MAX_CONNECTIONS", 32)),
         )
     raise ValueError(
         f"SESSION_BACKEND is {backend!r}, which names no session store here: use"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import time
 import typing as t
 import zlib
@@ -37,8 +38,13 @@ from werkzeug.wrappers import Response as _WerkzeugResponse
 from .json.tag import TaggedJSONSerializer
 
 if t.TYPE_CHECKING:
+    from werkzeug.exceptions import HTTPException
+
     from .app import Kolben
+    from .pipeline import Steps
     from .wrappers import Request, Response
+
+logger = logging.getLogger("kolben.sessions")
 
 
 _DEFAULT_SERIALIZER = TaggedJSONSerializer()
@@ -137,6 +143,33 @@ class NullSession(SecureCookieSession):
     del _fail
 
 
+# The sync methods of a session interface and their async counterparts.
+_INTERFACE_ASYNC_PAIRS = (
+    ("open_session", "open_session_async"),
+    ("save_session", "save_session_async"),
+)
+
+
+def _check_async_overrides(cls: type, base: type, pairs: tuple[tuple[str, str], ...]) -> None:
+    """Set ``cls.has_async_io = False`` when ``cls`` overrides a sync method of
+    ``pairs`` without its async counterpart in the same class (the async path would
+    skip the override), unless that class sets ``has_async_io`` itself.
+
+    Mixins listed before ``cls``'s first base derived from ``base`` count as part of
+    ``cls``; that base was checked when it was defined. Runs once per class.
+    """
+    for klass in cls.__mro__:
+        if klass is not cls and issubclass(klass, base):
+            return
+        own = vars(klass)
+        if "has_async_io" in own:
+            return
+        for sync_name, async_name in pairs:
+            if sync_name in own and async_name not in own:
+                cls.has_async_io = False  # type: ignore[attr-defined]
+                return
+
+
 class SessionInterface:
     """The interface the app uses to load and save sessions.
 
@@ -148,6 +181,13 @@ class SessionInterface:
     can't be made (the app then uses :meth:`make_null_session`). The app calls
     :meth:`save_session` for every response of a request whose session was opened,
     unless :meth:`is_null_session` says the session is a null session.
+
+    **The async path (optional).** An interface whose storage has an asyncio
+    client can also implement :meth:`open_session_async` and
+    :meth:`save_session_async` and set :attr:`has_async_io` to True. Under ASGI
+    the app then awaits them on the server's event loop instead of running
+    :meth:`open_session` and :meth:`save_session` in a worker thread, so a request
+    whose user code is all ``async def`` crosses no thread.
     """
 
     #: The class :meth:`make_null_session` instantiates.
@@ -156,6 +196,67 @@ class SessionInterface:
     #: Set to True when the session data is pickled, to let other code know that
     #: it must be picklable. The cookie session uses JSON and leaves it False.
     pickle_based = False
+
+    #: Whether :meth:`open_session_async` and :meth:`save_session_async` do what
+    #: :meth:`open_session` and :meth:`save_session` do, without blocking the event
+    #: loop (their I/O is awaited, or they do none). False here: the async methods
+    #: are not provided and the app never calls them.
+    #:
+    #: The app reads it once per request, so it may be a (cheap) property. A
+    #: subclass that overrides :meth:`open_session` or :meth:`save_session`
+    #: without overriding the matching async method in the same class gets False
+    #: (the async path would skip its override), unless it sets
+    #: ``has_async_io`` itself.
+    has_async_io: bool = False
+
+    def __init_subclass__(cls, **kwargs: t.Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _check_async_overrides(cls, SessionInterface, _INTERFACE_ASYNC_PAIRS)
+
+    def open_session_needs_io(self, app: Kolben, request: Request) -> bool:
+        """Whether :meth:`open_session` may wait on I/O for ``request``.
+
+        Asked under ASGI, for an interface with :attr:`has_async_io`, before the
+        request's ``async def`` code runs on the event loop: when True the app
+        awaits :meth:`open_session_async` first (code on the loop can't wait for a
+        blocking :meth:`open_session`, and ``session`` is opened on first use);
+        when False a first use of ``session`` on the loop calls
+        :meth:`open_session` there. True by default; override it to say when
+        opening is free (no session cookie, say), so such requests pay nothing.
+        """
+        return True
+
+    async def open_session_async(self, app: Kolben, request: Request) -> SessionMixin | None:
+        """:meth:`open_session` for the event loop: the same result, its I/O
+        awaited. An exception it raises is raised by the app at the first use of
+        ``session`` in the request, where :meth:`open_session` would raise it.
+
+        Only called when :attr:`has_async_io` is True; not provided here.
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} has no async path: has_async_io is False, so call"
+            " open_session() (in a worker thread under ASGI) instead."
+        )
+
+    async def save_session_async(
+        self, app: Kolben, session: SessionMixin, response: Response
+    ) -> None:
+        """:meth:`save_session` for the event loop: the same stored data, cookie
+        and headers, its I/O awaited.
+
+        One difference: when the session cannot be saved and the response must
+        become an error response (a :exc:`~kolben.server_sessions.SessionUnavailable`
+        503), it raises that :exc:`~werkzeug.exceptions.HTTPException` and leaves
+        ``response`` alone, where :meth:`save_session` builds the error response
+        itself. The app's error handler for it is user code, which the app runs as
+        a pipeline step (:func:`replace_with_error_response`), not on the loop.
+
+        Only called when :attr:`has_async_io` is True; not provided here.
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} has no async path: has_async_io is False, so call"
+            " save_session() (in a worker thread under ASGI) instead."
+        )
 
     def make_null_session(self, app: Kolben) -> SessionMixin:
         """Return the session to use when :meth:`open_session` returned ``None``.
@@ -590,6 +691,27 @@ class SecureCookieSessionInterface(SessionInterface):
         if not accessed:
             _vary_cookie(response)
 
+    # -- the async path: the cookie session does no I/O, so the sync methods run
+    # inline on the event loop.
+
+    #: True: :meth:`open_session_async` and :meth:`save_session_async` call the sync
+    #: methods, which do no I/O.
+    has_async_io = True
+
+    def open_session_needs_io(self, app: Kolben, request: Request) -> bool:
+        """False: the session is in the cookie; opening it is a signature check."""
+        return False
+
+    async def open_session_async(self, app: Kolben, request: Request) -> SecureCookieSession | None:
+        """:meth:`open_session`, called inline (no I/O)."""
+        return self.open_session(app, request)
+
+    async def save_session_async(
+        self, app: Kolben, session: SessionMixin, response: Response
+    ) -> None:
+        """:meth:`save_session`, called inline (no I/O; it never raises a 503)."""
+        self.save_session(app, session, response)
+
     def has_session_cookie_to_refresh(self, app: Kolben, request: Request) -> bool:
         """See :meth:`SessionInterface.has_session_cookie_to_refresh`; also False
         when the cookie does not hold a valid permanent session, which would not
@@ -706,6 +828,42 @@ def _cookie_header(
     return f"{head}{value}{before}{http_date(expires)}{after}"
 
 
+def replace_with_error_response(
+    app: Kolben, response: Response, error: HTTPException
+) -> Steps[None]:
+    """Turn ``response`` into the app's response for ``error``, in place: the
+    steps to run when saving the session failed (the client must learn that its
+    session change was not kept).
+
+    The response is the one after the ``after_request`` functions; it becomes the
+    response of the error handler for ``error`` (a step: user code), else the
+    exception's own response. A failing handler is logged and the exception's own
+    response used, so the error is never hidden. A streamed body that will not be
+    sent is closed.
+
+    :meth:`SessionInterface.save_session_async` raises the exception for the app to
+    run these steps; ``save_session`` implementations run them with
+    :func:`kolben.pipeline.run_steps`.
+    """
+    try:
+        if "handle_http_exception" in app._overridden:
+            rv = yield app.handle_http_exception, (error,)
+        else:
+            rv = yield from app._handle_http_exception(error)
+        error_response = app.make_response(rv)
+    except Exception:  # a failing handler must not hide the error
+        logger.exception("The error handler for %r failed", error)
+        error_response = t.cast("Response", app.response_class.force_type(error.get_response()))
+    body = response.response
+    close = getattr(body, "close", None)
+    if close is not None and not isinstance(body, (list, tuple)):
+        close()  # a streamed body that will never be sent
+    response.status = error_response.status
+    response.headers = Headers(error_response.headers)
+    response.response = error_response.response
+    response.direct_passthrough = False
+
+
 def _vary_cookie(response: Response) -> None:
     """Add ``Cookie`` to the response's ``Vary`` header.
 
@@ -731,4 +889,5 @@ __all__ = [
     "SecureCookieSessionInterface",
     "SessionInterface",
     "SessionMixin",
+    "replace_with_error_response",
 ]
