@@ -607,3 +607,79 @@ def test_stream_with_context_in_an_async_view(door: str) -> None:
     response = client.get("/?x=1")
     assert (response.status_code, response.data) == (200, b"a1")
     assert torn_down  # the contexts were popped again once the body was done
+
+
+# -- the ASGI door routes before it receives a body --------------------------------------
+
+
+class _BigUpload:
+    """A client sending ``total`` bytes in 64 KiB messages, counting what the app
+    received."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.received = 0
+
+    async def receive(self) -> Message:
+        size = min(65536, self.total - self.received)
+        self.received += size
+        return {
+            "type": "http.request",
+            "body": b"x" * size,
+            "more_body": self.received < self.total,
+        }
+
+
+def _post(app: Kolben, path: str, upload: _BigUpload) -> int:
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = http_scope(path, "POST")
+    scope["headers"].append((b"content-length", str(upload.total).encode()))
+    asyncio.run(app(scope, upload.receive, send))
+    return int(sent[0]["status"])
+
+
+@pytest.mark.parametrize(
+    ("path", "status"), [("/missing", 404), ("/get-only", 405), ("/ignores", 200)]
+)
+@pytest.mark.parametrize("hooks", ["none", "async-before-request"])
+def test_a_body_nobody_reads_is_not_received(path: str, status: int, hooks: str) -> None:
+    app = Kolben(__name__)  # MAX_CONTENT_LENGTH unset, the default
+
+    if hooks == "async-before-request":
+
+        @app.before_request
+        async def check() -> None:
+            pass
+
+    @app.get("/get-only")
+    def get_only() -> str:
+        return "get"
+
+    @app.post("/ignores")
+    def ignores() -> str:
+        return "ignored"
+
+    upload = _BigUpload(200 * 1024 * 1024)
+    assert _post(app, path, upload) == status
+    assert upload.received <= 3 * 1024 * 1024
+
+
+def test_a_body_is_received_when_read() -> None:
+    app = Kolben(__name__)
+
+    @app.post("/sync")
+    def sync_view() -> dict[str, int]:
+        return {"size": len(request.get_data())}
+
+    @app.post("/async")
+    async def async_view() -> dict[str, int]:
+        return {"size": len(request.get_data())}
+
+    for path in ("/sync", "/async"):
+        upload = _BigUpload(3 * 1024 * 1024 + 5)
+        assert _post(app, path, upload) == 200
+        assert upload.received == upload.total

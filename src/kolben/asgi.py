@@ -37,7 +37,7 @@ from urllib.parse import unquote_to_bytes
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 
 from .app import Kolben
-from .concurrency import _server_loop, running_loop
+from .concurrency import _server_loop, is_async_callable, running_loop
 from .globals import _cv_request
 from .pipeline import drive
 from .wsgi import PRESERVE_CONTEXT_KEY
@@ -238,12 +238,14 @@ class LazyBody(io.RawIOBase):
             return
         self._pending = self._take(await self._receive())
 
-    async def fill(self) -> None:
-        """Receive the rest of the body now, up to ``MAX_CONTENT_LENGTH`` (the door
-        calls it before ``async def`` user code runs, unless the matched view is
-        marked ``stream_request_body``)."""
+    async def fill(self, cap: int | None = None) -> None:
+        """Receive the rest of the body now, up to ``MAX_CONTENT_LENGTH`` and
+        ``cap`` bytes (the door calls it before ``async def`` user code runs,
+        unless the matched view is marked ``stream_request_body``)."""
         self.filled = True
         if self._done or self._too_large_to_fill():
+            return
+        if cap is not None and self._content_length is not None and self._content_length > cap:
             return
         rest = self._prefix.read()
         spool: t.IO[bytes] = io.BytesIO()
@@ -255,6 +257,8 @@ class LazyBody(io.RawIOBase):
                 size += len(data)
         self._pending = b""
         limit = self._max_length
+        if cap is not None:
+            limit = cap if limit is None else min(limit, cap)
         while not self._done and not self._disconnected:
             if limit is not None and self._received > limit:
                 break  # the rest stays unreceived; reading that far is a 413
@@ -278,10 +282,11 @@ class LazyBody(io.RawIOBase):
             running = None
         if running is self._loop:
             raise RequestEntityTooLarge(
-                "This request body was not received before the view (it is larger"
-                " than MAX_CONTENT_LENGTH, or the view is marked stream_request_body),"
-                " and an async view can't wait for it on the event loop: read it with"
-                " 'async for chunk in request.iter_body()', or use a sync view."
+                "This request body was not received before async code read it on the"
+                " event loop (it is larger than MAX_CONTENT_LENGTH, or than the 1 MiB"
+                " received for async hooks of a sync view, or the view is marked"
+                " stream_request_body), and code on the loop can't wait for it: read"
+                " it with 'async for chunk in request.iter_body()', or in sync code."
             )
         message = asyncio.run_coroutine_threadsafe(_awaited(self._receive), self._loop).result()
         return self._take(message)
@@ -344,23 +349,36 @@ class LazyBody(io.RawIOBase):
                 yield chunk
 
     async def before_loop_step(self) -> None:
-        """What the driver awaits before ``async def`` user code runs (in the
-        request's context): fill the body unless the matched view streams it."""
-        if not _view_streams_body():
+        """What the driver awaits before ``async def`` user code first runs (in
+        the request's context).
+
+        - The matched view is ``async def`` (or a view class): the body is
+          received now, whole (up to ``MAX_CONTENT_LENGTH``), since the view may
+          read it on the loop; unless it is marked ``stream_request_body``.
+        - The view is sync, or no view matched (a 404 or 405): only the first
+          :data:`ASYNC_HOOK_BODY_LIMIT` bytes are received, for async hooks or
+          error handlers that read a small body; a sync view reads the rest as
+          it needs it, and nobody makes the door receive a large body that no
+          view wants.
+        """
+        ctx = _cv_request.get(None)
+        rule = ctx.request.url_rule if ctx is not None else None
+        if rule is None or ctx is None or ctx.request.routing_exception is not None:
+            await self.fill(ASYNC_HOOK_BODY_LIMIT)
+            return
+        view = ctx.app.view_functions.get(rule.endpoint)
+        if getattr(view, "stream_request_body", False):
+            self.filled = True
+        elif view is not None and (is_async_callable(view) or hasattr(view, "view_class")):
             await self.fill()
         else:
-            self.filled = True
+            await self.fill(ASYNC_HOOK_BODY_LIMIT)
 
 
-def _view_streams_body() -> bool:
-    ctx = _cv_request.get(None)
-    if ctx is None:
-        return False
-    rule = ctx.request.url_rule
-    if rule is None:
-        return False
-    view = ctx.app.view_functions.get(rule.endpoint)
-    return bool(getattr(view, "stream_request_body", False))
+#: The most of a body received for ``async def`` hooks and error handlers of a
+#: request whose view is sync (or that matched none): reading further on the
+#: loop is a 413 (a sync view reads the rest in its worker thread).
+ASYNC_HOOK_BODY_LIMIT = 1024 * 1024
 
 
 async def _awaited(receive: Receive) -> Message:
