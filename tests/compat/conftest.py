@@ -23,6 +23,12 @@ import pytest
 #: Set: the scenarios run on the real Flask instead of kolben.
 REFERENCE = os.environ.get("KOLBEN_COMPAT_REFERENCE", "") not in {"", "0"}
 
+# realapp/ is a Flask project with its own tests (test_*.py, which the main run
+# would collect): they import flask, so they run only in the interpreters
+# test_extensions.py starts, with KOLBEN_FLASK_COMPAT=1 or for the reference run.
+_COMPAT = os.environ.get("KOLBEN_FLASK_COMPAT", "").lower() not in {"", "0", "false", "no"}
+collect_ignore = [] if _COMPAT or REFERENCE else ["realapp"]
+
 
 @pytest.fixture
 def client(app: t.Any, door: str) -> t.Any:
