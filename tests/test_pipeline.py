@@ -683,3 +683,55 @@ def test_a_body_is_received_when_read() -> None:
         upload = _BigUpload(3 * 1024 * 1024 + 5)
         assert _post(app, path, upload) == 200
         assert upload.received == upload.total
+
+
+# -- a Redis session under ASGI: read and saved on the loop ------------------------------
+
+
+async def _serve_with_cookie(app: Kolben, cookie: bytes) -> tuple[int, str, bytes, int]:
+    """Serve GET / with ``cookie``; (status, body, the new cookie, thread calls)."""
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = http_scope("/")
+    if cookie:
+        scope["headers"].append((b"cookie", cookie))
+    before = app.worker_threads.calls
+    await app(scope, receive, send)
+    for name, value in sent[0]["headers"]:
+        if name == b"set-cookie":
+            cookie = value.split(b";")[0]
+    body = b"".join(m.get("body", b"") for m in sent[1:]).decode()
+    return sent[0]["status"], body, cookie, app.worker_threads.calls - before
+
+
+@pytest.mark.redis
+def test_async_view_with_a_redis_session_crosses_no_thread() -> None:
+    from sse_apps import redis_env
+
+    app = Kolben(__name__)
+    app.secret_key = "k"
+
+    @app.route("/")
+    async def index() -> str:
+        kolben.session["n"] = kolben.session.get("n", 0) + 1
+        return str(kolben.session["n"])
+
+    async def main() -> list[tuple[int, str, int]]:
+        cookie = b""
+        results = []
+        for _ in range(3):
+            status, body, cookie, calls = await _serve_with_cookie(app, cookie)
+            results.append((status, body, calls))
+        return results
+
+    for prefix in redis_env.prefixed():
+        app.config.update(
+            SESSION_BACKEND="redis", SESSION_REDIS_URL=redis_env.URL, SESSION_KEY_PREFIX=prefix
+        )
+        assert asyncio.run(main()) == [(200, "1", 0), (200, "2", 0), (200, "3", 0)]

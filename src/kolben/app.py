@@ -60,6 +60,7 @@ from .pipeline import (
     ASYNC,
     MIXED,
     SYNC,
+    DualStep,
     HookKinds,
     Steps,
     acall_in_reverse,
@@ -73,7 +74,11 @@ from .pipeline import (
 from .routing import AdapterCache, Map, Rule, quote_anchor, rebind
 from .scaffold import Scaffold, _endpoint_from_view_func, setupmethod
 from .server_sessions import SessionInterfaceSelector
-from .sessions import SecureCookieSessionInterface, SessionInterface
+from .sessions import (
+    SecureCookieSessionInterface,
+    SessionInterface,
+    replace_with_error_response,
+)
 from .signals import (
     appcontext_tearing_down,
     got_request_exception,
@@ -233,6 +238,7 @@ class Kolben(Scaffold):
         "SESSION_REDIS_TIMEOUT": 2.0,
         "SESSION_KEY_PREFIX": "kolben:session:",
         "SESSION_MEMORY_MAX_ENTRIES": 10_000,
+        "SESSION_REDIS_MAX_CONNECTIONS": 32,
         "WEBSOCKET_MAX_MESSAGE_SIZE": 1024 * 1024,
         "ASGI_WORKER_THREADS": None,
     }
@@ -1443,6 +1449,9 @@ class Kolben(Scaffold):
         sess = ctx._session
         interface = self.session_interface
         inline = type(interface) is SecureCookieSessionInterface
+        # A store with async I/O (Redis) is used through its async methods under
+        # ASGI, on the loop (kolben.pipeline.DualStep); its sync ones elsewhere.
+        has_async_io = not inline and getattr(interface, "has_async_io", False)
         if sess is None:
             check = getattr(interface, "has_session_cookie_to_refresh", None)
             if check is None:  # an interface not derived from SessionInterface
@@ -1451,11 +1460,24 @@ class Kolben(Scaffold):
                 return
             if inline:
                 sess = ctx._open_session()
+            elif has_async_io:
+                sess = yield DualStep(ctx._open_session, ctx._aopen_session), ()
             else:
                 sess = yield ctx._open_session, ()
         if not interface.is_null_session(sess):
             if inline:
                 interface.save_session(self, sess, response)
+            elif has_async_io:
+                try:
+                    yield DualStep(interface.save_session, interface.save_session_async), (
+                        self,
+                        sess,
+                        response,
+                    )
+                except HTTPException as e:
+                    # The async path leaves the store's 503 to the error handler,
+                    # which is user code: a step of its own.
+                    yield from replace_with_error_response(self, response, e)
             else:
                 yield interface.save_session, (self, sess, response)
 

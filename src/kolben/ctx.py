@@ -17,6 +17,7 @@ from werkzeug.exceptions import HTTPException
 
 from .globals import _cv_app, _cv_request
 from .pipeline import Steps, run_steps
+from .sessions import SecureCookieSessionInterface
 from .signals import (
     appcontext_popped,
     appcontext_pushed,
@@ -302,6 +303,8 @@ class RequestContext:
         self._after_request_functions: list[t.Callable[[t.Any], t.Any]] = []
         self._cv_tokens: list[tuple[t.Any, AppContext | None]] = []
         self._blueprint_chain: list[str] | None = None
+        #: A session read ahead by the ASGI driver (or the error reading it).
+        self._preopened: SessionMixin | Exception | None = None
 
     @property
     def blueprint_chain(self) -> list[str]:
@@ -335,8 +338,41 @@ class RequestContext:
     def session(self, value: SessionMixin) -> None:
         self._session = value
 
+    async def _preopen_session_if_needed(self) -> None:
+        """Under ASGI, before ``async def`` user code first runs: read a session
+        whose interface has async I/O (a Redis store) and whose cookie came with
+        the request, so using it on the loop never blocks. It is kept aside
+        (an error too) until ``session`` is first used, so a request that never
+        uses it is neither saved nor refreshed, nor failed by the store."""
+        if self._preopened is not None:
+            return
+        interface = self.app.session_interface
+        if not getattr(interface, "has_async_io", False) or type(
+            interface
+        ) is SecureCookieSessionInterface:
+            return
+        if not interface.open_session_needs_io(self.app, self.request):
+            return
+        try:
+            sess = await interface.open_session_async(self.app, self.request)
+            self._preopened = sess if sess is not None else interface.make_null_session(self.app)
+        except Exception as e:
+            self._preopened = e
+
+    async def _aopen_session(self) -> SessionMixin:
+        """:meth:`_open_session` for the ASGI driver (see kolben.pipeline.DualStep)."""
+        await self._preopen_session_if_needed()
+        return self._open_session()
+
     def _open_session(self) -> SessionMixin:
         """Open the session through the app's interface, without marking it used."""
+        preopened = self._preopened
+        if preopened is not None:
+            self._preopened = None
+            if isinstance(preopened, Exception):
+                raise preopened
+            self._session = preopened
+            return preopened
         interface = self.app.session_interface
         sess = interface.open_session(self.app, self.request)
         if sess is None:

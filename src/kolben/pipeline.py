@@ -43,6 +43,7 @@ from contextvars import Context
 from types import FunctionType
 
 from .concurrency import _CO_COROUTINE, _server_loop, is_async_callable, running_loop
+from .globals import _cv_request
 
 if t.TYPE_CHECKING:
     from .app import Kolben
@@ -55,6 +56,23 @@ T = t.TypeVar("T")
 Step = tuple[t.Callable[..., t.Any], t.Any]
 #: A piece of the pipeline: yields steps, is sent their results, returns ``T``.
 Steps = Generator[Step, t.Any, T]
+
+
+class DualStep:
+    """A step with a sync and an ``async def`` implementation of the same work
+    (a session store's I/O): :func:`run_steps` calls ``sync``, the ASGI driver
+    awaits ``aio`` on the loop instead of crossing to a worker thread."""
+
+    __slots__ = ("aio", "sync")
+
+    def __init__(
+        self, sync: t.Callable[..., t.Any], aio: t.Callable[..., t.Awaitable[t.Any]]
+    ) -> None:
+        self.sync = sync
+        self.aio = aio
+
+    def __call__(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        return self.sync(*args, **kwargs)
 
 
 def run_steps(app: Kolben, steps: Steps[T]) -> T:
@@ -86,6 +104,8 @@ def run_steps(app: Kolben, steps: Steps[T]) -> T:
                 and "_is_coroutine_marker" not in func.__dict__
             ):
                 call: t.Callable[..., t.Any] = func
+            elif type(func) is DualStep:
+                call = func.sync
             else:
                 call = app.ensure_sync(func)
             value = call(**args) if type(args) is dict else call(*args)
@@ -286,11 +306,15 @@ async def _drive(app: Kolben, steps: Steps[T], context: Context, body: Body | No
         step = send(None)
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]
+    preopened = False
     while True:
         func, args = step
         # PERF: sync_callable() inlined, the plain-function case first.
-        if custom_ensure_sync:
-            sync_func: t.Callable[..., t.Any] | None = app.ensure_sync(func)
+        if type(func) is DualStep:
+            func = func.aio
+            sync_func: t.Callable[..., t.Any] | None = None
+        elif custom_ensure_sync:
+            sync_func = app.ensure_sync(func)
         elif type(func) is FunctionType and "_is_coroutine_marker" not in func.__dict__:
             sync_func = None if func.__code__.co_flags & _CO_COROUTINE else func
         else:
@@ -299,6 +323,13 @@ async def _drive(app: Kolben, steps: Steps[T], context: Context, body: Body | No
             try:
                 if body is not None and not body.filled:
                     await body.before_loop_step()
+                if not preopened:
+                    # A server-side session with async I/O is read before async
+                    # user code may touch it on the loop (once per request).
+                    preopened = True
+                    req_ctx = _cv_request.get(None)
+                    if req_ctx is not None and req_ctx._session is None:
+                        await req_ctx._preopen_session_if_needed()
                 value = await (func(**args) if type(args) is dict else func(*args))
             except BaseException as e:  # thrown into the pipeline, which decides
                 try:

@@ -58,7 +58,7 @@ from . import router
 from .concurrency import _server_loop, is_async_callable
 from .ctx import RequestContext
 from .globals import _cv_websocket
-from .pipeline import Steps, drive
+from .pipeline import DualStep, Steps, drive
 from .sessions import SecureCookieSessionInterface, SessionMixin
 from .wrappers import routing_path
 
@@ -835,8 +835,12 @@ def _push_steps(ctx: WebsocketContext) -> Steps[Exception | None]:
     yield from ctx._push()
     if "HTTP_COOKIE" in ctx.request.environ:
         try:
-            if type(ctx.app.session_interface) is SecureCookieSessionInterface:
+            interface = ctx.app.session_interface
+            if type(interface) is SecureCookieSessionInterface:
                 ctx._open_session()
+            elif getattr(interface, "has_async_io", False):
+                # A store with async I/O is read on the loop under the ASGI door.
+                yield DualStep(ctx._open_session, ctx._aopen_session), ()
             else:
                 yield ctx._open_session, ()
         except Exception as e:
