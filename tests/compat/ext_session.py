@@ -1,6 +1,7 @@
 """Flask-Session on kolben: its own server-side sessions replacing the app's
 ``session_interface``, with cachelib's ``FileSystemCache`` and with the real
-Redis. The cookie holds only the session id; the data is in the store, read on
+Redis, and in a table through Flask-SQLAlchemy (with its ``session_cleanup``
+command). The cookie holds only the session id; the data is in the store, read on
 the next request, deleted when the session is cleared; the id is regenerated
 on log-in (``session_interface.regenerate``); ``Vary: Cookie``; permanent and
 browser sessions; an unknown id starts a new session; async views.
@@ -16,6 +17,7 @@ import asyncio
 import typing as t
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import compat_on  # noqa: F401 (turns the compat layer on)
@@ -24,16 +26,27 @@ import pytest
 import redis
 from cachelib.file import FileSystemCache
 from flask_session import Session
+from flask_sqlalchemy import SQLAlchemy
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
-@pytest.fixture(params=["cachelib", pytest.param("redis", marks=pytest.mark.redis)])
+@pytest.fixture(params=["cachelib", "sqlalchemy", pytest.param("redis", marks=pytest.mark.redis)])
 def session_config(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, t.Any]]:
     prefix = f"kolben-compat-{uuid.uuid4().hex[:12]}:"
     if request.param == "cachelib":
         cache = FileSystemCache(str(tmp_path / "sessions"), threshold=100)
         yield {"SESSION_TYPE": "cachelib", "SESSION_CACHELIB": cache, "SESSION_KEY_PREFIX": prefix}
+        return
+    if request.param == "sqlalchemy":
+        # A Flask-SQLAlchemy instance (made for the app in the app fixture); a
+        # table of its own per test, as the model is declared on db.metadata.
+        yield {
+            "SESSION_TYPE": "sqlalchemy",
+            "SESSION_SQLALCHEMY_TABLE": f"sessions_{uuid.uuid4().hex[:8]}",
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'sessions.db'}",
+            "SESSION_KEY_PREFIX": prefix,
+        }
         return
     client = redis.Redis.from_url(REDIS_URL, socket_timeout=5)
     try:
@@ -47,8 +60,14 @@ def session_config(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[d
 
 @pytest.fixture
 def app(session_config: dict[str, t.Any]) -> flask.Flask:
+    return make_app(session_config)
+
+
+def make_app(session_config: dict[str, t.Any]) -> flask.Flask:
     app = flask.Flask(__name__)
     app.config.update(TESTING=True, SECRET_KEY="flask-session on kolben", **session_config)
+    if app.config["SESSION_TYPE"] == "sqlalchemy":
+        app.config["SESSION_SQLALCHEMY"] = SQLAlchemy(app)
     Session(app)
 
     @app.post("/cart/<item>")
@@ -84,7 +103,8 @@ def stored(app: flask.Flask, sid: str) -> dict[str, t.Any] | None:
     """What the store holds for the session id ``sid`` (without the
     ``_permanent`` flag Flask-Session keeps with it)."""
     interface = app.session_interface
-    data = interface._retrieve_session_data(interface.key_prefix + sid)  # type: ignore[attr-defined]
+    with app.app_context():  # the SQLAlchemy store queries through db.session
+        data = interface._retrieve_session_data(interface.key_prefix + sid)  # type: ignore[attr-defined]
     if data is None:
         return None
     assert data.pop("_permanent") is app.config.get("SESSION_PERMANENT", True)
@@ -113,6 +133,21 @@ def test_untouched_session_stores_nothing(client: t.Any) -> None:
     assert response.text == "no session here"
     assert "Set-Cookie" not in response.headers
     assert client.get_cookie("session") is None
+
+
+def test_refreshed_by_requests_that_do_not_use_it(app: flask.Flask, client: t.Any) -> None:
+    """SESSION_REFRESH_EACH_REQUEST (on by default): a request that carries the
+    session cookie stores the session again and re-sends the cookie, even when
+    its view never reads the session (kolben opens sessions lazily, and opens
+    this one at the end of the request, as Flask opens every session)."""
+    client.post("/cart/apple")
+    sid = client.get_cookie("session").value
+    response = client.get("/plain")
+    assert response.text == "no session here"
+    assert response.headers["Set-Cookie"].startswith(f"session={sid}; Expires=")
+    assert stored(app, sid) == {"cart": ["apple"]}
+    app.config["SESSION_REFRESH_EACH_REQUEST"] = False
+    assert "Set-Cookie" not in client.get("/plain").headers
 
 
 def test_regenerate_on_login(app: flask.Flask, client: t.Any) -> None:
@@ -147,8 +182,29 @@ def test_unknown_id_starts_a_new_session(app: flask.Flask, client: t.Any) -> Non
 def test_permanent_and_browser_sessions(app: flask.Flask, client: t.Any) -> None:
     client.post("/cart/apple")
     assert client.get_cookie("session").expires is not None  # SESSION_PERMANENT: True
-    app.config["SESSION_PERMANENT"] = False
-    Session(app)
+    app.session_interface.permanent = False  # type: ignore[attr-defined]
     other = app.test_client()
     other.post("/cart/apple")
     assert other.get_cookie("session").expires is None
+
+
+def test_sqlalchemy_store_cleanup_command(tmp_path: Path) -> None:
+    """The SQLAlchemy store has no TTL: Flask-Session adds a ``session_cleanup``
+    command to ``app.cli`` that deletes expired records."""
+    app = make_app(
+        {
+            "SESSION_TYPE": "sqlalchemy",
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'sessions.db'}",
+            "SESSION_SQLALCHEMY_TABLE": "sessions_cleanup",
+        }
+    )
+    app.permanent_session_lifetime = timedelta(seconds=-1)  # everything expires at once
+    client = app.test_client()
+    client.post("/cart/apple")
+    model = app.session_interface.sql_session_model  # type: ignore[attr-defined]
+    with app.app_context():
+        assert model.query.count() == 1
+    result = app.test_cli_runner().invoke(args=["session_cleanup"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        assert model.query.count() == 0
