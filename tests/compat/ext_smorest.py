@@ -14,6 +14,7 @@ through both front doors.
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import typing as t
 
@@ -23,6 +24,7 @@ import marshmallow as ma
 import pytest
 from flask.views import MethodView
 from flask_smorest import Api, Blueprint, abort
+from flask_smorest.fields import Upload
 
 
 class PetSchema(ma.Schema):
@@ -35,6 +37,10 @@ class PetQuerySchema(ma.Schema):
     kind = ma.fields.String()
 
 
+class PhotoSchema(ma.Schema):
+    photo = Upload(required=True)
+
+
 @pytest.fixture
 def app() -> flask.Flask:
     app = flask.Flask(__name__)
@@ -44,6 +50,8 @@ def app() -> flask.Flask:
         API_VERSION="v1",
         OPENAPI_VERSION="3.0.2",
         OPENAPI_URL_PREFIX="/",
+        OPENAPI_SWAGGER_UI_PATH="/docs",
+        OPENAPI_SWAGGER_UI_URL="/static/swagger-ui/",
     )
     api = Api(app)
     blp = Blueprint("pets", __name__, url_prefix="/pets", description="Pets")
@@ -87,6 +95,13 @@ def app() -> flask.Flask:
         @blp.response(204)
         def delete(self, pet_id: int) -> None:
             pets.pop(find(pet_id)["id"])
+
+    @blp.route("/<int:pet_id>/photo", methods=["POST"])
+    @blp.arguments(PhotoSchema, location="files")
+    @blp.response(201)
+    def photo(files: dict[str, t.Any], pet_id: int) -> dict[str, t.Any]:
+        upload = files["photo"]
+        return {"pet": find(pet_id)["name"], "file": upload.filename, "size": len(upload.read())}
 
     def find(pet_id: int) -> dict[str, t.Any]:
         if pet_id not in pets:
@@ -177,11 +192,32 @@ def test_etags(client: t.Any) -> None:
 def test_openapi_document(client: t.Any) -> None:
     spec = client.get("/openapi.json").json
     assert spec["info"] == {"title": "Pets", "version": "v1"}
-    assert set(spec["paths"]) == {"/pets/", "/pets/{pet_id}"}
+    assert set(spec["paths"]) == {"/pets/", "/pets/{pet_id}", "/pets/{pet_id}/photo"}
     assert set(spec["paths"]["/pets/"]) == {"get", "post"}
     assert "Pet" in spec["components"]["schemas"]
     post = spec["paths"]["/pets/"]["post"]
     assert set(post["responses"]) >= {"201", "422"}
+
+
+def test_file_upload(client: t.Any) -> None:
+    add(client, "Tom")
+    data = {"photo": (io.BytesIO(b"\x89PNG tom"), "tom.png")}
+    response = client.post("/pets/1/photo", data=data)
+    assert response.status_code == 201
+    assert response.json == {"pet": "Tom", "file": "tom.png", "size": 8}
+    missing = client.post("/pets/1/photo", data={})
+    assert missing.status_code == 422
+    assert missing.json["errors"] == {"files": {"photo": ["Missing data for required field."]}}
+
+
+def test_swagger_ui_page(client: t.Any) -> None:
+    """Rendered from flask-smorest's own blueprint templates."""
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assert page.mimetype == "text/html"
+    assert "<title>Pets</title>" in page.text
+    assert "/static/swagger-ui/swagger-ui-bundle.js" in page.text
+    assert 'url: "/openapi.json"' in page.text
 
 
 def test_openapi_print_command(app: flask.Flask) -> None:
