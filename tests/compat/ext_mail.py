@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import threading
 import typing as t
 from collections.abc import Iterator
 
@@ -58,6 +59,30 @@ def make_app(**config: t.Any) -> flask.Flask:
                     Message(f"Digest for {name}", recipients=[f"{name}@example.com"], body="-")
                 )
         return {"sent": len(names)}
+
+    @app.post("/later")
+    def later() -> tuple[str, int]:
+        # The Flask Mega-Tutorial's way: send from a thread, in an app context
+        # of the real app object (and, here, the request's context copied).
+        message = Message("Later", recipients=["ada@example.com"], body="sent from a thread")
+
+        def send(app: flask.Flask) -> None:
+            with app.app_context():
+                mail.send(message)
+
+        @flask.copy_current_request_context
+        def send_with_request() -> None:
+            mail.send(Message(f"From {flask.request.path}", recipients=["b@example.com"]))
+
+        threads = [
+            threading.Thread(target=send, args=(flask.current_app._get_current_object(),)),
+            threading.Thread(target=send_with_request),
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+        return "queued", 202
 
     @app.post("/bad")
     def bad() -> tuple[str, int]:
@@ -106,6 +131,13 @@ def test_one_connection_for_many_messages(app: flask.Flask, client: t.Any) -> No
         ["grace@example.com"],
         ["barbara@example.com"],
     ]
+
+
+def test_sent_from_threads(app: flask.Flask, client: t.Any) -> None:
+    mail: Mail = app.extensions["test_mail"]
+    with mail.record_messages() as outbox:
+        assert client.post("/later").status_code == 202
+    assert sorted(m.subject for m in outbox) == ["From /later", "Later"]
 
 
 def test_email_dispatched_signal(app: flask.Flask, client: t.Any) -> None:
