@@ -128,6 +128,19 @@ def test_data_lives_on_the_server(app: flask.Flask, client: t.Any) -> None:
     assert stored(app, sid) == {"cart": ["apple", "pear"]}
 
 
+def test_session_transaction(app: flask.Flask, client: t.Any) -> None:
+    """The test client's session_transaction() goes through Flask-Session's
+    interface: the store, and the id cookie."""
+    with client.session_transaction() as session:
+        session["cart"] = ["from the test"]
+    sid = client.get_cookie("session").value
+    assert stored(app, sid) == {"cart": ["from the test"]}
+    assert client.get("/cart").json == {"cart": ["from the test"]}
+    client.post("/cart/pear")
+    with client.session_transaction() as session:
+        assert session["cart"] == ["from the test", "pear"]
+
+
 def test_untouched_session_stores_nothing(client: t.Any) -> None:
     response = client.get("/plain")
     assert response.text == "no session here"
