@@ -2,7 +2,8 @@
 then ``Accept-Language``) and a timezone selector, ``gettext`` / ``ngettext`` /
 ``lazy_gettext`` in views, ``_()``, ``{% trans %}`` and the date, number and
 currency filters in templates, ``force_locale`` and ``refresh`` during a
-request, and the defaults outside one. The German catalog is compiled at test
+request, the defaults outside one, and Flask-WTF's translated WTForms
+messages with a ``lazy_gettext`` label. The German catalog is compiled at test
 time from a ``.po`` text (Babel's own reader and writer).
 
 Runs in its own interpreter under the compat layer (see test_extensions.py),
@@ -33,6 +34,9 @@ from flask_babel import (
     ngettext,
     refresh,
 )
+from flask_wtf import FlaskForm
+from wtforms import StringField
+from wtforms.validators import DataRequired
 
 GERMAN = """
 msgid ""
@@ -80,6 +84,10 @@ PAGE = """<h1>{{ _("Welcome") }}</h1>
 BASKET = lazy_gettext("Your basket")
 
 WHEN = datetime(2024, 5, 17, 12, 30)
+
+
+class NoteForm(FlaskForm):
+    title = StringField(lazy_gettext("Your basket"), validators=[DataRequired()])
 
 
 @pytest.fixture(scope="module")
@@ -144,6 +152,14 @@ def app(translations: Path) -> flask.Flask:
             english = gettext("Welcome")
         return {"page": gettext("Welcome"), "mail": english}
 
+    @app.post("/form")
+    def form() -> tuple[dict[str, t.Any], int]:
+        # Flask-WTF translates WTForms' messages with Flask-Babel's locale, and
+        # keeps the catalog on the request (request.wtforms_translations).
+        form = NoteForm(meta={"csrf": False})
+        form.validate()
+        return {"label": str(form.title.label.text), "errors": form.errors}, 400
+
     @app.get("/time")
     def time() -> dict[str, str]:
         return {"tz": str(get_timezone()), "when": format_datetime(WHEN, "HH:mm")}
@@ -198,6 +214,17 @@ def test_force_locale(client: t.Any) -> None:
 def test_timezone_selector(client: t.Any) -> None:
     assert client.get("/time").json == {"tz": "UTC", "when": "12:30"}
     assert client.get("/time?tz=Europe/Berlin").json == {"tz": "Europe/Berlin", "when": "14:30"}
+
+
+def test_wtforms_messages_and_lazy_labels(client: t.Any) -> None:
+    german = client.post("/form?lang=de", data={})
+    assert german.json == {
+        "label": "Ihr Warenkorb",
+        "errors": {"title": ["Dieses Feld wird benötigt."]},
+    }
+    english = client.post("/form?lang=en", data={})
+    assert english.json["errors"] == {"title": ["This field is required."]}
+    assert english.json["label"] == "Your basket"
 
 
 def test_outside_a_request(app: flask.Flask) -> None:
