@@ -9,11 +9,12 @@ N1)``: the instructions one request costs, with start-up and imports cancelled
 out. Instructions are not time (memory and branch behaviour differ), so read it
 beside ``asgi_run.py``; it is the number to compare when changing a hot path.
 
-    python benchmarks/instructions.py [--scenarios async,json] [--frameworks kolben,starlette]
+    python benchmarks/instructions.py [--scenarios hello,json,hooks] [--frameworks kolben,starlette]
 
 ``kolben-floor`` is kolben with the ASGI door's HTTP handler replaced by
 ``asgi_floor.py``'s: only the objects the door must build, with every check left
-out (a measuring device, correct for these apps only).
+out (a measuring device, correct for the apps without hooks only: ``hello``,
+``json``, ``params``).
 
 Needs valgrind (Debian package ``valgrind``). A report, never a test assertion.
 """
@@ -35,21 +36,14 @@ CHILD = r"""
 import asyncio, io, sys
 sys.path.insert(0, {here!r})
 import asgi_run as B
-framework, path, calls = {framework!r}, {path!r}, {calls}
-if framework == "starlette":
-    app = B.build_starlette()
-elif framework in ("kolben", "quart", "kolben-floor"):
-    import importlib
-    if framework == "kolben-floor":
-        import asgi_floor
-        asgi_floor.install()
-    mod = importlib.import_module(framework.split("-")[0])
-    app = B.build_flask_style(mod, "Quart" if framework == "quart" else "Kolben")
-else:  # "kolben-wsgi" / "flask-wsgi": the WSGI door
-    import importlib
-    name = framework.split("-")[0]
-    app = B.build_flask_style(importlib.import_module(name), name.capitalize())
-if framework.endswith("-wsgi"):
+framework, scenario, calls = {framework!r}, {scenario!r}, {calls}
+if framework == "kolben-floor":
+    import asgi_floor
+    asgi_floor.install()
+    framework = "kolben"
+app, _probe = B.build(framework, scenario)
+path = B.ROWS_BY_NAME[scenario].path
+if framework in ("kolben-wsgi", "flask"):
     environ = {{
         "REQUEST_METHOD": "GET", "SCRIPT_NAME": "", "PATH_INFO": path, "QUERY_STRING": "",
         "SERVER_NAME": "localhost", "SERVER_PORT": "8000", "SERVER_PROTOCOL": "HTTP/1.1",
@@ -88,12 +82,12 @@ else:
     assert set(statuses) == {{200}}, statuses[:3]
 """
 
-ASGI_SCENARIOS = {"async": "/async", "json": "/json", "params": "/r25/42/items/w"}
+ASGI_SCENARIOS = ("hello", "json", "hooks", "hooks-sync", "hello-sync", "params")
 
 
-def count(framework: str, path: str, calls: int) -> int:
+def count(framework: str, scenario: str, calls: int) -> int:
     """Total instructions of one child process serving ``calls`` requests."""
-    code = CHILD.format(here=str(HERE), framework=framework, path=path, calls=calls)
+    code = CHILD.format(here=str(HERE), framework=framework, scenario=scenario, calls=calls)
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     proc = subprocess.run(
         [
@@ -110,20 +104,20 @@ def count(framework: str, path: str, calls: int) -> int:
         env=env,
     )
     if proc.returncode != 0:
-        raise RuntimeError(f"{framework} {path}: the child failed\n{proc.stderr[-2000:]}")
+        raise RuntimeError(f"{framework} {scenario}: the child failed\n{proc.stderr[-2000:]}")
     match = re.search(r"Collected : (\d+)", proc.stderr)
     if match is None:
         raise RuntimeError(f"could not read callgrind's output:\n{proc.stderr[-2000:]}")
     return int(match.group(1))
 
 
-def per_request(framework: str, path: str, low: int, high: int) -> float:
-    return (count(framework, path, high) - count(framework, path, low)) / (high - low)
+def per_request(framework: str, scenario: str, low: int, high: int) -> float:
+    return (count(framework, scenario, high) - count(framework, scenario, low)) / (high - low)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scenarios", default=",".join(ASGI_SCENARIOS))
+    parser.add_argument("--scenarios", default="hello,json,hooks,params")
     parser.add_argument("--frameworks", default="kolben,starlette")
     parser.add_argument("--wsgi", action="store_true", help="also kolben vs flask, WSGI door")
     parser.add_argument("--low", type=int, default=500, help="requests in the first run")
@@ -137,15 +131,16 @@ def main(argv: list[str] | None = None) -> int:
     print("| scenario | " + " | ".join(f"{f} instr/req" for f in frameworks) + " | ratio |")
     print("|---" * (len(frameworks) + 2) + "|")
     for scenario in [s for s in args.scenarios.split(",") if s]:
-        path = ASGI_SCENARIOS[scenario]
-        counts = {f: per_request(f, path, args.low, args.high) for f in frameworks}
+        if scenario not in ASGI_SCENARIOS:
+            parser.error(f"unknown scenario {scenario!r}; have {', '.join(ASGI_SCENARIOS)}")
+        counts = {f: per_request(f, scenario, args.low, args.high) for f in frameworks}
         first = counts[frameworks[0]]
         ratios = ", ".join(f"{first / counts[f]:.2f}x {f}" for f in frameworks[1:])
         cells = " | ".join(f"{counts[f]:,.0f}" for f in frameworks)
         print(f"| {scenario} | {cells} | {ratios or '-'} |", flush=True)
     if args.wsgi:
-        kolben = per_request("kolben-wsgi", "/sync", args.low, args.high)
-        flask = per_request("flask-wsgi", "/sync", args.low, args.high)
+        kolben = per_request("kolben-wsgi", "hello-sync", args.low, args.high)
+        flask = per_request("flask", "hello-sync", args.low, args.high)
         print(
             f"| hello (WSGI) | kolben {kolben:,.0f} | flask {flask:,.0f} | {kolben / flask:.2f}x |"
         )
