@@ -735,3 +735,34 @@ def test_async_view_with_a_redis_session_crosses_no_thread() -> None:
             SESSION_BACKEND="redis", SESSION_REDIS_URL=redis_env.URL, SESSION_KEY_PREFIX=prefix
         )
         assert asyncio.run(main()) == [(200, "1", 0), (200, "2", 0), (200, "3", 0)]
+
+
+def test_a_custom_session_interface_opens_off_the_loop() -> None:
+    from kolben.sessions import SecureCookieSessionInterface
+
+    where: list[bool] = []
+
+    class Recording(SecureCookieSessionInterface):
+        def open_session(self, app: t.Any, request: t.Any) -> t.Any:
+            where.append(on_loop())
+            return super().open_session(app, request)
+
+    app = Kolben(__name__)
+    app.secret_key = "k"
+    app.session_interface = Recording()
+
+    @app.route("/")
+    async def index() -> str:
+        kolben.session["n"] = kolben.session.get("n", 0) + 1
+        return str(kolben.session["n"])
+
+    async def main() -> list[str]:
+        cookie = b""
+        bodies = []
+        for _ in range(2):
+            _, body, cookie, _ = await _serve_with_cookie(app, cookie)
+            bodies.append(body)
+        return bodies
+
+    assert asyncio.run(main()) == ["1", "2"]
+    assert where and not any(where)

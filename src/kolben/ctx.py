@@ -8,9 +8,10 @@ is active. Both live in :mod:`contextvars`, see :mod:`kolben.globals`.
 
 from __future__ import annotations
 
+import contextvars
 import sys
 import typing as t
-from functools import update_wrapper
+from functools import partial, update_wrapper
 from types import TracebackType
 
 from werkzeug.exceptions import HTTPException
@@ -347,15 +348,25 @@ class RequestContext:
         if self._preopened is not None:
             return
         interface = self.app.session_interface
-        if not getattr(interface, "has_async_io", False) or type(
-            interface
-        ) is SecureCookieSessionInterface:
+        if type(interface) is SecureCookieSessionInterface:
             return
-        if not interface.open_session_needs_io(self.app, self.request):
-            return
+        app, request = self.app, self.request
         try:
-            sess = await interface.open_session_async(self.app, self.request)
-            self._preopened = sess if sess is not None else interface.make_null_session(self.app)
+            if getattr(interface, "has_async_io", False):
+                if not interface.open_session_needs_io(app, request):
+                    return
+                sess = await interface.open_session_async(app, request)
+            else:
+                # An interface of the app's own (or an extension's, such as
+                # Flask-Session's) is sync code: it opens the session in a worker
+                # thread, before async code could open it on the loop.
+                from .concurrency import running_loop
+
+                sess = await app.worker_threads.run(
+                    running_loop(),
+                    partial(contextvars.copy_context().run, interface.open_session, app, request),
+                )
+            self._preopened = sess if sess is not None else interface.make_null_session(app)
         except Exception as e:
             self._preopened = e
 
@@ -490,7 +501,12 @@ class RequestContext:
         finally:
             active, app_ctx = self._unset(last)
             if app_ctx is not None:
-                yield from app_ctx._pop(exc)
+                if app_ctx._pop_runs_user_code():
+                    yield from app_ctx._pop(exc)
+                else:  # PERF: no generator for a pop that runs no user code
+                    active_app = app_ctx._unset()
+                    if active_app is not app_ctx:
+                        app_ctx._wrong_context(active_app)
         if active is not self:
             self._wrong_context(active)
 
