@@ -1491,8 +1491,16 @@ class Kolben(Scaffold):
             ctx = _cv_request.get()
             for name in (*ctx.blueprint_chain, None):
                 funcs = self.teardown_request_funcs.get(name)
-                if funcs:
-                    yield from self._each_in_reverse(funcs, exc)
+                if not funcs:
+                    continue
+                kind = MIXED if self._custom_ensure_sync else self._hook_kinds.of(funcs)
+                if kind == SYNC:
+                    yield call_in_reverse, (funcs, exc)
+                elif kind == ASYNC:
+                    yield acall_in_reverse, (funcs, exc)
+                else:
+                    for func in reversed(funcs):
+                        yield func, (exc,)
         if request_tearing_down.receivers:
             yield from signal_steps(request_tearing_down, self, {"exc": exc})
 
