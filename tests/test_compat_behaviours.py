@@ -622,3 +622,37 @@ def test_install_flask_command_writes_it_only_where_it_cannot_clash(tmp_path):
     assert (other / "flask").read_text() == "#!/usr/bin/python\nfrom flask.cli import main\n"
     # Not listed in the help of every kolben user.
     assert "install-flask-command" not in runner.invoke(cli, ["--help"]).output
+
+
+# --- host matching and the static route (Flask's checks) ----------------------------------------
+
+
+def test_host_matching_without_a_static_folder_is_accepted():
+    app = kolben.Kolben("hosts", host_matching=True, static_folder=None)
+    assert app.url_map.host_matching
+    assert "static" not in app.view_functions
+
+
+def test_static_host_misuse_raises_assertion_error_as_flask():
+    with pytest.raises(AssertionError, match="static_host"):
+        kolben.Kolben("hosts", host_matching=True)
+    with pytest.raises(AssertionError, match="static_host"):
+        kolben.Kolben("hosts", static_host="static.example.com")
+
+
+# --- request_ctx._session, as Flask sets it at push ---------------------------------------------
+
+
+def test_private_session_reads_as_in_flask(app):
+    from kolben.globals import request_ctx
+
+    app.secret_key = "k"
+    with app.test_request_context():
+        sess = request_ctx._session
+        assert (type(sess).__name__, sess.accessed, sess.modified) == (
+            "SecureCookieSession",
+            False,
+            False,
+        )
+        kolben.session["a"] = 1
+        assert (request_ctx._session.accessed, request_ctx._session.modified) == (True, True)

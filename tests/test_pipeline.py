@@ -766,3 +766,48 @@ def test_a_custom_session_interface_opens_off_the_loop() -> None:
 
     assert asyncio.run(main()) == ["1", "2"]
     assert where and not any(where)
+
+
+def test_an_app_that_served_requests_is_freed() -> None:
+    import gc
+    import weakref
+
+    from kolben import Blueprint
+
+    def serve_some() -> weakref.ref[Kolben]:
+        app = Kolben("freed")
+        app.secret_key = "k"
+        app.config["SESSION_BACKEND"] = "memory"
+        bp = Blueprint("bp", __name__, url_prefix="/bp")
+
+        @bp.route("/")
+        def in_blueprint() -> str:
+            return "bp"
+
+        app.register_blueprint(bp)
+        db = app.task_resource("db", acquire=dict, release=lambda r: None, commit=lambda r: None)
+
+        @app.route("/")
+        async def index() -> str:
+            kolben.session["a"] = 1
+            await db.aget()
+            return "x"
+
+        @app.route("/sync")
+        def sync_view() -> str:
+            db.get()
+            return "y"
+
+        @app.route("/publish")
+        def publish() -> str:
+            app.broker.publish("channel", "hello")
+            return "published"
+
+        for client in (app.test_client(), app.asgi_test_client()):
+            for path in ("/", "/sync", "/bp/", "/publish"):
+                assert client.get(path).status_code == 200, path
+        return weakref.ref(app)
+
+    ref = serve_some()
+    gc.collect()
+    assert ref() is None

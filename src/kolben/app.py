@@ -316,9 +316,11 @@ class Kolben(Scaffold):
 
         if self.has_static_folder:
             if bool(static_host) != host_matching:
-                raise ValueError(
-                    "static_host is required with host_matching=True and not allowed"
-                    " without it: pass both, or neither."
+                # AssertionError, as Flask raises (code written for Flask catches it).
+                raise AssertionError(
+                    "Invalid static_host/host_matching combination: static_host is"
+                    " required with host_matching=True and not allowed without it."
+                    " Pass both, or neither (or static_folder=None for no static route)."
                 )
             self.add_url_rule(
                 f"{self.static_url_path}/<path:filename>",
@@ -1133,7 +1135,7 @@ class Kolben(Scaffold):
             or request_finished.receivers
             or self.after_request_funcs
             or (ctx := _cv_request.get())._after_request_functions
-            or ctx._session is not None
+            or ctx._opened_session is not None
             or "HTTP_COOKIE" in ctx.request.environ
         ):
             # PERF: nothing runs after the view (see _process_response_has_work);
@@ -1409,7 +1411,7 @@ class Kolben(Scaffold):
         return bool(
             ctx._after_request_functions
             or self.after_request_funcs
-            or ctx._session is not None
+            or ctx._opened_session is not None
             or "HTTP_COOKIE" in ctx.request.environ
         )
 
@@ -1433,7 +1435,7 @@ class Kolben(Scaffold):
                         response = yield func, (response,)
         # PERF: a request that neither opened the session nor sent a cookie has
         # no session to save.
-        if ctx._session is not None or "HTTP_COOKIE" in ctx.request.environ:
+        if ctx._opened_session is not None or "HTTP_COOKIE" in ctx.request.environ:
             yield from self._save_session(ctx, response)
         return response
 
@@ -1446,7 +1448,7 @@ class Kolben(Scaffold):
         The built-in cookie sessions are saved inline (no I/O); any other
         interface's methods are steps (user code, or a store's I/O).
         """
-        sess = ctx._session
+        sess = ctx._opened_session
         interface = self.session_interface
         inline = type(interface) is SecureCookieSessionInterface
         # A store with async I/O (Redis) is used through its async methods under

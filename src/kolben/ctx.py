@@ -298,7 +298,8 @@ class RequestContext:
             request.json_module = app.json
         self.request: Request = request
         self._url_adapter: MapAdapter | object | None = _sentinel
-        self._session: SessionMixin | None = None
+        #: The session once opened (None until then; see the ``_session`` property).
+        self._opened_session: SessionMixin | None = None
         #: Flashed messages popped from the session, cached for the request.
         self.flashes: list[tuple[str, str]] | None = None
         self._after_request_functions: list[t.Callable[[t.Any], t.Any]] = []
@@ -324,7 +325,7 @@ class RequestContext:
         session cookie. Without a secret key this is a null session whose changes
         raise an error that says how to set one.
         """
-        sess = self._session
+        sess = self._opened_session
         if sess is None:
             sess = self._open_session()
         # Any use of the session, even `in` or len(), makes the response vary by
@@ -337,7 +338,21 @@ class RequestContext:
 
     @session.setter
     def session(self, value: SessionMixin) -> None:
-        self._session = value
+        self._opened_session = value
+
+    @property
+    def _session(self) -> SessionMixin:
+        """The session without marking it used, as Flask's ``_session`` (which
+        Flask opens at push; extensions read it): opened here on first use.
+        kolben's own code asks ``_opened_session`` whether it was opened."""
+        sess = self._opened_session
+        if sess is None:
+            sess = self._open_session()
+        return sess
+
+    @_session.setter
+    def _session(self, value: SessionMixin | None) -> None:
+        self._opened_session = value
 
     async def _preopen_session_if_needed(self) -> None:
         """Under ASGI, before ``async def`` user code first runs: read a session
@@ -382,13 +397,13 @@ class RequestContext:
             self._preopened = None
             if isinstance(preopened, Exception):
                 raise preopened
-            self._session = preopened
+            self._opened_session = preopened
             return preopened
         interface = self.app.session_interface
         sess = interface.open_session(self.app, self.request)
         if sess is None:
             sess = interface.make_null_session(self.app)
-        self._session = sess
+        self._opened_session = sess
         return sess
 
     @property
@@ -413,7 +428,7 @@ class RequestContext:
         """Return a new context for the same request object (and the same session
         object), e.g. for a thread."""
         rv = self.__class__(self.app, self.request.environ, self.request)
-        rv._session = self._session
+        rv._opened_session = self._opened_session
         return rv
 
     def match_request(self) -> None:

@@ -328,7 +328,7 @@ async def _drive(app: Kolben, steps: Steps[T], context: Context, body: Body | No
                     # user code may touch it on the loop (once per request).
                     preopened = True
                     req_ctx = _cv_request.get(None)
-                    if req_ctx is not None and req_ctx._session is None:
+                    if req_ctx is not None and req_ctx._opened_session is None:
                         await req_ctx._preopen_session_if_needed()
                 value = await (func(**args) if type(args) is dict else func(*args))
             except BaseException as e:  # thrown into the pipeline, which decides
