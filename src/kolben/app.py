@@ -1187,7 +1187,12 @@ class Kolben(Scaffold):
             funcs = self.before_request_funcs.get(name)
             if not funcs:
                 continue
-            kind = MIXED if self._custom_ensure_sync else self._hook_kinds.of(funcs)
+            # PERF: one function is its own step; a longer list of one kind is one.
+            kind = (
+                MIXED
+                if len(funcs) == 1 or self._custom_ensure_sync
+                else self._hook_kinds.of(funcs)
+            )
             if kind == SYNC:
                 rv = yield call_until_value, (funcs,)
             elif kind == ASYNC:
@@ -1425,7 +1430,11 @@ class Kolben(Scaffold):
                 funcs = self.after_request_funcs.get(name)
                 if not funcs:
                     continue
-                kind = MIXED if self._custom_ensure_sync else self._hook_kinds.of(funcs)
+                kind = (
+                    MIXED
+                    if len(funcs) == 1 or self._custom_ensure_sync
+                    else self._hook_kinds.of(funcs)
+                )
                 if kind == SYNC:
                     response = yield pass_through_reversed, (funcs, response)
                 elif kind == ASYNC:
@@ -1495,7 +1504,11 @@ class Kolben(Scaffold):
                 funcs = self.teardown_request_funcs.get(name)
                 if not funcs:
                     continue
-                kind = MIXED if self._custom_ensure_sync else self._hook_kinds.of(funcs)
+                kind = (
+                    MIXED
+                    if len(funcs) == 1 or self._custom_ensure_sync
+                    else self._hook_kinds.of(funcs)
+                )
                 if kind == SYNC:
                     yield call_in_reverse, (funcs, exc)
                 elif kind == ASYNC:
