@@ -1445,8 +1445,25 @@ class Kolben(Scaffold):
         # PERF: a request that neither opened the session nor sent a cookie has
         # no session to save.
         if ctx._opened_session is not None or "HTTP_COOKIE" in ctx.request.environ:
-            yield from self._save_session(ctx, response)
+            if type(self.session_interface) is SecureCookieSessionInterface:
+                # PERF: the built-in cookie sessions do no I/O: saved without a
+                # generator (the same steps as _save_session's inline case).
+                self._save_cookie_session(ctx, response)
+            else:
+                yield from self._save_session(ctx, response)
         return response
+
+    def _save_cookie_session(self, ctx: RequestContext, response: Response) -> None:
+        """:meth:`_save_session` for the built-in cookie interface, which does no
+        I/O and runs no user code."""
+        sess = ctx._opened_session
+        interface = self.session_interface
+        if sess is None:
+            if not interface.has_session_cookie_to_refresh(self, ctx.request):
+                return
+            sess = ctx._open_session()
+        if not interface.is_null_session(sess):
+            interface.save_session(self, sess, response)
 
     def _save_session(self, ctx: RequestContext, response: Response) -> Steps[None]:
         """Save the session if the request opened it.
