@@ -1135,12 +1135,16 @@ class Kolben(Scaffold):
             or request_finished.receivers
             or self.after_request_funcs
             or (ctx := _cv_request.get())._after_request_functions
-            or ctx._opened_session is not None
-            or "HTTP_COOKIE" in ctx.request.environ
         ):
-            # PERF: nothing runs after the view (see _process_response_has_work);
-            # no generator for finalizing.
-            response = self.make_response(rv)
+            # PERF: no user code runs after the view (see _process_response): no
+            # generator for finalizing unless a session store may do I/O.
+            if ctx._opened_session is None and "HTTP_COOKIE" not in ctx.request.environ:
+                response = self.make_response(rv)
+            elif type(self.session_interface) is SecureCookieSessionInterface:
+                response = self.make_response(rv)
+                self._save_cookie_session(ctx, response)
+            else:
+                response = yield from self._finalize_request(rv)
         else:
             response = yield from self._finalize_request(rv)
         # PERF: nothing to commit unless a task resource was used in this context.
