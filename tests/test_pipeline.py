@@ -811,3 +811,50 @@ def test_an_app_that_served_requests_is_freed() -> None:
     ref = serve_some()
     gc.collect()
     assert ref() is None
+
+
+# -- WebSockets go through the same stages --------------------------------------------
+
+
+@pytest.mark.parametrize(("kind", "expected"), [("async", 0), ("sync", 1)])
+def test_websocket_hooks_run_where_their_kind_says(kind: str, expected: int) -> None:
+    app = Kolben(__name__)
+    seen: list[bool] = []
+
+    if kind == "async":
+
+        @app.before_websocket
+        async def first() -> None:
+            seen.append(on_loop())
+
+        @app.before_websocket
+        async def second() -> None:
+            seen.append(on_loop())
+
+    else:
+
+        @app.before_websocket
+        def first() -> None:
+            seen.append(on_loop())
+
+        @app.before_websocket
+        def second() -> None:
+            seen.append(on_loop())
+
+    @app.websocket("/ws")
+    async def echo() -> None:
+        ws = kolben.websocket
+        await ws.accept()
+        await ws.send(await ws.receive())
+
+    async def main() -> tuple[str | bytes, int]:
+        before = app.worker_threads.calls
+        async with app.test_client().websocket("/ws") as ws:
+            await ws.send("hi")
+            answer = await ws.receive()
+        return answer, app.worker_threads.calls - before
+
+    answer, calls = asyncio.run(main())
+    assert answer == "hi"
+    assert seen == [kind == "async"] * 2
+    assert calls == expected

@@ -55,8 +55,8 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.routing import WebsocketMismatch
 
 from . import router
-from .concurrency import _server_loop, is_async_callable
-from .ctx import RequestContext
+from .concurrency import _server_loop
+from .ctx import FRAMEWORK_MATCHERS, RequestContext
 from .globals import _cv_websocket
 from .pipeline import DualStep, Steps, drive
 from .sessions import SecureCookieSessionInterface, SessionMixin
@@ -221,6 +221,9 @@ class WebsocketContext(RequestContext):
         sess = ReadOnlySession(super()._open_session())
         self._session = sess
         return sess
+
+
+FRAMEWORK_MATCHERS.add(WebsocketContext.match_request)
 
 
 _GONE: Message = {"type": "kolben.gone"}
@@ -868,14 +871,25 @@ async def _in_thread(
     )
 
 
-async def _call_hook(
-    loop: asyncio.AbstractEventLoop, context: contextvars.Context, func: t.Callable[..., t.Any]
-) -> t.Any:
-    """An async hook awaited on the loop, a sync one in a worker thread; both in
-    the websocket's context."""
-    if is_async_callable(func):
-        return await context.run(loop.create_task, func())
-    return await _in_thread(loop, context, func)
+def _before_view_steps(app: Kolben, ctx: WebsocketContext) -> Steps[Response | None]:
+    """The routing error, the URL value preprocessors and the before_websocket
+    functions, as pipeline steps (async ones on the loop, runs of sync ones in
+    one worker-thread call); the response refusing the handshake, or None."""
+    request = ctx.request
+    if request.routing_exception is not None:
+        return t.cast("Response", (yield _refusal_response, (app, request.routing_exception)))
+    names: tuple[str | None, ...] = (None, *reversed(request.blueprints))
+    if app.url_value_preprocessors:
+        for name in names:
+            for url_func in app.url_value_preprocessors.get(name, ()):
+                yield url_func, (request.endpoint, request.view_args)
+    if app.before_websocket_funcs:
+        for name in names:
+            for func in app.before_websocket_funcs.get(name, ()):
+                rv = yield func, ()
+                if rv is not None:
+                    return t.cast("Response", (yield _refusal_response, (app, rv)))
+    return None
 
 
 async def _before_view(
@@ -884,29 +898,12 @@ async def _before_view(
     context: contextvars.Context,
     loop: asyncio.AbstractEventLoop,
 ) -> Response | None:
-    """The routing error, the URL value preprocessors and the before_websocket
-    functions; the response refusing the handshake, or None to go on."""
-    request = ctx.request
-    if request.routing_exception is not None:
-        exc = request.routing_exception
-        return t.cast("Response", await _in_thread(loop, context, _refusal_response, app, exc))
-    names: tuple[str | None, ...] = (None, *reversed(request.blueprints))
-    if app.url_value_preprocessors:
-        await _in_thread(loop, context, _preprocess, app, request, names)
-    if app.before_websocket_funcs:
-        for name in names:
-            for func in app.before_websocket_funcs.get(name, ()):
-                rv = await _call_hook(loop, context, func)
-                if rv is not None:
-                    response = await _in_thread(loop, context, _refusal_response, app, rv)
-                    return t.cast("Response", response)
-    return None
-
-
-def _preprocess(app: Kolben, request: Request, names: tuple[str | None, ...]) -> None:
-    for name in names:
-        for func in app.url_value_preprocessors.get(name, ()):
-            func(request.endpoint, request.view_args)
+    """Run :func:`_before_view_steps` with the request pipeline's driver."""
+    if ctx.request.routing_exception is None and not (
+        app.url_value_preprocessors or app.before_websocket_funcs
+    ):
+        return None  # PERF: nothing to run
+    return await drive(app, _before_view_steps(app, ctx), context)
 
 
 async def _run_view(
@@ -945,17 +942,22 @@ async def _run_view(
     raise exc
 
 
+def _after_view_steps(app: Kolben, ctx: WebsocketContext) -> Steps[None]:
+    for name in (*ctx.request.blueprints, None):
+        for func in reversed(app.after_websocket_funcs.get(name, ())):
+            yield func, ()
+
+
 async def _after_view(
     app: Kolben,
     ctx: WebsocketContext,
     context: contextvars.Context,
     loop: asyncio.AbstractEventLoop,
 ) -> None:
-    if not app.after_websocket_funcs:
-        return
-    for name in (*ctx.request.blueprints, None):
-        for func in reversed(app.after_websocket_funcs.get(name, ())):
-            await _call_hook(loop, context, func)
+    """The after_websocket functions, innermost blueprint first, as pipeline
+    steps (see :func:`_before_view_steps`)."""
+    if app.after_websocket_funcs:
+        await drive(app, _after_view_steps(app, ctx), context)
 
 
 def _refusal_response(app: Kolben, rv: t.Any) -> Response:
