@@ -656,3 +656,18 @@ def test_private_session_reads_as_in_flask(app):
         )
         kolben.session["a"] = 1
         assert (request_ctx._session.accessed, request_ctx._session.modified) == (True, True)
+
+
+def test_flask_command_help_speaks_flask():
+    import subprocess
+    import sys
+
+    code = "import sys; sys.argv = ['flask', '--help']; from kolben.cli import main; main()"
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "A general utility script for Flask applications." in proc.stdout
+    assert "'FLASK_APP'" in proc.stdout
+    assert "Show the Flask version." in proc.stdout
+    assert "kolben" not in proc.stdout.lower()

@@ -1451,7 +1451,33 @@ def main(prog_name: str | None = None) -> None:
     if prog_name is None:
         started_as = os.path.splitext(os.path.basename(sys.argv[0] if sys.argv else ""))[0]
         prog_name = "flask" if started_as in ("flask", "flask-script") else "kolben"
+    if prog_name == "flask" or _flask_compat_on():
+        _speak_flask()
     cli.main(prog_name=prog_name)
+
+
+def _speak_flask() -> None:
+    """Give the command line's help Flask's words, as for messages (see
+    :func:`_names`): the ``flask`` command under the compat layer."""
+    cli.help = """\
+A general utility script for Flask applications.
+
+An application to load must be given with the '--app' option, 'FLASK_APP'
+environment variable, or with a 'wsgi.py' or 'app.py' file in the current
+directory.
+"""
+    version_option.help = "Show the Flask version."
+    _env_file_option.help = (
+        "Load environment variables from this file, taking precedence over those set"
+        " by '.env' and '.flaskenv'. Variables set directly in the environment take"
+        " highest precedence. python-dotenv must be installed."
+    )
+    _app_option.help = (
+        "The Flask application or factory function to load, in the form 'module:name'."
+        " Module can be a dotted import or file path. Name is not required if it is"
+        " 'app', 'application', 'create_app', or 'make_app', and can be 'name(args)' to"
+        " pass arguments."
+    )
 
 
 def flask_main() -> None:
