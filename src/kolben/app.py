@@ -1191,12 +1191,7 @@ class Kolben(Scaffold):
             funcs = self.before_request_funcs.get(name)
             if not funcs:
                 continue
-            # PERF: one function is its own step; a longer list of one kind is one.
-            kind = (
-                MIXED
-                if len(funcs) == 1 or self._custom_ensure_sync
-                else self._hook_kinds.of(funcs)
-            )
+            kind = self._hook_kind(funcs)
             if kind == SYNC:
                 rv = yield call_until_value, (funcs,)
             elif kind == ASYNC:
@@ -1434,11 +1429,7 @@ class Kolben(Scaffold):
                 funcs = self.after_request_funcs.get(name)
                 if not funcs:
                     continue
-                kind = (
-                    MIXED
-                    if len(funcs) == 1 or self._custom_ensure_sync
-                    else self._hook_kinds.of(funcs)
-                )
+                kind = self._hook_kind(funcs)
                 if kind == SYNC:
                     response = yield pass_through_reversed, (funcs, response)
                 elif kind == ASYNC:
@@ -1470,48 +1461,44 @@ class Kolben(Scaffold):
             interface.save_session(self, sess, response)
 
     def _save_session(self, ctx: RequestContext, response: Response) -> Steps[None]:
-        """Save the session if the request opened it.
+        """Save the session if the request opened it, through an interface other
+        than the built-in cookie one (:meth:`_save_cookie_session`): its methods
+        are steps (user code, or a store's I/O).
 
         PERF: an unopened session is only opened here when the request carries the
         session cookie and ``SESSION_REFRESH_EACH_REQUEST`` is on, so a permanent
         session's expiry is refreshed as in Flask; other requests skip sessions.
-        The built-in cookie sessions are saved inline (no I/O); any other
-        interface's methods are steps (user code, or a store's I/O).
         """
         sess = ctx._opened_session
         interface = self.session_interface
-        inline = type(interface) is SecureCookieSessionInterface
         # A store with async I/O (Redis) is used through its async methods under
         # ASGI, on the loop (kolben.pipeline.DualStep); its sync ones elsewhere.
-        has_async_io = not inline and getattr(interface, "has_async_io", False)
+        has_async_io = getattr(interface, "has_async_io", False)
         if sess is None:
             check = getattr(interface, "has_session_cookie_to_refresh", None)
             if check is None:  # an interface not derived from SessionInterface
                 check = partial(SessionInterface.has_session_cookie_to_refresh, interface)
             if not check(self, ctx.request):
                 return
-            if inline:
-                sess = ctx._open_session()
-            elif has_async_io:
+            if has_async_io:
                 sess = yield DualStep(ctx._open_session, ctx._aopen_session), ()
             else:
                 sess = yield ctx._open_session, ()
-        if not interface.is_null_session(sess):
-            if inline:
-                interface.save_session(self, sess, response)
-            elif has_async_io:
-                try:
-                    yield DualStep(interface.save_session, interface.save_session_async), (
-                        self,
-                        sess,
-                        response,
-                    )
-                except HTTPException as e:
-                    # The async path leaves the store's 503 to the error handler,
-                    # which is user code: a step of its own.
-                    yield from replace_with_error_response(self, response, e)
-            else:
-                yield interface.save_session, (self, sess, response)
+        if interface.is_null_session(sess):
+            return
+        if has_async_io:
+            try:
+                yield DualStep(interface.save_session, interface.save_session_async), (
+                    self,
+                    sess,
+                    response,
+                )
+            except HTTPException as e:
+                # The async path leaves the store's 503 to the error handler,
+                # which is user code: a step of its own.
+                yield from replace_with_error_response(self, response, e)
+        else:
+            yield interface.save_session, (self, sess, response)
 
     def do_teardown_request(self, exc: BaseException | None = None) -> None:
         """Run the ``teardown_request`` functions (called when the request context
@@ -1523,20 +1510,8 @@ class Kolben(Scaffold):
             ctx = _cv_request.get()
             for name in (*ctx.blueprint_chain, None):
                 funcs = self.teardown_request_funcs.get(name)
-                if not funcs:
-                    continue
-                kind = (
-                    MIXED
-                    if len(funcs) == 1 or self._custom_ensure_sync
-                    else self._hook_kinds.of(funcs)
-                )
-                if kind == SYNC:
-                    yield call_in_reverse, (funcs, exc)
-                elif kind == ASYNC:
-                    yield acall_in_reverse, (funcs, exc)
-                else:
-                    for func in reversed(funcs):
-                        yield func, (exc,)
+                if funcs:
+                    yield from self._each_in_reverse(funcs, exc)
         if request_tearing_down.receivers:
             yield from signal_steps(request_tearing_down, self, {"exc": exc})
 
@@ -1555,7 +1530,7 @@ class Kolben(Scaffold):
     ) -> Steps[None]:
         """Call teardown functions with ``value``, last registered first: one
         step for a list of one kind (see kolben.pipeline.HookKinds)."""
-        kind = MIXED if self._custom_ensure_sync else self._hook_kinds.of(funcs)
+        kind = self._hook_kind(funcs)
         if kind == SYNC:
             yield call_in_reverse, (funcs, value)
         elif kind == ASYNC:
@@ -1567,6 +1542,14 @@ class Kolben(Scaffold):
     @cached_property
     def _hook_kinds(self) -> HookKinds:
         return HookKinds()
+
+    def _hook_kind(self, funcs: list[t.Callable[..., t.Any]]) -> int:
+        """How a hook list is run: one step (SYNC, ASYNC) or a step per function
+        (MIXED: mixed kinds, a single function, or an app whose own
+        ensure_sync must see each function)."""
+        if len(funcs) == 1 or self._custom_ensure_sync:
+            return MIXED
+        return self._hook_kinds.of(funcs)
 
     def should_ignore_error(self, error: BaseException | None) -> bool:
         """Return True to hide ``error`` from the teardown functions."""

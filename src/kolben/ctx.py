@@ -210,9 +210,7 @@ class AppContext:
         if self._pop_runs_user_code():
             run_steps(self.app, self._pop(exc))
         else:  # PERF: no user code to run
-            active = self._unset()
-            if active is not self:
-                self._wrong_context(active)
+            self._pop_plain()
 
     def _pop_runs_user_code(self) -> bool:
         """Whether popping runs user code: a task to finish, teardown functions or
@@ -247,6 +245,14 @@ class AppContext:
             self._wrong_context(active)
         if appcontext_popped.receivers:
             yield from signal_steps(appcontext_popped, app, {})
+
+    def _pop_plain(self) -> None:
+        """:meth:`_pop` for a pop that runs no user code (see
+        :meth:`_pop_runs_user_code`): reset the context variable, check the
+        order."""
+        active = self._unset()
+        if active is not self:
+            self._wrong_context(active)
 
     def _unset(self) -> AppContext | None:
         """Reset the context variable to what it was before the last push;
@@ -522,9 +528,7 @@ class RequestContext:
                 if app_ctx._pop_runs_user_code():
                     yield from app_ctx._pop(exc)
                 else:  # PERF: no generator for a pop that runs no user code
-                    active_app = app_ctx._unset()
-                    if active_app is not app_ctx:
-                        app_ctx._wrong_context(active_app)
+                    app_ctx._pop_plain()
         if active is not self:
             self._wrong_context(active)
 
