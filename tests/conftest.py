@@ -113,3 +113,34 @@ def app_ctx(app: kolben.Kolben) -> Iterator[kolben.ctx.AppContext]:
 def req_ctx(app: kolben.Kolben) -> Iterator[kolben.ctx.RequestContext]:
     with app.test_request_context() as ctx:
         yield ctx
+
+
+# -- Redis (tests marked ``redis``) ---------------------------------------------------------
+
+
+@pytest.fixture
+def prefix() -> Iterator[str]:
+    """A Redis key prefix of the test's own, its keys deleted afterwards."""
+    from sse_apps import redis_env
+
+    yield from redis_env.prefixed()
+
+
+@pytest.fixture
+def make_broker(prefix: str) -> Iterator[t.Callable[..., t.Any]]:
+    """Redis brokers on the test's key prefix (like separate processes), closed
+    after the test."""
+    from kolben.broker.redis import RedisBroker
+    from sse_apps import redis_env
+
+    made: list[RedisBroker] = []
+
+    def make(**kwargs: t.Any) -> RedisBroker:
+        kwargs.setdefault("key_prefix", prefix)
+        broker = RedisBroker(kwargs.pop("url", redis_env.URL), **kwargs)
+        made.append(broker)
+        return broker
+
+    yield make
+    for broker in made:
+        broker.close()

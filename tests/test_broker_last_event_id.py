@@ -17,7 +17,6 @@ import pytest
 import kolben
 from kolben.broker import Broker, Subscription, parse_event_id
 from kolben.broker.memory import MemoryBroker
-from kolben.broker.redis import RedisBroker
 from kolben.sse import stream_channel
 from sse_apps import redis_env
 from sse_apps.asgi import asgi_stream
@@ -42,26 +41,6 @@ def take(sub: Subscription, n: int) -> list[t.Any]:
         assert event is not None, f"only {len(out)} of {n} events arrived"
         out.append(event)
     return out
-
-
-@pytest.fixture
-def prefix() -> Iterator[str]:
-    yield from redis_env.prefixed()
-
-
-@pytest.fixture
-def make_broker(prefix: str) -> Iterator[t.Callable[..., RedisBroker]]:
-    made: list[RedisBroker] = []
-
-    def make(**kwargs: t.Any) -> RedisBroker:
-        kwargs.setdefault("key_prefix", prefix)
-        broker = RedisBroker(kwargs.pop("url", redis_env.URL), **kwargs)
-        made.append(broker)
-        return broker
-
-    yield make
-    for broker in made:
-        broker.close()
 
 
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])

@@ -27,27 +27,6 @@ WAIT = 10.0
 
 
 @pytest.fixture
-def prefix() -> Iterator[str]:
-    yield from redis_env.prefixed()
-
-
-@pytest.fixture
-def make_broker(prefix: str) -> Iterator[t.Callable[..., RedisBroker]]:
-    """Brokers on the test's key prefix (like separate processes), closed after."""
-    made: list[RedisBroker] = []
-
-    def make(**kwargs: t.Any) -> RedisBroker:
-        kwargs.setdefault("key_prefix", prefix)
-        broker = RedisBroker(kwargs.pop("url", redis_env.URL), **kwargs)
-        made.append(broker)
-        return broker
-
-    yield make
-    for broker in made:
-        broker.close()
-
-
-@pytest.fixture
 def broker(make_broker: t.Callable[..., RedisBroker]) -> RedisBroker:
     return make_broker()
 

@@ -154,26 +154,6 @@ def _close(sock: socket.socket) -> None:
 
 
 @pytest.fixture
-def prefix() -> Iterator[str]:
-    yield from redis_env.prefixed()
-
-
-@pytest.fixture
-def make_broker(prefix: str) -> Iterator[t.Callable[..., RedisBroker]]:
-    made: list[RedisBroker] = []
-
-    def make(**kwargs: t.Any) -> RedisBroker:
-        kwargs.setdefault("key_prefix", prefix)
-        broker = RedisBroker(kwargs.pop("url", redis_env.URL), **kwargs)
-        made.append(broker)
-        return broker
-
-    yield make
-    for broker in made:
-        broker.close()
-
-
-@pytest.fixture
 def proxy() -> Iterator[ReplyDroppingProxy]:
     running = ReplyDroppingProxy()
     try:

@@ -9,7 +9,6 @@ import contextlib
 import json
 import time
 import typing as t
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -90,11 +89,6 @@ def sid_of(client: KolbenClient, name: str = "session") -> str:
 
 
 # -- Redis ---------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def prefix() -> Iterator[str]:
-    yield from redis_env.prefixed()
 
 
 @pytest.fixture

@@ -50,11 +50,6 @@ WAIT = 5.0
 LIFETIME = 3600
 
 
-@pytest.fixture
-def prefix() -> Iterator[str]:
-    yield from redis_env.prefixed()
-
-
 def make_app(backend: str, prefix: str, **config: t.Any) -> kolben.Kolben:
     app = kolben.Kolben(__name__)
     settings: dict[str, t.Any] = {
