@@ -343,7 +343,9 @@ class Scaffold:
 
     @setupmethod
     def endpoint(self, endpoint: str) -> t.Callable[[F], F]:
-        """Register the decorated function as the view of an existing endpoint::
+        """Register the decorated function as the view of an existing endpoint.
+
+        For example::
 
             app.add_url_rule("/ex", endpoint="example")
 
