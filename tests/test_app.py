@@ -11,19 +11,14 @@ import os
 import sys
 import uuid
 from datetime import date, datetime, timedelta, timezone
-from importlib.util import find_spec
 
 import click
 import pytest
 
 import kolben
+from helpers import kolben_only, needs_async
 from kolben import current_app, jsonify
 from kolben.config import Config, ConfigAttribute
-
-RUNNING_ON_FLASK = kolben.Kolben.__module__.split(".")[0] == "flask"
-kolben_only = pytest.mark.skipif(
-    RUNNING_ON_FLASK, reason="kolben-specific behaviour (not in Flask)"
-)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -176,10 +171,7 @@ def test_ensure_sync_plain_function(app):
     assert app.ensure_sync(plain) is plain
 
 
-@pytest.mark.skipif(
-    RUNNING_ON_FLASK and find_spec("asgiref") is None,
-    reason="Flask needs the 'async' extra (asgiref) for async views",
-)
+@needs_async
 def test_ensure_sync_coroutine_function(app):
     async def coro(x):
         return x * 2

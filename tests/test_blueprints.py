@@ -14,13 +14,12 @@ import click
 import pytest
 
 import kolben
+from helpers import kolben_only
 from kolben import Blueprint, abort, g, render_template, render_template_string, request, url_for
 from kolben.blueprints import BlueprintSetupState
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = os.path.join(HERE, "bp_fixtures")
-RUNNING_ON_FLASK = kolben.Kolben.__module__.split(".")[0] == "flask"
-kolben_only = pytest.mark.skipif(RUNNING_ON_FLASK, reason="kolben-only: wording of the message")
 
 
 def make_app(**kwargs):

@@ -15,14 +15,10 @@ import pytest
 from click.testing import CliRunner
 
 import kolben
+from helpers import kolben_only
 from kolben import current_app, has_app_context
 from kolben.cli import AppGroup, NoAppException, ScriptInfo, pass_script_info, with_appcontext
 from kolben.globals import _cv_app
-
-RUNNING_ON_FLASK = kolben.Kolben.__module__.split(".")[0] == "flask"
-kolben_only = pytest.mark.skipif(
-    RUNNING_ON_FLASK, reason="kolben-specific behaviour (not in Flask)"
-)
 
 
 @pytest.fixture

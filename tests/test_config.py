@@ -12,12 +12,8 @@ from datetime import timedelta
 import pytest
 
 import kolben
+from helpers import RUNNING_ON_FLASK, kolben_only
 from kolben.config import Config
-
-RUNNING_ON_FLASK = kolben.Kolben.__module__.split(".")[0] == "flask"
-kolben_only = pytest.mark.skipif(
-    RUNNING_ON_FLASK, reason="kolben-specific behaviour (not in Flask)"
-)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 

@@ -11,12 +11,8 @@ from werkzeug.test import create_environ
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 import kolben
+from helpers import RUNNING_ON_FLASK, kolben_only
 from kolben import abort, after_this_request, request, url_for
-
-RUNNING_ON_FLASK = kolben.Kolben.__module__.split(".")[0] == "flask"
-kolben_only = pytest.mark.skipif(
-    RUNNING_ON_FLASK, reason="kolben-specific behaviour (not in Flask)"
-)
 
 
 def call_wsgi(app, path="/", method="GET"):

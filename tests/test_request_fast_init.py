@@ -9,10 +9,10 @@ from hypothesis import strategies as st
 from werkzeug.test import create_environ
 
 import kolben
+from helpers import RUNNING_ON_FLASK
 from kolben import request
 from kolben.wrappers import _fast_request_classes, make_request
 
-RUNNING_ON_FLASK = kolben.Kolben.__module__.split(".")[0] == "flask"
 pytestmark = pytest.mark.skipif(RUNNING_ON_FLASK, reason="kolben's own fast path")
 
 

@@ -9,20 +9,13 @@ Every test is checked against Flask 3.1 (the spec) except the few marked
 from __future__ import annotations
 
 import functools
-from importlib.util import find_spec
 
 import pytest
 
 import kolben
+from helpers import kolben_only, needs_async
 from kolben import Blueprint, request, url_for
 from kolben.views import MethodView, View, http_method_funcs
-
-RUNNING_ON_FLASK = kolben.Kolben.__module__.split(".")[0] == "flask"
-kolben_only = pytest.mark.skipif(RUNNING_ON_FLASK, reason="kolben-only: wording of the message")
-needs_async = pytest.mark.skipif(
-    RUNNING_ON_FLASK and find_spec("asgiref") is None,
-    reason="Flask needs the 'async' extra (asgiref) for async views",
-)
 
 
 @pytest.fixture
