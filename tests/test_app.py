@@ -1,12 +1,16 @@
 """The application object: basic attributes, the setup-state guard, error
-propagation, JSON provider defaults, and the Flask name aliases."""
+propagation (also of errors that are not Exceptions, and of errors while finalizing
+an error response), the JSON provider and helpers, the Flask name aliases, and the
+shell context."""
 
 from __future__ import annotations
 
 import dataclasses
 import decimal
+import gc
 import io
 import json as stdlib_json
+import logging
 import os
 import sys
 import uuid
@@ -14,11 +18,14 @@ from datetime import date, datetime, timedelta, timezone
 
 import click
 import pytest
+from markupsafe import Markup
+from werkzeug.test import create_environ
 
 import kolben
 from helpers import kolben_only, needs_async
-from kolben import current_app, jsonify
+from kolben import current_app, g, jsonify
 from kolben.config import Config, ConfigAttribute
+from kolben.globals import _cv_app, _cv_request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -333,6 +340,112 @@ def test_view_returning_none_type_error(app, client):
     assert "index" in str(info.value)
 
 
+# --- the WSGI door with errors that are not Exceptions ------------------------------------
+
+
+class Stop(BaseException):
+    pass
+
+
+def start_response(status, headers, exc_info=None):
+    return None
+
+
+def test_base_exception_propagates_and_teardown_sees_it(app):
+    seen = []
+    app.teardown_request(lambda exc: seen.append(("request", exc)))
+    app.teardown_appcontext(lambda exc: seen.append(("app", exc)))
+
+    @app.route("/")
+    def index():
+        raise Stop("halt")
+
+    with pytest.raises(Stop) as info:
+        app(create_environ("/"), start_response)
+    assert seen == [("request", info.value), ("app", info.value)]
+    assert _cv_request.get(None) is None
+    assert _cv_app.get(None) is None
+
+
+def test_should_ignore_error_hides_the_error_from_teardown(client_for):
+    class App(kolben.Kolben):
+        def should_ignore_error(self, error):
+            return isinstance(error, (LookupError, Stop))
+
+    app = App("ignoring")
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    app.logger.disabled = True
+    seen = []
+    app.teardown_request(seen.append)
+
+    @app.route("/lookup")
+    def lookup():
+        raise KeyError("k")
+
+    @app.route("/value")
+    def value():
+        raise ValueError("v")
+
+    @app.route("/stop")
+    def stop():
+        raise Stop()
+
+    client = client_for(app)
+    assert client.get("/lookup").status_code == 500
+    assert seen == [None]
+    assert client.get("/value").status_code == 500
+    assert isinstance(seen[1], ValueError)
+    with pytest.raises(Stop):
+        app(create_environ("/stop"), start_response)
+    assert seen[2] is None
+
+
+# --- errors while finalizing an error response --------------------------------------------
+
+
+def test_after_request_failing_while_handling_an_error_is_logged(app, client, caplog):
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+
+    @app.route("/")
+    def index():
+        raise ValueError("view failed")
+
+    @app.after_request
+    def broken(response):
+        raise RuntimeError("after_request failed")
+
+    with caplog.at_level(logging.ERROR, logger=app.logger.name):
+        rv = client.get("/")
+    assert rv.status_code == 500
+    assert b"Internal Server Error" in rv.data
+    messages = [(r.getMessage(), r.exc_info[1] if r.exc_info else None) for r in caplog.records]
+    assert any(isinstance(exc, ValueError) for _, exc in messages)
+    finalizing = [
+        exc for msg, exc in messages if "Request finalizing failed" in msg
+    ]
+    assert len(finalizing) == 1
+    assert isinstance(finalizing[0], RuntimeError)
+
+
+def test_after_request_failing_on_a_normal_response_is_an_error(app, client, caplog):
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+
+    @app.route("/")
+    def index():
+        return "fine"
+
+    @app.after_request
+    def broken(response):
+        raise RuntimeError("after_request failed")
+
+    with caplog.at_level(logging.ERROR, logger=app.logger.name):
+        rv = client.get("/")
+    assert rv.status_code == 500
+    assert any(
+        r.exc_info and isinstance(r.exc_info[1], RuntimeError) for r in caplog.records
+    )
+
+
 # --- JSON ---------------------------------------------------------------------------------
 
 
@@ -473,6 +586,217 @@ def test_view_returning_dict_and_list(app, client):
     assert client.get("/list").get_json() == [1, "two"]
 
 
+# --- JSON helpers and providers -----------------------------------------------------------
+
+
+def test_json_helpers_outside_an_app_context():
+    assert kolben.json.dumps([1, "\u00e9"]) == '[1, "\\u00e9"]'
+    assert kolben.json.loads('{"a": [1, 2]}') == {"a": [1, 2]}
+    assert kolben.json.loads(b'{"a": null}') == {"a": None}
+    assert kolben.json.dumps(date(2024, 1, 2)) == '"Tue, 02 Jan 2024 00:00:00 GMT"'
+    buf = io.StringIO()
+    kolben.json.dump({"x": decimal.Decimal("1.5")}, buf)
+    assert buf.getvalue() == '{"x": "1.5"}'
+    assert kolben.json.load(io.StringIO('{"y": true}')) == {"y": True}
+    assert kolben.json.dumps({"a": 1}, indent=2) == '{\n  "a": 1\n}'
+
+
+def test_json_dumps_outside_an_app_context_keeps_key_order():
+    assert kolben.json.dumps({"b": 1, "a": 2}) == '{"b": 1, "a": 2}'
+    buf = io.StringIO()
+    kolben.json.dump({"b": 1, "a": 2}, buf)
+    assert buf.getvalue() == '{"b": 1, "a": 2}'
+
+
+def test_json_helpers_use_the_app_provider(app):
+    with app.app_context():
+        assert kolben.json.dumps({"b": 1, "a": "\u00e9"}) == '{"a": "\\u00e9", "b": 1}'
+        app.json.sort_keys = False
+        app.json.ensure_ascii = False
+        assert kolben.json.dumps({"b": 1, "a": "\u00e9"}) == '{"b": 1, "a": "\u00e9"}'
+        buf = io.StringIO()
+        kolben.json.dump({"z": 1, "y": 2}, buf)
+        assert buf.getvalue() == '{"z": 1, "y": 2}'
+        assert kolben.json.loads('{"k": 1}') == {"k": 1}
+        assert kolben.json.load(io.BytesIO(b"[1, 2]")) == [1, 2]
+
+
+def test_jsonify_needs_an_app_context():
+    with pytest.raises(RuntimeError):
+        kolben.jsonify(a=1)
+
+
+def test_jsonify_arguments(app):
+    with app.app_context():
+        assert kolben.jsonify().get_data() == b"null\n"
+        assert kolben.jsonify(1, 2).get_json() == [1, 2]
+        assert kolben.jsonify(b=1, a=2).get_data() == b'{"a":2,"b":1}\n'
+        assert kolben.jsonify([3]).get_json() == [3]
+        with pytest.raises(TypeError):
+            kolben.jsonify(1, a=2)
+
+
+class WrappingProvider(kolben.json.provider.DefaultJSONProvider):
+    calls: list[dict[str, object]] = []
+
+    def dumps(self, obj, **kwargs):
+        self.calls.append(dict(kwargs))
+        return super().dumps({"wrapped": obj}, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("debug", "compact", "body"),
+    [
+        (False, None, b'{"wrapped":{"a":1}}\n'),
+        (True, None, b'{\n  "wrapped": {\n    "a": 1\n  }\n}\n'),
+        (False, False, b'{\n  "wrapped": {\n    "a": 1\n  }\n}\n'),
+        (True, True, b'{"wrapped":{"a":1}}\n'),
+    ],
+)
+def test_provider_overriding_dumps_is_used_by_responses(debug, compact, body, client_for):
+    class App(kolben.Kolben):
+        json_provider_class = WrappingProvider
+
+    app = App("provider_app")
+    app.debug = debug
+    app.json.compact = compact
+
+    @app.route("/")
+    def index():
+        return {"a": 1}
+
+    rv = client_for(app).get("/")
+    assert rv.data == body
+    assert rv.mimetype == "application/json"
+    with app.app_context():
+        assert kolben.jsonify({"a": 1}).get_data() == body
+
+
+class MinimalProvider(kolben.json.provider.JSONProvider):
+    def dumps(self, obj, **kwargs):
+        return f"<{obj!r}>"
+
+    def loads(self, s, **kwargs):
+        return f"loaded {s!r}"
+
+
+def test_json_provider_base_class():
+    app = kolben.Kolben("base_provider")
+    base = kolben.json.provider.JSONProvider(app)
+    with pytest.raises(NotImplementedError):
+        base.dumps(1)
+    with pytest.raises(NotImplementedError):
+        base.loads("1")
+    with pytest.raises(NotImplementedError):
+        base.dump(1, io.StringIO())
+    with pytest.raises(NotImplementedError):
+        base.load(io.StringIO("1"))
+
+    provider = MinimalProvider(app)
+    buf = io.StringIO()
+    provider.dump([1], buf)
+    assert buf.getvalue() == "<[1]>"
+    assert provider.load(io.StringIO("data")) == "loaded 'data'"
+    with app.app_context():
+        rv = provider.response(a=1)
+        assert rv.get_data() == b"<{'a': 1}>"
+        assert rv.mimetype == "application/json"
+        assert provider.response(1, 2).get_data() == b"<(1, 2)>"
+        assert provider.response().get_data() == b"<None>"
+        with pytest.raises(TypeError):
+            provider.response(1, a=2)
+
+
+def test_app_with_minimal_provider_class(client_for):
+    class App(kolben.Kolben):
+        json_provider_class = MinimalProvider
+
+    app = App("minimal_provider")
+
+    @app.route("/")
+    def index():
+        return ["x"]
+
+    rv = client_for(app).get("/")
+    assert rv.data == b"<['x']>"
+    assert rv.mimetype == "application/json"
+
+
+@kolben_only
+def test_provider_of_a_collected_app_raises():
+    app = kolben.Kolben("short_lived")
+    provider = kolben.json.provider.DefaultJSONProvider(app)
+    assert provider.response([1]).get_json() == [1]
+    del app
+    gc.collect()
+    with pytest.raises(RuntimeError, match="not attached to an application"):
+        provider.response([1])
+    assert provider.dumps([1]) == "[1]"
+
+
+@dataclasses.dataclass
+class Point:
+    x: int
+    y: int
+
+
+class Html:
+    def __html__(self):
+        return Markup("<b>bold</b>")
+
+
+class Thing:
+    pass
+
+
+def test_default_provider_serializes_extra_types(app, client):
+    when = datetime(2024, 3, 4, 5, 6, 7, tzinfo=timezone.utc)
+    ident = uuid.UUID("12345678-1234-5678-1234-567812345678")
+    data = {
+        "date": date(2024, 3, 4),
+        "datetime": when,
+        "decimal": decimal.Decimal("10.25"),
+        "uuid": ident,
+        "point": Point(1, 2),
+        "html": Html(),
+        "markup": Markup("<i>x</i>"),
+    }
+    expected = {
+        "date": "Mon, 04 Mar 2024 00:00:00 GMT",
+        "datetime": "Mon, 04 Mar 2024 05:06:07 GMT",
+        "decimal": "10.25",
+        "uuid": "12345678-1234-5678-1234-567812345678",
+        "point": {"x": 1, "y": 2},
+        "html": "<b>bold</b>",
+        "markup": "<i>x</i>",
+    }
+    assert app.json.loads(app.json.dumps(data)) == expected
+
+    @app.route("/")
+    def index():
+        return data
+
+    assert client.get("/").json == expected
+
+
+def test_default_provider_rejects_unknown_objects(app):
+    with pytest.raises(TypeError, match="Object of type Thing is not JSON serializable"):
+        app.json.dumps({"thing": Thing()})
+    with pytest.raises(TypeError):
+        app.json.dumps(Point)  # a dataclass type, not an instance
+
+
+def test_default_provider_default_can_be_replaced(app, client):
+    app.json.default = lambda o: f"custom {type(o).__name__}"
+
+    @app.route("/")
+    def index():
+        return {"thing": Thing()}
+
+    assert client.get("/").json == {"thing": "custom Thing"}
+    assert app.json.dumps(Thing()) == '"custom Thing"'
+
+
 # --- CLI runner with a custom command ----------------------------------------------------
 
 
@@ -495,3 +819,23 @@ def test_cli_invoke_command_object(app, runner):
     result = runner.invoke(ping)
     assert result.exit_code == 0
     assert result.output == "pong\n"
+
+
+# --- shell context ------------------------------------------------------------------------
+
+
+def test_make_shell_context(app):
+    @app.shell_context_processor
+    def extra():
+        return {"answer": 42, "app": "overridden"}
+
+    with app.app_context():
+        g.marker = "m"
+        ctx = app.make_shell_context()
+        assert ctx["answer"] == 42
+        assert ctx["app"] == "overridden"
+        assert ctx["g"].marker == "m"
+    app.shell_context_processors.clear()
+    ctx = app.make_shell_context()
+    assert ctx["app"] is app
+    assert not ctx["g"]

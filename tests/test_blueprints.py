@@ -12,9 +12,10 @@ import os
 
 import click
 import pytest
+from jinja2 import TemplateNotFound
 
 import kolben
-from helpers import kolben_only
+from helpers import kolben_only, write
 from kolben import Blueprint, abort, g, render_template, render_template_string, request, url_for
 from kolben.blueprints import BlueprintSetupState
 
@@ -381,6 +382,22 @@ def test_template_of_blueprint_found_outside_its_views(tpl_app):
     tpl_app.register_blueprint(bp)
     with tpl_app.app_context():
         assert render_template("bp_only.html", value="x") == "bp only: x"
+
+
+def test_templates_with_a_blueprint_without_template_folder(tmp_path, client_for):
+    write(tmp_path / "templates" / "page.html", "page {{ request.blueprint }}")
+    app = kolben.Kolben("with_bp", root_path=str(tmp_path))
+    bp = kolben.Blueprint("bp", "with_bp", root_path=str(tmp_path / "bp"))
+
+    @bp.route("/")
+    def index():
+        return kolben.render_template("page.html")
+
+    app.register_blueprint(bp)
+    assert bp.jinja_loader is None
+    assert client_for(app).get("/").data == b"page bp"
+    with app.app_context(), pytest.raises(TemplateNotFound):
+        kolben.render_template("missing.html")
 
 
 # --- root_path and open_resource ---------------------------------------------------

@@ -1,5 +1,6 @@
-"""Config: defaults, the from_* loaders, namespaces, the config-backed app
-properties, and the instance folder / resource helpers."""
+"""Config: defaults, the debug flag from the environment (``FLASK_DEBUG``,
+``KOLBEN_DEBUG``), the from_* loaders, namespaces, the config-backed app properties,
+and the instance folder / resource helpers."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 import kolben
 from helpers import RUNNING_ON_FLASK, kolben_only
 from kolben.config import Config
+from kolben.helpers import get_debug_flag
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -135,6 +137,46 @@ def test_debug_false_values_in_env(monkeypatch):
     monkeypatch.setenv("FLASK_DEBUG", "0")
     app = kolben.Kolben("debug_env_app")
     assert app.debug is False
+
+
+# --- the debug flag from the environment --------------------------------------------------
+
+
+@pytest.fixture
+def clean_debug_env(monkeypatch):
+    monkeypatch.delenv("FLASK_DEBUG", raising=False)
+    monkeypatch.delenv("KOLBEN_DEBUG", raising=False)
+    return monkeypatch
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("1", True), ("true", True), ("yes", True), ("0", False), ("false", False),
+     ("False", False), ("no", False), ("NO", False), ("", False)],
+)
+def test_flask_debug_variable(clean_debug_env, value, expected):
+    clean_debug_env.setenv("FLASK_DEBUG", value)
+    assert get_debug_flag() is expected
+    assert kolben.Kolben("x").debug is expected
+
+
+def test_debug_flag_unset(clean_debug_env):
+    assert get_debug_flag() is False
+    assert kolben.Kolben("x").debug is False
+
+
+@kolben_only
+@pytest.mark.parametrize(
+    ("kolben_value", "flask_value", "expected"),
+    [("1", None, True), ("0", None, False), ("false", "1", False), ("no", "1", False),
+     ("1", "0", True), ("", "1", True)],
+)
+def test_kolben_debug_variable_wins(clean_debug_env, kolben_value, flask_value, expected):
+    clean_debug_env.setenv("KOLBEN_DEBUG", kolben_value)
+    if flask_value is not None:
+        clean_debug_env.setenv("FLASK_DEBUG", flask_value)
+    assert get_debug_flag() is expected
+    assert kolben.Kolben("x").debug is expected
 
 
 # --- config-backed properties --------------------------------------------------------

@@ -1,0 +1,66 @@
+"""``app.run``: the arguments it passes to werkzeug's ``run_simple`` (host and port
+from ``SERVER_NAME``, debug, reloader and debugger, threading)."""
+
+from __future__ import annotations
+
+import pytest
+import werkzeug.routing
+import werkzeug.serving
+
+
+@pytest.fixture
+def run_calls(monkeypatch):
+    calls = []
+
+    def fake_run_simple(hostname, port, application, **options):
+        calls.append((hostname, port, application, options))
+
+    monkeypatch.setattr(werkzeug.serving, "run_simple", fake_run_simple)
+    monkeypatch.delenv("FLASK_RUN_FROM_CLI", raising=False)
+    return calls
+
+
+def test_run_defaults(app, run_calls):
+    app.run()
+    assert len(run_calls) == 1
+    host, port, application, options = run_calls[0]
+    assert (host, port) == ("127.0.0.1", 5000)
+    assert application is app
+    assert options == {"use_reloader": False, "use_debugger": False, "threaded": True}
+    assert app.debug is False
+
+
+def test_run_in_debug_mode(app, run_calls):
+    app.run(host="0.0.0.0", port=8080, debug=True, threaded=False, use_reloader=False)
+    host, port, _, options = run_calls[0]
+    assert (host, port) == ("0.0.0.0", 8080)
+    assert app.debug is True
+    assert options == {"use_reloader": False, "use_debugger": True, "threaded": False}
+    app.run(debug=False)
+    assert app.debug is False
+    assert run_calls[1][3] == {"use_reloader": False, "use_debugger": False, "threaded": True}
+
+
+def test_run_with_debug_config(app, run_calls):
+    app.debug = True
+    app.run(port="5001")
+    _, port, _, options = run_calls[0]
+    assert port == 5001
+    assert options["use_reloader"] is True
+    assert options["use_debugger"] is True
+
+
+def test_run_on_port_zero(app, run_calls):
+    app.run(port=0)
+    assert run_calls[0][1] == 0
+
+
+def test_run_defaults_from_server_name(app, run_calls):
+    app.config["SERVER_NAME"] = "example.test:8080"
+    app.run()
+    assert run_calls[0][:2] == ("example.test", 8080)
+
+
+def test_run_accepts_load_dotenv(app, run_calls):
+    app.run(load_dotenv=False)
+    assert "load_dotenv" not in run_calls[0][3]

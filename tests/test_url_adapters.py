@@ -1,0 +1,65 @@
+"""The URL adapters of matching: ``TRUSTED_HOSTS`` checked on every request with
+the cached adapter, an app whose ``create_url_adapter`` gives none, and the
+bounded adapter cache (``kolben.routing.AdapterCache``)."""
+
+from __future__ import annotations
+
+import kolben
+from helpers import kolben_only
+from kolben import request
+
+
+def test_trusted_hosts_are_checked_on_every_request(app, client):
+    @app.route("/")
+    def index():
+        return kolben.url_for("index", _external=True)
+
+    assert client.get("/", base_url="http://a.test").data == b"http://a.test/"
+    app.config["TRUSTED_HOSTS"] = ["b.test"]
+    assert client.get("/", base_url="http://a.test").status_code == 400
+    assert client.get("/", base_url="http://b.test").data == b"http://b.test/"
+    assert client.get("/", base_url="http://b.test").data == b"http://b.test/"
+    app.config["TRUSTED_HOSTS"] = [".test"]
+    assert client.get("/", base_url="http://a.test").data == b"http://a.test/"
+    assert client.get("/", base_url="http://evil.example").status_code == 400
+
+
+def test_app_without_url_adapter_for_requests(client_for):
+    class NoAdapter(kolben.Kolben):
+        def create_url_adapter(self, request):
+            if request is not None:
+                return None
+            return super().create_url_adapter(request)
+
+    app = NoAdapter("no_adapter")
+    seen = []
+
+    @app.before_request
+    def answer():
+        seen.append((request.url_rule, request.routing_exception, request.endpoint))
+        return "answered before routing"
+
+    rv = client_for(app).get("/anything")
+    assert rv.status_code == 200
+    assert rv.data == b"answered before routing"
+    assert seen == [(None, None, None)]
+
+
+@kolben_only
+def test_adapter_cache_is_bounded(app):
+    from kolben.routing import AdapterCache
+
+    cache = AdapterCache(max_size=2)
+    adapter = app.url_map.bind("a.test")
+    with app.test_request_context(base_url="http://a.test") as ctx:
+        key = cache.key(ctx.request, None)
+    with app.test_request_context(headers={"Upgrade": "websocket"}) as ctx:
+        assert cache.key(ctx.request, None) is None
+    cache.put(key, adapter)
+    cache.put(("b",), adapter)
+    assert cache.get(key) is adapter
+    cache.put(("c",), adapter)  # full: cleared before adding
+    assert cache.get(key) is None
+    assert cache.get(("c",)) is adapter
+    cache.clear()
+    assert cache.get(("c",)) is None
