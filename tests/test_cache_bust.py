@@ -12,6 +12,7 @@ import pytest
 
 import kolben
 from kolben import static as static_module
+from kolben.caching import app_cache
 
 CSS = b"body { color: teal }\n"
 IMMUTABLE = {"public", "max-age=31536000", "immutable"}
@@ -230,4 +231,4 @@ def test_one_cache_entry_per_file(app: kolben.Kolben, client: t.Any, hashes: lis
     for n in range(20):
         get(client, f"/static/{'./' * n}app.css?v={v}")
     assert hashes == ["app.css"]
-    assert len(static_module._versions[app]) == 1
+    assert len(app_cache(app, static_module._VERSIONS, 0)) == 1

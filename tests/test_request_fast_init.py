@@ -54,7 +54,7 @@ ENVIRONS = [
 def test_fast_constructor_builds_what_the_constructor_builds(environ):
     fast = make_request(kolben.Request, dict(environ))
     slow = kolben.Request(dict(environ))
-    assert _fast_request_classes[kolben.Request] is True
+    assert _fast_request_classes.lookup(kolben.Request) is True
     assert_same(fast, slow)
 
 
@@ -85,7 +85,7 @@ def test_subclass_with_its_own_init_is_constructed_normally():
 
     req = make_request(TracingRequest, create_environ("/x"))
     assert req.traced is True
-    assert _fast_request_classes[TracingRequest] is False
+    assert _fast_request_classes.lookup(TracingRequest) is False
 
 
 def test_attribute_setters_of_a_subclass_still_run():
@@ -125,4 +125,4 @@ def test_class_whose_new_needs_the_environ_is_constructed_normally():
     req = make_request(Pooled, create_environ("/x"))
     assert req.pooled == "/x"
     assert req.path == "/x"
-    assert _fast_request_classes[Pooled] is False
+    assert _fast_request_classes.lookup(Pooled) is False

@@ -16,6 +16,8 @@ from werkzeug.http import parse_date
 
 import kolben
 from kolben import session
+from kolben import sessions as sessions_module
+from kolben.caching import app_cache
 from kolben.json.tag import TaggedJSONSerializer
 from kolben.sessions import (
     NullSession,
@@ -700,8 +702,8 @@ def test_signing_serializer_cache_is_bounded(app: kolben.Kolben) -> None:
     for i in range(100):
         app.secret_key = f"key {i}"
         assert si.get_signing_serializer(app) is not None
-    assert si._signer_cache is not None
-    assert len(si._signer_cache) <= si._signer_cache_size
+    cache = app_cache(app, sessions_module._SIGNER_CACHE, 0)
+    assert 0 < len(cache) <= si._signer_cache_size
 
 
 def test_interface_class_attributes() -> None:

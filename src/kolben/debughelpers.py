@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import typing as t
-from functools import lru_cache
+import weakref
+
+from .caching import WeakKeyCache
 
 if t.TYPE_CHECKING:
     from jinja2 import BaseLoader
@@ -58,10 +60,28 @@ def attach_enctype_error_multidict(request: Request) -> None:
     files._kolben_request = request  # type: ignore[attr-defined]
 
 
-@lru_cache(maxsize=16)
+# files class -> a weak reference to its explaining subclass (weak both ways: the
+# subclass refers to its base, so a strong value would keep the base alive).
+_explaining_classes: WeakKeyCache[weakref.ref[type[t.Any]]] = WeakKeyCache(
+    16, "kolben.debughelpers: explaining files classes"
+)
+
+
 def _explaining_files_class(base: type[MultiDict[str, t.Any]]) -> type[MultiDict[str, t.Any]]:
     """A subclass of ``base`` whose missing keys raise :exc:`DebugFilesKeyError`
-    when the key is in the request's form (one per files class, cached)."""
+    when the key is in the request's form (one per files class, cached while
+    it is in use)."""
+    ref = _explaining_classes.get(id(base))
+    cls = None if ref is None else ref()
+    if cls is None:
+        cls = _make_explaining_files_class(base)
+        _explaining_classes.put_for(base, weakref.ref(cls))
+    return cls
+
+
+def _make_explaining_files_class(
+    base: type[MultiDict[str, t.Any]],
+) -> type[MultiDict[str, t.Any]]:
 
     class ExplainingFiles(base):  # type: ignore[valid-type, misc]
         def __getitem__(self, key: str) -> t.Any:

@@ -76,10 +76,12 @@ from werkzeug.routing.converters import (
 from werkzeug.routing.matcher import State, StateMachineMatcher
 from werkzeug.routing.rules import RulePart
 
+from .caching import WeakKeyCache
+
 __all__ = ["clear", "match", "max_groups", "max_maps"]
 
-#: How many maps keep their compiled expressions (all are dropped when one more
-#: is needed; a map's entry also goes when the map is garbage collected).
+#: How many maps keep their compiled expressions (the oldest is dropped when one
+#: more is needed; a map's entry also goes when the map is garbage collected).
 max_maps = 64
 
 #: The most groups one expression gets before its tree is cut (matching costs
@@ -233,12 +235,14 @@ class _Compiled:
         self.root: _Node | None = None
 
 
-#: id(map) -> its compiled expressions (which hold the map weakly).
-_compiled: dict[int, _Compiled] = {}
+#: id(map) -> its compiled expressions (which hold the map weakly), dropped when
+#: the map is garbage collected; at most ``max_maps`` (the oldest goes first).
+_compiled: WeakKeyCache[_Compiled] = WeakKeyCache(max_maps, "kolben.router: compiled URL maps")
 
 
 def clear() -> None:
-    """Forget every compiled expression (a map is compiled again on next use)."""
+    """Forget every compiled expression (a map is compiled again on next use);
+    :func:`kolben.caching.clear_all` does it too."""
     _compiled.clear()
 
 
@@ -460,15 +464,8 @@ def _compile(url_map: Map) -> _Compiled | None:
     """Compile ``url_map``'s expressions and cache them (replacing stale ones);
     None for a map that cannot be referenced weakly (werkzeug matches it)."""
     url_map.update()  # sorts the dynamic transitions, as werkzeug's match does
-    key = id(url_map)
-
-    def drop(ref: weakref.ref[Map]) -> None:
-        entry = _compiled.get(key)
-        if entry is not None and entry.map_ref is ref:
-            _compiled.pop(key, None)
-
     try:
-        map_ref = weakref.ref(url_map, drop)
+        map_ref = weakref.ref(url_map)
     except TypeError:  # a Map subclass with __slots__: nothing to key a cache on
         return None
     compiled = _Compiled(map_ref, len(url_map._rules_by_endpoint), url_map.redirect_defaults)
@@ -482,10 +479,8 @@ def _compile(url_map: Map) -> _Compiled | None:
         else:
             if compiled.root is None:  # no rules: everything is a 404
                 compiled.root = _Leaf(re.compile("(?!)"), [_FALLBACK], "(?!)")
-    if key not in _compiled and len(_compiled) >= max_maps:
-        _compiled.clear()
-    _compiled[key] = compiled
-    return compiled
+    _compiled.maxsize = max_maps  # the module's knob, read when a map is added
+    return _compiled.put_for(url_map, compiled)
 
 
 def _redirects(url_map: Map, rule: Rule) -> bool:

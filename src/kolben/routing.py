@@ -14,6 +14,8 @@ from urllib.parse import quote
 
 from werkzeug.routing import BaseConverter, Map, MapAdapter, Rule
 
+from .caching import Cache
+
 if t.TYPE_CHECKING:
     from .wrappers import Request
 
@@ -31,22 +33,36 @@ class AdapterCache:
     """Map adapters for matching, one per distinct request origin.
 
     The key is made of the WSGI environ values ``bind_to_environ`` reads besides
-    the path, method and query (which ``match`` is given per request). The cache
-    is bounded because the Host header is chosen by the client.
+    the path, method and query (which ``match`` is given per request). Bounded
+    (:class:`kolben.caching.Cache`: the oldest adapter goes first) because the
+    Host header is chosen by the client.
     """
 
-    __slots__ = ("_adapters", "_matches", "max_size")
+    __slots__ = ("_adapters", "_matches")
 
     #: How many matches one adapter remembers (a rule without methods matches any
     #: method name a client sends, so the count is the client's choice).
     matches_size = 256
 
     def __init__(self, max_size: int = 128) -> None:
-        self._adapters: dict[tuple[t.Any, ...], MapAdapter] = {}
+        self._adapters: Cache[tuple[t.Any, ...], MapAdapter] = Cache(
+            max_size, "kolben.routing: map adapters", on_evict=self._evicted
+        )
         # id(adapter) -> {(path, method): rule}, for the adapters held here only
-        # (kept and dropped together with them, so an id is never reused).
-        self._matches: dict[int, dict[tuple[str, str], Rule]] = {}
-        self.max_size = max_size
+        # (kept and dropped together with them, so an id is never reused; both
+        # are emptied by kolben.caching.clear_all).
+        self._matches: Cache[int, Cache[tuple[str, str], Rule]] = Cache(
+            max_size, "kolben.routing: matches of each adapter"
+        )
+
+    @property
+    def max_size(self) -> int:
+        """How many adapters are kept."""
+        return self._adapters.maxsize
+
+    @max_size.setter
+    def max_size(self, value: int) -> None:
+        self._adapters.maxsize = self._matches.maxsize = value
 
     @staticmethod
     def key(request: Request, server_name: str | None) -> tuple[t.Any, ...] | None:
@@ -67,10 +83,14 @@ class AdapterCache:
         return self._adapters.get(key)
 
     def put(self, key: tuple[t.Any, ...], adapter: MapAdapter) -> None:
-        if len(self._adapters) >= self.max_size:
-            self.clear()
-        self._adapters[key] = adapter
-        self._matches[id(adapter)] = {}
+        old = self._adapters.get(key)
+        if old is not None:
+            self._matches.pop(id(old), None)
+        self._adapters.put(key, adapter)
+        self._matches.put(id(adapter), Cache(self.matches_size, "kolben.routing: matches"))
+
+    def _evicted(self, key: tuple[t.Any, ...], adapter: MapAdapter) -> None:
+        self._matches.pop(id(adapter), None)
 
     def clear(self) -> None:
         self._adapters.clear()
@@ -87,9 +107,7 @@ class AdapterCache:
         and ``method`` to ``rule``, a rule without arguments: it always will."""
         matches = self._matches.get(id(adapter))
         if matches is not None:
-            if len(matches) >= self.matches_size:
-                matches.clear()
-            matches[(path, method)] = rule
+            matches.put((path, method), rule)
 
     def forget_matches(self) -> None:
         """Forget every remembered match (the map's rules changed)."""

@@ -38,6 +38,7 @@ from itsdangerous import BadSignature, Signer
 from itsdangerous.encoding import base64_decode, base64_encode
 from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
+from .caching import Cache
 from .sessions import (
     _DEFAULT_SERIALIZER,
     NullSession,
@@ -710,7 +711,10 @@ class ServerSideSessionInterface(SessionInterface):
     def __init__(self, store: SessionStore | None = None) -> None:
         #: The store given to the constructor, or None to build one from config.
         self.store = store
-        self._signers: dict[tuple[t.Any, ...], _IdSigner] = {}
+        # Bounded (kolben.caching): key rotations can't grow it.
+        self._signers: Cache[tuple[t.Any, ...], _IdSigner] = Cache(
+            16, "kolben.server_sessions: session id signers"
+        )
 
     # -- helpers
 
@@ -736,15 +740,16 @@ class ServerSideSessionInterface(SessionInterface):
         cache_key = (secret_key, tuple(fallbacks) if fallbacks else (), self.salt)
         signer = self._signers.get(cache_key)
         if signer is None:
-            if len(self._signers) >= 16:  # bounded: key rotations can't grow it
-                self._signers.clear()
             # itsdangerous signs with the last key and accepts all of them.
-            signer = self._signers[cache_key] = _IdSigner(
-                [*cache_key[1], secret_key],
-                salt=self.salt,
-                key_derivation="hmac",
-                digest_method=self.digest_method,
-                algorithm=_OneShotHMAC(self.digest_method),
+            signer = self._signers.put(
+                cache_key,
+                _IdSigner(
+                    [*cache_key[1], secret_key],
+                    salt=self.salt,
+                    key_derivation="hmac",
+                    digest_method=self.digest_method,
+                    algorithm=_OneShotHMAC(self.digest_method),
+                ),
             )
         return signer
 

@@ -35,6 +35,7 @@ from werkzeug.datastructures import CallbackDict, Headers
 from werkzeug.http import dump_cookie, http_date
 from werkzeug.wrappers import Response as _WerkzeugResponse
 
+from .caching import Cache, app_cache, request_data_cache, request_data_caching
 from .json.tag import TaggedJSONSerializer
 
 if t.TYPE_CHECKING:
@@ -364,7 +365,10 @@ class _SessionSigner(TimestampSigner):
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
-        self._derived: dict[str | bytes | None, bytes] = {}
+        # Bounded: called with None or one of self.secret_keys.
+        self._derived: Cache[str | bytes | None, bytes] = Cache(
+            8, "kolben.sessions: derived signing keys"
+        )
         algorithm = self.algorithm
         if type(algorithm) is HMACAlgorithm and isinstance(algorithm.digest_method, str):
             self.algorithm = _OneShotHMAC(algorithm.digest_method)
@@ -372,8 +376,7 @@ class _SessionSigner(TimestampSigner):
     def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
         key = self._derived.get(secret_key)
         if key is None:
-            # Bounded: called with None or one of self.secret_keys.
-            key = self._derived[secret_key] = super().derive_key(secret_key)
+            key = self._derived.put(secret_key, super().derive_key(secret_key))
         return key
 
     def sign_now(self, value: bytes) -> tuple[bytes, int]:
@@ -409,20 +412,25 @@ class _SessionSerializer(URLSafeTimedSerializer):
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
-        self._signers: dict[str | bytes | None, Signer] = {}
-        # PERF: cookie -> (timestamp, verified JSON). A browser sends the same
-        # cookie until the session changes, so most requests carry one this
-        # serializer has verified (or signed) before: its signature and timestamp
-        # need not be checked again, only its age. Only cookies that passed
-        # verification, or that were signed here, are remembered; the serializer
-        # (and so this cache) is specific to one set of keys.
-        self._verified: dict[str, tuple[int, bytes]] = {}
+        self._signers: Cache[str | bytes | None, Signer] = Cache(
+            8, "kolben.sessions: signers of a serializer"
+        )
+        # PERF: cookie -> (serializer, timestamp, verified JSON). A browser sends
+        # the same cookie until the session changes, so most requests carry one
+        # this serializer has verified (or signed) before: its signature and
+        # timestamp need not be checked again, only its age. Only cookies that
+        # passed verification, or that were signed here, are remembered, and an
+        # entry is only trusted by the serializer that made it (specific to one
+        # set of keys). The interface gives each app's serializers that app's
+        # request-data cache (see kolben.caching), or an empty one (maxsize 0)
+        # when the app turns request-data caches off; a serializer made directly
+        # has its own.
+        self._verified: Cache[str, tuple[_SessionSerializer, int, bytes]] = Cache(
+            self.verified_cache_size, "kolben.sessions: verified session cookies"
+        )
 
     def _remember(self, cookie: str, timestamp: int, json: bytes) -> None:
-        cache = self._verified
-        if len(cache) >= self.verified_cache_size:
-            cache.clear()
-        cache[cookie] = (timestamp, json)
+        self._verified.put(cookie, (self, timestamp, json))
 
     def verified_json(self, cookie: str, max_age: int | None) -> bytes | None:
         """The JSON text inside ``cookie`` if it is validly signed and not older
@@ -437,12 +445,12 @@ class _SessionSerializer(URLSafeTimedSerializer):
         errors). A cookie verified before is only checked for its age; one
         verified now is remembered."""
         hit = self._verified.get(cookie)
-        if hit is not None:
-            timestamp, json = hit
+        if hit is not None and hit[0] is self:
+            _, timestamp, json = hit
             age = int(time.time()) - timestamp
             if max_age is None or 0 <= age <= max_age:
                 return json
-            del self._verified[cookie]
+            self._verified.pop(cookie, None)
         signer = t.cast(TimestampSigner, self.make_signer(self.salt))
         payload, signed_at = signer.unsign(cookie, max_age=max_age, return_timestamp=True)
         try:
@@ -501,9 +509,7 @@ class _SessionSerializer(URLSafeTimedSerializer):
     def make_signer(self, salt: str | bytes | None = None) -> Signer:
         signer = self._signers.get(salt)
         if signer is None:
-            signer = super().make_signer(salt)
-            if len(self._signers) < 8:
-                self._signers[salt] = signer
+            signer = self._signers.put(salt, super().make_signer(salt))
         return signer
 
     def dump_payload(self, obj: t.Any) -> bytes:
@@ -534,6 +540,11 @@ class _SessionSerializer(URLSafeTimedSerializer):
         return json, base64_encode(json)
 
 
+# The names of the per-app caches (kolben.caching) of the cookie sessions.
+_SIGNER_CACHE = "kolben.sessions: signing serializers"
+_VERIFIED_CACHE = "kolben.sessions: verified session cookies"
+
+
 class SecureCookieSessionInterface(SessionInterface):
     """Keeps the session in a cookie signed with ``SECRET_KEY`` (the default).
 
@@ -557,24 +568,26 @@ class SecureCookieSessionInterface(SessionInterface):
     #: The class of the sessions this interface returns.
     session_class: type[SecureCookieSession] = SecureCookieSession
 
-    # PERF: signing serializers already built, by the settings they were built for.
-    # Building one costs ~20 µs (Flask does it on every request); settings rarely
-    # change, so requests reuse it. Several entries because one interface instance
-    # is shared by every app of the class (each with its own key); bounded so key
-    # rotations can't grow it without limit.
-    _signer_cache: dict[tuple[t.Any, ...], URLSafeTimedSerializer] | None = None
+    # PERF: signing serializers already built, by the settings they were built for,
+    # in a cache of each app (kolben.caching). Building one costs ~20 µs (Flask
+    # does it on every request); settings rarely change, so requests reuse it.
+    # Per app because a serializer remembers the cookies it verified (request
+    # data, kept per app); bounded so key rotations can't grow it without limit.
     _signer_cache_size = 16
 
     def get_signing_serializer(self, app: Kolben) -> URLSafeTimedSerializer | None:
         """The serializer that signs and verifies cookies, or None without a secret key.
 
         Signs with ``SECRET_KEY``, accepts ``SECRET_KEY_FALLBACKS`` too. Built once
-        per (keys, salt, digest, key derivation, serializer) and reused.
+        per app and (keys, salt, digest, key derivation, serializer) and reused.
+        It remembers the cookies it verified or signed, unless the app's
+        ``REQUEST_DATA_CACHES`` config is false (see :mod:`kolben.caching`).
         """
         secret_key = app.config["SECRET_KEY"]
         if not secret_key:
             return None
         fallbacks = app.config["SECRET_KEY_FALLBACKS"]
+        remember = request_data_caching(app)
         cache_key = (
             secret_key,
             tuple(fallbacks) if fallbacks else (),
@@ -582,14 +595,12 @@ class SecureCookieSessionInterface(SessionInterface):
             self.digest_method,
             self.key_derivation,
             self.serializer,
+            remember,
         )
-        cache = self._signer_cache
-        if cache is None:
-            cache = self._signer_cache = {}
-        else:
-            signer = cache.get(cache_key)
-            if signer is not None:
-                return signer
+        cache = app_cache(app, _SIGNER_CACHE, self._signer_cache_size)
+        signer = cache.get(cache_key)
+        if signer is not None:
+            return t.cast(URLSafeTimedSerializer, signer)
         # itsdangerous signs with the last key and accepts all of them.
         keys = [*cache_key[1], secret_key]
         digest_method: t.Any = self.digest_method
@@ -608,10 +619,13 @@ class SecureCookieSessionInterface(SessionInterface):
                 "digest_method": digest_method,
             },
         )
-        if len(cache) >= self._signer_cache_size:
-            cache.clear()
-        cache[cache_key] = signer
-        return signer
+        verified = (
+            request_data_cache(app, _VERIFIED_CACHE, signer.verified_cache_size)
+            if remember
+            else None
+        )
+        signer._verified = verified if verified is not None else Cache(0)
+        return t.cast(URLSafeTimedSerializer, cache.put(cache_key, signer))
 
     def open_session(self, app: Kolben, request: Request) -> SecureCookieSession | None:
         """Load the session from the request's cookie; an empty session when there is
@@ -743,7 +757,10 @@ class SecureCookieSessionInterface(SessionInterface):
 # value one must be a cookie value werkzeug does not quote.
 _VALUE_MARK = "kolbenSessionValueMark"
 _EXPIRES_MARK = "kolbenExpiresMark"
-_COOKIE_TEMPLATES: dict[tuple[t.Any, ...], tuple[str, str, str, str]] = {}
+_COOKIE_TEMPLATES: Cache[tuple[t.Any, ...], tuple[str, str, str, str]] = Cache(
+    64,
+    "kolben.sessions: Set-Cookie templates",  # settings rarely change
+)
 
 
 def set_session_cookie(
@@ -818,10 +835,7 @@ def _cookie_header(
         dated = dump_cookie(name, _VALUE_MARK, expires=_EXPIRES_MARK, **options)
         head, _, tail = plain.partition(_VALUE_MARK)
         before, _, after = dated.partition(_VALUE_MARK)[2].partition(_EXPIRES_MARK)
-        template = (head, tail, before, after)
-        if len(_COOKIE_TEMPLATES) >= 64:  # bounded: settings rarely change
-            _COOKIE_TEMPLATES.clear()
-        _COOKIE_TEMPLATES[key] = template
+        template = _COOKIE_TEMPLATES.put(key, (head, tail, before, after))
     head, tail, before, after = template
     if expires is None:
         return f"{head}{value}{tail}"

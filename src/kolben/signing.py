@@ -30,6 +30,8 @@ from datetime import timedelta
 from itsdangerous import BadData, BadPayload, BadSignature, SignatureExpired, URLSafeTimedSerializer
 from itsdangerous.encoding import base64_decode, base64_encode
 
+from .caching import Cache
+
 if t.TYPE_CHECKING:
     from .app import Kolben
 
@@ -75,12 +77,15 @@ class Tokens:
     serializer_class: type[URLSafeTimedSerializer] = URLSafeTimedSerializer
     #: Extra keyword arguments for :attr:`serializer_class` (e.g. ``signer_kwargs``).
     serializer_kwargs: t.ClassVar[dict[str, t.Any]] = {}
-    #: How many (keys, salt) serializers are kept; more than this empties the cache.
+    #: How many (keys, salt) serializers are kept; past this, the oldest goes
+    #: (see :mod:`kolben.caching`).
     cache_size = 32
 
     def __init__(self, app: Kolben) -> None:
         self.app = app
-        self._serializers: dict[tuple[t.Any, ...], URLSafeTimedSerializer] = {}
+        self._serializers: Cache[tuple[t.Any, ...], URLSafeTimedSerializer] = Cache(
+            self.cache_size, "kolben.signing: token serializers"
+        )
 
     def serializer(self, salt: str) -> URLSafeTimedSerializer:
         """The itsdangerous serializer for ``salt`` with the app's current keys.
@@ -106,13 +111,11 @@ class Tokens:
         cache_key = (secret_key, tuple(fallbacks), salt)
         rv = self._serializers.get(cache_key)
         if rv is None:
-            if len(self._serializers) >= self.cache_size:
-                self._serializers.clear()
             # itsdangerous signs with the last key and accepts all of them.
             rv = self.serializer_class(
                 [*fallbacks, secret_key], salt=salt, **self.serializer_kwargs
             )
-            self._serializers[cache_key] = rv
+            self._serializers.put(cache_key, rv)
         return rv
 
     def dumps(self, obj: t.Any, *, salt: str) -> str:

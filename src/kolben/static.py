@@ -7,7 +7,8 @@ the static route answers a request whose ``v`` is the file's current version wit
 keep it for a year and a changed file gets a new URL. A stale or made-up ``v``
 still gets the file, with the usual ``SEND_FILE_MAX_AGE_DEFAULT``.
 
-Each file is hashed once per process and the version cached. In debug mode the
+Each file is hashed once per app and the version cached (a per-app cache of
+``MAX_CACHED_VERSIONS`` files, see :mod:`kolben.caching`). In debug mode the
 file's modification time and size are checked on every URL built, and the file
 is hashed again when they change; outside debug mode a changed file is only
 noticed after a restart (deploying restarts the workers).
@@ -20,9 +21,10 @@ import os
 import posixpath
 import stat as _stat
 import typing as t
-import weakref
 
 from werkzeug.security import safe_join
+
+from .caching import Cache, app_cache
 
 if t.TYPE_CHECKING:
     from .app import Kolben
@@ -34,12 +36,14 @@ IMMUTABLE_MAX_AGE = 31536000
 #: How many hex digits of the content hash the version keeps.
 VERSION_LENGTH = 12
 
+#: How many files' versions an app remembers (the oldest is hashed again when
+#: more are asked for).
+MAX_CACHED_VERSIONS = 4096
+
 _CHUNK = 64 * 1024
 
-# app -> (folder, filename) -> (mtime_ns, size, version)
-_versions: weakref.WeakKeyDictionary[Kolben, dict[tuple[str, str], tuple[int, int, str]]] = (
-    weakref.WeakKeyDictionary()
-)
+# The name of the per-app cache: (folder, filename) -> (mtime_ns, size, version).
+_VERSIONS = "kolben.static: file versions"
 
 
 def _hash_file(path: str) -> str:
@@ -61,9 +65,9 @@ def file_version(app: Kolben, folder: str, filename: str) -> str | None:
     """
     # PERF: the cache is keyed by what the caller has, so a hit costs a dict
     # lookup (no path joining or checks); only misses (and debug) touch the disk.
-    cache = _versions.get(app)
-    if cache is None:
-        cache = _versions.setdefault(app, {})
+    cache: Cache[tuple[str, str], tuple[int, int, str]] = app_cache(
+        app, _VERSIONS, MAX_CACHED_VERSIONS
+    )
     key = (folder, filename)
     cached = cache.get(key)
     if cached is not None and not app.debug:
@@ -91,7 +95,7 @@ def file_version(app: Kolben, folder: str, filename: str) -> str | None:
         version = _hash_file(path)
     except OSError:
         return None
-    cache[key] = (st.st_mtime_ns, st.st_size, version)
+    cache.put(key, (st.st_mtime_ns, st.st_size, version))
     return version
 
 

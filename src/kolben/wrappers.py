@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import collections.abc as cabc
 import typing as t
-from functools import cached_property, lru_cache
+from functools import cached_property
 from inspect import getattr_static
 from urllib.parse import parse_qsl
 
@@ -22,6 +22,7 @@ from werkzeug.wrappers import Request as _WerkzeugRequest
 from werkzeug.wrappers import Response as _WerkzeugResponse
 
 from . import json
+from .caching import Cache, WeakKeyCache, request_data_cache
 from .globals import _cv_app
 
 if t.TYPE_CHECKING:
@@ -36,9 +37,10 @@ def _config_value(key: str, default: t.Any) -> t.Any:
     return ctx.app.config[key]
 
 
-# Parsed Cookie headers, shared by requests sending the same header (bounded: at
-# most _COOKIE_CACHE_SIZE headers of at most _COOKIE_CACHE_MAX_HEADER characters).
-_parsed_cookies: dict[str, ImmutableMultiDict[str, str]] = {}
+# Parsed Cookie headers, shared by the requests of one app sending the same header:
+# a per-app request-data cache (kolben.caching; off with REQUEST_DATA_CACHES=False)
+# of at most _COOKIE_CACHE_SIZE headers of at most _COOKIE_CACHE_MAX_HEADER characters.
+_COOKIE_CACHE = "kolben.wrappers: parsed Cookie headers"
 _COOKIE_CACHE_SIZE = 1024
 _COOKIE_CACHE_MAX_HEADER = 2048
 
@@ -144,20 +146,25 @@ class Request(_WerkzeugRequest):
 
         PERF: parsed from the WSGI ``HTTP_COOKIE`` value directly (werkzeug goes
         through the environ headers view, ~4 µs more); the result is the same. A
-        client sends the same Cookie header until a cookie changes, so parsed
-        headers are remembered (bounded); the immutable result is shared.
+        client sends the same Cookie header until a cookie changes, so the app
+        remembers parsed headers (a bounded per-app cache, see
+        :mod:`kolben.caching`; ``REQUEST_DATA_CACHES = False`` turns it off); the
+        immutable result is shared.
         """
         header = self.environ.get("HTTP_COOKIE") or ""
         storage = self.dict_storage_class
         if storage is not ImmutableMultiDict or len(header) > _COOKIE_CACHE_MAX_HEADER:
             return parse_cookie(header, cls=storage)  # type: ignore[return-value]
-        cookies = _parsed_cookies.get(header)
+        ctx = _cv_app.get(None)
+        cache = (
+            None if ctx is None else request_data_cache(ctx.app, _COOKIE_CACHE, _COOKIE_CACHE_SIZE)
+        )
+        if cache is None:
+            return parse_cookie(header, cls=ImmutableMultiDict)  # type: ignore[return-value]
+        cookies = cache.get(header)
         if cookies is None:
-            cookies = parse_cookie(header, cls=ImmutableMultiDict)  # type: ignore[assignment]
-            if len(_parsed_cookies) >= _COOKIE_CACHE_SIZE:
-                _parsed_cookies.clear()
-            _parsed_cookies[header] = cookies  # type: ignore[assignment]
-        return cookies  # type: ignore[return-value]
+            cookies = cache.put(header, parse_cookie(header, cls=ImmutableMultiDict))
+        return cookies  # type: ignore[no-any-return]
 
     async def iter_body(self, chunk_size: int = 64 * 1024) -> t.AsyncIterator[bytes]:
         """The request body, chunk by chunk, for ``async for``.
@@ -299,7 +306,7 @@ class Response(_WerkzeugResponse):
         class uses werkzeug's own constructor; the result is the same object state,
         which is verified once per class against the general constructor.
         """
-        fast = cls.__dict__.get("_fast_init_ok")
+        fast = _fast_response_classes.get(id(cls))
         if fast is None:
             fast = _check_fast_init(cls)
         if not fast:
@@ -343,17 +350,13 @@ class Response(_WerkzeugResponse):
             key = (cls_e, e.code, e.description)
             body = _error_bodies.get(key)
             if body is None:
-                body = e.get_body(environ).encode()
-                if len(_error_bodies) >= 256:
-                    _error_bodies.clear()
-                _error_bodies[key] = body
+                body = _error_bodies.put(key, e.get_body(environ).encode())
             rv = cls.from_body(body, mimetype="text/html")
             rv.status_code = e.code or 500
             return rv
         return cls.force_type(e.get_response(environ))  # type: ignore[return-value]
 
     _default_content_type: str = "text/html; charset=utf-8"
-    _fast_init_ok: bool | None = None
 
     def get_wsgi_headers(self, environ: WSGIEnvironment) -> Headers:
         """The headers to send, adjusted for the status and environ.
@@ -449,13 +452,25 @@ class _SyncBridge:
             self._response.close()
 
 
-_error_bodies: dict[tuple[t.Any, ...], bytes] = {}
+# The HTML error pages of werkzeug's exceptions, by (class, code, description).
+# Process-wide: the key is the description the app (or werkzeug) wrote.
+_error_bodies: Cache[tuple[t.Any, ...], bytes] = Cache(256, "kolben.wrappers: error pages")
 _HTTP_EXCEPTION_NAME = getattr_static(HTTPException, "name")
 
+# Whether Response.from_body may bypass __init__, per response class (weak keys:
+# a class made at run time is freed).
+_fast_response_classes: WeakKeyCache[bool] = WeakKeyCache(
+    256, "kolben.wrappers: response classes built without __init__"
+)
 
-@lru_cache(maxsize=64)
+_content_types: Cache[str, str] = Cache(64, "kolben.wrappers: Content-Type of a mimetype")
+
+
 def _content_type(mimetype: str) -> str:
-    return get_content_type(mimetype, "utf-8")
+    rv = _content_types.get(mimetype)
+    if rv is None:
+        rv = _content_types.put(mimetype, get_content_type(mimetype, "utf-8"))
+    return rv
 
 
 def _check_fast_init(cls: type[Response]) -> bool:
@@ -477,7 +492,7 @@ def _check_fast_init(cls: type[Response]) -> bool:
         mimetype = cls.default_mimetype
         cls._default_content_type = get_content_type(mimetype, "utf-8") if mimetype else ""
         if mimetype:
-            cls._fast_init_ok = True
+            _fast_response_classes.put_for(cls, True)  # the fast path, to compare it
             try:
                 ok = True
                 for mt in (None, "application/json"):
@@ -489,7 +504,7 @@ def _check_fast_init(cls: type[Response]) -> bool:
                     )
             except Exception:
                 ok = False
-    cls._fast_init_ok = ok
+    _fast_response_classes.put_for(cls, ok)
     return ok
 
 
@@ -501,7 +516,7 @@ def routing_path(request: _WerkzeugRequest) -> str:
     PERF: a request built by kolben's fast constructor has ``path`` made from
     ``PATH_INFO`` exactly so; only other classes decode the environ again.
     """
-    if _fast_request_classes.get(type(request)):
+    if _fast_request_classes.get(id(type(request))):
         return request.path
     raw = request.environ.get("PATH_INFO") or ""
     # PEP 3333: the environ's str is latin-1 of the bytes, decoded as werkzeug does.
@@ -517,7 +532,7 @@ def make_request(request_class: type[_WerkzeugRequest], environ: WSGIEnvironment
     verified once per class against the constructor; a class that fails the
     check, or overrides ``__init__``, is always constructed normally.
     """
-    fast = _fast_request_classes.get(request_class)
+    fast = _fast_request_classes.get(id(request_class))
     if fast is None:
         fast = _check_fast_request_init(request_class)
     if not fast:
@@ -559,7 +574,11 @@ def _build_request(request_class: type[_WerkzeugRequest], environ: WSGIEnvironme
     return rv
 
 
-_fast_request_classes: dict[type[_WerkzeugRequest], bool] = {}
+# Whether make_request may bypass __init__, per request class (weak keys: a class
+# made at run time is freed).
+_fast_request_classes: WeakKeyCache[bool] = WeakKeyCache(
+    256, "kolben.wrappers: request classes built without __init__"
+)
 
 
 def _check_fast_request_init(cls: type[_WerkzeugRequest]) -> bool:
@@ -584,7 +603,7 @@ def _check_fast_request_init(cls: type[_WerkzeugRequest]) -> bool:
                 )
         except Exception:
             ok = False
-    _fast_request_classes[cls] = ok
+    _fast_request_classes.put_for(cls, ok)
     return ok
 
 
