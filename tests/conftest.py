@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 import kolben
+from kolben.caching import clear_all
 from kolben.globals import _cv_app, _cv_request
 
 _SERVICES = {"redis": ("127.0.0.1", 6379), "postgres": ("127.0.0.1", 5432)}
@@ -45,6 +46,12 @@ def _restore_cli_environ(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in ("KOLBEN_APP", "KOLBEN_DEBUG", "KOLBEN_RUN_FROM_CLI", "FLASK_APP", "FLASK_DEBUG"):
         monkeypatch.setenv(key, "x")  # records the original value (or its absence)
         monkeypatch.delenv(key)
+
+
+@pytest.fixture(autouse=True)
+def _empty_caches() -> None:
+    """Every test starts with kolben's caches empty: none sees what another cached."""
+    clear_all()
 
 
 @pytest.fixture(autouse=True)
