@@ -10,7 +10,7 @@ import weakref
 import pytest
 
 import kolben
-from kolben import caching, router, session
+from kolben import router, session
 from kolben.caching import Cache, WeakKeyCache, app_cache, clear_all, request_data_cache
 from kolben.sessions import _VERIFIED_CACHE
 from kolben.wrappers import _COOKIE_CACHE, _error_bodies, _fast_request_classes
@@ -213,7 +213,7 @@ def session_app(app: kolben.Kolben) -> kolben.Kolben:
 
 
 def _request_data(app: kolben.Kolben) -> dict[str, int]:
-    caches = caching._app_caches.get(id(app)) or {}
+    caches = vars(app)
     return {name: len(caches[name]) for name in (_COOKIE_CACHE, _VERIFIED_CACHE) if name in caches}
 
 

@@ -29,7 +29,7 @@ stores nothing. A :class:`WeakKeyCache` also drops an entry as soon as its objec
 is collected.
 
 **Caches of an app.** :func:`app_cache` gives the cache of one name for one app,
-kept for that app only and freed with it. The caches that hold *request data*
+kept on that app (in its ``__dict__``) and freed with it. The caches that hold *request data*
 (the parsed Cookie headers, the decoded session cookies) are such per-app caches,
 obtained with :func:`request_data_cache`; the ``REQUEST_DATA_CACHES`` config key
 (default True) turns them off for an app, which also empties them, so that the
@@ -168,11 +168,10 @@ def _drop(cache_ref: weakref.ref[WeakKeyCache[t.Any]], key: int, ref: weakref.re
 
 
 # -- caches of an app ---------------------------------------------------------------
-
-#: app -> {name: cache}: the caches of each app, freed with it.
-_app_caches: WeakKeyCache[dict[str, Cache[t.Any, t.Any]]] = WeakKeyCache(
-    4096, "kolben.caching: the caches of each app"
-)
+#
+# Kept in the app's own __dict__, under their name (a string that is not an
+# identifier, so it never clashes with an attribute): freed with the app, and
+# found with one dict lookup on the per-request path.
 
 
 class _RequestDataCache(Cache[K, V]):
@@ -183,13 +182,11 @@ class _RequestDataCache(Cache[K, V]):
 
 def app_cache(app: t.Any, name: str, maxsize: int) -> Cache[t.Any, t.Any]:
     """The cache called ``name`` of ``app`` (made with ``maxsize`` on first use):
-    kept for this app only, freed with it."""
-    caches = _app_caches.get(id(app))
-    if caches is None:
-        caches = _app_caches.put_for(app, {})
-    cache = caches.get(name)
+    kept on the app, freed with it. ``name`` must not be an identifier (say
+    ``"kolben.static: file versions"``)."""
+    cache: Cache[t.Any, t.Any] | None = app.__dict__.get(name)
     if cache is None:
-        cache = caches.setdefault(name, Cache(maxsize, f"{name} of app {id(app):#x}"))
+        cache = app.__dict__.setdefault(name, Cache(maxsize, f"{name} of app {id(app):#x}"))
     return cache
 
 
@@ -199,18 +196,15 @@ def request_data_cache(app: t.Any, name: str, maxsize: int) -> Cache[t.Any, t.An
     caller then computes the value each time). Turning the config off empties
     the app's request-data caches at their next use.
     """
-    if not app.config.get(REQUEST_DATA_CACHES, True):
-        _empty_request_data(app)
-        return None
-    caches = _app_caches.get(id(app))
-    if caches is None:
-        caches = _app_caches.put_for(app, {})
-    cache = caches.get(name)
-    if cache is None:
-        cache = caches.setdefault(
-            name, _RequestDataCache(maxsize, f"{name} (request data) of app {id(app):#x}")
-        )
-    return cache
+    if app.config.get(REQUEST_DATA_CACHES, True):
+        cache: Cache[t.Any, t.Any] | None = app.__dict__.get(name)
+        if cache is None:
+            cache = app.__dict__.setdefault(
+                name, _RequestDataCache(maxsize, f"{name} (request data) of app {id(app):#x}")
+            )
+        return cache
+    _empty_request_data(app)
+    return None
 
 
 def request_data_caching(app: t.Any) -> bool:
@@ -223,11 +217,9 @@ def request_data_caching(app: t.Any) -> bool:
 
 
 def _empty_request_data(app: t.Any) -> None:
-    caches = _app_caches.get(id(app))
-    if caches:
-        for cache in caches.values():
-            if cache and isinstance(cache, _RequestDataCache):
-                cache.clear()
+    for value in list(app.__dict__.values()):
+        if type(value) is _RequestDataCache and value:
+            value.clear()
 
 
 def clear_all() -> None:

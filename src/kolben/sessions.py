@@ -35,7 +35,13 @@ from werkzeug.datastructures import CallbackDict, Headers
 from werkzeug.http import dump_cookie, http_date
 from werkzeug.wrappers import Response as _WerkzeugResponse
 
-from .caching import Cache, app_cache, request_data_cache, request_data_caching
+from .caching import (
+    REQUEST_DATA_CACHES,
+    Cache,
+    app_cache,
+    request_data_cache,
+    request_data_caching,
+)
 from .json.tag import TaggedJSONSerializer
 
 if t.TYPE_CHECKING:
@@ -583,11 +589,14 @@ class SecureCookieSessionInterface(SessionInterface):
         It remembers the cookies it verified or signed, unless the app's
         ``REQUEST_DATA_CACHES`` config is false (see :mod:`kolben.caching`).
         """
-        secret_key = app.config["SECRET_KEY"]
+        config = app.config
+        secret_key = config["SECRET_KEY"]
         if not secret_key:
             return None
-        fallbacks = app.config["SECRET_KEY_FALLBACKS"]
-        remember = request_data_caching(app)
+        fallbacks = config["SECRET_KEY_FALLBACKS"]
+        # PERF: the switch read inline; request_data_caching() only when it is off
+        # (it empties the app's request-data caches).
+        remember = True if config.get(REQUEST_DATA_CACHES, True) else request_data_caching(app)
         cache_key = (
             secret_key,
             tuple(fallbacks) if fallbacks else (),
@@ -597,7 +606,9 @@ class SecureCookieSessionInterface(SessionInterface):
             self.serializer,
             remember,
         )
-        cache = app_cache(app, _SIGNER_CACHE, self._signer_cache_size)
+        cache = app.__dict__.get(_SIGNER_CACHE)  # PERF: app_cache(), inline
+        if cache is None:
+            cache = app_cache(app, _SIGNER_CACHE, self._signer_cache_size)
         signer = cache.get(cache_key)
         if signer is not None:
             return t.cast(URLSafeTimedSerializer, signer)

@@ -22,7 +22,7 @@ from werkzeug.wrappers import Request as _WerkzeugRequest
 from werkzeug.wrappers import Response as _WerkzeugResponse
 
 from . import json
-from .caching import Cache, WeakKeyCache, request_data_cache
+from .caching import REQUEST_DATA_CACHES, Cache, WeakKeyCache, request_data_cache
 from .globals import _cv_app
 
 if t.TYPE_CHECKING:
@@ -156,11 +156,17 @@ class Request(_WerkzeugRequest):
         if storage is not ImmutableMultiDict or len(header) > _COOKIE_CACHE_MAX_HEADER:
             return parse_cookie(header, cls=storage)  # type: ignore[return-value]
         ctx = _cv_app.get(None)
+        if ctx is None:
+            return parse_cookie(header, cls=ImmutableMultiDict)  # type: ignore[return-value]
+        app = ctx.app
+        # PERF: request_data_cache(), inline when the cache exists and is on.
         cache = (
-            None if ctx is None else request_data_cache(ctx.app, _COOKIE_CACHE, _COOKIE_CACHE_SIZE)
+            app.__dict__.get(_COOKIE_CACHE) if app.config.get(REQUEST_DATA_CACHES, True) else None
         )
         if cache is None:
-            return parse_cookie(header, cls=ImmutableMultiDict)  # type: ignore[return-value]
+            cache = request_data_cache(app, _COOKIE_CACHE, _COOKIE_CACHE_SIZE)
+            if cache is None:
+                return parse_cookie(header, cls=ImmutableMultiDict)  # type: ignore[return-value]
         cookies = cache.get(header)
         if cookies is None:
             cookies = cache.put(header, parse_cookie(header, cls=ImmutableMultiDict))
