@@ -17,6 +17,8 @@ from datetime import date
 
 from werkzeug.http import http_date
 
+from ..caching import Cache
+
 if t.TYPE_CHECKING:
     from ..app import Kolben
     from ..wrappers import Response
@@ -151,8 +153,13 @@ class DefaultJSONProvider(JSONProvider):
 
     def __init__(self, app: Kolben | None) -> None:
         super().__init__(app)
-        self._encoders: dict[tuple[t.Any, ...], json.JSONEncoder] = {}
-        self._compact: dict[tuple[t.Any, ...], t.Callable[[t.Any], str]] = {}
+        # Per settings (kolben.caching: bounded, in case the settings keep changing).
+        self._encoders: Cache[tuple[t.Any, ...], json.JSONEncoder] = Cache(
+            8, "kolben.json: response encoders"
+        )
+        self._compact: Cache[tuple[t.Any, ...], t.Callable[[t.Any], str]] = Cache(
+            8, "kolben.json: compact encoders"
+        )
 
     def dumps(self, obj: t.Any, **kwargs: t.Any) -> str:
         """Serialize ``obj`` to JSON with this provider's settings.
@@ -181,7 +188,7 @@ class DefaultJSONProvider(JSONProvider):
                 indent=2 if indent else None,
                 separators=None if indent else (",", ":"),
             )
-            self._encoders[key] = encoder
+            self._encoders.put(key, encoder)
         return encoder
 
     def _compact_encode(self) -> t.Callable[[t.Any], str]:
@@ -189,7 +196,7 @@ class DefaultJSONProvider(JSONProvider):
         key = (self.default, self.ensure_ascii, self.sort_keys)
         encode = self._compact.get(key)
         if encode is None:
-            encode = self._compact[key] = compact_encoder(*key)
+            encode = self._compact.put(key, compact_encoder(*key))
         return encode
 
     def response(self, *args: t.Any, **kwargs: t.Any) -> Response:
