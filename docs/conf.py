@@ -25,7 +25,7 @@ import sys
 
 # Document the checkout, not whatever kolben is installed: src/ first on the path.
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "src")))
-# Local extensions: _ext/repository_links.py.
+# Local extensions: _ext/repository_links.py, _ext/reexported_comments.py.
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "_ext")))
 
 import kolben
@@ -40,6 +40,7 @@ extensions = [
     "sphinx.ext.autodoc",
     "myst_parser",
     "repository_links",
+    "reexported_comments",
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
