@@ -51,9 +51,9 @@ from werkzeug.wrappers import Request, Response
 
 
 def test_headers_list_is_the_storage_of_headers():
-    """``Headers._list``: kolben.wrappers (``Response.from_body`` assigns it,
-    ``Response.get_wsgi_headers`` scans it) and kolben.sessions (``_vary_cookie``
-    scans and appends to it) use it as the one list of ``(key, value)`` pairs
+    """``Headers._list``: kolben._werkzeug_fast (``from_body`` assigns it,
+    ``add_vary_cookie`` scans and appends to it) and kolben.wrappers
+    (``Response.get_wsgi_headers`` scans it) use it as the one list of ``(key, value)`` pairs
     every other method reads."""
     headers = Headers()
     assert vars(headers) == {"_list": []}  # no other state to keep in step
@@ -77,7 +77,7 @@ def test_headers_list_is_the_storage_of_headers():
 
 
 def test_a_plain_response_has_plain_headers():
-    """kolben.sessions (``_vary_cookie``) takes the ``Headers._list`` path only
+    """kolben._werkzeug_fast (``add_vary_cookie``) takes the ``Headers._list`` path only
     when ``type(response.headers) is Headers``: werkzeug's responses must keep
     using that class, or the fast path is never taken."""
     assert type(Response("x").headers) is Headers
@@ -88,9 +88,9 @@ def test_a_plain_response_has_plain_headers():
 
 
 def test_response_state_is_what_from_body_builds():
-    """``Response._status``, ``_status_code``, ``_on_close``: kolben.wrappers
-    (``Response.from_body``) builds a response without ``__init__`` by setting
-    exactly these attributes (and ``headers``, ``direct_passthrough``,
+    """``Response._status``, ``_status_code``, ``_on_close``: kolben._werkzeug_fast
+    (``from_body``, which is ``Response.from_body``) builds a response without
+    ``__init__`` by setting exactly these attributes (and ``headers``, ``direct_passthrough``,
     ``response``); it is verified once per class against the constructor, and a
     difference makes it fall back to the constructor."""
     rv = Response("x\u00e9")
@@ -108,9 +108,9 @@ def test_response_state_is_what_from_body_builds():
 
 def test_status_properties_read_the_private_attributes():
     """``Response.status`` / ``status_code`` read ``_status`` / ``_status_code``,
-    and the setter stores what ``_clean_status`` returns: kolben.wrappers
-    (``Response.from_body`` sets the privates; a subclass overriding
-    ``_clean_status`` is kept off that path by ``_check_fast_init``)."""
+    and the setter stores what ``_clean_status`` returns: kolben._werkzeug_fast
+    (``from_body`` sets the privates; a subclass overriding ``_clean_status`` is
+    kept off that path by ``_check_fast_response_init``)."""
     rv = Response.__new__(Response)
     rv._status, rv._status_code = "201 CREATED", 201
     assert rv.status == "201 CREATED"
@@ -148,7 +148,7 @@ def test_on_close_holds_the_callbacks_close_runs():
 
 
 def test_request_constructor_state():
-    """kolben.wrappers (``make_request`` / ``_build_request``) sets these
+    """kolben._werkzeug_fast (``make_request`` / ``_build_request``) sets these
     attributes instead of calling ``Request.__init__`` (verified per class
     against the constructor, with a fallback): the constructor must set exactly
     them, with an ``EnvironHeaders`` view, and register the request in
@@ -182,8 +182,8 @@ def _post(body, content_type="application/x-www-form-urlencoded"):
 def test_form_files_and_stream_are_cached_in_the_instance_dict():
     """``Request._load_form_data`` stores ``stream``, ``form`` and ``files`` in the
     instance ``__dict__`` (werkzeug's ``cached_property`` reads them from there)
-    and returns at once when ``"form"`` is already there: kolben.wrappers'
-    ``Request._load_form_data`` (urlencoded fast path) writes the three the same
+    and returns at once when ``"form"`` is already there: kolben._werkzeug_fast's
+    ``load_urlencoded_form`` (urlencoded fast path) writes the three the same
     way, and ``Request.iter_body`` looks for ``"stream"`` in ``__dict__``."""
     for name in ("form", "files", "stream"):
         assert type(Request.__dict__[name]) is cached_property
@@ -225,7 +225,7 @@ def test_load_form_data_is_what_form_files_and_values_call():
 
 
 def test_get_stream_for_parsing():
-    """``Request._get_stream_for_parsing()``: kolben.wrappers' urlencoded fast
+    """``Request._get_stream_for_parsing()``: kolben._werkzeug_fast's urlencoded fast
     path reads the body through it, as werkzeug's parser does: the input
     stream, or the body already read by ``get_data()`` again."""
     req = Request(_post(b"a=1&b=2"))
@@ -242,7 +242,7 @@ def test_get_stream_for_parsing():
 )
 def test_url_quote_error_handler(body):
     """The ``"werkzeug.url_quote"`` codec error handler (registered when werkzeug
-    is imported): kolben.wrappers' urlencoded fast path parses with
+    is imported): kolben._werkzeug_fast's urlencoded fast path parses with
     ``parse_qsl(..., errors="werkzeug.url_quote")`` and must give werkzeug's own
     parser's result, bad UTF-8 included."""
     assert callable(codecs.lookup_error("werkzeug.url_quote"))
@@ -568,8 +568,8 @@ def test_timestamp_signer_format():
     """``TimestampSigner.sign``: ``value . base64(int_to_bytes(ts)) .
     signature(value . ts)``, with the undocumented ``want_bytes``,
     ``int_to_bytes`` and ``bytes_to_int`` of ``itsdangerous.encoding``:
-    kolben.sessions (``_SessionSigner.sign_now``) builds the same signed value
-    without parsing the timestamp back, and ``_SessionSerializer.dumps`` reads it
+    kolben._itsdangerous_fast (``SessionSigner.sign_now``) builds the same signed
+    value without parsing the timestamp back, and ``SessionSerializer.dumps`` reads it
     back with ``bytes_to_int`` for other signers."""
     signer = itsdangerous.TimestampSigner("secret", salt="cookie-session")
     signer.get_timestamp = lambda: 1_700_000_000
@@ -586,9 +586,9 @@ def test_signer_derives_its_key_through_derive_key():
     """``Signer.get_signature`` uses ``self.derive_key()`` and
     ``self.algorithm.get_signature(key, value)``; ``unsign`` derives the key of
     each secret key it tries; ``HMACAlgorithm.digest_method`` holds the digest.
-    kolben.sessions (``_SessionSigner``) and kolben.server_sessions
+    kolben._itsdangerous_fast (``SessionSigner``) and kolben.server_sessions
     (``_IdSigner``) remember derived keys by overriding ``derive_key``, and
-    ``_SessionSigner`` swaps ``self.algorithm`` for one using ``hmac.digest``."""
+    ``SessionSigner`` swaps ``self.algorithm`` for one using ``hmac.digest``."""
     derived = []
 
     class Counting(itsdangerous.TimestampSigner):
@@ -615,8 +615,9 @@ def test_signer_derives_its_key_through_derive_key():
 
 def test_serializer_signs_through_make_signer():
     """``Serializer.dumps`` and ``loads`` get their signers from
-    ``make_signer(salt)`` (``loads`` through ``iter_unsigners``): kolben.sessions
-    (``_SessionSerializer.make_signer``) keeps one signer per salt there."""
+    ``make_signer(salt)`` (``loads`` through ``iter_unsigners``):
+    kolben._itsdangerous_fast (``SessionSerializer.make_signer``) keeps one signer
+    per salt there."""
     made = []
 
     class Counting(itsdangerous.URLSafeTimedSerializer):
@@ -638,7 +639,7 @@ def test_serializer_signs_through_make_signer():
 def test_url_safe_payload_layers():
     """``URLSafeTimedSerializer``'s MRO puts ``URLSafeSerializerMixin`` (base64,
     zlib behind a leading ``.``) before the plain ``Serializer`` payload (the
-    serializer's JSON): kolben.sessions calls ``super(URLSafeSerializerMixin,
+    serializer's JSON): kolben._itsdangerous_fast calls ``super(URLSafeSerializerMixin,
     self).dump_payload`` / ``load_payload`` for the bare JSON, and writes and
     reads the ``.``-marked zlib layer itself (with a smaller window, which
     itsdangerous must still read)."""
@@ -656,7 +657,7 @@ def test_url_safe_payload_layers():
     assert zlib.decompress(base64_decode(payload[1:])) == text
     assert serializer.dump_payload({"k": 1}) == base64_encode(b'{"k":1}')  # short: as is
 
-    compressor = zlib.compressobj(6, zlib.DEFLATED, 12, 4)  # kolben.sessions' settings
+    compressor = zlib.compressobj(6, zlib.DEFLATED, 12, 4)  # kolben._itsdangerous_fast's
     small_window = b"." + base64_encode(compressor.compress(text) + compressor.flush())
     assert serializer.load_payload(small_window) == big
     signer = serializer.make_signer(serializer.salt)

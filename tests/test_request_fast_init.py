@@ -1,5 +1,6 @@
-"""The request fast constructor (:func:`kolben.wrappers.make_request`) builds what
-werkzeug's constructor builds, and steps aside for classes that customise it."""
+"""The request fast constructor (:func:`kolben._werkzeug_fast.make_request`, also
+``kolben.wrappers.make_request``) builds what werkzeug's constructor builds, and
+steps aside for classes that customise it."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from werkzeug.test import create_environ
 import kolben
 from helpers import RUNNING_ON_FLASK
 from kolben import request
-from kolben.wrappers import _fast_request_classes, make_request
+from kolben._werkzeug_fast import _fast_request_classes, make_request
 
 pytestmark = pytest.mark.skipif(RUNNING_ON_FLASK, reason="kolben's own fast path")
 

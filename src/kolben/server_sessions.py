@@ -38,6 +38,8 @@ from itsdangerous import BadSignature, Signer
 from itsdangerous.encoding import base64_decode, base64_encode
 from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
+from ._itsdangerous_fast import OneShotHMAC
+from ._werkzeug_fast import add_vary_cookie as _vary_cookie
 from .caching import Cache
 from .sessions import (
     _DEFAULT_SERIALIZER,
@@ -46,8 +48,6 @@ from .sessions import (
     SessionInterface,
     SessionMixin,
     _check_async_overrides,
-    _OneShotHMAC,
-    _vary_cookie,
     replace_with_error_response,
     set_session_cookie,
 )
@@ -748,7 +748,7 @@ class ServerSideSessionInterface(SessionInterface):
                     salt=self.salt,
                     key_derivation="hmac",
                     digest_method=self.digest_method,
-                    algorithm=_OneShotHMAC(self.digest_method),
+                    algorithm=OneShotHMAC(self.digest_method),
                 ),
             )
         return signer

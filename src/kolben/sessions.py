@@ -12,29 +12,18 @@ request that never touches it never parses or verifies the cookie.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
-import time
 import typing as t
-import zlib
 from collections.abc import MutableMapping
 from datetime import datetime, timezone
 
-from itsdangerous import BadData, BadPayload, Signer, TimestampSigner, URLSafeTimedSerializer
-from itsdangerous.encoding import (
-    base64_decode,
-    base64_encode,
-    bytes_to_int,
-    int_to_bytes,
-    want_bytes,
-)
-from itsdangerous.signer import HMACAlgorithm
-from itsdangerous.url_safe import URLSafeSerializerMixin
+from itsdangerous import BadData, URLSafeTimedSerializer
 from werkzeug.datastructures import CallbackDict, Headers
-from werkzeug.http import dump_cookie, http_date
 from werkzeug.wrappers import Response as _WerkzeugResponse
 
+from ._itsdangerous_fast import SessionSerializer, lazy_sha1, session_serializer
+from ._werkzeug_fast import add_vary_cookie as _vary_cookie
+from ._werkzeug_fast import session_cookie_header as _cookie_header
 from .caching import (
     REQUEST_DATA_CACHES,
     Cache,
@@ -355,197 +344,6 @@ class SessionInterface:
         raise NotImplementedError
 
 
-def _lazy_sha1(string: bytes = b"") -> t.Any:
-    # Looked up on call, so an interpreter without SHA-1 (FIPS builds) can still
-    # import this module and use an interface with another digest.
-    return hashlib.sha1(string)
-
-
-class _SessionSigner(TimestampSigner):
-    """itsdangerous's timestamp signer, remembering its derived keys.
-
-    PERF: deriving the signing key is an HMAC of the salt; itsdangerous does it on
-    every sign and on every verify (once per accepted key). The result only depends
-    on the key and the signer's fixed settings, so each is computed once.
-    """
-
-    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
-        super().__init__(*args, **kwargs)
-        # Bounded: called with None or one of self.secret_keys.
-        self._derived: Cache[str | bytes | None, bytes] = Cache(
-            8, "kolben.sessions: derived signing keys"
-        )
-        algorithm = self.algorithm
-        if type(algorithm) is HMACAlgorithm and isinstance(algorithm.digest_method, str):
-            self.algorithm = _OneShotHMAC(algorithm.digest_method)
-
-    def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
-        key = self._derived.get(secret_key)
-        if key is None:
-            key = self._derived.put(secret_key, super().derive_key(secret_key))
-        return key
-
-    def sign_now(self, value: bytes) -> tuple[bytes, int]:
-        """``(self.sign(value), the timestamp it carries)``: the same signed value,
-        without parsing the timestamp back out of it."""
-        timestamp = self.get_timestamp()
-        sep = want_bytes(self.sep)
-        value = value + sep + base64_encode(int_to_bytes(timestamp))
-        return value + sep + self.get_signature(value), timestamp
-
-
-class _OneShotHMAC(HMACAlgorithm):
-    """itsdangerous's HMAC signature, computed by :func:`hmac.digest`.
-
-    PERF: for a digest given by name, ``hmac.digest`` runs OpenSSL's HMAC in one
-    call, about 1 µs less than building an ``hmac.HMAC`` object per signature. The
-    signatures are identical.
-    """
-
-    def get_signature(self, key: bytes, value: bytes) -> bytes:
-        return hmac.digest(key, value, self.digest_method)
-
-
-class _SessionSerializer(URLSafeTimedSerializer):
-    """itsdangerous's URL-safe timed serializer, reusing its signers.
-
-    PERF: itsdangerous builds a new signer for every ``dumps`` and ``loads``; a
-    signer holds no per-call state, so one per salt is kept (a few at most).
-    """
-
-    #: How many verified cookies :meth:`loads` remembers.
-    verified_cache_size = 1024
-
-    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._signers: Cache[str | bytes | None, Signer] = Cache(
-            8, "kolben.sessions: signers of a serializer"
-        )
-        # PERF: cookie -> (serializer, timestamp, verified JSON). A browser sends
-        # the same cookie until the session changes, so most requests carry one
-        # this serializer has verified (or signed) before: its signature and
-        # timestamp need not be checked again, only its age. Only cookies that
-        # passed verification, or that were signed here, are remembered, and an
-        # entry is only trusted by the serializer that made it (specific to one
-        # set of keys). The interface gives each app's serializers that app's
-        # request-data cache (see kolben.caching), or an empty one (maxsize 0)
-        # when the app turns request-data caches off; a serializer made directly
-        # has its own.
-        self._verified: Cache[str, tuple[_SessionSerializer, int, bytes]] = Cache(
-            self.verified_cache_size, "kolben.sessions: verified session cookies"
-        )
-
-    def _remember(self, cookie: str, timestamp: int, json: bytes) -> None:
-        self._verified.put(cookie, (self, timestamp, json))
-
-    def verified_json(self, cookie: str, max_age: int | None) -> bytes | None:
-        """The JSON text inside ``cookie`` if it is validly signed and not older
-        than ``max_age``; None otherwise."""
-        try:
-            return self._verified_json(cookie, max_age)
-        except (BadData, ValueError, TypeError):
-            return None
-
-    def _verified_json(self, cookie: str, max_age: int | None) -> bytes:
-        """The JSON text inside ``cookie``, checked as itsdangerous checks it (same
-        errors). A cookie verified before is only checked for its age; one
-        verified now is remembered."""
-        hit = self._verified.get(cookie)
-        if hit is not None and hit[0] is self:
-            _, timestamp, json = hit
-            age = int(time.time()) - timestamp
-            if max_age is None or 0 <= age <= max_age:
-                return json
-            self._verified.pop(cookie, None)
-        signer = t.cast(TimestampSigner, self.make_signer(self.salt))
-        payload, signed_at = signer.unsign(cookie, max_age=max_age, return_timestamp=True)
-        try:
-            json = self._decode(payload)
-        except BadPayload:
-            raise
-        except Exception as e:
-            raise BadPayload("Could not base64 decode the payload", original_error=e) from e
-        self._remember(cookie, int(signed_at.timestamp()), json)
-        return json
-
-    def _load_json(self, json: bytes) -> t.Any:
-        # Serializer.load_payload: the tagged JSON serializer, errors as BadPayload.
-        return super(URLSafeSerializerMixin, self).load_payload(json)
-
-    @staticmethod
-    def _decode(payload: bytes) -> bytes:
-        """The JSON inside a payload: base64, zlib-compressed after a leading dot."""
-        if payload[:1] == b".":
-            try:
-                return zlib.decompress(base64_decode(payload[1:]))
-            except zlib.error as e:
-                raise BadPayload("Could not zlib decompress the payload", original_error=e) from e
-        return base64_decode(payload)
-
-    def loads(  # type: ignore[override]
-        self,
-        s: str | bytes,
-        max_age: int | None = None,
-        return_timestamp: bool = False,
-        salt: str | bytes | None = None,
-    ) -> t.Any:
-        """Verify and load a signed value, as itsdangerous does (same errors).
-
-        A cookie verified before is only checked for its age.
-        """
-        if return_timestamp or salt is not None or not isinstance(s, str):
-            return super().loads(s, max_age=max_age, return_timestamp=return_timestamp, salt=salt)
-        return self._load_json(self._verified_json(s, max_age))
-
-    def dumps(self, obj: t.Any, salt: str | bytes | None = None) -> str:
-        """Sign ``obj`` as itsdangerous does, remembering the cookie as verified."""
-        if salt is not None:
-            return super().dumps(obj, salt=salt)
-        json, payload = self._encode(obj)
-        signer = self.make_signer(self.salt)
-        if isinstance(signer, _SessionSigner):
-            signed, timestamp = signer.sign_now(payload)
-        else:
-            signed = signer.sign(payload)
-            timestamp = bytes_to_int(base64_decode(signed.rsplit(b".", 2)[1]))
-        cookie = signed.decode("utf-8")
-        self._remember(cookie, timestamp, json)
-        return cookie
-
-    def make_signer(self, salt: str | bytes | None = None) -> Signer:
-        signer = self._signers.get(salt)
-        if signer is None:
-            signer = self._signers.put(salt, super().make_signer(salt))
-        return signer
-
-    def dump_payload(self, obj: t.Any) -> bytes:
-        """The JSON, zlib-compressed when that makes it shorter, base64-encoded
-        (a leading ``.`` marks compression): itsdangerous's format. Payloads under
-        64 bytes are not compressed.
-
-        PERF: itsdangerous compresses with ``zlib.compress``, whose default 32 KiB
-        window and memory level allocate ~256 KiB per call; above the allocator's
-        mmap threshold that is ~40 µs per session save. A cookie is at most ~4 KiB,
-        so a 4 KiB window (``wbits=12``, ``memLevel=4``, ~24 KiB) finds the same
-        matches for a few µs. The stream is standard zlib: itsdangerous and Flask
-        decompress it as is.
-        """
-        return self._encode(obj)[1]
-
-    def _encode(self, obj: t.Any) -> tuple[bytes, bytes]:
-        """``(json, payload)`` for ``obj``; see :meth:`dump_payload`."""
-        json = want_bytes(super(URLSafeSerializerMixin, self).dump_payload(obj))
-        if len(json) < 64:
-            # PERF: zlib's header and checksum take 6 bytes; data this short rarely
-            # repeats enough to pay for them, so don't spend ~4 µs trying.
-            return json, base64_encode(json)
-        compressor = zlib.compressobj(6, zlib.DEFLATED, 12, 4)
-        compressed = compressor.compress(json) + compressor.flush()
-        if len(compressed) < len(json) - 1:
-            return json, b"." + base64_encode(compressed)
-        return json, base64_encode(json)
-
-
 # The names of the per-app caches (kolben.caching) of the cookie sessions.
 _SIGNER_CACHE = "kolben.sessions: signing serializers"
 _VERIFIED_CACHE = "kolben.sessions: verified session cookies"
@@ -566,7 +364,7 @@ class SecureCookieSessionInterface(SessionInterface):
     #: other signatures made with the same secret key.
     salt = "cookie-session"
     #: The hash function of the HMAC signature.
-    digest_method = staticmethod(_lazy_sha1)
+    digest_method = staticmethod(lazy_sha1)
     #: How itsdangerous derives the signing key from the secret key.
     key_derivation = "hmac"
     #: Turns the session dict into text and back.
@@ -606,37 +404,31 @@ class SecureCookieSessionInterface(SessionInterface):
             self.serializer,
             remember,
         )
-        cache = app.__dict__.get(_SIGNER_CACHE)  # PERF: app_cache(), inline
+        cache: Cache[tuple[t.Any, ...], URLSafeTimedSerializer] | None = app.__dict__.get(
+            _SIGNER_CACHE  # PERF: app_cache(), inline
+        )
         if cache is None:
             cache = app_cache(app, _SIGNER_CACHE, self._signer_cache_size)
         signer = cache.get(cache_key)
         if signer is not None:
-            return t.cast(URLSafeTimedSerializer, signer)
-        # itsdangerous signs with the last key and accepts all of them.
-        keys = [*cache_key[1], secret_key]
-        digest_method: t.Any = self.digest_method
-        if self.key_derivation == "hmac" and digest_method in (_lazy_sha1, hashlib.sha1):
-            # PERF: hmac with a digest *name* runs OpenSSL's HMAC in C; with a
-            # constructor it takes the pure-Python path (~3 µs per sign or verify).
-            # The signatures are the same.
-            digest_method = "sha1"
-        signer = _SessionSerializer(
-            keys,
-            salt=self.salt,
-            serializer=self.serializer,
-            signer=_SessionSigner,
-            signer_kwargs={
-                "key_derivation": self.key_derivation,
-                "digest_method": digest_method,
-            },
+            return signer
+        # PERF: kolben._itsdangerous_fast: itsdangerous' format, signed faster.
+        return cache.put(
+            cache_key,
+            session_serializer(
+                # itsdangerous signs with the last key and accepts all of them.
+                [*cache_key[1], secret_key],
+                salt=self.salt,
+                serializer=self.serializer,
+                digest_method=self.digest_method,
+                key_derivation=self.key_derivation,
+                verified=(
+                    request_data_cache(app, _VERIFIED_CACHE, SessionSerializer.verified_cache_size)
+                    if remember
+                    else None
+                ),
+            ),
         )
-        verified = (
-            request_data_cache(app, _VERIFIED_CACHE, signer.verified_cache_size)
-            if remember
-            else None
-        )
-        signer._verified = verified if verified is not None else Cache(0)
-        return t.cast(URLSafeTimedSerializer, cache.put(cache_key, signer))
 
     def open_session(self, app: Kolben, request: Request) -> SecureCookieSession | None:
         """Load the session from the request's cookie; an empty session when there is
@@ -754,7 +546,7 @@ class SecureCookieSessionInterface(SessionInterface):
         if (
             type(self).open_session is SecureCookieSessionInterface.open_session
             and self.session_class is SecureCookieSession
-            and isinstance(signer, _SessionSerializer)
+            and isinstance(signer, SessionSerializer)
             and self.serializer is _DEFAULT_SERIALIZER
         ):
             max_age = int(app.permanent_session_lifetime.total_seconds())
@@ -762,16 +554,6 @@ class SecureCookieSessionInterface(SessionInterface):
             if text is None or b'"_permanent"' not in text:
                 return False
         return True
-
-
-# Placeholders for building Set-Cookie templates with werkzeug's dump_cookie; the
-# value one must be a cookie value werkzeug does not quote.
-_VALUE_MARK = "kolbenSessionValueMark"
-_EXPIRES_MARK = "kolbenExpiresMark"
-_COOKIE_TEMPLATES: Cache[tuple[t.Any, ...], tuple[str, str, str, str]] = Cache(
-    64,
-    "kolben.sessions: Set-Cookie templates",  # settings rarely change
-)
 
 
 def set_session_cookie(
@@ -817,42 +599,6 @@ def set_session_cookie(
     )
 
 
-def _cookie_header(
-    name: str,
-    value: str,
-    expires: datetime | None,
-    domain: str | None,
-    path: str | None,
-    secure: bool,
-    httponly: bool,
-    samesite: str | None,
-    partitioned: bool,
-) -> str:
-    """The Set-Cookie value werkzeug's ``dump_cookie`` gives for the session cookie
-    (``value`` must need no quoting), from templates cached per settings."""
-    key = (name, domain, path, secure, httponly, samesite, partitioned)
-    template = _COOKIE_TEMPLATES.get(key)
-    if template is None:
-        options: dict[str, t.Any] = {
-            "path": path,
-            "domain": domain,
-            "secure": secure,
-            "httponly": httponly,
-            "samesite": samesite,
-            "partitioned": partitioned,
-            "max_size": 0,
-        }
-        plain = dump_cookie(name, _VALUE_MARK, **options)
-        dated = dump_cookie(name, _VALUE_MARK, expires=_EXPIRES_MARK, **options)
-        head, _, tail = plain.partition(_VALUE_MARK)
-        before, _, after = dated.partition(_VALUE_MARK)[2].partition(_EXPIRES_MARK)
-        template = _COOKIE_TEMPLATES.put(key, (head, tail, before, after))
-    head, tail, before, after = template
-    if expires is None:
-        return f"{head}{value}{tail}"
-    return f"{head}{value}{before}{http_date(expires)}{after}"
-
-
 def replace_with_error_response(
     app: Kolben, response: Response, error: HTTPException
 ) -> Steps[None]:
@@ -887,25 +633,6 @@ def replace_with_error_response(
     response.headers = Headers(error_response.headers)
     response.response = error_response.response
     response.direct_passthrough = False
-
-
-def _vary_cookie(response: Response) -> None:
-    """Add ``Cookie`` to the response's ``Vary`` header.
-
-    PERF: ``response.vary.add`` parses and rewrites the header (~4 µs); most
-    responses have no ``Vary`` yet, and adding one directly costs a tenth of that.
-    """
-    headers = response.headers
-    if type(headers) is Headers:
-        # PERF: one pass over werkzeug's header list instead of a lookup and a set
-        # that both normalise every key (~1.5 µs).
-        for key, _ in headers._list:
-            if key.lower() == "vary":
-                break
-        else:
-            headers._list.append(("Vary", "Cookie"))
-            return
-    response.vary.add("Cookie")
 
 
 __all__ = [

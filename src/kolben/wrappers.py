@@ -11,18 +11,21 @@ import collections.abc as cabc
 import typing as t
 from functools import cached_property
 from inspect import getattr_static
-from urllib.parse import parse_qsl
 
-from werkzeug.datastructures import EnvironHeaders, Headers, ImmutableMultiDict
+from werkzeug.datastructures import Headers, ImmutableMultiDict
 from werkzeug.exceptions import BadRequest, HTTPException, RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
 from werkzeug.sansio.http import parse_cookie
-from werkzeug.utils import get_content_type
 from werkzeug.wrappers import Request as _WerkzeugRequest
 from werkzeug.wrappers import Response as _WerkzeugResponse
 
 from . import json
-from .caching import REQUEST_DATA_CACHES, Cache, WeakKeyCache, request_data_cache
+from ._werkzeug_fast import URLENCODED as _URLENCODED
+from ._werkzeug_fast import from_body as _from_body
+from ._werkzeug_fast import load_urlencoded_form
+from ._werkzeug_fast import make_request as make_request
+from ._werkzeug_fast import routing_path as routing_path
+from .caching import REQUEST_DATA_CACHES, Cache, request_data_cache
 from .globals import _cv_app
 
 if t.TYPE_CHECKING:
@@ -224,33 +227,8 @@ class Request(_WerkzeugRequest):
             super()._load_form_data()
             self._check_files_in_debug()
             return
-        stream = self._get_stream_for_parsing()
-        storage = self.parameter_storage_class
-        d = self.__dict__
-        try:
-            text = stream.read().decode()
-        except ValueError:
-            items: list[tuple[str, str]] = []  # werkzeug's parser ignores a bad body
-        else:
-            limit = self.max_form_parts
-            # PERF: k fields take at least 2k - 1 characters, so a body shorter
-            # than that can't have too many: no count for an ordinary form.
-            if limit is not None and len(text) > 2 * limit and _too_many_fields(text, limit):
-                d["stream"] = stream
-                d["form"] = storage()
-                d["files"] = storage()
-                raise RequestEntityTooLarge(f"The submitted form has more than {limit} fields.")
-            if "%" in text or "+" in text:
-                items = parse_qsl(text, keep_blank_values=True, errors="werkzeug.url_quote")
-            else:
-                items = []
-                for piece in text.split("&"):
-                    if piece:
-                        name, _, value = piece.partition("=")
-                        items.append((name, value))
-        d["stream"] = stream
-        d["form"] = storage(items)
-        d["files"] = storage()
+        # PERF: kolben._werkzeug_fast: werkzeug's parser, for a urlencoded body.
+        load_urlencoded_form(self)
         self._check_files_in_debug()
 
     def _check_files_in_debug(self) -> None:
@@ -303,35 +281,15 @@ class Response(_WerkzeugResponse):
     def max_cookie_size(self, value: int) -> None:
         self._max_cookie_size = value
 
-    @classmethod
-    def from_body(cls, body: str | bytes | bytearray, mimetype: str | None = None) -> Response:
-        """Return ``cls(body, mimetype=mimetype)``: a 200 response, by default with
-        the default mimetype.
+    if t.TYPE_CHECKING:
 
-        PERF: skips the general constructor's argument handling (~3 µs) when the
-        class uses werkzeug's own constructor; the result is the same object state,
-        which is verified once per class against the general constructor.
-        """
-        fast = _fast_response_classes.get(id(cls))
-        if fast is None:
-            fast = _check_fast_init(cls)
-        if not fast:
-            return cls(bytes(body) if isinstance(body, bytearray) else body, mimetype=mimetype)
-        data = body.encode() if isinstance(body, str) else bytes(body)
-        rv = cls.__new__(cls)
-        headers = Headers()
-        content_type = cls._default_content_type if mimetype is None else _content_type(mimetype)
-        headers._list = [
-            ("Content-Type", content_type),
-            ("Content-Length", str(len(data))),
-        ]
-        rv.headers = headers
-        rv._status = "200 OK"
-        rv._status_code = 200
-        rv.direct_passthrough = False
-        rv._on_close = []
-        rv.response = [data]
-        return rv
+        @classmethod
+        def from_body(cls, body: str | bytes | bytearray, mimetype: str | None = None) -> Response:
+            """Return ``cls(body, mimetype=mimetype)``."""
+
+    else:
+        # PERF: kolben._werkzeug_fast.from_body: werkzeug's constructor, in one pass.
+        from_body = classmethod(_from_body)
 
     @classmethod
     def from_http_exception(
@@ -462,193 +420,6 @@ class _SyncBridge:
 # Process-wide: the key is the description the app (or werkzeug) wrote.
 _error_bodies: Cache[tuple[t.Any, ...], bytes] = Cache(256, "kolben.wrappers: error pages")
 _HTTP_EXCEPTION_NAME = getattr_static(HTTPException, "name")
-
-# Whether Response.from_body may bypass __init__, per response class (weak keys:
-# a class made at run time is freed).
-_fast_response_classes: WeakKeyCache[bool] = WeakKeyCache(
-    256, "kolben.wrappers: response classes built without __init__"
-)
-
-_content_types: Cache[str, str] = Cache(64, "kolben.wrappers: Content-Type of a mimetype")
-
-
-def _content_type(mimetype: str) -> str:
-    rv = _content_types.get(mimetype)
-    if rv is None:
-        rv = _content_types.put(mimetype, get_content_type(mimetype, "utf-8"))
-    return rv
-
-
-def _check_fast_init(cls: type[Response]) -> bool:
-    """Decide once per class whether :meth:`Response.from_body` may bypass
-    ``__init__``: only when the class keeps werkzeug's constructor and the fast
-    path builds exactly the state the constructor does."""
-    ok = False
-    base = _WerkzeugResponse
-    overrides_setters = any(
-        name in klass.__dict__
-        for klass in cls.__mro__[: cls.__mro__.index(base)]
-        for name in ("set_data", "status", "status_code", "headers", "_clean_status")
-    )
-    if (
-        cls.__init__ is base.__init__
-        and not overrides_setters
-        and cls.automatically_set_content_length
-    ):
-        mimetype = cls.default_mimetype
-        cls._default_content_type = get_content_type(mimetype, "utf-8") if mimetype else ""
-        if mimetype:
-            _fast_response_classes.put_for(cls, True)  # the fast path, to compare it
-            try:
-                ok = True
-                for mt in (None, "application/json"):
-                    fast = cls.from_body("x\u00e9", mimetype=mt)
-                    slow = cls("x\u00e9", mimetype=mt)
-                    ok = ok and (
-                        vars(fast) == {**vars(slow), "headers": fast.headers}
-                        and fast.headers.to_wsgi_list() == slow.headers.to_wsgi_list()
-                    )
-            except Exception:
-                ok = False
-    _fast_response_classes.put_for(cls, ok)
-    return ok
-
-
-def routing_path(request: _WerkzeugRequest) -> str:
-    """The path to match ``request`` with: the WSGI environ's ``PATH_INFO``, as
-    Flask matches (its URL adapter is bound to the environ), not ``request.path``,
-    which a ``Request`` subclass may rewrite (say, prefixing the script root).
-
-    PERF: a request built by kolben's fast constructor has ``path`` made from
-    ``PATH_INFO`` exactly so; only other classes decode the environ again.
-    """
-    if _fast_request_classes.get(id(type(request))):
-        return request.path
-    raw = request.environ.get("PATH_INFO") or ""
-    # PEP 3333: the environ's str is latin-1 of the bytes, decoded as werkzeug does.
-    return "/" + raw.encode("latin-1").decode(errors="replace").lstrip("/")
-
-
-def make_request(request_class: type[_WerkzeugRequest], environ: WSGIEnvironment) -> t.Any:
-    """Return ``request_class(environ)``.
-
-    PERF: for a class that keeps werkzeug's constructor, the constructor's steps
-    are done here in one function (no nested calls, no decoding of an ASCII
-    path), ~40% of its cost. Whether the result is the same object state is
-    verified once per class against the constructor; a class that fails the
-    check, or overrides ``__init__``, is always constructed normally.
-    """
-    fast = _fast_request_classes.get(id(request_class))
-    if fast is None:
-        fast = _check_fast_request_init(request_class)
-    if not fast:
-        return request_class(environ)
-    return _build_request(request_class, environ)
-
-
-def _build_request(request_class: type[_WerkzeugRequest], environ: WSGIEnvironment) -> t.Any:
-    """The steps of werkzeug's ``Request.__init__(environ)``, in one function."""
-    rv = request_class.__new__(request_class)
-    get = environ.get
-    rv.method = get("REQUEST_METHOD", "GET").upper()
-    rv.scheme = get("wsgi.url_scheme", "http")
-    name = get("SERVER_NAME")
-    if name is None:
-        rv.server = None
-    else:
-        try:
-            port: int | None = int(get("SERVER_PORT", None))  # type: ignore[arg-type]
-        except (TypeError, ValueError):  # a unix socket
-            port = None
-        rv.server = (name, port)
-    root_path = get("SCRIPT_NAME") or ""
-    if root_path:
-        if not root_path.isascii():
-            root_path = root_path.encode("latin1").decode(errors="replace")
-        root_path = root_path.rstrip("/")
-    rv.root_path = root_path
-    path = get("PATH_INFO") or ""
-    if not path.isascii():
-        path = path.encode("latin1").decode(errors="replace")
-    rv.path = "/" + path.lstrip("/")
-    rv.query_string = get("QUERY_STRING", "").encode("latin1")
-    rv.headers = EnvironHeaders(environ)
-    rv.remote_addr = get("REMOTE_ADDR")
-    rv.environ = environ
-    rv.shallow = False
-    environ["werkzeug.request"] = rv
-    return rv
-
-
-# Whether make_request may bypass __init__, per request class (weak keys: a class
-# made at run time is freed).
-_fast_request_classes: WeakKeyCache[bool] = WeakKeyCache(
-    256, "kolben.wrappers: request classes built without __init__"
-)
-
-
-def _check_fast_request_init(cls: type[_WerkzeugRequest]) -> bool:
-    """Decide once per class whether :func:`make_request` may bypass ``__init__``:
-    only when the class keeps werkzeug's constructor and the fast path builds
-    exactly the state the constructor does, for a few environs (ASCII and not,
-    with and without a server port and a mount point)."""
-    ok = False
-    if cls.__init__ is _WerkzeugRequest.__init__:
-        try:
-            ok = True
-            for environ in _sample_environs():
-                fast = _build_request(cls, dict(environ))
-                slow = cls(dict(environ))
-                fast_state = {**vars(fast), "environ": None, "headers": None}
-                slow_state = {**vars(slow), "environ": None, "headers": None}
-                ok = ok and (
-                    fast_state == slow_state
-                    and type(fast.headers) is type(slow.headers)
-                    and fast.environ == {**slow.environ, "werkzeug.request": fast}
-                    and list(fast.headers) == list(slow.headers)
-                )
-        except Exception:
-            ok = False
-    _fast_request_classes.put_for(cls, ok)
-    return ok
-
-
-def _sample_environs() -> list[dict[str, t.Any]]:
-    base = {
-        "REQUEST_METHOD": "get",
-        "SCRIPT_NAME": "",
-        "PATH_INFO": "/a/b",
-        "QUERY_STRING": "x=1",
-        "SERVER_NAME": "localhost",
-        "SERVER_PORT": "8000",
-        "REMOTE_ADDR": "127.0.0.1",
-        "HTTP_HOST": "localhost:8000",
-        "wsgi.url_scheme": "http",
-    }
-    return [
-        base,
-        {
-            **base,
-            "SCRIPT_NAME": "/m\xc3\xa9/",
-            "PATH_INFO": "//p\xc3\xa9\xff",
-            "SERVER_PORT": "",
-            "QUERY_STRING": "\xe9",
-        },
-        {"PATH_INFO": "", "SERVER_NAME": "/run/app.sock"},
-        {},
-    ]
-
-
-#: The content types werkzeug parses as a urlencoded form.
-_URLENCODED = frozenset({"application/x-www-form-urlencoded", "application/x-url-encoded"})
-
-
-def _too_many_fields(text: str, limit: int) -> bool:
-    """Whether the urlencoded ``text`` has more than ``limit`` fields (non-empty
-    pieces between ``&``, as the parser counts them)."""
-    if text.count("&") < limit:  # at most count + 1 pieces
-        return False
-    return sum(1 for piece in text.split("&") if piece) > limit
 
 
 def split_blueprint_path(name: str) -> list[str]:
