@@ -157,6 +157,7 @@ class ReadOnlySession(SessionMixin):
     raises :exc:`ReadOnlySessionError`.
     """
 
+    #: Always False: nothing can change a websocket's session.
     modified = False
 
     def __init__(self, session: SessionMixin) -> None:
@@ -183,6 +184,7 @@ class ReadOnlySession(SessionMixin):
         raise ReadOnlySessionError(_READ_ONLY_MESSAGE)
 
     def clear(self) -> None:
+        """Refused: raises :exc:`ReadOnlySessionError`, like every change."""
         raise ReadOnlySessionError(_READ_ONLY_MESSAGE)
 
     def regenerate(self) -> None:
