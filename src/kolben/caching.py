@@ -155,6 +155,7 @@ class WeakKeyCache(Cache[int, V]):
         self._refs.pop(key, None)
 
     def clear(self) -> None:
+        """Remove every entry, and the weak references that watch their objects."""
         super().clear()
         self._refs.clear()
 
