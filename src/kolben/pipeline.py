@@ -44,6 +44,7 @@ from types import FunctionType
 
 from .concurrency import _CO_COROUTINE, _server_loop, is_async_callable, running_loop
 from .globals import _cv_request
+from .sessions import SecureCookieSessionInterface
 
 if t.TYPE_CHECKING:
     from .app import Kolben
@@ -296,6 +297,28 @@ def drive(
     return InContext(context, _drive(app, steps, context, body))
 
 
+def drive_eagerly(
+    app: Kolben,
+    steps: Steps[T],
+    context: Context,
+    body: Body | None = None,
+) -> tuple[bool, t.Any]:
+    """:func:`drive`, advanced at once up to its first suspension.
+
+    Returns ``(True, result)`` when the steps ran to the end without suspending
+    (all of the request's user code was ``async def`` and never waited on I/O),
+    else ``(False, awaitable)``: await it for the result.
+
+    PERF: a request that never suspends needs no awaitable (nor its generator).
+    """
+    coro = _drive(app, steps, context, body)
+    try:
+        yielded = context.run(coro.send, None)
+    except StopIteration as stop:
+        return True, stop.value
+    return False, InContext(context, coro, yielded)
+
+
 async def _drive(app: Kolben, steps: Steps[T], context: Context, body: Body | None) -> T:
     send = steps.send
     custom_ensure_sync = app._custom_ensure_sync
@@ -328,7 +351,12 @@ async def _drive(app: Kolben, steps: Steps[T], context: Context, body: Body | No
                     # user code may touch it on the loop (once per request).
                     preopened = True
                     req_ctx = _cv_request.get(None)
-                    if req_ctx is not None and req_ctx._opened_session is None:
+                    if (
+                        req_ctx is not None
+                        and req_ctx._opened_session is None
+                        # PERF: the built-in cookie sessions do no I/O.
+                        and type(app.session_interface) is not SecureCookieSessionInterface
+                    ):
                         await req_ctx._preopen_session_if_needed()
                 value = await (func(**args) if type(args) is dict else func(*args))
             except BaseException as e:  # thrown into the pipeline, which decides
