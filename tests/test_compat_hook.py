@@ -246,6 +246,23 @@ def test_installed_hook_runs_flasks_own_command_as_written(installed_hook, tmp_p
     _run_flask_command([REAL_FLASK], tmp_path, KOLBEN_FLASK_COMPAT="1")
 
 
+def test_python_dash_m_flask_runs_kolbens_command_line(tmp_path):
+    """``python -m flask ...``, as Flask's docs write it, under the layer."""
+    (tmp_path / "app.py").write_text(APP)
+    _run_flask_command([sys.executable, "-m", "flask"], tmp_path, KOLBEN_FLASK_COMPAT="1")
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        env=_env(KOLBEN_FLASK_COMPAT="1"),
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Usage: python -m flask" in result.stdout
+    assert "A general utility script for Flask applications." in result.stdout
+
+
 def test_flask_command_written_by_kolben_runs_as_written(tmp_path):
     (tmp_path / "app.py").write_text(APP)
     bin_dir = tmp_path / "bin"

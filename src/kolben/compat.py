@@ -221,6 +221,26 @@ class _FlaskLoader(importlib.abc.Loader):
         return "kolben compat layer"
 
 
+class _FlaskMainLoader(importlib.abc.InspectLoader):
+    """Loads ``flask.__main__``: ``python -m flask`` runs kolben's command line
+    named ``flask``, as Flask's ``python -m flask`` runs its own."""
+
+    def get_source(self, fullname: str) -> str:
+        return (
+            '"""python -m flask: kolben\'s command line, under the Flask compat layer."""\n'
+            "from kolben.cli import main\n"
+            "\n"
+            "if __name__ == '__main__':\n"
+            "    main(prog_name='python -m flask')\n"
+        )
+
+    def is_package(self, fullname: str) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return "kolben compat layer"
+
+
 def _normalize(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
@@ -249,6 +269,7 @@ class _FlaskFinder(importlib.abc.MetaPathFinder):
     metadata) in kolben. Sits first in :data:`sys.meta_path`."""
 
     _loader = _FlaskLoader()
+    _main_loader = _FlaskMainLoader()
 
     def find_spec(
         self,
@@ -258,6 +279,9 @@ class _FlaskFinder(importlib.abc.MetaPathFinder):
     ) -> importlib.machinery.ModuleSpec | None:
         if fullname != "flask" and not fullname.startswith("flask."):
             return None
+        if fullname == "flask.__main__":
+            # ``python -m flask``: Flask's command line, kolben's CLI.
+            return importlib.machinery.ModuleSpec(fullname, self._main_loader)
         if fullname not in MODULES:
             # Not found, as the protocol says (importlib.util.find_spec() probes
             # get None); no finder after this one can find it either, since the

@@ -291,7 +291,7 @@ def test_missing_module_is_not_found() -> None:
     # Nor are modules kolben has but does not serve as flask's: the stand-in
     # packages have no folders on disk.
     assert flask.__path__ == flask.json.__path__ == []
-    assert importlib.util.find_spec("flask.__main__") is None
+    assert importlib.util.find_spec("flask.json.__main__") is None
     assert importlib.util.find_spec("flask.json.__init__") is None
 
 
