@@ -124,6 +124,9 @@ if t.TYPE_CHECKING:
 F = t.TypeVar("F", bound=t.Callable[..., t.Any])
 E = t.TypeVar("E", bound=BaseException)
 R = t.TypeVar("R")
+T_template_filter = t.TypeVar("T_template_filter", bound=t.Callable[..., t.Any])
+T_template_test = t.TypeVar("T_template_test", bound=t.Callable[..., bool])
+T_template_global = t.TypeVar("T_template_global", bound=t.Callable[..., t.Any])
 
 
 def _make_timedelta(value: timedelta | int | None) -> timedelta | None:
@@ -294,7 +297,7 @@ class Kolben(Scaffold):
         #: Functions returning dicts of names for ``kolben shell``.
         self.shell_context_processors: list[t.Callable[[], dict[str, t.Any]]] = []
         #: Registered blueprints by name.
-        self.blueprints: dict[str, t.Any] = {}
+        self.blueprints: dict[str, Blueprint] = {}
         #: ``(url prefix, subdomain, blueprint name)`` of the blueprints registered
         #: with ``owns_prefix=True``, longest prefix first.
         self.owned_prefixes: list[tuple[str, str | None, str]] = []
@@ -616,15 +619,23 @@ class Kolben(Scaffold):
                 context.update(self.ensure_sync(func)())
         context.update(original)
 
+    @t.overload
+    def template_filter(self, name: T_template_filter) -> T_template_filter: ...
+    @t.overload
+    def template_filter(
+        self, name: str | None = None
+    ) -> t.Callable[[T_template_filter], T_template_filter]: ...
     @setupmethod
-    def template_filter(self, name: str | t.Callable[..., t.Any] | None = None) -> t.Any:
+    def template_filter(
+        self, name: T_template_filter | str | None = None
+    ) -> T_template_filter | t.Callable[[T_template_filter], T_template_filter]:
         """Register a template filter: ``@app.template_filter()`` or
         ``@app.template_filter("name")``."""
         if callable(name):
             self.add_template_filter(name)
             return name
 
-        def decorator(f: F) -> F:
+        def decorator(f: T_template_filter) -> T_template_filter:
             self.add_template_filter(f, name=name)
             return f
 
@@ -635,14 +646,22 @@ class Kolben(Scaffold):
         """Register ``f`` as a template filter named ``name`` (default: its name)."""
         self.jinja_env.filters[name or f.__name__] = f
 
+    @t.overload
+    def template_test(self, name: T_template_test) -> T_template_test: ...
+    @t.overload
+    def template_test(
+        self, name: str | None = None
+    ) -> t.Callable[[T_template_test], T_template_test]: ...
     @setupmethod
-    def template_test(self, name: str | t.Callable[..., bool] | None = None) -> t.Any:
+    def template_test(
+        self, name: T_template_test | str | None = None
+    ) -> T_template_test | t.Callable[[T_template_test], T_template_test]:
         """Register a template test: ``@app.template_test()``."""
         if callable(name):
             self.add_template_test(name)
             return name
 
-        def decorator(f: F) -> F:
+        def decorator(f: T_template_test) -> T_template_test:
             self.add_template_test(f, name=name)
             return f
 
@@ -653,14 +672,22 @@ class Kolben(Scaffold):
         """Register ``f`` as a template test named ``name`` (default: its name)."""
         self.jinja_env.tests[name or f.__name__] = f
 
+    @t.overload
+    def template_global(self, name: T_template_global) -> T_template_global: ...
+    @t.overload
+    def template_global(
+        self, name: str | None = None
+    ) -> t.Callable[[T_template_global], T_template_global]: ...
     @setupmethod
-    def template_global(self, name: str | t.Callable[..., t.Any] | None = None) -> t.Any:
+    def template_global(
+        self, name: T_template_global | str | None = None
+    ) -> T_template_global | t.Callable[[T_template_global], T_template_global]:
         """Register a template global: ``@app.template_global()``."""
         if callable(name):
             self.add_template_global(name)
             return name
 
-        def decorator(f: F) -> F:
+        def decorator(f: T_template_global) -> T_template_global:
             self.add_template_global(f, name=name)
             return f
 
@@ -970,7 +997,7 @@ class Kolben(Scaffold):
         )
 
     def asgi_app(
-        self, scope: t.Any, receive: t.Any, send: t.Any
+        self, scope: ft.ASGIScope, receive: ft.ASGIReceive, send: ft.ASGISend
     ) -> t.Coroutine[t.Any, t.Any, None]:
         """The ASGI application (see :mod:`kolben.asgi`): ``await
         app.asgi_app(scope, receive, send)``.
@@ -999,7 +1026,9 @@ class Kolben(Scaffold):
         self.after_serving_funcs.append(f)
         return f
 
-    def wsgi_app(self, environ: WSGIEnvironment, start_response: StartResponse) -> t.Any:
+    def wsgi_app(
+        self, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> cabc.Iterable[bytes]:
         """The WSGI application (see :mod:`kolben.wsgi`).
 
         Wrap it to add middleware and keep ``app`` itself::

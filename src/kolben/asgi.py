@@ -36,6 +36,7 @@ from urllib.parse import unquote_to_bytes
 
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 
+from . import typing as ft
 from .app import Kolben
 from .concurrency import _server_loop, is_async_callable, running_loop
 from .globals import _cv_request
@@ -46,10 +47,11 @@ from .wsgi import PRESERVE_CONTEXT_KEY
 if t.TYPE_CHECKING:
     pass
 
-Scope = t.MutableMapping[str, t.Any]
-Message = t.MutableMapping[str, t.Any]
-Receive = t.Callable[[], t.Awaitable[Message]]
-Send = t.Callable[[Message], t.Awaitable[None]]
+#: The ASGI types, defined in :mod:`kolben.typing` (these names stay for imports).
+Scope = ft.ASGIScope
+Message = ft.ASGIMessage
+Receive = ft.ASGIReceive
+Send = ft.ASGISend
 
 #: Request bodies larger than this many bytes are spooled to a temporary file.
 SPOOL_THRESHOLD = 1024 * 1024

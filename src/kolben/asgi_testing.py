@@ -108,8 +108,8 @@ class ASGIBridge:
             await asyncio.Event().wait()  # no disconnect: wait until cancelled
             raise AssertionError("unreachable")  # pragma: no cover
 
-        async def send(message: dict[str, t.Any]) -> None:
-            messages.append(message)
+        async def send(message: t.MutableMapping[str, t.Any]) -> None:
+            messages.append(dict(message))
 
         asyncio.run(self.app.asgi_app(scope, receive, send))
         start = messages[0]

@@ -19,6 +19,9 @@ from werkzeug.exceptions import HTTPException, default_exceptions
 from .cli import AppGroup
 from .helpers import get_root_path
 
+if t.TYPE_CHECKING:
+    from .wrappers import Response
+
 F = t.TypeVar("F", bound=t.Callable[..., t.Any])
 ErrorHandler = t.Callable[[t.Any], t.Any]
 # blueprint name (None for the app) -> status code (None for any) -> class -> handler
@@ -170,7 +173,7 @@ class Scaffold:
             return FileSystemLoader(os.path.join(self.root_path, self.template_folder))
         return None
 
-    def send_static_file(self, filename: str) -> t.Any:
+    def send_static_file(self, filename: str) -> Response:
         """The view of the static route: a file from :attr:`static_folder`, cached
         for ``app.get_send_file_max_age(filename)`` seconds.
 

@@ -107,7 +107,7 @@ def static_folder_for(app: Kolben, endpoint: str) -> str | None:
     blueprint = app.blueprints.get(endpoint.rpartition(".")[0])
     if blueprint is None:
         return None
-    return t.cast("str | None", blueprint.static_folder)
+    return blueprint.static_folder
 
 
 def add_static_version(app: Kolben, endpoint: str, values: dict[str, t.Any]) -> None:

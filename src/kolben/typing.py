@@ -70,3 +70,18 @@ RouteCallable = t.Union[
     t.Callable[..., ResponseReturnValue],
     t.Callable[..., t.Awaitable[ResponseReturnValue]],
 ]
+
+
+# -- ASGI (https://asgi.readthedocs.io/en/latest/specs/main.html) -----------------------
+
+#: The connection scope an ASGI server passes (``scope["type"]`` is ``"http"``,
+#: ``"websocket"`` or ``"lifespan"``).
+ASGIScope = t.MutableMapping[str, t.Any]
+#: One event received from or sent to the server.
+ASGIMessage = t.MutableMapping[str, t.Any]
+#: The server's ``receive`` callable.
+ASGIReceive = t.Callable[[], t.Awaitable[ASGIMessage]]
+#: The server's ``send`` callable.
+ASGISend = t.Callable[[ASGIMessage], t.Awaitable[None]]
+#: An ASGI 3 application: ``await app(scope, receive, send)``.
+ASGIApplication = t.Callable[[ASGIScope, ASGIReceive, ASGISend], t.Awaitable[None]]

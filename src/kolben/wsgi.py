@@ -8,6 +8,7 @@ This module only translates I/O.
 
 from __future__ import annotations
 
+import collections.abc as cabc
 import typing as t
 
 from .pipeline import run_steps
@@ -16,12 +17,15 @@ if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
     from .app import Kolben
+    from .wrappers import Response
 
 #: The environ key the test client uses to keep a request's contexts after it.
 PRESERVE_CONTEXT_KEY = "werkzeug.debug.preserve_context"
 
 
-def serve(app: Kolben, environ: WSGIEnvironment, start_response: StartResponse) -> t.Any:
+def serve(
+    app: Kolben, environ: WSGIEnvironment, start_response: StartResponse
+) -> cabc.Iterable[bytes]:
     """Handle one WSGI call with ``app``.
 
     The request context is pushed, the request dispatched (errors turned into a
@@ -31,7 +35,7 @@ def serve(app: Kolben, environ: WSGIEnvironment, start_response: StartResponse) 
     runs.
     """
 
-    def respond(response: t.Any) -> t.Any:
+    def respond(response: Response) -> cabc.Iterable[bytes]:
         return response(environ, start_response)
 
     return run_steps(app, app._handle_request(environ, respond))
