@@ -276,7 +276,7 @@ def test_files_multidict_takes_a_subclass_and_attributes():
 
 def test_map_remap_flag():
     """``Map._remap``: True after a rule is added, False once ``update()`` ran
-    (``MapAdapter.match`` and ``build`` call it). kolben.app (``_match_request``
+    (``MapAdapter.match`` and ``build`` call it). kolben.matching (``match_request``
     forgets the matches it remembered) and kolben.router (recompiles) read it to
     learn that rules were added."""
     url_map = Map([Rule("/a", endpoint="a")])
