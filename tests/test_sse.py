@@ -444,3 +444,26 @@ def test_keepalive_on_an_idle_channel(app):
     assert next(chunks) == KEEPALIVE
     response.close()
     assert app.broker.subscriber_count() == 0
+
+
+@pytest.mark.parametrize("door", ["wsgi", "asgi"])
+def test_event_stream_with_an_app_response_class_of_its_own(door: str) -> None:
+    """An app with its own ``response_class`` streams an EventStream (which
+    make_response does not turn into that class, as it does other responses)."""
+    from kolben import Kolben, Response
+
+    class AppResponse(Response):
+        pass
+
+    app = Kolben(__name__)
+    app.response_class = AppResponse
+
+    @app.route("/events")
+    def events() -> EventStream:
+        return EventStream(iter(["one", "two"]), keepalive=None)
+
+    client = app.test_client() if door == "wsgi" else app.asgi_test_client()
+    rv = client.get("/events")
+    assert rv.status_code == 200
+    assert rv.mimetype == "text/event-stream"
+    assert rv.get_data() == OPENING + b"data: one\n\ndata: two\n\n"

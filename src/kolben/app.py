@@ -762,6 +762,10 @@ class Kolben(AppSetup):
                     rv = response_class.from_http_exception(rv, environ)
                 else:
                     rv = response_class.force_type(rv.get_response(environ))
+            elif getattr(type(rv), "keeps_its_class", False):
+                # A response that works only as its own class (an EventStream):
+                # not turned into the app's response_class as others are.
+                pass
             elif isinstance(rv, BaseResponse) or callable(rv):
                 req_ctx = _cv_request.get(None)
                 try:

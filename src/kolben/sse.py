@@ -214,6 +214,10 @@ class EventStream(Response):
     source is closed (``close()`` / ``aclose()``), which ends a subscription.
     """
 
+    #: ``make_response`` returns it as it is, also when the app has a
+    #: ``response_class`` of its own (which other response objects become).
+    keeps_its_class = True
+
     def __init__(
         self,
         source: EventSource,
