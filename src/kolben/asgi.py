@@ -38,6 +38,7 @@ from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 
 from . import typing as ft
 from .app import Kolben
+from .caching import Cache
 from .concurrency import _server_loop, is_async_callable, running_loop
 from .globals import _cv_request
 from .pipeline import drive_eagerly
@@ -163,16 +164,14 @@ _ENVIRON_TEMPLATE: dict[str, t.Any] = {
 
 
 # PERF: header name -> environ key, for the names clients send (bounded: the names
-# are the client's choice, so only the first few hundred distinct ones are kept).
-_ENVIRON_KEYS: dict[bytes, str] = {}
+# are the client's choice; see kolben.caching for the eviction).
+_ENVIRON_KEYS: Cache[bytes, str] = Cache(512, "kolben.asgi: environ keys of header names")
 
 
 def _environ_key(raw_name: bytes) -> str:
     name = raw_name.decode("latin-1").upper().replace("-", "_")
     key = name if name in ("CONTENT_TYPE", "CONTENT_LENGTH") else f"HTTP_{name}"
-    if len(_ENVIRON_KEYS) < 512:
-        _ENVIRON_KEYS[raw_name] = key
-    return key
+    return _ENVIRON_KEYS.put(raw_name, key)
 
 
 class LazyBody(io.RawIOBase):
@@ -494,15 +493,13 @@ _HTTP1 = frozenset({"HTTP/1.1", "HTTP/1.0"})
 
 # PERF: response header names as ASGI wants them (lowercase bytes); the app's own
 # names repeat, so they are converted once (bounded all the same).
-_HEADER_NAMES: dict[str, bytes] = {}
+_HEADER_NAMES: Cache[str, bytes] = Cache(512, "kolben.asgi: response header names")
 
 
 def _header_name(name: str) -> bytes:
     raw = _HEADER_NAMES.get(name)
     if raw is None:
-        raw = name.lower().encode("latin-1")
-        if len(_HEADER_NAMES) < 512:
-            _HEADER_NAMES[name] = raw
+        raw = _HEADER_NAMES.put(name, name.lower().encode("latin-1"))
     return raw
 
 

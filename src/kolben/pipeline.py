@@ -42,6 +42,7 @@ from collections.abc import Generator
 from contextvars import Context
 from types import FunctionType
 
+from .caching import Cache
 from .concurrency import _CO_COROUTINE, _server_loop, is_async_callable, running_loop
 from .globals import _cv_request
 from .sessions import SecureCookieSessionInterface
@@ -427,7 +428,9 @@ class HookKinds:
     __slots__ = ("_kinds",)
 
     def __init__(self) -> None:
-        self._kinds: dict[int, tuple[list[t.Any], int, int]] = {}
+        self._kinds: Cache[int, tuple[list[t.Any], int, int]] = Cache(
+            1024, "kolben.pipeline: hook list kinds"
+        )
 
     def of(self, funcs: list[t.Callable[..., t.Any]]) -> int:
         entry = self._kinds.get(id(funcs))
@@ -435,9 +438,8 @@ class HookKinds:
             return entry[2]
         kinds = {ASYNC if is_async_callable(func) else SYNC for func in funcs}
         kind = kinds.pop() if len(kinds) == 1 else MIXED
-        if len(self._kinds) >= 1024:  # lists are the app's own; a bound all the same
-            self._kinds.clear()
-        self._kinds[id(funcs)] = (funcs, len(funcs), kind)
+        # The list is kept in the entry, so its id can't be reused while there.
+        self._kinds.put(id(funcs), (funcs, len(funcs), kind))
         return kind
 
 
