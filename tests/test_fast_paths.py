@@ -281,6 +281,10 @@ def test_error_page_cache_stays_correct_past_its_size(app, client):
     if not RUNNING_ON_FLASK:
         from kolben.wrappers import _error_bodies
 
+        # A description written per request (it may hold request data) is not
+        # kept between requests; the default page of a class is.
+        assert not any(b"problem number" in body for body in _error_bodies.values())
+        assert client.get("/missing/page").status_code == 404
         assert 0 < len(_error_bodies) <= 256
 
 

@@ -297,8 +297,9 @@ class Response(_WerkzeugResponse):
     ) -> Response:
         """Return the response for an HTTP exception, as ``e.get_response()`` does.
 
-        PERF: the HTML error page of werkzeug's own exceptions is rendered once per
-        (class, description) and reused (~25 µs saved per 404).
+        PERF: the HTML error page of werkzeug's own exceptions with their own
+        description is rendered once per class and code and reused (~25 µs saved
+        per 404); a description set per request is rendered each time.
         """
         cls_e = type(e)
         if (
@@ -311,10 +312,16 @@ class Response(_WerkzeugResponse):
             and isinstance(e.description, (str, type(None)))
             and hasattr(cls, "from_body")
         ):
-            key = (cls_e, e.code, e.description)
-            body = _error_bodies.get(key)
-            if body is None:
-                body = _error_bodies.put(key, e.get_body(environ).encode())
+            # Only the page of the class's own description is kept: a description
+            # the app wrote per request (abort(404, f"no user {name}")) may hold
+            # request data, and is rendered each time.
+            if e.description is cls_e.description:
+                key = (cls_e, e.code)
+                body = _error_bodies.get(key)
+                if body is None:
+                    body = _error_bodies.put(key, e.get_body(environ).encode())
+            else:
+                body = e.get_body(environ).encode()
             rv = cls.from_body(body, mimetype="text/html")
             rv.status_code = e.code or 500
             return rv
@@ -416,8 +423,8 @@ class _SyncBridge:
             self._response.close()
 
 
-# The HTML error pages of werkzeug's exceptions, by (class, code, description).
-# Process-wide: the key is the description the app (or werkzeug) wrote.
+# The HTML error pages of werkzeug's exceptions with their class's own
+# description, by (class, code). Process-wide: nothing in them comes from a request.
 _error_bodies: Cache[tuple[t.Any, ...], bytes] = Cache(256, "kolben.wrappers: error pages")
 _HTTP_EXCEPTION_NAME = getattr_static(HTTPException, "name")
 
