@@ -22,7 +22,6 @@ import collections.abc as cabc
 import os
 import sys
 import typing as t
-from datetime import timedelta
 from functools import cached_property, partial, update_wrapper
 from types import FunctionType, TracebackType
 
@@ -102,23 +101,11 @@ def _load_asgi_serve() -> t.Callable[..., t.Coroutine[t.Any, t.Any, None]]:
 _NO_ARGS: dict[str, t.Any] = {}
 
 if t.TYPE_CHECKING:
-
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
     from .testing import KolbenClient, KolbenCliRunner
 
-F = t.TypeVar("F", bound=t.Callable[..., t.Any])
-E = t.TypeVar("E", bound=BaseException)
 R = t.TypeVar("R")
-T_template_filter = t.TypeVar("T_template_filter", bound=t.Callable[..., t.Any])
-T_template_test = t.TypeVar("T_template_test", bound=t.Callable[..., bool])
-T_template_global = t.TypeVar("T_template_global", bound=t.Callable[..., t.Any])
-
-
-def _make_timedelta(value: timedelta | int | None) -> timedelta | None:
-    if value is None or isinstance(value, timedelta):
-        return value
-    return timedelta(seconds=value)
 
 
 class Kolben(AppSetup):
@@ -415,7 +402,7 @@ class Kolben(AppSetup):
         instance = self.__dict__
         return frozenset(
             name
-            for name, attr in _own_methods().items()
+            for name, attr in _OWN_METHODS.items()
             if name in instance or getattr(cls, name, attr) is not attr
         )
 
@@ -426,7 +413,7 @@ class Kolben(AppSetup):
         return "ensure_sync" in overridden or "async_to_sync" in overridden
 
     def __setattr__(self, name: str, value: t.Any) -> None:
-        if name in _own_methods():
+        if name in _OWN_METHODS:
             # A pipeline method replaced on the app: decide anew what to call.
             self.__dict__.pop("_overridden", None)
             self.__dict__.pop("_custom_ensure_sync", None)
@@ -434,7 +421,7 @@ class Kolben(AppSetup):
 
     def __delattr__(self, name: str) -> None:
         object.__delattr__(self, name)
-        if name in _own_methods():
+        if name in _OWN_METHODS:
             self.__dict__.pop("_overridden", None)
             self.__dict__.pop("_custom_ensure_sync", None)
 
@@ -1145,16 +1132,11 @@ class Kolben(AppSetup):
         run_simple(host, int(port), self, **options)
 
 
-_OWN_METHODS: dict[str, FunctionType] = {}
-
-
-def _own_methods() -> dict[str, FunctionType]:
-    """The methods ``Kolben`` defines (with those of :class:`AppSetup`), by name:
-    the ones an app's class or the app itself may override (see
-    ``Kolben._overridden``)."""
-    if not _OWN_METHODS:
-        for klass in (AppSetup, Kolben):
-            for name, attr in vars(klass).items():
-                if isinstance(attr, FunctionType):
-                    _OWN_METHODS[name] = attr
-    return _OWN_METHODS
+#: The methods ``Kolben`` defines (with those of :class:`AppSetup`), by name: the
+#: ones an app's class or the app itself may override (see ``Kolben._overridden``).
+_OWN_METHODS: dict[str, FunctionType] = {
+    name: attr
+    for klass in (AppSetup, Kolben)
+    for name, attr in vars(klass).items()
+    if isinstance(attr, FunctionType)
+}

@@ -50,8 +50,6 @@ if t.TYPE_CHECKING:
     from .threads import WorkerThreads
 
 F = t.TypeVar("F", bound=t.Callable[..., t.Any])
-E = t.TypeVar("E", bound=BaseException)
-R = t.TypeVar("R")
 T_template_filter = t.TypeVar("T_template_filter", bound=t.Callable[..., t.Any])
 T_template_test = t.TypeVar("T_template_test", bound=t.Callable[..., bool])
 T_template_global = t.TypeVar("T_template_global", bound=t.Callable[..., t.Any])
@@ -61,7 +59,6 @@ def _make_timedelta(value: timedelta | int | None) -> timedelta | None:
     if value is None or isinstance(value, timedelta):
         return value
     return timedelta(seconds=value)
-
 
 
 class AppSetup(Scaffold):
