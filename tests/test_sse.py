@@ -446,8 +446,9 @@ def test_keepalive_on_an_idle_channel(app):
     assert app.broker.subscriber_count() == 0
 
 
-@pytest.mark.parametrize("door", ["wsgi", "asgi"])
-def test_event_stream_with_an_app_response_class_of_its_own(door: str) -> None:
+def test_event_stream_with_an_app_response_class_of_its_own(
+    client_for: t.Callable[..., kolben.testing.KolbenClient],
+) -> None:
     """An app with its own ``response_class`` streams an EventStream (which
     make_response does not turn into that class, as it does other responses)."""
     from kolben import Kolben, Response
@@ -462,8 +463,7 @@ def test_event_stream_with_an_app_response_class_of_its_own(door: str) -> None:
     def events() -> EventStream:
         return EventStream(iter(["one", "two"]), keepalive=None)
 
-    client = app.test_client() if door == "wsgi" else app.asgi_test_client()
-    rv = client.get("/events")
+    rv = client_for(app).get("/events")
     assert rv.status_code == 200
     assert rv.mimetype == "text/event-stream"
     assert rv.get_data() == OPENING + b"data: one\n\ndata: two\n\n"
