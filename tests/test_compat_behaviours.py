@@ -217,10 +217,9 @@ def test_nesting_the_same_client_is_refused(app, client):
         client.__enter__()
 
 
-def test_nested_blocks_of_two_clients_work(app, door):
+def test_nested_blocks_of_two_clients_work(app, client_for):
     _paths(app)
-    make = app.asgi_test_client if door == "asgi" else app.test_client
-    outer, inner = make(), make()
+    outer, inner = client_for(app), client_for(app)
     with outer:
         outer.get("/a")
         with inner:
@@ -230,10 +229,9 @@ def test_nested_blocks_of_two_clients_work(app, door):
     assert not kolben.has_request_context()
 
 
-def test_overlapping_blocks_of_two_clients_raise_a_clear_error(app, door):
+def test_overlapping_blocks_of_two_clients_raise_a_clear_error(app, client_for):
     _paths(app)
-    make = app.asgi_test_client if door == "asgi" else app.test_client
-    first, second = make(), make()
+    first, second = client_for(app), client_for(app)
     first.__enter__()
     first.get("/a")
     second.__enter__()
@@ -249,10 +247,9 @@ def test_overlapping_blocks_of_two_clients_raise_a_clear_error(app, door):
     assert not kolben.has_request_context()
 
 
-def test_request_from_outer_client_inside_inner_block_raises(app, door):
+def test_request_from_outer_client_inside_inner_block_raises(app, client_for):
     _paths(app)
-    make = app.asgi_test_client if door == "asgi" else app.test_client
-    outer, inner = make(), make()
+    outer, inner = client_for(app), client_for(app)
     with outer:
         outer.get("/a")
         with inner:
@@ -663,9 +660,7 @@ def test_flask_command_help_speaks_flask():
     import sys
 
     code = "import sys; sys.argv = ['flask', '--help']; from kolben.cli import main; main()"
-    proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
-    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert "A general utility script for Flask applications." in proc.stdout
     assert "'FLASK_APP'" in proc.stdout
