@@ -148,7 +148,7 @@ def test_default_handler_writes_to_wsgi_errors_during_request(make_app, client_f
     assert "WARNING" in out
 
 
-def test_default_handler_wsgi_errors_via_environ_overrides(make_app):
+def test_default_handler_wsgi_errors_via_environ_overrides(make_app, client_for):
     app = make_app()
 
     @app.route("/")
@@ -157,7 +157,7 @@ def test_default_handler_wsgi_errors_via_environ_overrides(make_app):
         return "ok"
 
     stream = io.StringIO()
-    app.test_client().get("/", environ_overrides={"wsgi.errors": stream})
+    client_for(app).get("/", environ_overrides={"wsgi.errors": stream})
     assert "override stream" in stream.getvalue()
 
 
