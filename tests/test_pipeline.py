@@ -254,9 +254,7 @@ def test_async_method_view_and_signal_receivers_run_on_the_loop() -> None:
     async def finished(sender: Kolben, response: kolben.Response, **extra: t.Any) -> None:
         seen.append(("finished", on_loop()))
 
-    with request_started.connected_to(started, app), request_finished.connected_to(
-        finished, app
-    ):
+    with request_started.connected_to(started, app), request_finished.connected_to(finished, app):
         status, body, calls = crossings(app)
     assert (status, body) == (200, b"items")
     assert calls == 0
@@ -297,7 +295,9 @@ OVERRIDABLE = [
 
 
 @pytest.mark.parametrize("method", OVERRIDABLE)
-def test_overridden_pipeline_method_is_called(door: str, method: str) -> None:
+def test_overridden_pipeline_method_is_called(
+    client_for: t.Callable[..., kolben.testing.KolbenClient], method: str
+) -> None:
     calls: list[str] = []
 
     def override(self: Kolben, *args: t.Any, **kwargs: t.Any) -> t.Any:
@@ -319,15 +319,16 @@ def test_overridden_pipeline_method_is_called(door: str, method: str) -> None:
     def teardown(exc: BaseException | None) -> None:
         pass
 
-    client = app.test_client() if door == "wsgi" else app.asgi_test_client()
+    client = client_for(app)
     response = client.get("/")
     assert response.status_code == 200
     assert response.data == b"ok"
     assert calls and set(calls) == {method}
 
 
-@pytest.mark.parametrize("door_", ["wsgi", "asgi"])
-def test_overridden_error_methods_are_called(door_: str) -> None:
+def test_overridden_error_methods_are_called(
+    client_for: t.Callable[..., kolben.testing.KolbenClient],
+) -> None:
     calls: list[str] = []
 
     class App(Kolben):
@@ -356,7 +357,7 @@ def test_overridden_error_methods_are_called(door_: str) -> None:
     async def boom() -> str:
         raise ZeroDivisionError
 
-    client = app.test_client() if door_ == "wsgi" else app.asgi_test_client()
+    client = client_for(app)
     assert client.get("/missing").status_code == 404
     assert calls == ["handle_user_exception", "handle_http_exception"]
     calls.clear()
@@ -364,8 +365,9 @@ def test_overridden_error_methods_are_called(door_: str) -> None:
     assert calls == ["handle_user_exception", "handle_exception", "log_exception"]
 
 
-@pytest.mark.parametrize("door_", ["wsgi", "asgi"])
-def test_overridden_ensure_sync_sees_every_user_function(door_: str) -> None:
+def test_overridden_ensure_sync_sees_every_user_function(
+    client_for: t.Callable[..., kolben.testing.KolbenClient],
+) -> None:
     seen: list[str] = []
 
     class App(Kolben):
@@ -387,12 +389,14 @@ def test_overridden_ensure_sync_sees_every_user_function(door_: str) -> None:
     def after(response: kolben.Response) -> kolben.Response:
         return response
 
-    client = app.test_client() if door_ == "wsgi" else app.asgi_test_client()
+    client = client_for(app)
     assert client.get("/").data == b"ok"
     assert {"before", "index", "after"} <= set(seen)
 
 
-def test_should_ignore_error_is_honoured(door: str) -> None:
+def test_should_ignore_error_is_honoured(
+    client_for: t.Callable[..., kolben.testing.KolbenClient],
+) -> None:
     seen: list[BaseException | None] = []
 
     class App(Kolben):
@@ -411,12 +415,14 @@ def test_should_ignore_error_is_honoured(door: str) -> None:
     def teardown(exc: BaseException | None) -> None:
         seen.append(exc)
 
-    client = app.test_client() if door == "wsgi" else app.asgi_test_client()
+    client = client_for(app)
     assert client.get("/").status_code == 500
     assert seen == [None]
 
 
-def test_request_subclass_rewriting_path_still_matches(door: str) -> None:
+def test_request_subclass_rewriting_path_still_matches(
+    client_for: t.Callable[..., kolben.testing.KolbenClient],
+) -> None:
     # Flask matches the environ's PATH_INFO, not request.path.
     class PrefixedRequest(kolben.Request):
         def __init__(self, environ: t.Any, *args: t.Any, **kwargs: t.Any) -> None:
@@ -430,7 +436,7 @@ def test_request_subclass_rewriting_path_still_matches(door: str) -> None:
     def page() -> str:
         return request.path
 
-    client = app.test_client() if door == "wsgi" else app.asgi_test_client()
+    client = client_for(app)
     response = client.get("/page")
     assert response.status_code == 200
     assert response.data == b"/mounted/page"
@@ -440,7 +446,9 @@ def test_request_subclass_rewriting_path_still_matches(door: str) -> None:
 
 
 @pytest.mark.parametrize("kind", ["sync", "async"])
-def test_raising_hook_runs_handler_and_teardown_once(door: str, kind: str) -> None:
+def test_raising_hook_runs_handler_and_teardown_once(
+    client_for: t.Callable[..., kolben.testing.KolbenClient], kind: str
+) -> None:
     app = Kolben(__name__)
     handled: list[str] = []
     torn_down: list[type[BaseException] | None] = []
@@ -470,7 +478,7 @@ def test_raising_hook_runs_handler_and_teardown_once(door: str, kind: str) -> No
     async def index() -> str:
         return "never"
 
-    client = app.test_client() if door == "wsgi" else app.asgi_test_client()
+    client = client_for(app)
     response = client.get("/")
     assert (response.status_code, response.data) == (409, b"handled")
     assert handled == ["key"]
@@ -560,7 +568,9 @@ def test_cancelled_during_a_worker_thread_step() -> None:
 # -- nothing of a finished request stays reachable -----------------------------------
 
 
-def test_no_request_context_outlives_its_request(door: str) -> None:
+def test_no_request_context_outlives_its_request(
+    client_for: t.Callable[..., kolben.testing.KolbenClient],
+) -> None:
     # Under WSGI an async view runs on an event loop the worker thread keeps;
     # that loop must hold nothing of the requests it served.
     import gc
@@ -573,7 +583,7 @@ def test_no_request_context_outlives_its_request(door: str) -> None:
     async def index() -> str:
         return request.cookies.get("c", "none")
 
-    client = app.test_client() if door == "wsgi" else app.asgi_test_client()
+    client = client_for(app)
     client.set_cookie("c", "secret-value")
     assert client.get("/").data == b"secret-value"
     gc.collect()
@@ -585,7 +595,9 @@ def test_no_request_context_outlives_its_request(door: str) -> None:
     ]
 
 
-def test_stream_with_context_in_an_async_view(door: str) -> None:
+def test_stream_with_context_in_an_async_view(
+    client_for: t.Callable[..., kolben.testing.KolbenClient],
+) -> None:
     from kolben import stream_with_context
 
     app = Kolben(__name__)
@@ -603,7 +615,7 @@ def test_stream_with_context_in_an_async_view(door: str) -> None:
     def teardown(exc: BaseException | None) -> None:
         torn_down.append(True)
 
-    client = app.test_client() if door == "wsgi" else app.asgi_test_client()
+    client = client_for(app)
     response = client.get("/?x=1")
     assert (response.status_code, response.data) == (200, b"a1")
     assert torn_down  # the contexts were popped again once the body was done
