@@ -101,10 +101,8 @@ def redis_app(app: kolben.Kolben, prefix: str) -> kolben.Kolben:
 
 
 @pytest.fixture
-def rclient(redis_app: kolben.Kolben, door: str) -> KolbenClient:
-    if door == "asgi":
-        return redis_app.asgi_test_client()
-    return redis_app.test_client()
+def rclient(redis_app: kolben.Kolben, client_for: t.Callable[..., KolbenClient]) -> KolbenClient:
+    return client_for(redis_app)
 
 
 def record(prefix: str, sid: str) -> dict[str, t.Any] | None:
@@ -218,10 +216,13 @@ def test_permanent_session_cookie_expires_and_is_refreshed_by_use(
 
 @needs_redis
 def test_regenerate_defeats_session_fixation(
-    redis_app: kolben.Kolben, rclient: KolbenClient, prefix: str, door: str
+    redis_app: kolben.Kolben,
+    rclient: KolbenClient,
+    prefix: str,
+    client_for: t.Callable[..., KolbenClient],
 ) -> None:
     # The attacker gets a valid id from the site and plants it in the victim's browser.
-    attacker = make_client(redis_app, door)
+    attacker = client_for(redis_app)
     attacker.get("/set/lang/fr")
     planted = attacker.get_cookie("session")
     assert planted is not None
@@ -374,10 +375,8 @@ def down_app(app: kolben.Kolben) -> kolben.Kolben:
 
 
 @pytest.fixture
-def dclient(down_app: kolben.Kolben, door: str) -> KolbenClient:
-    if door == "asgi":
-        return down_app.asgi_test_client()
-    return down_app.test_client()
+def dclient(down_app: kolben.Kolben, client_for: t.Callable[..., KolbenClient]) -> KolbenClient:
+    return client_for(down_app)
 
 
 def planted_cookie(app: kolben.Kolben) -> str:
@@ -454,12 +453,10 @@ def memory_app(app: kolben.Kolben) -> kolben.Kolben:
     return app
 
 
-def make_client(app: kolben.Kolben, door: str) -> KolbenClient:
-    return app.asgi_test_client() if door == "asgi" else app.test_client()
-
-
-def test_memory_backend_round_trip_regenerate_clear(memory_app: kolben.Kolben, door: str) -> None:
-    client = make_client(memory_app, door)
+def test_memory_backend_round_trip_regenerate_clear(
+    memory_app: kolben.Kolben, client_for: t.Callable[..., KolbenClient]
+) -> None:
+    client = client_for(memory_app)
     client.get("/set/a/b")
     sid = sid_of(client)
     store = t.cast(ServerSideSessionInterface, memory_app.session_interface).get_store(memory_app)
@@ -475,9 +472,11 @@ def test_memory_backend_round_trip_regenerate_clear(memory_app: kolben.Kolben, d
 
 
 def test_memory_backend_is_bounded(
-    memory_app: kolben.Kolben, door: str, caplog: pytest.LogCaptureFixture
+    memory_app: kolben.Kolben,
+    client_for: t.Callable[..., KolbenClient],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    clients = [make_client(memory_app, door) for _ in range(3)]
+    clients = [client_for(memory_app) for _ in range(3)]
     for i, client in enumerate(clients):
         client.get(f"/set/n/{i}")
     store = t.cast(ServerSideSessionInterface, memory_app.session_interface).get_store(memory_app)
@@ -509,7 +508,9 @@ def test_default_is_the_cookie_interface(app: kolben.Kolben) -> None:
     assert app.session_interface is kolben.Kolben.session_interface
 
 
-def test_an_assigned_interface_wins_over_the_config(app: kolben.Kolben, door: str) -> None:
+def test_an_assigned_interface_wins_over_the_config(
+    app: kolben.Kolben, client_for: t.Callable[..., KolbenClient]
+) -> None:
     class Custom(SecureCookieSessionInterface):
         pass
 
@@ -517,7 +518,7 @@ def test_an_assigned_interface_wins_over_the_config(app: kolben.Kolben, door: st
     app.config.update(SESSION_BACKEND="redis")  # no URL: would fail if it were used
     app.session_interface = custom
     add_views(app)
-    client = make_client(app, door)
+    client = client_for(app)
     assert client.get("/set/a/b").status_code == 200
     assert app.session_interface is custom
 
@@ -530,40 +531,46 @@ def test_an_assigned_interface_wins_over_the_config(app: kolben.Kolben, door: st
 
 
 def test_an_assigned_server_side_interface_with_its_own_store(
-    app: kolben.Kolben, door: str
+    app: kolben.Kolben, client_for: t.Callable[..., KolbenClient]
 ) -> None:
     store = MemorySessionStore()
     app.session_interface = ServerSideSessionInterface(store)
     add_views(app)
-    client = make_client(app, door)
+    client = client_for(app)
     client.get("/set/a/b")
     assert store.load(sid_of(client)) == b'{"a":"b"}'
 
 
-def test_the_choice_is_kept_after_the_first_request(app: kolben.Kolben, door: str) -> None:
+def test_the_choice_is_kept_after_the_first_request(
+    app: kolben.Kolben, client_for: t.Callable[..., KolbenClient]
+) -> None:
     app.config["SESSION_BACKEND"] = "memory"
     add_views(app)
-    make_client(app, door).get("/set/a/b")
+    client_for(app).get("/set/a/b")
     chosen = app.session_interface
     assert "session_interface" in app.__dict__  # a plain attribute read from now on
     app.config["SESSION_BACKEND"] = "cookie"
     assert app.session_interface is chosen
 
 
-def test_bad_backend_names_are_explained(app: kolben.Kolben, door: str) -> None:
+def test_bad_backend_names_are_explained(
+    app: kolben.Kolben, client_for: t.Callable[..., KolbenClient]
+) -> None:
     app.config["SESSION_BACKEND"] = "memcached"
     with pytest.raises(ValueError, match="SESSION_BACKEND is 'memcached'"):
         app.session_interface  # noqa: B018
     app.config.update(SESSION_BACKEND="redis", SESSION_REDIS_URL=None)
     add_views(app)
     with pytest.raises(RuntimeError, match="SESSION_REDIS_URL is not set"):
-        make_client(app, door).get("/set/a/b")
+        client_for(app).get("/set/a/b")
 
 
-def test_without_a_secret_key_the_session_is_a_null_session(app: kolben.Kolben, door: str) -> None:
+def test_without_a_secret_key_the_session_is_a_null_session(
+    app: kolben.Kolben, client_for: t.Callable[..., KolbenClient]
+) -> None:
     app.config.update(SESSION_BACKEND="memory", SECRET_KEY=None)
     add_views(app)
-    client = make_client(app, door)
+    client = client_for(app)
     assert client.get("/get").json == {"data": {}, "new": False}
     with pytest.raises(RuntimeError, match="no secret key was set"):
         client.get("/set/a/b")
