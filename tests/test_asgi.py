@@ -299,6 +299,43 @@ def test_headers_repeated_and_cookies(app):
     assert data["accept"] == "text/plain"
 
 
+def test_header_names_with_underscores_are_left_out(app):
+    """``X_Forwarded_For`` would land on the same environ key as
+    ``X-Forwarded-For``: a client could pass its value off as the proxy's. Such
+    names are dropped, as werkzeug's server and gunicorn drop them."""
+
+    @app.route("/")
+    def index():
+        return {
+            "forwarded": request.headers.get("X-Forwarded-For"),
+            "names": sorted(request.headers.keys()),
+            "keys": sorted(k for k in request.environ if k.startswith("HTTP_")),
+        }
+
+    conn = call(
+        app,
+        http_scope(
+            "/",
+            headers=[
+                ("X_Forwarded_For", "6.6.6.6"),
+                ("X-Forwarded-For", "10.0.0.1"),
+                ("content_type", "text/evil"),
+                ("X_Only_Underscores", "dropped"),
+            ],
+        ),
+    )
+    assert conn.status == 200
+    data = conn.json
+    assert data["forwarded"] == "10.0.0.1"
+    assert "X-Only-Underscores" not in data["names"]
+    assert "Content-Type" not in data["names"]
+    assert data["keys"] == ["HTTP_X_FORWARDED_FOR"]
+    # A second request takes the remembered decision the same way.
+    assert call(app, http_scope("/", headers=[("X_Forwarded_For", "6.6.6.6")])).json[
+        "forwarded"
+    ] is None
+
+
 def test_repeated_response_headers_stay_separate(app):
     @app.route("/")
     def index():

@@ -130,6 +130,8 @@ def build_environ(scope: Scope, body: t.IO[bytes]) -> dict[str, t.Any]:
     keys = _ENVIRON_KEYS
     for raw_name, raw_value in scope.get("headers", ()):
         key = keys.get(raw_name) or _environ_key(raw_name)
+        if key is _DROPPED:
+            continue
         value = raw_value.decode("latin-1")
         if key in environ:
             separator = "; " if key == "HTTP_COOKIE" else ","
@@ -168,7 +170,22 @@ _ENVIRON_TEMPLATE: dict[str, t.Any] = {
 _ENVIRON_KEYS: Cache[bytes, str] = Cache(512, "kolben.asgi: environ keys of header names")
 
 
+#: What :func:`_environ_key` gives for a header name with an underscore: the
+#: header is left out of the environ.
+_DROPPED = "\0dropped"
+
+
 def _environ_key(raw_name: bytes) -> str:
+    """The environ key of a header name (``x-forwarded-for`` ->
+    ``HTTP_X_FORWARDED_FOR``), or :data:`_DROPPED` for a name with an underscore.
+
+    A name with an underscore would map to the same key as the name with a dash
+    (``X_Forwarded_For`` and ``X-Forwarded-For``), so a client could pass off its
+    own value as one a proxy sets; it is left out, as werkzeug's server and
+    gunicorn do.
+    """
+    if b"_" in raw_name:
+        return _ENVIRON_KEYS.put(raw_name, _DROPPED)
     name = raw_name.decode("latin-1").upper().replace("-", "_")
     key = name if name in ("CONTENT_TYPE", "CONTENT_LENGTH") else f"HTTP_{name}"
     return _ENVIRON_KEYS.put(raw_name, key)
