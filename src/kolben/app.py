@@ -51,6 +51,7 @@ from .ctx import AppContext, RequestContext
 from .debughelpers import FormDataRoutingRedirect
 from .globals import _cv_app, _cv_request
 from .helpers import get_debug_flag
+from .hook_plans import HookRegistry, Plan, make_plan
 from .pipeline import (
     ASYNC,
     MIXED,
@@ -414,16 +415,24 @@ class Kolben(AppSetup):
 
     def __setattr__(self, name: str, value: t.Any) -> None:
         if name in _OWN_METHODS:
-            # A pipeline method replaced on the app: decide anew what to call.
-            self.__dict__.pop("_overridden", None)
-            self.__dict__.pop("_custom_ensure_sync", None)
+            self._forget_overrides()
         object.__setattr__(self, name, value)
 
     def __delattr__(self, name: str) -> None:
         object.__delattr__(self, name)
         if name in _OWN_METHODS:
-            self.__dict__.pop("_overridden", None)
-            self.__dict__.pop("_custom_ensure_sync", None)
+            self._forget_overrides()
+
+    def _forget_overrides(self) -> None:
+        """A pipeline method was replaced on the app: decide anew what to call,
+        and make the hook plans again (an own ``ensure_sync`` changes them)."""
+        instance = self.__dict__
+        instance.pop("_overridden", None)
+        instance.pop("_custom_ensure_sync", None)
+        for name in ("before_request_funcs", "after_request_funcs", "teardown_request_funcs"):
+            registry = instance.get(name)
+            if type(registry) is HookRegistry:
+                registry.forget_plans()
 
     @cached_property
     def _custom_converters(self) -> bool:
@@ -558,30 +567,53 @@ class Kolben(AppSetup):
         if not self.url_value_preprocessors and not self.before_request_funcs:
             return None
         ctx = _cv_request.get()
-        req = ctx.request
-        names: tuple[str | None, ...] = (None, *reversed(ctx.blueprint_chain))
-        # An unmatched request owned by a blueprint has no values for the
-        # blueprint's URL value preprocessors (the app's get None, as in Flask).
-        for name in names if req.url_rule is not None else (None,):
-            for url_func in self.url_value_preprocessors.get(name, ()):
-                yield url_func, (req.endpoint, req.view_args)
-        for name in names:
-            funcs = self.before_request_funcs.get(name)
-            if not funcs:
-                continue
-            kind = self._hook_kind(funcs)
-            if kind == SYNC:
-                rv = yield call_until_value, (funcs,)
-            elif kind == ASYNC:
-                rv = yield acall_until_value, (funcs,)
-            else:
-                for before_func in funcs:
-                    rv = yield before_func, ()
-                    if rv is not None:
-                        break
+        if self.url_value_preprocessors:
+            req = ctx.request
+            # An unmatched request owned by a blueprint has no values for the
+            # blueprint's URL value preprocessors (the app's get None, as in Flask).
+            names = (None, *reversed(ctx.blueprint_chain)) if req.url_rule is not None else (None,)
+            for name in names:
+                for url_func in self.url_value_preprocessors.get(name, ()):
+                    yield url_func, (req.endpoint, req.view_args)
+        plan = self._hook_plan(
+            self.before_request_funcs, ctx, True, call_until_value, acall_until_value
+        )
+        for func, funcs in plan:
+            rv = yield (func, (funcs,)) if funcs is not None else (func, ())
             if rv is not None:
                 return rv  # type: ignore[no-any-return]
         return None
+
+    def _hook_plan(
+        self,
+        registry: dict[t.Any, list[t.Any]],
+        ctx: RequestContext,
+        before: bool,
+        sync_runner: t.Callable[..., t.Any],
+        async_runner: t.Callable[..., t.Any],
+    ) -> Plan:
+        """The steps of a hook stage for ``ctx``'s blueprint chain (see
+        :mod:`kolben.hook_plans`): the app's hooks then each blueprint's,
+        outermost first (``before``), or the innermost blueprint's first and the
+        app's last, each list last registered first (after and teardown)."""
+        chain = ctx.blueprint_chain
+        key = tuple(chain) if chain else None
+        cache = registry.plans if type(registry) is HookRegistry else None
+        if cache is not None:
+            plan: Plan | None = cache.get(key)
+            if plan is not None:
+                return plan
+        plan, keep = make_plan(
+            registry,
+            (None, *reversed(chain)) if before else (*chain, None),
+            self._custom_ensure_sync,
+            not before,
+            sync_runner,
+            async_runner,
+        )
+        if cache is not None and keep:
+            cache[key] = plan
+        return plan
 
     def dispatch_request(self) -> ft.ResponseReturnValue:
         """Call the view that matched the request and return its return value.
@@ -805,20 +837,15 @@ class Kolben(AppSetup):
         ctx = _cv_request.get()
         for func in ctx._after_request_functions:
             response = yield func, (response,)
-        # PERF: skip computing the blueprint chain when no after_request is registered.
         if self.after_request_funcs:
-            for name in (*ctx.blueprint_chain, None):
-                funcs = self.after_request_funcs.get(name)
-                if not funcs:
-                    continue
-                kind = self._hook_kind(funcs)
-                if kind == SYNC:
-                    response = yield pass_through_reversed, (funcs, response)
-                elif kind == ASYNC:
-                    response = yield apass_through_reversed, (funcs, response)
-                else:
-                    for func in reversed(funcs):
-                        response = yield func, (response,)
+            plan = self._hook_plan(
+                self.after_request_funcs, ctx, False, pass_through_reversed, apass_through_reversed
+            )
+            for func, funcs in plan:
+                response = yield (func, (funcs, response)) if funcs is not None else (
+                    func,
+                    (response,),
+                )
         # PERF: a request that neither opened the session nor sent a cookie has
         # no session to save.
         if ctx._opened_session is not None or "HTTP_COOKIE" in ctx.request.environ:
@@ -889,11 +916,15 @@ class Kolben(AppSetup):
 
     def _do_teardown_request(self, exc: BaseException | None = None) -> Steps[None]:
         if self.teardown_request_funcs:
-            ctx = _cv_request.get()
-            for name in (*ctx.blueprint_chain, None):
-                funcs = self.teardown_request_funcs.get(name)
-                if funcs:
-                    yield from self._each_in_reverse(funcs, exc)
+            plan = self._hook_plan(
+                self.teardown_request_funcs,
+                _cv_request.get(),
+                False,
+                call_in_reverse,
+                acall_in_reverse,
+            )
+            for func, funcs in plan:
+                yield (func, (funcs, exc)) if funcs is not None else (func, (exc,))
         if request_tearing_down.receivers:
             yield from signal_steps(request_tearing_down, self, {"exc": exc})
 

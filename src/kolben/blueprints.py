@@ -12,6 +12,7 @@ import typing as t
 from collections import defaultdict
 
 from . import typing as ft
+from .hook_plans import hooks_of
 from .scaffold import Scaffold, _endpoint_from_view_func, setupmethod
 
 if t.TYPE_CHECKING:
@@ -371,7 +372,7 @@ class Blueprint(Scaffold):
         ]
         for bp_dict, app_dict in registries:
             for key, values in bp_dict.items():
-                app_dict.setdefault(key_for(key), []).extend(values)
+                hooks_of(app_dict, key_for(key)).extend(values)
 
     @setupmethod
     def add_url_rule(
@@ -452,19 +453,19 @@ class Blueprint(Scaffold):
     @setupmethod
     def before_app_request(self, f: F) -> F:
         """Like :meth:`before_request`, for every request to the app."""
-        self.record_once(lambda s: s.app.before_request_funcs.setdefault(None, []).append(f))
+        self.record_once(lambda s: hooks_of(s.app.before_request_funcs, None).append(f))
         return f
 
     @setupmethod
     def after_app_request(self, f: F) -> F:
         """Like :meth:`after_request`, for every request to the app."""
-        self.record_once(lambda s: s.app.after_request_funcs.setdefault(None, []).append(f))
+        self.record_once(lambda s: hooks_of(s.app.after_request_funcs, None).append(f))
         return f
 
     @setupmethod
     def teardown_app_request(self, f: F) -> F:
         """Like :meth:`teardown_request`, for every request to the app."""
-        self.record_once(lambda s: s.app.teardown_request_funcs.setdefault(None, []).append(f))
+        self.record_once(lambda s: hooks_of(s.app.teardown_request_funcs, None).append(f))
         return f
 
     @setupmethod

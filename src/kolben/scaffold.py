@@ -18,6 +18,7 @@ from werkzeug.exceptions import HTTPException, default_exceptions
 
 from .cli import AppGroup
 from .helpers import get_root_path
+from .hook_plans import HookRegistry, hooks_of
 
 if t.TYPE_CHECKING:
     from .wrappers import Response
@@ -93,16 +94,16 @@ class Scaffold:
         self.error_handler_spec: ErrorHandlerSpec = defaultdict(lambda: defaultdict(dict))
         #: Functions run before each request, by blueprint name (None: the app).
         self.before_request_funcs: dict[str | None, list[t.Callable[[], t.Any]]] = (
-            defaultdict(list)
+            HookRegistry()
         )
         #: Functions run on each response, by blueprint name (None: the app).
         self.after_request_funcs: dict[str | None, list[t.Callable[[t.Any], t.Any]]] = (
-            defaultdict(list)
+            HookRegistry()
         )
         #: Functions run when each request ends, by blueprint name (None: the app).
         self.teardown_request_funcs: dict[
             str | None, list[t.Callable[[BaseException | None], t.Any]]
-        ] = defaultdict(list)
+        ] = HookRegistry()
         #: Template context processors, by blueprint name (None: the app).
         self.template_context_processors: dict[
             str | None, list[t.Callable[[], dict[str, t.Any]]]
@@ -368,7 +369,7 @@ class Scaffold:
     def before_request(self, f: F) -> F:
         """Run ``f()`` before each request. If it returns a value other than None,
         that value is the response and the view is not called."""
-        self.before_request_funcs.setdefault(None, []).append(f)
+        hooks_of(self.before_request_funcs, None).append(f)
         return f
 
     @setupmethod
@@ -377,7 +378,7 @@ class Scaffold:
 
         Functions registered later run first. Not called when an unhandled exception
         ended the request; use :meth:`teardown_request` for clean-up."""
-        self.after_request_funcs.setdefault(None, []).append(f)
+        hooks_of(self.after_request_funcs, None).append(f)
         return f
 
     @setupmethod
@@ -386,7 +387,7 @@ class Scaffold:
 
         ``exc`` is the unhandled exception, or None. Return values are ignored, and
         the function should not raise."""
-        self.teardown_request_funcs.setdefault(None, []).append(f)
+        hooks_of(self.teardown_request_funcs, None).append(f)
         return f
 
     @setupmethod
