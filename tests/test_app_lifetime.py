@@ -143,3 +143,39 @@ def test_an_app_that_served_both_doors_is_freed(
         holders = {repr(obj): [type(r).__name__ for r in gc.get_referrers(obj)] for obj in alive}
         del alive
         pytest.fail(f"still referenced: {holders}")
+
+
+@pytest.mark.parametrize("with_hooks", [False, True])
+def test_an_app_is_freed_when_its_last_reference_goes(with_hooks: bool) -> None:
+    """No reference cycle runs through a new app (its static route included), so
+    it is freed at once, without the garbage collector, as Flask's is."""
+    gc.collect()
+    gc.disable()
+    try:
+        app = Kolben(__name__)
+        assert app.view_functions["static"]
+        if with_hooks:
+            app.before_request(lambda: None)
+            app.after_request(lambda response: response)
+            app.teardown_request(lambda exc: None)
+            app.before_request_funcs["a.b"].append(lambda: None)
+        ref = weakref.ref(app)
+        del app
+        assert ref() is None
+    finally:
+        gc.enable()
+
+
+def test_the_static_route_still_calls_the_apps_send_static_file(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("static")
+
+    class App(Kolben):
+        def send_static_file(self, filename: str) -> t.Any:
+            response = super().send_static_file(filename)
+            response.headers["X-Own"] = "yes"
+            return response
+
+    app = App(__name__, static_folder=str(tmp_path), static_url_path="/static")
+    response = app.test_client().get("/static/a.txt")
+    assert response.status_code == 200 and response.headers["X-Own"] == "yes"
+    response.close()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import sys
 import typing as t
+import weakref
 from datetime import timedelta
 from functools import cached_property
 
@@ -189,11 +190,18 @@ class AppSetup(Scaffold):
                     " required with host_matching=True and not allowed without it."
                     " Pass both, or neither (or static_folder=None for no static route)."
                 )
+            # The view holds the app weakly: an app with no other reference is
+            # freed at once, without waiting for the garbage collector (as Flask's).
+            app_ref = weakref.ref(self)
+
+            def static(**kwargs: t.Any) -> t.Any:
+                return app_ref().send_static_file(**kwargs)  # type: ignore[union-attr]
+
             self.add_url_rule(
                 f"{self.static_url_path}/<path:filename>",
                 endpoint="static",
                 host=static_host,
-                view_func=self.send_static_file,
+                view_func=static,
             )
 
     # -- identity, logging, config ----------------------------------------------

@@ -23,6 +23,7 @@ an app whose own ``ensure_sync`` must see each function).
 from __future__ import annotations
 
 import typing as t
+import weakref
 from collections import defaultdict
 
 from .concurrency import is_async_callable
@@ -43,11 +44,17 @@ class HookList(list[F]):
 
     def __init__(self, iterable: t.Iterable[F] = (), registry: HookRegistry | None = None) -> None:
         super().__init__(iterable)
-        #: The registry this list tells of its changes (None: none yet).
-        self._registry = registry
+        #: The registry this list tells of its changes, held weakly (no cycle).
+        self._registry: weakref.ref[HookRegistry] | None = (
+            None if registry is None else weakref.ref(registry)
+        )
+
+    def owned_by(self, registry: HookRegistry) -> bool:
+        """Whether this list tells ``registry`` of its changes."""
+        return self._registry is not None and self._registry() is registry
 
     def _changed(self) -> None:
-        registry = self._registry
+        registry = None if self._registry is None else self._registry()
         if registry is not None:
             registry.forget_plans()
 
@@ -118,15 +125,18 @@ class HookRegistry(defaultdict[t.Any, list[F]]):
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         if args and (args[0] is None or callable(args[0])):
             args = args[1:]  # defaultdict's default_factory: always a list here
-        super().__init__(None)
-        self.default_factory = self._new_list
+        super().__init__(HookList)
         #: Plans by blueprint chain (None for the app alone).
         self.plans: dict[t.Any, Plan] = {}
         if args or kwargs:
             self.update(*args, **kwargs)
 
-    def _new_list(self) -> HookList:
-        return HookList((), self)
+    def __missing__(self, key: t.Any) -> list[F]:
+        # A new list tells this registry of its changes (default_factory, a bound
+        # method, would make a reference cycle).
+        value = HookList((), self)
+        super().__setitem__(key, value)
+        return value
 
     def forget_plans(self) -> None:
         """Drop every plan: something in the registry changed."""
@@ -147,7 +157,7 @@ class HookRegistry(defaultdict[t.Any, list[F]]):
         if default is None:
             default = HookList()
         if type(default) is HookList and default._registry is None:
-            default._registry = self  # a new list: it tells this registry
+            default._registry = weakref.ref(self)  # a new list: it tells this registry
         self[key] = default
         return default
 
@@ -214,7 +224,7 @@ def make_plan(
         funcs = registry.get(name)
         if funcs is None:
             continue
-        if type(funcs) is not HookList or funcs._registry is not registry:
+        if type(funcs) is not HookList or not funcs.owned_by(registry):  # type: ignore[arg-type]
             keep = False
         if not funcs:
             continue
