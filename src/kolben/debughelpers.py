@@ -35,13 +35,14 @@ class DebugFilesKeyError(KeyError, AssertionError):
         parts = [
             f"You tried to access the file {key!r} in request.files, but the request"
             f" has no such file. Its content type is {request.mimetype!r}, not"
-            " 'multipart/form-data', so no file contents were sent. Add"
+            " 'multipart/form-data', so no file contents were transmitted. Add"
             ' enctype="multipart/form-data" to the <form> tag (with method="post").'
         ]
         if sent:
             names = ", ".join(repr(x) for x in sent)
             parts.append(
-                f"\n\nThe browser sent the file name instead, as the form field {key!r}: {names}."
+                f"\n\nThe browser sent the file name instead, as the form field {key!r}."
+                f" This was submitted: {names}."
             )
         parts.append("\n\nThis exception is only raised in debug mode.")
         self.msg = "".join(parts)
@@ -190,7 +191,8 @@ def explain_template_loading_attempts(
         lines.append(
             "  Templates are found in the application's template folder first, then"
             " in each blueprint's, in registration order; names are relative to those"
-            " folders. See the templates page of the documentation."
+            " folders. See https://flask.palletsprojects.com/blueprints/#templates"
+            " (kolben finds templates as Flask does)."
         )
     elif total_found > 1:
         lines.append(

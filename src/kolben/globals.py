@@ -86,6 +86,11 @@ class _GlobalsProxy(LocalProxy):  # type: ignore[type-arg]
             raise RuntimeError(_no_app_msg) from None
         delattr(ctx.g, name)
 
+    def __repr__(self) -> str:
+        # What werkzeug's LocalProxy shows, under its name (as Flask's g shows).
+        ctx = _cv_app.get(None)
+        return "<LocalProxy unbound>" if ctx is None else repr(ctx.g)
+
 
 g: _AppCtxGlobals = _GlobalsProxy(  # type: ignore[assignment]
     _cv_app, "g", unbound_message=_no_app_msg

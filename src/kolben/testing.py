@@ -300,7 +300,7 @@ class KolbenClient(Client):
             sess = interface.open_session(app, ctx.request)
         if sess is None or interface.is_null_session(sess):
             raise RuntimeError(
-                "The session backend did not open a session, so there is nothing to"
+                "Session backend did not open a session, so there is nothing to"
                 " change. With the default cookie sessions this means no secret key is"
                 " set: set 'app.secret_key' (or 'SECRET_KEY' in the config)."
             )

@@ -61,7 +61,9 @@ class JSONProvider:
 
     def _prepare_response_obj(self, args: tuple[t.Any, ...], kwargs: dict[str, t.Any]) -> t.Any:
         if args and kwargs:
-            raise TypeError("jsonify() takes positional or keyword arguments, not both.")
+            raise TypeError(
+                "jsonify() takes args or kwargs (positional or keyword arguments), not both."
+            )
         if not args and not kwargs:
             return None
         if len(args) == 1:

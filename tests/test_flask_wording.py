@@ -1,0 +1,49 @@
+"""Phrases Flask's own test suite looks for in kolben's messages and reprs.
+
+kolben's messages say more than Flask's, but code and tests written for Flask
+look for Flask's words, so each message keeps them (checked against Flask 3.1's
+``tests/``, run through the compat layer).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import kolben
+from kolben import g, jsonify
+
+
+def test_jsonify_with_args_and_kwargs_names_both() -> None:
+    app = kolben.Kolben(__name__)
+    with app.app_context(), pytest.raises(TypeError) as info:
+        jsonify("fake args", kwargs="fake")
+    assert "args or kwargs" in str(info.value)
+
+
+def test_unbound_g_repr_is_a_local_proxys() -> None:
+    assert repr(g) == "<LocalProxy unbound>"
+    app = kolben.Kolben(__name__)
+    with app.app_context():
+        assert repr(g) == repr(kolben.globals._cv_app.get().g)
+
+
+def test_files_key_error_in_debug_mode_uses_flasks_words() -> None:
+    app = kolben.Kolben(__name__)
+    app.debug = True
+
+    @app.route("/fail", methods=["POST"])
+    def fail() -> str:
+        return kolben.request.files["foo"].filename  # type: ignore[return-value]
+
+    with app.test_client() as client, pytest.raises(KeyError) as info:
+        client.post("/fail", data={"foo": "index.txt"})
+    text = str(info.value)
+    assert "no file contents were transmitted" in text
+    assert "This was submitted: 'index.txt'" in text
+
+
+def test_session_transaction_without_a_session_uses_flasks_words() -> None:
+    app = kolben.Kolben(__name__)  # no secret key: a null session
+    with pytest.raises(RuntimeError) as info, app.test_client().session_transaction():
+        pass
+    assert "Session backend did not open a session" in str(info.value)
