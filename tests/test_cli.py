@@ -259,24 +259,39 @@ def test_find_best_app_factory_that_needs_arguments():
     assert "fake_mod:create_app(args)" in info.value.message
 
 
-def test_find_best_app_factory_raising_type_error_inside():
+def load_through_the_command_line(mod: types.ModuleType, monkeypatch) -> kolben.Kolben:
+    """Load the app of ``mod`` as the command line does (``--app fake_mod``)."""
+    monkeypatch.setitem(sys.modules, "fake_mod", mod)
+    return ScriptInfo(app_import_path="fake_mod").load_app()
+
+
+def test_factory_raising_type_error_inside(monkeypatch):
     def create_app():
         return len(5)
 
-    with pytest.raises(NoAppException) as info:
+    # Flask's function lets the factory's own error through...
+    with pytest.raises(TypeError, match="has no len"):
         find_best_app(module(create_app=create_app))
+    # ...and the command line explains it in one line.
+    with pytest.raises(NoAppException) as info:
+        load_through_the_command_line(module(create_app=create_app), monkeypatch)
     message = info.value.message
     assert message.startswith("Calling the app factory 'create_app()' in module 'fake_mod'")
     assert "TypeError" in message
     assert "\n" not in message
 
 
-def test_find_best_app_factory_raising_names_the_error_and_place():
+def test_factory_raising_names_the_error_and_place(monkeypatch):
     def make_app():
         raise RuntimeError("no database")
 
-    with pytest.raises(NoAppException) as info:
+    with pytest.raises(RuntimeError, match="no database"):
         find_best_app(module(make_app=make_app))
+    monkeypatch.setitem(sys.modules, "fake_mod", module(make_app=make_app))
+    with pytest.raises(RuntimeError, match="no database"):
+        locate_app("fake_mod", None)
+    with pytest.raises(NoAppException) as info:
+        load_through_the_command_line(module(make_app=make_app), monkeypatch)
     message = info.value.message
     assert "raised RuntimeError: no database (" in message
     assert "test_cli.py, line " in message
@@ -284,14 +299,14 @@ def test_find_best_app_factory_raising_names_the_error_and_place():
     assert "KOLBEN_DEBUG=1" in message
 
 
-def test_find_best_app_factory_error_shows_the_traceback_in_debug_mode(monkeypatch):
+def test_factory_error_shows_the_traceback_in_debug_mode(monkeypatch):
     monkeypatch.setenv("KOLBEN_DEBUG", "1")
 
     def create_app():
         raise RuntimeError("no database")
 
     with pytest.raises(NoAppException) as info:
-        find_best_app(module(create_app=create_app))
+        load_through_the_command_line(module(create_app=create_app), monkeypatch)
     assert "Traceback (most recent call last)" in info.value.message
     assert "RuntimeError: no database" in info.value.message
 
@@ -373,12 +388,15 @@ def test_find_app_by_string_not_an_app():
         find_app_by_string(module(create_app=lambda: None), "create_app()")
 
 
-def test_find_app_by_string_factory_raises_one_line():
+def test_find_app_by_string_factory_raises_one_line(monkeypatch):
     def create_app(mode):
         raise KeyError(mode)
 
-    with pytest.raises(NoAppException) as info:
+    with pytest.raises(KeyError):  # Flask's function: the factory's own error
         find_app_by_string(module(create_app=create_app), "create_app('prod')")
+    monkeypatch.setitem(sys.modules, "fake_mod", module(create_app=create_app))
+    with pytest.raises(NoAppException) as info:  # the command line explains it
+        ScriptInfo(app_import_path="fake_mod:create_app('prod')").load_app()
     message = info.value.message
     assert message.startswith(
         "Calling the app factory \"create_app('prod')\" in module 'fake_mod' raised KeyError:"
@@ -388,8 +406,10 @@ def test_find_app_by_string_factory_raises_one_line():
 
 def test_find_app_by_string_type_error_inside_the_factory(monkeypatch):
     monkeypatch.syspath_prepend(str(CLI_APPS))
-    with pytest.raises(NoAppException) as info:
+    with pytest.raises(TypeError):  # Flask's function: the factory's own error
         locate_app("factory_app", "type_error_inside()")
+    with pytest.raises(NoAppException) as info:  # the command line explains it
+        ScriptInfo(app_import_path="factory_app:type_error_inside()").load_app()
     message = info.value.message
     assert "'type_error_inside()' in module 'factory_app' raised TypeError:" in message
     assert "factory_app.py, line " in message
@@ -769,6 +789,8 @@ def test_unknown_command_without_an_app_is_one_error(kolben_cli):
     assert len(error_lines(result.output)) == 1
     assert "Error: Could not import 'kc_missing_module'" in result.output
     assert "'frobnicate', which is not built in" in result.output
+    # With the usage line, as click shows it for an unknown command (and Flask).
+    assert "Usage: " in result.output
 
 
 def test_unknown_command_with_an_app(monkeypatch, kolben_cli):

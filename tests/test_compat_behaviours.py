@@ -420,16 +420,12 @@ def test_factory_needing_arguments_is_told_apart_from_a_failing_one():
 
     fails = types.ModuleType("fails")
     exec("def create_app():\n    return len(5)\n", fails.__dict__)
-    with pytest.raises(NoAppException) as info:
+    # Flask's functions let the factory's own TypeError through (Flask's
+    # test_find_best_app); the command line explains it (tests/test_cli.py).
+    with pytest.raises(TypeError, match="has no len"):
         find_best_app(fails)
-    # The factory's own error is the cause, and the message names it.
-    assert isinstance(info.value.__cause__, TypeError)
-    assert "raised TypeError: object of type 'int' has no len()" in info.value.message
-    assert "could not call it" not in info.value.message
-
-    with pytest.raises(NoAppException) as info:
+    with pytest.raises(TypeError, match="has no len"):
         find_app_by_string(fails, "create_app()")
-    assert isinstance(info.value.__cause__, TypeError)
 
 
 def _convert_cert(value: str) -> object:
@@ -453,6 +449,18 @@ def test_cert_adhoc_with_a_module_that_has_no_spec(monkeypatch):
     fake.__spec__ = None
     monkeypatch.setitem(sys.modules, "cryptography", fake)
     assert _convert_cert("adhoc") == "adhoc"
+
+
+def test_cert_accepts_a_bare_module_name_holding_an_ssl_context(monkeypatch):
+    # Flask's test_run_cert_import: any name werkzeug's import_string resolves.
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    monkeypatch.setitem(sys.modules, "kc_ssl_context", context)
+    assert _convert_cert("kc_ssl_context") is context
+    monkeypatch.setitem(sys.modules, "kc_not_here", None)
+    with pytest.raises(click.BadParameter):
+        _convert_cert("kc_not_here")
+    with pytest.raises(click.BadParameter):
+        _convert_cert("kolben")  # a module, not an SSLContext
 
 
 def test_cert_accepts_an_ssl_context_by_import_name(tmp_path, monkeypatch):

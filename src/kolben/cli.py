@@ -169,6 +169,7 @@ def _call_factory(
     module_name: str,
     *args: t.Any,
     _from_script: bool = False,
+    _explain_errors: bool = True,
     **kwargs: t.Any,
 ) -> t.Any:
     """Call an app factory; its errors become a one-line :exc:`NoAppException`
@@ -180,6 +181,8 @@ def _call_factory(
     where. In debug mode (``KOLBEN_DEBUG``) the traceback follows the line.
     ``_from_script``: the factory was given to :class:`ScriptInfo` (or
     ``KolbenGroup(create_app=...)``), which calls it without arguments.
+    ``_explain_errors`` False: an error raised inside the factory propagates as
+    it is (Flask's functions).
     """
     try:
         return factory(*args, **kwargs)
@@ -187,6 +190,8 @@ def _call_factory(
         raise
     except TypeError as e:
         if not _called_with_wrong_args(factory, e):
+            if not _explain_errors:
+                raise
             _raise_factory_error(e, call, module_name)
         if _from_script:
             raise NoAppException(
@@ -201,6 +206,8 @@ def _call_factory(
             f" '{module_name}:{_name_of(call)}(args)'."
         ) from e
     except Exception as e:
+        if not _explain_errors:
+            raise
         _raise_factory_error(e, call, module_name)
 
 
@@ -225,8 +232,14 @@ def _raise_factory_error(e: BaseException, call: str, module_name: str) -> t.NoR
     raise NoAppException(message) from e
 
 
-def _find_best_app(module: ModuleType) -> tuple[Kolben, str]:
-    """:func:`find_best_app`, also returning the expression naming the app."""
+def _find_best_app(module: ModuleType, explain_errors: bool = True) -> tuple[Kolben, str]:
+    """:func:`find_best_app`, also returning the expression naming the app.
+
+    ``explain_errors``: an error raised inside a factory becomes a
+    :exc:`NoAppException` that says what was raised and where (the command
+    line's loading); otherwise it propagates as it is, as from Flask's
+    ``find_best_app``.
+    """
     kolben_class = _kolben_class()
     name = module.__name__
     names = _names()
@@ -254,6 +267,8 @@ def _find_best_app(module: ModuleType) -> tuple[Kolben, str]:
             result = factory()
         except TypeError as e:
             if not _called_with_wrong_args(factory, e):
+                if not explain_errors:
+                    raise
                 _raise_factory_error(e, f"{attr_name}()", name)
             raise NoAppException(
                 f"Detected the factory {attr_name!r} in module {name!r}, but could not call"
@@ -263,6 +278,8 @@ def _find_best_app(module: ModuleType) -> tuple[Kolben, str]:
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except Exception as e:
+            if not explain_errors:
+                raise
             _raise_factory_error(e, f"{attr_name}()", name)
         if isinstance(result, kolben_class):
             return result, f"{attr_name}()"
@@ -299,9 +316,10 @@ def find_best_app(module: ModuleType) -> Kolben:
     named ``create_app`` or ``make_app`` called without arguments.
 
     :raises NoAppException: when nothing is found, the module holds more than one
-        app, or a factory needs arguments or fails.
+        app, or a factory needs arguments. An error raised inside a factory
+        propagates as it is, as in Flask (the command line explains it instead).
     """
-    return _find_best_app(module)[0]
+    return _find_best_app(module, explain_errors=False)[0]
 
 
 def _parse_app_expression(app_name: str) -> tuple[str, list[t.Any], dict[str, t.Any], bool]:
@@ -345,8 +363,15 @@ def find_app_by_string(module: ModuleType, app_name: str) -> Kolben:
     evaluated.
 
     :raises NoAppException: when the expression can't be parsed, the attribute
-        doesn't exist, the factory fails, or the result isn't a kolben app.
+        doesn't exist, the factory can't be called with the arguments, or the
+        result isn't a kolben app. An error raised inside the factory propagates
+        as it is, as in Flask (the command line explains it instead).
     """
+    return _find_app_by_string(module, app_name, explain_errors=False)
+
+
+def _find_app_by_string(module: ModuleType, app_name: str, explain_errors: bool = True) -> Kolben:
+    """:func:`find_app_by_string`; ``explain_errors`` as for :func:`_find_best_app`."""
     name, args, kwargs, _ = _parse_app_expression(app_name)
     module_name = module.__name__
     try:
@@ -354,7 +379,9 @@ def find_app_by_string(module: ModuleType, app_name: str) -> Kolben:
     except AttributeError as e:
         raise NoAppException(f"Failed to find attribute {name!r} in {module_name!r}.") from e
     app = (
-        _call_factory(attr, app_name.strip(), module_name, *args, **kwargs)
+        _call_factory(
+            attr, app_name.strip(), module_name, *args, _explain_errors=explain_errors, **kwargs
+        )
         if inspect.isfunction(attr)
         else attr
     )
@@ -423,15 +450,19 @@ def _import_module(module_name: str, raise_if_not_found: bool) -> ModuleType | N
 
 
 def _locate_app(
-    module_name: str, app_name: str | None, raise_if_not_found: bool = True
+    module_name: str,
+    app_name: str | None,
+    raise_if_not_found: bool = True,
+    explain_errors: bool = True,
 ) -> tuple[Kolben, str] | None:
     module = _import_module(module_name, raise_if_not_found)
     if module is None:
         return None
     if app_name is None:
-        app, expr = _find_best_app(module)
+        app, expr = _find_best_app(module, explain_errors)
         return app, f"{module_name}:{expr}"
-    return find_app_by_string(module, app_name), f"{module_name}:{app_name.strip()}"
+    app = _find_app_by_string(module, app_name, explain_errors)
+    return app, f"{module_name}:{app_name.strip()}"
 
 
 @t.overload
@@ -457,9 +488,10 @@ def locate_app(
     :param raise_if_not_found: when False, return None if the module doesn't
         exist (an import error *inside* the module is still raised).
     :raises NoAppException: for a missing module, an error while importing it
-        (with its traceback), or no app in it.
+        (with its traceback), or no app in it. An error raised inside an app
+        factory propagates as it is, as in Flask (the command line explains it).
     """
-    found = _locate_app(module_name, app_name, raise_if_not_found)
+    found = _locate_app(module_name, app_name, raise_if_not_found, explain_errors=False)
     return None if found is None else found[0]
 
 
@@ -881,9 +913,12 @@ class KolbenGroup(AppGroup):
         except NoAppException as e:
             if ctx.resilient_parsing:  # shell completion: stay quiet
                 return None
+            # With the context: the usage line is shown too, as click shows it
+            # for an unknown command (Flask's output has both).
             raise NoAppException(
                 f"{e.format_message()}\n(The app was needed for the command {cmd_name!r},"
-                " which is not built in.)"
+                " which is not built in.)",
+                ctx=ctx,
             ) from e
 
         # Push the app's context (unless active) so parameter callbacks and the
@@ -1018,8 +1053,8 @@ class CertParamType(_ParamType):
 
 
 def _looks_like_import_path(text: str) -> bool:
-    """``module:name`` or ``package.module.name`` (dotted identifiers only)."""
-    return bool(re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*([:.][A-Za-z_]\w*)", text))
+    """``module``, ``module:name`` or ``package.module.name`` (identifiers only)."""
+    return bool(re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*(:[A-Za-z_]\w*)?", text))
 
 
 def _import_ssl_context(text: str) -> tuple[t.Any, str | None]:
@@ -1037,7 +1072,9 @@ def _import_ssl_context(text: str) -> tuple[t.Any, str | None]:
     if added:
         sys.path.append(cwd)
     try:
-        if importlib.util.find_spec(top) is None:
+        # A name already in sys.modules (even a non-module object put there) is
+        # imported as it is, as werkzeug's import_string does.
+        if top not in sys.modules and importlib.util.find_spec(top) is None:
             return None, None
         obj = import_string(text)
     except ImportStringError as e:
