@@ -2042,3 +2042,68 @@ def test_websocket_upgrade_over_plain_http_is_answered_426(app):
     conn = call(app, scope)
     assert conn.status == 426
     assert ran == []
+
+
+class SlowConnection(Connection):
+    """A client whose body arrives in several messages, a little apart."""
+
+    async def receive(self) -> Message:
+        await asyncio.sleep(0.01)
+        return await super().receive()
+
+
+@pytest.mark.parametrize("view_kind", ["sync", "async"])
+def test_a_streamed_response_reading_the_body_gets_all_of_it(app, view_kind):
+    """The door watches for a disconnect while it streams; messages of a body not
+    yet received go to the body's readers, not to the watcher."""
+    if view_kind == "sync":
+
+        @app.post("/s")
+        def stream():
+            def chunks():
+                yield "start;"
+                yield "got=" + request.get_data(as_text=True)
+
+            return kolben.stream_with_context(chunks())
+
+    else:
+
+        @app.post("/s")
+        @kolben.stream_request_body
+        async def stream():
+            async def chunks():
+                yield "start;"
+                parts = [chunk async for chunk in request.iter_body()]
+                yield "got=" + b"".join(parts).decode()
+
+            return kolben.stream_with_context(chunks())
+
+    conn = call(
+        app,
+        http_scope("/s", method="POST", headers=[("Content-Length", "9")]),
+        SlowConnection(body_messages(b"aaa", b"bbb", b"ccc")),
+    )
+    assert conn.status == 200
+    assert conn.body == b"start;got=aaabbbccc"
+
+
+def test_automatic_options_with_the_client_kept_answers(app):
+    """An empty streamed answer (automatic OPTIONS) with ``with client:``: the
+    body left for the test client is received, not waited for forever."""
+
+    @app.route("/x")
+    def x():
+        return "ok"
+
+    answers: list[int] = []
+
+    def run() -> None:
+        with app.asgi_test_client() as client:
+            answers.append(client.options("/x").status_code)
+            answers.append(client.options("/x", data=b"payload").status_code)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(20)
+    assert not worker.is_alive(), "the request hung"
+    assert answers == [200, 200]

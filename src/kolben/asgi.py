@@ -24,6 +24,7 @@ functions.
 from __future__ import annotations
 
 import asyncio
+import collections
 import collections.abc as cabc
 import contextlib
 import contextvars
@@ -234,6 +235,11 @@ class LazyBody(io.RawIOBase):
         self._max_length = max_length
         #: Whether :meth:`fill` ran (or has nothing to do).
         self.filled = done
+        #: Messages the disconnect watcher received for the body's readers.
+        self._received_early: collections.deque[Message] = collections.deque()
+        #: One receive() at a time: the body's readers and the door's disconnect
+        #: watcher share the connection (made on the loop, on first use).
+        self._receiving: asyncio.Lock | None = None
 
     def readable(self) -> bool:
         return True
@@ -255,7 +261,35 @@ class LazyBody(io.RawIOBase):
         door calls it before a worker-thread step)."""
         if self._received or self._done or self._pending or self._too_large_to_fill():
             return
-        self._pending = self._take(await self._receive())
+        self._pending = self._take(await self._next_message())
+
+    async def _next_message(self) -> Message:
+        """The next message for the body: one the disconnect watcher kept, or a
+        new one, received while nobody else receives."""
+        if self._received_early:
+            return self._received_early.popleft()
+        lock = self._receiving
+        if lock is None:
+            lock = self._receiving = asyncio.Lock()
+        async with lock:
+            if self._received_early:
+                return self._received_early.popleft()
+            return await self._receive()
+
+    async def wait_for_disconnect(self) -> None:
+        """Receive until the client disconnects, for the door's disconnect
+        watcher while a streamed response is sent: body messages received here
+        are kept for the body's readers (a streamed response may still read the
+        body), and so is the disconnect."""
+        lock = self._receiving
+        if lock is None:
+            lock = self._receiving = asyncio.Lock()
+        while True:
+            async with lock:
+                message = await self._receive()
+                self._received_early.append(message)
+            if message["type"] == "http.disconnect":
+                return
 
     async def fill(self, cap: int | None = None) -> None:
         """Receive the rest of the body now, up to ``MAX_CONTENT_LENGTH`` and
@@ -281,7 +315,7 @@ class LazyBody(io.RawIOBase):
         while not self._done and not self._disconnected:
             if limit is not None and self._received > limit:
                 break  # the rest stays unreceived; reading that far is a 413
-            chunk = self._take(await self._receive())
+            chunk = self._take(await self._next_message())
             if chunk:
                 if not spooled and size + len(chunk) > SPOOL_THRESHOLD:
                     spooled_file = tempfile.SpooledTemporaryFile(max_size=SPOOL_THRESHOLD)  # noqa: SIM115
@@ -307,7 +341,7 @@ class LazyBody(io.RawIOBase):
                 " stream_request_body), and code on the loop can't wait for it: read"
                 " it with 'async for chunk in request.iter_body()', or in sync code."
             )
-        message = asyncio.run_coroutine_threadsafe(_awaited(self._receive), self._loop).result()
+        message = asyncio.run_coroutine_threadsafe(self._next_message(), self._loop).result()
         return self._take(message)
 
     def _take(self, message: Message) -> bytes:
@@ -359,7 +393,7 @@ class LazyBody(io.RawIOBase):
         if data:
             yield data
         while not self._done:
-            chunk = self._take(await self._receive())
+            chunk = self._take(await self._next_message())
             if self._disconnected:
                 raise ClientDisconnected()
             if limit is not None and self._received > limit:
@@ -398,10 +432,6 @@ class LazyBody(io.RawIOBase):
 #: request whose view is sync (or that matched none): reading further on the
 #: loop is a 413 (a sync view reads the rest in its worker thread).
 ASYNC_HOOK_BODY_LIMIT = 1024 * 1024
-
-
-async def _awaited(receive: Receive) -> Message:
-    return await receive()
 
 
 async def _serve_http(app: Kolben, scope: Scope, receive: Receive, send: Send) -> None:
@@ -462,7 +492,7 @@ async def _serve_http(app: Kolben, scope: Scope, receive: Receive, send: Send) -
         # A sync body advanced in worker threads may call async code through
         # ensure_sync: it finds the server's loop in the request's context.
         context.run(_server_loop.set, loop)
-        await _send_body(loop, app, context, app_iter, receive, send)
+        await _send_body(loop, app, context, app_iter, receive, send, body)
     finally:
         close = getattr(app_iter, "close", None)
         if close is not None:
@@ -595,11 +625,21 @@ async def _send_body(
     app_iter: t.Any,
     receive: Receive,
     send: Send,
+    body: LazyBody | None = None,
 ) -> None:
-    """Send a streamed body (a buffered one is sent by :func:`_serve_http`)."""
+    """Send a streamed body (a buffered one is sent by :func:`_serve_http`).
+
+    A task watches for the client's disconnect meanwhile. While the request body
+    is not all received, it receives through ``body``, which keeps the body's
+    messages for its readers (the streamed response may read the body).
+    """
     disconnected = asyncio.Event()
 
     async def watch_disconnect() -> None:
+        if body is not None:
+            await body.wait_for_disconnect()
+            disconnected.set()
+            return
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
