@@ -1,4 +1,7 @@
-"""Phrases Flask's own test suite looks for in kolben's messages and reprs.
+"""What Flask's own test suites (Flask's and its extensions') look for: the words
+of kolben's messages and reprs, and ``app.secret_key`` read as Flask reads it.
+
+Phrases Flask's own test suite looks for in kolben's messages and reprs.
 
 kolben's messages say more than Flask's, but code and tests written for Flask
 look for Flask's words, so each message keeps them (checked against Flask 3.1's
@@ -7,7 +10,10 @@ look for Flask's words, so each message keeps them (checked against Flask 3.1's
 
 from __future__ import annotations
 
+import typing as t
+
 import pytest
+from tests.helpers import kolben_only
 
 import kolben
 from kolben import g, jsonify
@@ -47,3 +53,54 @@ def test_session_transaction_without_a_session_uses_flasks_words() -> None:
     with pytest.raises(RuntimeError) as info, app.test_client().session_transaction():
         pass
     assert "Session backend did not open a session" in str(info.value)
+
+
+def test_a_secret_key_set_as_a_class_attribute_signs_sessions_and_tokens(
+    client_for: t.Any,
+) -> None:
+    """Flask reads ``app.secret_key``; a subclass may set it on the class (as
+    Flask-WTF's tests do), leaving ``config["SECRET_KEY"]`` empty."""
+
+    class App(kolben.Kolben):
+        secret_key = "a class-level key"
+
+    app = App(__name__)
+    assert app.config["SECRET_KEY"] is None
+
+    @app.route("/set")
+    def set_value() -> str:
+        kolben.session["x"] = 1
+        return "ok"
+
+    @app.route("/get")
+    def get_value() -> str:
+        return str(kolben.session.get("x"))
+
+    client = client_for(app)
+    assert client.get("/set").status_code == 200
+    assert client.get("/get").text == "1"
+
+
+@kolben_only
+def test_tokens_and_server_sessions_use_a_class_level_secret_key(client_for: t.Any) -> None:
+    class App(kolben.Kolben):
+        secret_key = "a class-level key"
+
+    app = App(__name__)
+    with app.app_context():
+        token = app.tokens.dumps({"a": 1}, salt="test")
+        assert app.tokens.loads(token, salt="test") == {"a": 1}
+    app.config["SESSION_BACKEND"] = "memory"
+
+    @app.route("/set")
+    def set_value() -> str:
+        kolben.session["x"] = 2
+        return "ok"
+
+    @app.route("/get")
+    def get_value() -> str:
+        return str(kolben.session.get("x"))
+
+    client = client_for(app)
+    assert client.get("/set").status_code == 200
+    assert client.get("/get").text == "2"

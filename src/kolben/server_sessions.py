@@ -733,7 +733,7 @@ class ServerSideSessionInterface(SessionInterface):
     def get_signer(self, app: Kolben) -> Signer | None:
         """The signer of session ids (``SECRET_KEY``, accepting
         ``SECRET_KEY_FALLBACKS``), or None without a secret key."""
-        secret_key = app.config["SECRET_KEY"]
+        secret_key = app.secret_key  # as Flask reads it (also a class attribute)
         if not secret_key:
             return None
         fallbacks = app.config["SECRET_KEY_FALLBACKS"]

@@ -388,7 +388,9 @@ class SecureCookieSessionInterface(SessionInterface):
         ``REQUEST_DATA_CACHES`` config is false (see :mod:`kolben.caching`).
         """
         config = app.config
-        secret_key = config["SECRET_KEY"]
+        # app.secret_key, as Flask reads it: a subclass may set it as a class
+        # attribute (``class App(Flask): secret_key = ...``), not in the config.
+        secret_key = app.secret_key
         if not secret_key:
             return None
         fallbacks = config["SECRET_KEY_FALLBACKS"]

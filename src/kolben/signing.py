@@ -100,7 +100,7 @@ class Tokens:
                 " keeps a token made for one use from being accepted for another."
             )
         config = self.app.config
-        secret_key = config["SECRET_KEY"]
+        secret_key = self.app.secret_key  # as Flask reads it (also a class attribute)
         if not secret_key:
             raise RuntimeError(
                 "Signed tokens need a secret key: set app.config['SECRET_KEY'] (or"
