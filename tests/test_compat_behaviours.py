@@ -594,6 +594,11 @@ def test_debug_flag_sets_flask_debug_under_compat(monkeypatch, compat_on):
 def test_main_names_the_program_as_started(monkeypatch, capsys, argv0, prog):
     from kolben.cli import main
 
+    # Started as flask, main() gives the process's command line Flask's help
+    # words: put kolben's back after the test.
+    for obj in (kolben.cli.cli, kolben.cli.version_option, kolben.cli._env_file_option):
+        monkeypatch.setattr(obj, "help", obj.help)
+    monkeypatch.setattr(kolben.cli._app_option, "help", kolben.cli._app_option.help)
     monkeypatch.setattr(sys, "argv", [argv0, "--no-such-option"])
     with pytest.raises(SystemExit):
         main()
