@@ -55,6 +55,23 @@ def test_session_transaction_without_a_session_uses_flasks_words() -> None:
     assert "Session backend did not open a session" in str(info.value)
 
 
+def assert_session_keeps_a_value(client: t.Any) -> None:
+    """A value put in the session by one request is read back by the next."""
+    app = client.application
+
+    @app.route("/set")
+    def set_value() -> str:
+        kolben.session["x"] = 1
+        return "ok"
+
+    @app.route("/get")
+    def get_value() -> str:
+        return str(kolben.session.get("x"))
+
+    assert client.get("/set").status_code == 200
+    assert client.get("/get").text == "1"
+
+
 def test_a_secret_key_set_as_a_class_attribute_signs_sessions_and_tokens(
     client_for: t.Any,
 ) -> None:
@@ -66,19 +83,7 @@ def test_a_secret_key_set_as_a_class_attribute_signs_sessions_and_tokens(
 
     app = App(__name__)
     assert app.config["SECRET_KEY"] is None
-
-    @app.route("/set")
-    def set_value() -> str:
-        kolben.session["x"] = 1
-        return "ok"
-
-    @app.route("/get")
-    def get_value() -> str:
-        return str(kolben.session.get("x"))
-
-    client = client_for(app)
-    assert client.get("/set").status_code == 200
-    assert client.get("/get").text == "1"
+    assert_session_keeps_a_value(client_for(app))
 
 
 @kolben_only
@@ -91,16 +96,4 @@ def test_tokens_and_server_sessions_use_a_class_level_secret_key(client_for: t.A
         token = app.tokens.dumps({"a": 1}, salt="test")
         assert app.tokens.loads(token, salt="test") == {"a": 1}
     app.config["SESSION_BACKEND"] = "memory"
-
-    @app.route("/set")
-    def set_value() -> str:
-        kolben.session["x"] = 2
-        return "ok"
-
-    @app.route("/get")
-    def get_value() -> str:
-        return str(kolben.session.get("x"))
-
-    client = client_for(app)
-    assert client.get("/set").status_code == 200
-    assert client.get("/get").text == "2"
+    assert_session_keeps_a_value(client_for(app))

@@ -238,7 +238,7 @@ class LazyBody(io.RawIOBase):
         #: Messages the disconnect watcher received for the body's readers.
         self._received_early: collections.deque[Message] = collections.deque()
         #: One receive() at a time: the body's readers and the door's disconnect
-        #: watcher share the connection (made on the loop, on first use).
+        #: watcher share the connection (made on first use: _receive_lock).
         self._receiving: asyncio.Lock | None = None
 
     def readable(self) -> bool:
@@ -263,15 +263,18 @@ class LazyBody(io.RawIOBase):
             return
         self._pending = self._take(await self._next_message())
 
+    def _receive_lock(self) -> asyncio.Lock:
+        lock = self._receiving
+        if lock is None:
+            lock = self._receiving = asyncio.Lock()
+        return lock
+
     async def _next_message(self) -> Message:
         """The next message for the body: one the disconnect watcher kept, or a
         new one, received while nobody else receives."""
         if self._received_early:
             return self._received_early.popleft()
-        lock = self._receiving
-        if lock is None:
-            lock = self._receiving = asyncio.Lock()
-        async with lock:
+        async with self._receive_lock():
             if self._received_early:
                 return self._received_early.popleft()
             return await self._receive()
@@ -281,9 +284,7 @@ class LazyBody(io.RawIOBase):
         watcher while a streamed response is sent: body messages received here
         are kept for the body's readers (a streamed response may still read the
         body), and so is the disconnect."""
-        lock = self._receiving
-        if lock is None:
-            lock = self._receiving = asyncio.Lock()
+        lock = self._receive_lock()
         while True:
             async with lock:
                 message = await self._receive()

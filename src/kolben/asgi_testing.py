@@ -99,26 +99,21 @@ class ASGIBridge:
             stream.seek(start)  # a redirect that keeps the method sends it again
         messages: list[dict[str, t.Any]] = []
         sent_body = False
-        responded: asyncio.Event | None = None
+        responded = asyncio.Event()
 
         async def receive() -> dict[str, t.Any]:
             # The body, then (as uvicorn does) a disconnect once the response
             # is complete; until then nothing.
-            nonlocal sent_body, responded
+            nonlocal sent_body
             if not sent_body:
                 sent_body = True
                 return {"type": "http.request", "body": body, "more_body": False}
-            if responded is None:
-                responded = asyncio.Event()
             await responded.wait()
             return {"type": "http.disconnect"}
 
         async def send(message: t.MutableMapping[str, t.Any]) -> None:
-            nonlocal responded
             messages.append(dict(message))
             if message["type"] == "http.response.body" and not message.get("more_body", False):
-                if responded is None:
-                    responded = asyncio.Event()
                 responded.set()
 
         asyncio.run(self.app.asgi_app(scope, receive, send))

@@ -144,6 +144,8 @@ class HookRegistry(defaultdict[t.Any, list[F]]):
             self.plans = {}
 
     def __setitem__(self, key: t.Any, value: list[F]) -> None:
+        if type(value) is HookList and value._registry is None:
+            value._registry = weakref.ref(self)  # a new list: it tells this registry
         super().__setitem__(key, value)
         self.forget_plans()
 
@@ -156,8 +158,6 @@ class HookRegistry(defaultdict[t.Any, list[F]]):
             return self[key]
         if default is None:
             default = HookList()
-        if type(default) is HookList and default._registry is None:
-            default._registry = weakref.ref(self)  # a new list: it tells this registry
         self[key] = default
         return default
 
