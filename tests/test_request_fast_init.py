@@ -18,8 +18,11 @@ pytestmark = pytest.mark.skipif(RUNNING_ON_FLASK, reason="kolben's own fast path
 
 
 def state(req):
-    """The request's attributes, with the environ compared separately."""
-    return {k: v for k, v in vars(req).items() if k not in ("environ", "headers")}
+    """The request's attributes, with the environ compared separately (and
+    kolben's own ``_known_environ``, which is the environ)."""
+    return {
+        k: v for k, v in vars(req).items() if k not in ("environ", "headers", "_known_environ")
+    }
 
 
 def assert_same(fast, slow):
@@ -28,6 +31,7 @@ def assert_same(fast, slow):
     assert type(fast.headers) is type(slow.headers)
     assert list(fast.headers) == list(slow.headers)
     assert fast.environ["werkzeug.request"] is fast
+    assert fast._known_environ is fast.environ
     for name in ("path", "root_path", "url", "host", "server"):
         assert derived(fast, name) == derived(slow, name), name
 

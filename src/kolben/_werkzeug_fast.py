@@ -111,7 +111,9 @@ def make_request(request_class: type[_WerkzeugRequest], environ: WSGIEnvironment
     if fast is None:
         fast = _check_fast_request_init(request_class)
     if not fast:
-        return request_class(environ)
+        rv = request_class(environ)
+        rv._known_environ = rv.environ  # type: ignore[attr-defined]
+        return rv
     return _build_request(request_class, environ)
 
 
@@ -145,6 +147,8 @@ def _build_request(request_class: type[_WerkzeugRequest], environ: WSGIEnvironme
     rv.remote_addr = get("REMOTE_ADDR")
     rv.environ = environ
     rv.shallow = False
+    # kolben's (see kolben.wrappers.Request): the environ the pipeline reads.
+    rv._known_environ = environ  # type: ignore[attr-defined]
     environ["werkzeug.request"] = rv
     return rv
 
@@ -169,6 +173,7 @@ def _check_fast_request_init(cls: type[_WerkzeugRequest]) -> bool:
                 fast = _build_request(cls, dict(environ))
                 slow = cls(dict(environ))
                 fast_state = {**vars(fast), "environ": None, "headers": None}
+                fast_state.pop("_known_environ")
                 slow_state = {**vars(slow), "environ": None, "headers": None}
                 ok = ok and (
                     fast_state == slow_state

@@ -444,16 +444,22 @@ class Kolben(AppSetup):
         )
 
     def _handle_request(
-        self, environ: WSGIEnvironment, respond: t.Callable[[Response], R]
+        self,
+        environ: WSGIEnvironment | None,
+        respond: t.Callable[[Response], R],
+        request: Request | None = None,
     ) -> Steps[R]:
         """One request, from pushing its context to popping it: the steps both
         doors drive. ``respond(response)`` (the door's) runs in the request
-        context once the response is final; its result is returned."""
+        context once the response is final; its result is returned.
+
+        The request is made from ``environ``, or is ``request`` (the ASGI door's,
+        made from the scope, its environ made when read: ``environ`` is None)."""
         overridden = self._overridden
         if overridden and "request_context" in overridden:
-            ctx = yield self.request_context, (environ,)
+            ctx = yield self.request_context, (environ if request is None else request.environ,)
         else:
-            ctx = RequestContext(self, environ)
+            ctx = RequestContext(self, environ, request)  # type: ignore[arg-type]
         error: BaseException | None = None
         try:
             try:
@@ -476,7 +482,9 @@ class Kolben(AppSetup):
         finally:
             # Pop the contexts (running the teardown functions), first handing
             # them to the test client when it asked to keep them.
-            keep = environ.get(PRESERVE_CONTEXT_KEY)
+            keep = (environ if environ is not None else ctx.request._known_environ).get(
+                PRESERVE_CONTEXT_KEY
+            )
             if keep is not None:
                 keep(_cv_app.get())
                 keep(_cv_request.get())
@@ -525,7 +533,7 @@ class Kolben(AppSetup):
         ):
             # PERF: no user code runs after the view (see _process_response): no
             # generator for finalizing unless a session store may do I/O.
-            if ctx._opened_session is None and "HTTP_COOKIE" not in ctx.request.environ:
+            if ctx._opened_session is None and "HTTP_COOKIE" not in ctx.request._known_environ:
                 response = self.make_response(rv)
             elif type(self.session_interface) is SecureCookieSessionInterface:
                 response = self.make_response(rv)
@@ -830,7 +838,7 @@ class Kolben(AppSetup):
             ctx._after_request_functions
             or self.after_request_funcs
             or ctx._opened_session is not None
-            or "HTTP_COOKIE" in ctx.request.environ
+            or "HTTP_COOKIE" in ctx.request._known_environ
         )
 
     def _process_response(self, response: Response) -> Steps[Response]:
@@ -848,7 +856,7 @@ class Kolben(AppSetup):
                 )
         # PERF: a request that neither opened the session nor sent a cookie has
         # no session to save.
-        if ctx._opened_session is not None or "HTTP_COOKIE" in ctx.request.environ:
+        if ctx._opened_session is not None or "HTTP_COOKIE" in ctx.request._known_environ:
             if type(self.session_interface) is SecureCookieSessionInterface:
                 # PERF: the built-in cookie sessions do no I/O: saved without a
                 # generator (the same steps as _save_session's inline case).

@@ -29,20 +29,23 @@ import collections.abc as cabc
 import contextlib
 import contextvars
 import io
-import sys
 import tempfile
 import typing as t
 from functools import partial
-from urllib.parse import unquote_to_bytes
 
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 
 from . import typing as ft
 from .app import Kolben
+from .asgi_environ import ENVIRON_EXTRA_KEY as ENVIRON_EXTRA_KEY
+from .asgi_environ import SCOPE_KEY as SCOPE_KEY
+from .asgi_environ import build_environ as build_environ
+from .asgi_environ import can_make_lazily, scan_headers, scope_request, scope_requests_allowed
 from .caching import Cache
 from .concurrency import _server_loop, is_async_callable, running_loop
 from .globals import _cv_request
 from .pipeline import drive_eagerly
+from .wrappers import Request as _KolbenRequest
 from .wrappers import Response as _KolbenResponse
 from .wsgi import PRESERVE_CONTEXT_KEY
 
@@ -57,11 +60,6 @@ Send = ft.ASGISend
 
 #: Request bodies larger than this many bytes are spooled to a temporary file.
 SPOOL_THRESHOLD = 1024 * 1024
-
-#: The environ key holding the ASGI scope, for code that wants it.
-SCOPE_KEY = "asgi.scope"
-#: Extra environ entries a caller may pass in the scope (used by the test client).
-ENVIRON_EXTRA_KEY = "kolben.environ"
 
 
 def serve(
@@ -86,110 +84,6 @@ def serve(
 
 
 # -- the request --------------------------------------------------------------------
-
-
-def build_environ(scope: Scope, body: t.IO[bytes]) -> dict[str, t.Any]:
-    """The WSGI environ for an ASGI HTTP scope (PEP 3333 string rules)."""
-    root_path: str = scope.get("root_path", "")
-    raw_path: bytes | None = scope.get("raw_path")
-    if raw_path is not None:
-        if b"?" in raw_path:
-            raw_path = raw_path.partition(b"?")[0]
-        # PERF: most paths have nothing percent-encoded.
-        path_info = (
-            unquote_to_bytes(raw_path) if b"%" in raw_path else raw_path
-        ).decode("latin-1")
-    else:
-        path_info = scope["path"].encode("utf-8").decode("latin-1")
-    if root_path:
-        script_name = root_path.encode("utf-8").decode("latin-1")
-        if path_info.startswith(script_name):
-            path_info = path_info[len(script_name) :]
-    else:
-        script_name = ""
-
-    # PERF: the constant entries come from a template (one dict copy).
-    environ = _ENVIRON_TEMPLATE.copy()
-    environ["REQUEST_METHOD"] = scope["method"]
-    environ["SCRIPT_NAME"] = script_name
-    environ["PATH_INFO"] = path_info
-    environ["QUERY_STRING"] = scope.get("query_string", b"").decode("latin-1")
-    server = scope.get("server") or _DEFAULT_SERVER
-    environ["SERVER_NAME"] = server[0]
-    port = server[1]
-    environ["SERVER_PORT"] = "" if port is None else str(port)
-    version = scope.get("http_version", "1.1")
-    environ["SERVER_PROTOCOL"] = "HTTP/1.1" if version == "1.1" else f"HTTP/{version}"
-    environ["wsgi.url_scheme"] = scope.get("scheme", "http")
-    environ["wsgi.input"] = body
-    environ["wsgi.errors"] = sys.stderr
-    environ[SCOPE_KEY] = scope
-    client = scope.get("client")
-    if client:
-        environ["REMOTE_ADDR"] = client[0]
-        environ["REMOTE_PORT"] = str(client[1])
-    keys = _ENVIRON_KEYS
-    for raw_name, raw_value in scope.get("headers", ()):
-        key = keys.get(raw_name) or _environ_key(raw_name)
-        if key is _DROPPED:
-            continue
-        value = raw_value.decode("latin-1")
-        if key in environ:
-            separator = "; " if key == "HTTP_COOKIE" else ","
-            environ[key] = f"{environ[key]}{separator}{value}"
-        else:
-            environ[key] = value
-    extra = scope.get(ENVIRON_EXTRA_KEY)
-    if extra:
-        environ.update(extra)
-    return environ
-
-
-_DEFAULT_SERVER = ("localhost", 80)
-_ENVIRON_TEMPLATE: dict[str, t.Any] = {
-    "REQUEST_METHOD": "GET",
-    "SCRIPT_NAME": "",
-    "PATH_INFO": "",
-    "QUERY_STRING": "",
-    "SERVER_NAME": "",
-    "SERVER_PORT": "",
-    "SERVER_PROTOCOL": "HTTP/1.1",
-    "wsgi.version": (1, 0),
-    "wsgi.url_scheme": "http",
-    "wsgi.input": None,
-    "wsgi.input_terminated": True,
-    "wsgi.errors": None,
-    "wsgi.multithread": True,
-    "wsgi.multiprocess": True,
-    "wsgi.run_once": False,
-    SCOPE_KEY: None,
-}
-
-
-# PERF: header name -> environ key, for the names clients send (bounded: the names
-# are the client's choice; see kolben.caching for the eviction).
-_ENVIRON_KEYS: Cache[bytes, str] = Cache(512, "kolben.asgi: environ keys of header names")
-
-
-#: What :func:`_environ_key` gives for a header name with an underscore: the
-#: header is left out of the environ.
-_DROPPED = "\0dropped"
-
-
-def _environ_key(raw_name: bytes) -> str:
-    """The environ key of a header name (``x-forwarded-for`` ->
-    ``HTTP_X_FORWARDED_FOR``), or :data:`_DROPPED` for a name with an underscore.
-
-    A name with an underscore would map to the same key as the name with a dash
-    (``X_Forwarded_For`` and ``X-Forwarded-For``), so a client could pass off its
-    own value as one a proxy sets; it is left out, as werkzeug's server and
-    gunicorn do.
-    """
-    if b"_" in raw_name:
-        return _ENVIRON_KEYS.put(raw_name, _DROPPED)
-    name = raw_name.decode("latin-1").upper().replace("-", "_")
-    key = name if name in ("CONTENT_TYPE", "CONTENT_LENGTH") else f"HTTP_{name}"
-    return _ENVIRON_KEYS.put(raw_name, key)
 
 
 class LazyBody(io.RawIOBase):
@@ -436,19 +330,23 @@ ASYNC_HOOK_BODY_LIMIT = 1024 * 1024
 
 
 async def _serve_http(app: Kolben, scope: Scope, receive: Receive, send: Send) -> None:
-    environ = build_environ(scope, _NO_BODY)
-    length = environ.get("CONTENT_LENGTH")
+    # The environ entries the door reads (the body's framing headers) and the
+    # pipeline reads (Host, Cookie) before any user code: the whole environ is
+    # made only if something reads it (kolben.asgi_environ).
+    known = scan_headers(scope)
+    length = known.get("CONTENT_LENGTH")
     body: LazyBody | None = None
+    input_stream: t.IO[bytes]
     if (
         length is None
-        and environ["REQUEST_METHOD"] in _BODILESS_METHODS
-        and "HTTP_TRANSFER_ENCODING" not in environ
-        and environ["SERVER_PROTOCOL"] in _HTTP1
+        and scope["method"] in _BODILESS_METHODS
+        and "HTTP_TRANSFER_ENCODING" not in known
+        and scope.get("http_version", "1.1") in _HTTP1
     ):
         # PERF: an HTTP/1 GET or HEAD without Content-Length or Transfer-Encoding
         # has no body (RFC 9112, 6.3), so nothing is waited for. The server's
         # empty http.request message stays unread; a disconnect watcher skips it.
-        environ["wsgi.input"] = io.BytesIO()
+        input_stream = io.BytesIO()
     else:
         content_length: int | None = None
         if length is not None:
@@ -465,7 +363,7 @@ async def _serve_http(app: Kolben, scope: Scope, receive: Receive, send: Send) -
             content_length=content_length,
             max_length=app.config["MAX_CONTENT_LENGTH"],
         )
-        environ["wsgi.input"] = body
+        input_stream = t.cast(t.IO[bytes], body)
     # The request's one context: every step of its pipeline runs in it, on the
     # loop and in worker threads alike (see kolben.pipeline).
     context = contextvars.copy_context()
@@ -474,13 +372,19 @@ async def _serve_http(app: Kolben, scope: Scope, receive: Receive, send: Send) -
         if "wsgi_app" in app.__dict__ or "wsgi_app" in app._overridden:
             # WSGI middleware wraps the app (app.wsgi_app = ProxyFix(app.wsgi_app)),
             # or the class overrides it: the WSGI call runs as one sync step.
+            environ = build_environ(scope, input_stream)
             app_iter, status, headers = await _serve_wsgi_app(app, environ, body, context)
         else:
-
-            def respond(response: t.Any) -> tuple[t.Any, int, list[tuple[bytes, bytes]]]:
-                return asgi_response(response, environ)
-
-            done, result = drive_eagerly(app, app._handle_request(environ, respond), context, body)
+            request_class = app.request_class
+            request: t.Any
+            if scope_requests_allowed(request_class) and can_make_lazily(scope, known):
+                request = scope_request(request_class, scope, input_stream, known)
+                request.json_module = app.json
+                steps = app._handle_request(None, partial(asgi_response, environ=request), request)
+            else:
+                environ = build_environ(scope, input_stream)
+                steps = app._handle_request(environ, partial(asgi_response, environ=environ))
+            done, result = drive_eagerly(app, steps, context, body)
             app_iter, status, headers = result if done else await result
         if body is not None and body.disconnected:
             return  # the client left while sending its body: nobody to answer
@@ -501,7 +405,8 @@ async def _serve_http(app: Kolben, scope: Scope, receive: Receive, send: Send) -
                 running_loop(), partial(context.run, close), cancellable=False
             )
         if body is not None:
-            if PRESERVE_CONTEXT_KEY in environ:
+            extra = scope.get(ENVIRON_EXTRA_KEY)
+            if extra and PRESERVE_CONTEXT_KEY in extra:
                 # The test client keeps the request (``with client:``), and its
                 # body stays readable after the request, as under WSGI.
                 if not body.filled:
@@ -536,7 +441,8 @@ async def _serve_wsgi_app(
 _NO_BODY = t.cast(t.IO[bytes], io.BytesIO())
 #: Requests that have no body unless a header frames one (see _serve_http).
 _BODILESS_METHODS = frozenset({"GET", "HEAD"})
-_HTTP1 = frozenset({"HTTP/1.1", "HTTP/1.0"})
+#: The ASGI ``http_version`` values of HTTP/1.
+_HTTP1 = frozenset({"1.1", "1.0"})
 
 
 # PERF: response header names as ASGI wants them (lowercase bytes); the app's own
@@ -561,11 +467,13 @@ def _asgi_headers(headers: t.Iterable[tuple[str, str]]) -> list[tuple[bytes, byt
 
 
 def asgi_response(
-    response: t.Any, environ: dict[str, t.Any]
+    response: t.Any, environ: dict[str, t.Any] | _KolbenRequest
 ) -> tuple[t.Any, int, list[tuple[bytes, bytes]]]:
     """The body (an iterable), status code and ASGI headers of ``response`` for
     the request of ``environ``: what ``response.get_wsgi_response(environ)``
-    gives, in ASGI's types.
+    gives, in ASGI's types. ``environ`` may be a request made from a scope
+    (:func:`kolben.asgi_environ.scope_request`), whose environ is read only if
+    the response needs it.
 
     PERF: a buffered response of kolben's own class (its WSGI methods not
     overridden) whose headers need no adjustment (a 2xx-5xx status other than
@@ -591,7 +499,7 @@ def asgi_response(
             and status != 304
             and not response._on_close
             and not response.direct_passthrough
-            and environ["REQUEST_METHOD"] != "HEAD"
+            and _request_method(environ) != "HEAD"
         ):
             names = _HEADER_NAMES
             headers: list[tuple[bytes, bytes]] = []
@@ -606,8 +514,17 @@ def asgi_response(
             else:
                 if has_length:
                     return body, status, headers
+    if not isinstance(environ, dict):
+        environ = environ.environ
     app_iter, _, wsgi_headers = response.get_wsgi_response(environ)
     return app_iter, response.status_code, _asgi_headers(wsgi_headers)
+
+
+def _request_method(environ: dict[str, t.Any] | _KolbenRequest) -> str:
+    """The method as the WSGI environ has it (not upper-cased)."""
+    if isinstance(environ, dict):
+        return environ["REQUEST_METHOD"]  # type: ignore[no-any-return]
+    return environ._scope["method"]  # type: ignore[index,no-any-return]
 
 
 _WSGI_RESPONSE = _KolbenResponse.get_wsgi_response

@@ -16,6 +16,7 @@ from urllib.parse import quote
 from werkzeug.http import HTTP_STATUS_CODES
 
 from .asgi import ENVIRON_EXTRA_KEY
+from .asgi_environ import SCOPE_ENTRIES
 from .testing import KolbenClient
 
 if t.TYPE_CHECKING:
@@ -24,26 +25,7 @@ if t.TYPE_CHECKING:
     from .app import Kolben
 
 # Environ keys the ASGI door rebuilds from the scope; everything else is passed on.
-_REBUILT = {
-    "REQUEST_METHOD",
-    "SCRIPT_NAME",
-    "PATH_INFO",
-    "QUERY_STRING",
-    "SERVER_NAME",
-    "SERVER_PORT",
-    "SERVER_PROTOCOL",
-    "REMOTE_ADDR",
-    "REMOTE_PORT",
-    "CONTENT_TYPE",
-    "CONTENT_LENGTH",
-    "wsgi.version",
-    "wsgi.url_scheme",
-    "wsgi.input",
-    "wsgi.multithread",
-    "wsgi.multiprocess",
-    "wsgi.run_once",
-    "wsgi.input_terminated",
-}
+_REBUILT = SCOPE_ENTRIES
 
 
 def environ_to_scope(environ: WSGIEnvironment) -> dict[str, t.Any]:

@@ -302,6 +302,8 @@ class RequestContext:
         if request is None:
             request = make_request(app.request_class, environ)
             request.json_module = app.json
+        elif "_known_environ" not in request.__dict__:  # made by the caller
+            request._known_environ = request.environ
         self.request: Request = request
         self._url_adapter: MapAdapter | object | None = _sentinel
         #: The session once opened (None until then; see the ``_session`` property).
@@ -568,8 +570,9 @@ class RequestContext:
         active = _cv_request.get(None)
         _cv_request.reset(tokens.pop()[0])
         if last:
-            # Break the request <-> environ reference cycle.
-            request.environ["werkzeug.request"] = None
+            # Break the request <-> environ reference cycle (a request made
+            # from an ASGI scope has none until its environ is made).
+            request._known_environ["werkzeug.request"] = None
         if app_ctx is not None:
             active_app = _cv_app.get(None)
             _cv_app.reset(app_ctx._cv_tokens.pop())
@@ -587,7 +590,7 @@ class RequestContext:
         _cv_request.reset(token)
         if last:
             # Break the request <-> environ reference cycle.
-            self.request.environ["werkzeug.request"] = None
+            self.request._known_environ["werkzeug.request"] = None
         return active, app_ctx
 
     def _wrong_context(self, active: RequestContext | None) -> t.NoReturn:

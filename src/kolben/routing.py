@@ -29,6 +29,10 @@ def quote_anchor(anchor: str) -> str:
     return quote(anchor, safe=_ANCHOR_SAFE)
 
 
+#: The first item of an adapter cache key made from an ASGI scope.
+_FROM_SCOPE = "asgi scope"
+
+
 class AdapterCache:
     """Map adapters for matching, one per distinct request origin.
 
@@ -67,6 +71,20 @@ class AdapterCache:
     @staticmethod
     def key(request: Request, server_name: str | None) -> tuple[t.Any, ...] | None:
         """Return the cache key for ``request``, or None if it must not be cached."""
+        scope = request._scope
+        if scope is not None and "environ" not in request.__dict__:
+            # A request made from an ASGI scope, its environ not made: the scope
+            # values the environ's entries would be made of (never an upgrade:
+            # kolben.asgi_environ.can_make_lazily).
+            server = scope.get("server")
+            return (
+                _FROM_SCOPE,
+                request._known_environ.get("HTTP_HOST"),
+                None if server is None else tuple(server),
+                scope.get("scheme", "http"),
+                scope.get("root_path", ""),
+                server_name,
+            )
         environ = request.environ
         if "HTTP_UPGRADE" in environ:  # websocket upgrades change the scheme; rare
             return None

@@ -25,6 +25,7 @@ from ._werkzeug_fast import from_body as _from_body
 from ._werkzeug_fast import load_urlencoded_form
 from ._werkzeug_fast import make_request as make_request
 from ._werkzeug_fast import routing_path as routing_path
+from .asgi_environ import MadeOnRead
 from .caching import REQUEST_DATA_CACHES, Cache, request_data_cache
 from .globals import _cv_app
 
@@ -58,6 +59,22 @@ class Request(_WerkzeugRequest):
     """
 
     json_module: t.Any = json
+
+    # A request made from an ASGI scope (kolben.asgi_environ.scope_request) makes
+    # its environ, and the headers view of it, when first read; a request made
+    # from an environ has both in its instance from the start.
+    environ: WSGIEnvironment = MadeOnRead("environ")  # type: ignore[assignment]
+    headers: Headers = MadeOnRead("headers")  # type: ignore[assignment]
+    #: The ASGI scope of a request made from one, and its body stream.
+    _scope: dict[str, t.Any] | None = None
+    _input: t.IO[bytes] | None = None
+    #: What the pipeline reads of the environ (Host, Cookie, the body's framing
+    #: headers, the test client's context keeper): the environ itself, or, for a
+    #: request made from a scope whose environ is not made yet, those entries
+    #: (:data:`kolben.asgi_environ.KNOWN_HEADERS`), so reading them does not make
+    #: it. Set where kolben makes or is given a request (make_request,
+    #: RequestContext).
+    _known_environ: dict[str, t.Any]
 
     #: The rule that matched the request, or None before matching or on failure.
     url_rule: Rule | None = None
@@ -154,7 +171,7 @@ class Request(_WerkzeugRequest):
         :mod:`kolben.caching`; ``REQUEST_DATA_CACHES = False`` turns it off); the
         immutable result is shared.
         """
-        header = self.environ.get("HTTP_COOKIE") or ""
+        header = self._known_environ.get("HTTP_COOKIE") or ""
         storage = self.dict_storage_class
         if storage is not ImmutableMultiDict or len(header) > _COOKIE_CACHE_MAX_HEADER:
             return parse_cookie(header, cls=storage)  # type: ignore[return-value]

@@ -1,0 +1,372 @@
+"""The WSGI environ of an ASGI HTTP scope, and requests that make it only when read.
+
+werkzeug's request object is built on a WSGI environ, and Flask's API exposes it
+(``request.environ``, ``request.headers`` as an ``EnvironHeaders`` view of it). The
+ASGI door gives every request that environ, made by :func:`build_environ` from the
+scope with PEP 3333's string rules, but most requests never read it: what they
+need (method, scheme, server, paths, query string, client address) is set on the
+request from the scope directly, and the few environ entries the pipeline itself
+reads before anything else would (the Host and Cookie headers, the body's framing
+headers) are picked out of the headers in one pass (:func:`scan_headers`).
+:func:`scope_request` makes such a request; its ``environ`` and ``headers`` are
+made on first read by :class:`MadeOnRead`, equal to what :func:`build_environ`
+gives (checked once per request class by :func:`scope_requests_allowed`).
+
+PERF: building the environ and the headers view was about a fifth of the ASGI
+door's cost for a request that reads neither (``hello`` in the shared benchmark).
+"""
+
+from __future__ import annotations
+
+import sys
+import typing as t
+from urllib.parse import unquote_to_bytes
+
+from werkzeug.datastructures import EnvironHeaders
+from werkzeug.wrappers import Request as _WerkzeugRequest
+
+from . import typing as ft
+from ._werkzeug_fast import (
+    _check_fast_request_init,
+    _fast_request_classes,
+    make_request,
+)
+from .caching import Cache, WeakKeyCache
+from .wsgi import PRESERVE_CONTEXT_KEY
+
+#: The environ key holding the ASGI scope, for code that wants it.
+SCOPE_KEY = "asgi.scope"
+#: Extra environ entries a caller may pass in the scope (used by the test client).
+ENVIRON_EXTRA_KEY = "kolben.environ"
+
+
+def scope_paths(scope: ft.ASGIScope) -> tuple[str, bytes]:
+    """The root path of a scope and its path below it: the raw path (bytes),
+    percent-decoded, less the root path."""
+    root_path: str = scope.get("root_path", "")
+    raw_path: bytes | None = scope.get("raw_path")
+    if raw_path is not None:
+        if b"?" in raw_path:
+            raw_path = raw_path.partition(b"?")[0]
+        # PERF: most paths have nothing percent-encoded.
+        path = unquote_to_bytes(raw_path) if b"%" in raw_path else raw_path
+    else:
+        path = scope["path"].encode("utf-8")
+    if root_path:
+        root = root_path.encode("utf-8")
+        if path.startswith(root):
+            path = path[len(root) :]
+    return root_path, path
+
+
+def build_environ(scope: ft.ASGIScope, body: t.IO[bytes]) -> dict[str, t.Any]:
+    """The WSGI environ for an ASGI HTTP scope (PEP 3333 string rules)."""
+    root_path, path = scope_paths(scope)
+    # PERF: the constant entries come from a template (one dict copy).
+    environ = _ENVIRON_TEMPLATE.copy()
+    environ["REQUEST_METHOD"] = scope["method"]
+    # PEP 3333: str of the bytes as latin-1.
+    environ["SCRIPT_NAME"] = root_path.encode("utf-8").decode("latin-1") if root_path else ""
+    environ["PATH_INFO"] = path.decode("latin-1")
+    environ["QUERY_STRING"] = scope.get("query_string", b"").decode("latin-1")
+    server = scope.get("server") or _DEFAULT_SERVER
+    environ["SERVER_NAME"] = server[0]
+    port = server[1]
+    environ["SERVER_PORT"] = "" if port is None else str(port)
+    version = scope.get("http_version", "1.1")
+    environ["SERVER_PROTOCOL"] = "HTTP/1.1" if version == "1.1" else f"HTTP/{version}"
+    environ["wsgi.url_scheme"] = scope.get("scheme", "http")
+    environ["wsgi.input"] = body
+    environ["wsgi.errors"] = sys.stderr
+    environ[SCOPE_KEY] = scope
+    client = scope.get("client")
+    if client:
+        environ["REMOTE_ADDR"] = client[0]
+        environ["REMOTE_PORT"] = str(client[1])
+    keys = _ENVIRON_KEYS
+    for raw_name, raw_value in scope.get("headers", ()):
+        key = keys.get(raw_name) or _environ_key(raw_name)
+        if key is _DROPPED:
+            continue
+        value = raw_value.decode("latin-1")
+        if key in environ:
+            environ[key] = _joined(key, environ[key], value)
+        else:
+            environ[key] = value
+    extra = scope.get(ENVIRON_EXTRA_KEY)
+    if extra:
+        environ.update(extra)
+    return environ
+
+
+def _joined(key: str, first: str, value: str) -> str:
+    """The environ value of a header sent twice (cookies joined as one header)."""
+    separator = "; " if key == "HTTP_COOKIE" else ","
+    return f"{first}{separator}{value}"
+
+
+_DEFAULT_SERVER = ("localhost", 80)
+_ENVIRON_TEMPLATE: dict[str, t.Any] = {
+    "REQUEST_METHOD": "GET",
+    "SCRIPT_NAME": "",
+    "PATH_INFO": "",
+    "QUERY_STRING": "",
+    "SERVER_NAME": "",
+    "SERVER_PORT": "",
+    "SERVER_PROTOCOL": "HTTP/1.1",
+    "wsgi.version": (1, 0),
+    "wsgi.url_scheme": "http",
+    "wsgi.input": None,
+    "wsgi.input_terminated": True,
+    "wsgi.errors": None,
+    "wsgi.multithread": True,
+    "wsgi.multiprocess": True,
+    "wsgi.run_once": False,
+    SCOPE_KEY: None,
+}
+
+
+# PERF: header name -> environ key, for the names clients send (bounded: the names
+# are the client's choice; see kolben.caching for the eviction).
+_ENVIRON_KEYS: Cache[bytes, str] = Cache(512, "kolben.asgi: environ keys of header names")
+
+
+#: What :func:`_environ_key` gives for a header name with an underscore: the
+#: header is left out of the environ.
+_DROPPED = "\0dropped"
+
+
+def _environ_key(raw_name: bytes) -> str:
+    """The environ key of a header name (``x-forwarded-for`` ->
+    ``HTTP_X_FORWARDED_FOR``), or :data:`_DROPPED` for a name with an underscore.
+
+    A name with an underscore would map to the same key as the name with a dash
+    (``X_Forwarded_For`` and ``X-Forwarded-For``), so a client could pass off its
+    own value as one a proxy sets; it is left out, as werkzeug's server and
+    gunicorn do.
+    """
+    if b"_" in raw_name:
+        return _ENVIRON_KEYS.put(raw_name, _DROPPED)
+    name = raw_name.decode("latin-1").upper().replace("-", "_")
+    key = name if name in ("CONTENT_TYPE", "CONTENT_LENGTH") else f"HTTP_{name}"
+    return _ENVIRON_KEYS.put(raw_name, key)
+
+
+# -- requests whose environ is made when read ------------------------------------------
+
+#: The environ entries :func:`scan_headers` picks out: what the door and the
+#: pipeline read before any user code could read the environ.
+KNOWN_HEADERS = frozenset(
+    {"HTTP_HOST", "HTTP_COOKIE", "CONTENT_LENGTH", "HTTP_TRANSFER_ENCODING", "HTTP_UPGRADE"}
+)
+
+#: The environ entries :func:`build_environ` makes from the scope (all but the
+#: ``HTTP_`` headers).
+SCOPE_ENTRIES = frozenset(
+    {
+        "REQUEST_METHOD",
+        "SCRIPT_NAME",
+        "PATH_INFO",
+        "QUERY_STRING",
+        "SERVER_NAME",
+        "SERVER_PORT",
+        "SERVER_PROTOCOL",
+        "REMOTE_ADDR",
+        "REMOTE_PORT",
+        "CONTENT_TYPE",
+        "CONTENT_LENGTH",
+        "wsgi.version",
+        "wsgi.url_scheme",
+        "wsgi.input",
+        "wsgi.multithread",
+        "wsgi.multiprocess",
+        "wsgi.run_once",
+        "wsgi.input_terminated",
+    }
+)
+
+#: Extra environ entries (the test client's) that a scope request can't have:
+#: they would change what it reads from the scope.
+_SCOPE_READS = KNOWN_HEADERS | SCOPE_ENTRIES
+
+
+def scan_headers(scope: ft.ASGIScope) -> dict[str, str]:
+    """The :data:`KNOWN_HEADERS` entries the scope's environ would have (a header
+    sent twice joined as :func:`build_environ` joins it), plus the test client's
+    :data:`PRESERVE_CONTEXT_KEY` entry."""
+    known: dict[str, str] = {}
+    keys = _ENVIRON_KEYS
+    watched = KNOWN_HEADERS
+    for raw_name, raw_value in scope.get("headers", ()):
+        key = keys.get(raw_name) or _environ_key(raw_name)
+        if key in watched:
+            value = raw_value.decode("latin-1")
+            known[key] = _joined(key, known[key], value) if key in known else value
+    extra = scope.get(ENVIRON_EXTRA_KEY)
+    if extra and PRESERVE_CONTEXT_KEY in extra:
+        known[PRESERVE_CONTEXT_KEY] = extra[PRESERVE_CONTEXT_KEY]
+    return known
+
+
+def scope_request(
+    request_class: type[_WerkzeugRequest],
+    scope: ft.ASGIScope,
+    body: t.IO[bytes],
+    known: dict[str, str],
+) -> t.Any:
+    """A request of ``request_class`` for an HTTP scope, with ``known`` from
+    :func:`scan_headers`: the state werkzeug's constructor sets from the environ,
+    set from the scope; ``environ`` and ``headers`` made when first read.
+
+    Only for a class :func:`scope_requests_allowed` allows.
+    """
+    rv = request_class.__new__(request_class)
+    rv.method = scope["method"].upper()
+    rv.scheme = scope.get("scheme", "http")
+    name, port = scope.get("server") or _DEFAULT_SERVER
+    if name is None:
+        rv.server = None
+    else:
+        if type(port) is not int and port is not None:
+            try:
+                port = int(str(port))
+            except ValueError:
+                port = None
+        rv.server = (name, port)
+    root_path, path = scope_paths(scope)
+    # As werkzeug decodes SCRIPT_NAME and PATH_INFO (UTF-8, errors replaced).
+    rv.root_path = root_path.rstrip("/")
+    text = path.decode("latin-1") if path.isascii() else path.decode(errors="replace")
+    rv.path = "/" + text.lstrip("/")
+    rv.query_string = scope.get("query_string", b"")
+    client = scope.get("client")
+    rv.remote_addr = client[0] if client else None
+    rv.shallow = False
+    state = rv.__dict__
+    state["_scope"] = scope
+    state["_input"] = body
+    state["_known_environ"] = known
+    return rv
+
+
+def can_make_lazily(scope: ft.ASGIScope, known: dict[str, str]) -> bool:
+    """Whether a request for ``scope`` may make its environ when read: not for an
+    upgrade (the adapter cache doesn't cover it), nor with extra environ entries
+    that the request's state is read from."""
+    if "HTTP_UPGRADE" in known:
+        return False
+    extra = scope.get(ENVIRON_EXTRA_KEY)
+    return not extra or _SCOPE_READS.isdisjoint(extra)
+
+
+class MadeOnRead:
+    """``environ`` or ``headers`` of a request made by :func:`scope_request`: both
+    made on the first read of either, then kept in the instance (which a request
+    built from an environ has from the start, so it never gets here)."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: t.Any, owner: type[t.Any] | None = None) -> t.Any:
+        if obj is None:
+            return self
+        scope = obj._scope
+        if scope is None:
+            raise AttributeError(f"{type(obj).__name__!r} object has no attribute {self.name!r}")
+        environ = build_environ(scope, obj._input)
+        environ["werkzeug.request"] = obj
+        state = obj.__dict__
+        state["environ"] = environ
+        state["headers"] = EnvironHeaders(environ)
+        state["_known_environ"] = environ
+        return state[self.name]
+
+
+# Whether scope_request may make requests of a class (weak keys).
+_scope_request_classes: WeakKeyCache[bool] = WeakKeyCache(
+    256, "kolben.asgi_environ: request classes made from a scope"
+)
+
+
+def scope_requests_allowed(request_class: type[t.Any]) -> bool:
+    """Whether :func:`scope_request` may make requests of ``request_class``:
+    decided once per class. It must keep werkzeug's constructor (the fast
+    constructor's check), keep :class:`MadeOnRead` for ``environ`` and
+    ``headers``, and give, on sample scopes, the state, environ and headers that
+    the environ-built request has."""
+    allowed = _scope_request_classes.get(id(request_class))
+    if allowed is None:
+        allowed = _check_scope_requests(request_class)
+    return allowed
+
+
+def _check_scope_requests(cls: type[t.Any]) -> bool:
+    from inspect import getattr_static
+
+    fast_init = _fast_request_classes.get(id(cls))
+    if fast_init is None:
+        fast_init = _check_fast_request_init(cls)
+    ok = fast_init and all(
+        isinstance(getattr_static(cls, name, None), MadeOnRead) for name in ("environ", "headers")
+    )
+    if ok:
+        try:
+            for scope in _sample_scopes():
+                body = t.cast(t.IO[bytes], None)
+                fast = scope_request(cls, scope, body, scan_headers(scope))
+                fast.environ  # noqa: B018 - made now, to compare
+                slow = make_request(cls, build_environ(scope, body))
+                private = {"_scope": None, "_input": None, "_known_environ": None}
+                fast_state = {**vars(fast), "environ": None, "headers": None, **private}
+                slow_state = {**vars(slow), "environ": None, "headers": None, **private}
+                ok = ok and (
+                    fast_state == slow_state
+                    and fast.environ == {**slow.environ, "werkzeug.request": fast}
+                    and list(fast.headers) == list(slow.headers)
+                    and scan_headers(scope)
+                    == {k: v for k, v in slow.environ.items() if k in KNOWN_HEADERS}
+                )
+        except Exception:
+            ok = False
+    _scope_request_classes.put_for(cls, ok)
+    return ok
+
+
+def _sample_scopes() -> list[dict[str, t.Any]]:
+    base: dict[str, t.Any] = {
+        "type": "http",
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/a/b",
+        "raw_path": b"/a/b",
+        "root_path": "",
+        "query_string": b"x=1",
+        "headers": [(b"host", b"localhost:8000"), (b"cookie", b"a=1")],
+        "server": ("127.0.0.1", 8000),
+        "client": ("127.0.0.1", 5000),
+    }
+    return [
+        base,
+        {
+            **base,
+            "method": "post",
+            "root_path": "/m\u00e9",
+            "path": "/m\u00e9//p\u00e9 x",
+            "raw_path": b"/m%C3%A9//p%C3%A9%20x%FF",
+            "query_string": b"\xe9=1",
+            "headers": [
+                (b"host", b"a"),
+                (b"host", b"b"),
+                (b"cookie", b"a=1"),
+                (b"cookie", b"b=2"),
+                (b"content-length", b"3"),
+                (b"x_forwarded_for", b"1.2.3.4"),
+            ],
+            "server": ("/run/app.sock", None),
+            "client": None,
+        },
+        {"type": "http", "method": "GET", "path": "/", "headers": []},
+    ]

@@ -1,0 +1,213 @@
+"""Requests the ASGI door makes from the scope (:mod:`kolben.asgi_environ`): their
+state is what the environ-built request has, their ``environ`` and ``headers``
+are made when first read and equal what :func:`build_environ` gives, and the
+pipeline reads the Host and Cookie headers without making them."""
+
+from __future__ import annotations
+
+import typing as t
+from urllib.parse import quote
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from werkzeug.datastructures import EnvironHeaders
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+import kolben
+from helpers import RUNNING_ON_FLASK
+from kolben import request, session, url_for
+from kolben.asgi_environ import (
+    KNOWN_HEADERS,
+    build_environ,
+    scan_headers,
+    scope_request,
+    scope_requests_allowed,
+)
+from kolben.wrappers import make_request
+from test_asgi import call, http_scope
+
+pytestmark = pytest.mark.skipif(RUNNING_ON_FLASK, reason="kolben's ASGI door")
+
+
+def state(req: t.Any) -> dict[str, t.Any]:
+    private = ("environ", "headers", "_known_environ", "_scope", "_input")
+    return {k: v for k, v in vars(req).items() if k not in private}
+
+
+def assert_same_as_environ_built(scope: dict[str, t.Any]) -> None:
+    body = t.cast(t.IO[bytes], object())
+    known = scan_headers(scope)
+    lazy = scope_request(kolben.Request, scope, body, known)
+    eager = make_request(kolben.Request, build_environ(scope, body))
+    assert "environ" not in vars(lazy)
+    assert known == {k: v for k, v in eager.environ.items() if k in KNOWN_HEADERS}
+    assert state(lazy) == state(eager)
+    # Made on first read, then kept; equal to the eager one.
+    environ = lazy.environ
+    assert lazy.environ is environ and lazy._known_environ is environ
+    assert environ == {**eager.environ, "werkzeug.request": lazy}
+    assert environ["wsgi.input"] is body
+    assert type(lazy.headers) is EnvironHeaders and lazy.headers.environ is environ
+    assert list(lazy.headers) == list(eager.headers)
+    for name in ("url", "host", "host_url", "script_root", "full_path", "cookies", "access_route"):
+        assert derived(lazy, name) == derived(eager, name), name
+
+
+def derived(req: t.Any, name: str) -> t.Any:
+    """An attribute, or the type of the error computing it raises (odd bytes
+    in a query string fail werkzeug's decoding, for both requests)."""
+    try:
+        return getattr(req, name)
+    except Exception as e:
+        return type(e)
+
+
+header_names = st.sampled_from(
+    [b"host", b"cookie", b"content-length", b"transfer-encoding", b"accept", b"x_forwarded_for",
+     b"x-forwarded-for", b"content-type"]
+)
+header_values = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=255), max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    path=st.text(max_size=12),
+    root=st.sampled_from(["", "/m", "/m/", "/m\u00e9"]),
+    include_root=st.booleans(),
+    raw=st.sampled_from(["quoted", "none", "with-query"]),
+    query=st.binary(max_size=8),
+    method=st.sampled_from(["GET", "post", "HEAD"]),
+    server=st.sampled_from([("h", 80), ("h", None), ("/run/app.sock", None), None, ["h", 8000]]),
+    client=st.sampled_from([("10.0.0.1", 5), None]),
+    headers=st.lists(st.tuples(header_names, header_values), max_size=6),
+)
+def test_scope_request_is_the_environ_built_request(
+    path, root, include_root, raw, query, method, server, client, headers
+):
+    full = (root + "/" + path) if include_root else "/" + path
+    scope: dict[str, t.Any] = {
+        "type": "http",
+        "http_version": "1.1",
+        "method": method,
+        "path": full,
+        "root_path": root,
+        "query_string": query,
+        "headers": [(n, v.encode("latin-1")) for n, v in headers],
+        "client": client,
+    }
+    if server is not None:
+        scope["server"] = server
+    if raw != "none":
+        raw_path = quote(full, safe="/%").encode("ascii")
+        scope["raw_path"] = raw_path + b"?a=1" if raw == "with-query" else raw_path
+    assert_same_as_environ_built(scope)
+
+
+def test_a_request_that_reads_no_environ_never_makes_it(app):
+    seen = {}
+
+    @app.route("/")
+    def index():
+        seen["made"] = "environ" in vars(request._get_current_object())
+        seen["host"] = request.host  # made now
+        seen["made after"] = "environ" in vars(request._get_current_object())
+        return "ok"
+
+    scope = http_scope("/", headers=[("Host", "example.org")])
+    call(app.asgi_app, scope)  # the first request of an origin binds the URL adapter
+    conn = call(app.asgi_app, http_scope("/", headers=[("Host", "example.org")]))
+    assert conn.status == 200
+    assert seen == {"made": False, "host": "example.org", "made after": True}
+
+
+def test_environ_made_late_is_the_whole_environ(app):
+    @app.post("/")
+    def index():
+        environ = request.environ
+        return {
+            "scope": environ["asgi.scope"]["path"],
+            "input": environ["wsgi.input"].read().decode(),
+            "me": environ["werkzeug.request"] is request._get_current_object(),
+            "ua": request.headers["User-Agent"],
+            "remote": environ["REMOTE_ADDR"],
+        }
+
+    scope = http_scope(
+        "/", method="POST", headers=[("User-Agent", "t/1"), ("Content-Length", "3")]
+    )
+    from test_asgi import Connection, body_messages
+
+    conn = call(app.asgi_app, scope, Connection(body_messages(b"abc")))
+    assert conn.json == {
+        "scope": "/", "input": "abc", "me": True, "ua": "t/1", "remote": "127.0.0.1"
+    }
+
+
+def test_session_cookie_read_without_the_environ(app):
+    @app.route("/set")
+    def set_():
+        session["n"] = 1
+        return "set"
+
+    @app.route("/get")
+    def get():
+        n = session.get("n")
+        return {"n": n, "made": "environ" in vars(request._get_current_object())}
+
+    call(app.asgi_app, http_scope("/get"))  # binds the URL adapter
+    conn = call(app.asgi_app, http_scope("/set"))
+    cookie = conn.header("Set-Cookie").split(";")[0]
+    # Sent as two Cookie headers, joined as the environ joins them.
+    conn = call(app.asgi_app, http_scope("/get", headers=[("Cookie", "a=b"), ("Cookie", cookie)]))
+    assert conn.json == {"n": 1, "made": False}
+
+
+def test_adapter_cache_keeps_hosts_apart(app):
+    @app.route("/")
+    def index():
+        return url_for("index", _external=True)
+
+    for host in ("a.example", "b.example", "a.example"):
+        assert call(app.asgi_app, http_scope("/", headers=[("Host", host)])).text == (
+            f"http://{host}/"
+        )
+    # The same host through the WSGI door shares nothing wrong with it.
+    assert app.test_client().get("/", headers={"Host": "b.example"}).text == "http://b.example/"
+
+
+def test_a_request_class_with_its_own_environ_is_built_from_the_environ(app):
+    class Traced(kolben.Request):
+        def __init__(self, environ: t.Any, *args: t.Any, **kwargs: t.Any) -> None:
+            environ["traced"] = True
+            super().__init__(environ, *args, **kwargs)
+
+    app.request_class = Traced
+
+    @app.route("/")
+    def index():
+        return str(request.environ.get("traced"))
+
+    assert scope_requests_allowed(Traced) is False
+    assert scope_requests_allowed(kolben.Request) is True
+    assert call(app.asgi_app, http_scope("/")).text == "True"
+
+
+def test_wsgi_middleware_gets_a_whole_environ(app):
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1)  # type: ignore[method-assign]
+
+    @app.route("/")
+    def index():
+        return request.remote_addr or ""
+
+    conn = call(app.asgi_app, http_scope("/", headers=[("X-Forwarded-For", "203.0.113.9")]))
+    assert conn.text == "203.0.113.9"
+
+
+def test_environ_overrides_of_the_test_client_reach_the_request(app, client):
+    @app.route("/")
+    def index():
+        return {"user": request.environ.get("REMOTE_USER"), "remote": request.remote_addr}
+
+    rv = client.get("/", environ_base={"REMOTE_USER": "ann", "REMOTE_ADDR": "10.1.1.1"})
+    assert rv.json == {"user": "ann", "remote": "10.1.1.1"}
