@@ -211,3 +211,18 @@ def test_environ_overrides_of_the_test_client_reach_the_request(app, client):
 
     rv = client.get("/", environ_base={"REMOTE_USER": "ann", "REMOTE_ADDR": "10.1.1.1"})
     assert rv.json == {"user": "ann", "remote": "10.1.1.1"}
+
+
+def test_a_method_changed_in_the_environ_is_the_one_the_response_follows(app):
+    # Code that rewrites REQUEST_METHOD (a method-override hook) changes how the
+    # response is sent, as werkzeug's get_wsgi_response(environ) would.
+    @app.before_request
+    def as_head():
+        request.environ["REQUEST_METHOD"] = "HEAD"
+
+    @app.route("/")
+    def index():
+        return "body"
+
+    conn = call(app.asgi_app, http_scope("/"))
+    assert conn.status == 200 and conn.body == b""

@@ -483,7 +483,7 @@ def asgi_response(
     general path in tests/test_asgi_response.py.
     """
     cls = type(response)
-    if (
+    if cls is _KolbenResponse or (
         cls.get_wsgi_response is _WSGI_RESPONSE
         and cls.get_wsgi_headers is _WSGI_HEADERS
         and cls.get_app_iter is _APP_ITER
@@ -521,9 +521,13 @@ def asgi_response(
 
 
 def _request_method(environ: dict[str, t.Any] | _KolbenRequest) -> str:
-    """The method as the WSGI environ has it (not upper-cased)."""
+    """The method as the WSGI environ has it (not upper-cased): the scope's,
+    unless the request's environ was made (code may have changed it there)."""
     if isinstance(environ, dict):
         return environ["REQUEST_METHOD"]  # type: ignore[no-any-return]
+    made = environ.__dict__.get("environ")
+    if made is not None:
+        return made["REQUEST_METHOD"]  # type: ignore[no-any-return]
     return environ._scope["method"]  # type: ignore[index,no-any-return]
 
 
