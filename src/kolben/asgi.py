@@ -39,8 +39,14 @@ from . import typing as ft
 from .app import Kolben
 from .asgi_environ import ENVIRON_EXTRA_KEY as ENVIRON_EXTRA_KEY
 from .asgi_environ import SCOPE_KEY as SCOPE_KEY
+from .asgi_environ import (
+    _scope_request_classes,
+    can_make_lazily,
+    scan_headers,
+    scope_request,
+    scope_requests_allowed,
+)
 from .asgi_environ import build_environ as build_environ
-from .asgi_environ import can_make_lazily, scan_headers, scope_request, scope_requests_allowed
 from .caching import Cache
 from .concurrency import _server_loop, is_async_callable, running_loop
 from .globals import _cv_request
@@ -377,7 +383,15 @@ async def _serve_http(app: Kolben, scope: Scope, receive: Receive, send: Send) -
         else:
             request_class = app.request_class
             request: t.Any
-            if scope_requests_allowed(request_class) and can_make_lazily(scope, known):
+            # PERF: both tests inline for the usual case (a class already
+            # allowed, no upgrade, no extra environ entries).
+            allowed = _scope_request_classes.get(id(request_class))
+            if allowed is None:
+                allowed = scope_requests_allowed(request_class)
+            if allowed and (
+                ("HTTP_UPGRADE" not in known and ENVIRON_EXTRA_KEY not in scope)
+                or can_make_lazily(scope, known)
+            ):
                 request = scope_request(request_class, scope, input_stream, known)
                 request.json_module = app.json
                 steps = app._handle_request(None, partial(asgi_response, environ=request), request)
