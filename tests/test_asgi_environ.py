@@ -226,3 +226,17 @@ def test_a_method_changed_in_the_environ_is_the_one_the_response_follows(app):
 
     conn = call(app.asgi_app, http_scope("/"))
     assert conn.status == 200 and conn.body == b""
+
+
+def test_environ_made_after_the_request_ends_is_unlinked_as_under_wsgi(app, client):
+    kept = []
+
+    @app.route("/")
+    def index():
+        kept.append(request._get_current_object())
+        return "ok"
+
+    client.get("/")
+    client.get("/")  # the second request of the origin reads no environ
+    # After the context is popped, werkzeug.request is None on both doors.
+    assert kept[-1].environ["werkzeug.request"] is None

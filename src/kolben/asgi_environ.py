@@ -278,8 +278,11 @@ class MadeOnRead:
         if scope is None:
             raise AttributeError(f"{type(obj).__name__!r} object has no attribute {self.name!r}")
         environ = build_environ(scope, obj._input)
-        environ["werkzeug.request"] = obj
         state = obj.__dict__
+        # The request, as werkzeug's constructor links it; None once the request
+        # context was popped, which unlinks it (in the known entries until now).
+        known = state.get("_known_environ")
+        environ["werkzeug.request"] = obj if known is None else known.get("werkzeug.request", obj)
         state["environ"] = environ
         state["headers"] = EnvironHeaders(environ)
         state["_known_environ"] = environ
