@@ -342,7 +342,8 @@ async def _serve_http(app: Kolben, scope: Scope, receive: Receive, send: Send) -
     known = scan_headers(scope)
     length = known.get("CONTENT_LENGTH")
     body: LazyBody | None = None
-    input_stream: t.IO[bytes]
+    #: None: no body (an empty stream is made if the environ is made).
+    input_stream: t.IO[bytes] | None = None
     if (
         length is None
         and scope["method"] in _BODILESS_METHODS
@@ -352,7 +353,7 @@ async def _serve_http(app: Kolben, scope: Scope, receive: Receive, send: Send) -
         # PERF: an HTTP/1 GET or HEAD without Content-Length or Transfer-Encoding
         # has no body (RFC 9112, 6.3), so nothing is waited for. The server's
         # empty http.request message stays unread; a disconnect watcher skips it.
-        input_stream = io.BytesIO()
+        pass
     else:
         content_length: int | None = None
         if length is not None:
@@ -378,7 +379,7 @@ async def _serve_http(app: Kolben, scope: Scope, receive: Receive, send: Send) -
         if "wsgi_app" in app.__dict__ or "wsgi_app" in app._overridden:
             # WSGI middleware wraps the app (app.wsgi_app = ProxyFix(app.wsgi_app)),
             # or the class overrides it: the WSGI call runs as one sync step.
-            environ = build_environ(scope, input_stream)
+            environ = build_environ(scope, input_stream or io.BytesIO())
             app_iter, status, headers = await _serve_wsgi_app(app, environ, body, context)
         else:
             request_class = app.request_class
@@ -394,9 +395,9 @@ async def _serve_http(app: Kolben, scope: Scope, receive: Receive, send: Send) -
             ):
                 request = scope_request(request_class, scope, input_stream, known)
                 request.json_module = app.json
-                steps = app._handle_request(None, partial(asgi_response, environ=request), request)
+                steps = app._handle_request(None, _respond, request)
             else:
-                environ = build_environ(scope, input_stream)
+                environ = build_environ(scope, input_stream or io.BytesIO())
                 steps = app._handle_request(environ, partial(asgi_response, environ=environ))
             done, result = drive_eagerly(app, steps, context, body)
             app_iter, status, headers = result if done else await result
@@ -413,7 +414,8 @@ async def _serve_http(app: Kolben, scope: Scope, receive: Receive, send: Send) -
         context.run(_server_loop.set, loop)
         await _send_body(loop, app, context, app_iter, receive, send, body)
     finally:
-        close = getattr(app_iter, "close", None)
+        # PERF: a buffered body (a list) has nothing to close.
+        close = getattr(app_iter, "close", None) if type(app_iter) is not list else None
         if close is not None:
             await app.worker_threads.run(
                 running_loop(), partial(context.run, close), cancellable=False
@@ -543,6 +545,13 @@ def _request_method(environ: dict[str, t.Any] | _KolbenRequest) -> str:
     if made is not None:
         return made["REQUEST_METHOD"]  # type: ignore[no-any-return]
     return environ._scope["method"]  # type: ignore[index,no-any-return]
+
+
+def _respond(response: t.Any) -> tuple[t.Any, int, list[tuple[bytes, bytes]]]:
+    """:func:`asgi_response` for the request of the current request context (a
+    request made from the scope, or the one an app's own ``request_context``
+    made). PERF: no ``functools.partial`` per request."""
+    return asgi_response(response, _cv_request.get().request)
 
 
 _WSGI_RESPONSE = _KolbenResponse.get_wsgi_response
