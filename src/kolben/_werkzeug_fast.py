@@ -268,6 +268,12 @@ def _check_fast_response_init(cls: type[_WerkzeugResponse]) -> bool:
     return ok
 
 
+#: Whether ``Headers()`` makes nothing but its ``_list`` (so an object made
+#: without ``__init__``, given its list, is the same).
+_HEADERS_ARE_A_LIST = vars(Headers()) == {"_list": []} and Headers.__new__ is object.__new__
+_new_headers = object.__new__
+
+
 def from_body(cls: type[R], body: str | bytes | bytearray, mimetype: str | None = None) -> R:
     """Return ``cls(body, mimetype=mimetype)``: a 200 response, by default with
     the default mimetype.
@@ -283,7 +289,8 @@ def from_body(cls: type[R], body: str | bytes | bytearray, mimetype: str | None 
         return cls(bytes(body) if isinstance(body, bytearray) else body, mimetype=mimetype)
     data = body.encode() if isinstance(body, str) else bytes(body)
     rv = cls.__new__(cls)
-    headers = Headers()
+    # PERF: werkzeug's Headers() only makes its list (checked at import).
+    headers = _new_headers(Headers) if _HEADERS_ARE_A_LIST else Headers()
     content_type = (
         cls._default_content_type  # type: ignore[attr-defined]
         if mimetype is None

@@ -469,8 +469,17 @@ _HEADER_NAMES: Cache[str, bytes] = Cache(512, "kolben.asgi: response header name
 def _header_name(name: str) -> bytes:
     raw = _HEADER_NAMES.get(name)
     if raw is None:
-        raw = _HEADER_NAMES.put(name, name.lower().encode("latin-1"))
+        raw = name.lower().encode("latin-1")
+        # The names asgi_response looks for are these very objects (`is`).
+        raw = _SPECIAL_NAMES.get(raw, raw)
+        raw = _HEADER_NAMES.put(name, raw)
     return raw
+
+
+_CONTENT_LENGTH = b"content-length"
+_LOCATION = b"location"
+_CONTENT_LOCATION = b"content-location"
+_SPECIAL_NAMES = {name: name for name in (_CONTENT_LENGTH, _LOCATION, _CONTENT_LOCATION)}
 
 
 def _asgi_headers(headers: t.Iterable[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
@@ -505,7 +514,15 @@ def asgi_response(
         and cls.get_app_iter is _APP_ITER
     ):
         body = response.response
-        status: int = response.status_code
+        # PERF: werkzeug's status_code property, read directly for kolben's class.
+        status: int = response._status_code if cls is _KolbenResponse else response.status_code
+        if isinstance(environ, dict):
+            method = environ["REQUEST_METHOD"]
+        else:
+            # A request made from the scope: the scope's method, unless its
+            # environ was made (code may have changed REQUEST_METHOD there).
+            made = environ.__dict__.get("environ")
+            method = made["REQUEST_METHOD"] if made is not None else environ._scope["method"]  # type: ignore[index]
         if (
             type(body) is list
             and len(body) == 1
@@ -515,16 +532,16 @@ def asgi_response(
             and status != 304
             and not response._on_close
             and not response.direct_passthrough
-            and _request_method(environ) != "HEAD"
+            and method != "HEAD"
         ):
             names = _HEADER_NAMES
             headers: list[tuple[bytes, bytes]] = []
             has_length = False
             for name, value in response.headers._list:
                 raw = names.get(name) or _header_name(name)
-                if raw == b"content-length":
+                if raw is _CONTENT_LENGTH:
                     has_length = True
-                elif raw == b"location" or raw == b"content-location":
+                elif raw is _LOCATION or raw is _CONTENT_LOCATION:
                     break  # werkzeug may rewrite it: the general path
                 headers.append((raw, value.encode("latin-1")))
             else:
@@ -534,17 +551,6 @@ def asgi_response(
         environ = environ.environ
     app_iter, _, wsgi_headers = response.get_wsgi_response(environ)
     return app_iter, response.status_code, _asgi_headers(wsgi_headers)
-
-
-def _request_method(environ: dict[str, t.Any] | _KolbenRequest) -> str:
-    """The method as the WSGI environ has it (not upper-cased): the scope's,
-    unless the request's environ was made (code may have changed it there)."""
-    if isinstance(environ, dict):
-        return environ["REQUEST_METHOD"]  # type: ignore[no-any-return]
-    made = environ.__dict__.get("environ")
-    if made is not None:
-        return made["REQUEST_METHOD"]  # type: ignore[no-any-return]
-    return environ._scope["method"]  # type: ignore[index,no-any-return]
 
 
 def _respond(response: t.Any) -> tuple[t.Any, int, list[tuple[bytes, bytes]]]:
