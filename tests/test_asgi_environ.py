@@ -121,6 +121,18 @@ def test_a_request_that_reads_no_environ_never_makes_it(app):
     assert seen == {"made": False, "host": "example.org", "made after": True}
 
 
+def test_url_for_and_sessions_make_no_environ(app):
+    @app.route("/")
+    def index():
+        session["seen"] = True
+        links = [url_for("index"), url_for("index", _external=True, q="1")]
+        return {"links": links, "made": "environ" in vars(request._get_current_object())}
+
+    call(app.asgi_app, http_scope("/", headers=[("Host", "example.org")]))  # binds the adapter
+    conn = call(app.asgi_app, http_scope("/", headers=[("Host", "example.org")]))
+    assert conn.json == {"links": ["/", "http://example.org/?q=1"], "made": False}
+
+
 def test_environ_made_late_is_the_whole_environ(app):
     @app.post("/")
     def index():

@@ -110,6 +110,6 @@ def request_url_adapter(app: Kolben, request: Request) -> MapAdapter | None:
     and method, instead of a new ``bind_to_environ``.
     """
     adapter = matching_adapter(app, request)
-    if adapter is None or not app._cache_adapters or "HTTP_UPGRADE" in request.environ:
+    if adapter is None or not app._cache_adapters or "HTTP_UPGRADE" in request._known_environ:
         return adapter
     return rebind(adapter, request)
