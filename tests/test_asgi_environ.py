@@ -25,7 +25,7 @@ from kolben.asgi_environ import (
     scope_requests_allowed,
 )
 from kolben.wrappers import make_request
-from test_asgi import call, http_scope
+from test_asgi import Connection, body_messages, call, http_scope
 
 pytestmark = pytest.mark.skipif(RUNNING_ON_FLASK, reason="kolben's ASGI door")
 
@@ -133,27 +133,54 @@ def test_url_for_and_sessions_make_no_environ(app):
     assert conn.json == {"links": ["/", "http://example.org/?q=1"], "made": False}
 
 
-def test_environ_made_late_is_the_whole_environ(app):
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_environ_made_late_is_the_whole_environ(app, method):
+    seen = {}
+
+    @app.route("/")
+    def index():
+        seen["made before"] = "environ" in vars(request._get_current_object())
+        environ = request.environ
+        seen.update(
+            scope=environ["asgi.scope"]["path"],
+            input=environ["wsgi.input"].read(),
+            me=environ["werkzeug.request"] is request._get_current_object(),
+            ua=request.headers["User-Agent"],
+            remote=environ["REMOTE_ADDR"],
+            method=environ["REQUEST_METHOD"],
+            query=environ["QUERY_STRING"],
+        )
+        return "ok"
+
+    scope = http_scope("/", method=method, query=b"a=1", headers=[("User-Agent", "t/1")])
+    call(app.asgi_app, scope)  # binds the URL adapter of the origin
+    assert call(app.asgi_app, scope).status == 200
+    assert seen == {
+        "made before": False,
+        "scope": "/",
+        "input": b"",
+        "me": True,
+        "ua": "t/1",
+        "remote": "127.0.0.1",
+        "method": method,
+        "query": "a=1",
+    }
+
+
+def test_a_request_with_a_body_has_its_environ_from_the_start(app):
+    # What reads a body reads the environ (werkzeug's stream), so the door makes
+    # it up front for a request that may have one.
     @app.post("/")
     def index():
-        environ = request.environ
         return {
-            "scope": environ["asgi.scope"]["path"],
-            "input": environ["wsgi.input"].read().decode(),
-            "me": environ["werkzeug.request"] is request._get_current_object(),
-            "ua": request.headers["User-Agent"],
-            "remote": environ["REMOTE_ADDR"],
+            "made": "environ" in vars(request._get_current_object()),
+            "input": request.environ["wsgi.input"].read().decode(),
+            "length": request.headers["Content-Length"],
         }
 
-    scope = http_scope(
-        "/", method="POST", headers=[("User-Agent", "t/1"), ("Content-Length", "3")]
-    )
-    from test_asgi import Connection, body_messages
-
+    scope = http_scope("/", method="POST", headers=[("Content-Length", "3")])
     conn = call(app.asgi_app, scope, Connection(body_messages(b"abc")))
-    assert conn.json == {
-        "scope": "/", "input": "abc", "me": True, "ua": "t/1", "remote": "127.0.0.1"
-    }
+    assert conn.json == {"made": True, "input": "abc", "length": "3"}
 
 
 def test_session_cookie_read_without_the_environ(app):

@@ -336,33 +336,32 @@ ASYNC_HOOK_BODY_LIMIT = 1024 * 1024
 
 
 async def _serve_http(app: Kolben, scope: Scope, receive: Receive, send: Send) -> None:
-    # The environ entries the door reads (the body's framing headers) and the
-    # pipeline reads (Host, Cookie) before any user code: the whole environ is
-    # made only if something reads it (kolben.asgi_environ).
-    known = scan_headers(scope)
-    length = known.get("CONTENT_LENGTH")
+    # An HTTP/1 GET or HEAD without Content-Length or Transfer-Encoding has no
+    # body (RFC 9112, 6.3): nothing is waited for (the server's empty
+    # http.request message stays unread; a disconnect watcher skips it), and its
+    # request is made from the scope, its environ made only if something reads
+    # it (kolben.asgi_environ): what the door and the pipeline read first (the
+    # Host, Cookie and framing headers) is picked out of the headers here.
+    known: dict[str, str] | None = None
+    if scope["method"] in _BODILESS_METHODS and scope.get("http_version", "1.1") in _HTTP1:
+        known = scan_headers(scope)
+        if "CONTENT_LENGTH" in known or "HTTP_TRANSFER_ENCODING" in known:
+            known = None
     body: LazyBody | None = None
-    #: None: no body (an empty stream is made if the environ is made).
-    input_stream: t.IO[bytes] | None = None
-    if (
-        length is None
-        and scope["method"] in _BODILESS_METHODS
-        and "HTTP_TRANSFER_ENCODING" not in known
-        and scope.get("http_version", "1.1") in _HTTP1
-    ):
-        # PERF: an HTTP/1 GET or HEAD without Content-Length or Transfer-Encoding
-        # has no body (RFC 9112, 6.3), so nothing is waited for. The server's
-        # empty http.request message stays unread; a disconnect watcher skips it.
-        pass
-    else:
+    environ: dict[str, t.Any] | None = None
+    if known is None:
+        # A request that may have a body: its environ now (what reads the body
+        # reads the environ), and a LazyBody. Route first: the body is received
+        # only when something reads it, so a 404, a 405 or a view that ignores
+        # it costs nothing.
+        environ = build_environ(scope, _NO_BODY)
+        length = environ.get("CONTENT_LENGTH")
         content_length: int | None = None
         if length is not None:
             try:  # noqa: SIM105 - PERF: cheaper than contextlib.suppress
                 content_length = int(length)
             except ValueError:
                 pass
-        # Route first: the body is received only when something reads it (see
-        # LazyBody), so a 404, a 405 or a view that ignores it costs nothing.
         body = LazyBody(
             io.BytesIO(),
             receive,
@@ -370,7 +369,7 @@ async def _serve_http(app: Kolben, scope: Scope, receive: Receive, send: Send) -
             content_length=content_length,
             max_length=app.config["MAX_CONTENT_LENGTH"],
         )
-        input_stream = t.cast(t.IO[bytes], body)
+        environ["wsgi.input"] = body
     # The request's one context: every step of its pipeline runs in it, on the
     # loop and in worker threads alike (see kolben.pipeline).
     context = contextvars.copy_context()
@@ -379,25 +378,30 @@ async def _serve_http(app: Kolben, scope: Scope, receive: Receive, send: Send) -
         if "wsgi_app" in app.__dict__ or "wsgi_app" in app._overridden:
             # WSGI middleware wraps the app (app.wsgi_app = ProxyFix(app.wsgi_app)),
             # or the class overrides it: the WSGI call runs as one sync step.
-            environ = build_environ(scope, input_stream or io.BytesIO())
+            if environ is None:
+                environ = build_environ(scope, io.BytesIO())
             app_iter, status, headers = await _serve_wsgi_app(app, environ, body, context)
         else:
             request_class = app.request_class
-            request: t.Any
             # PERF: both tests inline for the usual case (a class already
             # allowed, no upgrade, no extra environ entries).
             allowed = _scope_request_classes.get(id(request_class))
             if allowed is None:
                 allowed = scope_requests_allowed(request_class)
-            if allowed and (
-                ("HTTP_UPGRADE" not in known and ENVIRON_EXTRA_KEY not in scope)
-                or can_make_lazily(scope, known)
+            if (
+                known is not None
+                and allowed
+                and (
+                    ("HTTP_UPGRADE" not in known and ENVIRON_EXTRA_KEY not in scope)
+                    or can_make_lazily(scope, known)
+                )
             ):
-                request = scope_request(request_class, scope, input_stream, known)
+                request = scope_request(request_class, scope, None, known)
                 request.json_module = app.json
                 steps = app._handle_request(None, _respond, request)
             else:
-                environ = build_environ(scope, input_stream or io.BytesIO())
+                if environ is None:
+                    environ = build_environ(scope, io.BytesIO())
                 steps = app._handle_request(environ, partial(asgi_response, environ=environ))
             done, result = drive_eagerly(app, steps, context, body)
             app_iter, status, headers = result if done else await result

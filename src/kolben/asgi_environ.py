@@ -3,11 +3,14 @@
 werkzeug's request object is built on a WSGI environ, and Flask's API exposes it
 (``request.environ``, ``request.headers`` as an ``EnvironHeaders`` view of it). The
 ASGI door gives every request that environ, made by :func:`build_environ` from the
-scope with PEP 3333's string rules, but most requests never read it: what they
-need (method, scheme, server, paths, query string, client address) is set on the
-request from the scope directly, and the few environ entries the pipeline itself
-reads before anything else would (the Host and Cookie headers, the body's framing
-headers) are picked out of the headers in one pass (:func:`scan_headers`).
+scope with PEP 3333's string rules. A request that may have a body gets it up
+front (what reads the body reads the environ), but a ``GET`` or ``HEAD``
+without one often never reads it. What such a request needs (method, scheme,
+server, paths, query string, client address) is set on it from the scope
+directly, and the few environ entries the door and the pipeline read before
+anything else would (the Host and Cookie headers, the body's framing headers,
+the Upgrade header) are picked out of the headers in one pass
+(:func:`scan_headers`).
 :func:`scope_request` makes such a request; its ``environ`` and ``headers`` are
 made on first read by :class:`MadeOnRead`, equal to what :func:`build_environ`
 gives (checked once per request class by :func:`scope_requests_allowed`).
