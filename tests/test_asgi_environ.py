@@ -279,3 +279,19 @@ def test_environ_made_after_the_request_ends_is_unlinked_as_under_wsgi(app, clie
     client.get("/")  # the second request of the origin reads no environ
     # After the context is popped, werkzeug.request is None on both doors.
     assert kept[-1].environ["werkzeug.request"] is None
+
+
+def test_requests_made_by_werkzeugs_constructor_read_their_environ(app):
+    # Request.from_values (Flask's tests use it) and a request handed to a
+    # request context were made without kolben's constructors.
+    req = kolben.Request.from_values(headers={"Cookie": "a=b"})
+    assert req.cookies["a"] == "b"
+    assert req._known_environ is req.environ
+
+    from kolben.ctx import RequestContext
+
+    environ = kolben.Request.from_values("/", headers={"Cookie": "c=d"}).environ
+    with RequestContext(app, environ, kolben.Request(environ)) as ctx:
+        assert request.cookies["c"] == "d"
+        assert ctx.request._known_environ is environ
+    assert environ["werkzeug.request"] is None  # unlinked on pop

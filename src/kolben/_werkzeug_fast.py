@@ -111,9 +111,7 @@ def make_request(request_class: type[_WerkzeugRequest], environ: WSGIEnvironment
     if fast is None:
         fast = _check_fast_request_init(request_class)
     if not fast:
-        rv = request_class(environ)
-        rv._known_environ = rv.environ  # type: ignore[attr-defined]
-        return rv
+        return request_class(environ)
     return _build_request(request_class, environ)
 
 

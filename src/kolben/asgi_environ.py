@@ -296,6 +296,19 @@ class MadeOnRead:
         return state[self.name]
 
 
+class KnownEnviron:
+    """A request's ``_known_environ`` when its instance has none (a request
+    made by werkzeug's constructor, e.g. ``Request.from_values``): its
+    environ."""
+
+    __slots__ = ()
+
+    def __get__(self, obj: t.Any, owner: type[t.Any] | None = None) -> t.Any:
+        if obj is None:
+            return self
+        return obj.environ
+
+
 # Whether scope_request may make requests of a class (weak keys).
 _scope_request_classes: WeakKeyCache[bool] = WeakKeyCache(
     256, "kolben.asgi_environ: request classes made from a scope"

@@ -302,8 +302,6 @@ class RequestContext:
         if request is None:
             request = make_request(app.request_class, environ)
             request.json_module = app.json
-        elif "_known_environ" not in request.__dict__:  # made by the caller
-            request._known_environ = request.environ
         self.request: Request = request
         self._url_adapter: MapAdapter | object | None = _sentinel
         #: The session once opened (None until then; see the ``_session`` property).

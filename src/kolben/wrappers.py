@@ -25,7 +25,7 @@ from ._werkzeug_fast import from_body as _from_body
 from ._werkzeug_fast import load_urlencoded_form
 from ._werkzeug_fast import make_request as make_request
 from ._werkzeug_fast import routing_path as routing_path
-from .asgi_environ import MadeOnRead
+from .asgi_environ import KnownEnviron, MadeOnRead
 from .caching import REQUEST_DATA_CACHES, Cache, request_data_cache
 from .globals import _cv_app
 
@@ -72,9 +72,8 @@ class Request(_WerkzeugRequest):
     #: headers, the test client's context keeper): the environ itself, or, for a
     #: request made from a scope whose environ is not made yet, those entries
     #: (:data:`kolben.asgi_environ.KNOWN_HEADERS`), so reading them does not make
-    #: it. Set where kolben makes or is given a request (make_request,
-    #: RequestContext).
-    _known_environ: dict[str, t.Any]
+    #: it. Set by kolben's fast constructors; else the environ.
+    _known_environ: dict[str, t.Any] = KnownEnviron()  # type: ignore[assignment]
 
     #: The rule that matched the request, or None before matching or on failure.
     url_rule: Rule | None = None
