@@ -295,3 +295,17 @@ def test_requests_made_by_werkzeugs_constructor_read_their_environ(app):
         assert request.cookies["c"] == "d"
         assert ctx.request._known_environ is environ
     assert environ["werkzeug.request"] is None  # unlinked on pop
+
+
+def test_the_pipeline_reads_an_environ_code_put_in_place(app, client):
+    @app.before_request
+    def swap():
+        environ = dict(request.environ, HTTP_COOKIE="x=1")
+        request.environ = environ
+
+    @app.route("/")
+    def index():
+        return request.cookies.get("x", "none")
+
+    assert client.get("/").text == "1"
+    assert client.get("/").text == "1"  # the second request of the origin

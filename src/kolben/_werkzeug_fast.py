@@ -145,8 +145,6 @@ def _build_request(request_class: type[_WerkzeugRequest], environ: WSGIEnvironme
     rv.remote_addr = get("REMOTE_ADDR")
     rv.environ = environ
     rv.shallow = False
-    # kolben's (see kolben.wrappers.Request): the environ the pipeline reads.
-    rv._known_environ = environ  # type: ignore[attr-defined]
     environ["werkzeug.request"] = rv
     return rv
 
@@ -171,7 +169,6 @@ def _check_fast_request_init(cls: type[_WerkzeugRequest]) -> bool:
                 fast = _build_request(cls, dict(environ))
                 slow = cls(dict(environ))
                 fast_state = {**vars(fast), "environ": None, "headers": None}
-                fast_state.pop("_known_environ")
                 slow_state = {**vars(slow), "environ": None, "headers": None}
                 ok = ok and (
                     fast_state == slow_state

@@ -292,14 +292,16 @@ class MadeOnRead:
         environ["werkzeug.request"] = obj if known is None else known.get("werkzeug.request", obj)
         state["environ"] = environ
         state["headers"] = EnvironHeaders(environ)
-        state["_known_environ"] = environ
+        # From now on the pipeline reads the environ (KnownEnviron), whatever
+        # code does with request.environ.
+        del state["_known_environ"]
         return state[self.name]
 
 
 class KnownEnviron:
-    """A request's ``_known_environ`` when its instance has none (a request
-    made by werkzeug's constructor, e.g. ``Request.from_values``): its
-    environ."""
+    """A request's ``_known_environ`` when its instance has none (any request
+    but one made by :func:`scope_request` whose environ is not made yet): its
+    ``environ``, as it is now."""
 
     __slots__ = ()
 

@@ -72,7 +72,7 @@ class Request(_WerkzeugRequest):
     #: headers, the test client's context keeper): the environ itself, or, for a
     #: request made from a scope whose environ is not made yet, those entries
     #: (:data:`kolben.asgi_environ.KNOWN_HEADERS`), so reading them does not make
-    #: it. Set by kolben's fast constructors; else the environ.
+    #: it. In the instance only for such a request; else the environ.
     _known_environ: dict[str, t.Any] = KnownEnviron()  # type: ignore[assignment]
 
     #: The rule that matched the request, or None before matching or on failure.
