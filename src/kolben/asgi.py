@@ -39,14 +39,13 @@ from . import typing as ft
 from .app import Kolben
 from .asgi_environ import ENVIRON_EXTRA_KEY as ENVIRON_EXTRA_KEY
 from .asgi_environ import SCOPE_KEY as SCOPE_KEY
+from .asgi_environ import build_environ as build_environ
 from .asgi_environ import (
-    _scope_request_classes,
     can_make_lazily,
     scan_headers,
     scope_request,
     scope_requests_allowed,
 )
-from .asgi_environ import build_environ as build_environ
 from .caching import Cache
 from .concurrency import _server_loop, is_async_callable, running_loop
 from .globals import _cv_request
@@ -383,20 +382,12 @@ async def _serve_http(app: Kolben, scope: Scope, receive: Receive, send: Send) -
             app_iter, status, headers = await _serve_wsgi_app(app, environ, body, context)
         else:
             request_class = app.request_class
-            # PERF: both tests inline for the usual case (a class already
-            # allowed, no upgrade, no extra environ entries).
-            allowed = _scope_request_classes.get(id(request_class))
-            if allowed is None:
-                allowed = scope_requests_allowed(request_class)
             if (
                 known is not None
-                and allowed
-                and (
-                    ("HTTP_UPGRADE" not in known and ENVIRON_EXTRA_KEY not in scope)
-                    or can_make_lazily(scope, known)
-                )
+                and scope_requests_allowed(request_class)
+                and can_make_lazily(scope, known)
             ):
-                request = scope_request(request_class, scope, None, known)
+                request = scope_request(request_class, scope, known)
                 request.json_module = app.json
                 steps = app._handle_request(None, _respond, request)
             else:
@@ -425,8 +416,8 @@ async def _serve_http(app: Kolben, scope: Scope, receive: Receive, send: Send) -
                 running_loop(), partial(context.run, close), cancellable=False
             )
         if body is not None:
-            extra = scope.get(ENVIRON_EXTRA_KEY)
-            if extra and PRESERVE_CONTEXT_KEY in extra:
+            # A request with a LazyBody had its environ made above.
+            if PRESERVE_CONTEXT_KEY in t.cast(dict[str, t.Any], environ):
                 # The test client keeps the request (``with client:``), and its
                 # body stays readable after the request, as under WSGI.
                 if not body.filled:

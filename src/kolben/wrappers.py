@@ -65,9 +65,8 @@ class Request(_WerkzeugRequest):
     # from an environ has both in its instance from the start.
     environ: WSGIEnvironment = MadeOnRead("environ")  # type: ignore[assignment]
     headers: Headers = MadeOnRead("headers")  # type: ignore[assignment]
-    #: The ASGI scope of a request made from one, and its body stream.
+    #: The ASGI scope of a request made from one.
     _scope: dict[str, t.Any] | None = None
-    _input: t.IO[bytes] | None = None
     #: What the pipeline reads of the environ (Host, Cookie, the body's framing
     #: headers, the test client's context keeper): the environ itself, or, for a
     #: request made from a scope whose environ is not made yet, those entries
