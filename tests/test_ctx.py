@@ -248,6 +248,55 @@ def test_g_delattr(app_ctx):
         del g.x
 
 
+def test_g_names_with_underscores_are_g_attributes(app_ctx):
+    """Only the proxy's own slots and dunders are the proxy's: ``g._db``,
+    ``g.__private`` style names and a name equal to werkzeug's private
+    attribute without its mangling are ``g``'s, as in Flask."""
+    g._db = "conn"
+    g._LocalProxy_thing = 1
+    g.get_current_object = "mine"
+    assert g._db == "conn"
+    assert g._LocalProxy_thing == 1
+    assert g.get_current_object == "mine"
+    assert sorted(g) == ["_LocalProxy_thing", "_db", "get_current_object"]
+    assert g._get_current_object() is _cv_app.get().g
+    assert g.__class__ is type(_cv_app.get().g)
+    with pytest.raises(AttributeError):
+        g._missing  # noqa: B018
+    assert getattr(g, "_missing", "dflt") == "dflt"
+
+
+def test_g_missing_attribute_error_is_the_globals_objects(app):
+    """A name missing from ``g`` raises the error of the app's
+    ``app_ctx_globals_class``, properties and ``__getattr__`` included."""
+
+    class Globals(kolben.ctx._AppCtxGlobals):
+        @property
+        def computed(self):
+            return "from property"
+
+        def __getattr__(self, name):
+            if name == "dynamic":
+                return "from __getattr__"
+            raise AttributeError(f"no {name} in these globals")
+
+    app.app_ctx_globals_class = Globals
+    with app.app_context():
+        assert g.computed == "from property"
+        assert g.dynamic == "from __getattr__"
+        assert hasattr(g, "missing") is False
+        with pytest.raises(AttributeError, match="no missing in these globals"):
+            g.missing  # noqa: B018
+        with pytest.raises(AttributeError, match="no __missing__ in these globals"):
+            g.__missing__  # noqa: B018
+
+
+def test_g_reads_outside_context_raise_the_context_error():
+    for read in (lambda: g.user, lambda: g._db, lambda: getattr(g, "x", None)):
+        with pytest.raises(RuntimeError, match=APP_CTX_MSG):
+            read()
+
+
 def test_g_repr_mentions_app_name(app_ctx, app):
     assert app.name in repr(g)
 

@@ -55,6 +55,11 @@ current_app: Kolben = LocalProxy(  # type: ignore[assignment]
 )
 
 
+#: The attributes of werkzeug's LocalProxy itself that are not dunders (its
+#: slots: ``_get_current_object`` and the wrapped context variable).
+_PROXY_OWN_NAMES = frozenset(name for name in vars(LocalProxy) if not name.startswith("__"))
+
+
 class _GlobalsProxy(LocalProxy):  # type: ignore[type-arg]
     """The ``g`` proxy: werkzeug's :class:`~werkzeug.local.LocalProxy` with
     attribute access (``g.user``, ``g.user = ...``) made direct.
@@ -65,7 +70,25 @@ class _GlobalsProxy(LocalProxy):  # type: ignore[type-arg]
 
     __slots__ = ()
 
+    def __getattribute__(self, name: str) -> t.Any:
+        # PERF: the proxy's own names (its slots, dunders) first; every other
+        # name is the current ``g``'s. With only ``__getattr__``, CPython 3.11
+        # first makes (and drops) an AttributeError naming the proxy on every
+        # ``g.name`` read.
+        if name[0] == "_" and (name[:2] == "__" or name in _PROXY_OWN_NAMES):
+            try:
+                return object.__getattribute__(self, name)
+            except AttributeError:
+                pass
+        try:
+            ctx = _cv_app.get()
+        except LookupError:
+            raise RuntimeError(_no_app_msg) from None
+        return getattr(ctx.g, name)
+
     def __getattr__(self, name: str) -> t.Any:
+        # Reached only when __getattribute__ raised AttributeError: the name is
+        # missing from ``g`` too. Looked up again so the error is ``g``'s own.
         try:
             ctx = _cv_app.get()
         except LookupError:
