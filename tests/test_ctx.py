@@ -19,6 +19,7 @@ from kolben import (
     has_app_context,
     has_request_context,
     request,
+    session,
 )
 from kolben.ctx import AppContext, RequestContext
 from kolben.globals import _cv_app, _cv_request, app_ctx, request_ctx
@@ -382,6 +383,59 @@ def test_ctx_proxies_falsy_without_context():
     assert not request_ctx
     assert bool(app_ctx) is False
     assert bool(request_ctx) is False
+
+
+def test_proxies_forward_attributes_items_and_operators(app):
+    """The context proxies forward what werkzeug's LocalProxy forwards: reads,
+    writes and deletes of attributes and items, ``in``, ``len``, iteration,
+    and their own ``_get_current_object``; a missing name raises the proxied
+    object's own error."""
+    app.secret_key = "k"
+    with app.test_request_context("/p?a=1"):
+        req = request._get_current_object()
+        assert request.path == "/p" and request.args["a"] == "1"
+        assert request.__class__ is type(req) and isinstance(request, kolben.Request)
+        request.custom = 5
+        assert req.custom == 5 and request.custom == 5
+        del request.custom
+        assert not hasattr(req, "custom")
+        with pytest.raises(AttributeError, match="custom"):
+            request.custom  # noqa: B018
+        assert getattr(request, "_nope", "dflt") == "dflt"
+        assert current_app.config is app.config
+        assert current_app._get_current_object() is app
+
+        session["x"] = 1
+        session["y"] = 2
+        assert session["x"] == 1 and "x" in session and len(session) == 2
+        assert sorted(session) == ["x", "y"]
+        del session["y"]
+        assert list(session) == ["x"] and session.get("y") is None
+        with pytest.raises(KeyError):
+            session["y"]
+        assert session.modified
+        assert request_ctx.request is req and app_ctx.app is app
+
+
+def test_proxies_outside_context_raise_or_are_falsy():
+    for read in (
+        lambda: request.path,
+        lambda: request._private,
+        lambda: session["x"],
+        lambda: "x" in session,
+        lambda: len(session),
+        lambda: current_app.config,
+    ):
+        with pytest.raises(RuntimeError, match="Working outside of"):
+            read()
+    with pytest.raises(TypeError, match="'LocalProxy' object is not iterable"):
+        list(session)
+    with pytest.raises(RuntimeError, match=REQ_CTX_MSG):
+        request.x = 1
+    with pytest.raises(RuntimeError, match=REQ_CTX_MSG):
+        session["x"] = 1
+    assert not request and not session and not current_app
+    assert repr(request) == "<LocalProxy unbound>"
 
 
 def test_app_ctx_proxy_in_app_context(app):

@@ -47,20 +47,86 @@ _cv_request: ContextVar[RequestContext] = ContextVar("kolben.request_ctx")
 #: The connection a websocket view serves; set only in a websocket's context.
 _cv_websocket: ContextVar[Websocket] = ContextVar("kolben.websocket")
 
-app_ctx: AppContext = LocalProxy(  # type: ignore[assignment]
+#: The attributes of werkzeug's LocalProxy itself that are not dunders (its
+#: slots: ``_get_current_object`` and the wrapped context variable).
+_PROXY_OWN_NAMES = frozenset(name for name in vars(LocalProxy) if not name.startswith("__"))
+#: Reads a proxy's ``_get_current_object`` slot.
+_current_object_of = LocalProxy.__dict__["_get_current_object"].__get__
+
+
+class _ContextProxy(LocalProxy):  # type: ignore[type-arg]
+    """werkzeug's :class:`~werkzeug.local.LocalProxy`, reading the proxied
+    object's attributes (``request.form``, ``current_app.config``) directly.
+
+    PERF: a LocalProxy forwards attribute reads from ``__getattr__``, which
+    CPython 3.11 calls only after its own lookup on the proxy failed, making
+    (and dropping) an AttributeError naming the proxy: about 3.5k instructions a
+    read. Here the proxy's own names (its slots, dunders) are looked up on it
+    first and every other name is read from the proxied object; a name missing
+    there raises the object's own error (werkzeug's ``__getattr__`` reads it
+    again).
+    """
+
+    __slots__ = ()
+
+    def __getattribute__(self, name: str) -> t.Any:
+        if name[0] == "_":
+            if name == "_get_current_object":  # werkzeug's own lookups read it
+                return _current_object_of(self)
+            if name[:2] == "__" or name in _PROXY_OWN_NAMES:
+                try:
+                    return object.__getattribute__(self, name)
+                except AttributeError:
+                    pass
+        return getattr(_current_object_of(self)(), name)
+
+    # PERF: the operations proxies see most, forwarded directly (werkzeug's
+    # forward each through a descriptor and a bound method made per use).
+
+    def __setattr__(self, name: str, value: t.Any) -> None:
+        setattr(_current_object_of(self)(), name, value)
+
+    def __delattr__(self, name: str) -> None:
+        delattr(_current_object_of(self)(), name)
+
+    def __getitem__(self, key: t.Any) -> t.Any:
+        return _current_object_of(self)()[key]
+
+    def __setitem__(self, key: t.Any, value: t.Any) -> None:
+        _current_object_of(self)()[key] = value
+
+    def __delitem__(self, key: t.Any) -> None:
+        del _current_object_of(self)()[key]
+
+    def __contains__(self, item: t.Any) -> bool:
+        return item in _current_object_of(self)()
+
+    def __len__(self) -> int:
+        return len(_current_object_of(self)())
+
+    def __iter__(self) -> t.Iterator[t.Any]:
+        try:
+            obj = _current_object_of(self)()
+        except RuntimeError:
+            # What iterating werkzeug's unbound proxy raises.
+            raise TypeError(f"'{type(self).__name__}' object is not iterable") from None
+        return iter(obj)
+
+
+# Named as werkzeug's class, which messages and reprs show ("<LocalProxy
+# unbound>", "'LocalProxy' object is not iterable"), as under Flask.
+_ContextProxy.__name__ = _ContextProxy.__qualname__ = "LocalProxy"
+
+
+app_ctx: AppContext = _ContextProxy(  # type: ignore[assignment]
     _cv_app, unbound_message=_no_app_msg
 )
-current_app: Kolben = LocalProxy(  # type: ignore[assignment]
+current_app: Kolben = _ContextProxy(  # type: ignore[assignment]
     _cv_app, "app", unbound_message=_no_app_msg
 )
 
 
-#: The attributes of werkzeug's LocalProxy itself that are not dunders (its
-#: slots: ``_get_current_object`` and the wrapped context variable).
-_PROXY_OWN_NAMES = frozenset(name for name in vars(LocalProxy) if not name.startswith("__"))
-
-
-class _GlobalsProxy(LocalProxy):  # type: ignore[type-arg]
+class _GlobalsProxy(_ContextProxy):
     """The ``g`` proxy: werkzeug's :class:`~werkzeug.local.LocalProxy` with
     attribute access (``g.user``, ``g.user = ...``) made direct.
 
@@ -71,15 +137,15 @@ class _GlobalsProxy(LocalProxy):  # type: ignore[type-arg]
     __slots__ = ()
 
     def __getattribute__(self, name: str) -> t.Any:
-        # PERF: the proxy's own names (its slots, dunders) first; every other
-        # name is the current ``g``'s. With only ``__getattr__``, CPython 3.11
-        # first makes (and drops) an AttributeError naming the proxy on every
-        # ``g.name`` read.
-        if name[0] == "_" and (name[:2] == "__" or name in _PROXY_OWN_NAMES):
-            try:
-                return object.__getattribute__(self, name)
-            except AttributeError:
-                pass
+        # As _ContextProxy's, reading the current ``g`` without werkzeug's lookup.
+        if name[0] == "_":
+            if name == "_get_current_object":
+                return _current_object_of(self)
+            if name[:2] == "__" or name in _PROXY_OWN_NAMES:
+                try:
+                    return object.__getattribute__(self, name)
+                except AttributeError:
+                    pass
         try:
             ctx = _cv_app.get()
         except LookupError:
@@ -87,8 +153,8 @@ class _GlobalsProxy(LocalProxy):  # type: ignore[type-arg]
         return getattr(ctx.g, name)
 
     def __getattr__(self, name: str) -> t.Any:
-        # Reached only when __getattribute__ raised AttributeError: the name is
-        # missing from ``g`` too. Looked up again so the error is ``g``'s own.
+        # Called only after __getattribute__ raised AttributeError (the name is
+        # missing from ``g``): read again, so the error raised is ``g``'s own.
         try:
             ctx = _cv_app.get()
         except LookupError:
@@ -119,17 +185,17 @@ g: _AppCtxGlobals = _GlobalsProxy(  # type: ignore[assignment]
     _cv_app, "g", unbound_message=_no_app_msg
 )
 
-request_ctx: RequestContext = LocalProxy(  # type: ignore[assignment]
+request_ctx: RequestContext = _ContextProxy(  # type: ignore[assignment]
     _cv_request, unbound_message=_no_req_msg
 )
-request: Request = LocalProxy(  # type: ignore[assignment]
+request: Request = _ContextProxy(  # type: ignore[assignment]
     _cv_request, "request", unbound_message=_no_req_msg
 )
-session: SessionMixin = LocalProxy(  # type: ignore[assignment]
+session: SessionMixin = _ContextProxy(  # type: ignore[assignment]
     _cv_request, "session", unbound_message=_no_req_msg
 )
 
-websocket: Websocket = LocalProxy(  # type: ignore[assignment]
+websocket: Websocket = _ContextProxy(  # type: ignore[assignment]
     _cv_websocket, unbound_message=_no_websocket_msg
 )
 
