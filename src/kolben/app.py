@@ -502,15 +502,25 @@ class Kolben(AppSetup):
             self._got_first_request = True
         # PERF: most apps override nothing; an empty set short-circuits each test.
         overridden = self._overridden
+        ctx = _cv_request.get()
         try:
             if request_started.receivers:
                 yield from signal_steps(request_started, self, {})
             rv: t.Any = None
             if overridden and "preprocess_request" in overridden:
                 rv = yield self.preprocess_request, ()
-            # PERF: no generator (nor blueprint chain) for a stage with nothing to do.
-            elif self.url_value_preprocessors or self.before_request_funcs:
+            elif self.url_value_preprocessors:
                 rv = yield from self._preprocess_request()
+            # PERF: no generator (nor blueprint chain) for a stage with nothing to
+            # do; else _preprocess_request's hook steps without its generator.
+            elif self.before_request_funcs:
+                plan = self._hook_plan(
+                    self.before_request_funcs, ctx, True, call_until_value, acall_until_value
+                )
+                for func, funcs in plan:
+                    rv = yield (func, (funcs,)) if funcs is not None else (func, ())
+                    if rv is not None:
+                        break
             if rv is None:
                 if overridden and "dispatch_request" in overridden:
                     rv = yield self.dispatch_request, ()
@@ -529,7 +539,7 @@ class Kolben(AppSetup):
             overridden
             or request_finished.receivers
             or self.after_request_funcs
-            or (ctx := _cv_request.get())._after_request_functions
+            or ctx._after_request_functions
         ):
             # PERF: no user code runs after the view (see _process_response): no
             # generator for finalizing unless a session store may do I/O.
@@ -540,6 +550,11 @@ class Kolben(AppSetup):
                 self._save_cookie_session(ctx, response)
             else:
                 response = yield from self._finalize_request(rv)
+        elif not (overridden or request_finished.receivers):
+            # PERF: _finalize_request's steps without its generator: nothing is
+            # overridden and no receiver waits for request_finished.
+            response = self.make_response(rv)
+            response = yield from self._process_response(response)
         else:
             response = yield from self._finalize_request(rv)
         # PERF: nothing to commit unless a task resource was used in this context.
@@ -604,13 +619,14 @@ class Kolben(AppSetup):
         :mod:`kolben.hook_plans`): the app's hooks then each blueprint's,
         outermost first (``before``), or the innermost blueprint's first and the
         app's last, each list last registered first (after and teardown)."""
-        chain = ctx.blueprint_chain
+        chain = ctx._blueprint_chain
+        if chain is None:
+            chain = ctx.blueprint_chain
         key = tuple(chain) if chain else None
-        cache = registry.plans if type(registry) is HookRegistry else None
-        if cache is not None:
-            plan: Plan | None = cache.get(key)
-            if plan is not None:
-                return plan
+        try:  # PERF: the usual case, a registry with this chain's plan made
+            return registry.plans[key]  # type: ignore[attr-defined, no-any-return]
+        except (AttributeError, KeyError):  # a plain dict, or no plan yet
+            pass
         plan, keep = make_plan(
             registry,
             (None, *reversed(chain)) if before else (*chain, None),
@@ -619,8 +635,8 @@ class Kolben(AppSetup):
             sync_runner,
             async_runner,
         )
-        if cache is not None and keep:
-            cache[key] = plan
+        if keep and isinstance(registry, HookRegistry):
+            registry.plans[key] = plan
         return plan
 
     def dispatch_request(self) -> ft.ResponseReturnValue:

@@ -334,13 +334,19 @@ async def _drive(app: Kolben, steps: Steps[T], context: Context, body: Body | No
     while True:
         func, args = step
         # PERF: sync_callable() inlined, the plain-function case first.
-        if type(func) is DualStep:
+        if (
+            type(func) is FunctionType
+            and not custom_ensure_sync
+            and "_is_coroutine_marker" not in func.__dict__
+        ):
+            sync_func: t.Callable[..., t.Any] | None = (
+                None if func.__code__.co_flags & _CO_COROUTINE else func
+            )
+        elif type(func) is DualStep:
             func = func.aio
-            sync_func: t.Callable[..., t.Any] | None = None
+            sync_func = None
         elif custom_ensure_sync:
             sync_func = app.ensure_sync(func)
-        elif type(func) is FunctionType and "_is_coroutine_marker" not in func.__dict__:
-            sync_func = None if func.__code__.co_flags & _CO_COROUTINE else func
         else:
             sync_func = None if is_async_callable(func) else func
         if sync_func is None:
