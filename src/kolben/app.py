@@ -43,13 +43,13 @@ from werkzeug.routing import (
 from werkzeug.utils import redirect as _werkzeug_redirect
 from werkzeug.wrappers import Response as BaseResponse
 
+from . import globals as _globals
 from . import matching
 from . import typing as ft
 from .app_setup import AppSetup
 from .concurrency import is_async_callable, run_sync
 from .ctx import AppContext, RequestContext
 from .debughelpers import FormDataRoutingRedirect
-from .globals import _cv_app, _cv_request
 from .helpers import get_debug_flag
 from .hook_plans import HookRegistry, Plan, make_plan
 from .pipeline import (
@@ -84,6 +84,11 @@ from .signals import (
 from .wrappers import Request, Response, split_blueprint_path
 from .wsgi import PRESERVE_CONTEXT_KEY
 from .wsgi import serve as serve_wsgi
+
+# PERF: assigned, not imported (see kolben.globals: a method call on an imported
+# name makes a bound method per call on CPython 3.11).
+_cv_app = _globals._cv_app
+_cv_request = _globals._cv_request
 
 # PERF: kolben.asgi is imported on the first ASGI call (a WSGI-only process never
 # loads it), then its entry point is kept here rather than imported per request.

@@ -21,11 +21,11 @@ from werkzeug.exceptions import (
     Aborter,
 )
 
+from . import globals as _globals
 from . import typing as ft
 from .config import Config, ConfigAttribute
 from .ctx import _AppCtxGlobals
 from .defaults import DEFAULT_CONFIG
-from .globals import _cv_app, _cv_request
 from .helpers import find_instance_path, get_debug_flag
 from .json.provider import DefaultJSONProvider, JSONProvider
 from .logging import create_logger
@@ -37,6 +37,11 @@ from .sessions import (
 )
 from .templating import _default_template_ctx_processor
 from .wrappers import Request, Response
+
+# PERF: assigned, not imported (see kolben.globals: a method call on an imported
+# name makes a bound method per call on CPython 3.11).
+_cv_app = _globals._cv_app
+_cv_request = _globals._cv_request
 
 if t.TYPE_CHECKING:
     import logging

@@ -35,6 +35,7 @@ from functools import partial
 
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 
+from . import globals as _globals
 from . import typing as ft
 from .app import Kolben
 from .asgi_environ import ENVIRON_EXTRA_KEY as ENVIRON_EXTRA_KEY
@@ -48,11 +49,14 @@ from .asgi_environ import (
 )
 from .caching import Cache
 from .concurrency import _server_loop, is_async_callable, running_loop
-from .globals import _cv_request
 from .pipeline import drive_eagerly
 from .wrappers import Request as _KolbenRequest
 from .wrappers import Response as _KolbenResponse
 from .wsgi import PRESERVE_CONTEXT_KEY
+
+# PERF: assigned, not imported (see kolben.globals: a method call on an imported
+# name makes a bound method per call on CPython 3.11).
+_cv_request = _globals._cv_request
 
 if t.TYPE_CHECKING:
     pass

@@ -16,7 +16,7 @@ from types import TracebackType
 
 from werkzeug.exceptions import HTTPException
 
-from .globals import _cv_app, _cv_request
+from . import globals as _globals
 from .pipeline import Steps, acall_in_reverse, call_in_reverse, run_steps
 from .sessions import SecureCookieSessionInterface
 from .signals import (
@@ -27,6 +27,11 @@ from .signals import (
     signal_steps,
 )
 from .wrappers import make_request
+
+# PERF: assigned, not imported (see kolben.globals: a method call on an imported
+# name makes a bound method per call on CPython 3.11).
+_cv_app = _globals._cv_app
+_cv_request = _globals._cv_request
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment

@@ -42,6 +42,10 @@ This means that you used `websocket` outside of a view registered with
 `@app.websocket(rule)` (or the hooks that run around one). HTTP views use
 `request` instead. See the "WebSockets" page of the documentation."""
 
+# PERF: modules that call the context variables' methods per request bind them by
+# assignment (``_cv_app = _globals._cv_app``), not by ``from .globals import``:
+# CPython 3.11 compiles ``name.method()`` on an imported name as an attribute load
+# (as for a module's function), which makes a bound method on every call.
 _cv_app: ContextVar[AppContext] = ContextVar("kolben.app_ctx")
 _cv_request: ContextVar[RequestContext] = ContextVar("kolben.request_ctx")
 #: The connection a websocket view serves; set only in a websocket's context.

@@ -15,9 +15,15 @@ import werkzeug.utils
 from werkzeug.exceptions import abort as _werkzeug_abort
 from werkzeug.urls import iri_to_uri
 
+from . import globals as _globals
 from .concurrency import in_context_copy
-from .globals import _cv_app, _cv_request, current_app, request_ctx
+from .globals import current_app, request_ctx
 from .signals import message_flashed
+
+# PERF: assigned, not imported (see kolben.globals: a method call on an imported
+# name makes a bound method per call on CPython 3.11).
+_cv_app = _globals._cv_app
+_cv_request = _globals._cv_request
 
 if t.TYPE_CHECKING:
     from datetime import datetime

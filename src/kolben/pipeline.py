@@ -42,10 +42,14 @@ from collections.abc import Generator
 from contextvars import Context
 from types import FunctionType
 
+from . import globals as _globals
 from .caching import Cache
 from .concurrency import _CO_COROUTINE, _server_loop, is_async_callable, running_loop
-from .globals import _cv_request
 from .sessions import SecureCookieSessionInterface
+
+# PERF: assigned, not imported (see kolben.globals: a method call on an imported
+# name makes a bound method per call on CPython 3.11).
+_cv_request = _globals._cv_request
 
 if t.TYPE_CHECKING:
     from .app import Kolben

@@ -53,9 +53,13 @@ from __future__ import annotations
 
 import typing as t
 
+from . import globals as _globals
 from .concurrency import is_async_callable
-from .globals import _cv_app
 from .pipeline import Steps, run_steps
+
+# PERF: assigned, not imported (see kolben.globals: a method call on an imported
+# name makes a bound method per call on CPython 3.11).
+_cv_app = _globals._cv_app
 
 if t.TYPE_CHECKING:
     from .app import Kolben

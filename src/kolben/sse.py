@@ -24,8 +24,13 @@ import sys
 import time
 import typing as t
 
-from .globals import _cv_app, _cv_request
+from . import globals as _globals
 from .wrappers import Response
+
+# PERF: assigned, not imported (see kolben.globals: a method call on an imported
+# name makes a bound method per call on CPython 3.11).
+_cv_app = _globals._cv_app
+_cv_request = _globals._cv_request
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment

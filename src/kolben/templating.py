@@ -15,9 +15,15 @@ from jinja2 import BaseLoader, FileSystemLoader, PackageLoader, Template, Templa
 from jinja2 import Environment as BaseEnvironment
 from jinja2.exceptions import TemplatesNotFound
 
-from .globals import _cv_app, _cv_request, _no_app_msg
+from . import globals as _globals
+from .globals import _no_app_msg
 from .helpers import stream_with_context
 from .signals import before_render_template, template_rendered
+
+# PERF: assigned, not imported (see kolben.globals: a method call on an imported
+# name makes a bound method per call on CPython 3.11).
+_cv_app = _globals._cv_app
+_cv_request = _globals._cv_request
 
 if t.TYPE_CHECKING:
     from .app import Kolben

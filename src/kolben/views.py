@@ -7,8 +7,13 @@ from __future__ import annotations
 
 import typing as t
 
+from . import globals as _globals
 from . import typing as ft
-from .globals import _cv_app, _cv_request
+
+# PERF: assigned, not imported (see kolben.globals: a method call on an imported
+# name makes a bound method per call on CPython 3.11).
+_cv_app = _globals._cv_app
+_cv_request = _globals._cv_request
 
 #: The HTTP methods a :class:`MethodView` may implement as lowercase methods.
 http_method_funcs = frozenset(

@@ -19,6 +19,7 @@ from werkzeug.sansio.http import parse_cookie
 from werkzeug.wrappers import Request as _WerkzeugRequest
 from werkzeug.wrappers import Response as _WerkzeugResponse
 
+from . import globals as _globals
 from . import json
 from ._werkzeug_fast import URLENCODED as _URLENCODED
 from ._werkzeug_fast import from_body as _from_body
@@ -27,7 +28,10 @@ from ._werkzeug_fast import make_request as make_request
 from ._werkzeug_fast import routing_path as routing_path
 from .asgi_environ import KnownEnviron, MadeOnRead
 from .caching import REQUEST_DATA_CACHES, Cache, request_data_cache
-from .globals import _cv_app
+
+# PERF: assigned, not imported (see kolben.globals: a method call on an imported
+# name makes a bound method per call on CPython 3.11).
+_cv_app = _globals._cv_app
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment

@@ -9,8 +9,12 @@ from __future__ import annotations
 import json as _json
 import typing as t
 
-from ..globals import _cv_app
+from .. import globals as _globals
 from .provider import DefaultJSONProvider, JSONProvider, _default
+
+# PERF: assigned, not imported (see kolben.globals: a method call on an imported
+# name makes a bound method per call on CPython 3.11).
+_cv_app = _globals._cv_app
 
 if t.TYPE_CHECKING:
     from ..wrappers import Response

@@ -47,10 +47,14 @@ from uuid import UUID
 from markupsafe import Markup
 from werkzeug.http import http_date, parse_date
 
-from ..globals import _cv_app
+from .. import globals as _globals
 from . import dumps as _json_dumps
 from . import loads as _json_loads
 from .provider import DefaultJSONProvider
+
+# PERF: assigned, not imported (see kolben.globals: a method call on an imported
+# name makes a bound method per call on CPython 3.11).
+_cv_app = _globals._cv_app
 
 
 class JSONTag:
