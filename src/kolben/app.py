@@ -355,10 +355,11 @@ class Kolben(AppSetup):
         middleware, so ``gunicorn module:app`` and ``uvicorn module:app`` both
         serve the same object.
         """
+        # PERF: arguments passed one by one (a call with *args makes a bound method).
         if len(args) == 2:
-            return self.wsgi_app(*args)
+            return self.wsgi_app(args[0], args[1])
         if len(args) == 3:
-            return self.asgi_app(*args)
+            return self.asgi_app(args[0], args[1], args[2])
         if len(args) == 1 and isinstance(args[0], dict) and "type" in args[0]:
             return partial(self.asgi_app, args[0])
         raise TypeError(
