@@ -576,3 +576,32 @@ def test_streamed_response_keeps_the_resource_until_the_body_is_done(
     assert journal.events == [
         *("acquire db", "commit db", "body starts", "body ends", "release db"),
     ]
+
+
+@pytest.mark.parametrize("view_used_it", [False, True])
+def test_resource_first_used_in_teardown_request_is_ended(
+    sqlite_app: kolben.Kolben, client: t.Any, db_path: Path, journal: Journal, view_used_it: bool
+) -> None:
+    """A ``teardown_request`` function runs before the application context's
+    pop: a task resource it uses first is committed and released by that pop;
+    one the request used was committed with the response already, so the
+    teardown's writes are released without a commit (docs/recipes.md)."""
+    db = sqlite_app.task_resources["db"]
+
+    @sqlite_app.teardown_request
+    def audit(exc: BaseException | None) -> None:
+        journal("teardown")
+        db.get().execute("INSERT INTO users (email) VALUES ('audit')")
+
+    path = "/users/v@example.com" if view_used_it else "/nothing"
+    rv = client.post(path) if view_used_it else client.get(path)
+    assert rv.status_code == (201 if view_used_it else 200)
+    if view_used_it:
+        assert journal.events == [
+            "acquire", "commit", "mail v@example.com seen=True", "teardown", "release"
+        ]
+        assert rows(db_path) == ["v@example.com"]
+    else:
+        assert journal.events == ["teardown", "acquire", "commit", "release"]
+        assert rows(db_path) == ["audit"]
+    assert not kolben.has_app_context()

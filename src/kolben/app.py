@@ -496,7 +496,15 @@ class Kolben(AppSetup):
                 keep(_cv_request.get())
             if error is not None and self.should_ignore_error(error):
                 error = None
-            if not ctx._pop_now():  # PERF: no generator when no user code runs
+            if self.teardown_request_funcs and (plan := ctx._teardown_only_plan()) is not None:
+                # PERF: the teardown functions' steps without the pop's generator.
+                try:
+                    for func, funcs in plan:
+                        yield (func, (funcs, error)) if funcs is not None else (func, (error,))
+                finally:
+                    if not ctx._pop_now(torn_down=True):
+                        yield from ctx._pop(error, torn_down=True)
+            elif not ctx._pop_now():  # PERF: no generator when no user code runs
                 yield from ctx._pop(error)
 
     def full_dispatch_request(self) -> Response:

@@ -38,6 +38,7 @@ if t.TYPE_CHECKING:
     from werkzeug.routing import MapAdapter
 
     from .app import Kolben
+    from .hook_plans import Plan
     from .sessions import SessionMixin
     from .wrappers import Request
 
@@ -517,11 +518,14 @@ class RequestContext:
         if not self._pop_now():
             run_steps(self.app, self._pop(exc))
 
-    def _pop(self, exc: BaseException | None) -> Steps[None]:
+    def _pop(self, exc: BaseException | None, torn_down: bool = False) -> Steps[None]:
+        """Pop this context, running the user code that goes with it as steps;
+        ``torn_down``: the ``teardown_request`` functions ran already (see
+        :meth:`_teardown_only_plan`)."""
         app = self.app
         last = len(self._cv_tokens) == 1
         try:
-            if last:
+            if last and not torn_down:
                 if "do_teardown_request" in app._overridden:
                     yield app.do_teardown_request, (exc,)
                 elif request_tearing_down.receivers:
@@ -533,9 +537,9 @@ class RequestContext:
                     )
                     for func, funcs in plan:
                         yield (func, (funcs, exc)) if funcs is not None else (func, (exc,))
-                # PERF: only a request that parsed files has anything to close.
-                if "files" in self.request.__dict__:
-                    self.request.close()
+            # PERF: only a request that parsed files has anything to close.
+            if last and "files" in self.request.__dict__:
+                self.request.close()
         finally:
             active, app_ctx = self._unset(last)
             if app_ctx is not None:
@@ -546,10 +550,30 @@ class RequestContext:
         if active is not self:
             self._wrong_context(active)
 
-    def _pop_now(self) -> bool:
+    def _teardown_only_plan(self) -> Plan | None:
+        """The steps of the ``teardown_request`` functions, when they may be run
+        before the rest of the pop (nothing overridden, no receivers): the
+        caller yields them, then calls ``_pop_now(torn_down=True)`` (or drives
+        ``_pop(exc, torn_down=True)`` when that returns False). None: drive
+        :meth:`_pop`. PERF: no generator of the context's own for a request with
+        teardown functions."""
+        app = self.app
+        if (
+            len(self._cv_tokens) != 1
+            or not app.teardown_request_funcs
+            or request_tearing_down.receivers
+            or app._overridden
+        ):
+            return None
+        return app._hook_plan(
+            app.teardown_request_funcs, self, False, call_in_reverse, acall_in_reverse
+        )
+
+    def _pop_now(self, torn_down: bool = False) -> bool:
         """:meth:`_pop` without a generator, when popping runs no user code
         (teardown functions, signal receivers, task resources); False (nothing
-        done) otherwise. PERF: the common case, in one call."""
+        done) otherwise. PERF: the common case, in one call. ``torn_down``: the
+        ``teardown_request`` functions ran already."""
         app = self.app
         tokens = self._cv_tokens
         last = len(tokens) == 1
@@ -558,6 +582,7 @@ class RequestContext:
         if (
             (
                 last
+                and not torn_down
                 and (
                     app.teardown_request_funcs
                     or request_tearing_down.receivers
