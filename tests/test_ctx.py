@@ -417,6 +417,13 @@ def test_proxies_forward_attributes_items_and_operators(app):
         assert request_ctx.request is req and app_ctx.app is app
 
 
+def test_proxies_with_an_empty_attribute_name(app):
+    with app.test_request_context():
+        for proxy in (request, session, g, kolben.current_app):
+            assert hasattr(proxy, "") is False
+            assert getattr(proxy, "", "dflt") == "dflt"
+
+
 def test_proxies_outside_context_raise_or_are_falsy():
     for read in (
         lambda: request.path,

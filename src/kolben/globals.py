@@ -74,7 +74,7 @@ class _ContextProxy(LocalProxy):  # type: ignore[type-arg]
     __slots__ = ()
 
     def __getattribute__(self, name: str) -> t.Any:
-        if name[0] == "_":
+        if name[:1] == "_":
             if name == "_get_current_object":  # werkzeug's own lookups read it
                 return _current_object_of(self)
             if name[:2] == "__" or name in _PROXY_OWN_NAMES:
@@ -142,7 +142,7 @@ class _GlobalsProxy(_ContextProxy):
 
     def __getattribute__(self, name: str) -> t.Any:
         # As _ContextProxy's, reading the current ``g`` without werkzeug's lookup.
-        if name[0] == "_":
+        if name[:1] == "_":
             if name == "_get_current_object":
                 return _current_object_of(self)
             if name[:2] == "__" or name in _PROXY_OWN_NAMES:
