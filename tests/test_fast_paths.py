@@ -1006,3 +1006,31 @@ def test_adapter_cache_remembers_matches_of_its_own_adapters_only():
     assert cache.matched(held, "/a", "M0") is None  # bounded
     cache.clear()
     assert cache.matched(held, "/a", f"M{AdapterCache.matches_size}") is None
+
+
+#: The modules whose code calls the context variables' methods on every request.
+_PER_REQUEST_MODULES = [
+    "app", "app_setup", "asgi", "ctx", "helpers", "pipeline", "resources", "sse",
+    "templating", "views", "wrappers", "json/__init__", "json/tag",
+]
+
+
+@kolben_only
+@pytest.mark.parametrize("module", _PER_REQUEST_MODULES)
+def test_per_request_modules_bind_the_context_variables_by_assignment(module):
+    """``from .globals import _cv_request`` makes CPython 3.11 compile
+    ``_cv_request.get()`` as an attribute load that makes a bound method on
+    every call (a method call on an imported name is compiled as a module
+    function's); these modules assign them instead (see kolben.globals)."""
+    import ast
+    from pathlib import Path
+
+    path = Path(kolben.__file__).parent / f"{module}.py"
+    tree = ast.parse(path.read_text())
+    imported = {
+        alias.asname or alias.name
+        for node in tree.body
+        if isinstance(node, ast.ImportFrom) and node.module == "globals"
+        for alias in node.names
+    }
+    assert not imported & {"_cv_app", "_cv_request", "_cv_websocket"}, path
