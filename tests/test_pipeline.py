@@ -326,6 +326,39 @@ def test_overridden_pipeline_method_is_called(
     assert calls and set(calls) == {method}
 
 
+@pytest.mark.parametrize("patch", ["class", "instance"])
+def test_override_made_after_the_app_and_before_its_first_request_is_honoured(
+    client_for: t.Callable[..., kolben.testing.KolbenClient], patch: str
+) -> None:
+    """What the pipeline overrides is decided on first use, not when the app is
+    made: a method patched on the app's class (as a test's monkeypatch does) or
+    on the app between the two is called; one assigned on the app later too."""
+    App = type("App", (Kolben,), {})
+    app = App(__name__)
+    app.add_url_rule("/", "index", lambda: "ok")
+    calls: list[str] = []
+
+    def process_response(self: Kolben, response: t.Any) -> t.Any:
+        calls.append("process_response")
+        return Kolben.process_response(self, response)
+
+    if patch == "class":
+        App.process_response = process_response  # type: ignore[method-assign]
+    else:
+        app.process_response = process_response.__get__(app)  # type: ignore[method-assign]
+    client = client_for(app)
+    assert client.get("/").data == b"ok"
+    assert calls == ["process_response"]
+
+    def finalize_request(rv: t.Any, from_error_handler: bool = False) -> t.Any:
+        calls.append("finalize_request")
+        return Kolben.finalize_request(app, rv, from_error_handler)
+
+    app.finalize_request = finalize_request  # type: ignore[method-assign]
+    assert client.get("/").data == b"ok"
+    assert calls == ["process_response", "finalize_request", "process_response"]
+
+
 def test_overridden_error_methods_are_called(
     client_for: t.Callable[..., kolben.testing.KolbenClient],
 ) -> None:

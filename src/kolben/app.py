@@ -22,6 +22,7 @@ import collections.abc as cabc
 import os
 import sys
 import typing as t
+import weakref
 from functools import cached_property, partial, update_wrapper
 from types import FunctionType, TracebackType
 
@@ -112,6 +113,44 @@ if t.TYPE_CHECKING:
     from .testing import KolbenClient, KolbenCliRunner
 
 R = t.TypeVar("R")
+
+
+class _Undecided:
+    """A per-app decision (``Kolben._overridden``...) not made yet: truth-tested
+    or searched, it makes the decision, puts it on the app in its own place and
+    answers from it.
+
+    PERF: so the app keeps a plain instance attribute, which CPython 3.11 reads
+    with a specialized load; a ``cached_property`` on the class makes every read
+    a generic lookup (about ten a request). Made on first use, as the
+    ``cached_property`` was, so a class patched before then is seen.
+    """
+
+    __slots__ = ("_app", "_decide", "_name")
+
+    def __init__(self, app: Kolben, name: str, decide: t.Callable[[t.Any], t.Any]) -> None:
+        # Held weakly: an app with no other reference is freed at once.
+        self._app = weakref.ref(app)
+        self._name = name
+        self._decide = decide
+
+    def _value(self) -> t.Any:
+        app = self._app()
+        if app is None:
+            raise RuntimeError("the application was garbage collected")
+        value = self._decide(app)
+        if app.__dict__.get(self._name) is self:
+            app.__dict__[self._name] = value
+        return value
+
+    def __bool__(self) -> bool:
+        return bool(self._value())
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._value()
+
+    def __repr__(self) -> str:
+        return f"<undecided {self._name}>"
 
 
 class Kolben(AppSetup):
@@ -234,8 +273,7 @@ class Kolben(AppSetup):
             )
         return None
 
-    @cached_property
-    def _cache_adapters(self) -> bool:
+    def _decide_cache_adapters(self) -> bool:
         return type(self).create_url_adapter is Kolben.create_url_adapter
 
     def url_for(
@@ -399,12 +437,34 @@ class Kolben(AppSetup):
     # it calls, and the public method of the same name (Flask's) runs it with
     # ``run_steps``. A stage a subclass overrides is called instead, as one step.
 
-    @cached_property
-    def _overridden(self) -> frozenset[str]:
-        """The names of the Kolben methods this app's class overrides, or that
-        were replaced on the app itself (as extensions do with
-        ``handle_exception``): the pipeline calls those (as one step each)
-        instead of its own steps. Forgotten when such a method is assigned."""
+    # Decisions made once per app, on first use (see _Undecided): plain instance
+    # attributes, read on every request.
+    #: The names of the Kolben methods this app's class overrides, or that were
+    #: replaced on the app itself (as extensions do with ``handle_exception``):
+    #: the pipeline calls those (as one step each) instead of its own steps.
+    #: Decided again when such a method is assigned on the app.
+    _overridden: frozenset[str]
+    #: Whether user code must be run through this app's own ``ensure_sync``.
+    _custom_ensure_sync: bool
+    #: Whether the URL map has converters other than werkzeug's own: matching
+    #: then calls user code, so the ASGI door runs it off the event loop.
+    _custom_converters: bool
+    #: Whether URL adapters may be cached (``create_url_adapter`` is kolben's).
+    _cache_adapters: bool
+
+    def _reset_decisions(self) -> None:
+        """Have the per-app decisions above made on their first use (called
+        first thing by the constructor)."""
+        self._forget_overrides()
+        instance = self.__dict__
+        instance["_custom_converters"] = _Undecided(
+            self, "_custom_converters", Kolben._decide_custom_converters
+        )
+        instance["_cache_adapters"] = _Undecided(
+            self, "_cache_adapters", Kolben._decide_cache_adapters
+        )
+
+    def _decide_overridden(self) -> frozenset[str]:
         cls = type(self)
         instance = self.__dict__
         return frozenset(
@@ -413,9 +473,7 @@ class Kolben(AppSetup):
             if name in instance or getattr(cls, name, attr) is not attr
         )
 
-    @cached_property
-    def _custom_ensure_sync(self) -> bool:
-        """Whether user code must be run through this app's own ``ensure_sync``."""
+    def _decide_custom_ensure_sync(self) -> bool:
         overridden = self._overridden
         return "ensure_sync" in overridden or "async_to_sync" in overridden
 
@@ -433,17 +491,16 @@ class Kolben(AppSetup):
         """A pipeline method was replaced on the app: decide anew what to call,
         and make the hook plans again (an own ``ensure_sync`` changes them)."""
         instance = self.__dict__
-        instance.pop("_overridden", None)
-        instance.pop("_custom_ensure_sync", None)
+        instance["_overridden"] = _Undecided(self, "_overridden", Kolben._decide_overridden)
+        instance["_custom_ensure_sync"] = _Undecided(
+            self, "_custom_ensure_sync", Kolben._decide_custom_ensure_sync
+        )
         for name in ("before_request_funcs", "after_request_funcs", "teardown_request_funcs"):
             registry = instance.get(name)
             if type(registry) is HookRegistry:
                 registry.forget_plans()
 
-    @cached_property
-    def _custom_converters(self) -> bool:
-        """Whether the URL map has converters other than werkzeug's own: matching
-        then calls user code, so the ASGI door runs it off the event loop."""
+    def _decide_custom_converters(self) -> bool:
         return any(
             not cls.__module__.startswith("werkzeug.")
             for cls in self.url_map.converters.values()

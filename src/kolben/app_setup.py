@@ -116,6 +116,10 @@ class AppSetup(Scaffold):
     #: and kolben's own (see :data:`kolben.defaults.DEFAULT_CONFIG`).
     default_config: dict[str, t.Any] = DEFAULT_CONFIG
 
+    def _reset_decisions(self) -> None:
+        """Have the request pipeline's per-app decisions made on first use
+        (:class:`kolben.app.Kolben` has them); the constructor calls it first."""
+
     def __init__(
         self,
         import_name: str,
@@ -129,6 +133,7 @@ class AppSetup(Scaffold):
         instance_relative_config: bool = False,
         root_path: str | None = None,
     ) -> None:
+        self._reset_decisions()
         super().__init__(
             import_name=import_name,
             static_folder=static_folder,
