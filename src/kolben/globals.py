@@ -58,6 +58,23 @@ _PROXY_OWN_NAMES = frozenset(name for name in vars(LocalProxy) if not name.start
 _current_object_of = LocalProxy.__dict__["_get_current_object"].__get__
 
 
+_NOT_OWN = object()
+
+
+def _own_attribute(proxy: LocalProxy, name: str) -> t.Any:  # type: ignore[type-arg]
+    """The attribute ``name`` of the proxy itself (its slots, dunders, which
+    werkzeug's descriptors answer), or ``_NOT_OWN`` for a name of the proxied
+    object."""
+    if name == "_get_current_object":  # werkzeug's own lookups read it
+        return _current_object_of(proxy)
+    if name[:2] == "__" or name in _PROXY_OWN_NAMES:
+        try:
+            return object.__getattribute__(proxy, name)
+        except AttributeError:
+            pass
+    return _NOT_OWN
+
+
 class _ContextProxy(LocalProxy):  # type: ignore[type-arg]
     """werkzeug's :class:`~werkzeug.local.LocalProxy`, reading the proxied
     object's attributes (``request.form``, ``current_app.config``) directly.
@@ -75,13 +92,9 @@ class _ContextProxy(LocalProxy):  # type: ignore[type-arg]
 
     def __getattribute__(self, name: str) -> t.Any:
         if name[:1] == "_":
-            if name == "_get_current_object":  # werkzeug's own lookups read it
-                return _current_object_of(self)
-            if name[:2] == "__" or name in _PROXY_OWN_NAMES:
-                try:
-                    return object.__getattribute__(self, name)
-                except AttributeError:
-                    pass
+            value = _own_attribute(self, name)
+            if value is not _NOT_OWN:
+                return value
         return getattr(_current_object_of(self)(), name)
 
     # PERF: the operations proxies see most, forwarded directly (werkzeug's
@@ -143,13 +156,9 @@ class _GlobalsProxy(_ContextProxy):
     def __getattribute__(self, name: str) -> t.Any:
         # As _ContextProxy's, reading the current ``g`` without werkzeug's lookup.
         if name[:1] == "_":
-            if name == "_get_current_object":
-                return _current_object_of(self)
-            if name[:2] == "__" or name in _PROXY_OWN_NAMES:
-                try:
-                    return object.__getattribute__(self, name)
-                except AttributeError:
-                    pass
+            value = _own_attribute(self, name)
+            if value is not _NOT_OWN:
+                return value
         try:
             ctx = _cv_app.get()
         except LookupError:
@@ -159,11 +168,7 @@ class _GlobalsProxy(_ContextProxy):
     def __getattr__(self, name: str) -> t.Any:
         # Called only after __getattribute__ raised AttributeError (the name is
         # missing from ``g``): read again, so the error raised is ``g``'s own.
-        try:
-            ctx = _cv_app.get()
-        except LookupError:
-            raise RuntimeError(_no_app_msg) from None
-        return getattr(ctx.g, name)
+        return getattr(_current_object_of(self)(), name)
 
     def __setattr__(self, name: str, value: t.Any) -> None:
         try:
