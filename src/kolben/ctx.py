@@ -528,15 +528,8 @@ class RequestContext:
             if last and not torn_down:
                 if "do_teardown_request" in app._overridden:
                     yield app.do_teardown_request, (exc,)
-                elif request_tearing_down.receivers:
+                elif app.teardown_request_funcs or request_tearing_down.receivers:
                     yield from app._do_teardown_request(exc)
-                elif app.teardown_request_funcs:
-                    # PERF: _do_teardown_request's steps without its generator.
-                    plan = app._hook_plan(
-                        app.teardown_request_funcs, self, False, call_in_reverse, acall_in_reverse
-                    )
-                    for func, funcs in plan:
-                        yield (func, (funcs, exc)) if funcs is not None else (func, (exc,))
             # PERF: only a request that parsed files has anything to close.
             if last and "files" in self.request.__dict__:
                 self.request.close()
@@ -552,7 +545,8 @@ class RequestContext:
 
     def _teardown_only_plan(self) -> Plan | None:
         """The steps of the ``teardown_request`` functions, when they may be run
-        before the rest of the pop (nothing overridden, no receivers): the
+        before the rest of the pop (``do_teardown_request`` not overridden, no
+        receivers): the
         caller yields them, then calls ``_pop_now(torn_down=True)`` (or drives
         ``_pop(exc, torn_down=True)`` when that returns False). None: drive
         :meth:`_pop`. PERF: no generator of the context's own for a request with
@@ -562,7 +556,7 @@ class RequestContext:
             len(self._cv_tokens) != 1
             or not app.teardown_request_funcs
             or request_tearing_down.receivers
-            or app._overridden
+            or "do_teardown_request" in app._overridden
         ):
             return None
         return app._hook_plan(
