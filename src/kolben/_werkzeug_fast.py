@@ -63,6 +63,7 @@ from werkzeug.wrappers import Request as _WerkzeugRequest
 from werkzeug.wrappers import Response as _WerkzeugResponse
 
 from .caching import Cache, WeakKeyCache
+from .headers import Headers as ResponseHeaders
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
@@ -265,7 +266,9 @@ def _check_fast_response_init(cls: type[_WerkzeugResponse]) -> bool:
 
 #: Whether ``Headers()`` makes nothing but its ``_list`` (so an object made
 #: without ``__init__``, given its list, is the same).
-_HEADERS_ARE_A_LIST = vars(Headers()) == {"_list": []} and Headers.__new__ is object.__new__
+_HEADERS_ARE_A_LIST = (
+    vars(ResponseHeaders()) == {"_list": []} and ResponseHeaders.__new__ is object.__new__
+)
 _new_headers = object.__new__
 
 
@@ -285,7 +288,7 @@ def from_body(cls: type[R], body: str | bytes | bytearray, mimetype: str | None 
     data = body.encode() if isinstance(body, str) else bytes(body)
     rv = cls.__new__(cls)
     # PERF: werkzeug's Headers() only makes its list (checked at import).
-    headers = _new_headers(Headers) if _HEADERS_ARE_A_LIST else Headers()
+    headers = _new_headers(ResponseHeaders) if _HEADERS_ARE_A_LIST else ResponseHeaders()
     content_type = (
         cls._default_content_type  # type: ignore[attr-defined]
         if mimetype is None
@@ -412,7 +415,7 @@ def add_vary_cookie(response: _WerkzeugResponse) -> None:
     responses have no ``Vary`` yet, and adding one directly costs a tenth of that.
     """
     headers = response.headers
-    if type(headers) is Headers:
+    if type(headers) is ResponseHeaders or type(headers) is Headers:
         # PERF: one pass over werkzeug's header list instead of a lookup and a set
         # that both normalise every key (~1.5 µs).
         for key, _ in headers._list:
