@@ -276,3 +276,72 @@ def test_lists_added_to_a_registry_are_followed(client_for: t.Any, method: str) 
     calls.clear()
     client.get("/")
     assert calls == ["late", "view"]
+
+
+def test_blueprint_hooks_added_after_requests_run_for_the_blueprint_only(
+    client_for: t.Any,
+) -> None:
+    """With only app hooks, one plan serves every blueprint (no chain is worked
+    out); a blueprint's hooks added later, by any route, run for its requests."""
+    app, calls = make_app()
+    bp = kolben.Blueprint("bp", __name__)
+    inner = kolben.Blueprint("inner", __name__)
+
+    @inner.route("/x")
+    def x() -> str:
+        calls.append("x")
+        return "x"
+
+    bp.register_blueprint(inner, url_prefix="/inner")
+    app.register_blueprint(bp, url_prefix="/bp")
+    # A dotted endpoint outside any blueprint: request.blueprint is "api".
+    app.add_url_rule("/api", "api.view", lambda: "api")
+
+    @app.before_request
+    def app_hook() -> None:
+        calls.append("app")
+
+    client = client_for(app)
+    for path in ("/", "/bp/inner/x", "/api", "/missing"):
+        client.get(path)
+    assert calls == ["app", "view", "app", "x", "app", "app"]
+
+    def bp_hook() -> None:
+        calls.append("bp")
+
+    def inner_hook() -> None:
+        calls.append("inner")
+
+    def api_hook() -> None:
+        calls.append("api")
+
+    app.before_request_funcs.setdefault("bp", []).append(bp_hook)
+    app.before_request_funcs["bp.inner"] = [inner_hook]
+    app.before_request_funcs["api"].append(api_hook)
+    calls.clear()
+    for path in ("/", "/bp/inner/x", "/api"):
+        client.get(path)
+    assert calls == ["app", "view", "app", "bp", "inner", "x", "app", "api"]
+
+    # The blueprints' lists emptied again: only the app's hook runs anywhere.
+    app.before_request_funcs["bp"].clear()
+    app.before_request_funcs["bp.inner"] = []
+    del app.before_request_funcs["api"]
+    calls.clear()
+    for path in ("/", "/bp/inner/x", "/api"):
+        client.get(path)
+    assert calls == ["app", "view", "app", "x", "app"]
+    app.before_request_funcs["bp.inner"].append(inner_hook)  # a list put in by hand
+    calls.clear()
+    client.get("/bp/inner/x")
+    assert calls == ["app", "inner", "x"]
+    # Another registry's list, which tells that registry of its changes, not this one.
+    del app.before_request_funcs["bp.inner"]
+    shared = kolben.Kolben("other").before_request_funcs["bp"]
+    app.before_request_funcs["bp"] = shared
+    calls.clear()
+    client.get("/")
+    client.get("/bp/inner/x")
+    shared.append(bp_hook)
+    client.get("/bp/inner/x")
+    assert calls == ["app", "view", "app", "x", "app", "bp", "x"]

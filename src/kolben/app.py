@@ -690,11 +690,19 @@ class Kolben(AppSetup):
         :mod:`kolben.hook_plans`): the app's hooks then each blueprint's,
         outermost first (``before``), or the innermost blueprint's first and the
         app's last, each list last registered first (after and teardown)."""
+        # PERF: the usual case, no blueprint hooks (no blueprint chain needed),
+        # or a registry with this chain's plan made.
+        try:
+            plan: Plan | None = registry.any_chain_plan  # type: ignore[attr-defined]
+        except AttributeError:  # a plain dict
+            plan = None
+        if plan is not None:
+            return plan
         chain = ctx._blueprint_chain
         if chain is None:
             chain = ctx.blueprint_chain
         key = tuple(chain) if chain else None
-        try:  # PERF: the usual case, a registry with this chain's plan made
+        try:
             return registry.plans[key]  # type: ignore[attr-defined, no-any-return]
         except (AttributeError, KeyError):  # a plain dict, or no plan yet
             pass
@@ -708,6 +716,8 @@ class Kolben(AppSetup):
         )
         if keep and isinstance(registry, HookRegistry):
             registry.plans[key] = plan
+            if registry.chain_free():
+                registry.any_chain_plan = plan
         return plan
 
     def dispatch_request(self) -> ft.ResponseReturnValue:

@@ -128,6 +128,9 @@ class HookRegistry(defaultdict[t.Any, list[F]]):
         super().__init__(HookList)
         #: Plans by blueprint chain (None for the app alone).
         self.plans: dict[t.Any, Plan] = {}
+        #: The plan of every chain, when no blueprint has hooks here (see
+        #: :meth:`chain_free`): the pipeline then needs no blueprint chain.
+        self.any_chain_plan: Plan | None = None
         if args or kwargs:
             self.update(*args, **kwargs)
 
@@ -142,6 +145,16 @@ class HookRegistry(defaultdict[t.Any, list[F]]):
         """Drop every plan: something in the registry changed."""
         if self.plans:
             self.plans = {}
+        self.any_chain_plan = None
+
+    def chain_free(self) -> bool:
+        """Whether a plan made now holds for every blueprint chain: every list
+        but the app's (None) is empty and tells this registry when it changes."""
+        return all(
+            not funcs and type(funcs) is HookList and funcs.owned_by(self)
+            for key, funcs in self.items()
+            if key is not None
+        )
 
     def __setitem__(self, key: t.Any, value: list[F]) -> None:
         if type(value) is HookList and value._registry is None:
