@@ -337,14 +337,14 @@ async def _drive(app: Kolben, steps: Steps[T], context: Context, body: Body | No
     preopened = False
     while True:
         func, args = step
-        # PERF: sync_callable() inlined, the plain-function case first.
-        if (
-            type(func) is FunctionType
-            and not custom_ensure_sync
-            and "_is_coroutine_marker" not in func.__dict__
-        ):
+        # PERF: sync_callable() inlined, the plain-function case first (an
+        # ``async def`` one needs no test for inspect's coroutine marker).
+        if type(func) is FunctionType and not custom_ensure_sync:
             sync_func: t.Callable[..., t.Any] | None = (
-                None if func.__code__.co_flags & _CO_COROUTINE else func
+                None
+                if func.__code__.co_flags & _CO_COROUTINE
+                or "_is_coroutine_marker" in func.__dict__
+                else func
             )
         elif type(func) is DualStep:
             func = func.aio
