@@ -53,23 +53,20 @@ class Headers(_WerkzeugHeaders):
                     return
                 index += 1
             items.append((key, value))
-            return
-        _WerkzeugHeaders.__setitem__(self, key, value)
+        elif isinstance(key, str):
+            # What werkzeug's __setitem__ does for a name: werkzeug's set().
+            _WerkzeugHeaders.set(self, key, value)
+        else:  # an index or a slice
+            _WerkzeugHeaders.__setitem__(self, key, value)
 
     def set(self, key: str, value: t.Any, /, **kwargs: t.Any) -> None:
         """Remove every header named ``key`` (in any case) and add ``key: value``
         in the place of the first; see werkzeug's
         :meth:`~werkzeug.datastructures.Headers.set`."""
-        if (
-            not kwargs
-            and type(key) is str
-            and type(value) is str
-            and "\n" not in value
-            and "\r" not in value
-        ):
-            self.__setitem__(key, value)
-        else:
+        if kwargs or type(key) is not str:
             _WerkzeugHeaders.set(self, key, value, **kwargs)
+        else:
+            self[key] = value
 
     def __eq__(self, other: object) -> bool:
         # werkzeug's equality (the same headers, names in any case, order aside),

@@ -151,10 +151,13 @@ class HookRegistry(defaultdict[t.Any, list[F]]):
         """Whether a plan made now holds for every blueprint chain: every list
         but the app's (None) is empty and tells this registry when it changes."""
         return all(
-            not funcs and type(funcs) is HookList and funcs.owned_by(self)
-            for key, funcs in self.items()
-            if key is not None
+            not funcs and self.follows(funcs) for key, funcs in self.items() if key is not None
         )
+
+    def follows(self, funcs: list[F]) -> bool:
+        """Whether ``funcs`` tells this registry when it changes (a plan made
+        from it may be kept)."""
+        return type(funcs) is HookList and funcs.owned_by(self)
 
     def __setitem__(self, key: t.Any, value: list[F]) -> None:
         if type(value) is HookList and value._registry is None:
@@ -237,7 +240,7 @@ def make_plan(
         funcs = registry.get(name)
         if funcs is None:
             continue
-        if type(funcs) is not HookList or not funcs.owned_by(registry):  # type: ignore[arg-type]
+        if not (isinstance(registry, HookRegistry) and registry.follows(funcs)):
             keep = False
         if not funcs:
             continue
