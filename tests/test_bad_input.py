@@ -6,6 +6,8 @@ Flask 3.1's documented behaviour is the spec."""
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 from werkzeug.test import EnvironBuilder
@@ -353,6 +355,67 @@ def test_content_length_larger_than_body_400(app):
     assert contexts_empty()
 
 
+def body_of_unknown_length(path: str, data: bytes, content_type: str) -> dict:
+    """The environ of a chunked upload as a server that ends the input stream
+    (gunicorn, werkzeug's own) passes it: no ``CONTENT_LENGTH``,
+    ``wsgi.input_terminated`` set."""
+    environ = build_environ(path=path, method="POST", data=data, content_type=content_type)
+    environ.pop("CONTENT_LENGTH", None)
+    environ["wsgi.input_terminated"] = True
+    return environ
+
+
+@pytest.mark.parametrize(
+    ("path", "data", "content_type"),
+    [
+        pytest.param("/data", b"x" * 51, "text/plain", id="data-one-byte-over"),
+        pytest.param("/data", b"x" * 5000, "text/plain", id="data"),
+        pytest.param("/json", b'{"a": "' + b"x" * 100 + b'"}', JSON, id="json"),
+        pytest.param("/form", b"a=" + b"x" * 100, FORM, id="urlencoded-form"),
+    ],
+)
+def test_body_of_unknown_length_past_limit_is_413_not_cut_short(app, path, data, content_type):
+    # werkzeug's stream stops at MAX_CONTENT_LENGTH without looking further, so
+    # Flask hands the view the first 50 bytes as if they were the whole body.
+    environ = body_of_unknown_length(path, data, content_type)
+    status, _, body = call_wsgi(app, environ)
+    assert status.startswith("413"), body
+    assert contexts_empty()
+
+
+def test_stream_read_to_the_end_past_limit_is_413(app):
+    @app.post("/stream")
+    def stream():
+        return str(len(request.stream.read()))
+
+    status, _, _ = call_wsgi(app, body_of_unknown_length("/stream", b"x" * 80, "text/plain"))
+    assert status.startswith("413")
+
+
+@pytest.mark.parametrize("size", [0, 1, 49, 50])
+def test_body_of_unknown_length_within_limit_is_read_whole(app, size):
+    environ = body_of_unknown_length("/data", b"x" * size, "text/plain")
+    status, _, body = call_wsgi(app, environ)
+    assert status.startswith("200")
+    assert body == str(size).encode()
+
+
+def test_body_of_unknown_length_client_gone_keeps_what_was_read(app):
+    class Vanishing(io.BytesIO):
+        """A client that sent the limit's worth and then disconnected."""
+
+        def read(self, size: int | None = -1) -> bytes:
+            if self.tell() >= 50:
+                raise OSError("connection reset")
+            return super().read(size)
+
+    environ = body_of_unknown_length("/data", b"", "text/plain")
+    environ["wsgi.input"] = Vanishing(b"x" * 50)
+    status, _, body = call_wsgi(app, environ)
+    assert status.startswith("200")
+    assert body == b"50"
+
+
 @pytest.mark.parametrize("value", ["abc", "-5"])
 def test_invalid_content_length_does_not_crash(app, value):
     environ = build_environ(path="/data", method="POST", data=b"hello")
@@ -413,6 +476,20 @@ def test_debug_mode_500_is_raised_not_rendered(app, client):
     with pytest.raises(RuntimeError):
         client.get("/boom")
     assert contexts_empty()
+
+
+@pytest.mark.parametrize("path", ["/json", "/json-silent"])
+def test_json_nested_too_deeply_is_bad_json(app, client, path):
+    # A RecursionError in Flask (500, logged as a server error) from a few KB.
+    app.config["MAX_CONTENT_LENGTH"] = None
+    deep = b"[" * 50_000 + b"]" * 50_000
+    rv = client.post(path, data=deep, content_type=JSON)
+    if path == "/json":
+        assert rv.status_code == 400
+    else:
+        assert rv.status_code == 200
+        assert rv.json == {"got": None}
+    assert client.post("/json", json={"a": [[1]]}).json == {"got": {"a": [[1]]}}
 
 
 def test_malformed_json_detail_only_in_debug(app, client):

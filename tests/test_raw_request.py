@@ -180,6 +180,12 @@ def digest():
         h.update(chunk)
         size += len(chunk)
     return {"size": size, "sha256": h.hexdigest(), "form": len(request.form)}
+
+
+@app.post("/limited")
+def limited():
+    request.max_content_length = 1000
+    return {"size": len(request.get_data())}
 """
 
 
@@ -223,3 +229,29 @@ def test_chunked_upload_under_real_servers(kind: str, tmp_path: Path) -> None:
             "form": 0,
         }
         conn.close()
+
+
+@pytest.mark.parametrize("kind", ["uvicorn", "gunicorn"])
+def test_chunked_upload_past_max_content_length_is_413_under_real_servers(
+    kind: str, tmp_path: Path
+) -> None:
+    pytest.importorskip(kind)
+    (tmp_path / "raw_app.py").write_text(SERVED_APP)
+    port = free_port()
+    with ServerProcess(
+        _server_command(kind, port),
+        name=kind,
+        cwd=tmp_path,
+        env=server_env(pythonpath=[tmp_path]),
+        log_path=tmp_path / "server.log",
+        ready=lambda: answers(port, "/ping", body=b"pong", timeout=2),
+    ):
+        for pieces, status in (([b"x" * 400] * 2, 200), ([b"x" * 400] * 5, 413)):
+            conn = http.client.HTTPConnection(HOST, port, timeout=10)
+            conn.request("POST", "/limited", body=iter(pieces), encode_chunked=True)
+            rv = conn.getresponse()
+            body = rv.read()
+            conn.close()
+            assert rv.status == status, body
+            if status == 200:
+                assert json.loads(body) == {"size": 800}

@@ -18,6 +18,7 @@ from werkzeug.formparser import FormDataParser
 from werkzeug.sansio.http import parse_cookie
 from werkzeug.wrappers import Request as _WerkzeugRequest
 from werkzeug.wrappers import Response as _WerkzeugResponse
+from werkzeug.wsgi import LimitedStream
 
 from . import globals as _globals
 from . import json
@@ -32,6 +33,11 @@ from .caching import REQUEST_DATA_CACHES, Cache, request_data_cache
 # PERF: assigned, not imported (see kolben.globals: a method call on an imported
 # name makes a bound method per call on CPython 3.11).
 _cv_app = _globals._cv_app
+
+#: werkzeug's ``Request.stream`` getter (the stream :attr:`Request.stream` adjusts).
+_WERKZEUG_STREAM: t.Callable[[_WerkzeugRequest], t.IO[bytes]] = t.cast(
+    t.Any, _WerkzeugRequest.__dict__["stream"]
+).fget
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
@@ -51,6 +57,30 @@ def _config_value(key: str, default: t.Any) -> t.Any:
 _COOKIE_CACHE = "kolben.wrappers: parsed Cookie headers"
 _COOKIE_CACHE_SIZE = 1024
 _COOKIE_CACHE_MAX_HEADER = 2048
+
+
+class _MaxLimitedStream(LimitedStream):
+    """The input stream of a body of unknown length (chunked, or an ASGI body)
+    under a ``max_content_length``: werkzeug's :class:`~werkzeug.wsgi.LimitedStream`,
+    except that reading it to the end (``read()``, ``readall()``: what
+    ``get_data``, ``get_json`` and the urlencoded form parser do) when more than
+    the limit was sent is a 413, as werkzeug documents for any read past the
+    limit, not the first ``max_content_length`` bytes returned as if they were
+    the whole body. (werkzeug's ``readall`` stops at the limit without looking
+    further, so Flask cuts such a body short silently.)"""
+
+    def readall(self) -> bytes:
+        data = super().readall()
+        if self.is_exhausted:
+            # The server ends the stream (``wsgi.input_terminated``), so one more
+            # byte can be asked for without waiting on a client with no more to send.
+            try:
+                more = self._stream.read(1)
+            except (OSError, ValueError):  # a client gone: what was read stands
+                more = b""
+            if more:
+                self.on_exhausted()
+        return data
 
 
 class Request(_WerkzeugRequest):
@@ -194,6 +224,18 @@ class Request(_WerkzeugRequest):
             cookies = cache.put(header, parse_cookie(header, cls=ImmutableMultiDict))
         return cookies  # type: ignore[no-any-return]
 
+    @cached_property
+    def stream(self) -> t.IO[bytes]:
+        """The body as a binary stream, limited to ``Content-Length`` or, for a
+        body of unknown length, to :attr:`max_content_length` (see werkzeug's
+        :attr:`~werkzeug.wrappers.Request.stream`). Reading such a body to the end
+        when more than ``max_content_length`` was sent is a 413, not a body cut
+        short at the limit."""
+        stream: t.Any = _WERKZEUG_STREAM(self)
+        if type(stream) is LimitedStream and stream._limit_is_max:
+            return t.cast(t.IO[bytes], _MaxLimitedStream(stream._stream, stream.limit, True))
+        return t.cast(t.IO[bytes], stream)
+
     async def iter_body(self, chunk_size: int = 64 * 1024) -> t.AsyncIterator[bytes]:
         """The request body, chunk by chunk, for ``async for``.
 
@@ -261,6 +303,26 @@ class Request(_WerkzeugRequest):
             from .debughelpers import attach_enctype_error_multidict
 
             attach_enctype_error_multidict(self)
+
+    def get_json(
+        self, force: bool = False, silent: bool = False, cache: bool = True
+    ) -> t.Any | None:
+        """The body parsed as JSON (see werkzeug's
+        :meth:`~werkzeug.wrappers.Request.get_json`).
+
+        Beyond werkzeug (and Flask, which answers 500): a body nested too deeply
+        for the parser (``[[[[...`` past Python's recursion limit, a few kilobytes
+        from any client) is malformed JSON like any other, a 400 (None with
+        ``silent=True``), not a ``RecursionError``.
+        """
+        try:
+            return super().get_json(force=force, silent=silent, cache=cache)
+        except RecursionError:
+            if silent:
+                return None
+            return self.on_json_loading_failed(
+                ValueError("The JSON body is nested too deeply to be parsed.")
+            )
 
     def on_json_loading_failed(self, e: ValueError | None) -> t.Any:
         """Called when :meth:`get_json` fails: 415 without a JSON content type, 400
