@@ -7,6 +7,7 @@ Flask 3.1's documented behaviour is the spec."""
 from __future__ import annotations
 
 import logging
+import sys
 
 import pytest
 from werkzeug.exceptions import (
@@ -43,6 +44,172 @@ def app(app):
         return "ok"
 
     return app
+
+
+# --- the error being handled, as in Flask's except block ---------------------------------
+
+
+def test_handlers_run_while_the_error_is_being_handled(app, client):
+    """Flask calls error handlers inside its ``except`` block: there
+    ``sys.exc_info()`` is the error and a bare ``raise`` re-raises it."""
+    seen = {}
+
+    @app.errorhandler(MyError)
+    def handled(e):
+        seen["handler"] = sys.exc_info()[1] is e
+        return "handled", 418
+
+    @app.errorhandler(404)
+    def not_found(e):
+        seen["404"] = sys.exc_info()[1] is e
+        return "nf", 404
+
+    @app.errorhandler(MySubError)
+    def re_raise(e):
+        raise
+
+    @app.errorhandler(500)
+    def server_error(e):
+        seen["500"] = sys.exc_info()[1] is e.original_exception
+        return f"500 of {type(e.original_exception).__name__}", 500
+
+    @app.route("/my")
+    def my():
+        raise MyError()
+
+    @app.route("/sub")
+    def sub():
+        raise MySubError()
+
+    assert client.get("/my").status_code == 418
+    assert client.get("/nope").status_code == 404
+    rv = client.get("/sub")  # re-raised: no other handler, so a 500
+    assert (rv.status_code, rv.data) == (500, b"500 of MySubError")
+    assert seen == {"handler": True, "404": True, "500": True}
+
+
+def test_overridden_error_methods_run_while_the_error_is_being_handled(app, client):
+    seen = {}
+    handle_user_exception = app.handle_user_exception
+    handle_http_exception = app.handle_http_exception
+    handle_exception = app.handle_exception
+
+    def own_user(e):
+        seen.setdefault("user", []).append(sys.exc_info()[1] is e)
+        return handle_user_exception(e)
+
+    def own_http(e):
+        seen["http"] = sys.exc_info()[1] is e
+        return handle_http_exception(e)
+
+    def own_exception(e):
+        seen["exception"] = sys.exc_info()[1] is e
+        return handle_exception(e)
+
+    app.handle_user_exception = own_user
+    app.handle_http_exception = own_http
+    app.handle_exception = own_exception
+
+    assert client.get("/nope").status_code == 404
+    assert client.get("/boom").status_code == 500
+    assert seen == {"user": [True, True], "http": True, "exception": True}
+
+
+def test_handler_logging_exception_logs_the_traceback(app, client, caplog):
+    # What Flask-RESTX's handle_error does, and `app.logger.exception` in any handler.
+    @app.errorhandler(ValueError)
+    def logged(e):
+        app.logger.exception("handled")
+        return "logged", 400
+
+    with caplog.at_level(logging.ERROR, logger=app.logger.name):
+        assert client.get("/boom").status_code == 400
+    (record,) = [r for r in caplog.records if r.getMessage() == "handled"]
+    assert record.exc_info is not None
+    assert record.exc_info[1].args == ("secret internal detail",)
+    assert "in boom" in caplog.text  # the view's frame is in the logged traceback
+
+
+def test_got_request_exception_receivers_see_the_error(app, client):
+    # Error reporters (Rollbar's Flask integration...) read sys.exc_info() there.
+    from kolben.signals import got_request_exception
+
+    seen = []
+
+    def receiver(sender, exception, **kwargs):
+        seen.append(sys.exc_info()[1] is exception)
+
+    got_request_exception.connect(receiver, app)
+    try:
+        assert client.get("/boom").status_code == 500
+    finally:
+        got_request_exception.disconnect(receiver, app)
+    assert seen == [True]
+
+
+def test_error_being_handled_keeps_its_traceback_and_context(app, client):
+    caught = {}
+
+    @app.errorhandler(ValueError)
+    def handler(e):
+        caught["tb"] = e.__traceback__
+        caught["context"] = e.__context__
+        raise KeyError("from the handler")
+
+    @app.errorhandler(500)
+    def server_error(e):
+        caught["new"] = e.original_exception
+        return "500", 500
+
+    assert client.get("/boom").status_code == 500
+    new = caught["new"]
+    assert isinstance(new, KeyError)
+    assert isinstance(new.__context__, ValueError)  # raised while it was handled
+    assert caught["context"] is None
+    frames = []
+    tb = caught["tb"]
+    while tb is not None:
+        frames.append(tb.tb_frame.f_code.co_name)
+        tb = tb.tb_next
+    assert "__call__" not in frames  # no frame of kolben's own re-raise
+    assert frames[-1] == "boom"
+
+
+def test_async_handlers_and_own_ensure_sync_with_the_error_being_handled(client_for):
+    import kolben
+
+    calls = []
+
+    class App(kolben.Kolben):
+        def ensure_sync(self, func):
+            calls.append(getattr(func, "__name__", type(func).__name__))
+            return super().ensure_sync(func)
+
+    app = App(__name__)
+
+    @app.errorhandler(MyError)
+    def sync_handler(e):
+        return f"sync {sys.exc_info()[1] is e}", 418
+
+    @app.errorhandler(MySubError)
+    async def async_handler(e):
+        return "async", 419
+
+    @app.route("/my")
+    def my():
+        raise MyError()
+
+    @app.route("/sub")
+    def sub():
+        raise MySubError()
+
+    client = client_for(app)
+    assert (client.get("/my").status_code, client.get("/my").data) == (418, b"sync True")
+    assert client.get("/sub").status_code == 419
+    # The app's ensure_sync saw each handler itself, once per request.
+    assert calls.count("sync_handler") == 2
+    assert calls.count("async_handler") == 1
+    assert "Handling" not in calls
 
 
 # --- registering handlers ------------------------------------------------------------------

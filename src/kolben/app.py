@@ -65,6 +65,7 @@ from .pipeline import (
     apass_through_reversed,
     call_in_reverse,
     call_until_value,
+    handling,
     pass_through_reversed,
     run_steps,
 )
@@ -535,7 +536,7 @@ class Kolben(AppSetup):
             except Exception as e:
                 error = e
                 if overridden and "handle_exception" in overridden:
-                    response = yield self.handle_exception, (e,)
+                    response = yield handling(self, self.handle_exception, e), (e,)
                 else:
                     response = yield from self._handle_exception(e)
             except BaseException:
@@ -601,7 +602,7 @@ class Kolben(AppSetup):
                         rv = yield view, rv
         except Exception as e:
             if overridden and "handle_user_exception" in overridden:
-                rv = yield self.handle_user_exception, (e,)
+                rv = yield handling(self, self.handle_user_exception, e), (e,)
             else:
                 rv = yield from self._handle_user_exception(e)
         if overridden and "finalize_request" in overridden:
@@ -644,7 +645,7 @@ class Kolben(AppSetup):
             yield from commit_task_steps(app_ctx)
         except Exception as e:
             if "handle_exception" in self._overridden:
-                return t.cast(Response, (yield self.handle_exception, (e,)))
+                return t.cast(Response, (yield handling(self, self.handle_exception, e), (e,)))
             return (yield from self._handle_exception(e))
         return response
 
@@ -1111,7 +1112,7 @@ class Kolben(AppSetup):
         handler = self._find_error_handler(e, self._blueprints_of_current_request())
         if handler is None:
             return e
-        return t.cast(ft.ResponseReturnValue, (yield handler, (e,)))
+        return t.cast(ft.ResponseReturnValue, (yield handling(self, handler, e), (e,)))
 
     def trap_http_exception(self, e: Exception) -> bool:
         """Whether an HTTP exception should be raised instead of handled.
@@ -1146,12 +1147,13 @@ class Kolben(AppSetup):
             e.show_exception = True
         if isinstance(e, HTTPException) and not self.trap_http_exception(e):
             if "handle_http_exception" in self._overridden:
-                return t.cast(HTTPException, (yield self.handle_http_exception, (e,)))
+                handle = handling(self, self.handle_http_exception, e)
+                return t.cast(HTTPException, (yield handle, (e,)))
             return (yield from self._handle_http_exception(e))
         handler = self._find_error_handler(e, self._blueprints_of_current_request())
         if handler is None:
             raise e
-        return t.cast(ft.ResponseReturnValue, (yield handler, (e,)))
+        return t.cast(ft.ResponseReturnValue, (yield handling(self, handler, e), (e,)))
 
     def handle_exception(self, e: Exception) -> Response:
         """Handle an exception no error handler took: a 500 response.
@@ -1166,7 +1168,7 @@ class Kolben(AppSetup):
 
     def _handle_exception(self, e: Exception) -> Steps[Response]:
         if got_request_exception.receivers:
-            yield from signal_steps(got_request_exception, self, {"exception": e})
+            yield from signal_steps(got_request_exception, self, {"exception": e}, self, e)
         propagate = self.config["PROPAGATE_EXCEPTIONS"]
         if propagate is None:
             propagate = self.testing or self.debug
@@ -1177,7 +1179,7 @@ class Kolben(AppSetup):
         server_error = InternalServerError(original_exception=e)
         handler = self._find_error_handler(server_error, self._blueprints_of_current_request())
         if handler is not None:
-            server_error = yield handler, (server_error,)
+            server_error = yield handling(self, handler, e), (server_error,)
         if "finalize_request" in self._overridden:
             return t.cast(Response, (yield self.finalize_request, (server_error, True)))
         return (yield from self._finalize_request(server_error, from_error_handler=True))

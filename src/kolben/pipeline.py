@@ -81,6 +81,53 @@ class DualStep:
         return self.sync(*args, **kwargs)
 
 
+class Handling:
+    """A sync step of the error path, run while ``error`` is the exception being
+    handled, as Flask runs it inside its ``except`` block: in an error handler,
+    an app's own ``handle_exception`` / ``handle_user_exception`` /
+    ``handle_http_exception`` and a ``got_request_exception`` receiver,
+    ``sys.exc_info()`` (so ``logging.exception``, and error reporters that read
+    it) is the error, a bare ``raise`` re-raises it, and an exception raised
+    there has the error as its ``__context__``.
+
+    The pipeline's ``except`` block is in its generator, whose handled exception
+    a driver calling the step can't see; this enters one around the call. The
+    error's traceback and context are left as they were. Made by
+    :func:`handling`; the drivers call it as it is (it is sync, and the app's own
+    ``ensure_sync``, if any, was applied to ``func`` already).
+    """
+
+    __slots__ = ("error", "func")
+
+    def __init__(self, func: t.Callable[..., t.Any], error: BaseException) -> None:
+        self.func = func
+        self.error = error
+
+    def __call__(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        error = self.error
+        traceback, context = error.__traceback__, error.__context__
+        try:
+            raise error
+        except BaseException:
+            # Raising it again added this frame to its traceback and, if some
+            # exception was being handled here, made that its context: undone.
+            error.__traceback__ = traceback
+            error.__context__ = context
+            return self.func(*args, **kwargs)
+
+
+def handling(app: Kolben, func: t.Callable[..., t.Any], error: BaseException) -> t.Any:
+    """``func``, a step of the error path, run while ``error`` is being handled
+    (:class:`Handling`). An ``async def`` function is returned as it is: it is
+    awaited on an event loop, where a Flask app's does not see the exception
+    either."""
+    if is_async_callable(func):
+        return func
+    if app._custom_ensure_sync:
+        func = app.ensure_sync(func)
+    return Handling(func, error)
+
+
 def run_steps(app: Kolben, steps: Steps[T]) -> T:
     """Run ``steps`` to the end in this thread and return their result.
 
@@ -112,6 +159,8 @@ def run_steps(app: Kolben, steps: Steps[T]) -> T:
                 call: t.Callable[..., t.Any] = func
             elif type(func) is DualStep:
                 call = func.sync
+            elif type(func) is Handling:
+                call = func
             else:
                 call = app.ensure_sync(func)
             value = call(**args) if type(args) is dict else call(*args)
@@ -124,6 +173,8 @@ def sync_callable(app: Kolben, func: t.Callable[..., t.Any]) -> t.Callable[..., 
     """How the asynchronous driver runs ``func``: None to await it on the loop
     (an ``async def`` function), else the callable to call in a worker thread
     (``func`` itself, or what the app's own ``ensure_sync`` made of it)."""
+    if type(func) is Handling:
+        return func
     if app._custom_ensure_sync:
         return app.ensure_sync(func)
     if is_async_callable(func):
@@ -349,6 +400,8 @@ async def _drive(app: Kolben, steps: Steps[T], context: Context, body: Body | No
         elif type(func) is DualStep:
             func = func.aio
             sync_func = None
+        elif type(func) is Handling:
+            sync_func = func
         elif custom_ensure_sync:
             sync_func = app.ensure_sync(func)
         else:

@@ -12,6 +12,7 @@ import typing as t
 from blinker import Namespace, Signal
 
 if t.TYPE_CHECKING:
+    from .app import Kolben
     from .pipeline import Steps
 
 _signals = Namespace()
@@ -52,11 +53,25 @@ __all__ = [
 ]
 
 
-def signal_steps(signal: Signal, sender: t.Any, kwargs: dict[str, t.Any]) -> Steps[None]:
+def signal_steps(
+    signal: Signal,
+    sender: t.Any,
+    kwargs: dict[str, t.Any],
+    app: Kolben | None = None,
+    error: BaseException | None = None,
+) -> Steps[None]:
     """Send ``signal`` as pipeline steps (see :mod:`kolben.pipeline`): each
     receiver is one step, so a coroutine receiver is awaited where async code runs
-    (blinker's ``send_async`` semantics) and a sync one runs where sync code runs."""
+    (blinker's ``send_async`` semantics) and a sync one runs where sync code runs.
+    With ``error`` (and ``app``), the receivers run while it is being handled
+    (:func:`kolben.pipeline.handling`), as ``got_request_exception``'s do in Flask."""
     if signal.is_muted:
         return
     for receiver in signal.receivers_for(sender):
-        yield functools.partial(receiver, sender, **kwargs), ()
+        step = functools.partial(receiver, sender, **kwargs)
+        if error is not None and app is not None:
+            from .pipeline import handling
+
+            yield handling(app, step, error), ()
+        else:
+            yield step, ()
