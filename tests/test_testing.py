@@ -9,7 +9,15 @@ import click
 import pytest
 
 import kolben
-from kolben import current_app, g, has_app_context, has_request_context, request
+from kolben import (
+    current_app,
+    g,
+    has_app_context,
+    has_request_context,
+    make_response,
+    request,
+    session,
+)
 from kolben.testing import (
     EnvironBuilder,
     FlaskClient,
@@ -513,3 +521,33 @@ def test_client_open_with_request_object(app, client):
         builder.close()
     assert rv.json["json"] == [1]
     assert rv.json["method"] == "POST"
+
+
+def test_response_header_names_as_the_app_wrote_them(app, client):
+    # Under ASGI the door sends them lowercase (the ASGI spec requires it); the
+    # test client shows them as the WSGI door's does, so a test written for Flask
+    # that looks for "Set-Cookie" among the headers finds it under both doors.
+    @app.route("/headers")
+    def headers():
+        session["seen"] = True
+        rv = make_response("hi")
+        rv.headers["X-RateLimit-Limit"] = "5"
+        rv.headers["ETag"] = '"abc"'
+        rv.headers["x-lower"] = "1"
+        rv.set_cookie("flavour", "oat")
+        return rv
+
+    rv = client.get("/headers")
+    names = [name for name, _ in rv.headers]
+    assert names == [
+        "Content-Type",
+        "Content-Length",
+        "X-RateLimit-Limit",
+        "ETag",
+        "x-lower",
+        "Set-Cookie",
+        "Vary",
+        "Set-Cookie",
+    ]
+    cookies = [value for name, value in rv.headers if name == "Set-Cookie"]
+    assert [c.split("=", 1)[0] for c in cookies] == ["flavour", "session"]

@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 from werkzeug.http import HTTP_STATUS_CODES
 
-from .asgi import ENVIRON_EXTRA_KEY
+from .asgi import _HEADER_NAMES, ENVIRON_EXTRA_KEY
 from .asgi_environ import SCOPE_ENTRIES
 from .testing import KolbenClient
 
@@ -64,6 +64,20 @@ def environ_to_scope(environ: WSGIEnvironment) -> dict[str, t.Any]:
     return scope
 
 
+def header_names() -> dict[bytes, str]:
+    """Each response header name the ASGI door sent (lowercase, as ASGI
+    requires), mapped to the name as the app wrote it (``Set-Cookie``,
+    ``X-RateLimit-Limit``), from the door's own record of the names it
+    converted. Where an app wrote one name in several cases, a case other than
+    all-lowercase is preferred, the first one seen."""
+    names: dict[bytes, str] = {}
+    for name, raw in list(_HEADER_NAMES.items()):
+        known = names.get(raw)
+        if known is None or (known == known.lower() and name != name.lower()):
+            names[raw] = name
+    return names
+
+
 class ASGIBridge:
     """A WSGI callable that serves each request through ``app.asgi_app`` on a new
     event loop (the test's "server loop"), closed with its worker threads after
@@ -102,9 +116,15 @@ class ASGIBridge:
         start = messages[0]
         assert start["type"] == "http.response.start", messages
         status = int(start["status"])
+        # Header names as the app wrote them, as the WSGI door's test client
+        # shows them (tests written for Flask compare "Set-Cookie" exactly).
+        names = header_names()
         start_response(
             f"{status} {HTTP_STATUS_CODES.get(status, 'UNKNOWN').upper()}",
-            [(k.decode("latin-1"), v.decode("latin-1")) for k, v in start["headers"]],
+            [
+                (names.get(k) or k.decode("latin-1"), v.decode("latin-1"))
+                for k, v in start["headers"]
+            ],
         )
         return [m.get("body", b"") for m in messages[1:] if m["type"] == "http.response.body"]
 
