@@ -12,17 +12,17 @@ from werkzeug.test import create_environ
 import kolben
 from helpers import RUNNING_ON_FLASK
 from kolben import request
-from kolben._werkzeug_fast import _fast_request_classes, make_request
+from kolben._werkzeug_fast import EMPTY_PATH_INFO, _fast_request_classes, make_request
 
 pytestmark = pytest.mark.skipif(RUNNING_ON_FLASK, reason="kolben's own fast path")
 
 
 def state(req):
     """The request's attributes, with the environ compared separately (and
-    kolben's own ``_known_environ``, which is the environ)."""
-    return {
-        k: v for k, v in vars(req).items() if k not in ("environ", "headers", "_known_environ")
-    }
+    kolben's own ``_known_environ``, which is the environ, and its mark of an
+    empty ``PATH_INFO``, checked in ``assert_same``)."""
+    skipped = ("environ", "headers", "_known_environ", EMPTY_PATH_INFO)
+    return {k: v for k, v in vars(req).items() if k not in skipped}
 
 
 def assert_same(fast, slow):
@@ -32,6 +32,8 @@ def assert_same(fast, slow):
     assert list(fast.headers) == list(slow.headers)
     assert fast.environ["werkzeug.request"] is fast
     assert fast._known_environ is fast.environ
+    # Marked only when PATH_INFO is empty (matched as werkzeug matches "").
+    assert (EMPTY_PATH_INFO in vars(fast)) == (not fast.environ.get("PATH_INFO"))
     for name in ("path", "root_path", "url", "host", "server"):
         assert derived(fast, name) == derived(slow, name), name
 

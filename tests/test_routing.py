@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from werkzeug.routing import BaseConverter, Rule
+from werkzeug.test import EnvironBuilder
 
 import kolben
 from kolben import request
@@ -866,3 +867,34 @@ def test_upgrade_requests_are_routed(app, client):
     assert rv.status_code == 400
     assert client.get("/nope", headers={"Upgrade": "websocket"}).status_code == 404
     assert client.get("/up", headers={"Upgrade": "h2c"}).data == b"h2c"
+
+
+def test_empty_path_of_a_mounted_app_redirects_to_its_root(app, client):
+    # An app mounted at /app asked for "/app": PATH_INFO is empty. werkzeug (so
+    # Flask) matches the empty path, and the rule for "/" answers with a
+    # redirect to "/app/", so the page's relative links resolve under /app/.
+    @app.route("/")
+    def index():
+        return f"index {request.script_root}"
+
+    rv = client.get("", base_url="http://localhost/app")
+    assert rv.status_code == 308
+    assert rv.headers["Location"] == "http://localhost/app/"
+    rv = client.get("/", base_url="http://localhost/app")
+    assert (rv.status_code, rv.data) == (200, b"index /app")
+    # Not remembered as the match of "/" (static matches are cached per path).
+    assert client.get("", base_url="http://localhost/app").status_code == 308
+    assert client.get("/").data == b"index "
+
+
+def test_empty_path_info_through_the_wsgi_callable(app):
+    @app.route("/")
+    def index():
+        return "index"
+
+    environ = EnvironBuilder(path="/").get_environ()
+    environ["PATH_INFO"] = ""
+    statuses = []
+    body = b"".join(app(environ, lambda status, headers, exc_info=None: statuses.append(status)))
+    assert statuses == ["308 PERMANENT REDIRECT"]
+    assert b"Redirecting" in body

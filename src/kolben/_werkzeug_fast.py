@@ -69,6 +69,7 @@ if t.TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
 
 __all__ = [
+    "EMPTY_PATH_INFO",
     "URLENCODED",
     "add_vary_cookie",
     "from_body",
@@ -93,10 +94,25 @@ def routing_path(request: _WerkzeugRequest) -> str:
     ``PATH_INFO`` exactly so; only other classes decode the environ again.
     """
     if _fast_request_classes.get(id(type(request))):
-        return request.path
+        path: str = request.path
+        # PERF: getattr, not a look in __dict__ (which makes CPython 3.11 turn
+        # the instance's inline attribute values into a dict).
+        if path == "/" and getattr(request, EMPTY_PATH_INFO, False):
+            return ""
+        return path
     raw = request.environ.get("PATH_INFO") or ""
+    if not raw:
+        return ""
     # PEP 3333: the environ's str is latin-1 of the bytes, decoded as werkzeug does.
     return "/" + raw.encode("latin-1").decode(errors="replace").lstrip("/")
+
+
+#: In the instance of a request built by :func:`make_request` (or from an ASGI
+#: scope) whose ``PATH_INFO`` is empty (``/app`` for an app mounted at ``/app``):
+#: its ``path`` is ``/``, as werkzeug makes it, but it is matched as werkzeug
+#: matches an empty path (a rule for ``/`` answers with a redirect to ``/app/``,
+#: as in Flask).
+EMPTY_PATH_INFO = "_kolben_empty_path_info"
 
 
 def make_request(request_class: type[_WerkzeugRequest], environ: WSGIEnvironment) -> t.Any:
@@ -138,7 +154,9 @@ def _build_request(request_class: type[_WerkzeugRequest], environ: WSGIEnvironme
         root_path = root_path.rstrip("/")
     rv.root_path = root_path
     path = get("PATH_INFO") or ""
-    if not path.isascii():
+    if not path:
+        setattr(rv, EMPTY_PATH_INFO, True)
+    elif not path.isascii():
         path = path.encode("latin1").decode(errors="replace")
     rv.path = "/" + path.lstrip("/")
     rv.query_string = get("QUERY_STRING", "").encode("latin1")
@@ -170,6 +188,7 @@ def _check_fast_request_init(cls: type[_WerkzeugRequest]) -> bool:
                 fast = _build_request(cls, dict(environ))
                 slow = cls(dict(environ))
                 fast_state = {**vars(fast), "environ": None, "headers": None}
+                fast_state.pop(EMPTY_PATH_INFO, None)
                 slow_state = {**vars(slow), "environ": None, "headers": None}
                 ok = ok and (
                     fast_state == slow_state

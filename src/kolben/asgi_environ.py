@@ -31,6 +31,7 @@ from werkzeug.wrappers import Request as _WerkzeugRequest
 
 from . import typing as ft
 from ._werkzeug_fast import (
+    EMPTY_PATH_INFO,
     _check_fast_request_init,
     _fast_request_classes,
     make_request,
@@ -238,6 +239,8 @@ def scope_request(
                 port = None
         rv.server = (name, port)
     root_path, path = scope_paths(scope)
+    if not path:
+        setattr(rv, EMPTY_PATH_INFO, True)
     # As werkzeug decodes SCRIPT_NAME and PATH_INFO (UTF-8, errors replaced).
     rv.root_path = root_path.rstrip("/")
     text = path.decode("latin-1") if path.isascii() else path.decode(errors="replace")

@@ -118,6 +118,9 @@ class Request(_WerkzeugRequest):
     #: blueprint registered with ``owns_prefix=True``: that blueprint's name.
     prefix_owner: str | None = None
 
+    #: Whether the request's PATH_INFO was empty (see kolben._werkzeug_fast.routing_path).
+    _kolben_empty_path_info: bool = False
+
     _max_content_length: int | None = None
     _max_form_memory_size: int | None = None
     _max_form_parts: int | None = None
