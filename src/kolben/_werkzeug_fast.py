@@ -95,10 +95,15 @@ def routing_path(request: _WerkzeugRequest) -> str:
     """
     if _fast_request_classes.get(id(type(request))):
         path: str = request.path
-        # PERF: getattr, not a look in __dict__ (which makes CPython 3.11 turn
-        # the instance's inline attribute values into a dict).
-        if path == "/" and getattr(request, EMPTY_PATH_INFO, False):
-            return ""
+        if path == "/":
+            # PERF: an attribute read (kolben's Request has it as a class default),
+            # not a getattr call nor a look in __dict__ (which makes CPython 3.11
+            # turn the instance's inline attribute values into a dict).
+            try:
+                if request._kolben_empty_path_info:  # type: ignore[attr-defined]
+                    return ""
+            except AttributeError:  # a werkzeug Request class of the app's own
+                pass
         return path
     raw = request.environ.get("PATH_INFO") or ""
     if not raw:
@@ -112,7 +117,7 @@ def routing_path(request: _WerkzeugRequest) -> str:
 #: its ``path`` is ``/``, as werkzeug makes it, but it is matched as werkzeug
 #: matches an empty path (a rule for ``/`` answers with a redirect to ``/app/``,
 #: as in Flask).
-EMPTY_PATH_INFO = "_kolben_empty_path_info"
+EMPTY_PATH_INFO = "_kolben_empty_path_info"  # routing_path reads it by this name
 
 
 def make_request(request_class: type[_WerkzeugRequest], environ: WSGIEnvironment) -> t.Any:
