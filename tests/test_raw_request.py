@@ -4,6 +4,7 @@ gives the body as sent, under both front doors."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
 import io
@@ -198,8 +199,9 @@ def _server_command(kind: str, port: int) -> list[str]:
     return [sys.executable, "-m", "gunicorn", "-w", "1", "-b", f"{HOST}:{port}", "raw_app:app"]
 
 
-@pytest.mark.parametrize("kind", ["uvicorn", "gunicorn"])
-def test_chunked_upload_under_real_servers(kind: str, tmp_path: Path) -> None:
+@contextlib.contextmanager
+def served_raw_app(kind: str, tmp_path: Path) -> t.Iterator[int]:
+    """``SERVED_APP`` under a real ``kind`` server on a free port (yielded)."""
     pytest.importorskip(kind)
     (tmp_path / "raw_app.py").write_text(SERVED_APP)
     port = free_port()
@@ -211,6 +213,12 @@ def test_chunked_upload_under_real_servers(kind: str, tmp_path: Path) -> None:
         log_path=tmp_path / "server.log",
         ready=lambda: answers(port, "/ping", body=b"pong", timeout=2),
     ):
+        yield port
+
+
+@pytest.mark.parametrize("kind", ["uvicorn", "gunicorn"])
+def test_chunked_upload_under_real_servers(kind: str, tmp_path: Path) -> None:
+    with served_raw_app(kind, tmp_path) as port:
         pieces = [b"a=" + bytes([65 + i % 26]) * 70_000 + b"&" for i in range(20)]
         body = b"".join(pieces)
         conn = http.client.HTTPConnection(HOST, port, timeout=10)
@@ -235,17 +243,7 @@ def test_chunked_upload_under_real_servers(kind: str, tmp_path: Path) -> None:
 def test_chunked_upload_past_max_content_length_is_413_under_real_servers(
     kind: str, tmp_path: Path
 ) -> None:
-    pytest.importorskip(kind)
-    (tmp_path / "raw_app.py").write_text(SERVED_APP)
-    port = free_port()
-    with ServerProcess(
-        _server_command(kind, port),
-        name=kind,
-        cwd=tmp_path,
-        env=server_env(pythonpath=[tmp_path]),
-        log_path=tmp_path / "server.log",
-        ready=lambda: answers(port, "/ping", body=b"pong", timeout=2),
-    ):
+    with served_raw_app(kind, tmp_path) as port:
         for pieces, status in (([b"x" * 400] * 2, 200), ([b"x" * 400] * 5, 413)):
             conn = http.client.HTTPConnection(HOST, port, timeout=10)
             conn.request("POST", "/limited", body=iter(pieces), encode_chunked=True)

@@ -67,11 +67,10 @@ def signal_steps(
     (:func:`kolben.pipeline.handling`), as ``got_request_exception``'s do in Flask."""
     if signal.is_muted:
         return
+    if error is not None:
+        from .pipeline import handling
     for receiver in signal.receivers_for(sender):
-        step = functools.partial(receiver, sender, **kwargs)
+        step: t.Callable[..., t.Any] = functools.partial(receiver, sender, **kwargs)
         if error is not None and app is not None:
-            from .pipeline import handling
-
-            yield handling(app, step, error), ()
-        else:
-            yield step, ()
+            step = handling(app, step, error)
+        yield step, ()
