@@ -67,7 +67,6 @@ from .pipeline import (
     call_until_value,
     handling,
     pass_through_reversed,
-    run_steps,
 )
 from .routing import Rule, quote_anchor
 from .sessions import (
@@ -83,6 +82,7 @@ from .signals import (
     request_tearing_down,
     signal_steps,
 )
+from .sync_twin import sync_twin
 from .wrappers import Request, Response, split_blueprint_path
 from .wsgi import PRESERVE_CONTEXT_KEY
 from .wsgi import serve as serve_wsgi
@@ -114,6 +114,27 @@ if t.TYPE_CHECKING:
     from .testing import KolbenClient, KolbenCliRunner
 
 R = t.TypeVar("R")
+
+
+#: The pipeline's stages (generator methods of Kolben) whose synchronous twins
+#: (``<stage>_direct``, see kolben.sync_twin) call each other directly.
+_STAGES = frozenset(
+    {
+        "_full_dispatch_request",
+        "_commit_task_resources",
+        "_preprocess_request",
+        "_dispatch_request",
+        "_finalize_request",
+        "_process_response",
+        "_save_session",
+        "_do_teardown_request",
+        "_do_teardown_appcontext",
+        "_each_in_reverse",
+        "_handle_http_exception",
+        "_handle_user_exception",
+        "_handle_exception",
+    }
+)
 
 
 class _Undecided:
@@ -565,9 +586,11 @@ class Kolben(AppSetup):
             elif not ctx._pop_now():  # PERF: no generator when no user code runs
                 yield from ctx._pop(error)
 
+    _handle_request_direct = sync_twin(twins=_STAGES)(_handle_request)
+
     def full_dispatch_request(self) -> Response:
         """Run a request through hooks, view and error handlers; return the response."""
-        return run_steps(self, self._full_dispatch_request())
+        return self._full_dispatch_request_direct()
 
     def _full_dispatch_request(self) -> Steps[Response]:
         if not self._got_first_request:
@@ -635,6 +658,8 @@ class Kolben(AppSetup):
             response = yield from self._commit_task_resources(app_ctx, response)
         return response  # type: ignore[no-any-return]
 
+    _full_dispatch_request_direct = sync_twin(twins=_STAGES)(_full_dispatch_request)
+
     def _commit_task_resources(self, app_ctx: AppContext, response: Response) -> Steps[Response]:
         """Commit the task resources this request used, before its response is
         sent; a failing commit (rolled back by :func:`kolben.resources.commit_task`)
@@ -649,6 +674,8 @@ class Kolben(AppSetup):
             return (yield from self._handle_exception(e))
         return response
 
+    _commit_task_resources_direct = sync_twin(twins=_STAGES)(_commit_task_resources)
+
     def preprocess_request(self) -> ft.ResponseReturnValue | None:
         """Run the ``url_value_preprocessors`` and ``before_request`` functions.
 
@@ -656,7 +683,7 @@ class Kolben(AppSetup):
         The first ``before_request`` function returning a value other than None ends
         the request with that value as the response.
         """
-        return run_steps(self, self._preprocess_request())
+        return self._preprocess_request_direct()
 
     def _preprocess_request(self) -> Steps[ft.ResponseReturnValue | None]:
         if not self.url_value_preprocessors and not self.before_request_funcs:
@@ -678,6 +705,8 @@ class Kolben(AppSetup):
             if rv is not None:
                 return rv  # type: ignore[no-any-return]
         return None
+
+    _preprocess_request_direct = sync_twin(twins=_STAGES)(_preprocess_request)
 
     def _hook_plan(
         self,
@@ -727,13 +756,15 @@ class Kolben(AppSetup):
         Raises the routing error (404, 405, redirect) if matching failed; answers
         OPTIONS itself when the rule provides automatic options.
         """
-        return run_steps(self, self._dispatch_request())
+        return self._dispatch_request_direct()
 
     def _dispatch_request(self) -> Steps[ft.ResponseReturnValue]:
         view, args = self._view_step()
         if view is None:
             return args  # type: ignore[no-any-return]
         return (yield view, args)  # type: ignore[no-any-return]
+
+    _dispatch_request_direct = sync_twin(twins=_STAGES)(_dispatch_request)
 
     def _view_step(self) -> tuple[t.Callable[..., t.Any] | None, t.Any]:
         """The step that calls the view of the current request: the view and its
@@ -798,7 +829,7 @@ class Kolben(AppSetup):
         When called for an error response (``from_error_handler``), a failure here
         is logged and the unprocessed response is sent.
         """
-        return run_steps(self, self._finalize_request(rv, from_error_handler))
+        return self._finalize_request_direct(rv, from_error_handler)
 
     def _finalize_request(
         self, rv: ft.ResponseReturnValue | HTTPException, from_error_handler: bool = False
@@ -822,6 +853,8 @@ class Kolben(AppSetup):
                 "Request finalizing failed with an error while handling an error"
             )
         return response  # type: ignore[no-any-return]
+
+    _finalize_request_direct = sync_twin(twins=_STAGES)(_finalize_request)
 
     def make_response(self, rv: ft.ResponseReturnValue | HTTPException) -> Response:
         """Convert a view's return value into a :attr:`response_class` object.
@@ -927,7 +960,7 @@ class Kolben(AppSetup):
         """Run the ``after_this_request`` and ``after_request`` functions on the
         response (blueprints' first, innermost first; within one, last registered
         first), save the session, and return the response they produce."""
-        return run_steps(self, self._process_response(response))
+        return self._process_response_direct(response)
 
     def _process_response_has_work(self, ctx: RequestContext) -> bool:
         """Whether :meth:`_process_response` has anything to do for ``ctx``.
@@ -962,6 +995,8 @@ class Kolben(AppSetup):
             else:
                 yield from self._save_session(ctx, response)
         return response
+
+    _process_response_direct = sync_twin(twins=_STAGES)(_process_response)
 
     def _save_cookie_session(self, ctx: RequestContext, response: Response) -> None:
         """:meth:`_save_session` for the built-in cookie interface, which does no
@@ -1015,10 +1050,12 @@ class Kolben(AppSetup):
         else:
             yield interface.save_session, (self, sess, response)
 
+    _save_session_direct = sync_twin(twins=_STAGES)(_save_session)
+
     def do_teardown_request(self, exc: BaseException | None = None) -> None:
         """Run the ``teardown_request`` functions (called when the request context
         is popped); ``exc`` is the unhandled exception or None."""
-        run_steps(self, self._do_teardown_request(exc))
+        self._do_teardown_request_direct(exc)
 
     def _do_teardown_request(self, exc: BaseException | None = None) -> Steps[None]:
         if self.teardown_request_funcs:
@@ -1034,15 +1071,19 @@ class Kolben(AppSetup):
         if request_tearing_down.receivers:
             yield from signal_steps(request_tearing_down, self, {"exc": exc})
 
+    _do_teardown_request_direct = sync_twin(twins=_STAGES)(_do_teardown_request)
+
     def do_teardown_appcontext(self, exc: BaseException | None = None) -> None:
         """Run the ``teardown_appcontext`` functions, last registered first."""
-        run_steps(self, self._do_teardown_appcontext(exc))
+        self._do_teardown_appcontext_direct(exc)
 
     def _do_teardown_appcontext(self, exc: BaseException | None = None) -> Steps[None]:
         if self.teardown_appcontext_funcs:
             yield from self._each_in_reverse(self.teardown_appcontext_funcs, exc)
         if appcontext_tearing_down.receivers:
             yield from signal_steps(appcontext_tearing_down, self, {"exc": exc})
+
+    _do_teardown_appcontext_direct = sync_twin(twins=_STAGES)(_do_teardown_appcontext)
 
     def _each_in_reverse(
         self, funcs: list[t.Callable[[t.Any], t.Any]], value: t.Any
@@ -1057,6 +1098,8 @@ class Kolben(AppSetup):
         else:
             for func in reversed(funcs):
                 yield func, (value,)
+
+    _each_in_reverse_direct = sync_twin(twins=_STAGES)(_each_in_reverse)
 
     @cached_property
     def _hook_kinds(self) -> HookKinds:
@@ -1102,7 +1145,7 @@ class Kolben(AppSetup):
     def handle_http_exception(self, e: HTTPException) -> HTTPException | ft.ResponseReturnValue:
         """Handle an HTTP exception with its registered handler, or return it as the
         response. Routing redirects and code-less exceptions are returned as is."""
-        return run_steps(self, self._handle_http_exception(e))
+        return self._handle_http_exception_direct(e)
 
     def _handle_http_exception(
         self, e: HTTPException
@@ -1113,6 +1156,8 @@ class Kolben(AppSetup):
         if handler is None:
             return e
         return t.cast(ft.ResponseReturnValue, (yield handling(self, handler, e), (e,)))
+
+    _handle_http_exception_direct = sync_twin(twins=_STAGES)(_handle_http_exception)
 
     def trap_http_exception(self, e: Exception) -> bool:
         """Whether an HTTP exception should be raised instead of handled.
@@ -1136,7 +1181,7 @@ class Kolben(AppSetup):
         HTTP exceptions go to :meth:`handle_http_exception`; an exception with no
         handler is re-raised for :meth:`handle_exception`.
         """
-        return run_steps(self, self._handle_user_exception(e))
+        return self._handle_user_exception_direct(e)
 
     def _handle_user_exception(
         self, e: Exception
@@ -1155,6 +1200,8 @@ class Kolben(AppSetup):
             raise e
         return t.cast(ft.ResponseReturnValue, (yield handling(self, handler, e), (e,)))
 
+    _handle_user_exception_direct = sync_twin(twins=_STAGES)(_handle_user_exception)
+
     def handle_exception(self, e: Exception) -> Response:
         """Handle an exception no error handler took: a 500 response.
 
@@ -1164,7 +1211,7 @@ class Kolben(AppSetup):
         any) builds the response; ``e.original_exception`` is the error. The body
         never carries the traceback.
         """
-        return run_steps(self, self._handle_exception(e))
+        return self._handle_exception_direct(e)
 
     def _handle_exception(self, e: Exception) -> Steps[Response]:
         if got_request_exception.receivers:
@@ -1183,6 +1230,8 @@ class Kolben(AppSetup):
         if "finalize_request" in self._overridden:
             return t.cast(Response, (yield self.finalize_request, (server_error, True)))
         return (yield from self._finalize_request(server_error, from_error_handler=True))
+
+    _handle_exception_direct = sync_twin(twins=_STAGES)(_handle_exception)
 
     def log_exception(
         self,

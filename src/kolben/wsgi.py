@@ -1,8 +1,9 @@
 """The WSGI front door: environ in, ``start_response`` and a body iterable out.
 
 Everything between is the core pipeline of :class:`~kolben.app.Kolben`
-(``Kolben._handle_request``), driven here by :func:`kolben.pipeline.run_steps`:
-user code runs inline, an ``async def`` function on the thread's own event loop.
+(``Kolben._handle_request``), run here through its synchronous twin
+(``Kolben._handle_request_direct``, see :mod:`kolben.sync_twin`): user code runs
+inline, an ``async def`` function on the thread's own event loop.
 This module only translates I/O.
 """
 
@@ -10,8 +11,6 @@ from __future__ import annotations
 
 import collections.abc as cabc
 import typing as t
-
-from .pipeline import run_steps
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -38,4 +37,4 @@ def serve(
     def respond(response: Response) -> cabc.Iterable[bytes]:
         return response(environ, start_response)
 
-    return run_steps(app, app._handle_request(environ, respond))
+    return app._handle_request_direct(environ, respond)
