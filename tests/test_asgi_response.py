@@ -152,3 +152,65 @@ def test_the_door_sends_what_the_conversion_gives() -> None:
     rv = client.get("/redirect")
     assert rv.status_code == 302
     assert rv.headers["Location"] == "/"
+
+
+def _from_wsgi_call(response: t.Any, environ: dict[str, t.Any]) -> t.Any:
+    started: list[t.Any] = []
+
+    def start_response(
+        status: str, headers: list[tuple[str, str]], exc_info: t.Any = None
+    ) -> t.Any:
+        started.append((status, headers))
+        return lambda data: None
+
+    app_iter = response(environ, start_response)
+    body = b"".join(app_iter)
+    if hasattr(app_iter, "close"):
+        app_iter.close()
+    ((status, headers),) = started
+    return body, status, headers
+
+
+def _werkzeugs_wsgi_call(response: t.Any, environ: dict[str, t.Any]) -> t.Any:
+    # werkzeug's own __call__: get_wsgi_response (with kolben's overrides of
+    # get_wsgi_headers and get_app_iter, which are werkzeug's in effect).
+    app_iter, status, headers = response.get_wsgi_response(environ)
+    return b"".join(app_iter), status, headers
+
+
+@pytest.mark.parametrize(
+    ("make", "method"), [c[1:] for c in _cases()], ids=[c[0] for c in _cases()]
+)
+def test_a_response_called_as_wsgi_app_is_its_wsgi_response(
+    make: t.Callable[[], t.Any], method: str
+) -> None:
+    """Response.__call__'s one-pass path gives what get_wsgi_response gives:
+    status line, header list (a list of its own) and body."""
+    app = Kolben(__name__)
+    with app.test_request_context(method=method):
+        response = make()
+        called = _from_wsgi_call(response, _environ(method))
+        assert called == _werkzeugs_wsgi_call(make(), _environ(method))
+        # The server may change the list it was given: not the response's own.
+        assert called[2] is not response.headers._list
+
+
+def test_a_subclass_status_or_wsgi_methods_are_honoured_when_called_as_wsgi_app() -> None:
+    class Teapot(Response):
+        @property  # type: ignore[override]
+        def status(self) -> str:
+            return "418 I'M A TEAPOT"
+
+        @status.setter
+        def status(self, value: t.Any) -> None:
+            Response.status.fset(self, value)  # type: ignore[attr-defined]
+
+    class Extra(Response):
+        def get_wsgi_response(self, environ: t.Any) -> t.Any:
+            app_iter, status, headers = super().get_wsgi_response(environ)
+            return app_iter, status, [*headers, ("X-Extra", "1")]
+
+    app = Kolben(__name__)
+    with app.test_request_context():
+        assert _from_wsgi_call(Teapot("t"), _environ())[1] == "418 I'M A TEAPOT"
+        assert ("X-Extra", "1") in _from_wsgi_call(Extra("e"), _environ())[2]

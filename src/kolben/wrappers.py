@@ -29,6 +29,7 @@ from ._werkzeug_fast import make_request as make_request
 from ._werkzeug_fast import routing_path as routing_path
 from .asgi_environ import KnownEnviron, MadeOnRead
 from .caching import REQUEST_DATA_CACHES, Cache, request_data_cache
+from .headers import Headers as _ResponseHeaders
 
 # PERF: assigned, not imported (see kolben.globals: a method call on an imported
 # name makes a bound method per call on CPython 3.11).
@@ -40,7 +41,7 @@ _WERKZEUG_STREAM: t.Callable[[_WerkzeugRequest], t.IO[bytes]] = t.cast(
 ).fget
 
 if t.TYPE_CHECKING:
-    from _typeshed.wsgi import WSGIEnvironment
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
     from werkzeug.routing import Rule
 
 
@@ -434,6 +435,55 @@ class Response(_WerkzeugResponse):
             return super().get_wsgi_headers(environ)
         return self.headers
 
+    def __call__(
+        self, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> t.Iterable[bytes]:
+        """Answer as a WSGI application: ``start_response(status, headers)``,
+        then the body iterable (werkzeug's ``get_wsgi_response``).
+
+        PERF: a buffered body of one bytes chunk whose headers need no
+        adjustment (see :meth:`get_wsgi_headers`: a Content-Length, no Location;
+        a 2xx-5xx status other than 204 and 304; not a HEAD request), with its
+        WSGI methods not overridden, is answered in one pass over its headers;
+        anything else goes through werkzeug's methods (kolben's overrides above).
+        """
+        cls = type(self)
+        if cls is Response or (
+            cls.get_wsgi_response is _GET_WSGI_RESPONSE
+            and cls.get_wsgi_headers is _GET_WSGI_HEADERS
+            and cls.get_app_iter is _GET_APP_ITER
+            and cls.status is _STATUS
+            and cls.status_code is _STATUS_CODE
+        ):
+            body = self.response
+            status = self._status_code
+            headers = self.headers
+            if (
+                type(body) is list
+                and len(body) == 1
+                and type(body[0]) is bytes
+                and status >= 200
+                and status != 204
+                and status != 304
+                and not self._on_close
+                and not self.direct_passthrough
+                and environ["REQUEST_METHOD"] != "HEAD"
+                and (type(headers) is _ResponseHeaders or type(headers) is Headers)
+            ):
+                items = headers._list
+                has_length = False
+                for key, _ in items:
+                    lowered = key.lower()
+                    if lowered == "content-length":
+                        has_length = True
+                    elif lowered == "location" or lowered == "content-location":
+                        break  # werkzeug may rewrite it
+                else:
+                    if has_length:
+                        start_response(self._status, list(items))
+                        return body
+        return super().__call__(environ, start_response)
+
     def get_app_iter(self, environ: WSGIEnvironment) -> t.Iterable[bytes]:
         """The body iterable for the server (empty for HEAD and bodiless statuses).
 
@@ -520,3 +570,10 @@ def split_blueprint_path(name: str) -> list[str]:
         name = name.rpartition(".")[0]
         out.append(name)
     return out
+
+
+_GET_WSGI_RESPONSE = Response.get_wsgi_response
+_GET_WSGI_HEADERS = Response.get_wsgi_headers
+_GET_APP_ITER = Response.get_app_iter
+_STATUS = Response.status
+_STATUS_CODE = Response.status_code
