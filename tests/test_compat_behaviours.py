@@ -287,7 +287,7 @@ def test_body_is_readable_after_the_request(app, client):
         assert request.get_data() == b"payload"
 
 
-# --- MAX_FORM_PARTS for urlencoded forms -------------------------------------------------------
+# --- MAX_FORM_PARTS applies to multipart forms only, as in Flask -------------------------------
 
 
 def _form_size_view(app: kolben.Kolben) -> None:
@@ -304,60 +304,16 @@ def _post(client: kolben.testing.KolbenClient, body: bytes) -> object:
     return client.post("/form", data=body, content_type="application/x-www-form-urlencoded")
 
 
-def test_urlencoded_form_over_max_form_parts_is_413(app, client):
-    app.config["MAX_FORM_PARTS"] = 10
-    _form_size_view(app)
-    assert _post(client, _urlencoded(10)).data == b"10"
-    response = _post(client, _urlencoded(11))
-    assert response.status_code == 413
-    assert b"more than 10 fields" in response.data
-
-
-def test_urlencoded_limit_counts_fields_not_separators(app, client):
-    app.config["MAX_FORM_PARTS"] = 3
-    _form_size_view(app)
-    # Empty pieces are not fields (the parser skips them).
-    assert _post(client, b"a=1&&&&&&&&b=2&&&&&&&c=3&&&").data == b"3"
-    # Fields without a value count.
-    assert _post(client, b"a&b&c&d").status_code == 413
-    # Percent-encoded bodies too.
-    assert _post(client, b"a=%20&b=+&c=%41&d=1").status_code == 413
-
-
-def test_default_limit_stops_a_huge_urlencoded_form(app, client):
+def test_max_form_parts_does_not_limit_urlencoded_forms(app, client):
+    """werkzeug (so Flask) applies MAX_FORM_PARTS to multipart forms only: a
+    urlencoded form is bounded by MAX_CONTENT_LENGTH."""
     _form_size_view(app)
     assert app.config["MAX_FORM_PARTS"] == 1000
-    assert _post(client, _urlencoded(1000)).data == b"1000"
-    assert _post(client, _urlencoded(150_000)).status_code == 413
-
-
-def test_limit_set_on_the_request_applies(app, client):
-    _form_size_view(app)
-
-    @app.before_request
-    def raise_limit() -> None:
-        request.max_form_parts = 5
-
-    assert _post(client, _urlencoded(6)).status_code == 413
-    assert _post(client, _urlencoded(5)).data == b"5"
-
-
-def test_no_limit_when_max_form_parts_is_none(app, client):
-    app.config["MAX_FORM_PARTS"] = None
-    _form_size_view(app)
-    assert _post(client, _urlencoded(3000)).data == b"3000"
-
-
-def test_form_is_empty_after_the_413(app):
+    assert _post(client, _urlencoded(1001)).data == b"1001"
     app.config["MAX_FORM_PARTS"] = 2
-    with app.test_request_context(
-        method="POST", data=b"a=1&b=2&c=3", content_type="application/x-www-form-urlencoded"
-    ):
-        from werkzeug.exceptions import RequestEntityTooLarge
-
-        with pytest.raises(RequestEntityTooLarge):
-            request.form  # noqa: B018
-        assert len(request.form) == 0  # not parsed a second time
+    assert _post(client, b"a=1&b=2&c=%20&d=+").data == b"4"
+    app.config["MAX_CONTENT_LENGTH"] = 100
+    assert _post(client, _urlencoded(100)).status_code == 413
 
 
 def test_multipart_limit_is_unchanged(app, client):

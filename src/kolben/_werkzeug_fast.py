@@ -56,7 +56,6 @@ from datetime import datetime
 from urllib.parse import parse_qsl
 
 from werkzeug.datastructures import EnvironHeaders, Headers
-from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.http import dump_cookie, http_date
 from werkzeug.utils import get_content_type
 from werkzeug.wrappers import Request as _WerkzeugRequest
@@ -337,20 +336,12 @@ def from_body(cls: type[R], body: str | bytes | bytearray, mimetype: str | None 
 URLENCODED = frozenset({"application/x-www-form-urlencoded", "application/x-url-encoded"})
 
 
-def _too_many_fields(text: str, limit: int) -> bool:
-    """Whether the urlencoded ``text`` has more than ``limit`` fields (non-empty
-    pieces between ``&``, as the parser counts them)."""
-    if text.count("&") < limit:  # at most count + 1 pieces
-        return False
-    return sum(1 for piece in text.split("&") if piece) > limit
-
-
 def load_urlencoded_form(request: t.Any) -> None:
     """Parse a urlencoded body into ``request.form`` (and an empty ``files``), as
     werkzeug's ``Request._load_form_data`` does: the same result, the limits
     applied (``MAX_CONTENT_LENGTH`` through the input stream) and the silence
-    about a malformed body are werkzeug's; beyond werkzeug, more than
-    ``request.max_form_parts`` fields is a 413 (before they are parsed).
+    about a malformed body are werkzeug's (``MAX_FORM_PARTS`` and
+    ``MAX_FORM_MEMORY_SIZE`` apply to multipart forms only, as in werkzeug).
 
     PERF: werkzeug's parser builds a parser object and unquotes every field
     (~20 µs for five fields).
@@ -363,14 +354,6 @@ def load_urlencoded_form(request: t.Any) -> None:
     except ValueError:
         items: list[tuple[str, str]] = []  # werkzeug's parser ignores a bad body
     else:
-        limit = request.max_form_parts
-        # PERF: k fields take at least 2k - 1 characters, so a body shorter
-        # than that can't have too many: no count for an ordinary form.
-        if limit is not None and len(text) > 2 * limit and _too_many_fields(text, limit):
-            d["stream"] = stream
-            d["form"] = storage()
-            d["files"] = storage()
-            raise RequestEntityTooLarge(f"The submitted form has more than {limit} fields.")
         if "%" in text or "+" in text:
             items = parse_qsl(text, keep_blank_values=True, errors="werkzeug.url_quote")
         else:

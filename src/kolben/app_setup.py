@@ -551,7 +551,7 @@ class AppSetup(Scaffold):
         if isinstance(methods, str):
             raise TypeError(
                 "Allowed methods must be a list of strings, for example:"
-                f' @app.route(..., methods=["{methods.upper()}"])'
+                ' @app.route(..., methods=["POST"])'
             )
         method_set = {item.upper() for item in methods}
         required_methods = set(getattr(view_func, "required_methods", ()))
@@ -573,7 +573,7 @@ class AppSetup(Scaffold):
             if old_func is not None and old_func != view_func:
                 raise AssertionError(
                     "View function mapping is overwriting an existing endpoint"
-                    f" function: {endpoint!r}. Give one of the views another name or"
+                    f" function: {endpoint}. Give one of the views another name or"
                     " pass endpoint='...' to route()."
                 )
             self.view_functions[endpoint] = view_func

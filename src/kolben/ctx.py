@@ -264,8 +264,9 @@ class AppContext:
 
     def _unset(self) -> AppContext | None:
         """Reset the context variable to what it was before the last push;
-        return the context that was active."""
-        active = _cv_app.get(None)
+        return the context that was active. With none active, LookupError, and
+        nothing is reset (as in Flask)."""
+        active = _cv_app.get()
         _cv_app.reset(self._cv_tokens.pop())
         return active
 
@@ -442,7 +443,13 @@ class RequestContext:
         """Return a new context for the same request object (and the same session
         object), e.g. for a thread."""
         rv = self.__class__(self.app, self.request.environ, self.request)
-        rv._opened_session = self._opened_session
+        sess = self._opened_session
+        if sess is None and self._cv_tokens:
+            # Flask opens the session when the context is pushed and hands the
+            # copy that object: opened now (not marked as used), so what the
+            # copy writes is what this request saves.
+            sess = self._session
+        rv._opened_session = sess
         return rv
 
     def match_request(self) -> None:
@@ -571,6 +578,9 @@ class RequestContext:
         app = self.app
         tokens = self._cv_tokens
         last = len(tokens) == 1
+        if not tokens:  # not pushed: Flask's errors (LookupError, or IndexError)
+            _cv_request.get()
+            tokens.pop()
         app_ctx = tokens[-1][1]
         overridden = app._overridden
         if (
@@ -598,14 +608,14 @@ class RequestContext:
         request = self.request
         if last and "files" in request.__dict__:
             request.close()
-        active = _cv_request.get(None)
+        active = _cv_request.get()  # LookupError when none is active, as in Flask
         _cv_request.reset(tokens.pop()[0])
         if last:
             # Break the request <-> environ reference cycle (a request made
             # from an ASGI scope has none until its environ is made).
             request._known_environ["werkzeug.request"] = None
         if app_ctx is not None:
-            active_app = _cv_app.get(None)
+            active_app = _cv_app.get()
             _cv_app.reset(app_ctx._cv_tokens.pop())
             if active_app is not app_ctx:
                 app_ctx._wrong_context(active_app)
@@ -616,7 +626,7 @@ class RequestContext:
     def _unset(self, last: bool) -> tuple[RequestContext | None, AppContext | None]:
         """Reset the context variable to before the last push; return the context
         that was active and the application context that push pushed."""
-        active = _cv_request.get(None)
+        active = _cv_request.get()  # LookupError when none is active, as in Flask
         token, app_ctx = self._cv_tokens.pop()
         _cv_request.reset(token)
         if last:

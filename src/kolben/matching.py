@@ -32,8 +32,16 @@ if t.TYPE_CHECKING:
 
 def matching_adapter(app: Kolben, request: Request) -> MapAdapter | None:
     """The adapter to match ``request`` with, from the cache when possible."""
-    server_name = app.config["SERVER_NAME"]
-    key = app._adapters.key(request, server_name)
+    url_map = app.url_map
+    # What create_url_adapter binds with besides the request: an app may change
+    # it after its first request, as under Flask, which binds per request.
+    settings = (
+        app.config["SERVER_NAME"],
+        url_map.host_matching,
+        url_map.default_subdomain,
+        app.subdomain_matching,
+    )
+    key = app._adapters.key(request, settings)
     # PERF: bind once per origin, not per request (saves ~8 µs a request), unless
     # a subclass customises create_url_adapter or TRUSTED_HOSTS must be checked.
     if key is None or not app._cache_adapters:

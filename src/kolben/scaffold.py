@@ -184,14 +184,15 @@ class Scaffold:
         """
         if not self.has_static_folder:
             raise RuntimeError("'static_folder' must be set to serve static files.")
-        from .globals import _cv_app, _cv_request
+        from .globals import current_app, request
         from .helpers import send_from_directory
 
         folder = t.cast(str, self.static_folder)
-        app = _cv_app.get().app
+        # The proxies: outside a context, Flask's RuntimeError.
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
         # PERF: no hashing or lookup unless cache busting is on and v is asked for.
         if app.config["STATIC_CACHE_BUST"]:
-            version = _cv_request.get().request.args.get("v")
+            version = request.args.get("v")
             if version:
                 from .static import IMMUTABLE_MAX_AGE, file_version
 
@@ -207,9 +208,10 @@ class Scaffold:
         sends: ``SEND_FILE_MAX_AGE_DEFAULT`` in seconds (None: no max age, the
         browser revalidates with a conditional request). Override to vary it by
         file; a blueprint's static route asks the blueprint."""
-        from .globals import _cv_app
+        from .globals import current_app
 
-        value = _cv_app.get().app.config["SEND_FILE_MAX_AGE_DEFAULT"]
+        # current_app, as in Flask: outside an app context, its RuntimeError.
+        value = current_app.config["SEND_FILE_MAX_AGE_DEFAULT"]
         if value is None:
             return None
         if isinstance(value, timedelta):
@@ -477,16 +479,22 @@ class Scaffold:
                 ) from None
         else:
             exc_class = exc_class_or_code
-        if isinstance(exc_class, BaseException):
+        if isinstance(exc_class, Exception):
             raise TypeError(
                 f"{exc_class!r} is an instance, not a class. Handlers can only be"
-                " registered for exception classes or HTTP error codes."
+                " registered for Exception classes or HTTP error codes."
             )
-        if not isinstance(exc_class, type) or not issubclass(exc_class, BaseException):
+        if not isinstance(exc_class, type):
+            # What Flask's issubclass() test raises for a non-class ("404", a
+            # BaseException instance...), with the fix in the message.
+            raise TypeError(
+                f"issubclass() arg 1 must be a class, not {exc_class!r}. Handlers can"
+                " only be registered for Exception classes or HTTP error codes (int)."
+            )
+        if not issubclass(exc_class, Exception):
             raise ValueError(
-                f"'{getattr(exc_class, '__name__', exc_class)}' is not a subclass of"
-                " Exception. Handlers can only be registered for exception classes"
-                " or HTTP error codes."
+                f"'{exc_class.__name__}' is not a subclass of Exception. Handlers can"
+                " only be registered for Exception classes or HTTP error codes."
             )
         if issubclass(exc_class, HTTPException):
             return exc_class, exc_class.code

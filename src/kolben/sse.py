@@ -257,7 +257,7 @@ class EventStream(Response):
         be awaited, sync otherwise."""
         if (
             environ["REQUEST_METHOD"] == "HEAD"
-            or self.status_code < 200
+            or 100 <= self.status_code < 200
             or self.status_code in (204, 304)
         ):
             self._close_source()

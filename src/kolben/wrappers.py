@@ -156,7 +156,9 @@ class Request(_WerkzeugRequest):
 
     @property  # type: ignore[override]
     def max_form_parts(self) -> int | None:
-        """The most fields a multipart form may have (``MAX_FORM_PARTS``)."""
+        """The most fields a multipart form may have (``MAX_FORM_PARTS``); as in
+        werkzeug, a urlencoded form has no such limit (``MAX_CONTENT_LENGTH``
+        bounds its size)."""
         if self._max_form_parts is not None:
             return self._max_form_parts
         return _config_value(  # type: ignore[no-any-return]
@@ -271,10 +273,6 @@ class Request(_WerkzeugRequest):
         the limits applied (``MAX_CONTENT_LENGTH`` through the input stream) and the
         silence about a malformed body are werkzeug's. Anything else, or a subclass
         that customises form parsing, takes werkzeug's path.
-
-        Beyond werkzeug (and Flask), :attr:`max_form_parts` (``MAX_FORM_PARTS``)
-        also limits the fields of a urlencoded form: past it, 413, before the
-        fields are parsed. werkzeug applies it to multipart forms only.
 
         In debug mode, ``request.files[key]`` for a key that was sent as a form
         field (the form lacked ``enctype="multipart/form-data"``) raises
@@ -401,7 +399,9 @@ class Response(_WerkzeugResponse):
             # the app wrote per request (abort(404, f"no user {name}")) may hold
             # request data, and is rendered each time.
             if e.description is cls_e.description:
-                key = (cls_e, e.code)
+                # The description is in the key: an app may change the class's
+                # (``NotFound.description = ...``) after a first page was made.
+                key = (cls_e, e.code, e.description)
                 body = _error_bodies.get(key)
                 if body is None:
                     body = _error_bodies.put(key, e.get_body(environ).encode())
@@ -495,7 +495,7 @@ class Response(_WerkzeugResponse):
             return _async_body(self, environ)  # type: ignore[no-any-return]
         if type(body) is list and not self._on_close and not self.direct_passthrough:
             status = self.status_code
-            if environ["REQUEST_METHOD"] == "HEAD" or status < 200 or status in (204, 304):
+            if environ["REQUEST_METHOD"] == "HEAD" or 100 <= status < 200 or status in (204, 304):
                 # No body is sent and nothing needs closing (werkzeug's answer is
                 # an empty iterable with a no-op close).
                 return []
@@ -512,7 +512,7 @@ def _async_body(response: Response, environ: WSGIEnvironment) -> t.Any:
     :func:`kolben.concurrency.run_sync`, on the worker thread's own loop.
     """
     status = response.status_code
-    if environ["REQUEST_METHOD"] == "HEAD" or status < 200 or status in (204, 304):
+    if environ["REQUEST_METHOD"] == "HEAD" or 100 <= status < 200 or status in (204, 304):
         return ()
     source = t.cast(cabc.AsyncIterable[t.Any], response.response)
 
@@ -558,7 +558,7 @@ class _SyncBridge:
 
 
 # The HTML error pages of werkzeug's exceptions with their class's own
-# description, by (class, code). Process-wide: nothing in them comes from a request.
+# description, by (class, code, description). Process-wide: nothing in them comes from a request.
 _error_bodies: Cache[tuple[t.Any, ...], bytes] = Cache(256, "kolben.wrappers: error pages")
 _HTTP_EXCEPTION_NAME = getattr_static(HTTPException, "name")
 

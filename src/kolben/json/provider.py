@@ -61,9 +61,7 @@ class JSONProvider:
 
     def _prepare_response_obj(self, args: tuple[t.Any, ...], kwargs: dict[str, t.Any]) -> t.Any:
         if args and kwargs:
-            raise TypeError(
-                "jsonify() takes args or kwargs (positional or keyword arguments), not both."
-            )
+            raise TypeError("app.json.response() takes either args or kwargs, not both")
         if not args and not kwargs:
             return None
         if len(args) == 1:

@@ -233,10 +233,8 @@ class TagDateTime(JSONTag):
         return http_date(value)
 
     def to_python(self, value: t.Any) -> t.Any:
-        rv = parse_date(value)
-        if rv is None:
-            raise ValueError(f"Invalid tagged datetime {value!r}.")
-        return rv
+        # As in Flask: a value werkzeug can't parse loads as None.
+        return parse_date(value)
 
 
 class TaggedJSONSerializer:

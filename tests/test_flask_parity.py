@@ -1,0 +1,157 @@
+"""Behaviours found different from Flask 3.1 by side-by-side runs of the same code
+(each test states what Flask does; each failed before its fix)."""
+
+from __future__ import annotations
+
+import typing as t
+
+import pytest
+from werkzeug.exceptions import HTTPException
+
+import kolben
+from kolben.globals import _cv_app
+from kolben.json.tag import TaggedJSONSerializer
+
+
+def test_copied_request_context_shares_an_unopened_session(
+    client_for: t.Callable[..., t.Any],
+) -> None:
+    """Flask hands the copy the request's session object, also when the view has
+    not touched it yet: what the copied function writes is saved."""
+    app = kolben.Kolben(__name__)
+    app.secret_key = "parity"
+
+    @app.route("/")
+    def index() -> str:
+        kolben.copy_current_request_context(
+            lambda: kolben.session.__setitem__("written", 1)
+        )()
+        return repr(dict(kolben.session))
+
+    client = client_for(app)
+    response = client.get("/")
+    assert response.data == b"{'written': 1}"
+    assert "session=" in response.headers.get("Set-Cookie", "")
+    with client.session_transaction() as sess:
+        assert sess["written"] == 1
+
+
+@pytest.mark.parametrize("status", [99, 0])
+def test_a_status_below_100_keeps_its_body(status: int) -> None:
+    """werkzeug drops the body of 1xx, 204 and 304 responses only (the WSGI
+    door's case: an ASGI server refuses a status below 100)."""
+    app = kolben.Kolben(__name__)
+
+    @app.route("/")
+    def index() -> tuple[str, int]:
+        return "body", status
+
+    response = app.test_client().get("/")
+    assert response.status_code == status
+    assert response.data == b"body"
+    assert response.headers["Content-Length"] == "4"
+
+
+def test_an_exception_class_description_changed_later_shows(
+    client_for: t.Callable[..., t.Any],
+) -> None:
+    class Gone(HTTPException):
+        code = 410
+        description = "first description"
+
+    app = kolben.Kolben(__name__)
+
+    @app.route("/")
+    def index() -> str:
+        raise Gone()
+
+    client = client_for(app)
+    assert b"first description" in client.get("/").data
+    Gone.description = "second description"
+    assert b"second description" in client.get("/").data
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"), [("host_matching", True), ("default_subdomain", "www")]
+)
+def test_url_map_settings_changed_after_the_first_request_apply(
+    client_for: t.Callable[..., t.Any], setting: str, value: t.Any
+) -> None:
+    """Flask binds a new adapter per request, so a map setting changed later
+    applies to the next request (here: the rule no longer matches)."""
+    app = kolben.Kolben(__name__)
+    app.add_url_rule("/x", "x", lambda: "x")
+    client = client_for(app)
+    assert client.get("/x").status_code == 200
+    setattr(app.url_map, setting, value)
+    assert client.get("/x").status_code == 404
+
+
+def test_error_handler_keys_are_checked_as_flask_checks_them() -> None:
+    app = kolben.Kolben(__name__)
+    # Not a class: the TypeError of Flask's issubclass() test.
+    with pytest.raises(TypeError, match="must be a class"):
+        app.register_error_handler("404", lambda e: "x")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="is an instance, not a class"):
+        app.register_error_handler(KeyError(), lambda e: "x")  # type: ignore[arg-type]
+    # A BaseException that is not an Exception is refused, as in Flask.
+    with pytest.raises(ValueError, match="'KeyboardInterrupt' is not a subclass of Exception"):
+        app.register_error_handler(KeyboardInterrupt, lambda e: "x")
+    with pytest.raises(ValueError, match="not a recognized HTTP error code"):
+        app.register_error_handler(999, lambda e: "x")
+
+
+def test_flask_messages_of_setup_errors() -> None:
+    app = kolben.Kolben(__name__)
+    app.add_url_rule("/a", "dup", lambda: "a")
+    with pytest.raises(AssertionError, match="existing endpoint function: dup"):
+        app.add_url_rule("/b", "dup", lambda: "b")
+    with pytest.raises(TypeError, match=r'methods=\["POST"\]'):
+        app.add_url_rule("/c", "c", lambda: "c", methods="GET")
+    with app.app_context(), pytest.raises(
+        TypeError, match=r"app.json.response\(\) takes either args or kwargs, not both"
+    ):
+        kolben.jsonify(1, a=1)
+
+
+def test_static_helpers_outside_a_context_raise_flasks_runtime_error(tmp_path: t.Any) -> None:
+    (tmp_path / "static").mkdir()
+    app = kolben.Kolben(__name__, static_folder=str(tmp_path / "static"))
+    with pytest.raises(RuntimeError, match="application context"):
+        app.get_send_file_max_age("x.txt")
+    with pytest.raises(RuntimeError, match="application context"):
+        app.send_static_file("x.txt")
+
+
+def test_contexts_popped_out_of_order_leave_what_flask_leaves() -> None:
+    app = kolben.Kolben(__name__)
+    outer = app.app_context()
+    outer.push()
+    inner = app.app_context()
+    inner.push()
+    with pytest.raises(AssertionError):
+        outer.pop()  # resets to before the outer push, then complains
+    with pytest.raises(LookupError):
+        inner.pop()  # nothing is active: nothing reset
+    assert not kolben.has_app_context()
+    assert _cv_app.get(None) is None
+
+    with pytest.raises(LookupError):
+        app.app_context().pop()  # never pushed, none active
+    with pytest.raises(LookupError):
+        app.test_request_context().pop()
+
+    outer_req = app.test_request_context()
+    outer_req.push()
+    inner_req = app.test_request_context()
+    inner_req.push()
+    with pytest.raises(AssertionError):
+        outer_req.pop()
+    with pytest.raises(LookupError):
+        inner_req.pop()
+    assert not kolben.has_request_context()
+    assert not kolben.has_app_context()
+
+
+def test_a_tagged_datetime_werkzeug_cannot_parse_loads_as_none() -> None:
+    assert TaggedJSONSerializer().loads('{" d": "garbage"}') is None
