@@ -687,17 +687,23 @@ def _post(app: Kolben, path: str, upload: _BigUpload) -> int:
     return int(sent[0]["status"])
 
 
-@pytest.mark.parametrize(
-    ("path", "status"), [("/missing", 404), ("/get-only", 405), ("/ignores", 200)]
-)
-@pytest.mark.parametrize("hooks", ["none", "async-before-request"])
-def test_a_body_nobody_reads_is_not_received(path: str, status: int, hooks: str) -> None:
+@pytest.mark.parametrize(("path", "status"), [("/missing", 404), ("/get-only", 405)])
+@pytest.mark.parametrize("hooks", ["none", "async-before-request", "sync-before-request"])
+def test_the_body_of_an_unmatched_request_is_not_received(
+    path: str, status: int, hooks: str
+) -> None:
     app = Kolben(__name__)  # MAX_CONTENT_LENGTH unset, the default
 
     if hooks == "async-before-request":
 
         @app.before_request
         async def check() -> None:
+            pass
+
+    elif hooks == "sync-before-request":
+
+        @app.before_request
+        def sync_check() -> None:
             pass
 
     @app.get("/get-only")
@@ -711,6 +717,105 @@ def test_a_body_nobody_reads_is_not_received(path: str, status: int, hooks: str)
     upload = _BigUpload(200 * 1024 * 1024)
     assert _post(app, path, upload) == status
     assert upload.received <= 3 * 1024 * 1024
+
+
+def test_a_sync_views_body_is_received_up_to_max_content_length() -> None:
+    """A ``def`` view may read its body in a worker thread, which must never
+    wait for the client: the door receives it first, on the loop, no further
+    than MAX_CONTENT_LENGTH."""
+    app = Kolben(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
+
+    @app.post("/ignores")
+    def ignores() -> str:
+        return "ignored"
+
+    upload = _BigUpload(200 * 1024 * 1024)
+    upload.total_declared = None  # type: ignore[attr-defined]
+    assert _post_chunked(app, "/ignores", upload) == 200
+    assert upload.received <= 2 * 1024 * 1024
+
+
+def _post_chunked(app: Kolben, path: str, upload: _BigUpload) -> int:
+    """POST ``upload`` without a Content-Length (as a chunked upload arrives)."""
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = http_scope(path, "POST")
+    scope["headers"].append((b"transfer-encoding", b"chunked"))
+    asyncio.run(app(scope, upload.receive, send))
+    return int(sent[0]["status"])
+
+
+@pytest.mark.parametrize("wrapped", [False, True])
+def test_clients_stalling_mid_body_hold_no_worker_thread(wrapped: bool) -> None:
+    """More clients than there are worker threads send part of a body to a
+    ``def`` view and stop: another request to a ``def`` view is still served
+    (their bodies are awaited on the loop, not in worker threads). ``wrapped``:
+    the app's ``wsgi_app`` is wrapped in middleware, so the whole request runs
+    in a worker thread."""
+    app = Kolben(__name__)
+    app.worker_threads.max_threads = 2
+
+    @app.post("/form")
+    def form() -> str:
+        return str(len(request.form))
+
+    @app.get("/")
+    def index() -> str:
+        return "still serving"
+
+    if wrapped:
+        inner = app.wsgi_app
+        app.wsgi_app = lambda environ, start_response: inner(environ, start_response)  # type: ignore[method-assign]
+
+    async def main() -> tuple[int, bytes]:
+        never = asyncio.Event()
+
+        def stalling() -> t.Callable[[], t.Awaitable[Message]]:
+            first = True
+
+            async def receive() -> Message:
+                nonlocal first
+                if first:
+                    first = False
+                    return {"type": "http.request", "body": b"a=1&b=", "more_body": True}
+                await never.wait()  # the client sends nothing more
+                raise AssertionError("unreachable")
+
+            return receive
+
+        async def ignore(message: Message) -> None:
+            pass
+
+        scope = http_scope("/form", "POST")
+        scope["headers"] += [
+            (b"content-type", b"application/x-www-form-urlencoded"),
+            (b"content-length", b"100"),
+        ]
+        stalled = [
+            asyncio.create_task(app(dict(scope), stalling(), ignore)) for _ in range(6)
+        ]
+        await asyncio.sleep(0.2)
+        sent: list[Message] = []
+
+        async def send(message: Message) -> None:
+            sent.append(message)
+
+        async def receive() -> Message:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        try:
+            await asyncio.wait_for(app(http_scope("/"), receive, send), 10)
+        finally:
+            for task in stalled:
+                task.cancel()
+            await asyncio.gather(*stalled, return_exceptions=True)
+        return int(sent[0]["status"]), b"".join(m.get("body", b"") for m in sent[1:])
+
+    assert asyncio.run(main()) == (200, b"still serving")
 
 
 def test_a_body_is_received_when_read() -> None:

@@ -5,6 +5,7 @@ Flask 3.1's documented behaviour is the spec."""
 
 from __future__ import annotations
 
+import typing as t
 import uuid
 from urllib.parse import urlsplit
 
@@ -898,3 +899,20 @@ def test_empty_path_info_through_the_wsgi_callable(app):
     body = b"".join(app(environ, lambda status, headers, exc_info=None: statuses.append(status)))
     assert statuses == ["308 PERMANENT REDIRECT"]
     assert b"Redirecting" in body
+
+
+def test_an_overlong_host_is_not_kept_in_the_adapter_cache(
+    client_for: t.Callable[..., t.Any],
+) -> None:
+    """The URL adapter cache is keyed by the Host header: one of a client's
+    megabyte-long hosts is bound for its request only, not kept."""
+    app = kolben.Kolben(__name__)
+    app.add_url_rule("/", "index", lambda: kolben.url_for("index", _external=True))
+    client = client_for(app)
+    assert client.get("/").status_code == 200
+    kept = len(app._adapters._adapters)
+    long_host = "h" + ".a" * 400
+    response = client.get("/", headers={"Host": long_host})
+    assert response.status_code == 200
+    assert response.data == f"http://{long_host}/".encode()
+    assert len(app._adapters._adapters) == kept

@@ -1002,3 +1002,33 @@ def test_the_session_is_opened_in_a_worker_thread(app: kolben.Kolben) -> None:
     run(main())
     loop_thread, opened_in = threads
     assert opened_in is not loop_thread
+
+
+def test_the_documented_origin_check_refuses_other_sites(app: kolben.Kolben) -> None:
+    """The recipe of docs/websockets.md ("Checking the Origin")."""
+    from urllib.parse import urlsplit
+
+    from kolben import abort, request
+    from kolben.testing import WebsocketResponseError
+
+    @app.before_websocket
+    def same_origin_only() -> None:
+        origin = request.headers.get("Origin")
+        if origin is not None and urlsplit(origin).netloc != request.host:
+            abort(403)
+
+    @app.websocket("/ws")
+    async def view() -> None:
+        await websocket.accept()
+        await websocket.send("in")
+
+    client = app.test_client()
+    with (
+        pytest.raises(WebsocketResponseError) as refused,
+        client.websocket("/ws", headers={"Origin": "https://evil.example"}),
+    ):
+        pass
+    assert refused.value.response.status_code == 403
+    for headers in ({"Origin": "http://localhost"}, {}):
+        with client.websocket("/ws", headers=headers) as ws:
+            assert ws.receive() == "in"

@@ -98,13 +98,17 @@ def serve(
 class LazyBody(io.RawIOBase):
     """A request body, received from the client only when something reads it.
 
-    The door routes a request before it receives any of its body, so a 404, a
-    405 or a view that never reads the body costs nothing, whatever its size
-    (what the server has buffered is dropped with the connection).
+    The door routes a request before it receives any of its body, so a 404 or
+    a 405 costs nothing, whatever its size (what the server has buffered is
+    dropped with the connection), and neither does a request whose user code
+    runs on the loop only, unless it reads the body.
 
-    - Sync code (in a worker thread) that reads it asks the event loop for each
-      chunk as it is needed; before a worker-thread step the door receives the
-      first message, so a small body costs no extra thread crossing.
+    - Before sync code may read it in a worker thread, the door receives it on
+      the loop (:meth:`before_thread_step`: the whole body for a matched view,
+      spooled and up to ``MAX_CONTENT_LENGTH``), so a worker thread never waits
+      for the client. Only a view marked :func:`kolben.stream_request_body`
+      (or sync code reading past what was received for a 404) asks the event
+      loop for each chunk from its thread, as it is needed.
     - Before ``async def`` user code runs on the loop, where a blocking read is
       impossible, the door receives the body (:meth:`fill`): spooled to a
       temporary file past :data:`SPOOL_THRESHOLD` bytes, and no further than
@@ -216,18 +220,22 @@ class LazyBody(io.RawIOBase):
         limit = self._max_length
         if cap is not None:
             limit = cap if limit is None else min(limit, cap)
-        while not self._done and not self._disconnected:
-            if limit is not None and self._received > limit:
-                break  # the rest stays unreceived; reading that far is a 413
-            chunk = self._take(await self._next_message())
-            if chunk:
-                if not spooled and size + len(chunk) > SPOOL_THRESHOLD:
-                    spooled_file = tempfile.SpooledTemporaryFile(max_size=SPOOL_THRESHOLD)  # noqa: SIM115
-                    spooled_file.write(t.cast(io.BytesIO, spool).getvalue())
-                    spool = t.cast(t.IO[bytes], spooled_file)
-                    spooled = True
-                spool.write(chunk)
-                size += len(chunk)
+        try:
+            while not self._done and not self._disconnected:
+                if limit is not None and self._received > limit:
+                    break  # the rest stays unreceived; reading that far is a 413
+                chunk = self._take(await self._next_message())
+                if chunk:
+                    if not spooled and size + len(chunk) > SPOOL_THRESHOLD:
+                        spooled_file = tempfile.SpooledTemporaryFile(max_size=SPOOL_THRESHOLD)  # noqa: SIM115
+                        spooled_file.write(t.cast(io.BytesIO, spool).getvalue())
+                        spool = t.cast(t.IO[bytes], spooled_file)
+                        spooled = True
+                    spool.write(chunk)
+                    size += len(chunk)
+        except BaseException:
+            spool.close()  # cancelled while receiving: nothing is kept
+            raise
         spool.seek(0)
         self._prefix.close()
         self._prefix = spool
@@ -245,6 +253,12 @@ class LazyBody(io.RawIOBase):
                 " stream_request_body), and code on the loop can't wait for it: read"
                 " it with 'async for chunk in request.iter_body()', or in sync code."
             )
+        req_ctx = _cv_request.get(None)
+        limit = req_ctx.request.max_content_length if req_ctx is not None else None
+        if limit is not None and self._received > limit:
+            # What was received already is past the limit: 413, without waiting
+            # for more in this thread.
+            raise RequestEntityTooLarge()
         message = asyncio.run_coroutine_threadsafe(self._next_message(), self._loop).result()
         return self._take(message)
 
@@ -305,6 +319,40 @@ class LazyBody(io.RawIOBase):
             if chunk:
                 yield chunk
 
+    async def before_thread_step(self) -> None:
+        """What the driver awaits before a worker-thread step (in the request's
+        context): the body is received now, on the loop, if sync code may read
+        it, so that a worker thread never waits for the client (a few clients
+        that send a body slowly, or not at all, would otherwise hold every
+        worker thread).
+
+        - A view matched and not marked ``stream_request_body``: the whole body
+          (up to ``MAX_CONTENT_LENGTH``, spooled to a temporary file past
+          :data:`SPOOL_THRESHOLD`), as Django's ASGI handler receives it.
+        - No view matched (a 404 or 405): the first :data:`ASYNC_HOOK_BODY_LIMIT`
+          bytes, for hooks and error handlers that read a small body; nobody
+          makes the door receive a large body that no view wants.
+        - A view marked ``stream_request_body``: its first message only; the
+          view streams the rest in its worker thread, as it asked.
+        """
+        ctx = _cv_request.get(None)
+        if ctx is None or ctx.request.url_rule is None:
+            await self._fill_unmatched(ctx)
+            return
+        view = ctx.app.view_functions.get(ctx.request.url_rule.endpoint)
+        if getattr(view, "stream_request_body", False):
+            await self.prefetch()
+        else:
+            await self.fill()
+
+    async def _fill_unmatched(self, ctx: t.Any) -> None:
+        """Receive the first :data:`ASYNC_HOOK_BODY_LIMIT` bytes of a request that
+        matched no view; if it was not matched yet (a converter of the app's own
+        runs as a step), decide again before the next step."""
+        await self.fill(ASYNC_HOOK_BODY_LIMIT)
+        if ctx is not None and ctx.request.routing_exception is None:
+            self.filled = self._done
+
     async def before_loop_step(self) -> None:
         """What the driver awaits before ``async def`` user code first runs (in
         the request's context).
@@ -320,8 +368,8 @@ class LazyBody(io.RawIOBase):
         """
         ctx = _cv_request.get(None)
         rule = ctx.request.url_rule if ctx is not None else None
-        if rule is None or ctx is None or ctx.request.routing_exception is not None:
-            await self.fill(ASYNC_HOOK_BODY_LIMIT)
+        if rule is None or ctx is None:
+            await self._fill_unmatched(ctx)
             return
         view = ctx.app.view_functions.get(rule.endpoint)
         if getattr(view, "stream_request_body", False):
@@ -330,6 +378,9 @@ class LazyBody(io.RawIOBase):
             await self.fill()
         else:
             await self.fill(ASYNC_HOOK_BODY_LIMIT)
+            # The sync view may read the rest: received before its worker-thread
+            # step (before_thread_step).
+            self.filled = self._done
 
 
 #: The most of a body received for ``async def`` hooks and error handlers of a
@@ -443,7 +494,10 @@ async def _serve_wsgi_app(
         return _no_write
 
     if body is not None:
-        await body.prefetch()
+        # The whole request runs in a worker thread, which must not wait for
+        # the client: the body is received first, on the loop (see
+        # LazyBody.before_thread_step).
+        await body.fill()
     loop = running_loop()
     context.run(_server_loop.set, loop)
     app_iter = await app.worker_threads.run(

@@ -319,7 +319,7 @@ class Body(t.Protocol):
 
     filled: bool
 
-    async def prefetch(self) -> None: ...
+    async def before_thread_step(self) -> None: ...
 
     async def before_loop_step(self) -> None: ...
 
@@ -435,7 +435,18 @@ async def _drive(app: Kolben, steps: Steps[T], context: Context, body: Body | No
                 return _finish(stop.value, cancelled)  # type: ignore[no-any-return]
             continue
         if body is not None and not body.filled:
-            await body.prefetch()
+            try:
+                await body.before_thread_step()
+            except BaseException as e:
+                # The client left, or the request was cancelled, while its body
+                # was awaited: thrown into the pipeline in the place of the step
+                # (which runs its teardown steps), and the body awaited no more.
+                body.filled = True
+                try:
+                    step = steps.throw(e)
+                except StopIteration as stop:
+                    return _finish(stop.value, cancelled)  # type: ignore[no-any-return]
+                continue
         loop = running_loop()
         call = _ThreadCall(
             app.worker_threads,

@@ -33,6 +33,11 @@ def quote_anchor(anchor: str) -> str:
 _FROM_SCOPE = "asgi scope"
 
 
+#: The longest ``Host`` header whose adapter is kept (a DNS name has at most 253
+#: characters, plus a port); a longer one is bound for its request only.
+MAX_CACHED_HOST = 300
+
+
 class AdapterCache:
     """Map adapters for matching, one per distinct request origin.
 
@@ -69,8 +74,9 @@ class AdapterCache:
         self._adapters.maxsize = self._matches.maxsize = value
 
     @staticmethod
-    def key(request: Request, server_name: str | None) -> tuple[t.Any, ...] | None:
-        """Return the cache key for ``request``, or None if it must not be cached."""
+    def key(request: Request, settings: t.Any) -> tuple[t.Any, ...] | None:
+        """Return the cache key for ``request`` and the app's ``settings`` that
+        binding reads (hashable), or None if it must not be cached."""
         scope = request._scope
         if scope is not None and "environ" not in request.__dict__:
             # A request made from an ASGI scope, its environ not made: the scope
@@ -83,7 +89,7 @@ class AdapterCache:
                 None if server is None else tuple(server),
                 scope.get("scheme", "http"),
                 scope.get("root_path", ""),
-                server_name,
+                settings,
             )
         environ = request.environ
         if "HTTP_UPGRADE" in environ:  # websocket upgrades change the scheme; rare
@@ -94,13 +100,19 @@ class AdapterCache:
             environ.get("SERVER_PORT"),
             environ.get("wsgi.url_scheme"),
             environ.get("SCRIPT_NAME"),
-            server_name,
+            settings,
         )
 
     def get(self, key: tuple[t.Any, ...]) -> MapAdapter | None:
         return self._adapters.get(key)
 
     def put(self, key: tuple[t.Any, ...], adapter: MapAdapter) -> None:
+        """Keep ``adapter`` for ``key``, unless its host is longer than
+        :data:`MAX_CACHED_HOST` (a client could make each kept adapter hold
+        megabytes): that one is bound for its request only."""
+        host = key[1] if key[0] is _FROM_SCOPE else key[0]
+        if host is not None and len(host) > MAX_CACHED_HOST:
+            return
         old = self._adapters.get(key)
         if old is not None:
             self._matches.pop(id(old), None)
