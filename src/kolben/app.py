@@ -608,9 +608,10 @@ class Kolben(AppSetup):
                 rv = yield from self._preprocess_request()
             # PERF: no generator (nor blueprint chain) for a stage with nothing to
             # do; else _preprocess_request's hook steps without its generator.
-            elif self.before_request_funcs:
-                plan = self._hook_plan(
-                    self.before_request_funcs, ctx, True, call_until_value, acall_until_value
+            elif registry := self.before_request_funcs:
+                # PERF: the plan every blueprint chain shares, read without a call.
+                plan = getattr(registry, "any_chain_plan", None) or self._hook_plan(
+                    registry, ctx, True, call_until_value, acall_until_value
                 )
                 for func, funcs in plan:
                     rv = yield (func, (funcs,)) if funcs is not None else (func, ())
@@ -976,9 +977,10 @@ class Kolben(AppSetup):
         ctx = _cv_request.get()
         for func in ctx._after_request_functions:
             response = yield func, (response,)
-        if self.after_request_funcs:
-            plan = self._hook_plan(
-                self.after_request_funcs, ctx, False, pass_through_reversed, apass_through_reversed
+        if registry := self.after_request_funcs:
+            # PERF: the plan every blueprint chain shares, read without a call.
+            plan = getattr(registry, "any_chain_plan", None) or self._hook_plan(
+                registry, ctx, False, pass_through_reversed, apass_through_reversed
             )
             for func, funcs in plan:
                 response = yield (func, (funcs, response)) if funcs is not None else (

@@ -559,15 +559,17 @@ class RequestContext:
         :meth:`_pop`. PERF: no generator of the context's own for a request with
         teardown functions."""
         app = self.app
+        registry = app.teardown_request_funcs
         if (
             len(self._cv_tokens) != 1
-            or not app.teardown_request_funcs
+            or not registry
             or request_tearing_down.receivers
             or "do_teardown_request" in app._overridden
         ):
             return None
-        return app._hook_plan(
-            app.teardown_request_funcs, self, False, call_in_reverse, acall_in_reverse
+        # PERF: the plan every blueprint chain shares, read without a call.
+        return getattr(registry, "any_chain_plan", None) or app._hook_plan(
+            registry, self, False, call_in_reverse, acall_in_reverse
         )
 
     def _pop_now(self, torn_down: bool = False) -> bool:
