@@ -614,7 +614,7 @@ def test_empty_name():
 
 @kolben_only
 def test_empty_name_message():
-    with pytest.raises(ValueError, match="needs a name"):
+    with pytest.raises(ValueError, match="'name' may not be empty"):
         Blueprint("", __name__)
 
 

@@ -280,10 +280,10 @@ class AppSetup(Scaffold):
         if self._got_first_request:
             raise AssertionError(
                 f"The setup method '{f_name}' can no longer be called on the"
-                f" application {self.name!r}: it has already handled its first"
-                " request, and a change now would apply to some requests and not"
-                " others. Register every route, hook, error handler and blueprint"
-                " before serving (at import time or in the app factory)."
+                " application. It has already handled its first request, any"
+                " changes will not be applied consistently.\nMake sure all imports,"
+                " decorators, functions, etc. needed to set up the application are"
+                " done before running it (at import time or in the app factory)."
             )
 
     @setupmethod

@@ -196,12 +196,16 @@ class Blueprint(Scaffold):
             root_path=root_path,
         )
         if not name:
-            raise ValueError("A blueprint needs a name: Blueprint('name', __name__).")
+            raise ValueError(
+                "'name' may not be empty. Give the blueprint a name:"
+                " Blueprint('name', __name__)."
+            )
         if "." in name:
             raise ValueError(
-                f"The blueprint name {name!r} contains a dot; dots separate nested"
-                " blueprints in endpoint names. Use another name, and register"
-                " blueprints inside others with bp.register_blueprint(child)."
+                f"'name' may not contain a dot '.' character (it is {name!r}): dots"
+                " separate nested blueprints in endpoint names. Use another name,"
+                " and register blueprints inside others with"
+                " bp.register_blueprint(child)."
             )
         #: The blueprint's name.
         self.name = name
@@ -224,9 +228,10 @@ class Blueprint(Scaffold):
         if self._got_registered_once:
             raise AssertionError(
                 f"The setup method '{f_name}' can no longer be called on the blueprint"
-                f" '{self.name}': it has already been registered, and a change now"
-                " would not reach the apps it is registered on. Finish setting up"
-                " the blueprint before registering it."
+                f" '{self.name}'. It has already been registered at least once, any"
+                " changes will not be applied consistently.\nMake sure all imports,"
+                " decorators, functions, etc. needed to set up the blueprint are done"
+                " before registering it."
             )
 
     @setupmethod
@@ -255,7 +260,7 @@ class Blueprint(Scaffold):
         """Nest ``blueprint`` in this one; it is registered with this one, its
         endpoints named ``<this>.<child>.<view>`` and its prefix appended to ours."""
         if blueprint is self:
-            raise ValueError("A blueprint can't be registered on itself.")
+            raise ValueError("Cannot register a blueprint on itself")
         self._blueprints.append((blueprint, options))
 
     def register(self, app: Kolben, options: dict[str, t.Any]) -> None:
@@ -270,11 +275,11 @@ class Blueprint(Scaffold):
 
         if name in app.blueprints:
             which = "this" if app.blueprints[name] is self else "a different"
-            at = f" as '{name}'" if self_name != name else ""
+            at = f" '{name}'" if self_name != name else ""
             raise ValueError(
                 f"The name '{self_name}' is already registered for {which}"
-                f" blueprint{at}. Pass name='...' to register_blueprint() to give"
-                " this registration a unique name."
+                f" blueprint{at}. Use 'name=' to provide a unique name"
+                " (register_blueprint(bp, name='...'))."
             )
 
         first_bp_registration = not any(bp is self for bp in app.blueprints.values())
@@ -387,11 +392,13 @@ class Blueprint(Scaffold):
         endpoint prefix (``"bp.view"``). Neither ``endpoint`` nor the view's name
         may contain a dot."""
         if endpoint and "." in endpoint:
-            raise ValueError(f"The endpoint {endpoint!r} may not contain a dot '.'.")
+            raise ValueError(
+                f"'endpoint' may not contain a dot '.' character (it is {endpoint!r})."
+            )
         if view_func is not None and "." in getattr(view_func, "__name__", ""):
             raise ValueError(
-                f"The view function name {view_func.__name__!r} may not contain a dot"
-                " '.' in a blueprint; rename the function."
+                "'view_func' name may not contain a dot '.' character (it is"
+                f" {view_func.__name__!r}); rename the function or pass endpoint=."
             )
         self.record(
             lambda s: s.add_url_rule(

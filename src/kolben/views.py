@@ -156,7 +156,8 @@ class MethodView(View):
             handler = getattr(self, "get", None)
         if handler is None:
             raise AssertionError(
-                f"{type(self).__name__} has no {method.lower()}() method for a"
-                f" {method} request; implement it or remove {method!r} from methods."
+                f"Unimplemented method {method!r}: {type(self).__name__} has no"
+                f" {method.lower()}() method; implement it or remove {method!r} from"
+                " methods."
             )
         return t.cast(t.Callable[..., t.Any], handler)
