@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import typing as t
 
 import pytest
@@ -157,49 +158,56 @@ def test_a_tagged_datetime_werkzeug_cannot_parse_loads_as_none() -> None:
     assert TaggedJSONSerializer().loads('{" d": "garbage"}') is None
 
 
+def _starts(text: str) -> str:
+    """A ``match=`` pattern for a message that begins with ``text``."""
+    return "^" + re.escape(text)
+
+
 def test_setup_errors_begin_with_flasks_words() -> None:
     """Each message starts with Flask 3.1's text (a test matching it passes);
     kolben's hint follows."""
-    with pytest.raises(ValueError, match="^'name' may not be empty."):
+    with pytest.raises(ValueError, match=_starts("'name' may not be empty.")):
         kolben.Blueprint("", __name__)
-    with pytest.raises(ValueError, match="^'name' may not contain a dot '.' character"):
+    with pytest.raises(ValueError, match=_starts("'name' may not contain a dot '.' character")):
         kolben.Blueprint("a.b", __name__)
     bp = kolben.Blueprint("bp", __name__)
-    with pytest.raises(ValueError, match="^Cannot register a blueprint on itself"):
+    with pytest.raises(ValueError, match=_starts("Cannot register a blueprint on itself")):
         bp.register_blueprint(bp)
-    with pytest.raises(ValueError, match="^'endpoint' may not contain a dot '.' character"):
+    with pytest.raises(ValueError, match=_starts("'endpoint' may not contain a dot '.' character")):
         bp.add_url_rule("/x", "a.b", lambda: "x")
 
     def dotted() -> str:
         return "x"
 
     dotted.__name__ = "a.b"
-    with pytest.raises(ValueError, match="^'view_func' name may not contain a dot '.' character"):
+    with pytest.raises(
+        ValueError, match=_starts("'view_func' name may not contain a dot '.' character")
+    ):
         bp.add_url_rule("/y", view_func=dotted)
 
     app = kolben.Kolben(__name__)
     app.register_blueprint(bp)
     with pytest.raises(
         ValueError,
-        match="^The name 'bp' is already registered for this blueprint. Use 'name=' to"
-        " provide a unique name",
+        match=_starts("The name 'bp' is already registered for this blueprint. Use 'name=' to"
+        " provide a unique name"),
     ):
         app.register_blueprint(bp)
     with pytest.raises(
         AssertionError,
-        match="^The setup method 'route' can no longer be called on the blueprint 'bp'. It"
+        match=_starts("The setup method 'route' can no longer be called on the blueprint 'bp'. It"
         " has already been registered at least once, any changes will not be applied"
         " consistently.\nMake sure all imports, decorators, functions, etc. needed to set"
-        " up the blueprint are done before registering it",
+        " up the blueprint are done before registering it"),
     ):
         bp.route("/z")(lambda: "z")
     app.add_url_rule("/", "index", lambda: "x")
     app.test_client().get("/")
     with pytest.raises(
         AssertionError,
-        match="^The setup method 'add_url_rule' can no longer be called on the application."
+        match=_starts("The setup method 'add_url_rule' can no longer be called on the application."
         " It has already handled its first request, any changes will not be applied"
         " consistently.\nMake sure all imports, decorators, functions, etc. needed to set"
-        " up the application are done before running it",
+        " up the application are done before running it"),
     ):
         app.add_url_rule("/late", "late", lambda: "x")
