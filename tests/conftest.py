@@ -43,7 +43,14 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 @pytest.fixture(autouse=True)
 def _restore_cli_environ(monkeypatch: pytest.MonkeyPatch) -> None:
     """Undo what CLI commands run in-process write to the environment."""
-    for key in ("KOLBEN_APP", "KOLBEN_DEBUG", "KOLBEN_RUN_FROM_CLI", "FLASK_APP", "FLASK_DEBUG"):
+    for key in (
+        "KOLBEN_APP",
+        "KOLBEN_DEBUG",
+        "KOLBEN_RUN_FROM_CLI",
+        "FLASK_APP",
+        "FLASK_DEBUG",
+        "FLASK_RUN_FROM_CLI",
+    ):
         monkeypatch.setenv(key, "x")  # records the original value (or its absence)
         monkeypatch.delenv(key)
 

@@ -64,3 +64,13 @@ def test_run_defaults_from_server_name(app, run_calls):
 def test_run_accepts_load_dotenv(app, run_calls):
     app.run(load_dotenv=False)
     assert "load_dotenv" not in run_calls[0][3]
+
+
+@pytest.mark.parametrize("variable", ["KOLBEN_RUN_FROM_CLI", "FLASK_RUN_FROM_CLI"])
+def test_run_is_ignored_inside_a_cli_command(app, run_calls, monkeypatch, capsys, variable):
+    """As Flask, app.run() called while a CLI command runs (FLASK_RUN_FROM_CLI,
+    or kolben's own name of it) starts no second server."""
+    monkeypatch.setenv(variable, "true")
+    app.run()
+    assert run_calls == []
+    assert "Ignoring a call to 'app.run()'" in capsys.readouterr().out

@@ -707,13 +707,15 @@ def test_run_from_cli_flag_is_set_while_a_command_runs(kolben_cli):
     @kolben_cli.command(with_appcontext=False)
     def flag():
         click.echo(os.environ.get("KOLBEN_RUN_FROM_CLI"))
+        click.echo(os.environ.get("FLASK_RUN_FROM_CLI"))  # as Flask sets it
 
-    assert invoke(kolben_cli, "flag").output == "true\n"
+    assert invoke(kolben_cli, "flag").output == "true\ntrue\n"
     assert "KOLBEN_RUN_FROM_CLI" not in os.environ
+    assert "FLASK_RUN_FROM_CLI" not in os.environ
     assert invoke(kolben_cli, "--help").exit_code == 0
     assert "KOLBEN_RUN_FROM_CLI" not in os.environ
     os.environ["KOLBEN_RUN_FROM_CLI"] = "outer"
-    assert invoke(kolben_cli, "flag").output == "true\n"
+    assert invoke(kolben_cli, "flag").output == "true\ntrue\n"
     assert os.environ["KOLBEN_RUN_FROM_CLI"] == "outer"
 
 

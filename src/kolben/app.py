@@ -1290,7 +1290,10 @@ class Kolben(AppSetup):
 
         from .cli import load_dotenv as _load_dotenv
 
-        if os.environ.get("KOLBEN_RUN_FROM_CLI") == "true":
+        if (
+            os.environ.get("KOLBEN_RUN_FROM_CLI") == "true"
+            or os.environ.get("FLASK_RUN_FROM_CLI") == "true"
+        ):
             # `kolben run` imported a module that calls app.run() unguarded.
             if not is_running_from_reloader():
                 click.secho(

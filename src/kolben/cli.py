@@ -422,6 +422,10 @@ def prepare_import(path: str) -> str:
     return ".".join(reversed(parts))
 
 
+#: Set while a CLI command runs: ``Kolben.run`` then starts no second server.
+_RUN_FROM_CLI = ("KOLBEN_RUN_FROM_CLI", "FLASK_RUN_FROM_CLI")
+
+
 def _import_module(module_name: str, raise_if_not_found: bool) -> ModuleType | None:
     try:
         __import__(module_name)
@@ -962,14 +966,17 @@ class KolbenGroup(AppGroup):
     ) -> click.Context:
         # Tells Kolben.run not to start a second server inside a CLI command; set
         # while the command runs, then restored (so in-process runs don't leak it).
-        previous = os.environ.get("KOLBEN_RUN_FROM_CLI")
-        os.environ["KOLBEN_RUN_FROM_CLI"] = "true"
+        # FLASK_RUN_FROM_CLI too, as Flask sets it (apps and extensions read it).
+        previous = {name: os.environ.get(name) for name in _RUN_FROM_CLI}
+        for name in _RUN_FROM_CLI:
+            os.environ[name] = "true"
 
         def restore() -> None:
-            if previous is None:
-                os.environ.pop("KOLBEN_RUN_FROM_CLI", None)
-            else:
-                os.environ["KOLBEN_RUN_FROM_CLI"] = previous
+            for name, value in previous.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
 
         if "obj" not in extra and "obj" not in self.context_settings:
             extra["obj"] = ScriptInfo(
