@@ -164,8 +164,9 @@ class LazyBody(io.RawIOBase):
         )
 
     async def prefetch(self) -> None:
-        """Receive the first message of the body if nothing was received yet (the
-        door calls it before a worker-thread step)."""
+        """Receive the first message of the body if nothing was received yet
+        (before a worker-thread step of a view marked ``stream_request_body``:
+        see :meth:`before_thread_step`)."""
         if self._received or self._done or self._pending or self._too_large_to_fill():
             return
         self._pending = self._take(await self._next_message())
