@@ -86,6 +86,24 @@ def test_twin_gives_what_run_steps_gives() -> None:
     assert calls == driven_calls
 
 
+def test_a_twin_is_compiled_on_first_use_and_then_a_plain_method() -> None:
+    class Fresh:
+        def __init__(self) -> None:
+            self.app = kolben.Kolben(__name__)
+
+        def _stage(self) -> Steps[t.Any]:
+            return (yield record, ("fresh",))
+
+        _stage_direct = sync_twin("self.app")(_stage)
+
+    assert not isinstance(vars(Fresh)["_stage_direct"], type(Fresh._stage))
+    assert Fresh()._stage_direct() == "fresh"
+    compiled = vars(Fresh)["_stage_direct"]
+    assert compiled.__name__ == "_stage_direct"
+    assert compiled.__code__.co_filename == __file__
+    assert compiled.__code__ is not Fresh._stage.__code__
+
+
 def test_twin_raises_where_run_steps_raises() -> None:
     app = kolben.Kolben(__name__)
     stages = Stages(app)
@@ -136,7 +154,6 @@ _dual_and_handling_direct = sync_twin("APP")(_dual_and_handling)
 
 
 def test_dual_steps_and_handling_steps_run_as_run_steps_runs_them() -> None:
-    assert _dual_and_handling_direct.__code__ is not _dual_and_handling.__code__
     for result in (run_steps(APP, _dual_and_handling()), _dual_and_handling_direct()):
         dual, handled, error = result
         assert dual == "dual"
@@ -166,7 +183,6 @@ def test_a_stage_closing_over_names_is_driven_by_run_steps() -> None:
         return got
 
     twin = sync_twin("APP")(stage)
-    assert twin.__name__ == "stage_direct"
     assert twin() == app.name
 
 

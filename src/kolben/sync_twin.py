@@ -21,7 +21,8 @@ exactly that in place: the same code, with
 - ``return value`` returning the value, as the generator's ``StopIteration`` did.
 
 So the stage is still written once (the generator, which the ASGI driver runs), and
-the WSGI door and Flask's public pipeline methods call its twin. The twin is
+the WSGI door and Flask's public pipeline methods call its twin, compiled the
+first time it is used (~4 ms a stage: import time and CLI start-up don't pay it). The twin is
 compiled with the stage's file name and line numbers, so tracebacks and debuggers
 show the stage's source. Where the source can't be read (a frozen or ``.pyc``-only
 install), the twin is ``run_steps`` over the generator: the same behaviour.
@@ -249,6 +250,62 @@ def _compile(
     return twin
 
 
+def _make_twin(
+    stage: t.Callable[..., t.Any], app: str, names: frozenset[str]
+) -> t.Callable[..., t.Any]:
+    name = f"{stage.__name__}_direct"
+    twin = _compile(stage, app, names, name)
+    if twin is not None:
+        twin.__qualname__ = f"{stage.__qualname__}_direct"
+        twin.__doc__ = f"The synchronous twin of {stage.__name__} (kolben.sync_twin)."
+        twin.__module__ = stage.__module__
+        return twin
+    # The app expression, read where the stage reads it (``self`` being the
+    # first argument).
+    get_app = eval(f"lambda self=None, *args, **kwargs: {app}", stage.__globals__)
+
+    def driven(*args: t.Any, **kwargs: t.Any) -> t.Any:
+        return run_steps(get_app(*args, **kwargs), stage(*args, **kwargs))
+
+    driven.__name__ = name
+    driven.__qualname__ = f"{stage.__qualname__}_direct"
+    return driven
+
+
+class _LazyTwin:
+    """A stage's twin, compiled when first used (a process that never serves
+    through the WSGI door, a CLI command, never compiles it). In a class body it
+    then replaces itself on the class with the plain function; elsewhere it
+    calls it."""
+
+    def __init__(self, stage: t.Callable[..., t.Any], app: str, names: frozenset[str]) -> None:
+        self._stage = stage
+        self._app = app
+        self._names = names
+        self._twin: t.Callable[..., t.Any] | None = None
+        self._owner: type | None = None
+        self._name = ""
+
+    def _get_twin(self) -> t.Callable[..., t.Any]:
+        twin = self._twin
+        if twin is None:
+            twin = self._twin = _make_twin(self._stage, self._app, self._names)
+            if self._owner is not None:
+                setattr(self._owner, self._name, twin)
+        return twin
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._owner = owner
+        self._name = name
+
+    def __get__(self, instance: t.Any, owner: type | None = None) -> t.Any:
+        twin = self._get_twin()
+        return twin if instance is None else twin.__get__(instance, owner)
+
+    def __call__(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        return self._get_twin()(*args, **kwargs)
+
+
 def sync_twin(
     app: str = "self", twins: t.Iterable[str] = ()
 ) -> t.Callable[[t.Callable[P, t.Generator[t.Any, t.Any, T]]], t.Callable[P, T]]:
@@ -259,27 +316,11 @@ def sync_twin(
 
     ``app`` is the expression, in the stage, of the app whose ``ensure_sync``
     runs its steps; ``twins``, the stages called with ``yield from`` whose twins
-    are called instead (``<name>_direct``).
+    are called instead (``<name>_direct``). The twin is compiled on first use.
     """
     names = frozenset(twins)
 
     def make(stage: t.Callable[P, t.Generator[t.Any, t.Any, T]]) -> t.Callable[P, T]:
-        name = f"{stage.__name__}_direct"
-        twin = _compile(stage, app, names, name)
-        if twin is not None:
-            twin.__qualname__ = f"{stage.__qualname__}_direct"
-            twin.__doc__ = f"The synchronous twin of {stage.__name__} (kolben.sync_twin)."
-            twin.__module__ = stage.__module__
-            return t.cast(t.Callable[P, T], twin)
-        # The app expression, read where the stage reads it (``self`` being the
-        # first argument).
-        get_app = eval(f"lambda self=None, *args, **kwargs: {app}", stage.__globals__)
-
-        def driven(*args: P.args, **kwargs: P.kwargs) -> T:
-            return run_steps(get_app(*args, **kwargs), stage(*args, **kwargs))
-
-        driven.__name__ = name
-        driven.__qualname__ = f"{stage.__qualname__}_direct"
-        return driven
+        return t.cast(t.Callable[P, T], _LazyTwin(stage, app, names))
 
     return make
