@@ -52,6 +52,7 @@ from .concurrency import _server_loop, is_async_callable, running_loop
 from .pipeline import drive_eagerly
 from .wrappers import Request as _KolbenRequest
 from .wrappers import Response as _KolbenResponse
+from .wrappers import sends_one_chunk
 from .wsgi import PRESERVE_CONTEXT_KEY
 
 # PERF: assigned, not imported (see kolben.globals: a method call on an imported
@@ -567,7 +568,6 @@ def asgi_response(
         and cls.get_wsgi_headers is _WSGI_HEADERS
         and cls.get_app_iter is _APP_ITER
     ):
-        body = response.response
         # PERF: werkzeug's status_code property, read directly for kolben's class.
         status: int = response._status_code if cls is _KolbenResponse else response.status_code
         if isinstance(environ, dict):
@@ -577,17 +577,7 @@ def asgi_response(
             # environ was made (code may have changed REQUEST_METHOD there).
             made = environ.__dict__.get("environ")
             method = made["REQUEST_METHOD"] if made is not None else environ._scope["method"]  # type: ignore[index]
-        if (
-            type(body) is list
-            and len(body) == 1
-            and type(body[0]) is bytes
-            and status >= 200
-            and status != 204
-            and status != 304
-            and not response._on_close
-            and not response.direct_passthrough
-            and method != "HEAD"
-        ):
+        if sends_one_chunk(response, status, method):
             names = _HEADER_NAMES
             headers: list[tuple[bytes, bytes]] = []
             has_length = False
@@ -600,7 +590,7 @@ def asgi_response(
                 headers.append((raw, value.encode("latin-1")))
             else:
                 if has_length:
-                    return body, status, headers
+                    return response.response, status, headers
     if not isinstance(environ, dict):
         environ = environ.environ
     app_iter, _, wsgi_headers = response.get_wsgi_response(environ)

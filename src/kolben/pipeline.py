@@ -157,16 +157,24 @@ def run_steps(app: Kolben, steps: Steps[T]) -> T:
                 and "_is_coroutine_marker" not in func.__dict__
             ):
                 call: t.Callable[..., t.Any] = func
-            elif type(func) is DualStep:
-                call = func.sync
-            elif type(func) is Handling:
-                call = func
             else:
-                call = app.ensure_sync(func)
+                call = step_callable(app, func)
             value = call(**args) if type(args) is dict else call(*args)
         except BaseException as e:  # thrown into the pipeline, which decides
             error = e
             value = None
+
+
+def step_callable(app: Kolben, func: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
+    """What the synchronous driver calls for the step ``func`` when it is not a
+    plain sync function (the test :func:`run_steps` and the twins of
+    :mod:`kolben.sync_twin` make in place first): a :class:`DualStep`'s sync
+    side, a :class:`Handling` as it is, else ``app.ensure_sync(func)``."""
+    if type(func) is DualStep:
+        return func.sync
+    if type(func) is Handling:
+        return func
+    return app.ensure_sync(func)
 
 
 def sync_callable(app: Kolben, func: t.Callable[..., t.Any]) -> t.Callable[..., t.Any] | None:

@@ -39,7 +39,7 @@ import typing as t
 from types import FunctionType
 
 from .concurrency import _CO_COROUTINE
-from .pipeline import DualStep, Handling, run_steps
+from .pipeline import run_steps, step_callable
 
 if t.TYPE_CHECKING:
     from .app import Kolben
@@ -69,16 +69,6 @@ def call_step(app: Kolben, func: t.Callable[..., t.Any], args: t.Any) -> t.Any:
     else:
         call = step_callable(app, func)
     return call(**args) if type(args) is dict else call(*args)
-
-
-def step_callable(app: Kolben, func: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
-    """What :func:`call_step` calls for ``func`` when it is not a plain function
-    (the test the twins make in place first)."""
-    if type(func) is DualStep:
-        return func.sync
-    if type(func) is Handling:
-        return func
-    return app.ensure_sync(func)
 
 
 class _Twin(ast.NodeTransformer):

@@ -455,21 +455,12 @@ class Response(_WerkzeugResponse):
             and cls.status is _STATUS
             and cls.status_code is _STATUS_CODE
         ):
-            body = self.response
-            status = self._status_code
             headers = self.headers
-            if (
-                type(body) is list
-                and len(body) == 1
-                and type(body[0]) is bytes
-                and status >= 200
-                and status != 204
-                and status != 304
-                and not self._on_close
-                and not self.direct_passthrough
-                and environ["REQUEST_METHOD"] != "HEAD"
-                and (type(headers) is _ResponseHeaders or type(headers) is Headers)
+            if sends_one_chunk(self, self._status_code, environ["REQUEST_METHOD"]) and (
+                type(headers) is _ResponseHeaders or type(headers) is Headers
             ):
+                # What get_wsgi_headers passes on as it is (a Content-Length, no
+                # Location), found in the same pass.
                 items = headers._list
                 has_length = False
                 for key, _ in items:
@@ -481,7 +472,7 @@ class Response(_WerkzeugResponse):
                 else:
                     if has_length:
                         start_response(self._status, list(items))
-                        return body
+                        return self.response  # type: ignore[return-value]
         return super().__call__(environ, start_response)
 
     def get_app_iter(self, environ: WSGIEnvironment) -> t.Iterable[bytes]:
@@ -570,6 +561,24 @@ def split_blueprint_path(name: str) -> list[str]:
         name = name.rpartition(".")[0]
         out.append(name)
     return out
+
+
+def sends_one_chunk(response: _WerkzeugResponse, status: int, method: str) -> bool:
+    """Whether ``response`` goes out as its one buffered ``bytes`` chunk, as it
+    is (the doors' one-pass path): a status with a body (2xx-5xx but 204 and
+    304), nothing to call on close, not passed through, not a HEAD request."""
+    body = response.response
+    return (
+        type(body) is list
+        and len(body) == 1
+        and type(body[0]) is bytes
+        and status >= 200
+        and status != 204
+        and status != 304
+        and not response._on_close
+        and not response.direct_passthrough
+        and method != "HEAD"
+    )
 
 
 _GET_WSGI_RESPONSE = Response.get_wsgi_response
