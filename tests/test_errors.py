@@ -30,6 +30,18 @@ class MySubError(MyError):
     pass
 
 
+def _add_raising_routes(app):
+    """``/my`` raises MyError, ``/sub`` MySubError."""
+
+    @app.route("/my")
+    def my():
+        raise MyError()
+
+    @app.route("/sub")
+    def sub():
+        raise MySubError()
+
+
 @pytest.fixture
 def app(app):
     """An app that does not re-raise errors unless a test asks for it."""
@@ -73,13 +85,7 @@ def test_handlers_run_while_the_error_is_being_handled(app, client):
         seen["500"] = sys.exc_info()[1] is e.original_exception
         return f"500 of {type(e.original_exception).__name__}", 500
 
-    @app.route("/my")
-    def my():
-        raise MyError()
-
-    @app.route("/sub")
-    def sub():
-        raise MySubError()
+    _add_raising_routes(app)
 
     assert client.get("/my").status_code == 418
     assert client.get("/nope").status_code == 404
@@ -195,13 +201,7 @@ def test_async_handlers_and_own_ensure_sync_with_the_error_being_handled(client_
     async def async_handler(e):
         return "async", 419
 
-    @app.route("/my")
-    def my():
-        raise MyError()
-
-    @app.route("/sub")
-    def sub():
-        raise MySubError()
+    _add_raising_routes(app)
 
     client = client_for(app)
     assert (client.get("/my").status_code, client.get("/my").data) == (418, b"sync True")
