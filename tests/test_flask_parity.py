@@ -211,3 +211,78 @@ def test_setup_errors_begin_with_flasks_words() -> None:
         " up the application are done before running it"),
     ):
         app.add_url_rule("/late", "late", lambda: "x")
+
+
+class _ChecksumStream:
+    """Flask's "Request Content Checksums" pattern: a ``wsgi.input`` wrapper
+    whose ``read`` takes the size werkzeug's limited stream passes."""
+
+    def __init__(self, stream: t.Any) -> None:
+        self._stream = stream
+        self.seen = b""
+
+    def read(self, size: int) -> bytes:
+        data: bytes = self._stream.read(size)
+        self.seen += data
+        return data
+
+    def readline(self, size: int) -> bytes:
+        data: bytes = self._stream.readline(size)
+        self.seen += data
+        return data
+
+
+def test_a_wrapped_wsgi_input_is_read_with_sizes(client_for: t.Callable[..., t.Any]) -> None:
+    """A body with a Content-Length is read through a stream limited to it, so
+    the docs' checksum wrapper (``read(size)``) works on both doors."""
+    app = kolben.Kolben(__name__)
+
+    @app.post("/sum")
+    def checksum() -> str:
+        stream = _ChecksumStream(kolben.request.environ["wsgi.input"])
+        kolben.request.environ["wsgi.input"] = stream
+        data = kolben.request.get_data()
+        return f"{data!r} {stream.seen!r}"
+
+    response = client_for(app).post("/sum", data=b"hello")
+    assert response.status_code == 200
+    assert response.text == "b'hello' b'hello'"
+
+
+def test_middleware_setting_content_length_limits_the_body(
+    client_for: t.Callable[..., t.Any],
+) -> None:
+    """The body is read up to the environ's CONTENT_LENGTH as middleware left
+    it (the docs' HTTP method override pattern empties a body this way)."""
+    app = kolben.Kolben(__name__)
+
+    @app.route("/", methods=["POST", "DELETE"])
+    def index() -> str:
+        return f"{kolben.request.method} {kolben.request.get_data()!r}"
+
+    wrapped = app.wsgi_app
+
+    def override(environ: t.Any, start_response: t.Any) -> t.Any:
+        environ["REQUEST_METHOD"] = "DELETE"
+        environ["CONTENT_LENGTH"] = "0"
+        return wrapped(environ, start_response)
+
+    app.wsgi_app = override  # type: ignore[method-assign]
+    response = client_for(app).post("/", data=b"hello")
+    assert response.text == "DELETE b''"
+
+
+def test_an_http_exception_without_a_code_answers_200(
+    client_for: t.Callable[..., t.Any],
+) -> None:
+    """werkzeug's ``get_response`` of an ``HTTPException`` with no code is a
+    200 (Flask returns it as the response)."""
+    app = kolben.Kolben(__name__)
+
+    @app.route("/")
+    def index() -> str:
+        raise HTTPException("generic")
+
+    response = client_for(app).get("/")
+    assert response.status_code == 200
+    assert b"generic" in response.data

@@ -100,6 +100,13 @@ def build_environ(scope: ft.ASGIScope, body: t.IO[bytes]) -> dict[str, t.Any]:
             environ[key] = _joined(key, environ[key], value)
         else:
             environ[key] = value
+    if "CONTENT_LENGTH" not in environ:
+        # A body of unknown length (chunked, HTTP/2) ends where the server's
+        # stream ends. With a Content-Length the key is absent, as from
+        # werkzeug's server: werkzeug then reads the body through a stream
+        # limited to the environ's CONTENT_LENGTH (which middleware may change)
+        # with sized reads (what a wrapped ``wsgi.input`` may need).
+        environ["wsgi.input_terminated"] = True
     extra = scope.get(ENVIRON_EXTRA_KEY)
     if extra:
         environ.update(extra)
@@ -124,7 +131,6 @@ _ENVIRON_TEMPLATE: dict[str, t.Any] = {
     "wsgi.version": (1, 0),
     "wsgi.url_scheme": "http",
     "wsgi.input": None,
-    "wsgi.input_terminated": True,
     "wsgi.errors": None,
     "wsgi.multithread": True,
     "wsgi.multiprocess": True,
