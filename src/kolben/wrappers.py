@@ -408,7 +408,8 @@ class Response(_WerkzeugResponse):
             else:
                 body = e.get_body(environ).encode()
             rv = cls.from_body(body, mimetype="text/html")
-            rv.status_code = e.code or 500
+            if e.code is not None:  # else 200, as werkzeug's get_response gives
+                rv.status_code = e.code
             return rv
         return cls.force_type(e.get_response(environ))  # type: ignore[return-value]
 
