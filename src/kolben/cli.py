@@ -532,19 +532,6 @@ version_option = click.Option(
 DOTENV_FILES = (".env", ".kolbenenv", ".flaskenv")
 
 
-def _skip_dotenv_value() -> str | None:
-    return os.environ.get("KOLBEN_SKIP_DOTENV") or os.environ.get("FLASK_SKIP_DOTENV")
-
-
-def _get_load_dotenv(default: bool = True) -> bool:
-    """Whether default dotenv files should load: False when ``KOLBEN_SKIP_DOTENV``
-    (or ``FLASK_SKIP_DOTENV``) is set to anything but ``0``/``false``/``no``."""
-    val = _skip_dotenv_value()
-    if not val:
-        return default
-    return val.lower() in ("0", "false", "no")
-
-
 def load_dotenv(path: str | os.PathLike[str] | None = None, load_defaults: bool = True) -> bool:
     """Load environment variables from dotenv files, if python-dotenv is installed.
 
@@ -570,7 +557,9 @@ def load_dotenv(path: str | os.PathLike[str] | None = None, load_defaults: bool 
         return False
 
     data: dict[str, str | None] = {}
-    if load_defaults and _get_load_dotenv():
+    from .helpers import get_load_dotenv
+
+    if load_defaults and get_load_dotenv():
         for name in reversed(DOTENV_FILES):  # lowest precedence first
             found = dotenv.find_dotenv(name, usecwd=True)
             if found:
@@ -619,8 +608,10 @@ class ScriptInfo:
         #: Arbitrary data commands may share.
         self.data: dict[t.Any, t.Any] = {}
         self.set_debug_flag = set_debug_flag
+        from .helpers import get_load_dotenv
+
         #: Whether default ``.env`` / ``.kolbenenv`` / ``.flaskenv`` files load.
-        self.load_dotenv_defaults = _get_load_dotenv(load_dotenv_defaults)
+        self.load_dotenv_defaults = get_load_dotenv(load_dotenv_defaults)
         self._loaded_app: Kolben | None = None
         # "module:expr" a WSGI server can load, and the folder it is importable
         # from; for the production hint of ``kolben run``.

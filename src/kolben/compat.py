@@ -130,6 +130,140 @@ def _extras(name: str) -> dict[str, t.Any]:
     return {}
 
 
+_GLOBALS = {
+    name: f"kolben.globals:{name}"
+    for name in ("current_app", "g", "request", "session", "request_ctx")
+}
+_SCAFFOLD_TYPEVARS = {
+    name: "typevar"
+    for name in (
+        "T_after_request",
+        "T_before_request",
+        "T_error_handler",
+        "T_teardown",
+        "T_template_context_processor",
+        "T_url_defaults",
+        "T_url_value_preprocessor",
+    )
+}
+_APP_TYPEVARS = {
+    name: "typevar"
+    for name in (
+        "T_shell_context_processor",
+        "T_teardown",
+        "T_template_filter",
+        "T_template_global",
+        "T_template_test",
+    )
+}
+
+#: Names Flask's modules hold because they import them (extensions sometimes
+#: import them from there: ``from flask.sessions import BadSignature``), as
+#: "module:attribute" of the object kolben uses, resolved on first use.
+_REEXPORTS: dict[str, dict[str, str]] = {
+    "flask.app": {
+        **_GLOBALS,
+        **_APP_TYPEVARS,
+        "Environment": "kolben.templating:Environment",
+        "ImmutableDict": "werkzeug.datastructures:ImmutableDict",
+        "chain": "itertools:chain",
+        "get_flashed_messages": "kolben.helpers:get_flashed_messages",
+        "get_host": "werkzeug.wsgi:get_host",
+        "get_load_dotenv": "kolben.helpers:get_load_dotenv",
+        "is_running_from_reloader": "werkzeug.serving:is_running_from_reloader",
+        "iscoroutinefunction": "inspect:iscoroutinefunction",
+        "send_from_directory": "kolben.helpers:send_from_directory",
+        "timedelta": "datetime:timedelta",
+    },
+    "flask.blueprints": {
+        "AppGroup": "kolben.cli:AppGroup",
+        "SansioBlueprint": "kolben.blueprints:Blueprint",
+        "current_app": "kolben.globals:current_app",
+        "send_from_directory": "kolben.helpers:send_from_directory",
+        "timedelta": "datetime:timedelta",
+    },
+    "flask.cli": {
+        "current_app": "kolben.globals:current_app",
+        "get_debug_flag": "kolben.helpers:get_debug_flag",
+        "get_load_dotenv": "kolben.helpers:get_load_dotenv",
+        "import_string": "werkzeug.utils:import_string",
+        "is_running_from_reloader": "werkzeug.serving:is_running_from_reloader",
+        "run_simple": "werkzeug.serving:run_simple",
+    },
+    "flask.debughelpers": {
+        "App": "kolben.app:Kolben",
+        "BaseLoader": "jinja2.loaders:BaseLoader",
+        "Blueprint": "kolben.blueprints:Blueprint",
+        "RequestRedirect": "werkzeug.routing:RequestRedirect",
+        "request_ctx": "kolben.globals:request_ctx",
+    },
+    "flask.helpers": {
+        "BaseResponse": "werkzeug.wrappers:Response",
+        "cache": "functools:cache",
+        "datetime": "datetime:datetime",
+        "get_load_dotenv": "kolben.helpers:get_load_dotenv",
+        "request": "kolben.globals:request",
+        "session": "kolben.globals:session",
+    },
+    "flask.json": {"current_app": "kolben.globals:current_app"},
+    "flask.json.tag": {"dumps": "kolben.json:dumps", "loads": "kolben.json:loads"},
+    "flask.logging": {"request": "kolben.globals:request"},
+    "flask.sessions": {"BadSignature": "itsdangerous:BadSignature"},
+    "flask.templating": {
+        "current_app": "kolben.globals:current_app",
+        "request": "kolben.globals:request",
+    },
+    "flask.testing": {"SessionMixin": "kolben.sessions:SessionMixin"},
+    "flask.views": {
+        "F": "typevar",
+        "current_app": "kolben.globals:current_app",
+        "request": "kolben.globals:request",
+    },
+    "flask.wrappers": {
+        "RequestBase": "werkzeug.wrappers:Request",
+        "ResponseBase": "werkzeug.wrappers:Response",
+        "current_app": "kolben.globals:current_app",
+    },
+    "flask.sansio.app": {
+        **_APP_TYPEVARS,
+        "Aborter": "werkzeug.exceptions:Aborter",
+        "Config": "kolben.config:Config",
+        "ConfigAttribute": "kolben.config:ConfigAttribute",
+        "DefaultJSONProvider": "kolben.json.provider:DefaultJSONProvider",
+        "DispatchingJinjaLoader": "kolben.templating:DispatchingJinjaLoader",
+        "Environment": "kolben.templating:Environment",
+        "JSONProvider": "kolben.json.provider:JSONProvider",
+        "Map": "werkzeug.routing:Map",
+        "Scaffold": "kolben.scaffold:Scaffold",
+        "chain": "itertools:chain",
+        "create_logger": "kolben.logging:create_logger",
+        "setupmethod": "kolben.scaffold:setupmethod",
+        "timedelta": "datetime:timedelta",
+    },
+    "flask.sansio.blueprints": {
+        **_SCAFFOLD_TYPEVARS,
+        "T_template_filter": "typevar",
+        "T_template_global": "typevar",
+        "T_template_test": "typevar",
+        "update_wrapper": "functools:update_wrapper",
+    },
+    "flask.sansio.scaffold": {**_SCAFFOLD_TYPEVARS, "T_route": "typevar"},
+}
+
+
+def _reexport(module: str, attr: str) -> t.Any:
+    """The object ``module.attr`` names in :data:`_REEXPORTS`; AttributeError if
+    it names none."""
+    spec = _REEXPORTS.get(module, {}).get(attr)
+    if spec is None:
+        raise AttributeError(attr)
+    if spec == "typevar":
+        # Flask's type variables for its decorators: any callable.
+        return t.TypeVar(attr, bound=t.Callable[..., t.Any])
+    source, _, name = spec.partition(":")
+    return getattr(importlib.import_module(source), name)
+
+
 def stand_in(name: str, target: ModuleType | None) -> ModuleType:
     """Make the ``flask`` module ``name``, standing in for the kolben module ``target``.
 
@@ -168,7 +302,10 @@ def stand_in(name: str, target: ModuleType | None) -> ModuleType:
             value: t.Any = importlib.import_module(f"{name}.{attr}")
         else:
             try:
-                value = getattr(target, attr)
+                try:
+                    value = getattr(target, attr)
+                except AttributeError:
+                    value = _reexport(name, attr)
             except AttributeError:
                 served = "nothing" if target is None else repr(target.__name__)
                 raise AttributeError(
@@ -188,6 +325,7 @@ def stand_in(name: str, target: ModuleType | None) -> ModuleType:
         names = set(namespace) - {"__getattr__", "__dir__"}
         if target is not None:
             names.update(dir(target))
+        names.update(_REEXPORTS.get(name, ()))
         prefix = f"{name}."
         for sub in MODULES:
             rest = sub[len(prefix) :]

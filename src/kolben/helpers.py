@@ -40,6 +40,16 @@ def get_debug_flag() -> bool:
     return bool(val and val.lower() not in {"0", "false", "no"})
 
 
+def get_load_dotenv(default: bool = True) -> bool:
+    """Whether the default dotenv files should be loaded: ``default``, unless
+    ``KOLBEN_SKIP_DOTENV`` (or ``FLASK_SKIP_DOTENV``) is set, then False
+    except for ``0``, ``false`` and ``no``."""
+    val = os.environ.get("KOLBEN_SKIP_DOTENV") or os.environ.get("FLASK_SKIP_DOTENV")
+    if not val:
+        return default
+    return val.lower() in ("0", "false", "no")
+
+
 def url_for(
     endpoint: str,
     *,

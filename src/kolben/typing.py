@@ -60,6 +60,12 @@ TemplateContextProcessorCallable = t.Union[
     t.Callable[[], dict[str, t.Any]],
     t.Callable[[], t.Awaitable[dict[str, t.Any]]],
 ]
+#: Flask 2.3 removed ``before_first_request``; the type stays, as in Flask.
+BeforeFirstRequestCallable = t.Union[t.Callable[[], None], t.Callable[[], t.Awaitable[None]]]
+ShellContextProcessorCallable = t.Callable[[], dict[str, t.Any]]
+TemplateFilterCallable = t.Callable[..., t.Any]
+TemplateGlobalCallable = t.Callable[..., t.Any]
+TemplateTestCallable = t.Callable[..., bool]
 URLDefaultCallable = t.Callable[[str, dict[str, t.Any]], None]
 URLValuePreprocessorCallable = t.Callable[[str | None, dict[str, t.Any] | None], None]
 ErrorHandlerCallable = t.Union[

@@ -159,6 +159,61 @@ def test_internal_names_extensions_use() -> None:
         assert getattr(flask, name) is getattr(kolben, name)
 
 
+def test_names_flasks_modules_import() -> None:
+    """Names a Flask module has because it imports them (found by comparing
+    ``dir()`` of each module with Flask 3.1.3's): importable from there too."""
+    import itsdangerous
+    import werkzeug.serving
+    import werkzeug.wrappers
+    from flask.cli import get_load_dotenv, run_simple
+    from flask.helpers import get_load_dotenv as helpers_get_load_dotenv
+    from flask.json.tag import dumps, loads
+    from flask.sansio.scaffold import T_route
+    from flask.sessions import BadSignature
+    from flask.typing import (
+        BeforeFirstRequestCallable,
+        ShellContextProcessorCallable,
+        TemplateFilterCallable,
+        TemplateGlobalCallable,
+        TemplateTestCallable,
+    )
+    from flask.wrappers import RequestBase, ResponseBase
+
+    assert BadSignature is itsdangerous.BadSignature
+    assert run_simple is werkzeug.serving.run_simple
+    assert get_load_dotenv is helpers_get_load_dotenv is kolben.helpers.get_load_dotenv
+    assert loads(dumps({"a": 1})) == {"a": 1}
+    assert RequestBase is werkzeug.wrappers.Request
+    assert ResponseBase is werkzeug.wrappers.Response
+    assert T_route.__name__ == "T_route"
+    for alias in (
+        BeforeFirstRequestCallable,
+        ShellContextProcessorCallable,
+        TemplateFilterCallable,
+        TemplateGlobalCallable,
+        TemplateTestCallable,
+    ):
+        assert alias is not None
+    for module_name, names in kolben.compat._REEXPORTS.items():
+        module = importlib.import_module(module_name)
+        for attr in names:
+            assert getattr(module, attr) is not None, (module_name, attr)
+            assert attr in dir(module)
+
+
+def test_get_load_dotenv(monkeypatch: pytest.MonkeyPatch) -> None:
+    from flask.helpers import get_load_dotenv
+
+    monkeypatch.delenv("KOLBEN_SKIP_DOTENV", raising=False)
+    monkeypatch.delenv("FLASK_SKIP_DOTENV", raising=False)
+    assert get_load_dotenv() is True
+    assert get_load_dotenv(False) is False
+    monkeypatch.setenv("FLASK_SKIP_DOTENV", "1")
+    assert get_load_dotenv() is False
+    monkeypatch.setenv("FLASK_SKIP_DOTENV", "no")
+    assert get_load_dotenv() is True
+
+
 # -- versions -------------------------------------------------------------------------------
 
 
