@@ -264,6 +264,47 @@ def _reexport(module: str, attr: str) -> t.Any:
     return getattr(importlib.import_module(source), name)
 
 
+#: A name set on a stand-in that is not there (the marker for "restore by deleting").
+_ABSENT = object()
+
+
+class _PatchableStandIn(ModuleType):
+    """A ``flask.<name>`` stand-in on which setting a name also sets it on the
+    kolben module behind it, so monkeypatching works as on Flask:
+    ``mock.patch("flask.templating._render")`` replaces the function kolben's
+    ``render_template`` calls. Deleting the name (``mock.patch`` undoing itself)
+    puts the kolben module's own value back. Reading is a plain module's.
+    """
+
+    def __setattr__(self, attr: str, value: t.Any) -> None:
+        namespace = self.__dict__
+        target: ModuleType | None = namespace.get("__kolben_module__")
+        if (
+            target is not None
+            and not attr.startswith("__")
+            and f"{self.__name__}.{attr}" not in MODULES  # the import system's
+        ):
+            originals: dict[str, t.Any] = namespace["__kolben_originals__"]
+            if attr not in originals:
+                originals[attr] = target.__dict__.get(attr, _ABSENT)
+            setattr(target, attr, value)
+        super().__setattr__(attr, value)
+
+    def __delattr__(self, attr: str) -> None:
+        namespace = self.__dict__
+        originals: dict[str, t.Any] = namespace["__kolben_originals__"]
+        if attr in originals:
+            target: ModuleType = namespace["__kolben_module__"]
+            original = originals.pop(attr)
+            if original is _ABSENT:
+                target.__dict__.pop(attr, None)
+            else:
+                setattr(target, attr, original)
+            namespace.pop(attr, None)  # read from the kolben module again
+            return
+        super().__delattr__(attr)
+
+
 def stand_in(name: str, target: ModuleType | None) -> ModuleType:
     """Make the ``flask`` module ``name``, standing in for the kolben module ``target``.
 
@@ -272,13 +313,17 @@ def stand_in(name: str, target: ModuleType | None) -> ModuleType:
     namespace. Submodules (``flask.json.provider``) are imported on attribute
     access, as Flask's packages import theirs eagerly.
     """
-    # PERF: a plain module with a PEP 562 __getattr__, not a ModuleType subclass
-    # with a __getattr__ method: a kept name costs 20 ns to look up (as on the
-    # real Flask, whose package also has a module __getattr__) instead of 62 ns
-    # through the generic slot path.
-    module = ModuleType(name, None if target is None else target.__doc__)
+    # PERF: a module with a PEP 562 __getattr__, not a ModuleType subclass with a
+    # __getattr__ method: a kept name costs 20 ns to look up (as on the real
+    # Flask, whose package also has a module __getattr__) instead of 62 ns
+    # through the generic slot path. (_PatchableStandIn only sets and deletes.)
+    doc = None if target is None else target.__doc__
+    # The top-level ``flask`` stays a plain module: Flask's own code never reads
+    # a name through it, so a name set there changes nothing behind it.
+    module = ModuleType(name, doc) if name == "flask" else _PatchableStandIn(name, doc)
     namespace = module.__dict__
     namespace["__kolben_module__"] = target
+    namespace["__kolben_originals__"] = {}
     if name in _PACKAGES:
         # Empty: submodules come from the finder, never from kolben's folders
         # (which would load a second copy of a kolben module).

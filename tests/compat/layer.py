@@ -201,6 +201,46 @@ def test_names_flasks_modules_import() -> None:
             assert attr in dir(module)
 
 
+def test_patching_a_flask_module_patches_what_kolben_calls(
+    app: flask.Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Flask-Testing's ``render_templates = False`` (and ``mock.patch``) replace
+    ``flask.templating._render``; the kolben module behind the stand-in gets it,
+    and gets its own back when the patch is undone."""
+    from unittest import mock
+
+    import flask.templating
+
+    original = kolben.templating._render
+
+    def render() -> str:
+        with app.test_request_context():
+            return flask.render_template_string("real {{ 1 }}")
+
+    with mock.patch("flask.templating._render", lambda app, template, context: "patched"):
+        assert render() == "patched"
+    assert render() == "real 1"
+    assert kolben.templating._render is original
+    assert flask.templating._render is original
+
+    monkeypatch.setattr(flask.templating, "_render", lambda *args: "monkeypatched")
+    assert render() == "monkeypatched"
+    monkeypatch.undo()
+    assert render() == "real 1"
+    assert kolben.templating._render is original
+
+    # A name kolben's module doesn't have goes away again when deleted.
+    flask.templating.added_by_a_test = 1
+    assert kolben.templating.added_by_a_test == 1  # type: ignore[attr-defined]
+    del flask.templating.added_by_a_test
+    assert not hasattr(kolben.templating, "added_by_a_test")
+
+    # Importing a submodule sets it on its package's stand-in only.
+    import flask.json.provider
+
+    assert kolben.json.provider.__name__ == "kolben.json.provider"
+
+
 def test_get_load_dotenv(monkeypatch: pytest.MonkeyPatch) -> None:
     from flask.helpers import get_load_dotenv
 
