@@ -136,6 +136,10 @@ def stream_with_context(
 
     Async generators (and ``async def`` generator functions) work too: the
     contexts are pushed again while the body is iterated on the event loop.
+
+    The request's ``teardown_request`` and ``teardown_appcontext`` functions run
+    once, when the body ends (with the error that ended it, if any). Flask 3.1
+    runs them twice: when the view returns and again when the body ends.
     """
     if hasattr(generator_or_function, "__aiter__"):
         return _stream_async_with_context(generator_or_function)  # type: ignore[arg-type,return-value]
