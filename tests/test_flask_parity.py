@@ -286,3 +286,24 @@ def test_an_http_exception_without_a_code_answers_200(
     response = client_for(app).get("/")
     assert response.status_code == 200
     assert b"generic" in response.data
+
+
+def test_a_streamed_body_has_the_same_chunks_on_both_doors(
+    client_for: t.Callable[..., t.Any],
+) -> None:
+    """The test client's ``response.response`` of a streamed body is the chunks
+    the view yielded, on either door (the ASGI door's closing empty body
+    message is not a chunk)."""
+    app = kolben.Kolben(__name__)
+
+    @app.route("/")
+    def index() -> t.Any:
+        def generate() -> t.Iterator[bytes]:
+            yield b"a"
+            yield b"b"
+
+        return generate()
+
+    response = client_for(app).get("/", buffered=False)
+    assert list(response.response) == [b"a", b"b"]
+    response.close()

@@ -126,7 +126,13 @@ class ASGIBridge:
                 for k, v in start["headers"]
             ],
         )
-        return [m.get("body", b"") for m in messages[1:] if m["type"] == "http.response.body"]
+        # The chunks the app sent (not the empty one that ends a stream, which
+        # the WSGI door's iterable doesn't have).
+        return [
+            m["body"]
+            for m in messages[1:]
+            if m["type"] == "http.response.body" and m.get("body")
+        ]
 
 
 class KolbenASGIClient(KolbenClient):
