@@ -307,3 +307,56 @@ def test_a_streamed_body_has_the_same_chunks_on_both_doors(
     response = client_for(app).get("/", buffered=False)
     assert list(response.response) == [b"a", b"b"]
     response.close()
+
+
+def test_do_teardown_without_an_argument_passes_the_handled_exception() -> None:
+    """Flask's ``do_teardown_request()`` / ``do_teardown_appcontext()`` default to
+    the exception being handled (``sys.exc_info()``), not None."""
+    app = kolben.Kolben(__name__)
+    seen: list[t.Any] = []
+    app.teardown_request(seen.append)
+    app.teardown_appcontext(seen.append)
+    error = ValueError("boom")
+    with app.test_request_context():
+        try:
+            raise error
+        except ValueError:
+            app.do_teardown_request()
+            app.do_teardown_appcontext()
+        app.do_teardown_request()
+    assert seen[:3] == [error, error, None]
+
+
+def test_request_context_takes_a_session() -> None:
+    """``RequestContext(app, environ, session=...)`` uses the session given."""
+    app = kolben.Kolben(__name__)
+    app.secret_key = "parity"
+    given = kolben.sessions.SecureCookieSession({"user": "ada"})
+    environ = app.test_request_context().request.environ
+    with app.request_context(environ):
+        pass
+    ctx = kolben.ctx.RequestContext(app, environ, session=given)
+    with ctx:
+        assert kolben.session._get_current_object() is given  # type: ignore[attr-defined]
+        assert kolben.session["user"] == "ada"
+
+
+def test_blueprint_open_resource_reads_text_as_utf8(tmp_path: t.Any) -> None:
+    """A blueprint's ``open_resource`` defaults to UTF-8 for text (Flask 3.1)."""
+    (tmp_path / "note.txt").write_bytes("caf\u00e9".encode())
+    bp = kolben.Blueprint("bp", __name__, root_path=str(tmp_path))
+    with bp.open_resource("note.txt", "r") as f:
+        assert f.encoding == "utf-8"
+        assert f.read() == "caf\u00e9"
+    with bp.open_resource("note.txt") as f:
+        assert f.read() == "caf\u00e9".encode()
+
+
+def test_cli_group_get_command_takes_name_as_in_flask() -> None:
+    import click
+
+    from kolben.cli import KolbenGroup
+
+    group = KolbenGroup(create_app=lambda: kolben.Kolben(__name__))
+    with click.Context(group) as ctx:
+        assert group.get_command(ctx, name="routes") is not None

@@ -49,7 +49,7 @@ from . import matching
 from . import typing as ft
 from .app_setup import AppSetup
 from .concurrency import is_async_callable, run_sync
-from .ctx import AppContext, RequestContext
+from .ctx import AppContext, RequestContext, _sentinel
 from .debughelpers import FormDataRoutingRedirect
 from .helpers import get_debug_flag
 from .hook_plans import HookRegistry, Plan, make_plan
@@ -1054,9 +1054,15 @@ class Kolben(AppSetup):
 
     _save_session_direct = sync_twin(twins=_STAGES)(_save_session)
 
-    def do_teardown_request(self, exc: BaseException | None = None) -> None:
+    def do_teardown_request(
+        self,
+        exc: BaseException | None = _sentinel,  # type: ignore[assignment]
+    ) -> None:
         """Run the ``teardown_request`` functions (called when the request context
-        is popped); ``exc`` is the unhandled exception or None."""
+        is popped); ``exc`` is the unhandled exception or None (when not given,
+        the exception being handled, as in Flask)."""
+        if exc is _sentinel:
+            exc = sys.exc_info()[1]
         self._do_teardown_request_direct(exc)
 
     def _do_teardown_request(self, exc: BaseException | None = None) -> Steps[None]:
@@ -1075,8 +1081,14 @@ class Kolben(AppSetup):
 
     _do_teardown_request_direct = sync_twin(twins=_STAGES)(_do_teardown_request)
 
-    def do_teardown_appcontext(self, exc: BaseException | None = None) -> None:
-        """Run the ``teardown_appcontext`` functions, last registered first."""
+    def do_teardown_appcontext(
+        self,
+        exc: BaseException | None = _sentinel,  # type: ignore[assignment]
+    ) -> None:
+        """Run the ``teardown_appcontext`` functions, last registered first;
+        ``exc`` as for :meth:`do_teardown_request`."""
+        if exc is _sentinel:
+            exc = sys.exc_info()[1]
         self._do_teardown_appcontext_direct(exc)
 
     def _do_teardown_appcontext(self, exc: BaseException | None = None) -> Steps[None]:

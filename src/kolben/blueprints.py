@@ -224,6 +224,14 @@ class Blueprint(Scaffold):
         self.cli.name = self.name
         self._blueprints: list[tuple[Blueprint, dict[str, t.Any]]] = []
 
+    def open_resource(
+        self, resource: str, mode: str = "rb", encoding: str | None = "utf-8"
+    ) -> t.IO[t.Any]:
+        """Open a file relative to the blueprint's :attr:`root_path` for reading
+        (``"r"``, ``"rt"`` or ``"rb"``); text is read as ``encoding`` (UTF-8
+        unless given, as in Flask)."""
+        return super().open_resource(resource, mode, encoding)
+
     def _check_setup_finished(self, f_name: str) -> None:
         if self._got_registered_once:
             raise AssertionError(

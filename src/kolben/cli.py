@@ -894,11 +894,11 @@ class KolbenGroup(AppGroup):
                 self.add_command(command, ep.name)
         self._loaded_plugin_commands = True
 
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         """Built-in and plugin commands first (they work without an app), then the
         app's; the app context is pushed for an app command."""
         self._load_plugin_commands()
-        rv = super().get_command(ctx, cmd_name)
+        rv = super().get_command(ctx, name)
         if rv is not None:
             return rv
 
@@ -911,7 +911,7 @@ class KolbenGroup(AppGroup):
             # With the context: the usage line is shown too, as click shows it
             # for an unknown command (Flask's output has both).
             raise NoAppException(
-                f"{e.format_message()}\n(The app was needed for the command {cmd_name!r},"
+                f"{e.format_message()}\n(The app was needed for the command {name!r},"
                 " which is not built in.)",
                 ctx=ctx,
             ) from e
@@ -925,7 +925,7 @@ class KolbenGroup(AppGroup):
             current = _cv_app.get(None)
             if current is None or current.app is not app:
                 ctx.with_resource(app.app_context())
-        return app.cli.get_command(ctx, cmd_name)
+        return app.cli.get_command(ctx, name)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         """Built-in, plugin and app commands; if the app can't be loaded the error

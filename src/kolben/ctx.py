@@ -306,6 +306,7 @@ class RequestContext:
         app: Kolben,
         environ: WSGIEnvironment,
         request: Request | None = None,
+        session: SessionMixin | None = None,
     ) -> None:
         self.app = app
         if request is None:
@@ -313,8 +314,9 @@ class RequestContext:
             request.json_module = app.json
         self.request: Request = request
         self._url_adapter: MapAdapter | object | None = _sentinel
-        #: The session once opened (None until then; see the ``_session`` property).
-        self._opened_session: SessionMixin | None = None
+        #: The session once opened (None until then; see the ``_session`` property),
+        #: or the one given (used as is, as in Flask).
+        self._opened_session: SessionMixin | None = session
         #: Flashed messages popped from the session, cached for the request.
         self.flashes: list[tuple[str, str]] | None = None
         self._after_request_functions: list[t.Callable[[t.Any], t.Any]] = []
