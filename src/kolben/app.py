@@ -44,8 +44,8 @@ from werkzeug.routing import (
 from werkzeug.utils import redirect as _werkzeug_redirect
 from werkzeug.wrappers import Response as BaseResponse
 
+from . import app_class, matching
 from . import globals as _globals
-from . import matching
 from . import typing as ft
 from .app_setup import AppSetup
 from .concurrency import is_async_callable, run_sync
@@ -296,7 +296,7 @@ class Kolben(AppSetup):
         return None
 
     def _decide_cache_adapters(self) -> bool:
-        return type(self).create_url_adapter is Kolben.create_url_adapter
+        return type(self).create_url_adapter is _OWN_METHODS["create_url_adapter"]
 
     def url_for(
         self,
@@ -1344,3 +1344,4 @@ _OWN_METHODS: dict[str, FunctionType] = {
     for name, attr in vars(klass).items()
     if isinstance(attr, FunctionType)
 }
+app_class.watch(_OWN_METHODS, _OWN_METHODS["__call__"])

@@ -23,6 +23,7 @@ from werkzeug.exceptions import (
 
 from . import globals as _globals
 from . import typing as ft
+from .app_class import AppClass, register_app
 from .config import Config, ConfigAttribute
 from .ctx import _AppCtxGlobals
 from .defaults import DEFAULT_CONFIG
@@ -67,7 +68,7 @@ def _make_timedelta(value: timedelta | int | None) -> timedelta | None:
     return timedelta(seconds=value)
 
 
-class AppSetup(Scaffold):
+class AppSetup(Scaffold, metaclass=AppClass):
     """The setup half of :class:`kolben.Kolben` (see the module docstring):
     construct and configure the app and register what it serves. Use
     :class:`kolben.Kolben`; this class is not meant to be used on its own."""
@@ -134,6 +135,7 @@ class AppSetup(Scaffold):
         root_path: str | None = None,
     ) -> None:
         self._reset_decisions()
+        register_app(self)
         super().__init__(
             import_name=import_name,
             static_folder=static_folder,

@@ -38,6 +38,7 @@ from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 from . import globals as _globals
 from . import typing as ft
 from .app import Kolben
+from .app_class import WSGI_CALL
 from .asgi_environ import ENVIRON_EXTRA_KEY as ENVIRON_EXTRA_KEY
 from .asgi_environ import SCOPE_KEY as SCOPE_KEY
 from .asgi_environ import build_environ as build_environ
@@ -431,9 +432,17 @@ async def _serve_http(app: Kolben, scope: Scope, receive: Receive, send: Send) -
     context = contextvars.copy_context()
     app_iter: t.Any = None
     try:
-        if "wsgi_app" in app.__dict__ or "wsgi_app" in app._overridden:
+        overridden = app._overridden
+        if "wsgi_app" in app.__dict__ or (
+            overridden
+            and (
+                "wsgi_app" in overridden
+                or ("__call__" in overridden and hasattr(type(app).__call__, WSGI_CALL))
+            )
+        ):
             # WSGI middleware wraps the app (app.wsgi_app = ProxyFix(app.wsgi_app)),
-            # or the class overrides it: the WSGI call runs as one sync step.
+            # or the class overrides it, or its class's __call__ was replaced by a
+            # WSGI-only one (kolben.app_class): the WSGI call runs as one sync step.
             if environ is None:
                 environ = build_environ(scope, io.BytesIO())
             app_iter, status, headers = await _serve_wsgi_app(app, environ, body, context)
@@ -486,7 +495,8 @@ async def _serve_http(app: Kolben, scope: Scope, receive: Receive, send: Send) -
 async def _serve_wsgi_app(
     app: Kolben, environ: dict[str, t.Any], body: LazyBody | None, context: contextvars.Context
 ) -> tuple[t.Any, int, list[tuple[bytes, bytes]]]:
-    """Call ``app.wsgi_app`` (middleware, or an override) in a worker thread."""
+    """Call ``app.wsgi_app`` (middleware, or an override) in a worker thread; or
+    the WSGI-only ``__call__`` that replaced the class's (see kolben.app_class)."""
     captured: list[t.Any] = []
 
     def start_response(
@@ -502,8 +512,11 @@ async def _serve_wsgi_app(
         await body.fill()
     loop = running_loop()
     context.run(_server_loop.set, loop)
+    call: t.Callable[..., t.Any] = app.wsgi_app
+    if "__call__" in app._overridden and hasattr(type(app).__call__, WSGI_CALL):
+        call = partial(type(app).__call__, app)
     app_iter = await app.worker_threads.run(
-        loop, partial(context.run, app.wsgi_app, environ, start_response)
+        loop, partial(context.run, call, environ, start_response)
     )
     status_line, headers = captured
     return app_iter, int(status_line.split(" ", 1)[0]), _asgi_headers(headers)
