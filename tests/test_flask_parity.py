@@ -360,3 +360,33 @@ def test_cli_group_get_command_takes_name_as_in_flask() -> None:
     group = KolbenGroup(create_app=lambda: kolben.Kolben(__name__))
     with click.Context(group) as ctx:
         assert group.get_command(ctx, name="routes") is not None
+
+
+@pytest.mark.parametrize("asynchronous", [False, True])
+def test_a_view_can_use_the_test_client_that_called_it(
+    client_for: t.Callable[..., t.Any], asynchronous: bool
+) -> None:
+    """A request made with the same test client from inside a view (the inner
+    request runs while the outer one waits), on either door."""
+    app = kolben.Kolben(__name__)
+    client = client_for(app)
+
+    @app.route("/inner")
+    def inner() -> str:
+        return "inner"
+
+    if asynchronous:
+
+        @app.route("/outer")
+        async def outer() -> str:
+            return "outer+" + client.get("/inner").text
+
+    else:
+
+        @app.route("/outer")
+        def outer() -> str:
+            return "outer+" + client.get("/inner").text
+
+    response = client.get("/outer")
+    assert (response.status_code, response.text) == (200, "outer+inner")
+    assert client.get("/inner").text == "inner"

@@ -10,6 +10,7 @@ messages, exactly as an ASGI server would deliver it.
 from __future__ import annotations
 
 import asyncio
+import threading
 import typing as t
 from urllib.parse import quote
 
@@ -86,6 +87,12 @@ class ASGIBridge:
     def __init__(self, app: Kolben) -> None:
         self.app = app
 
+    def __getattr__(self, name: str) -> t.Any:
+        # The client holds the bridge as its application while a request runs:
+        # a request the same client makes meanwhile (from a view) reads the
+        # app's attributes (config, json) through it.
+        return getattr(self.app, name)
+
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
         scope = environ_to_scope(environ)
         stream = environ["wsgi.input"]
@@ -112,7 +119,26 @@ class ASGIBridge:
             if message["type"] == "http.response.body" and not message.get("more_body", False):
                 responded.set()
 
-        asyncio.run(self.app.asgi_app(scope, receive, send))
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            asyncio.run(self.app.asgi_app(scope, receive, send))
+        else:
+            # A request made from an ``async def`` view (its loop is busy until
+            # this returns): served on a loop of its own in another thread.
+            failure: list[BaseException] = []
+
+            def serve() -> None:
+                try:
+                    asyncio.run(self.app.asgi_app(scope, receive, send))
+                except BaseException as e:  # re-raised in the caller's thread
+                    failure.append(e)
+
+            thread = threading.Thread(target=serve, name="kolben-asgi-test-request")
+            thread.start()
+            thread.join()
+            if failure:
+                raise failure[0]
         start = messages[0]
         assert start["type"] == "http.response.start", messages
         status = int(start["status"])

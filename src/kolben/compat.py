@@ -324,6 +324,9 @@ def stand_in(name: str, target: ModuleType | None) -> ModuleType:
     namespace = module.__dict__
     namespace["__kolben_module__"] = target
     namespace["__kolben_originals__"] = {}
+    if target is not None and getattr(target, "__file__", None):
+        # Code that finds Flask's folder (``os.path.dirname(flask.__file__)``).
+        namespace["__file__"] = target.__file__
     if name in _PACKAGES:
         # Empty: submodules come from the finder, never from kolben's folders
         # (which would load a second copy of a kolben module).

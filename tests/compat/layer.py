@@ -241,6 +241,15 @@ def test_patching_a_flask_module_patches_what_kolben_calls(
     assert kolben.json.provider.__name__ == "kolben.json.provider"
 
 
+def test_stand_ins_have_the_kolben_modules_file() -> None:
+    import flask.app
+    import flask.json
+
+    assert flask.__file__ == kolben.__file__
+    assert flask.app.__file__ == kolben.app.__file__
+    assert flask.json.__file__ == kolben.json.__file__
+
+
 def test_get_load_dotenv(monkeypatch: pytest.MonkeyPatch) -> None:
     from flask.helpers import get_load_dotenv
 
