@@ -56,7 +56,7 @@ def _takes_wsgi_args_only(func: t.Any) -> bool:
     if not isinstance(func, FunctionType) or hasattr(func, WSGI_CALL):
         return False
     try:
-        inspect.signature(func).bind(None, None, None, None)
+        inspect.signature(func, follow_wrapped=False).bind(None, None, None, None)
     except TypeError:
         return True
     except ValueError:  # no signature to read
