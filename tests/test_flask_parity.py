@@ -390,3 +390,66 @@ def test_a_view_can_use_the_test_client_that_called_it(
     response = client.get("/outer")
     assert (response.status_code, response.text) == (200, "outer+inner")
     assert client.get("/inner").text == "inner"
+
+
+@pytest.mark.parametrize(
+    ("path", "location"),
+    [
+        ("/slash?a=%C3%BC", "/slash/?a=%C3%BC"),  # strict_slashes
+        ("/page/1?a=%C3%BC", "/page/?a=%C3%BC"),  # redirect_defaults
+        ("/old?a=%C3%BC", "/slash/"),  # redirect_to (werkzeug drops the query)
+    ],
+)
+def test_a_routing_redirect_keeps_a_utf8_query(
+    client_for: t.Callable[..., t.Any], path: str, location: str
+) -> None:
+    """The query string of a routing redirect is decoded as werkzeug decodes
+    QUERY_STRING (UTF-8), so its Location quotes the same bytes again."""
+    app = kolben.Kolben(__name__)
+    app.add_url_rule("/slash/", "slash", lambda: "slash")
+    def page(page: int) -> str:
+        return str(page)
+
+    app.add_url_rule("/page/", "page", page, defaults={"page": 1})
+    app.add_url_rule("/page/<int:page>", "page", page)
+    app.add_url_rule("/old", "old", redirect_to="/slash/")
+    base = path.partition("?")[0]
+    # The raw UTF-8 bytes of "a=ü" in the query, as a client sends them (the
+    # environ's str holds bytes as latin-1).
+    raw = "a=\u00fc".encode().decode("latin-1")
+    response = client_for(app).get(base, environ_overrides={"QUERY_STRING": raw})
+    assert response.status_code == 308
+    assert response.headers["Location"].endswith(location)
+
+
+def test_the_invalid_x_url_encoded_type_is_not_a_form(
+    client_for: t.Callable[..., t.Any],
+) -> None:
+    """werkzeug 3 parses only ``application/x-www-form-urlencoded``."""
+    app = kolben.Kolben(__name__)
+
+    @app.post("/")
+    def index() -> t.Any:
+        request = kolben.request
+        return {"form": request.form.to_dict(), "data": request.get_data(as_text=True)}
+
+    client = client_for(app)
+    response = client.post("/", data=b"a=1", content_type="application/x-url-encoded")
+    assert response.json == {"form": {}, "data": "a=1"}
+    response = client.post("/", data=b"a=1", content_type="application/x-www-form-urlencoded")
+    assert response.json == {"form": {"a": "1"}, "data": ""}
+
+
+def test_a_json_value_that_contains_itself_is_a_value_error() -> None:
+    """As Flask's encoder: ``ValueError: Circular reference detected``."""
+    app = kolben.Kolben(__name__)
+    looped: list[t.Any] = []
+    looped.append(looped)
+    with app.app_context():
+        with pytest.raises(ValueError, match="Circular reference"):
+            kolben.jsonify(looped)
+        deep: list[t.Any] = []
+        for _ in range(100_000):
+            deep = [deep]
+        with pytest.raises(RecursionError):
+            kolben.jsonify(deep)

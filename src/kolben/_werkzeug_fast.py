@@ -332,8 +332,9 @@ def from_body(cls: type[R], body: str | bytes | bytearray, mimetype: str | None 
 
 # -- urlencoded forms ---------------------------------------------------------------
 
-#: The content types werkzeug parses as a urlencoded form.
-URLENCODED = frozenset({"application/x-www-form-urlencoded", "application/x-url-encoded"})
+#: The content type werkzeug parses as a urlencoded form (since werkzeug 3.0 not
+#: the invalid ``application/x-url-encoded``, whose body stays unparsed).
+URLENCODED = frozenset({"application/x-www-form-urlencoded"})
 
 
 def load_urlencoded_form(request: t.Any) -> None:

@@ -256,7 +256,7 @@ def match(
     """Match like ``adapter.match(path, method, return_rule=True,
     query_args=query_args, websocket=websocket)``: the same rule and arguments,
     or the same exception. ``query_args`` may also be the raw query string
-    (bytes, decoded as latin-1 only when a redirect needs it)."""
+    (bytes, decoded as UTF-8 only when a redirect needs it)."""
     url_map = adapter.map
     compiled = _compiled.get(id(url_map))
     if (
@@ -364,7 +364,9 @@ def _werkzeug(
     websocket: bool | None,
 ) -> tuple[Rule, dict[str, t.Any]]:
     if isinstance(query_args, bytes):
-        query_args = query_args.decode("latin-1")
+        # As werkzeug's bind_to_environ decodes QUERY_STRING: UTF-8, replacing
+        # what isn't (a redirect's Location then quotes the text again).
+        query_args = query_args.decode("utf-8", "replace")
     rule, values = adapter.match(
         path, method, return_rule=True, query_args=query_args, websocket=websocket
     )

@@ -98,9 +98,10 @@ def compact_encoder(
 
     PERF: ``JSONEncoder.encode`` builds CPython's C encoder on every call (~1 µs);
     this one is built once. It skips the circular-reference bookkeeping (a shared
-    record would be wrong across threads), so a value that contains itself fails
-    with RecursionError rather than ValueError. Elsewhere than CPython, a plain
-    ``JSONEncoder`` is used.
+    record would be wrong across threads): a value that contains itself recurses
+    until RecursionError, and is then encoded again by ``json.dumps``, which
+    raises what it raises (``ValueError: Circular reference detected``).
+    Elsewhere than CPython, a plain ``JSONEncoder`` is used.
     """
     make = getattr(_json_encoder, "c_make_encoder", None)
     if make is not None:
@@ -123,7 +124,20 @@ def compact_encoder(
         except TypeError:  # a C encoder that takes other arguments
             pass
         else:
-            return lambda obj: "".join(encode(obj, 0))
+
+            def encode_compact(obj: t.Any) -> str:
+                try:
+                    return "".join(encode(obj, 0))
+                except RecursionError:
+                    return json.dumps(
+                        obj,
+                        default=default,
+                        ensure_ascii=ensure_ascii,
+                        sort_keys=sort_keys,
+                        separators=(",", ":"),
+                    )
+
+            return encode_compact
     encoder = json.JSONEncoder(
         default=default, ensure_ascii=ensure_ascii, sort_keys=sort_keys, separators=(",", ":")
     )
