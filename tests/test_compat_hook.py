@@ -77,7 +77,7 @@ def test_hook_serves_flask_from_kolben_on_first_import(tmp_path):
     result = _python(PROBE.format(site=str(_site_with_hook(tmp_path))), KOLBEN_FLASK_COMPAT="1")
     assert result.returncode == 0, result.stderr
     # kolben is imported only when flask is.
-    assert result.stdout.split("\n")[:4] == ["hook", "False", "type kolben.app", "True"]
+    assert result.stdout.split("\n")[:4] == ["hook", "False", "AppClass kolben.app", "True"]
 
 
 @pytest.mark.parametrize("value", [None, "", "0", "false", "no"])
