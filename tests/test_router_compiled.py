@@ -605,12 +605,29 @@ def test_hosts_and_subdomains(budget):
             assert_same(subdomains.bind("example.com", subdomain=subdomain), path, "GET")
 
 
-def test_query_args_as_bytes():
+@pytest.mark.parametrize(
+    ("raw", "text"), [(b"q=\xc3\xa9", "q=\u00e9"), (b"q=\xe9", "q=\ufffd")]
+)
+def test_query_args_as_bytes(raw, text):
+    """Raw query bytes are decoded as werkzeug's bind_to_environ decodes
+    QUERY_STRING: UTF-8, invalid bytes replaced."""
     url_map = Map([Rule("/d/", endpoint="d")])
     adapter = url_map.bind("example.com")
     with pytest.raises(RequestRedirect) as info:
-        router.match(adapter, "/d", "GET", b"q=\xe9")
-    assert info.value.new_url == "http://example.com/d/?q=\xe9"
+        router.match(adapter, "/d", "GET", raw)
+    with pytest.raises(RequestRedirect) as expected:
+        url_map.bind_to_environ(
+            {
+                "wsgi.url_scheme": "http",
+                "HTTP_HOST": "example.com",
+                "SERVER_NAME": "example.com",
+                "SERVER_PORT": "80",
+                "PATH_INFO": "/d",
+                "QUERY_STRING": raw.decode("latin-1"),
+                "REQUEST_METHOD": "GET",
+            }
+        ).match()
+    assert info.value.new_url == expected.value.new_url == f"http://example.com/d/?{text}"
 
 
 # -- the cache ----------------------------------------------------------------------
