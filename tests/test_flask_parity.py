@@ -453,3 +453,49 @@ def test_a_json_value_that_contains_itself_is_a_value_error() -> None:
             deep = [deep]
         with pytest.raises(RecursionError):
             kolben.jsonify(deep)
+
+
+def test_response_headers_assigned_a_dict(client_for: t.Callable[..., t.Any]) -> None:
+    """httpbin assigns ``response.headers = {...}``; werkzeug makes Headers of it
+    when the response is sent."""
+    app = kolben.Kolben(__name__)
+
+    @app.route("/")
+    def index() -> t.Any:
+        response = kolben.make_response("teapot")
+        response.status_code = 418
+        response.headers = {"X-More-Info": "rfc2324"}  # type: ignore[assignment]
+        return response
+
+    response = client_for(app).get("/")
+    assert response.status_code == 418
+    assert response.data == b"teapot"
+    assert response.headers["X-More-Info"] == "rfc2324"
+    assert response.headers["Content-Length"] == "6"
+
+
+def test_an_http_exception_subclass_without_its_init(
+    client_for: t.Callable[..., t.Any],
+) -> None:
+    """A subclass that skips ``HTTPException.__init__`` (no ``response``
+    attribute) but has its own ``get_response`` (ihatemoney's Redirect303)."""
+
+    class Redirect303(HTTPException):
+        code = 303
+
+        def __init__(self, url: str) -> None:
+            Exception.__init__(self, url)
+            self.url = url
+
+        def get_response(self, environ: t.Any = None, scope: t.Any = None) -> t.Any:
+            return kolben.redirect(self.url, 303)
+
+    app = kolben.Kolben(__name__)
+
+    @app.route("/")
+    def index() -> str:
+        raise Redirect303("/elsewhere")
+
+    response = client_for(app).get("/")
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/elsewhere"

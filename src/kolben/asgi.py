@@ -33,6 +33,7 @@ import tempfile
 import typing as t
 from functools import partial
 
+from werkzeug.datastructures import Headers
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 
 from . import globals as _globals
@@ -50,6 +51,7 @@ from .asgi_environ import (
 )
 from .caching import Cache
 from .concurrency import _server_loop, is_async_callable, running_loop
+from .headers import Headers as _ResponseHeaders
 from .pipeline import drive_eagerly
 from .wrappers import Request as _KolbenRequest
 from .wrappers import Response as _KolbenResponse
@@ -590,11 +592,14 @@ def asgi_response(
             # environ was made (code may have changed REQUEST_METHOD there).
             made = environ.__dict__.get("environ")
             method = made["REQUEST_METHOD"] if made is not None else environ._scope["method"]  # type: ignore[index]
-        if sends_one_chunk(response, status, method):
+        response_headers = response.headers
+        if sends_one_chunk(response, status, method) and (
+            type(response_headers) is _ResponseHeaders or type(response_headers) is Headers
+        ):
             names = _HEADER_NAMES
             headers: list[tuple[bytes, bytes]] = []
             has_length = False
-            for name, value in response.headers._list:
+            for name, value in response_headers._list:
                 raw = names.get(name) or _header_name(name)
                 if raw is _CONTENT_LENGTH:
                     has_length = True

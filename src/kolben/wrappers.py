@@ -386,8 +386,9 @@ class Response(_WerkzeugResponse):
         """
         cls_e = type(e)
         if (
-            e.response is None
-            and cls_e.get_response is HTTPException.get_response
+            cls_e.get_response is HTTPException.get_response
+            # A subclass may skip HTTPException.__init__ (no ``response``).
+            and getattr(e, "response", None) is None
             and cls_e.get_body is HTTPException.get_body
             and cls_e.get_headers is HTTPException.get_headers
             and cls_e.get_description is HTTPException.get_description
@@ -423,10 +424,17 @@ class Response(_WerkzeugResponse):
         needs no adjustment, so the headers are passed on as they are.
         """
         status = self.status_code
-        if status < 200 or status in (204, 304):
+        headers = self.headers
+        if (
+            status < 200
+            or status in (204, 304)
+            # An app may assign any mapping (``response.headers = {...}``):
+            # werkzeug's method makes Headers of it.
+            or (type(headers) is not _ResponseHeaders and type(headers) is not Headers)
+        ):
             return super().get_wsgi_headers(environ)
         has_length = False
-        for key, _ in self.headers._list:
+        for key, _ in headers._list:
             lowered = key.lower()
             if lowered == "content-length":
                 has_length = True
@@ -434,7 +442,7 @@ class Response(_WerkzeugResponse):
                 return super().get_wsgi_headers(environ)
         if not has_length and self.automatically_set_content_length and self.is_sequence:
             return super().get_wsgi_headers(environ)
-        return self.headers
+        return headers
 
     def __call__(
         self, environ: WSGIEnvironment, start_response: StartResponse
