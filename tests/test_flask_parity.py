@@ -499,3 +499,47 @@ def test_an_http_exception_subclass_without_its_init(
     response = client_for(app).get("/")
     assert response.status_code == 303
     assert response.headers["Location"] == "/elsewhere"
+
+
+class _WSGIAppAlsoAsyncIterator:
+    """A WSGI callable that is also an async iterator (what a MagicMock is)."""
+
+    def __call__(self, environ: t.Any, start_response: t.Any) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"from the WSGI callable"]
+
+    def __aiter__(self) -> _WSGIAppAlsoAsyncIterator:
+        return self
+
+    async def __anext__(self) -> bytes:
+        raise StopAsyncIteration
+
+
+class _SyncAndAsyncBody:
+    def __iter__(self) -> t.Iterator[bytes]:
+        return iter([b"sync"])
+
+    def __aiter__(self) -> t.AsyncIterator[bytes]:
+        return self._chunks()
+
+    async def _chunks(self) -> t.AsyncIterator[bytes]:
+        yield b"async"
+
+
+def test_wsgi_callables_and_sync_iterables_win_over_async_iteration(
+    client_for: t.Callable[..., t.Any],
+) -> None:
+    """A view's WSGI callable that is also an async iterator is run as a WSGI
+    app, and a body that is both sync and async iterable is iterated as a sync
+    one, as in Flask (Flask-Multipass's tests return a MagicMock)."""
+    from unittest import mock
+
+    app = kolben.Kolben(__name__)
+    app.add_url_rule("/wsgi", "wsgi", lambda: _WSGIAppAlsoAsyncIterator())
+    app.add_url_rule("/mock", "mock", lambda: mock.MagicMock())
+    app.add_url_rule("/both", "both", lambda: kolben.Response(_SyncAndAsyncBody()))
+    client = client_for(app)
+    assert client.get("/wsgi").data == b"from the WSGI callable"
+    response = client.get("/mock")
+    assert (response.status_code, response.data) == (200, b"")
+    assert client.get("/both").data == b"sync"

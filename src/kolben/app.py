@@ -907,7 +907,11 @@ class Kolben(AppSetup):
             elif type(rv) is dict or type(rv) is list:
                 # PERF: JSON bodies skip the iterator ABC checks below.
                 rv = self.json.response(rv)
-            elif isinstance(rv, (str, bytes, bytearray, cabc.Iterator, cabc.AsyncIterator)):
+            elif isinstance(rv, (str, bytes, bytearray, cabc.Iterator)) or (
+                # An async iterator (kolben's addition), unless it is also a
+                # WSGI callable, which Flask runs as one.
+                isinstance(rv, cabc.AsyncIterator) and not callable(rv)
+            ):
                 rv = response_class(rv, status=status, headers=headers)  # type: ignore[arg-type]
                 status = headers = None
             elif isinstance(rv, (dict, list)):

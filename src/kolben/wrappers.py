@@ -491,7 +491,13 @@ class Response(_WerkzeugResponse):
         the server as it is, without werkzeug's encoding and closing wrappers.
         """
         body = self.response
-        if type(body) is not list and isinstance(body, cabc.AsyncIterable):
+        if (
+            type(body) is not list
+            and isinstance(body, cabc.AsyncIterable)
+            # A body that is also a sync iterable is iterated as one (as werkzeug
+            # and Flask iterate it).
+            and not isinstance(body, cabc.Iterable)
+        ):
             return _async_body(self, environ)  # type: ignore[no-any-return]
         if type(body) is list and not self._on_close and not self.direct_passthrough:
             status = self.status_code
