@@ -498,7 +498,7 @@ class Response(_WerkzeugResponse):
             # and Flask iterate it).
             and not isinstance(body, cabc.Iterable)
         ):
-            return _async_body(self, environ)  # type: ignore[no-any-return]
+            return _async_body(self, environ)
         if type(body) is list and not self._on_close and not self.direct_passthrough:
             status = self.status_code
             if environ["REQUEST_METHOD"] == "HEAD" or 100 <= status < 200 or status in (204, 304):
