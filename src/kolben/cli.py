@@ -908,13 +908,10 @@ class KolbenGroup(AppGroup):
         except NoAppException as e:
             if ctx.resilient_parsing:  # shell completion: stay quiet
                 return None
-            # With the context: the usage line is shown too, as click shows it
-            # for an unknown command (Flask's output has both).
-            raise NoAppException(
-                f"{e.format_message()}\n(The app was needed for the command {name!r},"
-                " which is not built in.)",
-                ctx=ctx,
-            ) from e
+            # As Flask: the load error, then click's usage and "No such command"
+            # (the command may be the app's, which could not be loaded).
+            click.secho(f"Error: {e.format_message()}\n", err=True, fg="red")
+            return None
 
         # Push the app's context (unless active) so parameter callbacks and the
         # command have it without @with_appcontext. Not for help listings or
