@@ -55,13 +55,14 @@ import typing as t
 from datetime import datetime
 from urllib.parse import parse_qsl
 
-from werkzeug.datastructures import EnvironHeaders, Headers
+from werkzeug.datastructures import EnvironHeaders
 from werkzeug.http import dump_cookie, http_date
 from werkzeug.utils import get_content_type
 from werkzeug.wrappers import Request as _WerkzeugRequest
 from werkzeug.wrappers import Response as _WerkzeugResponse
 
 from .caching import Cache, WeakKeyCache
+from .headers import LISTED_HEADER_CLASSES
 from .headers import Headers as ResponseHeaders
 
 if t.TYPE_CHECKING:
@@ -423,7 +424,7 @@ def add_vary_cookie(response: _WerkzeugResponse) -> None:
     responses have no ``Vary`` yet, and adding one directly costs a tenth of that.
     """
     headers = response.headers
-    if type(headers) is ResponseHeaders or type(headers) is Headers:
+    if type(headers) in LISTED_HEADER_CLASSES:
         # PERF: one pass over werkzeug's header list instead of a lookup and a set
         # that both normalise every key (~1.5 µs).
         for key, _ in headers._list:

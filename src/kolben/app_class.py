@@ -25,7 +25,7 @@ import typing as t
 import weakref
 from types import FunctionType
 
-__all__ = ["WSGI_CALL", "AppClass", "keep_asgi_entry", "register_app"]
+__all__ = ["WSGI_CALL", "AppClass", "keep_asgi_entry", "register_app", "wsgi_only_call"]
 
 #: The attribute of a wrapped ``__call__`` holding the WSGI-only function it wraps.
 WSGI_CALL = "__kolben_wsgi_call__"
@@ -80,6 +80,15 @@ def keep_asgi_entry(call: t.Any) -> t.Any:
 
     setattr(__call__, WSGI_CALL, wsgi_call)
     return __call__
+
+
+def wsgi_only_call(app: t.Any) -> t.Callable[..., t.Any] | None:
+    """``app(environ, start_response)`` through the WSGI-only ``__call__`` that
+    replaced its class's (see :func:`keep_asgi_entry`), or None when there is none."""
+    call = type(app).__call__
+    if hasattr(call, WSGI_CALL):
+        return functools.partial(call, app)
+    return None
 
 
 class AppClass(type):

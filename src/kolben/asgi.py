@@ -33,13 +33,12 @@ import tempfile
 import typing as t
 from functools import partial
 
-from werkzeug.datastructures import Headers
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 
 from . import globals as _globals
 from . import typing as ft
 from .app import Kolben
-from .app_class import WSGI_CALL
+from .app_class import wsgi_only_call
 from .asgi_environ import ENVIRON_EXTRA_KEY as ENVIRON_EXTRA_KEY
 from .asgi_environ import SCOPE_KEY as SCOPE_KEY
 from .asgi_environ import build_environ as build_environ
@@ -51,7 +50,7 @@ from .asgi_environ import (
 )
 from .caching import Cache
 from .concurrency import _server_loop, is_async_callable, running_loop
-from .headers import Headers as _ResponseHeaders
+from .headers import LISTED_HEADER_CLASSES
 from .pipeline import drive_eagerly
 from .wrappers import Request as _KolbenRequest
 from .wrappers import Response as _KolbenResponse
@@ -435,19 +434,21 @@ async def _serve_http(app: Kolben, scope: Scope, receive: Receive, send: Send) -
     app_iter: t.Any = None
     try:
         overridden = app._overridden
-        if "wsgi_app" in app.__dict__ or (
-            overridden
-            and (
-                "wsgi_app" in overridden
-                or ("__call__" in overridden and hasattr(type(app).__call__, WSGI_CALL))
-            )
+        # The class's __call__ replaced by a WSGI-only one (kolben.app_class).
+        wsgi_call = wsgi_only_call(app) if overridden and "__call__" in overridden else None
+        if (
+            wsgi_call is not None
+            or "wsgi_app" in app.__dict__
+            or (overridden and "wsgi_app" in overridden)
         ):
             # WSGI middleware wraps the app (app.wsgi_app = ProxyFix(app.wsgi_app)),
-            # or the class overrides it, or its class's __call__ was replaced by a
-            # WSGI-only one (kolben.app_class): the WSGI call runs as one sync step.
+            # or the class overrides it, or that WSGI-only __call__: the WSGI call
+            # runs as one sync step.
             if environ is None:
                 environ = build_environ(scope, io.BytesIO())
-            app_iter, status, headers = await _serve_wsgi_app(app, environ, body, context)
+            app_iter, status, headers = await _serve_wsgi_app(
+                wsgi_call or app.wsgi_app, app, environ, body, context
+            )
         else:
             request_class = app.request_class
             if (
@@ -495,10 +496,15 @@ async def _serve_http(app: Kolben, scope: Scope, receive: Receive, send: Send) -
 
 
 async def _serve_wsgi_app(
-    app: Kolben, environ: dict[str, t.Any], body: LazyBody | None, context: contextvars.Context
+    call: t.Callable[..., t.Any],
+    app: Kolben,
+    environ: dict[str, t.Any],
+    body: LazyBody | None,
+    context: contextvars.Context,
 ) -> tuple[t.Any, int, list[tuple[bytes, bytes]]]:
-    """Call ``app.wsgi_app`` (middleware, or an override) in a worker thread; or
-    the WSGI-only ``__call__`` that replaced the class's (see kolben.app_class)."""
+    """Call the WSGI app ``call`` of ``app`` (``app.wsgi_app``: middleware or an
+    override; or the WSGI-only ``__call__`` that replaced the class's) in a
+    worker thread."""
     captured: list[t.Any] = []
 
     def start_response(
@@ -514,9 +520,6 @@ async def _serve_wsgi_app(
         await body.fill()
     loop = running_loop()
     context.run(_server_loop.set, loop)
-    call: t.Callable[..., t.Any] = app.wsgi_app
-    if "__call__" in app._overridden and hasattr(type(app).__call__, WSGI_CALL):
-        call = partial(type(app).__call__, app)
     app_iter = await app.worker_threads.run(
         loop, partial(context.run, call, environ, start_response)
     )
@@ -593,8 +596,9 @@ def asgi_response(
             made = environ.__dict__.get("environ")
             method = made["REQUEST_METHOD"] if made is not None else environ._scope["method"]  # type: ignore[index]
         response_headers = response.headers
-        if sends_one_chunk(response, status, method) and (
-            type(response_headers) is _ResponseHeaders or type(response_headers) is Headers
+        if (
+            sends_one_chunk(response, status, method)
+            and type(response_headers) in LISTED_HEADER_CLASSES
         ):
             names = _HEADER_NAMES
             headers: list[tuple[bytes, bytes]] = []

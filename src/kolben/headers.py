@@ -76,3 +76,9 @@ class Headers(_WerkzeugHeaders):
         return set(map(_lowered, self._list)) == set(map(_lowered, other._list))
 
     __hash__ = None
+
+
+#: The header classes whose list of ``(name, value)`` pairs (``_list``) kolben's
+#: one-pass paths read directly: this one and werkzeug's. Anything else an app
+#: assigns to ``response.headers`` (a dict, say) goes through werkzeug's methods.
+LISTED_HEADER_CLASSES = frozenset({Headers, _WerkzeugHeaders})

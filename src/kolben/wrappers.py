@@ -29,7 +29,7 @@ from ._werkzeug_fast import make_request as make_request
 from ._werkzeug_fast import routing_path as routing_path
 from .asgi_environ import KnownEnviron, MadeOnRead
 from .caching import REQUEST_DATA_CACHES, Cache, request_data_cache
-from .headers import Headers as _ResponseHeaders
+from .headers import LISTED_HEADER_CLASSES
 
 # PERF: assigned, not imported (see kolben.globals: a method call on an imported
 # name makes a bound method per call on CPython 3.11).
@@ -430,7 +430,7 @@ class Response(_WerkzeugResponse):
             or status in (204, 304)
             # An app may assign any mapping (``response.headers = {...}``):
             # werkzeug's method makes Headers of it.
-            or (type(headers) is not _ResponseHeaders and type(headers) is not Headers)
+            or type(headers) not in LISTED_HEADER_CLASSES
         ):
             return super().get_wsgi_headers(environ)
         has_length = False
@@ -466,7 +466,7 @@ class Response(_WerkzeugResponse):
         ):
             headers = self.headers
             if sends_one_chunk(self, self._status_code, environ["REQUEST_METHOD"]) and (
-                type(headers) is _ResponseHeaders or type(headers) is Headers
+                type(headers) in LISTED_HEADER_CLASSES
             ):
                 # What get_wsgi_headers passes on as it is (a Content-Length, no
                 # Location), found in the same pass.
