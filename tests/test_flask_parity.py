@@ -272,18 +272,23 @@ def test_middleware_setting_content_length_limits_the_body(
     assert response.text == "DELETE b''"
 
 
+def _get_raising(client_for: t.Callable[..., t.Any], error: Exception) -> t.Any:
+    """``GET /`` of an app whose view raises ``error``."""
+    app = kolben.Kolben(__name__)
+
+    @app.route("/")
+    def index() -> str:
+        raise error
+
+    return client_for(app).get("/")
+
+
 def test_an_http_exception_without_a_code_answers_200(
     client_for: t.Callable[..., t.Any],
 ) -> None:
     """werkzeug's ``get_response`` of an ``HTTPException`` with no code is a
     200 (Flask returns it as the response)."""
-    app = kolben.Kolben(__name__)
-
-    @app.route("/")
-    def index() -> str:
-        raise HTTPException("generic")
-
-    response = client_for(app).get("/")
+    response = _get_raising(client_for, HTTPException("generic"))
     assert response.status_code == 200
     assert b"generic" in response.data
 
@@ -490,13 +495,7 @@ def test_an_http_exception_subclass_without_its_init(
         def get_response(self, environ: t.Any = None, scope: t.Any = None) -> t.Any:
             return kolben.redirect(self.url, 303)
 
-    app = kolben.Kolben(__name__)
-
-    @app.route("/")
-    def index() -> str:
-        raise Redirect303("/elsewhere")
-
-    response = client_for(app).get("/")
+    response = _get_raising(client_for, Redirect303("/elsewhere"))
     assert response.status_code == 303
     assert response.headers["Location"] == "/elsewhere"
 
