@@ -10,6 +10,7 @@ messages, exactly as an ASGI server would deliver it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import typing as t
 from urllib.parse import quote
@@ -81,8 +82,16 @@ def header_names() -> dict[bytes, str]:
 
 class ASGIBridge:
     """A WSGI callable that serves each request through ``app.asgi_app`` on a new
-    event loop (the test's "server loop"), closed with its worker threads after
-    the response."""
+    event loop (the test's "server loop"), run in the test's thread.
+
+    As the WSGI test client reads a streamed body, lazily: the call returns once
+    the response has started, and a body that is still being sent is an
+    iterator driving the loop as it is read (an endless stream, Server-Sent
+    Events, can be read chunk by chunk). Closing it (``response.close()``, or
+    reading it to its end) is the client disconnecting: the app sees
+    ``http.disconnect``, finishes, and the loop is closed. A buffered body is
+    complete, and its loop closed, when the call returns.
+    """
 
     def __init__(self, app: Kolben) -> None:
         self.app = app
@@ -93,72 +102,223 @@ class ASGIBridge:
         # app's attributes (config, json) through it.
         return getattr(self.app, name)
 
-    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
+    def __call__(
+        self, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> t.Iterable[bytes]:
         scope = environ_to_scope(environ)
         stream = environ["wsgi.input"]
         start = stream.tell() if stream.seekable() else None
         body = stream.read()
         if start is not None:
             stream.seek(start)  # a redirect that keeps the method sends it again
-        messages: list[dict[str, t.Any]] = []
-        sent_body = False
-        responded = asyncio.Event()
-
-        async def receive() -> dict[str, t.Any]:
-            # The body, then (as uvicorn does) a disconnect once the response
-            # is complete; until then nothing.
-            nonlocal sent_body
-            if not sent_body:
-                sent_body = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            await responded.wait()
-            return {"type": "http.disconnect"}
-
-        async def send(message: t.MutableMapping[str, t.Any]) -> None:
-            messages.append(dict(message))
-            if message["type"] == "http.response.body" and not message.get("more_body", False):
-                responded.set()
-
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            asyncio.run(self.app.asgi_app(scope, receive, send))
+            exchange = _Exchange(self.app, scope, body)
         else:
             # A request made from an ``async def`` view (its loop is busy until
-            # this returns): served on a loop of its own in another thread.
+            # this returns): served whole on a loop of its own in another thread.
+            exchange = _Exchange(self.app, scope, body, in_thread=True)
+        status, headers = exchange.start()
+        # Header names as the app wrote them, as the WSGI door's test client
+        # shows them (tests written for Flask compare "Set-Cookie" exactly).
+        names = header_names()
+        start_response(
+            f"{status} {HTTP_STATUS_CODES.get(status, 'UNKNOWN').upper()}",
+            [(names.get(k) or k.decode("latin-1"), v.decode("latin-1")) for k, v in headers],
+        )
+        if exchange.finished:
+            return exchange.chunks
+        return _StreamedBody(exchange)
+
+
+class _Exchange:
+    """One request served through the ASGI door on a loop of its own: the
+    ``receive`` and ``send`` of a server, the messages the app sent so far, and
+    the driving of the loop."""
+
+    def __init__(
+        self, app: Kolben, scope: dict[str, t.Any], body: bytes, in_thread: bool = False
+    ) -> None:
+        self.app = app
+        self.scope = scope
+        self.body = body
+        self.in_thread = in_thread
+        self.sent_body = False
+        self.status: int | None = None
+        self.headers: list[tuple[bytes, bytes]] = []
+        #: Body chunks sent and not yet read (not the empty one that ends a
+        #: stream, which the WSGI door's iterable doesn't have).
+        self.chunks: list[bytes] = []
+        self.complete = False  # the last body message was sent
+        self.finished = False  # the app returned and the loop is closed
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.task: asyncio.Task[None] | None = None
+        self.progress: asyncio.Event | None = None
+        self.disconnect: asyncio.Event | None = None
+
+    async def receive(self) -> dict[str, t.Any]:
+        # The body, then (as uvicorn does) a disconnect once the response is
+        # complete or the client went away; until then nothing.
+        if not self.sent_body:
+            self.sent_body = True
+            return {"type": "http.request", "body": self.body, "more_body": False}
+        assert self.disconnect is not None
+        await self.disconnect.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(self, message: t.MutableMapping[str, t.Any]) -> None:
+        assert self.progress is not None and self.disconnect is not None
+        kind = message["type"]
+        if kind == "http.response.start":
+            self.status = int(message["status"])
+            self.headers = list(message.get("headers", ()))
+        elif kind == "http.response.body":
+            if self.status is None:
+                raise RuntimeError(
+                    f"'http.response.body' sent before 'http.response.start': {message!r}"
+                )
+            if message.get("body"):
+                self.chunks.append(bytes(message["body"]))
+            if not message.get("more_body", False):
+                self.complete = True
+                self.disconnect.set()
+        self.progress.set()
+
+    async def _serve(self) -> None:
+        assert self.progress is not None
+        try:
+            await self.app.asgi_app(self.scope, self.receive, self.send)
+        finally:
+            self.progress.set()
+
+    def start(self) -> tuple[int, list[tuple[bytes, bytes]]]:
+        """Serve until the response has started; return its status and headers.
+        A response complete by then is finished (the app returned, the loop
+        closed); a streamed one is left to :meth:`next_chunk` and :meth:`close`."""
+        # (an Event binds to the loop that first waits on it)
+        self.progress = asyncio.Event()
+        self.disconnect = asyncio.Event()
+        if self.in_thread:
             failure: list[BaseException] = []
 
             def serve() -> None:
                 try:
-                    asyncio.run(self.app.asgi_app(scope, receive, send))
+                    asyncio.run(self._serve())
                 except BaseException as e:  # re-raised in the caller's thread
                     failure.append(e)
 
             thread = threading.Thread(target=serve, name="kolben-asgi-test-request")
             thread.start()
             thread.join()
+            self.finished = True
             if failure:
                 raise failure[0]
-        start = messages[0]
-        assert start["type"] == "http.response.start", messages
-        status = int(start["status"])
-        # Header names as the app wrote them, as the WSGI door's test client
-        # shows them (tests written for Flask compare "Set-Cookie" exactly).
-        names = header_names()
-        start_response(
-            f"{status} {HTTP_STATUS_CODES.get(status, 'UNKNOWN').upper()}",
-            [
-                (names.get(k) or k.decode("latin-1"), v.decode("latin-1"))
-                for k, v in start["headers"]
-            ],
-        )
-        # The chunks the app sent (not the empty one that ends a stream, which
-        # the WSGI door's iterable doesn't have).
-        return [
-            m["body"]
-            for m in messages[1:]
-            if m["type"] == "http.response.body" and m.get("body")
-        ]
+        else:
+            self.loop = asyncio.new_event_loop()
+            self.task = self.loop.create_task(self._serve())
+            try:
+                self._drive(lambda: self.status is not None)
+                if self.complete and not self.task.done():
+                    # A complete response: what is left is the app's own ending.
+                    self._drive(lambda: False)
+            except BaseException:
+                self.close()
+                raise
+            if self.task.done():
+                self._finish()
+        if self.status is None:
+            raise RuntimeError("The app returned without sending 'http.response.start'.")
+        return self.status, self.headers
+
+    def _drive(self, enough: t.Callable[[], bool]) -> None:
+        """Run the loop until ``enough()`` or the app returned."""
+        loop, task = self.loop, self.task
+        assert loop is not None and task is not None
+        asyncio.set_event_loop(loop)
+        while not task.done() and not enough():
+            assert self.progress is not None
+            self.progress.clear()
+            waiter = loop.create_task(self.progress.wait())
+            loop.run_until_complete(
+                asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            )
+            if not waiter.done():
+                waiter.cancel()
+                loop.run_until_complete(asyncio.gather(waiter, return_exceptions=True))
+        if task.done():
+            self._finish()
+
+    def next_chunk(self) -> bytes | None:
+        """The next body chunk, served as needed; None at the end."""
+        while not self.chunks:
+            if self.finished or self.complete:
+                if not self.finished:
+                    self._drive(lambda: False)
+                return None
+            self._drive(lambda: bool(self.chunks) or self.complete)
+        return self.chunks.pop(0)
+
+    def close(self) -> None:
+        """The client goes away: the app is told (``http.disconnect``) and
+        served until it returns; then the loop is closed."""
+        if self.finished or self.loop is None:
+            return
+        if self.disconnect is not None:
+            self.disconnect.set()
+        self._drive(lambda: False)
+
+    def _finish(self) -> None:
+        """Close the loop as ``asyncio.run`` does; raise what the app raised."""
+        if self.finished:
+            return
+        self.finished = True
+        loop, task = self.loop, self.task
+        assert loop is not None and task is not None
+        try:
+            pending = [other for other in asyncio.all_tasks(loop) if other is not task]
+            for other in pending:
+                other.cancel()
+            if pending:
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.run_until_complete(loop.shutdown_default_executor())
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()
+        task.result()  # the app's exception, raised in the test
+
+
+class _StreamedBody:
+    """The body of a response still being sent: read, it serves the request
+    further; closed, the client disconnects (see :class:`ASGIBridge`)."""
+
+    def __init__(self, exchange: _Exchange) -> None:
+        self._exchange = exchange
+
+    def __iter__(self) -> _StreamedBody:
+        return self
+
+    def __next__(self) -> bytes:
+        chunk = self._exchange.next_chunk()
+        if chunk is None:
+            raise StopIteration
+        return chunk
+
+    def close(self) -> None:
+        self._exchange.close()
+
+    def __del__(self) -> None:
+        # A response dropped unread and unclosed: the client went away. (Under
+        # a running loop, another test's, this loop can't be run: left as is.)
+        exchange = self._exchange
+        if exchange.finished or exchange.loop is None:
+            return
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            with contextlib.suppress(BaseException):
+                exchange.close()
 
 
 class KolbenASGIClient(KolbenClient):
