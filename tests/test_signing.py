@@ -83,6 +83,24 @@ def test_tampered_tokens_raise_bad_signature(
         app.tokens.loads(tamper(token), salt="s")
 
 
+@pytest.mark.parametrize(
+    "token",
+    [2_000_000_000, 10**15, -1, 0, 1.5, None, {"a": 1}, ["x"], True],
+    ids=["int-huge", "int-too-big", "negative", "zero", "float", "none", "dict", "list", "bool"],
+)
+def test_a_token_that_is_not_text_raises_bad_signature(app: kolben.Kolben, token: t.Any) -> None:
+    # What a view passing a JSON value straight to loads() gets from a client:
+    # BadSignature, without allocating (bytes(2_000_000_000) would).
+    with pytest.raises(BadSignature, match="a str or bytes was expected"):
+        app.tokens.loads(token, salt="s")
+
+
+def test_a_token_as_bytes_or_bytearray_is_read(app: kolben.Kolben) -> None:
+    token = app.tokens.dumps({"user": 1}, salt="s")
+    assert app.tokens.loads(token.encode(), salt="s") == {"user": 1}
+    assert app.tokens.loads(bytearray(token.encode()), salt="s") == {"user": 1}
+
+
 _B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 

@@ -50,7 +50,16 @@ def _check_canonical(token: str | bytes) -> bytes:
     those bits would verify as the same token. An app that records used tokens
     (single-use links) must not see two spellings of one token.
     """
-    raw = token.encode("utf-8", "replace") if isinstance(token, str) else bytes(token)
+    if isinstance(token, str):
+        raw = token.encode("utf-8", "replace")
+    elif isinstance(token, (bytes, bytearray, memoryview)):
+        raw = bytes(token)
+    else:
+        # ``bytes(n)`` of an int from a JSON body would allocate n bytes (or
+        # raise a MemoryError or ValueError: a 500); a dict a TypeError.
+        raise BadSignature(
+            f"The token is malformed: a str or bytes was expected, got {type(token).__name__}."
+        )
     match = _TOKEN_SHAPE.fullmatch(raw)
     if match is None:
         raise BadSignature("The token is malformed: not payload.timestamp.signature.")
