@@ -659,3 +659,140 @@ def test_signature_has_one_spelling(rclient: KolbenClient) -> None:
     for twin in twins:
         rclient.set_cookie("session", twin)
         assert rclient.get("/get").json == {"data": {}, "new": True}
+
+
+# -- a log-out in a concurrent request stays a log-out ------------------------------------
+
+
+def _add_race_views(app: kolben.Kolben) -> None:
+    """Views that, while they run, have the session's record deleted as a
+    log-out in a concurrent request would (the store's own delete)."""
+
+    def logged_out_meanwhile() -> None:
+        interface = t.cast(ServerSideSessionInterface, app.session_interface)
+        sid = t.cast(ServerSideSession, session._get_current_object()).sid
+        assert sid is not None
+        interface.get_store(app).delete(sid)
+
+    @app.get("/race/read")
+    def race_read() -> str:
+        user = str(session.get("user"))
+        logged_out_meanwhile()
+        return user
+
+    @app.get("/race/write")
+    def race_write() -> str:
+        user = str(session.get("user"))
+        logged_out_meanwhile()
+        session["seen"] = "yes"
+        return user
+
+    @app.get("/race/aread")
+    async def race_aread() -> str:
+        user = str(session.get("user"))
+        logged_out_meanwhile()
+        return user
+
+    @app.get("/race/awrite")
+    async def race_awrite() -> str:
+        user = str(session.get("user"))
+        logged_out_meanwhile()
+        session["seen"] = "yes"
+        return user
+
+
+@pytest.fixture(params=["memory", pytest.param("redis", marks=needs_redis)])
+def race_client(
+    request: pytest.FixtureRequest,
+    app: kolben.Kolben,
+    prefix: str,
+    client_for: t.Callable[..., KolbenClient],
+) -> KolbenClient:
+    if request.param == "redis":
+        app.config.update(
+            SESSION_BACKEND="redis", SESSION_REDIS_URL=redis_env.URL, SESSION_KEY_PREFIX=prefix
+        )
+    else:
+        app.config.update(SESSION_BACKEND="memory")
+    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=1)
+    add_views(app)
+    _add_race_views(app)
+    return client_for(app)
+
+
+@pytest.mark.parametrize("view", ["read", "aread"])
+def test_a_request_in_flight_does_not_bring_back_a_deleted_session(
+    race_client: KolbenClient, view: str
+) -> None:
+    # A permanent session read (not changed) by a request is refreshed at its end
+    # (SESSION_REFRESH_EACH_REQUEST): that refresh must not recreate a record
+    # a log-out deleted meanwhile, or a copied cookie outlives the log-out.
+    race_client.get("/permanent")
+    race_client.get("/login/ada")
+    assert race_client.get("/get").json["data"]["user"] == "ada"
+    assert race_client.get(f"/race/{view}").text == "ada"
+    assert race_client.get("/get").json["data"] == {}
+
+
+@pytest.mark.parametrize("view", ["write", "awrite"])
+def test_a_changed_session_is_not_written_back_over_a_log_out(
+    race_client: KolbenClient, view: str
+) -> None:
+    race_client.get("/login/ada")
+    assert race_client.get(f"/race/{view}").text == "ada"
+    assert race_client.get("/get").json["data"] == {}
+
+
+def test_a_new_session_is_still_stored(race_client: KolbenClient) -> None:
+    race_client.get("/set/a/b")
+    assert race_client.get("/get").json["data"] == {"a": "b"}
+    race_client.get("/set/c/d")  # a change of a stored session is written
+    assert race_client.get("/get").json["data"] == {"a": "b", "c": "d"}
+
+
+# -- a log-in moves the session to a new id by itself -------------------------------------
+
+
+def _add_login_views(app: kolben.Kolben) -> None:
+    @app.get("/plain-login/<key>/<user>")
+    def plain_login(key: str, user: str) -> str:
+        # What flask_login.login_user() and the tutorial's login view do: set
+        # the user's id, no regenerate().
+        session[key] = user
+        return "logged in"
+
+
+@pytest.mark.parametrize("key", ["_user_id", "user_id"])
+def test_a_log_in_without_regenerate_gets_a_new_id(
+    race_client: KolbenClient, app: kolben.Kolben, key: str
+) -> None:
+    _add_login_views(app)
+    # The attacker's own session id, planted in the victim's browser.
+    race_client.get("/set/theme/dark")
+    planted = race_client.get_cookie("session")
+    assert planted is not None
+    race_client.get(f"/plain-login/{key}/victim")
+    after = race_client.get_cookie("session")
+    assert after is not None and after.value != planted.value
+    assert race_client.get("/get").json["data"] == {"theme": "dark", key: "victim"}
+    # The planted id leads nowhere now.
+    race_client.set_cookie("session", planted.value)
+    assert race_client.get("/get").json["data"] == {}
+
+
+def test_a_change_of_other_keys_keeps_the_id(race_client: KolbenClient, app: kolben.Kolben) -> None:
+    _add_login_views(app)
+    race_client.get("/plain-login/_user_id/ada")
+    cookie = race_client.get_cookie("session")
+    race_client.get("/set/theme/dark")
+    race_client.get("/plain-login/_user_id/ada")  # the same user again
+    assert race_client.get_cookie("session").value == cookie.value  # type: ignore[union-attr]
+
+
+def test_regenerate_keys_can_be_turned_off(race_client: KolbenClient, app: kolben.Kolben) -> None:
+    app.config["SESSION_REGENERATE_KEYS"] = ()
+    _add_login_views(app)
+    race_client.get("/set/theme/dark")
+    planted = race_client.get_cookie("session")
+    race_client.get("/plain-login/_user_id/victim")
+    assert race_client.get_cookie("session").value == planted.value  # type: ignore[union-attr]

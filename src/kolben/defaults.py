@@ -54,6 +54,9 @@ DEFAULT_CONFIG: dict[str, t.Any] = {
     "SESSION_KEY_PREFIX": "kolben:session:",
     "SESSION_MEMORY_MAX_ENTRIES": 10_000,
     "SESSION_REDIS_MAX_CONNECTIONS": 32,
+    # Server-side sessions move to a new id when one of these keys changes (a
+    # log-in): Flask-Login's and the tutorial's user id.
+    "SESSION_REGENERATE_KEYS": ("_user_id", "user_id"),
     "WEBSOCKET_MAX_MESSAGE_SIZE": 1024 * 1024,
     "ASGI_WORKER_THREADS": None,
     # Keep parsed Cookie headers and verified session cookies per app, between

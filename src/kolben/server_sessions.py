@@ -117,8 +117,9 @@ class SessionUnavailable(ServiceUnavailable):
 class SessionStore(abc.ABC):
     """Where :class:`ServerSideSessionInterface` keeps session records: bytes by id.
 
-    Implement :meth:`load`, :meth:`save` and :meth:`delete` (and :meth:`touch` if
-    the store can extend a record's life without rewriting it). Raise
+    Implement :meth:`load`, :meth:`save` and :meth:`delete`, and :meth:`replace`
+    as one operation if the store can (the default loads, then saves); :meth:`touch`
+    if the store can extend a record's life without rewriting it. Raise
     :exc:`SessionUnavailable` when the store cannot be reached; return None from
     :meth:`load` for an id it does not hold (or holds expired).
 
@@ -153,9 +154,19 @@ class SessionStore(abc.ABC):
     def delete(self, *sids: str) -> None:
         """Delete the records of ``sids`` (unknown ids are ignored)."""
 
+    def replace(self, sid: str, data: bytes, ttl: int) -> None:
+        """Store ``data`` under ``sid`` for ``ttl`` seconds only if ``sid`` still has
+        a record: a session loaded by a request is written back this way, so a
+        record deleted meanwhile (a log-out in a concurrent request, which clears
+        the session) stays deleted. The default loads, then saves: a store that
+        can do it in one operation should (Redis: ``SET ... XX``)."""
+        if self.load(sid) is not None:
+            self.save(sid, data, ttl)
+
     def touch(self, sid: str, data: bytes, ttl: int) -> None:
-        """Keep the unchanged record ``data`` of ``sid`` for ``ttl`` more seconds."""
-        self.save(sid, data, ttl)
+        """Keep the unchanged record ``data`` of ``sid`` for ``ttl`` more seconds,
+        if it is still stored (by default :meth:`replace`)."""
+        self.replace(sid, data, ttl)
 
     def close(self) -> None:  # noqa: B027 - optional hook, nothing to do by default
         """Release connections; the default does nothing."""
@@ -183,10 +194,21 @@ class SessionStore(abc.ABC):
         else:
             await asyncio.to_thread(self.delete, *sids)
 
-    async def atouch(self, sid: str, data: bytes, ttl: int) -> None:
-        """:meth:`touch`, awaitable on the event loop (by default :meth:`asave`)."""
+    async def areplace(self, sid: str, data: bytes, ttl: int) -> None:
+        """:meth:`replace`, awaitable on the event loop (by default the store's own
+        :meth:`replace` inline, or :meth:`aload` then :meth:`asave`)."""
         if self.has_async_io:
-            await self.asave(sid, data, ttl)
+            if type(self).replace is not SessionStore.replace:
+                self.replace(sid, data, ttl)  # its own, doing no I/O
+            elif await self.aload(sid) is not None:
+                await self.asave(sid, data, ttl)
+        else:
+            await asyncio.to_thread(self.replace, sid, data, ttl)
+
+    async def atouch(self, sid: str, data: bytes, ttl: int) -> None:
+        """:meth:`touch`, awaitable on the event loop (by default :meth:`areplace`)."""
+        if self.has_async_io:
+            await self.areplace(sid, data, ttl)
         else:
             await asyncio.to_thread(self.touch, sid, data, ttl)
 
@@ -200,6 +222,7 @@ _STORE_ASYNC_PAIRS = (
     ("load", "aload"),
     ("save", "asave"),
     ("delete", "adelete"),
+    ("replace", "areplace"),
     ("touch", "atouch"),
 )
 
@@ -258,6 +281,18 @@ class MemorySessionStore(SessionStore):
                 " use SESSION_BACKEND = 'redis' in production.",
                 self.max_entries,
             )
+
+    def replace(self, sid: str, data: bytes, ttl: int) -> None:
+        with self._lock:
+            entry = self._records.get(sid)
+            if entry is None:
+                return  # deleted meanwhile (or dropped): stays so
+            now = time.monotonic()
+            if entry[0] <= now:
+                del self._records[sid]
+                return
+            self._records[sid] = (now + ttl, data)
+            self._records.move_to_end(sid)
 
     def delete(self, *sids: str) -> None:
         with self._lock:
@@ -397,9 +432,15 @@ class RedisSessionStore(SessionStore):
         except self._errors as e:
             raise self._unavailable("save", e) from e
 
+    def replace(self, sid: str, data: bytes, ttl: int) -> None:
+        # SET ... XX: a record deleted meanwhile (a log-out) is not brought back.
+        try:
+            self.client.set(self.key_prefix + sid, data, ex=ttl, xx=True)
+        except self._errors as e:
+            raise self._unavailable("save", e) from e
+
     def touch(self, sid: str, data: bytes, ttl: int) -> None:
-        # SET rather than EXPIRE: also brings back a record that expired meanwhile.
-        self.save(sid, data, ttl)
+        self.replace(sid, data, ttl)
 
     def delete(self, *sids: str) -> None:
         if not sids:
@@ -436,8 +477,17 @@ class RedisSessionStore(SessionStore):
         except self._errors as e:
             raise self._unavailable("save", e) from e
 
+    async def areplace(self, sid: str, data: bytes, ttl: int) -> None:
+        try:
+            client = self._loop_client()
+            if client is None:
+                client = await self._new_loop_client()
+            await client.set(self.key_prefix + sid, data, ex=ttl, xx=True)
+        except self._errors as e:
+            raise self._unavailable("save", e) from e
+
     async def atouch(self, sid: str, data: bytes, ttl: int) -> None:
-        await self.asave(sid, data, ttl)
+        await self.areplace(sid, data, ttl)
 
     async def adelete(self, *sids: str) -> None:
         if not sids:
@@ -620,6 +670,9 @@ class ServerSideSession(SecureCookieSession):
         self.new = sid is None
         #: Ids whose records the next save deletes.
         self.discarded: list[str] = []
+        #: The data as it was loaded (the save compares the keys that name the
+        #: user with it: ``SESSION_REGENERATE_KEYS``).
+        self.loaded: t.Mapping[str, t.Any] = initial if (sid is not None and initial) else {}
 
     def regenerate(self) -> None:
         """Move the session to a new id: the data is kept, the old record is deleted
@@ -931,6 +984,12 @@ class ServerSideSessionInterface(SessionInterface):
                 delete.append(session.sid)
                 session.sid = None
             return _SavePlan(delete, cookie=_DELETE_COOKIE)
+        if session.sid is not None and session.modified and self._identity_changed(app, session):
+            # A log-in (or a change of user) in a session loaded from the store:
+            # a new id, as regenerate() gives, against session fixation.
+            session.regenerate()
+            delete.extend(session.discarded)
+            session.discarded.clear()
         new_id = session.sid is None
         set_cookie = new_id or self.should_set_cookie(app, session)
         if not (set_cookie or session.modified):
@@ -949,8 +1008,19 @@ class ServerSideSessionInterface(SessionInterface):
             data=self.serializer.dumps(dict(session)).encode("utf-8"),
             ttl=self.get_record_ttl(app),
             touch=not (session.modified or new_id),
+            stored=not new_id,
             cookie=cookie,
         )
+
+    @staticmethod
+    def _identity_changed(app: Kolben, session: ServerSideSession) -> bool:
+        """Whether a key of ``SESSION_REGENERATE_KEYS`` (the user's id) changed
+        since the session was loaded."""
+        keys = app.config.get("SESSION_REGENERATE_KEYS") or ()
+        if isinstance(keys, str):
+            keys = (keys,)
+        loaded = session.loaded
+        return any(session.get(key, _ABSENT) != loaded.get(key, _ABSENT) for key in keys)
 
     def _send_cookie(
         self,
@@ -999,6 +1069,9 @@ class ServerSideSessionInterface(SessionInterface):
         )
 
 
+# A key missing from a session (compared by _identity_changed).
+_ABSENT = object()
+
 # The cookie value of a _SavePlan that deletes the cookie.
 _DELETE_COOKIE = "\x00delete"
 
@@ -1008,7 +1081,7 @@ class _SavePlan:
     to send once they succeeded: records to delete first, then the record to write
     (or to keep, ``touch``)."""
 
-    __slots__ = ("cookie", "data", "delete", "sid", "touch", "ttl")
+    __slots__ = ("cookie", "data", "delete", "sid", "stored", "touch", "ttl")
 
     def __init__(
         self,
@@ -1018,6 +1091,7 @@ class _SavePlan:
         data: bytes = b"",
         ttl: int = 0,
         touch: bool = False,
+        stored: bool = False,
         cookie: str | None = None,
     ) -> None:
         self.delete = delete
@@ -1025,6 +1099,9 @@ class _SavePlan:
         self.data = data
         self.ttl = ttl
         self.touch = touch
+        #: The record was loaded by this request: written back only if it is
+        #: still stored (:meth:`SessionStore.replace`), else made.
+        self.stored = stored
         #: The signed id to set, ``_DELETE_COOKIE``, or None to leave the cookie.
         self.cookie = cookie
 
@@ -1034,6 +1111,8 @@ class _SavePlan:
         if self.sid is not None:
             if self.touch:
                 store.touch(self.sid, self.data, self.ttl)
+            elif self.stored:
+                store.replace(self.sid, self.data, self.ttl)
             else:
                 store.save(self.sid, self.data, self.ttl)
 
@@ -1043,6 +1122,8 @@ class _SavePlan:
         if self.sid is not None:
             if self.touch:
                 await store.atouch(self.sid, self.data, self.ttl)
+            elif self.stored:
+                await store.areplace(self.sid, self.data, self.ttl)
             else:
                 await store.asave(self.sid, self.data, self.ttl)
 
