@@ -704,6 +704,52 @@ def test_large_chunked_body_is_reassembled(app, view_kind):
     assert conn.json["data"] == b"".join(chunks).decode("latin-1")
 
 
+def _big_chunks() -> list[bytes]:
+    return [b"x" * (512 * 1024)] * 20  # 10 MiB, sent chunked
+
+
+def test_a_sync_view_that_ignores_a_large_body_does_not_receive_it(app):
+    # No MAX_CONTENT_LENGTH (the default): the door receives the first MiB
+    # before the view's worker thread runs, not the whole body (a client could
+    # otherwise fill the disk through any POST route).
+    @app.post("/ignore")
+    def ignore():
+        return "did not read"
+
+    scope = http_scope("/ignore", method="POST", headers=[("Content-Type", "text/plain")])
+    conn = call(app, scope, Connection(body_messages(*_big_chunks())))
+    assert conn.status == 200
+    assert conn.body == b"did not read"
+    assert conn.receive_calls <= 3
+
+
+def test_a_limit_lowered_by_a_hook_applies_before_the_body_is_received(app):
+    @app.before_request
+    def limit():
+        request.max_content_length = 1000
+
+    @app.post("/data")
+    def data():
+        return str(len(request.get_data()))
+
+    scope = http_scope("/data", method="POST", headers=[("Content-Type", "text/plain")])
+    conn = call(app, scope, Connection(body_messages(*_big_chunks())))
+    assert conn.status == 413
+    assert conn.receive_calls <= 3
+
+
+def test_a_sync_view_reads_a_large_body_past_what_was_received_first(app):
+    @app.post("/size")
+    def size():
+        return str(len(request.get_data()))
+
+    scope = http_scope("/size", method="POST", headers=[("Content-Type", "text/plain")])
+    conn = call(app, scope, Connection(body_messages(*_big_chunks())))
+    assert conn.status == 200
+    assert conn.body == str(10 * 1024 * 1024).encode()
+    assert conn.receive_calls == 20
+
+
 # -- body limits ----------------------------------------------------------------------
 
 

@@ -106,12 +106,13 @@ class LazyBody(io.RawIOBase):
     dropped with the connection), and neither does a request whose user code
     runs on the loop only, unless it reads the body.
 
-    - Before sync code may read it in a worker thread, the door receives it on
-      the loop (:meth:`before_thread_step`: the whole body for a matched view,
-      spooled and up to ``MAX_CONTENT_LENGTH``), so a worker thread never waits
-      for the client. Only a view marked :func:`kolben.stream_request_body`
-      (or sync code reading past what was received for a 404) asks the event
-      loop for each chunk from its thread, as it is needed.
+    - Before sync code may read it in a worker thread, the door receives the
+      first :data:`THREAD_PREFILL_LIMIT` bytes on the loop
+      (:meth:`before_thread_step`; up to ``MAX_CONTENT_LENGTH``), so a worker
+      thread never waits for a client sending a form or a JSON body. Sync code
+      reading further (a large upload), and a view marked
+      :func:`kolben.stream_request_body`, asks the event loop for each chunk
+      from its thread, as it is needed: a body nobody reads is never received.
     - Before ``async def`` user code runs on the loop, where a blocking read is
       impossible, the door receives the body (:meth:`fill`): spooled to a
       temporary file past :data:`SPOOL_THRESHOLD` bytes, and no further than
@@ -325,14 +326,18 @@ class LazyBody(io.RawIOBase):
 
     async def before_thread_step(self) -> None:
         """What the driver awaits before a worker-thread step (in the request's
-        context): the body is received now, on the loop, if sync code may read
-        it, so that a worker thread never waits for the client (a few clients
-        that send a body slowly, or not at all, would otherwise hold every
-        worker thread).
+        context): what sync code is likely to read of the body is received now,
+        on the loop, so that a worker thread doesn't wait for a client sending
+        a form or a JSON body (a few clients that send a body slowly, or not at
+        all, would otherwise hold every worker thread).
 
-        - A view matched and not marked ``stream_request_body``: the whole body
-          (up to ``MAX_CONTENT_LENGTH``, spooled to a temporary file past
-          :data:`SPOOL_THRESHOLD`), as Django's ASGI handler receives it.
+        - A view matched and not marked ``stream_request_body``: the first
+          :data:`THREAD_PREFILL_LIMIT` bytes (up to ``MAX_CONTENT_LENGTH``; none
+          for a declared ``Content-Length`` over that). The view's worker thread
+          reads the rest from the client as it needs it, with the request's own
+          ``max_content_length`` (a ``before_request`` hook may lower it)
+          enforced: a client can't make the door store a body the view never
+          reads, nor more than the view allows.
         - No view matched (a 404 or 405): the first :data:`ASYNC_HOOK_BODY_LIMIT`
           bytes, for hooks and error handlers that read a small body; nobody
           makes the door receive a large body that no view wants.
@@ -347,7 +352,7 @@ class LazyBody(io.RawIOBase):
         if getattr(view, "stream_request_body", False):
             await self.prefetch()
         else:
-            await self.fill()
+            await self.fill(THREAD_PREFILL_LIMIT)
 
     async def _fill_unmatched(self, ctx: t.Any) -> None:
         """Receive the first :data:`ASYNC_HOOK_BODY_LIMIT` bytes of a request that
@@ -391,6 +396,11 @@ class LazyBody(io.RawIOBase):
 #: request whose view is sync (or that matched none): reading further on the
 #: loop is a 413 (a sync view reads the rest in its worker thread).
 ASYNC_HOOK_BODY_LIMIT = 1024 * 1024
+
+#: The most of a body received on the loop before a sync view's worker-thread
+#: step: forms and JSON bodies are there when the view reads them; the rest of
+#: a larger body is read from the client by the worker thread, as it is read.
+THREAD_PREFILL_LIMIT = 1024 * 1024
 
 
 async def _serve_http(app: Kolben, scope: Scope, receive: Receive, send: Send) -> None:
