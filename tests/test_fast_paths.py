@@ -986,26 +986,29 @@ def test_converters_run_once_inside_the_contexts(app, client, kind):
     assert calls == ["/u/ada"]
 
 
-def test_adapter_cache_remembers_matches_of_its_own_adapters_only():
-    from kolben.routing import AdapterCache, Map, Rule
+def test_adapter_cache_remembers_matches_per_origin_path_and_method():
+    from kolben.routing import MAX_CACHED_HOST, AdapterCache, Map, Rule
 
     url_map = Map([Rule("/a", endpoint="a")])
     cache = AdapterCache()
-    held = url_map.bind("example.com")
-    other = url_map.bind("example.com")
-    cache.put(("key",), held)
     rule = next(iter(url_map.iter_rules()))
-    cache.remember(held, "/a", "GET", rule)
-    cache.remember(other, "/a", "GET", rule)  # not one of the cache's: ignored
-    assert cache.matched(held, "/a", "GET") is rule
+    origin = ("example.com", None, None, "http", "", ())
+    other = ("other.example", None, None, "http", "", ())
+    cache.remember(origin, "/a", "GET", rule)
+    assert cache.matched(origin, "/a", "GET") is rule
     assert cache.matched(other, "/a", "GET") is None
+    assert cache.matched(origin, "/a", "POST") is None
+    # A Host header too long to keep: bound and matched for its request only.
+    huge = ("h" * (MAX_CACHED_HOST + 1), None, None, "http", "", ())
+    cache.remember(huge, "/a", "GET", rule)
+    assert cache.matched(huge, "/a", "GET") is None
     cache.forget_matches()
-    assert cache.matched(held, "/a", "GET") is None
+    assert cache.matched(origin, "/a", "GET") is None
     for i in range(AdapterCache.matches_size + 1):
-        cache.remember(held, "/a", f"M{i}", rule)
-    assert cache.matched(held, "/a", "M0") is None  # bounded
+        cache.remember(origin, "/a", f"M{i}", rule)
+    assert cache.matched(origin, "/a", "M0") is None  # bounded
     cache.clear()
-    assert cache.matched(held, "/a", f"M{AdapterCache.matches_size}") is None
+    assert cache.matched(origin, "/a", f"M{AdapterCache.matches_size}") is None
 
 
 #: The modules whose code calls the context variables' methods on every request.

@@ -12,7 +12,12 @@ from werkzeug.test import create_environ
 import kolben
 from helpers import RUNNING_ON_FLASK
 from kolben import request
-from kolben._werkzeug_fast import EMPTY_PATH_INFO, _fast_request_classes, make_request
+from kolben._werkzeug_fast import (
+    EMPTY_PATH_INFO,
+    HEADERS_ON_READ,
+    _fast_request_classes,
+    make_request,
+)
 
 pytestmark = pytest.mark.skipif(RUNNING_ON_FLASK, reason="kolben's own fast path")
 
@@ -61,7 +66,9 @@ ENVIRONS = [
 def test_fast_constructor_builds_what_the_constructor_builds(environ):
     fast = make_request(kolben.Request, dict(environ))
     slow = kolben.Request(dict(environ))
-    assert _fast_request_classes.lookup(kolben.Request) is True
+    # kolben's Request: built fast, its headers made when first read.
+    assert _fast_request_classes.lookup(kolben.Request) == HEADERS_ON_READ
+    assert "headers" not in vars(fast)
     assert_same(fast, slow)
 
 
@@ -92,7 +99,7 @@ def test_subclass_with_its_own_init_is_constructed_normally():
 
     req = make_request(TracingRequest, create_environ("/x"))
     assert req.traced is True
-    assert _fast_request_classes.lookup(TracingRequest) is False
+    assert _fast_request_classes.lookup(TracingRequest) == 0
 
 
 def test_attribute_setters_of_a_subclass_still_run():
@@ -132,4 +139,43 @@ def test_class_whose_new_needs_the_environ_is_constructed_normally():
     req = make_request(Pooled, create_environ("/x"))
     assert req.pooled == "/x"
     assert req.path == "/x"
-    assert _fast_request_classes.lookup(Pooled) is False
+    assert _fast_request_classes.lookup(Pooled) == 0
+
+
+def test_headers_are_made_when_first_read(app: kolben.Kolben) -> None:
+    # PERF: a request built from an environ makes its headers view on first
+    # read; the view is the same as the constructor's, and kept.
+    environ = create_environ("/", headers={"X-Token": "abc", "Accept": "text/html"})
+    fast = make_request(kolben.Request, dict(environ))
+    assert "headers" not in vars(fast)
+    headers = fast.headers
+    assert headers is fast.headers
+    assert list(headers) == list(kolben.Request(dict(environ)).headers)
+    assert fast.headers["X-Token"] == "abc"
+    # Assigned, as werkzeug allows: the instance's own.
+    fast.headers = replaced = type(headers)({"HTTP_X": "1"})  # type: ignore[misc]
+    assert fast.headers is replaced
+
+
+def test_a_werkzeug_request_class_gets_its_headers_from_the_constructor_steps() -> None:
+    from werkzeug.wrappers import Request as WerkzeugRequest
+
+    class Plain(WerkzeugRequest):
+        pass
+
+    req = make_request(Plain, dict(create_environ("/", headers={"X-A": "1"})))
+    assert "headers" in vars(req)
+    assert req.headers["X-A"] == "1"
+
+
+def test_headers_read_in_a_view_and_after_the_request(app: kolben.Kolben, client) -> None:
+    seen = []
+
+    @app.route("/")
+    def index() -> str:
+        seen.append(request._get_current_object())
+        return request.headers.get("X-Token", "none")
+
+    assert client.get("/", headers={"X-Token": "abc"}).text == "abc"
+    assert client.get("/").text == "none"
+    assert seen[0].headers["X-Token"] == "abc"  # after the context was popped

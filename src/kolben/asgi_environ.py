@@ -273,10 +273,15 @@ def can_make_lazily(scope: ft.ASGIScope, known: dict[str, str]) -> bool:
 
 class MadeOnRead:
     """``environ`` or ``headers`` of a request made by :func:`scope_request`: both
-    made on the first read of either, then kept in the instance (which a request
-    built from an environ has from the start, so it never gets here)."""
+    made on the first read of either, then kept in the instance. A request built
+    from an environ has its environ from the start, and its ``headers`` are made
+    here from it when first read (:func:`kolben._werkzeug_fast.make_request`)."""
 
     __slots__ = ("name",)
+
+    #: ``headers`` of a request built from an environ without them
+    #: (kolben._werkzeug_fast.make_request) is made from its environ here.
+    makes_headers_from_environ = True
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -286,6 +291,11 @@ class MadeOnRead:
             return self
         scope = obj._scope
         if scope is None:
+            state = obj.__dict__
+            if self.name == "headers" and "environ" in state:
+                # A request made from an environ: its headers view, made once.
+                headers = state["headers"] = EnvironHeaders(state["environ"])
+                return headers
             raise AttributeError(f"{type(obj).__name__!r} object has no attribute {self.name!r}")
         environ = build_environ(scope, io.BytesIO())
         state = obj.__dict__
@@ -338,7 +348,7 @@ def _check_scope_requests(cls: type[t.Any]) -> bool:
     fast_init = _fast_request_classes.get(id(cls))
     if fast_init is None:
         fast_init = _check_fast_request_init(cls)
-    ok = fast_init and all(
+    ok = bool(fast_init) and all(
         isinstance(getattr_static(cls, name, None), MadeOnRead) for name in ("environ", "headers")
     )
     if ok:

@@ -41,6 +41,14 @@ class Headers(_WerkzeugHeaders):
             # replaced in place, the others removed; else it is appended.
             items = self._list
             lowered = key.lower()
+            # PERF: the names looked at first, unpacked (the usual case is a new
+            # name, appended), then the list changed where the name was found.
+            for name, _ in items:
+                if name.lower() == lowered:
+                    break
+            else:
+                items.append((key, value))
+                return
             index = 0
             for item in items:
                 if item[0].lower() == lowered:

@@ -30,18 +30,24 @@ if t.TYPE_CHECKING:
     from .wrappers import Request
 
 
-def matching_adapter(app: Kolben, request: Request) -> MapAdapter | None:
-    """The adapter to match ``request`` with, from the cache when possible."""
+def _settings(app: Kolben) -> tuple[t.Any, ...]:
+    """What create_url_adapter binds with besides the request: an app may change
+    it after its first request, as under Flask, which binds per request."""
     url_map = app.url_map
-    # What create_url_adapter binds with besides the request: an app may change
-    # it after its first request, as under Flask, which binds per request.
-    settings = (
+    return (
         app.config["SERVER_NAME"],
         url_map.host_matching,
         url_map.default_subdomain,
         app.subdomain_matching,
     )
-    key = app._adapters.key(request, settings)
+
+
+def matching_adapter(app: Kolben, request: Request) -> MapAdapter | None:
+    """The adapter to match ``request`` with, from the cache when possible."""
+    return _adapter_for(app, request, app._adapters.key(request, _settings(app)))
+
+
+def _adapter_for(app: Kolben, request: Request, key: tuple[t.Any, ...] | None) -> MapAdapter | None:
     # PERF: bind once per origin, not per request (saves ~8 µs a request), unless
     # a subclass customises create_url_adapter or TRUSTED_HOSTS must be checked.
     if key is None or not app._cache_adapters:
@@ -71,6 +77,7 @@ def match_request(app: Kolben, request: Request) -> None:
     Flask matches; an adapter from an overridden ``create_url_adapter`` is
     asked as Flask asks it (``adapter.match()``, with what it was bound to).
     """
+    key = None
     try:
         if not app._cache_adapters:
             adapter = app.create_url_adapter(request)
@@ -80,26 +87,31 @@ def match_request(app: Kolben, request: Request) -> None:
             request.url_rule = rule
             request.view_args = view_args  # type: ignore[assignment]
             return
-        adapter = matching_adapter(app, request)
-        if adapter is None:
-            return
-        # PERF: a rule without arguments matches a path the same way every
-        # time, so the adapter cache remembers its match per (adapter, path,
-        # method): ~3 µs of werkzeug's matcher saved on every request to a
-        # static route. Rules with converters are matched each time (a
-        # converter may look things up); adding a rule to the map forgets
-        # every remembered match.
-        if app.url_map._remap:
-            app._adapters.forget_matches()
+        cache = app._adapters
+        key = cache.key(request, _settings(app))
         path = routing_path(request)
-        remembered = app._adapters.matched(adapter, path, request.method)
-        if remembered is not None:
-            request.url_rule = remembered
-            request.view_args = {}
+        method = request.method
+        if key is not None:
+            # PERF: a rule without arguments matches a path the same way every
+            # time, so the adapter cache remembers its match per (origin, path,
+            # method): ~3 µs of werkzeug's matcher saved on every request to a
+            # static route, and the adapter isn't looked up. Rules with
+            # converters are matched each time (a converter may look things
+            # up); adding a rule to the map forgets every remembered match.
+            if app.url_map._remap:
+                cache.forget_matches()
+            remembered = cache.matched(key, path, method)
+            if remembered is not None:
+                check_trusted_host(app, request)
+                request.url_rule = remembered
+                request.view_args = {}
+                return
+        adapter = _adapter_for(app, request, key)
+        if adapter is None:
             return
         # PERF: kolben.router matches with compiled expressions, as werkzeug's
         # walk would (werkzeug itself answers what it doesn't cover).
-        rule, view_args = router.match(adapter, path, request.method, request.query_string)
+        rule, view_args = router.match(adapter, path, method, request.query_string)
     except HTTPException as e:
         request.routing_exception = e
         if app.owned_prefixes and e.code in (404, 405):
@@ -107,8 +119,8 @@ def match_request(app: Kolben, request: Request) -> None:
     else:
         request.url_rule = rule
         request.view_args = view_args
-        if not rule.arguments:
-            app._adapters.remember(adapter, path, request.method, rule)
+        if not rule.arguments and key is not None:
+            app._adapters.remember(key, path, method, rule)
 
 
 def request_url_adapter(app: Kolben, request: Request) -> MapAdapter | None:

@@ -39,29 +39,31 @@ MAX_CACHED_HOST = 300
 
 
 class AdapterCache:
-    """Map adapters for matching, one per distinct request origin.
+    """Map adapters for matching, one per distinct request origin, and the rules
+    without arguments matched for an origin, path and method.
 
     The key is made of the WSGI environ values ``bind_to_environ`` reads besides
     the path, method and query (which ``match`` is given per request). Bounded
-    (:class:`kolben.caching.Cache`: the oldest adapter goes first) because the
+    (:class:`kolben.caching.Cache`: the oldest entry goes first) because the
     Host header is chosen by the client.
     """
 
     __slots__ = ("_adapters", "_matches")
 
-    #: How many matches one adapter remembers (a rule without methods matches any
-    #: method name a client sends, so the count is the client's choice).
-    matches_size = 256
+    #: How many matches of rules without arguments are remembered, for all
+    #: origins together (a rule without methods matches any method name a client
+    #: sends, so the count is the client's choice).
+    matches_size = 4096
 
     def __init__(self, max_size: int = 128) -> None:
         self._adapters: Cache[tuple[t.Any, ...], MapAdapter] = Cache(
-            max_size, "kolben.routing: map adapters", on_evict=self._evicted
+            max_size, "kolben.routing: map adapters"
         )
-        # id(adapter) -> {(path, method): rule}, for the adapters held here only
-        # (kept and dropped together with them, so an id is never reused; both
-        # are emptied by kolben.caching.clear_all).
-        self._matches: Cache[int, Cache[tuple[str, str], Rule]] = Cache(
-            max_size, "kolben.routing: matches of each adapter"
+        # (origin key, path, method) -> rule: a rule without arguments matches a
+        # path the same way every time for the same binding (the key holds all
+        # of it), whichever adapter object the key has now.
+        self._matches: Cache[tuple[tuple[t.Any, ...], str, str], Rule] = Cache(
+            self.matches_size, "kolben.routing: matches of rules without arguments"
         )
 
     @property
@@ -71,7 +73,7 @@ class AdapterCache:
 
     @max_size.setter
     def max_size(self, value: int) -> None:
-        self._adapters.maxsize = self._matches.maxsize = value
+        self._adapters.maxsize = value
 
     @staticmethod
     def key(request: Request, settings: t.Any) -> tuple[t.Any, ...] | None:
@@ -106,43 +108,38 @@ class AdapterCache:
     def get(self, key: tuple[t.Any, ...]) -> MapAdapter | None:
         return self._adapters.get(key)
 
-    def put(self, key: tuple[t.Any, ...], adapter: MapAdapter) -> None:
-        """Keep ``adapter`` for ``key``, unless its host is longer than
-        :data:`MAX_CACHED_HOST` (a client could make each kept adapter hold
-        megabytes): that one is bound for its request only."""
+    @staticmethod
+    def _keeps(key: tuple[t.Any, ...]) -> bool:
+        """Whether entries for ``key`` are kept: not for a ``Host`` header longer
+        than :data:`MAX_CACHED_HOST` (a client could make each kept entry hold
+        megabytes): that request is bound, and matched, for itself only."""
         host = key[1] if key[0] is _FROM_SCOPE else key[0]
-        if host is not None and len(host) > MAX_CACHED_HOST:
-            return
-        old = self._adapters.get(key)
-        if old is not None:
-            self._matches.pop(id(old), None)
-        self._adapters.put(key, adapter)
-        self._matches.put(id(adapter), Cache(self.matches_size, "kolben.routing: matches"))
+        return host is None or len(host) <= MAX_CACHED_HOST
 
-    def _evicted(self, key: tuple[t.Any, ...], adapter: MapAdapter) -> None:
-        self._matches.pop(id(adapter), None)
+    def put(self, key: tuple[t.Any, ...], adapter: MapAdapter) -> None:
+        """Keep ``adapter`` for ``key`` (see :meth:`_keeps`)."""
+        if self._keeps(key):
+            self._adapters.put(key, adapter)
 
     def clear(self) -> None:
         self._adapters.clear()
         self._matches.clear()
 
-    def matched(self, adapter: MapAdapter, path: str, method: str) -> Rule | None:
-        """The rule without arguments ``adapter`` matched ``path`` and ``method``
-        to before, if it is an adapter of this cache and remembers one."""
-        matches = self._matches.get(id(adapter))
-        return None if matches is None else matches.get((path, method))
+    def matched(self, key: tuple[t.Any, ...], path: str, method: str) -> Rule | None:
+        """The rule without arguments matched before for the origin ``key``,
+        ``path`` and ``method``, if remembered."""
+        return self._matches.get((key, path, method))
 
-    def remember(self, adapter: MapAdapter, path: str, method: str, rule: Rule) -> None:
-        """Remember that ``adapter`` (if it is one of this cache's) matched ``path``
-        and ``method`` to ``rule``, a rule without arguments: it always will."""
-        matches = self._matches.get(id(adapter))
-        if matches is not None:
-            matches.put((path, method), rule)
+    def remember(self, key: tuple[t.Any, ...], path: str, method: str, rule: Rule) -> None:
+        """Remember that the origin ``key`` matched ``path`` and ``method`` to
+        ``rule``, a rule without arguments: it always will, until the map's
+        rules change (:meth:`forget_matches`)."""
+        if self._keeps(key):
+            self._matches.put((key, path, method), rule)
 
     def forget_matches(self) -> None:
         """Forget every remembered match (the map's rules changed)."""
-        for matches in self._matches.values():
-            matches.clear()
+        self._matches.clear()
 
 
 def rebind(adapter: MapAdapter, request: Request) -> MapAdapter:
