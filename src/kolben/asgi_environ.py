@@ -173,6 +173,12 @@ KNOWN_HEADERS = frozenset(
     {"HTTP_HOST", "HTTP_COOKIE", "CONTENT_LENGTH", "HTTP_TRANSFER_ENCODING", "HTTP_UPGRADE"}
 )
 
+#: The lowercase header names of :data:`KNOWN_HEADERS`.
+_KNOWN_RAW_NAMES: dict[bytes, str] = {
+    (key[5:] if key.startswith("HTTP_") else key).lower().replace("_", "-").encode(): key
+    for key in KNOWN_HEADERS
+}
+
 #: The environ entries :func:`build_environ` makes from the scope (all but the
 #: ``HTTP_`` headers).
 SCOPE_ENTRIES = frozenset(
@@ -208,13 +214,17 @@ def scan_headers(scope: ft.ASGIScope) -> dict[str, str]:
     sent twice joined as :func:`build_environ` joins it), plus the test client's
     :data:`PRESERVE_CONTEXT_KEY` entry."""
     known: dict[str, str] = {}
-    keys = _ENVIRON_KEYS
-    watched = KNOWN_HEADERS
+    watched = _KNOWN_RAW_NAMES
     for raw_name, raw_value in scope.get("headers", ()):
-        key = keys.get(raw_name) or _environ_key(raw_name)
-        if key in watched:
-            value = raw_value.decode("latin-1")
-            known[key] = _joined(key, known[key], value) if key in known else value
+        key = watched.get(raw_name)
+        if key is None:
+            if raw_name.islower():
+                continue  # PERF: a header the door doesn't read (ASGI names are lowercase)
+            key = _ENVIRON_KEYS.get(raw_name) or _environ_key(raw_name)
+            if key not in KNOWN_HEADERS:
+                continue
+        value = raw_value.decode("latin-1")
+        known[key] = _joined(key, known[key], value) if key in known else value
     extra = scope.get(ENVIRON_EXTRA_KEY)
     if extra and PRESERVE_CONTEXT_KEY in extra:
         known[PRESERVE_CONTEXT_KEY] = extra[PRESERVE_CONTEXT_KEY]
