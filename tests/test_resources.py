@@ -284,6 +284,67 @@ def test_failing_commit_rolls_back_the_rest_and_gives_500(
     assert "commit second broke" in caplog.text
 
 
+def test_a_failing_commit_reaches_the_teardown_functions(
+    quiet_app: kolben.Kolben, client: t.Any, journal: Journal
+) -> None:
+    # As an error in an after_request function does in Flask: the response is
+    # handle_exception's 500 and the teardown functions get the error.
+    res = _recording_resource(quiet_app, "db", journal, fail={"commit"})
+    torn_down: list[t.Any] = []
+    quiet_app.teardown_request(lambda exc: torn_down.append(("request", type(exc))))
+    quiet_app.teardown_appcontext(lambda exc: torn_down.append(("app", type(exc))))
+
+    @quiet_app.get("/")
+    def index() -> str:
+        res.get()
+        return "looks fine"
+
+    assert client.get("/").status_code == 500
+    assert torn_down == [("request", RuntimeError), ("app", RuntimeError)]
+
+
+@pytest.mark.parametrize("view_kind", ["def", "async def"])
+def test_a_session_that_could_not_be_saved_commits_nothing(
+    quiet_app: kolben.Kolben, client: t.Any, journal: Journal, view_kind: str
+) -> None:
+    # The client gets a 503 (retry): the request's work must not be committed,
+    # nor its after_commit callbacks run, or a retry does it all twice.
+    from kolben import session
+    from kolben.server_sessions import (
+        MemorySessionStore,
+        ServerSideSessionInterface,
+        SessionUnavailable,
+    )
+
+    class FailingStore(MemorySessionStore):
+        def save(self, sid: str, data: bytes, ttl: int) -> None:
+            raise SessionUnavailable("the store went away")
+
+    quiet_app.session_interface = ServerSideSessionInterface(FailingStore())
+    res = _recording_resource(quiet_app, "db", journal)
+    mails: list[str] = []
+
+    def work() -> str:
+        res.get()
+        after_commit(lambda: mails.append("sent"))
+        session["user"] = "ada"
+        return "saved?"
+
+    if view_kind == "def":
+        quiet_app.post("/")(work)
+    else:
+
+        async def awork() -> str:
+            return work()
+
+        quiet_app.post("/")(awork)
+
+    rv = client.post("/")
+    assert rv.status_code == 503
+    assert mails == []
+    assert journal.events == ["acquire db", "rollback db", "release db"]
+
+
 def test_failing_commit_propagates_in_testing(
     app: kolben.Kolben, journal: Journal, client: t.Any
 ) -> None:

@@ -663,16 +663,13 @@ class Kolben(AppSetup):
 
     def _commit_task_resources(self, app_ctx: AppContext, response: Response) -> Steps[Response]:
         """Commit the task resources this request used, before its response is
-        sent; a failing commit (rolled back by :func:`kolben.resources.commit_task`)
-        turns the response into a 500, as any unhandled error does."""
+        sent. A failing commit (rolled back by :func:`kolben.resources.commit_task`)
+        is raised, as an error in an ``after_request`` function is in Flask: the
+        request's response becomes ``handle_exception``'s (a 500), and the
+        teardown functions get the error."""
         from .resources import commit_task_steps
 
-        try:
-            yield from commit_task_steps(app_ctx)
-        except Exception as e:
-            if "handle_exception" in self._overridden:
-                return t.cast(Response, (yield handling(self, self.handle_exception, e), (e,)))
-            return (yield from self._handle_exception(e))
+        yield from commit_task_steps(app_ctx)
         return response
 
     _commit_task_resources_direct = sync_twin(twins=_STAGES)(_commit_task_resources)

@@ -618,6 +618,15 @@ def replace_with_error_response(
     run these steps; ``save_session`` implementations run them with
     :func:`kolben.pipeline.run_steps`.
     """
+    # The client is told its request failed (to retry, for a 503): nothing of
+    # the request's work is committed either (its task resources are rolled
+    # back, its after_commit callbacks dropped), or a retry would do it twice.
+    from .globals import _cv_app
+    from .resources import _rollback_pending_steps
+
+    app_ctx = _cv_app.get(None)
+    if app_ctx is not None and app_ctx._task_state is not None:
+        yield from _rollback_pending_steps(app, app_ctx._task_state)
     try:
         if "handle_http_exception" in app._overridden:
             rv = yield app.handle_http_exception, (error,)
