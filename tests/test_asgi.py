@@ -12,6 +12,7 @@ import gc
 import json
 import logging
 import threading
+import time
 import typing as t
 from urllib.parse import quote
 
@@ -748,6 +749,29 @@ def test_a_sync_view_reads_a_large_body_past_what_was_received_first(app):
     assert conn.status == 200
     assert conn.body == str(10 * 1024 * 1024).encode()
     assert conn.receive_calls == 20
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["content-length", "chunked"])
+def test_a_client_that_stops_sending_its_body_gets_408_and_frees_the_thread(app, declared):
+    # A worker thread reading a body waits ASGI_BODY_TIMEOUT for each part, not
+    # for ever: clients that stall mid-body can't hold every worker thread.
+    app.config["ASGI_BODY_TIMEOUT"] = 0.3
+
+    @app.post("/size")
+    def size():
+        return str(len(request.get_data()))
+
+    chunks = [b"x" * (400 * 1024)] * 3  # 1.2 MB of a 3 MB body, then silence
+    incoming = [{"type": "http.request", "body": c, "more_body": True} for c in chunks]
+    headers = [("Content-Type", "text/plain")]
+    if declared:
+        headers.append(("Content-Length", str(3 * 1024 * 1024)))
+    scope = http_scope("/size", method="POST", headers=headers)
+    started = time.monotonic()
+    conn = call(app, scope, Connection(incoming))
+    assert conn.status == 408
+    assert time.monotonic() - started < CALL_TIMEOUT
+    assert conn.other_tasks == set()
 
 
 # -- body limits ----------------------------------------------------------------------

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import collections.abc as cabc
+import concurrent.futures
 import contextlib
 import contextvars
 import io
@@ -33,7 +34,7 @@ import tempfile
 import typing as t
 from functools import partial
 
-from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
+from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge, RequestTimeout
 
 from . import globals as _globals
 from . import typing as ft
@@ -264,7 +265,18 @@ class LazyBody(io.RawIOBase):
             # What was received already is past the limit: 413, without waiting
             # for more in this thread.
             raise RequestEntityTooLarge()
-        message = asyncio.run_coroutine_threadsafe(self._next_message(), self._loop).result()
+        timeout = req_ctx.app.config.get("ASGI_BODY_TIMEOUT") if req_ctx is not None else None
+        future = asyncio.run_coroutine_threadsafe(self._next_message(), self._loop)
+        try:
+            message = future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            # A client that stopped sending its body must not hold this worker
+            # thread (every def view would stop once they all wait): 408.
+            future.cancel()
+            raise RequestTimeout(
+                f"The request body did not arrive: nothing came for {timeout} seconds"
+                " (ASGI_BODY_TIMEOUT)."
+            ) from None
         return self._take(message)
 
     def _take(self, message: Message) -> bytes:

@@ -59,6 +59,9 @@ DEFAULT_CONFIG: dict[str, t.Any] = {
     "SESSION_REGENERATE_KEYS": ("_user_id", "user_id"),
     "WEBSOCKET_MAX_MESSAGE_SIZE": 1024 * 1024,
     "ASGI_WORKER_THREADS": None,
+    # Seconds a worker thread waits for the next part of a request body before
+    # the request is a 408 (a client that stops sending mid-body).
+    "ASGI_BODY_TIMEOUT": 30.0,
     # Keep parsed Cookie headers and verified session cookies per app, between
     # requests (kolben.caching); False verifies every cookie again.
     "REQUEST_DATA_CACHES": True,
