@@ -8,6 +8,7 @@ asserts on elapsed time.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import json
 import logging
@@ -1537,6 +1538,69 @@ def test_lifespan_shutdown_failure(app):
         "lifespan.shutdown.failed",
     ]
     assert "could not flush" in server.sent[1]["message"]
+
+
+def test_a_failing_after_serving_function_does_not_skip_the_others(app, caplog):
+    # Each one closes something (the broker's own close is the last one).
+    closed = []
+
+    @app.after_serving
+    def first():
+        closed.append("first")
+
+    @app.after_serving
+    async def broken():
+        raise RuntimeError("could not flush")
+
+    @app.after_serving
+    def last():
+        closed.append("last")
+
+    server = LifespanServer()
+    server.run(app)
+    assert closed == ["first", "last"]
+    assert server.sent[1]["type"] == "lifespan.shutdown.failed"
+    assert "could not flush" in server.sent[1]["message"]
+
+
+def test_shutdown_lets_def_code_still_running_finish_first(app):
+    # The server gave up on a request (its graceful shutdown timed out and it
+    # cancelled the task): its def view, running in a worker thread, still
+    # finishes, and its teardown runs, before the after_serving functions.
+    events = []
+    started = threading.Event()
+
+    @app.teardown_request
+    def teardown(exc):
+        events.append("teardown")
+
+    @app.after_serving
+    def close_pool():
+        events.append("after_serving")
+
+    @app.route("/slow")
+    def slow():
+        started.set()
+        time.sleep(0.3)
+        events.append("view done")
+        return "done"
+
+    async def between():
+        task = asyncio.ensure_future(app(http_scope("/slow"), Connection().receive, _drop))
+        while not started.is_set():
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    server = LifespanServer()
+    server.run(app, between)
+    assert events == ["view done", "teardown", "after_serving"]
+    assert app.worker_threads.busy == 0
+
+
+async def _drop(message):
+    pass
 
 
 def test_serving_functions_are_setup_methods(app):

@@ -801,8 +801,19 @@ async def _serve_lifespan(app: Kolben, scope: Scope, receive: Receive, send: Sen
                 return
             await send({"type": "lifespan.startup.complete"})
         elif kind == "lifespan.shutdown":
+            # def code of requests the server stopped waiting for (its graceful
+            # shutdown timed out) is let finish first: the after_serving
+            # functions close what it uses, and the process ends after them.
+            timeout = app.config.get("ASGI_SHUTDOWN_TIMEOUT")
+            if not await app.worker_threads.wait_idle(timeout):
+                app.logger.warning(
+                    "Shutting down with def code still running in %d worker"
+                    " thread(s) after %s seconds (ASGI_SHUTDOWN_TIMEOUT).",
+                    app.worker_threads.busy,
+                    timeout,
+                )
             try:
-                await _run_serving_funcs(loop, app, app.after_serving_funcs)
+                await _run_serving_funcs(loop, app, app.after_serving_funcs, run_all=True)
             except Exception as e:
                 app.logger.exception("Lifespan shutdown failed")
                 await send({"type": "lifespan.shutdown.failed", "message": _describe(e)})
@@ -816,16 +827,31 @@ def _describe(e: BaseException) -> str:
 
 
 async def _run_serving_funcs(
-    loop: asyncio.AbstractEventLoop, app: Kolben, funcs: list[t.Callable[[], t.Any]]
+    loop: asyncio.AbstractEventLoop,
+    app: Kolben,
+    funcs: list[t.Callable[[], t.Any]],
+    run_all: bool = False,
 ) -> None:
     """Run serving functions in an application context: async ones on the loop,
-    sync ones in a worker thread."""
+    sync ones in a worker thread. The first error stops them; with ``run_all``
+    (shutdown: each one closes something) every one runs, each error is logged
+    and the first is raised at the end."""
     from .concurrency import is_async_callable
 
+    first_error: Exception | None = None
     with app.app_context():
         for func in funcs:
-            if is_async_callable(func):
-                await func()
-            else:
-                context = contextvars.copy_context()
-                await loop.run_in_executor(None, context.run, func)
+            try:
+                if is_async_callable(func):
+                    await func()
+                else:
+                    context = contextvars.copy_context()
+                    await loop.run_in_executor(None, context.run, func)
+            except Exception as e:
+                if not run_all:
+                    raise
+                app.logger.exception("The after_serving function %r failed", func)
+                if first_error is None:
+                    first_error = e
+    if first_error is not None:
+        raise first_error

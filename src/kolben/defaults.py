@@ -62,6 +62,9 @@ DEFAULT_CONFIG: dict[str, t.Any] = {
     # Seconds a worker thread waits for the next part of a request body before
     # the request is a 408 (a client that stops sending mid-body).
     "ASGI_BODY_TIMEOUT": 30.0,
+    # Seconds the lifespan shutdown waits for def code still running in worker
+    # threads before the after_serving functions run (None: as long as it takes).
+    "ASGI_SHUTDOWN_TIMEOUT": 30.0,
     # Keep parsed Cookie headers and verified session cookies per app, between
     # requests (kolben.caching); False verifies every cookie again.
     "REQUEST_DATA_CACHES": True,

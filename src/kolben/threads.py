@@ -67,11 +67,32 @@ class WorkerThreads:
         #: no caller has claimed yet.
         self._started = 0
         self._idle = 0
+        #: Calls handed to the threads and not finished yet.
+        self._running = 0
 
     @property
     def threads(self) -> int:
         """How many worker threads the pool has started."""
         return self._started
+
+    @property
+    def busy(self) -> int:
+        """How many calls were handed to the threads and have not returned yet
+        (running, or queued for a free thread)."""
+        return self._running
+
+    async def wait_idle(self, timeout: float | None) -> bool:
+        """Wait until no call is running or queued, at most ``timeout`` seconds
+        (None: as long as it takes); whether the pool is idle. For a server's
+        shutdown: ``def`` code still running finishes before the app's
+        ``after_serving`` functions close what it uses."""
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while self._running:
+            if deadline is not None and loop.time() >= deadline:
+                return False
+            await asyncio.sleep(0.02)
+        return True
 
     def run(
         self,
@@ -89,6 +110,8 @@ class WorkerThreads:
         callers that must know where a call they started ended.
         """
         self.calls += 1
+        with self._lock:
+            self._running += 1
         future: asyncio.Future[T] = (
             loop.create_future() if cancellable else _UncancellableFuture(loop=loop)
         )
@@ -137,6 +160,7 @@ class WorkerThreads:
             # find this thread rather than start another. After stop() it no
             # longer counts: it takes the rest of its queue, up to its None.
             with self._lock:
+                self._running -= 1
                 if work_queue is self._queue:
                     self._idle += 1
             _deliver(loop, future, *outcome)
