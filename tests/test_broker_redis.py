@@ -353,7 +353,7 @@ def test_app_broker_from_config(redis_app, prefix):
     assert broker.close in redis_app.after_serving_funcs
 
 
-def test_unreachable_redis_is_a_503_for_publish_and_stream(app, client, prefix):
+def test_unreachable_redis_is_a_503_for_publish_and_a_retry_for_streams(app, client, prefix):
     app.config.update(
         BROKER_URL=f"redis://127.0.0.1:{redis_env.closed_port()}/0", BROKER_KEY_PREFIX=prefix
     )
@@ -371,7 +371,12 @@ def test_unreachable_redis_is_a_503_for_publish_and_stream(app, client, prefix):
         assert response.status_code == 503
         assert response.headers["Retry-After"] == "1"
         assert b"127.0.0.1" not in response.data
-        assert client.get("/events").status_code == 503
+        # The stream, though, is a 200 that tells the browser when to try
+        # again, and ends: an EventSource given a 503 gives up for good.
+        events = client.get("/events")
+        assert events.status_code == 200
+        assert events.mimetype == "text/event-stream"
+        assert events.data.endswith(b"retry: 2000\ndata: \n\n")
     finally:
         app.broker.close()
 

@@ -413,8 +413,13 @@ def stream_channel(channel: str, *, keepalive: float | None = 15.0) -> EventStre
     It subscribes with ``app.broker.subscribe(channel, last_event_id=...)``,
     where the id is the request's ``Last-Event-ID`` header: a browser's
     ``EventSource`` that reconnects gets every retained event it missed, then
-    live ones. Every event carries its ``id:``. Raises
-    :exc:`~kolben.broker.BrokerError` (a 503) when the broker is unreachable.
+    live ones. Every event carries its ``id:``.
+
+    When the broker is unreachable the stream only tells the browser to try
+    again in :data:`UNAVAILABLE_RETRY` milliseconds (``retry:``) and ends: an
+    ``EventSource`` given any status but 200 (a 503) gives up for good, so a
+    page open during a short broker outage would never get live events again.
+    It reconnects with its ``Last-Event-ID``, so nothing is lost.
     """
     req_ctx = _cv_request.get(None)
     if req_ctx is None:
@@ -422,9 +427,20 @@ def stream_channel(channel: str, *, keepalive: float | None = 15.0) -> EventStre
             "'stream_channel' needs an active request (it reads the Last-Event-ID"
             " header); call it in a view function."
         )
+    from .broker import BrokerError
+
     last_event_id = req_ctx.request.headers.get("Last-Event-ID") or None
-    sub = req_ctx.app.broker.subscribe(channel, last_event_id=last_event_id)
+    try:
+        sub = req_ctx.app.broker.subscribe(channel, last_event_id=last_event_id)
+    except BrokerError:  # logged by the broker
+        # (an event without data sets the delay and is not dispatched to the page)
+        return EventStream([Event("", retry=UNAVAILABLE_RETRY)], keepalive=None)
     return EventStream(sub, keepalive=keepalive)
+
+
+#: Milliseconds after which a browser tries a stream again when
+#: :func:`stream_channel` could not reach the broker.
+UNAVAILABLE_RETRY = 2000
 
 
 def _with_waiting(event: Event, sub: Subscription) -> bytes:
