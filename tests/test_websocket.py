@@ -694,6 +694,28 @@ def test_a_view_raising_before_accept_refuses_with_500(
     assert any(r.exc_info and r.exc_info[0] is KeyError for r in caplog.records)
 
 
+def test_a_failing_500_handler_still_refuses_with_500(
+    app: kolben.Kolben, caplog: pytest.LogCaptureFixture
+) -> None:
+    # As an HTTP route answers: the error's own 500 (it used to be a 403).
+    @app.websocket("/ws")
+    async def view() -> None:
+        raise KeyError("missing")
+
+    @app.errorhandler(500)
+    def oops(e: Exception) -> str:
+        raise RuntimeError("the handler broke too")
+
+    async def main() -> None:
+        async with Conn(app) as conn:
+            status, _, _ = await conn.refusal()
+            assert status == 500
+
+    with caplog.at_level(logging.ERROR, logger=app.logger.name):
+        run(main())
+    assert any("The 500 handler failed" in r.getMessage() for r in caplog.records)
+
+
 def test_abort_after_accept_closes_1008(app: kolben.Kolben) -> None:
     @app.websocket("/ws")
     async def view() -> None:

@@ -817,8 +817,9 @@ async def _serve(
                         loop, context, _refusal_response, app, server_error
                     )
                 except Exception:
+                    # As for an HTTP request: the error's own 500, never hidden.
                     app.logger.exception("The 500 handler failed while refusing a websocket")
-                    response = None
+                    response = app.response_class.force_type(server_error.get_response())
                 await ws._refuse(response)
         except BaseException:
             error = sys.exc_info()[1]
