@@ -819,7 +819,9 @@ async def _serve(
                 except Exception:
                     # As for an HTTP request: the error's own 500, never hidden.
                     app.logger.exception("The 500 handler failed while refusing a websocket")
-                    response = app.response_class.force_type(server_error.get_response())
+                    response = t.cast(
+                        "Response", app.response_class.force_type(server_error.get_response())
+                    )
                 await ws._refuse(response)
         except BaseException:
             error = sys.exc_info()[1]
