@@ -353,6 +353,56 @@ def test_app_broker_from_config(redis_app, prefix):
     assert broker.close in redis_app.after_serving_funcs
 
 
+def test_a_hung_redis_fails_a_publish_after_the_configured_timeout(app, prefix):
+    # A server that accepts connections and never answers (a Redis stopped
+    # with SIGSTOP): the publish fails after about three BROKER_REDIS_TIMEOUTs.
+    import socket
+    import threading
+    import time
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    port = listener.getsockname()[1]
+    app.config.update(
+        BROKER_URL=f"redis://127.0.0.1:{port}/0",
+        BROKER_KEY_PREFIX=prefix,
+        BROKER_REDIS_TIMEOUT=0.2,
+    )
+    try:
+        with app.app_context():
+            started = time.monotonic()
+            with pytest.raises(BrokerError):
+                app.broker.publish("c", {"x": 1})
+            assert time.monotonic() - started < 3.0
+    finally:
+        stop.set()
+        thread.join(2)
+        if "broker" in app.__dict__:
+            app.broker.close()
+        for conn in held:
+            conn.close()
+        listener.close()
+
+
+def test_the_broker_timeout_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="BROKER_REDIS_TIMEOUT"):
+        RedisBroker(redis_env.URL, timeout=0)
+
+
 def test_unreachable_redis_is_a_503_for_publish_and_a_retry_for_streams(app, client, prefix):
     app.config.update(
         BROKER_URL=f"redis://127.0.0.1:{redis_env.closed_port()}/0", BROKER_KEY_PREFIX=prefix

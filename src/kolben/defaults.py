@@ -47,6 +47,7 @@ DEFAULT_CONFIG: dict[str, t.Any] = {
     "BROKER_RETENTION": 1000,
     "BROKER_QUEUE_SIZE": 256,
     "BROKER_KEY_PREFIX": "kolben:broker:",
+    "BROKER_REDIS_TIMEOUT": 5.0,
     "STATIC_CACHE_BUST": False,
     "SESSION_BACKEND": "cookie",
     "SESSION_REDIS_URL": None,

@@ -603,6 +603,7 @@ def create_broker(app: Kolben) -> Broker:
             queue_size=queue_size,
             key_prefix=config.get("BROKER_KEY_PREFIX") or "kolben:broker:",
             dumps=dumps,
+            timeout=float(config.get("BROKER_REDIS_TIMEOUT") or 5.0),
         )
     else:
         raise ValueError(

@@ -95,6 +95,11 @@ class RedisBroker(Broker):
     Events are kept in one Redis Stream per channel, trimmed to about
     ``retention`` entries (``MAXLEN ~``: at least ``retention``). Ids are Redis
     Stream entry ids (``"1700000000000-0"``).
+
+    ``timeout`` is how long a command (a publish, a subscription's replay) waits
+    for Redis's reply before it is retried on a new connection (twice at most):
+    a Redis server that hangs fails a call after about three times that
+    (``BROKER_REDIS_TIMEOUT``, 5 seconds by default).
     """
 
     #: How long one blocking XREAD waits before the reader looks around again (ms).
@@ -113,8 +118,14 @@ class RedisBroker(Broker):
         queue_size: int = 256,
         key_prefix: str = "kolben:broker:",
         dumps: t.Callable[[t.Any], str] | None = None,
+        timeout: float = 5.0,
     ) -> None:
         super().__init__(retention=retention, queue_size=queue_size, dumps=dumps)
+        if not timeout > 0:
+            raise ValueError(
+                f"The broker's Redis timeout must be a positive number of seconds, got"
+                f" {timeout!r} (BROKER_REDIS_TIMEOUT)."
+            )
         self.url = url
         self.key_prefix = key_prefix
         self._where = describe_url(url)
@@ -122,8 +133,8 @@ class RedisBroker(Broker):
         # of this client can run twice safely (a publish carries its own token).
         self._client = redis.Redis.from_url(
             url,
-            socket_connect_timeout=2.0,
-            socket_timeout=5.0,
+            socket_connect_timeout=min(2.0, timeout),
+            socket_timeout=timeout,
             retry=Retry(
                 ExponentialBackoff(cap=0.5, base=0.02),
                 2,
