@@ -195,7 +195,7 @@ def test_disconnects_leave_no_subscription_and_no_reader(pair):
 
 
 @pytest.mark.redis
-def test_unreachable_redis_gives_503(tmp_path, redis_prefix):
+def test_unreachable_redis_gives_503_to_publish_and_a_retry_to_streams(tmp_path, redis_prefix):
     url = f"redis://{HOST}:{redis_env.closed_port()}/0"
     with Server(
         "uvicorn", tmp_path, KOLBEN_TEST_BROKER_URL=url, KOLBEN_TEST_BROKER_PREFIX=redis_prefix
@@ -203,7 +203,11 @@ def test_unreachable_redis_gives_503(tmp_path, redis_prefix):
         status, body = server.request("POST", "/publish/c", {"x": 1})
         assert status == 503
         assert b"broker is unavailable" in body
-        assert server.request("GET", "/events/c")[0] == 503
+        # A stream is a 200 that tells EventSource when to try again, and ends
+        # (given a 503 it would give up for good).
+        status, body = server.request("GET", "/events/c")
+        assert status == 200
+        assert b"retry: 2000\n" in body
         assert server.request("GET", "/ping")[0] == 200
     assert "Could not publish to channel 'c'" in server.log()
 
