@@ -147,3 +147,34 @@ def test_a_buffered_response_leaves_no_loop_open(
     # Each request's loop was closed and unset, as asyncio.run leaves it.
     with pytest.raises(RuntimeError):
         asyncio.get_running_loop()
+
+
+def test_a_stream_with_context_closed_unread_inside_with_client(
+    client_for: t.Callable[..., kolben.testing.KolbenClient],
+) -> None:
+    # Flask's TestStreaming.test_async_view: the contexts kept by `with client:`
+    # are pushed again in the test's context; the stream's own push of the
+    # request context must be undone first (the ASGI client serves such a
+    # request whole before it returns).
+    app = kolben.Kolben(__name__)
+    app.testing = True
+    app.secret_key = "test key"
+
+    @app.route("/")
+    async def index() -> Response:
+        kolben.session["test"] = "flask"
+
+        @stream_with_context
+        def gen() -> t.Iterator[str]:
+            yield kolben.session["test"]
+
+        return Response(gen())
+
+    client = client_for(app)
+    client.get().close()
+    assert client.get().text == "flask"
+    with client:
+        client.get().close()
+    with client:
+        assert client.get().text == "flask"
+    assert kolben.globals.request_ctx.__bool__() is False  # nothing left pushed

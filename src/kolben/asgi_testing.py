@@ -20,6 +20,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 from .asgi import _HEADER_NAMES, ENVIRON_EXTRA_KEY
 from .asgi_environ import SCOPE_ENTRIES
 from .testing import KolbenClient
+from .wsgi import PRESERVE_CONTEXT_KEY
 
 if t.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -114,7 +115,12 @@ class ASGIBridge:
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            exchange = _Exchange(self.app, scope, body)
+            # With ``with client:`` the request's contexts are pushed again in the
+            # test's own context once the call returns: a streamed body still
+            # running in the request's context (stream_with_context pushes it too)
+            # would then pop the test's push, which contextvars refuse. Such a
+            # request is served whole, as before it returns.
+            exchange = _Exchange(self.app, scope, body, whole=PRESERVE_CONTEXT_KEY in environ)
         else:
             # A request made from an ``async def`` view (its loop is busy until
             # this returns): served whole on a loop of its own in another thread.
@@ -138,12 +144,19 @@ class _Exchange:
     the driving of the loop."""
 
     def __init__(
-        self, app: Kolben, scope: dict[str, t.Any], body: bytes, in_thread: bool = False
+        self,
+        app: Kolben,
+        scope: dict[str, t.Any],
+        body: bytes,
+        in_thread: bool = False,
+        whole: bool = False,
     ) -> None:
         self.app = app
         self.scope = scope
         self.body = body
         self.in_thread = in_thread
+        #: Serve the whole response before the call returns.
+        self.whole = whole
         self.sent_body = False
         self.status: int | None = None
         self.headers: list[tuple[bytes, bytes]] = []
@@ -219,7 +232,7 @@ class _Exchange:
             self.task = self.loop.create_task(self._serve())
             try:
                 self._drive(lambda: self.status is not None)
-                if self.complete and not self.task.done():
+                if (self.complete or self.whole) and not self.task.done():
                     # A complete response: what is left is the app's own ending.
                     self._drive(lambda: False)
             except BaseException:
