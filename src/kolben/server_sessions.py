@@ -427,20 +427,18 @@ class RedisSessionStore(SessionStore):
         return t.cast("bytes | None", rv)
 
     def save(self, sid: str, data: bytes, ttl: int) -> None:
-        try:
-            self.client.set(self.key_prefix + sid, data, ex=ttl)
-        except self._errors as e:
-            raise self._unavailable("save", e) from e
+        self._set(sid, data, ttl, only_if_stored=False)
 
     def replace(self, sid: str, data: bytes, ttl: int) -> None:
         # SET ... XX: a record deleted meanwhile (a log-out) is not brought back.
+        # (touch, by default replace, is the same command.)
+        self._set(sid, data, ttl, only_if_stored=True)
+
+    def _set(self, sid: str, data: bytes, ttl: int, *, only_if_stored: bool) -> None:
         try:
-            self.client.set(self.key_prefix + sid, data, ex=ttl, xx=True)
+            self.client.set(self.key_prefix + sid, data, ex=ttl, xx=only_if_stored)
         except self._errors as e:
             raise self._unavailable("save", e) from e
-
-    def touch(self, sid: str, data: bytes, ttl: int) -> None:
-        self.replace(sid, data, ttl)
 
     def delete(self, *sids: str) -> None:
         if not sids:
@@ -458,44 +456,39 @@ class RedisSessionStore(SessionStore):
     # -- the async path: the same commands, keys, TTLs and errors, on the running
     # loop's client.
 
+    async def _aclient(self) -> redis.asyncio.Redis:
+        """The running loop's client (made on the loop's first use)."""
+        client = self._loop_client()
+        if client is None:
+            client = await self._new_loop_client()
+        return client
+
     async def aload(self, sid: str) -> bytes | None:
         try:
-            client = self._loop_client()
-            if client is None:
-                client = await self._new_loop_client()
+            client = await self._aclient()
             rv = await client.get(self.key_prefix + sid)
         except self._errors as e:
             raise self._unavailable("load", e) from e
         return t.cast("bytes | None", rv)
 
     async def asave(self, sid: str, data: bytes, ttl: int) -> None:
-        try:
-            client = self._loop_client()
-            if client is None:
-                client = await self._new_loop_client()
-            await client.set(self.key_prefix + sid, data, ex=ttl)
-        except self._errors as e:
-            raise self._unavailable("save", e) from e
+        await self._aset(sid, data, ttl, only_if_stored=False)
 
     async def areplace(self, sid: str, data: bytes, ttl: int) -> None:
+        await self._aset(sid, data, ttl, only_if_stored=True)
+
+    async def _aset(self, sid: str, data: bytes, ttl: int, *, only_if_stored: bool) -> None:
         try:
-            client = self._loop_client()
-            if client is None:
-                client = await self._new_loop_client()
-            await client.set(self.key_prefix + sid, data, ex=ttl, xx=True)
+            client = await self._aclient()
+            await client.set(self.key_prefix + sid, data, ex=ttl, xx=only_if_stored)
         except self._errors as e:
             raise self._unavailable("save", e) from e
-
-    async def atouch(self, sid: str, data: bytes, ttl: int) -> None:
-        await self.areplace(sid, data, ttl)
 
     async def adelete(self, *sids: str) -> None:
         if not sids:
             return
         try:
-            client = self._loop_client()
-            if client is None:
-                client = await self._new_loop_client()
+            client = await self._aclient()
             await client.delete(*(self.key_prefix + sid for sid in sids))
         except self._errors as e:
             raise self._unavailable("delete", e) from e
