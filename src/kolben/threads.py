@@ -110,13 +110,14 @@ class WorkerThreads:
         callers that must know where a call they started ended.
         """
         self.calls += 1
-        with self._lock:
-            self._running += 1
         future: asyncio.Future[T] = (
             loop.create_future() if cancellable else _UncancellableFuture(loop=loop)
         )
-        self._queue.put((loop, future, func))
         with self._lock:
+            # Counted before a thread can take it (and count it done); one lock
+            # for the count and the choice of a thread.
+            self._running += 1
+            self._queue.put((loop, future, func))
             if self._idle:
                 self._idle -= 1  # that waiting thread takes the job
                 return future
