@@ -41,26 +41,19 @@ class Headers(_WerkzeugHeaders):
             # replaced in place, the others removed; else it is appended.
             items = self._list
             lowered = key.lower()
-            # PERF: the names looked at first, unpacked (the usual case is a new
-            # name, appended), then the list changed where the name was found.
+            # PERF: the names looked at unpacked, without an index (the usual
+            # case is a new name, appended: on a fresh response's two headers
+            # counting the index costs more than the scan).
             for name, _ in items:
                 if name.lower() == lowered:
                     break
             else:
                 items.append((key, value))
                 return
-            index = 0
-            for item in items:
-                if item[0].lower() == lowered:
-                    items[index] = (key, value)
-                    index += 1
-                    if index < len(items):
-                        items[index:] = [
-                            rest for rest in items[index:] if rest[0].lower() != lowered
-                        ]
-                    return
-                index += 1
-            items.append((key, value))
+            # The name is there: replaced where it first is, removed after it.
+            index = [name.lower() for name, _ in items].index(lowered)
+            items[index] = (key, value)
+            items[index + 1 :] = [rest for rest in items[index + 1 :] if rest[0].lower() != lowered]
         elif isinstance(key, str):
             # What werkzeug's __setitem__ does for a name: werkzeug's set().
             _WerkzeugHeaders.set(self, key, value)
