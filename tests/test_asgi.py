@@ -1557,10 +1557,12 @@ def test_a_failing_after_serving_function_does_not_skip_the_others(app, caplog):
         closed.append("last")
 
     server = LifespanServer()
-    server.run(app)
+    with caplog.at_level(logging.ERROR, logger=app.logger.name):
+        server.run(app)
     assert closed == ["first", "last"]
     assert server.sent[1]["type"] == "lifespan.shutdown.failed"
     assert "could not flush" in server.sent[1]["message"]
+    assert any("after_serving function" in r.getMessage() for r in caplog.records)
 
 
 def test_shutdown_lets_def_code_still_running_finish_first(app):
