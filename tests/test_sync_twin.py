@@ -220,3 +220,42 @@ def test_the_wsgi_door_runs_the_twins(client_for: t.Callable[..., t.Any]) -> Non
     response = client.get("/boom")
     assert (response.status_code, response.data) == (418, b"handled")
     assert order == ["before", "view", "handler", "after", "teardown None"]
+
+
+def _plan_loop(plan: t.Any) -> Steps[list[t.Any]]:
+    results = []
+    for func, funcs in plan:
+        results.append((yield (func, (funcs, "v")) if funcs is not None else (func, ("v",))))
+    return results
+
+
+_plan_loop_direct = sync_twin("APP")(_plan_loop)
+
+
+def test_a_plan_loop_calls_kolben_runners_and_steps_as_run_steps_does() -> None:
+    """A plan entry's list runs through its runner (kolben's sync runners are
+    called as they are: the twin finds them first), an async runner and a single
+    hook as any step; the results are what run_steps gives."""
+    from kolben.pipeline import SYNC_RUNNERS, apass_through_reversed, pass_through_reversed
+
+    def upper(value: str) -> str:
+        calls.append(("upper", value))
+        return value.upper()
+
+    async def twice(value: str) -> str:
+        await asyncio.sleep(0)
+        calls.append(("twice", value))
+        return value * 2
+
+    assert pass_through_reversed in SYNC_RUNNERS
+    plan = (
+        (pass_through_reversed, [upper, upper]),
+        (apass_through_reversed, [twice]),
+        (upper, None),
+        (twice, None),
+    )
+    driven = run_steps(APP, _plan_loop(plan))
+    driven_calls = list(calls)
+    calls.clear()
+    assert _plan_loop_direct(plan) == driven == ["V", "vv", "V", "vv"]
+    assert calls == driven_calls

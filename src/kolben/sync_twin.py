@@ -39,7 +39,7 @@ import typing as t
 from types import FunctionType
 
 from .concurrency import _CO_COROUTINE
-from .pipeline import run_steps, step_callable
+from .pipeline import SYNC_RUNNERS, run_steps, step_callable
 
 if t.TYPE_CHECKING:
     from .app import Kolben
@@ -54,6 +54,7 @@ _STEP = "__kolben_call_step"
 _CALLABLE = "__kolben_step_callable"
 _FUNCTION_TYPE = "__kolben_FunctionType"
 _RUN = "__kolben_run_steps"
+_SYNC_RUNNERS = "__kolben_sync_runners"
 
 
 def call_step(app: Kolben, func: t.Callable[..., t.Any], args: t.Any) -> t.Any:
@@ -119,12 +120,17 @@ class _Twin(ast.NodeTransformer):
             raise ValueError("a stage yields steps, not None")
         return self._step(node.value)
 
-    def _step(self, step: ast.expr) -> ast.expr:
-        """The call of the step ``step`` evaluates to."""
+    def _step(self, step: ast.expr, runner: bool = False) -> ast.expr:
+        """The call of the step ``step`` evaluates to; ``runner``: its function is
+        usually one of :data:`~kolben.pipeline.SYNC_RUNNERS`."""
         if isinstance(step, ast.IfExp):
-            # ``yield (f, (a,)) if c else (f, ())``: each branch its own call.
+            # ``yield (f, (a,)) if c else (f, ())``: each branch its own call. A
+            # plan's loop (``yield (func, (funcs,)) if funcs is not None else
+            # (func, ())``) runs a list of hooks with a runner in its first branch.
             return ast.IfExp(
-                test=step.test, body=self._step(step.body), orelse=self._step(step.orelse)
+                test=step.test,
+                body=self._step(step.body, runner=_tests_for_a_list(step.test)),
+                orelse=self._step(step.orelse),
             )
         if not (isinstance(step, ast.Tuple) and len(step.elts) == 2):
             return _call(_STEP, self._app(), ast.Starred(value=step, ctx=ast.Load()))
@@ -134,7 +140,7 @@ class _Twin(ast.NodeTransformer):
         ):
             # PERF: ``yield func, (a, b)``: call_step's test for a plain function
             # made in place, and the arguments passed without a tuple.
-            return ast.Call(func=self._callee(func), args=list(args.elts), keywords=[])
+            return ast.Call(func=self._callee(func, runner), args=list(args.elts), keywords=[])
         if isinstance(func, ast.Name) and isinstance(args, ast.Name):
             # ``yield view, view_args`` (names: evaluated in any order).
             kwargs = ast.Call(
@@ -149,18 +155,25 @@ class _Twin(ast.NodeTransformer):
             return ast.IfExp(test=test, body=kwargs, orelse=positional)
         return _call(_STEP, self._app(), func, args)
 
-    def _callee(self, func: ast.expr) -> ast.expr:
+    def _callee(self, func: ast.expr, runner: bool = False) -> ast.expr:
         """``func`` itself when it is a plain function and the app has no
         ``ensure_sync`` of its own, else what call_step would call: the test
-        call_step makes, in place."""
+        call_step makes, in place. ``runner``: kolben's own runners of sync hook
+        lists are called as they are, whatever the app's ``ensure_sync`` (a plan
+        runs a list with one only when the app has none), found first."""
         self.temps += 1
         temp = f"__kolben_step_{self.temps}"
-        test = _template(
-            f"type({temp} := FUNC) is {_FUNCTION_TYPE}"
+        # After ``type(<the function>)``: the rest of call_step's test.
+        plain = (
+            f" is {_FUNCTION_TYPE}"
             f" and not {temp}.__code__.co_flags & {_CO_COROUTINE}"
             f" and not ({self.app})._custom_ensure_sync"
             f" and '_is_coroutine_marker' not in {temp}.__dict__"
         )
+        if runner:
+            test = _template(f"({temp} := FUNC) in {_SYNC_RUNNERS} or (type({temp}){plain})")
+        else:
+            test = _template(f"type({temp} := FUNC){plain}")
         test = _Substitute(func).visit(test)
         return ast.IfExp(
             test=test,
@@ -179,6 +192,19 @@ class _Twin(ast.NodeTransformer):
             value.func.attr += "_direct"
             return value
         return _call(_RUN, self._app(), value)
+
+
+def _tests_for_a_list(test: ast.expr) -> bool:
+    """Whether ``test`` is ``funcs is not None``: a plan entry's list of hooks."""
+    return (
+        isinstance(test, ast.Compare)
+        and isinstance(test.left, ast.Name)
+        and test.left.id == "funcs"
+        and len(test.ops) == 1
+        and isinstance(test.ops[0], ast.IsNot)
+        and isinstance(test.comparators[0], ast.Constant)
+        and test.comparators[0].value is None
+    )
 
 
 def _template(source: str) -> ast.expr:
@@ -234,6 +260,7 @@ def _compile(
     module.setdefault(_CALLABLE, step_callable)
     module.setdefault(_FUNCTION_TYPE, FunctionType)
     module.setdefault(_RUN, run_steps)
+    module.setdefault(_SYNC_RUNNERS, SYNC_RUNNERS)
     namespace: dict[str, t.Any] = {}
     exec(code, module, namespace)
     twin: t.Callable[..., t.Any] = namespace[name]
