@@ -14,7 +14,9 @@ beside ``asgi_run.py``; it is the number to compare when changing a hot path.
 ``kolben-floor`` is kolben with the ASGI door's HTTP handler replaced by
 ``asgi_floor.py``'s: only the objects the door must build, with every check left
 out (a measuring device, correct for the apps without hooks only: ``hello``,
-``json``, ``params``).
+``json``, ``params``). ``kolben-wsgi-floor`` is the same for the WSGI door
+(``wsgi_floor.py``: kolben's objects, app-level sync hooks, no checks):
+``--frameworks kolben-wsgi,kolben-wsgi-floor,flask``.
 
 Needs valgrind (Debian package ``valgrind``). A report, never a test assertion.
 """
@@ -41,6 +43,10 @@ if framework == "kolben-floor":
     import asgi_floor
     asgi_floor.install()
     framework = "kolben"
+if framework == "kolben-wsgi-floor":
+    import wsgi_floor
+    wsgi_floor.install()
+    framework = "kolben-wsgi"
 app, _probe = B.build(framework, scenario)
 path = B.ROWS_BY_NAME[scenario].path
 if framework in ("kolben-wsgi", "flask"):
