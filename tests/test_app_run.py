@@ -3,6 +3,8 @@ from ``SERVER_NAME``, debug, reloader and debugger, threading)."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import werkzeug.routing
 import werkzeug.serving
@@ -74,3 +76,50 @@ def test_run_is_ignored_inside_a_cli_command(app, run_calls, monkeypatch, capsys
     app.run()
     assert run_calls == []
     assert "Ignoring a call to 'app.run()'" in capsys.readouterr().out
+
+
+def test_run_prints_the_server_banner(app, run_calls, capsys):
+    """As Flask's ``app.run()``: which app is served and the debug mode, before
+    the server starts."""
+    app.run(debug=False)
+    out = capsys.readouterr().out
+    assert f" * Serving Kolben app '{app.name}'" in out
+    assert " * Debug mode: off" in out
+
+
+@pytest.mark.parametrize("port", [None, ""])
+def test_run_with_a_false_port_takes_server_names_or_5000(app, run_calls, port):
+    """As Flask: ``app.run(port=os.environ.get("PORT", ""))`` serves on 5000."""
+    app.run(port=port)
+    app.config["SERVER_NAME"] = "localhost:8123"
+    app.run(port=port)
+    app.run(port=0)
+    assert [call[1] for call in run_calls] == [5000, 8123, 0]
+
+
+def test_setup_is_open_again_after_run_returns(app, monkeypatch, run_calls):
+    """As Flask: a development server started from an interactive shell may be
+    stopped, the app changed and the server started again."""
+
+    def serve_one_request(hostname, port, application, **options):
+        application.test_client().get("/")
+
+    monkeypatch.setattr(werkzeug.serving, "run_simple", serve_one_request)
+    app.run()
+    app.add_url_rule("/late", "late", lambda: "late")
+    assert app.test_client().get("/late").text == "late"
+
+
+def test_run_skips_dotenv_files_as_told(app, run_calls, monkeypatch, tmp_path):
+    pytest.importorskip("dotenv")
+    (tmp_path / ".env").write_text("KOLBEN_RUN_DOTENV_PROBE=1\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(os, "environ", {k: v for k, v in os.environ.items() if "DOTENV" not in k})
+    monkeypatch.setenv("FLASK_SKIP_DOTENV", "1")
+    app.run()
+    assert "KOLBEN_RUN_DOTENV_PROBE" not in os.environ
+    monkeypatch.delenv("FLASK_SKIP_DOTENV")
+    app.run(load_dotenv=False)
+    assert "KOLBEN_RUN_DOTENV_PROBE" not in os.environ
+    app.run()
+    assert os.environ["KOLBEN_RUN_DOTENV_PROBE"] == "1"

@@ -556,8 +556,17 @@ def test_script_info_create_app_errors_are_one_line():
         ScriptInfo(create_app=create_app).load_app()
     assert "'create_app()'" in info.value.message
     assert "ValueError: bad setting" in info.value.message
-    with pytest.raises(NoAppException, match="returned str, not a kolben application"):
-        ScriptInfo(create_app=lambda: "x").load_app()
+    with pytest.raises(NoAppException, match="Could not locate a kolben application"):
+        ScriptInfo(create_app=lambda: None).load_app()
+
+
+def test_script_info_create_app_may_return_wsgi_middleware():
+    """As Flask: a script's own factory may return what wraps the app (any WSGI
+    application); only None is refused."""
+    from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+    wrapped = DispatcherMiddleware(kolben.Kolben("x"))
+    assert ScriptInfo(create_app=lambda: wrapped, set_debug_flag=False).load_app() is wrapped
 
 
 @pytest.mark.parametrize("var", ["KOLBEN_SKIP_DOTENV", "FLASK_SKIP_DOTENV"])
@@ -615,13 +624,17 @@ def test_load_dotenv_without_defaults_or_files(tmp_path):
 
 
 @pytest.mark.parametrize("var", ["KOLBEN_SKIP_DOTENV", "FLASK_SKIP_DOTENV"])
-def test_load_dotenv_skip_variable(tmp_path, monkeypatch, var):
+def test_load_dotenv_skip_variable_is_read_by_its_callers(tmp_path, monkeypatch, var):
+    """As Flask: the skip variable turns off the command line's (and app.run's)
+    loading of the default files; load_dotenv() itself loads what it is asked."""
     write(tmp_path / ".env", "DEFAULT=1\n")
     given = write(tmp_path / "given.env", "GIVEN=1\n")
     monkeypatch.setenv(var, "1")
-    assert load_dotenv() is False
-    assert load_dotenv(given) is True
+    assert ScriptInfo().load_dotenv_defaults is False
+    assert load_dotenv(given, load_defaults=ScriptInfo().load_dotenv_defaults) is True
     assert "DEFAULT" not in os.environ and os.environ["GIVEN"] == "1"
+    assert load_dotenv() is True
+    assert os.environ["DEFAULT"] == "1"
 
 
 def test_load_dotenv_without_python_dotenv_gives_a_tip(tmp_path, monkeypatch, capsys):
@@ -1102,7 +1115,7 @@ def test_shell_namespace_and_banner(monkeypatch):
         "print(app.name, answer, type(g).__name__, current_app.name)\n",
     )
     assert result.exit_code == 0, result.output
-    assert "hello 42 _AppCtxGlobals hello" in result.stdout
+    assert "hello 42 LocalProxy hello" in result.stdout  # g: the proxy, as in Flask
     assert f"Python {sys.version} on {sys.platform}" in result.stderr
     app = sys.modules["hello"].app
     assert f"App: hello\nInstance: {app.instance_path}" in result.stderr

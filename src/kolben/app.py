@@ -51,7 +51,7 @@ from .app_setup import AppSetup
 from .concurrency import is_async_callable, run_sync
 from .ctx import AppContext, RequestContext, _sentinel
 from .debughelpers import FormDataRoutingRedirect
-from .helpers import get_debug_flag
+from .helpers import get_debug_flag, get_load_dotenv
 from .hook_plans import HookRegistry, Plan, make_plan
 from .pipeline import (
     ASYNC,
@@ -922,6 +922,10 @@ class Kolben(AppSetup):
                     rv = response_class.from_http_exception(rv, environ)
                 else:
                     rv = response_class.force_type(rv.get_response(environ))
+                if req_ctx is not None and req_ctx.request.method == "HEAD":
+                    # As in Flask, which runs the exception as a WSGI app: a HEAD
+                    # request's response has no body (its Content-Length stays).
+                    rv.response = []
             elif getattr(type(rv), "keeps_its_class", False):
                 # A response that works only as its own class (an EventStream):
                 # not turned into the app's response_class as others are.
@@ -1302,6 +1306,7 @@ class Kolben(AppSetup):
         from werkzeug.serving import is_running_from_reloader, run_simple
 
         from .cli import load_dotenv as _load_dotenv
+        from .cli import show_server_banner
 
         if (
             os.environ.get("KOLBEN_RUN_FROM_CLI") == "true"
@@ -1317,7 +1322,7 @@ class Kolben(AppSetup):
                 )
             return
 
-        if load_dotenv:
+        if get_load_dotenv(load_dotenv):
             _load_dotenv()
             if "KOLBEN_DEBUG" in os.environ or "FLASK_DEBUG" in os.environ:
                 self.debug = get_debug_flag()
@@ -1329,12 +1334,23 @@ class Kolben(AppSetup):
             sn_host, _, sn_port = server_name.partition(":")
         if not host:
             host = sn_host or "127.0.0.1"
-        if port is None:
-            port = int(sn_port) if sn_port else 5000
+        # As Flask: a false port (None, "") but 0 means SERVER_NAME's, else 5000.
+        if port or port == 0:
+            port = int(port)
+        elif sn_port:
+            port = int(sn_port)
+        else:
+            port = 5000
         options.setdefault("use_reloader", self.debug)
         options.setdefault("use_debugger", self.debug)
         options.setdefault("threaded", True)
-        run_simple(host, int(port), self, **options)
+        show_server_banner(self.debug, self.name)
+        try:
+            run_simple(host, port, self, **options)
+        finally:
+            # As Flask: the server may be started again (from an interactive
+            # shell, without the reloader), so setup is open again.
+            self._got_first_request = False
 
 
 #: The methods ``Kolben`` defines (with those of :class:`AppSetup`), by name: the

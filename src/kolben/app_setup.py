@@ -17,6 +17,7 @@ import weakref
 from datetime import timedelta
 from functools import cached_property
 
+from werkzeug.datastructures import ImmutableDict
 from werkzeug.exceptions import (
     Aborter,
 )
@@ -36,6 +37,7 @@ from .server_sessions import SessionInterfaceSelector
 from .sessions import (
     SecureCookieSessionInterface,
 )
+from .templating import Environment as _Environment
 from .templating import _default_template_ctx_processor
 from .wrappers import Request, Response
 
@@ -115,7 +117,8 @@ class AppSetup(Scaffold, metaclass=AppClass):
 
     #: The configuration defaults: every key Flask 3.1 has, with the same value,
     #: and kolben's own (see :data:`kolben.defaults.DEFAULT_CONFIG`).
-    default_config: dict[str, t.Any] = DEFAULT_CONFIG
+    #: Read-only, as Flask's (change ``app.config``, or this on a subclass).
+    default_config: t.Mapping[str, t.Any] = ImmutableDict(DEFAULT_CONFIG)
 
     def _reset_decisions(self) -> None:
         """Have the request pipeline's per-app decisions made on first use
@@ -249,7 +252,9 @@ class AppSetup(Scaffold, metaclass=AppClass):
     @debug.setter
     def debug(self, value: bool) -> None:
         self.config["DEBUG"] = value
-        if self.config["TEMPLATES_AUTO_RELOAD"] is None and "jinja_env" in self.__dict__:
+        if self.config["TEMPLATES_AUTO_RELOAD"] is None:
+            # As Flask: this creates the Jinja environment if it isn't yet (what
+            # is set up for it afterwards, jinja_options, is then not read).
             self.jinja_env.auto_reload = value
 
     def make_config(self, instance_relative: bool = False) -> Config:
@@ -354,7 +359,7 @@ class AppSetup(Scaffold, metaclass=AppClass):
 
     def make_shell_context(self) -> dict[str, t.Any]:
         """The namespace of ``kolben shell``: ``app``, ``g`` and the processors' names."""
-        rv: dict[str, t.Any] = {"app": self, "g": _cv_app.get().g if _cv_app.get(None) else None}
+        rv: dict[str, t.Any] = {"app": self, "g": _globals.g}
         for processor in self.shell_context_processors:
             rv.update(processor())
         return rv
@@ -378,8 +383,9 @@ class AppSetup(Scaffold, metaclass=AppClass):
 
     # -- templates -------------------------------------------------------------------
 
-    #: The Jinja environment class, a :class:`kolben.templating.Environment`.
-    jinja_environment: type[Environment] | None = None
+    #: The Jinja environment class, :class:`kolben.templating.Environment` (set a
+    #: subclass of it on a subclass of the app to use your own).
+    jinja_environment: type[Environment] = _Environment
     #: Options passed to the Jinja environment (set before it is first used).
     jinja_options: dict[str, t.Any] = {}
 

@@ -539,8 +539,9 @@ def load_dotenv(path: str | os.PathLike[str] | None = None, load_defaults: bool 
     precedence over ``.kolbenenv``, which takes precedence over ``.flaskenv`` (each
     the nearest found searching up from the current folder). After combining them,
     a variable is only set if it isn't already in :data:`os.environ`. The default
-    files are skipped with ``load_defaults=False`` or when ``KOLBEN_SKIP_DOTENV``
-    (or ``FLASK_SKIP_DOTENV``) is set.
+    files are skipped with ``load_defaults=False``. As in Flask, this function
+    loads what it is asked to: ``KOLBEN_SKIP_DOTENV`` (or ``FLASK_SKIP_DOTENV``) is
+    read by its callers, the command line and :meth:`~kolben.Kolben.run`.
 
     Without python-dotenv nothing is loaded; a tip is printed if such files exist.
     Returns whether any variable was read from a file.
@@ -557,9 +558,7 @@ def load_dotenv(path: str | os.PathLike[str] | None = None, load_defaults: bool 
         return False
 
     data: dict[str, str | None] = {}
-    from .helpers import get_load_dotenv
-
-    if load_defaults and get_load_dotenv():
+    if load_defaults:
         for name in reversed(DOTENV_FILES):  # lowest precedence first
             found = dotenv.find_dotenv(name, usecwd=True)
             if found:
@@ -660,11 +659,6 @@ class ScriptInfo:
                 f"Could not locate a {names.product} application. Use the"
                 f" '{names.command} --app' option, the '{names.env}_APP' environment"
                 " variable, or a 'wsgi.py' or 'app.py' file in the current folder."
-            )
-        if not isinstance(app, _kolben_class()):
-            raise NoAppException(
-                f"The app factory returned {type(app).__name__}, not a"
-                f" {_names().product} application."
             )
         if self.set_debug_flag:
             from .helpers import get_debug_flag

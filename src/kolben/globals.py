@@ -188,6 +188,9 @@ class _GlobalsProxy(_ContextProxy):
         return "<LocalProxy unbound>" if ctx is None else repr(ctx.g)
 
 
+# Named as werkzeug's class too: ``type(g).__name__`` is "LocalProxy", as in Flask.
+_GlobalsProxy.__name__ = _GlobalsProxy.__qualname__ = "LocalProxy"
+
 #: The names a proxy may answer itself (see :func:`_own_attribute`): its slots and
 #: the dunders its classes define. Any other name, dunders the classes lack
 #: included, is read from the proxied object.

@@ -219,7 +219,9 @@ def get_root_path(import_name: str) -> str:
     """Return the folder of the module or package ``import_name``.
 
     Falls back to the current working folder for an interactive ``__main__`` or a
-    module that can't be found on disk.
+    module that can't be found. A module that is found but has no file (built
+    into Python, frozen, or from an import hook that gives no file name) raises
+    ``RuntimeError``, as in Flask: pass ``root_path`` yourself then.
     """
     mod = sys.modules.get(import_name)
     filename: str | None = getattr(mod, "__file__", None)
@@ -235,7 +237,12 @@ def get_root_path(import_name: str) -> str:
     if origin is None or not os.path.isabs(origin):  # namespace, built-in, frozen
         if spec.submodule_search_locations:
             return os.path.abspath(next(iter(spec.submodule_search_locations)))
-        return os.getcwd()
+        raise RuntimeError(
+            f"No root path can be found for the provided module {import_name!r}. This"
+            " can happen because the module came from an import hook that does not"
+            " provide file name information or because it's a namespace package. In"
+            " this case the root path needs to be explicitly provided."
+        )
     return os.path.dirname(os.path.abspath(origin))
 
 
