@@ -35,6 +35,7 @@ import typing as t
 from functools import partial
 
 from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge, RequestTimeout
+from werkzeug.wrappers import Response as _WerkzeugResponse
 
 from . import globals as _globals
 from . import typing as ft
@@ -604,7 +605,7 @@ def asgi_response(
     """
     cls = type(response)
     if cls is _KolbenResponse or (
-        cls.get_wsgi_response is _WSGI_RESPONSE
+        getattr(cls, "get_wsgi_response", None) is _WSGI_RESPONSE
         and cls.get_wsgi_headers is _WSGI_HEADERS
         and cls.get_app_iter is _APP_ITER
     ):
@@ -637,6 +638,12 @@ def asgi_response(
                     return response.response, status, headers
     if not isinstance(environ, dict):
         environ = environ.environ
+    if not isinstance(response, _WerkzeugResponse):
+        # Not a response (what an after_request function returned): run as the
+        # WSGI application Flask calls it as (None: Flask's TypeError).
+        if not callable(response):
+            raise TypeError(f"'{cls.__name__}' object is not callable")
+        response = _KolbenResponse.force_type(response, environ)
     app_iter, _, wsgi_headers = response.get_wsgi_response(environ)
     return app_iter, response.status_code, _asgi_headers(wsgi_headers)
 

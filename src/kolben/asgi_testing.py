@@ -54,7 +54,7 @@ def environ_to_scope(environ: WSGIEnvironment) -> dict[str, t.Any]:
         "method": environ.get("REQUEST_METHOD", "GET"),
         "scheme": environ.get("wsgi.url_scheme", "http"),
         "path": (root_path + path).decode("utf-8", "replace"),
-        "raw_path": quote(root_path + path, safe="/%:@!$&'()*+,;=").encode("ascii"),
+        "raw_path": quote(root_path + path, safe="/:@!$&'()*+,;=").encode("ascii"),
         "root_path": root_path.decode("utf-8", "replace"),
         "query_string": environ.get("QUERY_STRING", "").encode("latin-1"),
         "headers": headers,

@@ -14,6 +14,7 @@ The functions take the app; ``Kolben`` keeps them as its private methods
 
 from __future__ import annotations
 
+import copy
 import typing as t
 
 from werkzeug.exceptions import HTTPException
@@ -109,6 +110,12 @@ def match_request(app: Kolben, request: Request) -> None:
         adapter = _adapter_for(app, request, key)
         if adapter is None:
             return
+        if not method:
+            # werkzeug matches an empty method as the adapter's own, which for
+            # a request's own adapter is that empty method (a 405, as in Flask),
+            # not the method of the request a cached adapter was made for.
+            adapter = copy.copy(adapter)
+            adapter.default_method = method
         # PERF: kolben.router matches with compiled expressions, as werkzeug's
         # walk would (werkzeug itself answers what it doesn't cover).
         rule, view_args = router.match(adapter, path, method, request.query_string)

@@ -190,6 +190,13 @@ def _kind(converter: BaseConverter) -> int:
     return _CALL
 
 
+def _is_users(converter: BaseConverter) -> bool:
+    """Whether ``converter`` is not one of werkzeug's own (as werkzeug made it)."""
+    return not type(converter).__module__.startswith("werkzeug.") or "to_python" in vars(
+        converter
+    )
+
+
 class _Leaf:
     """An expression matching from a position of the request string."""
 
@@ -572,6 +579,12 @@ class _Compiler:
 
     @staticmethod
     def hit(rule: Rule, groups: tuple[int, ...], prefix: int) -> _Hit:
+        if any(_is_users(converter) for converter in rule._converters.values()):
+            # A converter of the app's own may do work (a lookup) or count its
+            # calls: werkzeug matches such a rule, so its to_python runs once,
+            # as in Flask (on a ValidationError only werkzeug's walk knows
+            # whether the answer is a 405 or a 404).
+            return _FALLBACK
         # werkzeug zips the rule's converters with the values (a variable named
         # twice has one converter and two values).
         names = tuple(rule._converters)[: prefix + len(groups)]

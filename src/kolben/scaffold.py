@@ -46,9 +46,11 @@ def setupmethod(f: F) -> F:
 
 def _endpoint_from_view_func(view_func: t.Callable[..., t.Any] | None) -> str:
     if view_func is None:
-        raise TypeError(
-            "add_url_rule() needs an 'endpoint' when no 'view_func' is given; pass"
-            " endpoint='name' and register the function later with @app.endpoint('name')."
+        # Flask's error (an AssertionError) and words, then how to fix it.
+        raise AssertionError(
+            "expected view func if endpoint is not provided. add_url_rule() needs an"
+            " 'endpoint' when no 'view_func' is given; pass endpoint='name' and register"
+            " the function later with @app.endpoint('name')."
         )
     return view_func.__name__
 
