@@ -106,11 +106,38 @@ def routing_path(request: _WerkzeugRequest) -> str:
             except AttributeError:  # a werkzeug Request class of the app's own
                 pass
         return path
-    raw = request.environ.get("PATH_INFO") or ""
+    raw: str | None = request.environ.get("PATH_INFO")
     if not raw:
-        return ""
+        return "/" if raw is None else ""  # werkzeug binds a missing one as "/"
     # PEP 3333: the environ's str is latin-1 of the bytes, decoded as werkzeug does.
     return "/" + raw.encode("latin-1").decode(errors="replace").lstrip("/")
+
+
+def routing_target(request: _WerkzeugRequest) -> tuple[str, str]:
+    """``(routing_path(request), routing_method(request))``, in one call."""
+    if _fast_request_classes.get(id(type(request))):
+        path: str = request.path
+        if path == "/":
+            try:  # see routing_path
+                if request._kolben_empty_path_info:  # type: ignore[attr-defined]
+                    path = ""
+            except AttributeError:
+                pass
+        return path, request.method
+    return routing_path(request), routing_method(request)
+
+
+def routing_method(request: _WerkzeugRequest) -> str:
+    """The method to match ``request`` with: the WSGI environ's
+    ``REQUEST_METHOD``, as Flask matches, not ``request.method``, which a
+    ``Request`` subclass may rewrite (an ``X-HTTP-Method-Override`` property).
+
+    PERF: for a request built by kolben's fast constructor they are the same.
+    """
+    if _fast_request_classes.get(id(type(request))):
+        return request.method
+    method: str = request.environ.get("REQUEST_METHOD", "GET")
+    return method.upper()
 
 
 #: In the instance of a request built by :func:`make_request` (or from an ASGI
@@ -171,9 +198,13 @@ def _build_request(
             root_path = root_path.encode("latin1").decode(errors="replace")
         root_path = root_path.rstrip("/")
     rv.root_path = root_path
-    path = get("PATH_INFO") or ""
+    path = get("PATH_INFO")
     if not path:
-        setattr(rv, EMPTY_PATH_INFO, True)
+        if path is not None:
+            # Present and empty: matched as an empty path; werkzeug binds a
+            # missing one as "/" (its ``path`` is "/" either way).
+            setattr(rv, EMPTY_PATH_INFO, True)
+        path = ""
     elif not path.isascii():
         path = path.encode("latin1").decode(errors="replace")
     rv.path = "/" + path.lstrip("/")
@@ -203,7 +234,15 @@ def _check_fast_request_init(cls: type[_WerkzeugRequest]) -> int:
     headers_on_read = getattr(
         type(inspect.getattr_static(cls, "headers", None)), "makes_headers_from_environ", False
     )
-    if cls.__init__ is _WerkzeugRequest.__init__:
+    # A class that defines what the constructor sets (a ``path`` or ``method``
+    # property rewriting it, say) is built normally: routing then reads the
+    # environ, as Flask routes (see routing_path, routing_method).
+    defines_state = any(
+        name in klass.__dict__
+        for klass in cls.__mro__[: cls.__mro__.index(_WerkzeugRequest)]
+        for name in _FAST_SET_NAMES
+    )
+    if cls.__init__ is _WerkzeugRequest.__init__ and not defines_state:
         try:
             ok = True
             for environ in _sample_environs():
@@ -223,6 +262,19 @@ def _check_fast_request_init(cls: type[_WerkzeugRequest]) -> int:
     kind = (HEADERS_ON_READ if headers_on_read else FAST) if ok else 0
     _fast_request_classes.put_for(cls, kind)
     return kind
+
+
+#: What :func:`_build_request` sets on the instance.
+_FAST_SET_NAMES = (
+    "method",
+    "scheme",
+    "server",
+    "root_path",
+    "path",
+    "query_string",
+    "remote_addr",
+    "shallow",
+)
 
 
 def _sample_environs() -> list[dict[str, t.Any]]:
@@ -254,8 +306,9 @@ def _sample_environs() -> list[dict[str, t.Any]]:
 # -- responses ---------------------------------------------------------------------
 
 # Whether Response.from_body may bypass __init__, per response class (weak keys:
-# a class made at run time is freed).
-_fast_response_classes: WeakKeyCache[bool] = WeakKeyCache(
+# a class made at run time is freed): False, or the class's defaults the fast
+# path was checked with (see _fast_defaults), truthy.
+_fast_response_classes: WeakKeyCache[tuple[t.Any, ...] | bool] = WeakKeyCache(
     256, "kolben._werkzeug_fast: response classes built without __init__"
 )
 
@@ -269,11 +322,18 @@ def _content_type(mimetype: str) -> str:
     return rv
 
 
-def _check_fast_response_init(cls: type[_WerkzeugResponse]) -> bool:
-    """Decide once per class whether :func:`from_body` may bypass
-    ``__init__``: only when the class keeps werkzeug's constructor and the fast
-    path builds exactly the state the constructor does."""
-    ok = False
+def _fast_defaults(cls: type[_WerkzeugResponse]) -> tuple[t.Any, ...]:
+    """The class attributes the fast path copies: a class (or a base) given new
+    ones after its check is checked again."""
+    return (cls.default_mimetype, cls.default_status, cls.automatically_set_content_length)
+
+
+def _check_fast_response_init(cls: type[_WerkzeugResponse]) -> tuple[t.Any, ...] | bool:
+    """Decide whether :func:`from_body` may bypass ``__init__`` for ``cls``
+    (with its defaults as they are): only when the class keeps werkzeug's
+    constructor and the fast path builds exactly the state the constructor
+    does."""
+    ok: tuple[t.Any, ...] | bool = False
     base = _WerkzeugResponse
     overrides_setters = any(
         name in klass.__dict__
@@ -290,16 +350,18 @@ def _check_fast_response_init(cls: type[_WerkzeugResponse]) -> bool:
             get_content_type(mimetype, "utf-8") if mimetype else ""
         )
         if mimetype:
-            _fast_response_classes.put_for(cls, True)  # the fast path, to compare it
+            defaults = _fast_defaults(cls)
+            _fast_response_classes.put_for(cls, defaults)  # the fast path, to compare it
             try:
-                ok = True
+                same = True
                 for mt in (None, "application/json"):
                     fast = cls.from_body("x\u00e9", mimetype=mt)  # type: ignore[attr-defined]
                     slow = cls("x\u00e9", mimetype=mt)
-                    ok = ok and (
+                    same = same and (
                         vars(fast) == {**vars(slow), "headers": fast.headers}
                         and fast.headers.to_wsgi_list() == slow.headers.to_wsgi_list()
                     )
+                ok = defaults if same else False
             except Exception:
                 ok = False
     _fast_response_classes.put_for(cls, ok)
@@ -323,7 +385,16 @@ def from_body(cls: type[R], body: str | bytes | bytearray, mimetype: str | None 
     which is verified once per class against the general constructor.
     """
     fast = _fast_response_classes.get(id(cls))
-    if fast is None:
+    if fast:
+        # The defaults it was checked with: changed since (on it or a base)?
+        mimetype_, status_, length_ = fast  # type: ignore[misc]
+        if (
+            cls.default_mimetype is not mimetype_
+            or cls.default_status != status_
+            or cls.automatically_set_content_length is not length_
+        ):
+            fast = _check_fast_response_init(cls)
+    elif fast is None:
         fast = _check_fast_response_init(cls)
     if not fast:
         return cls(bytes(body) if isinstance(body, bytearray) else body, mimetype=mimetype)

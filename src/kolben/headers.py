@@ -70,11 +70,16 @@ class Headers(_WerkzeugHeaders):
             self[key] = value
 
     def __eq__(self, other: object) -> bool:
-        # werkzeug's equality (the same headers, names in any case, order aside),
-        # also against werkzeug's own class, which refuses any other class.
-        if other.__class__ is not Headers and other.__class__ is not _WerkzeugHeaders:
+        # werkzeug's equality (the same headers, names in any case, order aside):
+        # against the same class, as werkzeug's, and between this class and
+        # werkzeug's own, either way round.
+        cls = other.__class__
+        if cls is not self.__class__ and (
+            self.__class__ is not Headers or cls is not _WerkzeugHeaders
+        ):
             return NotImplemented
-        return set(map(_lowered, self._list)) == set(map(_lowered, other._list))
+        items: list[tuple[str, str]] = other._list  # type: ignore[attr-defined]
+        return set(map(_lowered, self._list)) == set(map(_lowered, items))
 
     __hash__ = None
 

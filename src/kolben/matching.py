@@ -22,7 +22,7 @@ from werkzeug.exceptions import HTTPException
 from . import router
 from .blueprints import prefix_owner
 from .routing import rebind
-from .wrappers import routing_path
+from .wrappers import routing_target
 
 if t.TYPE_CHECKING:
     from werkzeug.routing import MapAdapter
@@ -90,8 +90,7 @@ def match_request(app: Kolben, request: Request) -> None:
             return
         cache = app._adapters
         key = cache.key(request, _settings(app))
-        path = routing_path(request)
-        method = request.method
+        path, method = routing_target(request)
         if key is not None:
             # PERF: a rule without arguments matches a path the same way every
             # time, so the adapter cache remembers its match per (origin, path,

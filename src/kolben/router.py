@@ -53,8 +53,11 @@ a 404 ~1.4 µs instead of ~3.9 µs, a rule among 2,000 ~2.5 µs instead of ~5.9 
 
 The expressions are compiled on first use (~5 ms for 50 rules) and again after
 rules were added (the map's ``_remap`` flag, or a new endpoint when something
-else already cleared it). Rules changed in place after they were added
-(werkzeug's ``Rule.refresh``) are not seen: call :func:`clear`.
+else already cleared it). Not seen, until :func:`clear` is called: rules changed
+in place after they were added (werkzeug's ``Rule.refresh``), and a rule added
+with ``url_map.add()`` to an endpoint that has rules already, after requests
+were served, when werkzeug updated the map (``url_for``) before the next match
+(werkzeug counts no rules cheaply: its ``Map._rules`` makes a list).
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 from werkzeug.routing import BaseConverter, Map, MapAdapter, Rule
 
+from ._werkzeug_fast import routing_method, routing_path
 from .caching import Cache
 
 if t.TYPE_CHECKING:
@@ -145,7 +146,10 @@ class AdapterCache:
 def rebind(adapter: MapAdapter, request: Request) -> MapAdapter:
     """Return a copy of a cached ``adapter`` bound to this request's path and method."""
     bound = copy.copy(adapter)
-    bound.path_info = request.path
-    bound.default_method = request.method
-    bound.query_args = request.query_string.decode("latin-1")
+    # What bind_to_environ binds: the environ's PATH_INFO (not a rewritten
+    # ``request.path``; empty stays empty) and QUERY_STRING, decoded as werkzeug
+    # decodes them (UTF-8, what isn't replaced).
+    bound.path_info = routing_path(request)
+    bound.default_method = routing_method(request)
+    bound.query_args = request.query_string.decode("utf-8", "replace")
     return bound

@@ -27,6 +27,7 @@ from ._werkzeug_fast import from_body as _from_body
 from ._werkzeug_fast import load_urlencoded_form
 from ._werkzeug_fast import make_request as make_request
 from ._werkzeug_fast import routing_path as routing_path
+from ._werkzeug_fast import routing_target as routing_target
 from .asgi_environ import KnownEnviron, MadeOnRead
 from .caching import REQUEST_DATA_CACHES, Cache, request_data_cache
 from .headers import LISTED_HEADER_CLASSES
@@ -416,45 +417,17 @@ class Response(_WerkzeugResponse):
 
     _default_content_type: str = "text/html; charset=utf-8"
 
-    def get_wsgi_headers(self, environ: WSGIEnvironment) -> Headers:
-        """The headers to send, adjusted for the status and environ.
-
-        PERF: werkzeug copies the headers on every response to adjust them; the
-        common case (a 2xx-5xx response with a Content-Length and no Location)
-        needs no adjustment, so the headers are passed on as they are.
-        """
-        status = self.status_code
-        headers = self.headers
-        if (
-            status < 200
-            or status in (204, 304)
-            # An app may assign any mapping (``response.headers = {...}``):
-            # werkzeug's method makes Headers of it.
-            or type(headers) not in LISTED_HEADER_CLASSES
-        ):
-            return super().get_wsgi_headers(environ)
-        has_length = False
-        for key, _ in headers._list:
-            lowered = key.lower()
-            if lowered == "content-length":
-                has_length = True
-            elif lowered in ("location", "content-location"):
-                return super().get_wsgi_headers(environ)
-        if not has_length and self.automatically_set_content_length and self.is_sequence:
-            return super().get_wsgi_headers(environ)
-        return headers
-
     def __call__(
         self, environ: WSGIEnvironment, start_response: StartResponse
     ) -> t.Iterable[bytes]:
         """Answer as a WSGI application: ``start_response(status, headers)``,
         then the body iterable (werkzeug's ``get_wsgi_response``).
 
-        PERF: a buffered body of one bytes chunk whose headers need no
-        adjustment (see :meth:`get_wsgi_headers`: a Content-Length, no Location;
-        a 2xx-5xx status other than 204 and 304; not a HEAD request), with its
-        WSGI methods not overridden, is answered in one pass over its headers;
-        anything else goes through werkzeug's methods (kolben's overrides above).
+        PERF: a buffered body of one bytes chunk whose headers werkzeug's
+        ``get_wsgi_headers`` would pass on unchanged (a Content-Length, no
+        Location; a 2xx-5xx status other than 204 and 304; not a HEAD request),
+        with its WSGI methods not overridden, is answered in one pass over its
+        headers; anything else goes through werkzeug's methods.
         """
         cls = type(self)
         if cls is Response or (
@@ -468,8 +441,8 @@ class Response(_WerkzeugResponse):
             if sends_one_chunk(self, self._status_code, environ["REQUEST_METHOD"]) and (
                 type(headers) in LISTED_HEADER_CLASSES
             ):
-                # What get_wsgi_headers passes on as it is (a Content-Length, no
-                # Location), found in the same pass.
+                # What werkzeug's get_wsgi_headers passes on as it is (a
+                # Content-Length, no Location), found in the same pass.
                 items = headers._list
                 has_length = False
                 for key, _ in items:
