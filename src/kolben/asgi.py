@@ -30,6 +30,7 @@ import concurrent.futures
 import contextlib
 import contextvars
 import io
+import math
 import tempfile
 import typing as t
 from functools import partial
@@ -146,8 +147,15 @@ class LazyBody(io.RawIOBase):
         self._disconnected = False
         self._content_length = content_length
         self._max_length = max_length
-        #: Whether :meth:`fill` ran (or has nothing to do).
+        #: Whether nothing more is to be received before a step: the body is
+        #: all here (or the client left), or the view streams it itself. Until
+        #: then the driver calls before_loop_step / before_thread_step before
+        #: each step, which receive only what no fill has reached yet.
         self.filled = done
+        #: How far the fills so far went: the largest limit one received up to
+        #: (inf: the whole body). A later fill with a higher limit (an async
+        #: view after a sync hook's 1 MiB, or a limit a hook raised) goes on.
+        self._reached: float = 0
         #: Messages the disconnect watcher received for the body's readers.
         self._received_early: collections.deque[Message] = collections.deque()
         #: One receive() at a time: the body's readers and the door's disconnect
@@ -162,8 +170,16 @@ class LazyBody(io.RawIOBase):
         """Whether the client disconnected before sending the whole body."""
         return self._disconnected
 
-    def _too_large_to_fill(self) -> bool:
-        limit = self._max_length
+    def _limit(self) -> int | None:
+        """The request's ``max_content_length`` now (``MAX_CONTENT_LENGTH``, or
+        what a ``before_request`` function or the view set for this request)."""
+        req_ctx = _cv_request.get(None)
+        if req_ctx is None:
+            return self._max_length
+        limit: int | None = req_ctx.request.max_content_length
+        return limit
+
+    def _too_large_to_fill(self, limit: int | None) -> bool:
         return limit is not None and (
             self._received > limit
             or (self._content_length is not None and self._content_length > limit)
@@ -173,7 +189,12 @@ class LazyBody(io.RawIOBase):
         """Receive the first message of the body if nothing was received yet
         (before a worker-thread step of a view marked ``stream_request_body``:
         see :meth:`before_thread_step`)."""
-        if self._received or self._done or self._pending or self._too_large_to_fill():
+        if (
+            self._received
+            or self._done
+            or self._pending
+            or self._too_large_to_fill(self._limit())
+        ):
             return
         self._pending = self._take(await self._next_message())
 
@@ -207,12 +228,24 @@ class LazyBody(io.RawIOBase):
                 return
 
     async def fill(self, cap: int | None = None) -> None:
-        """Receive the rest of the body now, up to ``MAX_CONTENT_LENGTH`` and
-        ``cap`` bytes (the door calls it before ``async def`` user code runs,
-        unless the matched view is marked ``stream_request_body``)."""
-        self.filled = True
-        if self._done or self._too_large_to_fill():
+        """Receive the rest of the body now, up to the request's
+        ``max_content_length`` and ``cap`` bytes (the door calls it before
+        ``async def`` user code runs, unless the matched view is marked
+        ``stream_request_body``). Nothing is received twice: a fill that a
+        previous one reached (as far, or to the end) returns at once."""
+        if self._done or self._disconnected:
+            self.filled = True
             return
+        max_length = self._limit()
+        limit = max_length
+        if cap is not None:
+            limit = cap if limit is None else min(limit, cap)
+        reach = math.inf if limit is None else limit
+        if reach <= self._reached:
+            return
+        self._reached = reach
+        if self._too_large_to_fill(max_length):
+            return  # reading it is a 413 (unless the limit is raised first)
         if cap is not None and self._content_length is not None and self._content_length > cap:
             return
         rest = self._prefix.read()
@@ -224,9 +257,6 @@ class LazyBody(io.RawIOBase):
                 spool.write(data)
                 size += len(data)
         self._pending = b""
-        limit = self._max_length
-        if cap is not None:
-            limit = cap if limit is None else min(limit, cap)
         try:
             while not self._done and not self._disconnected:
                 if limit is not None and self._received > limit:
@@ -246,6 +276,8 @@ class LazyBody(io.RawIOBase):
         spool.seek(0)
         self._prefix.close()
         self._prefix = spool
+        if self._done:
+            self.filled = True
 
     def _pull(self) -> bytes:
         try:
@@ -359,7 +391,7 @@ class LazyBody(io.RawIOBase):
         """
         ctx = _cv_request.get(None)
         if ctx is None or ctx.request.url_rule is None:
-            await self._fill_unmatched(ctx)
+            await self._fill_unmatched()
             return
         view = ctx.app.view_functions.get(ctx.request.url_rule.endpoint)
         if getattr(view, "stream_request_body", False):
@@ -367,13 +399,11 @@ class LazyBody(io.RawIOBase):
         else:
             await self.fill(THREAD_PREFILL_LIMIT)
 
-    async def _fill_unmatched(self, ctx: t.Any) -> None:
+    async def _fill_unmatched(self) -> None:
         """Receive the first :data:`ASYNC_HOOK_BODY_LIMIT` bytes of a request that
-        matched no view; if it was not matched yet (a converter of the app's own
-        runs as a step), decide again before the next step."""
+        matched no view (or not yet: a converter of the app's own runs as a
+        step, and the next step decides again)."""
         await self.fill(ASYNC_HOOK_BODY_LIMIT)
-        if ctx is not None and ctx.request.routing_exception is None:
-            self.filled = self._done
 
     async def before_loop_step(self) -> None:
         """What the driver awaits before ``async def`` user code first runs (in
@@ -391,7 +421,7 @@ class LazyBody(io.RawIOBase):
         ctx = _cv_request.get(None)
         rule = ctx.request.url_rule if ctx is not None else None
         if rule is None or ctx is None:
-            await self._fill_unmatched(ctx)
+            await self._fill_unmatched()
             return
         view = ctx.app.view_functions.get(rule.endpoint)
         if getattr(view, "stream_request_body", False):
@@ -399,10 +429,9 @@ class LazyBody(io.RawIOBase):
         elif view is not None and (is_async_callable(view) or hasattr(view, "view_class")):
             await self.fill()
         else:
-            await self.fill(ASYNC_HOOK_BODY_LIMIT)
             # The sync view may read the rest: received before its worker-thread
-            # step (before_thread_step).
-            self.filled = self._done
+            # step (before_thread_step), or by it.
+            await self.fill(ASYNC_HOOK_BODY_LIMIT)
 
 
 #: The most of a body received for ``async def`` hooks and error handlers of a
@@ -598,8 +627,8 @@ def asgi_response(
 
     PERF: a buffered response of kolben's own class (its WSGI methods not
     overridden) whose headers need no adjustment (a 2xx-5xx status other than
-    204 and 304, a Content-Length, no Location, not a HEAD request: see
-    :meth:`kolben.wrappers.Response.get_wsgi_headers`) is converted in one pass
+    204 and 304, a Content-Length, no Location, not a HEAD request: what
+    werkzeug's ``get_wsgi_headers`` passes on unchanged) is converted in one pass
     over its headers, without the WSGI response's copies. Tested equal to the
     general path in tests/test_asgi_response.py.
     """

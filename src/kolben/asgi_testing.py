@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 import threading
 import typing as t
 from urllib.parse import quote
@@ -59,7 +60,7 @@ def environ_to_scope(environ: WSGIEnvironment) -> dict[str, t.Any]:
         "query_string": environ.get("QUERY_STRING", "").encode("latin-1"),
         "headers": headers,
         "server": (environ.get("SERVER_NAME", "localhost"), int(environ.get("SERVER_PORT") or 80)),
-        "client": (client, int(environ.get("REMOTE_PORT") or 0)) if client else None,
+        "client": (client, int(environ.get("REMOTE_PORT") or 0)) if client is not None else None,
         ENVIRON_EXTRA_KEY: {k: v for k, v in environ.items() if k not in _REBUILT},
     }
     for key in [k for k in scope[ENVIRON_EXTRA_KEY] if k.startswith("HTTP_")]:
@@ -325,7 +326,9 @@ class _StreamedBody:
         # A response dropped unread and unclosed: the client went away. (Under
         # a running loop, another test's, this loop can't be run: left as is.)
         exchange = self._exchange
-        if exchange.finished or exchange.loop is None:
+        if exchange.finished or exchange.loop is None or sys.is_finalizing():
+            # (At interpreter exit the app's worker threads are stopped: driving
+            # the loop could wait for them for ever.)
             return
         try:
             asyncio.get_running_loop()

@@ -298,13 +298,15 @@ class KolbenClient(Client):
         self._add_cookies_to_wsgi(ctx.request.environ)
         with ctx:
             sess = interface.open_session(app, ctx.request)
-        if sess is None or interface.is_null_session(sess):
+        if sess is None:
             raise RuntimeError(
                 "Session backend did not open a session, so there is nothing to"
                 " change. With the default cookie sessions this means no secret key is"
                 " set: set 'app.secret_key' (or 'SECRET_KEY' in the config)."
             )
         yield sess
+        if interface.is_null_session(sess):
+            return  # as Flask: a null session is given, and nothing is saved
         response = app.response_class()
         with ctx:
             interface.save_session(app, sess, response)

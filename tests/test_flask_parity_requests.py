@@ -1,0 +1,146 @@
+"""Request behaviours as in Flask 3.1 (both doors), found by running the same
+apps on Flask and on kolben."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import typing as t
+
+import pytest
+
+import kolben
+from kolben.sessions import SecureCookieSessionInterface
+
+
+@pytest.mark.parametrize("hook", ["sync", "async"])
+def test_a_limit_raised_in_before_request_holds_for_an_async_view(
+    client_for: t.Callable[..., t.Any], hook: str
+) -> None:
+    """docs/security.md: a before_request function may raise the body limit for
+    one request; under ASGI the body of an ``async def`` view is received on
+    the loop with the limit as it is then."""
+    app = kolben.Kolben(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = 10
+
+    def raise_limit() -> None:
+        kolben.request.max_content_length = 10_000
+
+    async def araise_limit() -> None:
+        raise_limit()
+
+    app.before_request(raise_limit if hook == "sync" else araise_limit)
+
+    @app.post("/")
+    async def view() -> t.Any:
+        return kolben.request.form.to_dict()
+
+    client = client_for(app)
+    response = client.post("/", data={"a": "x" * 50})
+    assert response.status_code == 200
+    assert response.json == {"a": "x" * 50}
+    assert client.post("/", data={"a": "x" * 20_000}).status_code == 413
+
+
+def test_an_async_view_after_a_sync_hook_gets_a_large_body(
+    client_for: t.Callable[..., t.Any],
+) -> None:
+    """The 1 MiB a sync hook's worker-thread step receives first is not all an
+    ``async def`` view gets: the rest is received before the view runs."""
+    app = kolben.Kolben(__name__)
+    app.before_request(lambda: None)
+
+    @app.post("/")
+    async def view() -> str:
+        return str(len(kolben.request.get_data()))
+
+    body = b"x" * (3 * 1024 * 1024)
+    response = client_for(app).post("/", data=body)
+    assert response.status_code == 200
+    assert response.text == str(len(body))
+
+
+class LowerPathRequest(kolben.Request):
+    @property  # type: ignore[override]
+    def path(self) -> str:
+        return t.cast(str, self._raw_path).lower()
+
+    @path.setter
+    def path(self, value: str) -> None:
+        self._raw_path = value
+
+
+class MethodOverrideRequest(kolben.Request):
+    @property  # type: ignore[override]
+    def method(self) -> str:
+        return t.cast(str, self.environ.get("HTTP_X_HTTP_METHOD_OVERRIDE", self._method)).upper()
+
+    @method.setter
+    def method(self, value: str) -> None:
+        self._method = value
+
+
+def test_routing_reads_the_environ_not_a_rewritten_path_or_method(
+    client_for: t.Callable[..., t.Any],
+) -> None:
+    """As Flask, which binds its URL adapter to the environ: a Request subclass
+    rewriting ``path`` or ``method`` changes what the view sees, not which view
+    runs."""
+    for request_class in (LowerPathRequest, MethodOverrideRequest):
+        app = kolben.Kolben(__name__)
+        app.request_class = request_class
+        app.add_url_rule("/Hello", "upper", lambda: "upper " + kolben.request.path)
+        app.add_url_rule("/hello", "lower", lambda: "lower " + kolben.request.path)
+        app.add_url_rule("/x", "get", lambda: "get " + kolben.request.method)
+        app.add_url_rule("/x", "delete", lambda: "delete", methods=["DELETE"])
+        client = client_for(app)
+        expected_path = "/hello" if request_class is LowerPathRequest else "/Hello"
+        assert client.get("/Hello").text == f"upper {expected_path}"
+        override = client.get("/x", headers={"X-HTTP-Method-Override": "DELETE"})
+        expected_method = "DELETE" if request_class is MethodOverrideRequest else "GET"
+        assert override.text == f"get {expected_method}"
+
+
+def test_session_transaction_gives_a_null_session_and_saves_nothing(
+    client_for: t.Callable[..., t.Any],
+) -> None:
+    class NullSessions(SecureCookieSessionInterface):
+        def open_session(self, app: t.Any, request: t.Any) -> t.Any:
+            return self.make_null_session(app)
+
+    app = kolben.Kolben(__name__)
+    app.session_interface = NullSessions()
+    client = client_for(app)
+    with client.session_transaction() as session:
+        assert app.session_interface.is_null_session(session)
+        assert session.get("x") is None
+    assert client.get_cookie(app.config["SESSION_COOKIE_NAME"]) is None
+
+
+def test_an_empty_remote_addr_is_kept(client_for: t.Callable[..., t.Any]) -> None:
+    app = kolben.Kolben(__name__)
+    app.add_url_rule(
+        "/", "i", lambda: {"addr": kolben.request.remote_addr, "route": kolben.request.access_route}
+    )
+    response = client_for(app).get("/", environ_base={"REMOTE_ADDR": ""})
+    assert response.json == {"addr": "", "route": [""]}
+
+
+def test_unread_file_responses_of_the_asgi_client_let_the_process_exit(tmp_path: t.Any) -> None:
+    (tmp_path / "static").mkdir()
+    (tmp_path / "static" / "a.txt").write_text("a" * 1000)
+    script = textwrap.dedent(
+        f"""
+        import kolben
+        app = kolben.Kolben(__name__, root_path={str(tmp_path)!r})
+        client = app.asgi_test_client()
+        kept = [client.get("/static/a.txt"), client.get("/static/a.txt")]
+        print(kept[0].status_code, kept[1].status_code)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["200", "200"]
