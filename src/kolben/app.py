@@ -546,6 +546,7 @@ class Kolben(AppSetup):
         else:
             ctx = RequestContext(self, environ, request)  # type: ignore[arg-type]
         error: BaseException | None = None
+        response = None
         try:
             try:
                 if not ctx._push_now():  # PERF: no generator when no user code runs
@@ -565,6 +566,8 @@ class Kolben(AppSetup):
                 raise
             return respond(response)
         finally:
+            if ctx._streams is not None:
+                ctx._close_unsent_streams(response)
             # Pop the contexts (running the teardown functions), first handing
             # them to the test client when it asked to keep them.
             keep = (environ if environ is not None else ctx.request._known_environ).get(
@@ -782,7 +785,12 @@ class Kolben(AppSetup):
         # A View class's view function names the method that handles the request,
         # so an ``async def`` one is awaited where async code runs.
         handler = getattr(view, "view_handler", None)
-        if handler is not None and getattr(handler, "view", None) is view:
+        if (
+            handler is not None
+            and getattr(handler, "view", None) is view
+            # An app's own ensure_sync sees the view function, as in Flask.
+            and not self._custom_ensure_sync
+        ):
             view = handler()
         return view, req.view_args or _NO_ARGS
 
@@ -1065,9 +1073,12 @@ class Kolben(AppSetup):
     ) -> None:
         """Run the ``teardown_request`` functions (called when the request context
         is popped); ``exc`` is the unhandled exception or None (when not given,
-        the exception being handled, as in Flask)."""
+        the exception being handled, as in Flask). Outside a request context
+        it raises Flask's ``RuntimeError``."""
         if exc is _sentinel:
             exc = sys.exc_info()[1]
+        if _cv_request.get(None) is None:
+            raise RuntimeError(_globals._no_req_msg)
         self._do_teardown_request_direct(exc)
 
     def _do_teardown_request(self, exc: BaseException | None = None) -> Steps[None]:

@@ -566,11 +566,13 @@ class AppSetup(Scaffold, metaclass=AppClass):
         if provide_automatic_options is None:
             provide_automatic_options = getattr(view_func, "provide_automatic_options", None)
         if provide_automatic_options is None:
-            provide_automatic_options = (
-                "OPTIONS" not in method_set and self.config["PROVIDE_AUTOMATIC_OPTIONS"]
-            )
-        if provide_automatic_options:
-            required_methods.add("OPTIONS")
+            # As Flask: OPTIONS is added only when decided here; a view that
+            # asks for automatic OPTIONS itself lists OPTIONS in its methods.
+            if "OPTIONS" not in method_set and self.config["PROVIDE_AUTOMATIC_OPTIONS"]:
+                provide_automatic_options = True
+                required_methods.add("OPTIONS")
+            else:
+                provide_automatic_options = False
         method_set |= required_methods
 
         rule_obj = self.url_rule_class(rule, methods=method_set, **options)

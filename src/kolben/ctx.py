@@ -322,6 +322,11 @@ class RequestContext:
         self._after_request_functions: list[t.Callable[[t.Any], t.Any]] = []
         self._cv_tokens: list[tuple[t.Any, AppContext | None]] = []
         self._blueprint_chain: list[str] | None = None
+        #: Weak references to the bodies made with ``stream_with_context`` in
+        #: this request, which keep its contexts pushed until they end (None:
+        #: none). PERF: an instance attribute, which CPython 3.11 reads faster
+        #: than a class default.
+        self._streams: list[t.Any] | None = None
         #: A session read ahead by the ASGI driver (or the error reading it).
         self._preopened: SessionMixin | Exception | None = None
 
@@ -626,6 +631,22 @@ class RequestContext:
         if active is not self:
             self._wrong_context(active)
         return True
+
+    def _close_unsent_streams(self, response: t.Any) -> None:
+        """Close the ``stream_with_context`` bodies the request's response won't
+        send: with no response (an error escaped), or a buffered one (a
+        ``before``/``after_request`` function or an error handler replaced the
+        streamed response). Each pops the contexts it pushed, so nothing of this
+        request stays pushed. A response whose body is an iterator may send
+        them (wrapped, say): the server closes it."""
+        streams = self._streams
+        self._streams = None
+        if not streams or (response is not None and not getattr(response, "is_sequence", True)):
+            return
+        for ref in streams:
+            stream = ref()
+            if stream is not None:
+                stream.close()
 
     def _unset(self, last: bool) -> tuple[RequestContext | None, AppContext | None]:
         """Reset the context variable to before the last push; return the context

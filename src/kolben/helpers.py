@@ -8,6 +8,7 @@ import os
 import re
 import sys
 import typing as t
+import weakref
 from functools import update_wrapper
 from urllib.parse import unquote, urljoin, urlsplit
 
@@ -165,7 +166,14 @@ def stream_with_context(
         # The same context objects (not copies): `g` and `request` are the view's.
         if push_now:
             with app_ctx, req_ctx:
-                yield None  # primed below
+                try:
+                    yield None  # primed below
+                except GeneratorExit:
+                    # Closed before the body started (a HEAD request, a response
+                    # replaced or dropped): the request ended as it was, and
+                    # its teardown gets its error, not this GeneratorExit (as in
+                    # Flask, whose contexts were not pushed again yet).
+                    return
                 yield from _closing(gen)
         else:
             yield None  # primed below
@@ -174,6 +182,13 @@ def stream_with_context(
 
     wrapped = generator()
     next(wrapped)
+    if push_now:
+        # The request closes it if its response doesn't send it (see
+        # RequestContext._close_unsent_streams). Held weakly: the body's frame
+        # holds the context, and a body dropped unread is closed at once.
+        if req_ctx._streams is None:
+            req_ctx._streams = []
+        req_ctx._streams.append(weakref.ref(wrapped))
     return wrapped  # type: ignore[return-value]
 
 

@@ -84,6 +84,11 @@ class View:
             view.__module__ = cls.__module__
             for decorator in cls.decorators:
                 view = decorator(view)
+        elif cls.init_every_request and cls.__init__ is not object.__init__:
+            # A constructor of the class's own is sync user code: the view
+            # function (which makes the instance) runs as a step, where sync
+            # code runs, as in Flask.
+            pass
         else:
             # The pipeline calls the method that handles the request itself (see
             # Kolben._dispatch_request), so an async one runs where async code
@@ -110,8 +115,11 @@ def _app() -> t.Any:
 def _handler_of(instance: View) -> t.Callable[..., t.Any]:
     """The function that handles the current request for a view instance: its
     ``dispatch_request``, or a :class:`MethodView`'s method for the request."""
-    if type(instance).dispatch_request is MethodView.dispatch_request:
+    own = getattr(instance, "__dict__", ())
+    if type(instance).dispatch_request is _METHOD_VIEW_DISPATCH and "dispatch_request" not in own:
         return t.cast(MethodView, instance)._method_handler()
+    # Its own dispatch_request (also one set on the instance, or MethodView's
+    # replaced, as a test's mock does): called as Flask calls it.
     return instance.dispatch_request
 
 
@@ -161,3 +169,7 @@ class MethodView(View):
                 " methods."
             )
         return t.cast(t.Callable[..., t.Any], handler)
+
+
+#: MethodView's own dispatch_request, as defined (see _handler_of).
+_METHOD_VIEW_DISPATCH = MethodView.dispatch_request

@@ -166,6 +166,11 @@ class DefaultJSONProvider(JSONProvider):
     mimetype = "application/json"
 
     def __init__(self, app: Kolben | None) -> None:
+        #: Whether ``dumps`` was replaced on this object (``app.json.dumps =
+        #: ...``): responses then use it. PERF: kept rather than looked for in
+        #: the instance's ``__dict__``, whose reading makes CPython 3.11 turn
+        #: the object's inline attribute values into a dict.
+        self._own_dumps = False
         super().__init__(app)
         # Per settings (kolben.caching: bounded, in case the settings keep changing).
         self._encoders: Cache[tuple[t.Any, ...], json.JSONEncoder] = Cache(
@@ -174,6 +179,18 @@ class DefaultJSONProvider(JSONProvider):
         self._compact: Cache[tuple[t.Any, ...], t.Callable[[t.Any], str]] = Cache(
             8, "kolben.json: compact encoders"
         )
+
+    _own_dumps = False  # for a subclass whose __init__ doesn't call this one's
+
+    def __setattr__(self, name: str, value: t.Any) -> None:
+        object.__setattr__(self, name, value)
+        if name == "dumps":
+            object.__setattr__(self, "_own_dumps", True)
+
+    def __delattr__(self, name: str) -> None:
+        object.__delattr__(self, name)
+        if name == "dumps":
+            object.__setattr__(self, "_own_dumps", False)
 
     def dumps(self, obj: t.Any, **kwargs: t.Any) -> str:
         """Serialize ``obj`` to JSON with this provider's settings.
@@ -222,7 +239,9 @@ class DefaultJSONProvider(JSONProvider):
         obj = self._prepare_response_obj(args, kwargs)
         app = self._app
         indent = self.compact is False or (self.compact is None and app.debug)
-        if type(self).dumps is DefaultJSONProvider.dumps:
+        # PERF: the provider's own dumps (not replaced on the class, or on this
+        # object as an app may do: app.json.dumps = ...) encodes directly.
+        if type(self).dumps is _DEFAULT_DUMPS and not self._own_dumps:
             if indent:
                 body = self._response_encoder(indent).encode(obj)
             else:
@@ -236,3 +255,7 @@ class DefaultJSONProvider(JSONProvider):
         if from_body is not None:
             return from_body(f"{body}\n", mimetype=self.mimetype)  # type: ignore[no-any-return]
         return app.response_class(f"{body}\n", mimetype=self.mimetype)
+
+
+#: DefaultJSONProvider's own dumps, as defined (see DefaultJSONProvider.response).
+_DEFAULT_DUMPS = DefaultJSONProvider.dumps
