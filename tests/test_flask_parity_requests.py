@@ -144,3 +144,66 @@ def test_unread_file_responses_of_the_asgi_client_let_the_process_exit(tmp_path:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["200", "200"]
+
+
+def test_a_body_past_the_limit_is_not_kept_while_a_stream_is_sent() -> None:
+    """While a streamed response is sent, the door watches for the client's
+    disconnect and keeps the body it receives for readers; past the request's
+    limit nothing can be read (a 413), so nothing past it is kept: a client
+    can't make the door hold a large body in memory."""
+    import asyncio
+    import time
+    import tracemalloc
+
+    app = kolben.Kolben(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = 2 * 1024 * 1024
+
+    @app.post("/slow")
+    def slow() -> t.Any:
+        def gen() -> t.Iterator[bytes]:
+            for _ in range(20):
+                time.sleep(0.01)
+                yield b"x"
+
+        return kolben.Response(gen())
+
+    chunks = 40  # 40 MiB, sent as fast as the door receives
+
+    async def main() -> tuple[int, list[int]]:
+        sent = 0
+        statuses: list[int] = []
+        finished = asyncio.Event()
+
+        async def receive() -> dict[str, t.Any]:
+            nonlocal sent
+            if sent < chunks:
+                sent += 1
+                more = sent < chunks
+                return {"type": "http.request", "body": b"x" * (1 << 20), "more_body": more}
+            await finished.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, t.Any]) -> None:
+            if message["type"] == "http.response.start":
+                statuses.append(message["status"])
+            elif not message.get("more_body", False):
+                finished.set()
+
+        scope = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+            "method": "POST", "scheme": "http", "path": "/slow", "raw_path": b"/slow",
+            "root_path": "", "query_string": b"", "server": ("localhost", 80),
+            "client": ("127.0.0.1", 1), "headers": [(b"host", b"localhost")],
+        }  # fmt: skip
+        await app(scope, receive, send)
+        return sent, statuses
+
+    tracemalloc.start()
+    try:
+        sent, statuses = asyncio.run(main())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert statuses == [200]
+    assert sent == chunks  # the door received it all (watching for a disconnect)
+    assert peak < 12 * (1 << 20), f"{peak >> 20} MiB held"

@@ -171,3 +171,63 @@ def test_do_teardown_request_outside_a_request_is_flasks_error() -> None:
     app.teardown_request(lambda error: None)
     with app.app_context(), pytest.raises(RuntimeError, match="outside of request context"):
         app.do_teardown_request()
+
+
+@pytest.mark.parametrize("is_async", [False, True])
+@pytest.mark.parametrize("after", ["replace", "wrap", "wrap_in_place"])
+def test_a_streamed_body_replaced_or_wrapped_by_another_stream(
+    client_for: t.Callable[..., t.Any], door: str, is_async: bool, after: str
+) -> None:
+    """An ``after_request`` function that answers with another streamed body:
+    one that drops the view's stream (the stream is closed when the request
+    ends, teardown runs once), or one that wraps it (the stream is sent, with
+    the request's contexts, and teardown runs once at its end)."""
+    seen: list[str] = []
+    app = kolben.Kolben(__name__)
+    app.teardown_request(lambda error: seen.append(repr(error)))
+
+    def upper(chunks: t.Iterable[t.Any]) -> t.Iterator[bytes]:
+        for chunk in chunks:
+            yield (chunk if isinstance(chunk, bytes) else chunk.encode()).upper()
+
+    @app.after_request
+    def answer(response: kolben.Response) -> kolben.Response:
+        if kolben.request.path != "/s":
+            return response
+        if after == "replace":
+            return kolben.Response(iter([b"replaced"]))
+        if after == "wrap":
+            return kolben.Response(upper(response.response))
+        response.response = upper(response.response)
+        return response
+
+    def body() -> t.Iterator[str]:
+        yield "a"
+        yield kolben.g.user
+
+    if is_async:
+
+        @app.get("/s")
+        async def streamed() -> t.Any:
+            kolben.g.user = "alice"
+            return kolben.Response(kolben.stream_with_context(body()))
+
+    else:
+
+        @app.get("/s")
+        def streamed() -> t.Any:
+            kolben.g.user = "alice"
+            return kolben.Response(kolben.stream_with_context(body()))
+
+    app.add_url_rule("/next", "next", lambda: repr(kolben.g.get("user")))
+    client = client_for(app)
+    response = client.get("/s")
+    assert response.data == (b"replaced" if after == "replace" else b"AALICE")
+    response.close()
+    # An async view under WSGI pushes the contexts again when the body is
+    # iterated, as Flask 3.1 does: its teardown runs then too.
+    twice = door == "wsgi" and is_async and after != "replace"
+    assert seen == ["None", "None"] if twice else ["None"]
+    assert client.get("/next").text == "None"
+    assert len(seen) == (3 if twice else 2)
+    assert not kolben.has_app_context()

@@ -158,6 +158,8 @@ class LazyBody(io.RawIOBase):
         self._reached: float = 0
         #: Messages the disconnect watcher received for the body's readers.
         self._received_early: collections.deque[Message] = collections.deque()
+        #: The body bytes in those messages.
+        self._early_bytes = 0
         #: One receive() at a time: the body's readers and the door's disconnect
         #: watcher share the connection (made on first use: _receive_lock).
         self._receiving: asyncio.Lock | None = None
@@ -177,6 +179,7 @@ class LazyBody(io.RawIOBase):
         if req_ctx is None:
             return self._max_length
         limit: int | None = req_ctx.request.max_content_length
+        self._max_length = limit  # the last known, for wait_for_disconnect
         return limit
 
     def _too_large_to_fill(self, limit: int | None) -> bool:
@@ -208,22 +211,42 @@ class LazyBody(io.RawIOBase):
         """The next message for the body: one the disconnect watcher kept, or a
         new one, received while nobody else receives."""
         if self._received_early:
-            return self._received_early.popleft()
+            return self._take_early()
         async with self._receive_lock():
             if self._received_early:
-                return self._received_early.popleft()
+                return self._take_early()
             return await self._receive()
+
+    def _take_early(self) -> Message:
+        message = self._received_early.popleft()
+        self._early_bytes -= len(message.get("body", b""))
+        return message
 
     async def wait_for_disconnect(self) -> None:
         """Receive until the client disconnects, for the door's disconnect
         watcher while a streamed response is sent: body messages received here
         are kept for the body's readers (a streamed response may still read the
-        body), and so is the disconnect."""
+        body), and so is the disconnect. Past the request's body limit nothing
+        can be read (a 413), so what comes past it is counted, not kept: a
+        client can't make the door hold more than the limit in memory."""
         lock = self._receive_lock()
         while True:
             async with lock:
                 message = await self._receive()
+                size = len(message.get("body", b""))
+                limit = self._max_length
+                if (
+                    size
+                    and limit is not None
+                    and self._received + self._early_bytes + size > limit
+                ):
+                    self._received += size  # reading on is a 413
+                    if message.get("more_body", False):
+                        continue
+                    message = {"type": "http.request", "body": b"", "more_body": False}
+                    size = 0
                 self._received_early.append(message)
+                self._early_bytes += size
             if message["type"] == "http.disconnect":
                 return
 

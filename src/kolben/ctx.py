@@ -9,6 +9,7 @@ is active. Both live in :mod:`contextvars`, see :mod:`kolben.globals`.
 from __future__ import annotations
 
 import contextvars
+import gc
 import sys
 import typing as t
 from functools import partial, update_wrapper
@@ -290,6 +291,29 @@ class AppContext:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} of {self.app.name!r}>"
+
+
+def _reaches(body: t.Any, target: t.Any, depth: int = 3, budget: int = 1000) -> bool:
+    """Whether ``target`` is ``body`` or is held by it: found among the objects
+    ``body`` refers to, ``depth`` levels deep (a generator wrapping another
+    refers to it directly; an iterator object through its attributes), looking
+    at no more than ``budget`` objects."""
+    if body is target:
+        return True
+    level = [body]
+    seen = {id(body)}
+    for _ in range(depth):
+        following = []
+        for obj in gc.get_referents(*level):
+            if obj is target:
+                return True
+            if id(obj) not in seen and not isinstance(obj, (str, bytes, int, float, type)):
+                seen.add(id(obj))
+                following.append(obj)
+        if not following or len(seen) > budget:
+            return False
+        level = following
+    return False
 
 
 class RequestContext:
@@ -634,18 +658,22 @@ class RequestContext:
 
     def _close_unsent_streams(self, response: t.Any) -> None:
         """Close the ``stream_with_context`` bodies the request's response won't
-        send: with no response (an error escaped), or a buffered one (a
+        send: with no response (an error escaped), a buffered one (a
         ``before``/``after_request`` function or an error handler replaced the
-        streamed response). Each pops the contexts it pushed, so nothing of this
-        request stays pushed. A response whose body is an iterator may send
-        them (wrapped, say): the server closes it."""
+        streamed response), or one whose body doesn't hold them (another
+        streamed response replaced it). Each pops the contexts it pushed, so
+        nothing of this request stays pushed. A body that holds them (the
+        stream itself, or an iterator wrapping it) sends them: the server
+        closes it."""
         streams = self._streams
         self._streams = None
-        if not streams or (response is not None and not getattr(response, "is_sequence", True)):
+        if not streams:
             return
+        body = None if response is None else getattr(response, "response", None)
+        sent_whole = body is None or getattr(response, "is_sequence", True)
         for ref in streams:
             stream = ref()
-            if stream is not None:
+            if stream is not None and (sent_whole or not _reaches(body, stream)):
                 stream.close()
 
     def _unset(self, last: bool) -> tuple[RequestContext | None, AppContext | None]:
