@@ -86,13 +86,16 @@ R = t.TypeVar("R", bound=_WerkzeugResponse)
 # -- requests ------------------------------------------------------------------------
 
 
-def routing_path(request: _WerkzeugRequest) -> str:
-    """The path to match ``request`` with: the WSGI environ's ``PATH_INFO``, as
-    Flask matches (its URL adapter is bound to the environ), not ``request.path``,
-    which a ``Request`` subclass may rewrite (say, prefixing the script root).
+def routing_target(request: _WerkzeugRequest) -> tuple[str, str]:
+    """The path and method to match ``request`` with: the WSGI environ's
+    ``PATH_INFO`` and ``REQUEST_METHOD``, as Flask matches (its URL adapter is
+    bound to the environ), not ``request.path`` and ``request.method``, which a
+    ``Request`` subclass may rewrite (prefixing the script root, or an
+    ``X-HTTP-Method-Override`` property).
 
-    PERF: a request built by kolben's fast constructor has ``path`` made from
-    ``PATH_INFO`` exactly so; only other classes decode the environ again.
+    PERF: a request built by kolben's fast constructor has ``path`` and
+    ``method`` made from the environ exactly so; only other classes decode the
+    environ again.
     """
     if _fast_request_classes.get(id(type(request))):
         path: str = request.path
@@ -102,42 +105,27 @@ def routing_path(request: _WerkzeugRequest) -> str:
             # turn the instance's inline attribute values into a dict).
             try:
                 if request._kolben_empty_path_info:  # type: ignore[attr-defined]
-                    return ""
+                    path = ""
             except AttributeError:  # a werkzeug Request class of the app's own
                 pass
-        return path
-    raw: str | None = request.environ.get("PATH_INFO")
-    if not raw:
-        return "/" if raw is None else ""  # werkzeug binds a missing one as "/"
-    # PEP 3333: the environ's str is latin-1 of the bytes, decoded as werkzeug does.
-    return "/" + raw.encode("latin-1").decode(errors="replace").lstrip("/")
-
-
-def routing_target(request: _WerkzeugRequest) -> tuple[str, str]:
-    """``(routing_path(request), routing_method(request))``, in one call."""
-    if _fast_request_classes.get(id(type(request))):
-        path: str = request.path
-        if path == "/":
-            try:  # see routing_path
-                if request._kolben_empty_path_info:  # type: ignore[attr-defined]
-                    path = ""
-            except AttributeError:
-                pass
         return path, request.method
-    return routing_path(request), routing_method(request)
+    environ = request.environ
+    method: str = environ.get("REQUEST_METHOD", "GET").upper()
+    raw: str | None = environ.get("PATH_INFO")
+    if not raw:
+        return ("/" if raw is None else ""), method  # werkzeug binds a missing one as "/"
+    # PEP 3333: the environ's str is latin-1 of the bytes, decoded as werkzeug does.
+    return "/" + raw.encode("latin-1").decode(errors="replace").lstrip("/"), method
+
+
+def routing_path(request: _WerkzeugRequest) -> str:
+    """The path to match ``request`` with (see :func:`routing_target`)."""
+    return routing_target(request)[0]
 
 
 def routing_method(request: _WerkzeugRequest) -> str:
-    """The method to match ``request`` with: the WSGI environ's
-    ``REQUEST_METHOD``, as Flask matches, not ``request.method``, which a
-    ``Request`` subclass may rewrite (an ``X-HTTP-Method-Override`` property).
-
-    PERF: for a request built by kolben's fast constructor they are the same.
-    """
-    if _fast_request_classes.get(id(type(request))):
-        return request.method
-    method: str = request.environ.get("REQUEST_METHOD", "GET")
-    return method.upper()
+    """The method to match ``request`` with (see :func:`routing_target`)."""
+    return routing_target(request)[1]
 
 
 #: In the instance of a request built by :func:`make_request` (or from an ASGI

@@ -74,7 +74,7 @@ def check_trusted_host(app: Kolben, request: Request) -> None:
 def match_request(app: Kolben, request: Request) -> None:
     """Match ``request``, storing the rule and arguments or the routing error.
 
-    The path matched is the environ's ``PATH_INFO`` (:func:`routing_path`), as
+    The path matched is the environ's ``PATH_INFO`` (:func:`routing_target`), as
     Flask matches; an adapter from an overridden ``create_url_adapter`` is
     asked as Flask asks it (``adapter.match()``, with what it was bound to).
     """

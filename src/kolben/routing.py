@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from werkzeug.routing import BaseConverter, Map, MapAdapter, Rule
 
-from ._werkzeug_fast import routing_method, routing_path
+from ._werkzeug_fast import routing_target
 from .caching import Cache
 
 if t.TYPE_CHECKING:
@@ -149,7 +149,6 @@ def rebind(adapter: MapAdapter, request: Request) -> MapAdapter:
     # What bind_to_environ binds: the environ's PATH_INFO (not a rewritten
     # ``request.path``; empty stays empty) and QUERY_STRING, decoded as werkzeug
     # decodes them (UTF-8, what isn't replaced).
-    bound.path_info = routing_path(request)
-    bound.default_method = routing_method(request)
+    bound.path_info, bound.default_method = routing_target(request)
     bound.query_args = request.query_string.decode("utf-8", "replace")
     return bound

@@ -84,17 +84,15 @@ class View:
             view.__module__ = cls.__module__
             for decorator in cls.decorators:
                 view = decorator(view)
-        elif cls.init_every_request and cls.__init__ is not object.__init__:
-            # A constructor of the class's own is sync user code: the view
-            # function (which makes the instance) runs as a step, where sync
-            # code runs, as in Flask.
-            pass
-        else:
+        elif not (cls.init_every_request and cls.__init__ is not object.__init__):
             # The pipeline calls the method that handles the request itself (see
             # Kolben._dispatch_request), so an async one runs where async code
             # runs. A decorated view is called as it is: functools.wraps copies
             # this attribute to a wrapper, so the pipeline checks that it belongs
-            # to the function it is about to call (view_handler.view).
+            # to the function it is about to call (view_handler.view). So is a
+            # view whose class has a constructor of its own (sync user code): the
+            # view function, which makes the instance, runs as a step where sync
+            # code runs, as in Flask.
             view_handler.view = view  # type: ignore[attr-defined]
             view.view_handler = view_handler  # type: ignore[attr-defined]
 
