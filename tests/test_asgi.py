@@ -1563,6 +1563,10 @@ def test_a_failing_after_serving_function_does_not_skip_the_others(app, caplog):
     assert server.sent[1]["type"] == "lifespan.shutdown.failed"
     assert "could not flush" in server.sent[1]["message"]
     assert any("after_serving function" in r.getMessage() for r in caplog.records)
+    # Logged once with its traceback (not again for the shutdown as a whole).
+    with_traceback = [r for r in caplog.records if r.exc_info is not None]
+    assert len(with_traceback) == 1
+    assert "could not flush" in str(with_traceback[0].exc_info[1])
 
 
 def test_shutdown_lets_def_code_still_running_finish_first(app):

@@ -874,7 +874,8 @@ async def _serve_lifespan(app: Kolben, scope: Scope, receive: Receive, send: Sen
             try:
                 await _run_serving_funcs(loop, app, app.after_serving_funcs, run_all=True)
             except Exception as e:
-                app.logger.exception("Lifespan shutdown failed")
+                # Each failing function was logged with its traceback already.
+                app.logger.error("Lifespan shutdown failed: %s", _describe(e))
                 await send({"type": "lifespan.shutdown.failed", "message": _describe(e)})
                 return
             await send({"type": "lifespan.shutdown.complete"})
