@@ -1198,7 +1198,7 @@ def test_factory_arguments_through_the_command_line():
 
 
 BAD_APP_CASES = [
-    ("kc_no_such_module", "Error: Could not import 'kc_no_such_module': no module"),
+    ("kc_no_such_module", "Error: Could not import 'kc_no_such_module'. No module"),
     ("no_app", "Error: Failed to find a kolben application or factory in module 'no_app'"),
     ("two_apps", "Error: Detected multiple kolben applications in module 'two_apps'"),
     ("hello:nope", "Error: Failed to find attribute 'nope' in 'hello'."),
@@ -1262,9 +1262,9 @@ def test_no_app_in_the_folder(kolben_cmd, tmp_path):
     result = run_cli(kolben_cmd, "routes", cwd=tmp_path)
     assert result.returncode == 2
     assert error_lines(result.stderr) == [
-        "Error: Could not locate a kolben application. Use the 'kolben --app' option, the"
+        "Error: Could not locate a kolben application. Use the 'kolben --app' option,"
         " 'KOLBEN_APP' environment variable, or a 'wsgi.py' or 'app.py' file in the current"
-        " folder."
+        " directory."
     ]
 
 

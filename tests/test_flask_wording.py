@@ -97,3 +97,67 @@ def test_tokens_and_server_sessions_use_a_class_level_secret_key(client_for: t.A
         assert app.tokens.loads(token, salt="test") == {"a": 1}
     app.config["SESSION_BACKEND"] = "memory"
     assert_session_keeps_a_value(client_for(app))
+
+
+# Flask 3.1.3's messages, word for word: kolben's begin with them (a test written
+# for Flask that matches the whole sentence passes), and may add a hint after.
+FLASK_NO_APP = (
+    "Working outside of application context.\n\nThis typically means that you"
+    " attempted to use functionality that needed\nthe current application. To solve"
+    " this, set up an application context\nwith app.app_context(). See the"
+    " documentation for more information."
+)
+FLASK_NO_REQUEST = (
+    "Working outside of request context.\n\nThis typically means that you attempted"
+    " to use functionality that needed\nan active HTTP request. Consult the"
+    " documentation on testing for\ninformation about how to avoid this problem."
+)
+
+
+def test_working_outside_of_a_context_starts_with_flasks_words() -> None:
+    with pytest.raises(RuntimeError) as info:
+        kolben.current_app.name  # noqa: B018
+    assert str(info.value).startswith(FLASK_NO_APP)
+    with pytest.raises(RuntimeError) as info:
+        kolben.request.args  # noqa: B018
+    assert str(info.value).startswith(FLASK_NO_REQUEST)
+
+
+def test_from_envvar_unset_starts_with_flasks_words(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KOLBEN_TEST_NO_SUCH_SETTINGS", raising=False)
+    app = kolben.Kolben(__name__)
+    with pytest.raises(RuntimeError) as info:
+        app.config.from_envvar("KOLBEN_TEST_NO_SUCH_SETTINGS")
+    assert str(info.value).startswith(
+        "The environment variable 'KOLBEN_TEST_NO_SUCH_SETTINGS' is not set and as such"
+        " configuration could not be loaded. Set this variable and make it point to a"
+        " configuration file"
+    )
+
+
+def test_session_without_a_secret_key_starts_with_flasks_words(client_for: t.Any) -> None:
+    app = kolben.Kolben(__name__)
+
+    @app.route("/")
+    def index() -> str:
+        kolben.session["a"] = 1
+        return "never"
+
+    app.testing = True
+    with pytest.raises(RuntimeError) as info:
+        client_for(app).get("/")
+    assert str(info.value).startswith(
+        "The session is unavailable because no secret key was set.  Set the secret_key"
+        " on the application to something unique and secret."
+    )
+
+
+def test_session_transaction_without_cookies_starts_with_flasks_words() -> None:
+    app = kolben.Kolben(__name__)
+    app.secret_key = "k"
+    client = app.test_client(use_cookies=False)
+    with pytest.raises(TypeError) as info, client.session_transaction():
+        pass
+    assert str(info.value).startswith(
+        "Cookies are disabled. Create a client with 'use_cookies=True'."
+    )

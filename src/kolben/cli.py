@@ -441,8 +441,8 @@ def _import_module(module_name: str, raise_if_not_found: bool) -> ModuleType | N
         if not raise_if_not_found:
             return None
         raise NoAppException(
-            f"Could not import {module_name!r}: no module or package of that name was"
-            " found. Check the '--app' value (a module, 'module:name', or a path such as"
+            f"Could not import {module_name!r}. No module or package of that name was"
+            " found: check the '--app' value (a module, 'module:name', or a path such as"
             " 'src/hello.py')."
         ) from None
     except Exception:
@@ -657,8 +657,8 @@ class ScriptInfo:
             names = _names()
             raise NoAppException(
                 f"Could not locate a {names.product} application. Use the"
-                f" '{names.command} --app' option, the '{names.env}_APP' environment"
-                " variable, or a 'wsgi.py' or 'app.py' file in the current folder."
+                f" '{names.command} --app' option, '{names.env}_APP' environment"
+                " variable, or a 'wsgi.py' or 'app.py' file in the current directory."
             )
         if self.set_debug_flag:
             from .helpers import get_debug_flag

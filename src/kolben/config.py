@@ -70,9 +70,9 @@ class Config(dict[str, t.Any]):
             if silent:
                 return False
             raise RuntimeError(
-                f"The environment variable {variable_name!r} is not set, so no"
-                " configuration file could be loaded. Set it to the path of a"
-                " configuration file, for example:\n\n"
+                f"The environment variable {variable_name!r} is not set and as such"
+                " configuration could not be loaded. Set this variable and make it"
+                " point to a configuration file, for example:\n\n"
                 f"  export {variable_name}=/path/to/config.cfg"
             )
         return self.from_pyfile(filename, silent=silent)

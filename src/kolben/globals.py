@@ -22,18 +22,24 @@ if t.TYPE_CHECKING:
 _no_app_msg = """\
 Working outside of application context.
 
-This means that you used something that needs the current application, such as
-`current_app`, `g` or `url_for`, while no application context was active. Push one
-with `with app.app_context():`; in a view, a CLI command or the test client this
-is done for you. See the "application context" page of the documentation."""
+This typically means that you attempted to use functionality that needed
+the current application. To solve this, set up an application context
+with app.app_context(). See the documentation for more information.
+
+(Something such as `current_app`, `g` or `url_for` was used while no application
+context was active. In a view, a CLI command or the test client one is pushed for
+you; elsewhere, use `with app.app_context():`.)"""
 
 _no_req_msg = """\
 Working outside of request context.
 
-This means that you used something that needs an active HTTP request, such as
-`request` or `after_this_request`, outside of a view. Use the test client, or push
-a context with `with app.test_request_context():` while testing. See the
-"request context" page of the documentation."""
+This typically means that you attempted to use functionality that needed
+an active HTTP request. Consult the documentation on testing for
+information about how to avoid this problem.
+
+(Something such as `request` or `after_this_request` was used outside of a view.
+Use the test client, or push a context with `with app.test_request_context():`
+while testing.)"""
 
 _no_websocket_msg = """\
 Working outside of a websocket.

@@ -129,10 +129,11 @@ class NullSession(SecureCookieSession):
 
     def _fail(self, *args: t.Any, **kwargs: t.Any) -> t.NoReturn:
         raise RuntimeError(
-            "The session is unavailable because no secret key was set. Set"
-            " 'app.secret_key' (or the 'SECRET_KEY' config value) to a long, random"
-            " secret string, for example from 'python -c \"import secrets;"
-            " print(secrets.token_hex())\"'."
+            "The session is unavailable because no secret key was set.  Set the"
+            " secret_key on the application to something unique and secret. (Set"
+            " 'app.secret_key' or the 'SECRET_KEY' config value to a long, random"
+            " string, for example from 'python -c \"import secrets;"
+            " print(secrets.token_hex())\"'.)"
         )
 
     __setitem__ = __delitem__ = clear = pop = popitem = update = setdefault = _fail

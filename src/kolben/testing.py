@@ -289,8 +289,9 @@ class KolbenClient(Client):
         """
         if self._cookies is None:
             raise CookiesDisabledError(
-                "Cookies are disabled, so the client has no session. Create the client"
-                " with 'app.test_client(use_cookies=True)' (the default)."
+                "Cookies are disabled. Create a client with 'use_cookies=True'. (The"
+                " client has no session without cookies; 'app.test_client()' uses"
+                " cookies by default.)"
             )
         app = self.application
         interface = app.session_interface
