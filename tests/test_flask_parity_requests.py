@@ -9,6 +9,7 @@ import textwrap
 import typing as t
 
 import pytest
+from werkzeug.exceptions import RequestEntityTooLarge
 
 import kolben
 from kolben.sessions import SecureCookieSessionInterface
@@ -146,28 +147,14 @@ def test_unread_file_responses_of_the_asgi_client_let_the_process_exit(tmp_path:
     assert done.stdout.split() == ["200", "200"]
 
 
-def test_a_body_past_the_limit_is_not_kept_while_a_stream_is_sent() -> None:
-    """While a streamed response is sent, the door watches for the client's
-    disconnect and keeps the body it receives for readers; past the request's
-    limit nothing can be read (a 413), so nothing past it is kept: a client
-    can't make the door hold a large body in memory."""
+def _streaming_upload(
+    app: kolben.Kolben, path: str, chunks: int, chunk_size: int = 1 << 20
+) -> tuple[int, list[int], int]:
+    """POST ``chunks`` body messages to ``path`` as fast as the door receives
+    them, the client leaving once the (streamed) response ended; returns the
+    messages sent, the statuses and the peak of memory allocated meanwhile."""
     import asyncio
-    import time
     import tracemalloc
-
-    app = kolben.Kolben(__name__)
-    app.config["MAX_CONTENT_LENGTH"] = 2 * 1024 * 1024
-
-    @app.post("/slow")
-    def slow() -> t.Any:
-        def gen() -> t.Iterator[bytes]:
-            for _ in range(20):
-                time.sleep(0.01)
-                yield b"x"
-
-        return kolben.Response(gen())
-
-    chunks = 40  # 40 MiB, sent as fast as the door receives
 
     async def main() -> tuple[int, list[int]]:
         sent = 0
@@ -179,7 +166,7 @@ def test_a_body_past_the_limit_is_not_kept_while_a_stream_is_sent() -> None:
             if sent < chunks:
                 sent += 1
                 more = sent < chunks
-                return {"type": "http.request", "body": b"x" * (1 << 20), "more_body": more}
+                return {"type": "http.request", "body": b"x" * chunk_size, "more_body": more}
             await finished.wait()
             return {"type": "http.disconnect"}
 
@@ -191,7 +178,7 @@ def test_a_body_past_the_limit_is_not_kept_while_a_stream_is_sent() -> None:
 
         scope = {
             "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
-            "method": "POST", "scheme": "http", "path": "/slow", "raw_path": b"/slow",
+            "method": "POST", "scheme": "http", "path": path, "raw_path": path.encode(),
             "root_path": "", "query_string": b"", "server": ("localhost", 80),
             "client": ("127.0.0.1", 1), "headers": [(b"host", b"localhost")],
         }  # fmt: skip
@@ -204,6 +191,67 @@ def test_a_body_past_the_limit_is_not_kept_while_a_stream_is_sent() -> None:
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
+    return sent, statuses, peak
+
+
+@pytest.mark.parametrize("limit", [2 * 1024 * 1024, None])
+def test_a_body_is_not_kept_while_a_stream_is_sent(limit: int | None) -> None:
+    """While a streamed response is sent, the door watches for the client's
+    disconnect and keeps the body it receives for readers: up to the
+    request's limit (past it nothing can be read, a 413), or without a limit
+    up to 1 MiB waiting to be read. A client can't make the door hold a large
+    body in memory (a 40 MiB upload to an event stream, no limit set, was all
+    held)."""
+    import time
+
+    app = kolben.Kolben(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = limit
+
+    @app.post("/slow")
+    def slow() -> t.Any:
+        def gen() -> t.Iterator[bytes]:
+            for _ in range(20):
+                time.sleep(0.01)
+                yield b"x"
+
+        return kolben.Response(gen())
+
+    chunks = 40  # 40 MiB, sent as fast as the door receives
+    sent, statuses, peak = _streaming_upload(app, "/slow", chunks)
     assert statuses == [200]
     assert sent == chunks  # the door received it all (watching for a disconnect)
     assert peak < 12 * (1 << 20), f"{peak >> 20} MiB held"
+
+
+@pytest.mark.parametrize("size", ["small", "large"])
+def test_a_stream_reading_the_body_gets_all_of_it_or_a_413(size: str) -> None:
+    """A streamed response that reads the request body after it started gets the
+    whole body when the door could keep it, and a 413 (never a cut body) when
+    it dropped what it could not keep."""
+    import time
+
+    app = kolben.Kolben(__name__)
+    seen: list[t.Any] = []
+
+    @app.post("/echo")
+    def echo() -> t.Any:
+        @kolben.stream_with_context
+        def gen() -> t.Iterator[bytes]:
+            yield b"started\n"
+            time.sleep(0.3)  # the door receives the body meanwhile
+            try:
+                seen.append(len(kolben.request.get_data()))
+            except Exception as e:
+                seen.append(e)
+            yield b"done"
+
+        return kolben.Response(gen())
+
+    chunks, chunk_size = (4, 64 * 1024) if size == "small" else (8, 1 << 20)
+    _, statuses, _ = _streaming_upload(app, "/echo", chunks, chunk_size)
+    assert statuses == [200]
+    if size == "small":
+        assert seen == [chunks * chunk_size]
+    else:
+        assert len(seen) == 1 and isinstance(seen[0], RequestEntityTooLarge)
+        assert "MAX_CONTENT_LENGTH" in seen[0].description

@@ -160,6 +160,9 @@ class LazyBody(io.RawIOBase):
         self._received_early: collections.deque[Message] = collections.deque()
         #: The body bytes in those messages.
         self._early_bytes = 0
+        #: Whether the disconnect watcher dropped body it could not keep: the
+        #: body can't be read whole any more (reading it is a 413).
+        self._dropped = False
         #: One receive() at a time: the body's readers and the door's disconnect
         #: watcher share the connection (made on first use: _receive_lock).
         self._receiving: asyncio.Lock | None = None
@@ -210,6 +213,14 @@ class LazyBody(io.RawIOBase):
     async def _next_message(self) -> Message:
         """The next message for the body: one the disconnect watcher kept, or a
         new one, received while nobody else receives."""
+        if self._dropped:
+            raise RequestEntityTooLarge(
+                "The request body could not be kept: it arrived while a streamed"
+                " response was sent, and more of it came than the door keeps for"
+                f" later reading (MAX_CONTENT_LENGTH, or {WATCH_KEEP_LIMIT} bytes"
+                " waiting to be read without one). Read the body before returning"
+                " the streamed response, or set MAX_CONTENT_LENGTH."
+            )
         if self._received_early:
             return self._take_early()
         async with self._receive_lock():
@@ -227,20 +238,26 @@ class LazyBody(io.RawIOBase):
         watcher while a streamed response is sent: body messages received here
         are kept for the body's readers (a streamed response may still read the
         body), and so is the disconnect. Past the request's body limit nothing
-        can be read (a 413), so what comes past it is counted, not kept: a
-        client can't make the door hold more than the limit in memory."""
+        can be read (a 413), so what comes past it is counted, not kept; without
+        a limit, at most :data:`WATCH_KEEP_LIMIT` bytes wait for readers, and
+        what comes past them is dropped too (reading on is a 413, never a cut
+        body): a client can't make the door hold a large body in memory."""
         lock = self._receive_lock()
         while True:
             async with lock:
                 message = await self._receive()
                 size = len(message.get("body", b""))
                 limit = self._max_length
-                if (
-                    size
-                    and limit is not None
-                    and self._received + self._early_bytes + size > limit
+                if size and (
+                    self._dropped
+                    or (
+                        self._early_bytes + size > WATCH_KEEP_LIMIT
+                        if limit is None
+                        else self._received + self._early_bytes + size > limit
+                    )
                 ):
-                    self._received += size  # reading on is a 413
+                    self._dropped = True  # reading on is a 413
+                    self._received += size
                     if message.get("more_body", False):
                         continue
                     message = {"type": "http.request", "body": b"", "more_body": False}
@@ -461,6 +478,11 @@ class LazyBody(io.RawIOBase):
 #: request whose view is sync (or that matched none): reading further on the
 #: loop is a 413 (a sync view reads the rest in its worker thread).
 ASYNC_HOOK_BODY_LIMIT = 1024 * 1024
+
+#: The most of a request body that waits for readers while a streamed response
+#: is sent, when the request has no ``max_content_length``: the door's
+#: disconnect watcher drops what comes past it, and reading the body is a 413.
+WATCH_KEEP_LIMIT = 1024 * 1024
 
 #: The most of a body received on the loop before a sync view's worker-thread
 #: step: forms and JSON bodies are there when the view reads them; the rest of
