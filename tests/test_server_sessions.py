@@ -700,6 +700,41 @@ def _add_race_views(app: kolben.Kolben) -> None:
         session["seen"] = "yes"
         return user
 
+    @app.get("/race/regenerate")
+    def race_regenerate() -> str:
+        user = str(session.get("user"))
+        logged_out_meanwhile()
+        session.regenerate()  # type: ignore[attr-defined]
+        return user
+
+    @app.get("/race/aregenerate")
+    async def race_aregenerate() -> str:
+        user = str(session.get("user"))
+        logged_out_meanwhile()
+        session.regenerate()  # type: ignore[attr-defined]
+        return user
+
+    def changed_meanwhile() -> None:
+        # A concurrent request stored a change (a demotion) of this session.
+        interface = t.cast(ServerSideSessionInterface, app.session_interface)
+        sid = t.cast(ServerSideSession, session._get_current_object()).sid
+        assert sid is not None
+        changed = {**dict(session), "role": "user"}
+        data = interface.serializer.dumps(changed).encode("utf-8")
+        interface.get_store(app).replace(sid, data, 3600)
+
+    @app.get("/race/read-while-changed")
+    def race_read_while_changed() -> str:
+        role = str(session.get("role"))
+        changed_meanwhile()
+        return role
+
+    @app.get("/race/aread-while-changed")
+    async def race_aread_while_changed() -> str:
+        role = str(session.get("role"))
+        changed_meanwhile()
+        return role
+
 
 @pytest.fixture(params=["memory", pytest.param("redis", marks=needs_redis)])
 def race_client(
@@ -741,6 +776,37 @@ def test_a_changed_session_is_not_written_back_over_a_log_out(
     race_client.get("/login/ada")
     assert race_client.get(f"/race/{view}").text == "ada"
     assert race_client.get("/get").json["data"] == {}
+
+
+@pytest.mark.parametrize("view", ["regenerate", "aregenerate"])
+def test_a_session_moved_to_a_new_id_is_not_brought_back_over_a_log_out(
+    race_client: KolbenClient, view: str
+) -> None:
+    # docs/security.md: a request still running can't bring a logged-out session
+    # back, also when it moves the session to a new id (regenerate(), a log-in):
+    # the new id is written only if the old record was still there.
+    race_client.get("/login/ada")
+    assert race_client.get(f"/race/{view}").text == "ada"
+    assert race_client.get("/get").json["data"] == {}
+
+
+@pytest.mark.parametrize("view", ["read-while-changed", "aread-while-changed"])
+def test_a_read_only_request_keeps_a_change_stored_meanwhile(
+    race_client: KolbenClient, view: str
+) -> None:
+    # A permanent session a request only read is refreshed at its end: its
+    # record's life is extended, not written back as the request loaded it (a
+    # demotion stored by a concurrent request was undone).
+    race_client.get("/permanent")
+    race_client.get("/set/role/admin")
+    assert race_client.get(f"/race/{view}").text == "admin"
+    assert race_client.get("/get").json["data"]["role"] == "user"
+
+
+def test_a_regenerated_session_is_still_stored(race_client: KolbenClient) -> None:
+    race_client.get("/login/ada")
+    race_client.get("/login/bob")  # regenerate() on a stored session: moved
+    assert race_client.get("/get").json["data"]["user"] == "bob"
 
 
 def test_a_new_session_is_still_stored(race_client: KolbenClient) -> None:

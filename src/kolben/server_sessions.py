@@ -168,6 +168,15 @@ class SessionStore(abc.ABC):
         if it is still stored (by default :meth:`replace`)."""
         self.replace(sid, data, ttl)
 
+    def move(self, old: str, sid: str, data: bytes, ttl: int) -> None:
+        """Delete the record of ``old`` and store ``data`` under the new id ``sid``,
+        only if ``old`` still had a record: a session moved to a new id
+        (``regenerate()``, a log-in) while a concurrent request logged it out
+        stays logged out. The default loads, then deletes and saves."""
+        if self.load(old) is not None:
+            self.delete(old)
+            self.save(sid, data, ttl)
+
     def close(self) -> None:  # noqa: B027 - optional hook, nothing to do by default
         """Release connections; the default does nothing."""
 
@@ -208,9 +217,23 @@ class SessionStore(abc.ABC):
     async def atouch(self, sid: str, data: bytes, ttl: int) -> None:
         """:meth:`touch`, awaitable on the event loop (by default :meth:`areplace`)."""
         if self.has_async_io:
-            await self.areplace(sid, data, ttl)
+            if type(self).touch is not SessionStore.touch:
+                self.touch(sid, data, ttl)  # its own, doing no I/O
+            else:
+                await self.areplace(sid, data, ttl)
         else:
             await asyncio.to_thread(self.touch, sid, data, ttl)
+
+    async def amove(self, old: str, sid: str, data: bytes, ttl: int) -> None:
+        """:meth:`move`, awaitable on the event loop."""
+        if self.has_async_io:
+            if type(self).move is not SessionStore.move:
+                self.move(old, sid, data, ttl)  # its own, doing no I/O
+            elif await self.aload(old) is not None:
+                await self.adelete(old)
+                await self.asave(sid, data, ttl)
+        else:
+            await asyncio.to_thread(self.move, old, sid, data, ttl)
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook, nothing to do by default
         """Release the connections the async methods opened on the running event
@@ -224,6 +247,7 @@ _STORE_ASYNC_PAIRS = (
     ("delete", "adelete"),
     ("replace", "areplace"),
     ("touch", "atouch"),
+    ("move", "amove"),
 )
 
 
@@ -294,10 +318,41 @@ class MemorySessionStore(SessionStore):
             self._records[sid] = (now + ttl, data)
             self._records.move_to_end(sid)
 
+    def touch(self, sid: str, data: bytes, ttl: int) -> None:
+        # Only the expiry: the record may have been changed by a concurrent request.
+        with self._lock:
+            entry = self._records.get(sid)
+            if entry is None:
+                return
+            now = time.monotonic()
+            if entry[0] <= now:
+                del self._records[sid]
+                return
+            self._records[sid] = (now + ttl, entry[1])
+            self._records.move_to_end(sid)
+
+    def move(self, old: str, sid: str, data: bytes, ttl: int) -> None:
+        with self._lock:
+            entry = self._records.pop(old, None)
+            if entry is None or entry[0] <= time.monotonic():
+                return  # logged out (or expired) meanwhile: stays so
+        self.save(sid, data, ttl)
+
     def delete(self, *sids: str) -> None:
         with self._lock:
             for sid in sids:
                 self._records.pop(sid, None)
+
+
+# Move a session record to a new key only if the old one still exists (not
+# logged out by a concurrent request): KEYS[1] old, KEYS[2] new, ARGV data, ttl.
+_MOVE_SCRIPT = """
+if redis.call('DEL', KEYS[1]) == 1 then
+  redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[2])
+  return 1
+end
+return 0
+"""
 
 
 class RedisSessionStore(SessionStore):
@@ -448,6 +503,21 @@ class RedisSessionStore(SessionStore):
         except self._errors as e:
             raise self._unavailable("delete", e) from e
 
+    def touch(self, sid: str, data: bytes, ttl: int) -> None:
+        # EXPIRE, not SET: a concurrent request's change to the record is kept
+        # (and a record deleted meanwhile stays deleted).
+        try:
+            self.client.expire(self.key_prefix + sid, ttl)
+        except self._errors as e:
+            raise self._unavailable("save", e) from e
+
+    def move(self, old: str, sid: str, data: bytes, ttl: int) -> None:
+        try:
+            prefix = self.key_prefix
+            self.client.eval(_MOVE_SCRIPT, 2, prefix + old, prefix + sid, data, ttl)
+        except self._errors as e:
+            raise self._unavailable("save", e) from e
+
     def close(self) -> None:
         """Close the sync client's connections. The async clients' connections are
         closed with their event loops (or by :meth:`aclose` on each loop)."""
@@ -492,6 +562,22 @@ class RedisSessionStore(SessionStore):
             await client.delete(*(self.key_prefix + sid for sid in sids))
         except self._errors as e:
             raise self._unavailable("delete", e) from e
+
+    async def atouch(self, sid: str, data: bytes, ttl: int) -> None:
+        try:
+            client = await self._aclient()
+            await client.expire(self.key_prefix + sid, ttl)
+        except self._errors as e:
+            raise self._unavailable("save", e) from e
+
+    async def amove(self, old: str, sid: str, data: bytes, ttl: int) -> None:
+        try:
+            client = await self._aclient()
+            prefix = self.key_prefix
+            moved = client.eval(_MOVE_SCRIPT, 2, prefix + old, prefix + sid, data, ttl)
+            await t.cast("t.Awaitable[int]", moved)
+        except self._errors as e:
+            raise self._unavailable("save", e) from e
 
     async def aclose(self) -> None:
         """Close the running event loop's client and its connections now (a later
@@ -666,6 +752,8 @@ class ServerSideSession(SecureCookieSession):
         #: The data as it was loaded (the save compares the keys that name the
         #: user with it: ``SESSION_REGENERATE_KEYS``).
         self.loaded: t.Mapping[str, t.Any] = initial if (sid is not None and initial) else {}
+        #: The stored id whose data regenerate() moved to a new id (None after clear()).
+        self.moved_from: str | None = None
 
     def regenerate(self) -> None:
         """Move the session to a new id: the data is kept, the old record is deleted
@@ -674,6 +762,8 @@ class ServerSideSession(SecureCookieSession):
         Call it when the user logs in (or their privileges change): an id someone
         planted in the browser beforehand (session fixation) then leads nowhere.
         """
+        if self.sid is not None and self.moved_from is None and not self.new:
+            self.moved_from = self.sid
         self._discard_id()
         self.modified = True
         self.accessed = True
@@ -682,6 +772,7 @@ class ServerSideSession(SecureCookieSession):
         """Empty the session; its stored record is deleted when the response is
         saved, and data added afterwards is saved under a new id."""
         super().clear()
+        self.moved_from = None  # what is stored from now on is not the old session's
         self._discard_id()
 
     def _discard_id(self) -> None:
@@ -990,6 +1081,10 @@ class ServerSideSessionInterface(SessionInterface):
         sid = session.sid
         if sid is None:
             sid = session.sid = new_session_id()
+        move_from = session.moved_from
+        session.moved_from = None
+        if move_from is not None and move_from in delete:
+            delete.remove(move_from)  # deleted by the move, which writes only if it was there
         cookie = None
         if set_cookie:
             signer = self.get_signer(app)
@@ -1003,6 +1098,7 @@ class ServerSideSessionInterface(SessionInterface):
             touch=not (session.modified or new_id),
             stored=not new_id,
             cookie=cookie,
+            move_from=move_from,
         )
 
     @staticmethod
@@ -1074,7 +1170,7 @@ class _SavePlan:
     to send once they succeeded: records to delete first, then the record to write
     (or to keep, ``touch``)."""
 
-    __slots__ = ("cookie", "data", "delete", "sid", "stored", "touch", "ttl")
+    __slots__ = ("cookie", "data", "delete", "move_from", "sid", "stored", "touch", "ttl")
 
     def __init__(
         self,
@@ -1086,7 +1182,9 @@ class _SavePlan:
         touch: bool = False,
         stored: bool = False,
         cookie: str | None = None,
+        move_from: str | None = None,
     ) -> None:
+        self.move_from = move_from
         self.delete = delete
         self.sid = sid
         self.data = data
@@ -1102,7 +1200,9 @@ class _SavePlan:
         if self.delete:
             store.delete(*self.delete)
         if self.sid is not None:
-            if self.touch:
+            if self.move_from is not None:
+                store.move(self.move_from, self.sid, self.data, self.ttl)
+            elif self.touch:
                 store.touch(self.sid, self.data, self.ttl)
             elif self.stored:
                 store.replace(self.sid, self.data, self.ttl)
@@ -1113,7 +1213,9 @@ class _SavePlan:
         if self.delete:
             await store.adelete(*self.delete)
         if self.sid is not None:
-            if self.touch:
+            if self.move_from is not None:
+                await store.amove(self.move_from, self.sid, self.data, self.ttl)
+            elif self.touch:
                 await store.atouch(self.sid, self.data, self.ttl)
             elif self.stored:
                 await store.areplace(self.sid, self.data, self.ttl)
