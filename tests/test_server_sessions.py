@@ -828,7 +828,7 @@ def _add_login_views(app: kolben.Kolben) -> None:
         return "logged in"
 
 
-@pytest.mark.parametrize("key", ["_user_id", "user_id"])
+@pytest.mark.parametrize("key", ["_user_id", "user_id", "user", "username"])
 def test_a_log_in_without_regenerate_gets_a_new_id(
     race_client: KolbenClient, app: kolben.Kolben, key: str
 ) -> None:

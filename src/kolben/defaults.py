@@ -57,7 +57,7 @@ DEFAULT_CONFIG: dict[str, t.Any] = {
     "SESSION_REDIS_MAX_CONNECTIONS": 32,
     # Server-side sessions move to a new id when one of these keys changes (a
     # log-in): Flask-Login's and the tutorial's user id.
-    "SESSION_REGENERATE_KEYS": ("_user_id", "user_id"),
+    "SESSION_REGENERATE_KEYS": ("_user_id", "user_id", "user", "username"),
     "WEBSOCKET_MAX_MESSAGE_SIZE": 1024 * 1024,
     "ASGI_WORKER_THREADS": None,
     # Seconds a worker thread waits for the next part of a request body before
