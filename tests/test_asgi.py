@@ -689,6 +689,26 @@ def test_chunked_body_is_reassembled(app, view_kind):
     assert conn.receive_calls == len(chunks)
 
 
+def test_a_transfer_encoding_outweighs_a_content_length(app, view_kind):
+    # RFC 9112, 6.3: a server that accepts both (uvicorn's h11) framed the body
+    # by the Transfer-Encoding, and so does werkzeug: the Content-Length is
+    # ignored, and the view gets the whole body (it got an empty one).
+    _data_app(app, view_kind)
+    chunks = [b"x" * 20, b"y" * 30]
+    scope = http_scope(
+        "/data",
+        method="POST",
+        headers=[
+            ("Content-Type", "text/plain"),
+            ("Content-Length", "5"),
+            ("Transfer-Encoding", "chunked"),
+        ],
+    )
+    conn = call(app, scope, Connection(body_messages(*chunks)))
+    assert conn.status == 200
+    assert conn.json["data"] == "x" * 20 + "y" * 30
+
+
 def test_large_chunked_body_is_reassembled(app, view_kind):
     # Past the in-memory threshold (1 MiB), so the door spools to a file.
     _data_app(app, view_kind)

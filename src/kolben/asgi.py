@@ -512,7 +512,7 @@ async def _serve_http(app: Kolben, scope: Scope, receive: Receive, send: Send) -
         environ = build_environ(scope, _NO_BODY)
         length = environ.get("CONTENT_LENGTH")
         content_length: int | None = None
-        if length is not None:
+        if length is not None and "HTTP_TRANSFER_ENCODING" not in environ:
             try:  # noqa: SIM105 - PERF: cheaper than contextlib.suppress
                 content_length = int(length)
             except ValueError:

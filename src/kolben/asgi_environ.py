@@ -100,7 +100,9 @@ def build_environ(scope: ft.ASGIScope, body: t.IO[bytes]) -> dict[str, t.Any]:
             environ[key] = _joined(key, environ[key], value)
         else:
             environ[key] = value
-    if "CONTENT_LENGTH" not in environ:
+    if "CONTENT_LENGTH" not in environ or "HTTP_TRANSFER_ENCODING" in environ:
+        # (With Transfer-Encoding the server framed the body by it, whatever a
+        # Content-Length said, RFC 9112 6.3; werkzeug ignores the length then.)
         # A body of unknown length (chunked, HTTP/2) ends where the server's
         # stream ends. With a Content-Length the key is absent, as from
         # werkzeug's server: werkzeug then reads the body through a stream
