@@ -508,7 +508,7 @@ def test_version_and_errors_use_flask_names_under_compat(monkeypatch, tmp_path, 
     result = CliRunner().invoke(cli, ["nope"], prog_name="flask")
     assert result.exit_code == 2
     assert (
-        "Could not locate a Flask application. Use the 'flask --app' option, the"
+        "Could not locate a Flask application. Use the 'flask --app' option,"
         " 'FLASK_APP' environment variable" in result.output
     )
 

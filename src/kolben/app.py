@@ -49,7 +49,7 @@ from . import globals as _globals
 from . import typing as ft
 from .app_setup import AppSetup
 from .concurrency import is_async_callable, run_sync
-from .ctx import AppContext, RequestContext, _sentinel
+from .ctx import AppContext, RequestContext, _sentinel, close_streams
 from .debughelpers import FormDataRoutingRedirect
 from .helpers import get_debug_flag, get_load_dotenv
 from .hook_plans import HookRegistry, Plan, make_plan
@@ -566,8 +566,10 @@ class Kolben(AppSetup):
                 raise
             return respond(response)
         finally:
-            if ctx._streams is not None:
-                ctx._close_unsent_streams(response)
+            if ctx._streams is not None and (unsent := ctx._unsent_streams(response)):
+                # A step: closing a body pops the contexts it pushed, which runs
+                # user code (teardown functions, signal receivers).
+                yield close_streams, (unsent,)
             # Pop the contexts (running the teardown functions), first handing
             # them to the test client when it asked to keep them.
             keep = (environ if environ is not None else ctx.request._known_environ).get(

@@ -111,8 +111,16 @@ def run_sync(awaitable: t.Coroutine[t.Any, t.Any, T]) -> T:
         except RuntimeError:
             running = None
         if running is not server_loop:
-            # run_coroutine_threadsafe runs the task in a copy of this context.
-            return asyncio.run_coroutine_threadsafe(awaitable, server_loop).result()
+            # run_coroutine_threadsafe runs the task in a copy of this context:
+            # marked so (stream_with_context must not push contexts there that
+            # the request's own context would later have to pop).
+            ctx_out: list[contextvars.Context] = []
+            try:
+                return asyncio.run_coroutine_threadsafe(
+                    _in_task_copy(awaitable, ctx_out), server_loop
+                ).result()
+            finally:
+                _copy_back(ctx_out)
     try:
         asyncio.get_running_loop()
     except RuntimeError:
@@ -127,7 +135,11 @@ def run_sync(awaitable: t.Coroutine[t.Any, t.Any, T]) -> T:
     holder: _ThreadLoop | None = getattr(_local, "holder", None)
     if holder is None:
         holder = _local.holder = _ThreadLoop()
-    return holder.loop.run_until_complete(_in_task_copy(awaitable))
+    ctx_out = []
+    try:
+        return holder.loop.run_until_complete(_in_task_copy(awaitable, ctx_out))
+    finally:
+        _copy_back(ctx_out)
 
 
 #: True in code that runs in a copy of the caller's context: a coroutine run by
@@ -136,6 +148,29 @@ def run_sync(awaitable: t.Coroutine[t.Any, t.Any, T]) -> T:
 in_context_copy: ContextVar[bool] = ContextVar("kolben.in_context_copy", default=False)
 
 
-async def _in_task_copy(awaitable: t.Coroutine[t.Any, t.Any, T]) -> T:
+async def _in_task_copy(
+    awaitable: t.Coroutine[t.Any, t.Any, T], ctx_out: list[contextvars.Context] | None = None
+) -> T:
     in_context_copy.set(True)
-    return await awaitable
+    try:
+        return await awaitable
+    finally:
+        if ctx_out is not None:
+            ctx_out.append(contextvars.copy_context())
+
+
+def _copy_back(ctx_out: list[contextvars.Context]) -> None:
+    """Set in the caller's context the context variables the coroutine set in
+    its copy, as asgiref's AsyncToSync (Flask's ensure_sync) does: a ContextVar
+    an ``async def`` hook sets is seen by the steps after it. kolben's own
+    variables (the pushed contexts, the copy marker) are left as they are."""
+    if not ctx_out:
+        return
+    for var, value in ctx_out[0].items():
+        if var.name.startswith("kolben."):
+            continue
+        if var.get(_MISSING) is not value:
+            var.set(value)
+
+
+_MISSING = object()

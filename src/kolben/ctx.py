@@ -656,25 +656,26 @@ class RequestContext:
             self._wrong_context(active)
         return True
 
-    def _close_unsent_streams(self, response: t.Any) -> None:
-        """Close the ``stream_with_context`` bodies the request's response won't
-        send: with no response (an error escaped), a buffered one (a
-        ``before``/``after_request`` function or an error handler replaced the
-        streamed response), or one whose body doesn't hold them (another
-        streamed response replaced it). Each pops the contexts it pushed, so
-        nothing of this request stays pushed. A body that holds them (the
-        stream itself, or an iterator wrapping it) sends them: the server
+    def _unsent_streams(self, response: t.Any) -> list[t.Any]:
+        """The ``stream_with_context`` bodies the request's response won't send,
+        for :func:`close_streams`: with no response (an error escaped), a
+        buffered one (a ``before``/``after_request`` function or an error
+        handler replaced the streamed response), or one whose body doesn't hold
+        them (another streamed response replaced it). A body that holds them
+        (the stream itself, or an iterator wrapping it) sends them: the server
         closes it."""
         streams = self._streams
         self._streams = None
         if not streams:
-            return
+            return []
         body = None if response is None else getattr(response, "response", None)
         sent_whole = body is None or getattr(response, "is_sequence", True)
+        unsent = []
         for ref in streams:
             stream = ref()
             if stream is not None and (sent_whole or not _reaches(body, stream)):
-                stream.close()
+                unsent.append(stream)
+        return unsent
 
     def _unset(self, last: bool) -> tuple[RequestContext | None, AppContext | None]:
         """Reset the context variable to before the last push; return the context
@@ -716,3 +717,12 @@ class RequestContext:
 #: app has converters of its own); another one is a subclass's, run as a step.
 FRAMEWORK_MATCHERS: set[t.Callable[..., t.Any]] = {RequestContext.match_request}
 _match_request = RequestContext.match_request
+
+
+def close_streams(streams: list[t.Any]) -> None:
+    """Close the unsent ``stream_with_context`` bodies of a request (see
+    :meth:`RequestContext._unsent_streams`): each pops the contexts it pushed
+    (running teardown functions and signal receivers: user code, so the
+    pipeline runs this as a step), so nothing of the request stays pushed."""
+    for stream in streams:
+        stream.close()

@@ -3,6 +3,7 @@ message flashing, sending files, template attributes and safe redirects back."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import os
 import re
@@ -160,7 +161,7 @@ def stream_with_context(
     # iterated, so they are pushed when it is iterated, as Flask 3.1 does. Else
     # they are pushed now, while the view's are active, so the request's
     # teardown (and its task resources' release) waits for the end of the body.
-    push_now = not in_context_copy.get()
+    push_now = not in_context_copy.get() and not _push_runs_async_code_here(app_ctx)
 
     def generator() -> t.Iterator[t.AnyStr | None]:
         # The same context objects (not copies): `g` and `request` are the view's.
@@ -184,7 +185,7 @@ def stream_with_context(
     next(wrapped)
     if push_now:
         # The request closes it if its response doesn't send it (see
-        # RequestContext._close_unsent_streams). Held weakly: the body's frame
+        # RequestContext._unsent_streams). Held weakly: the body's frame
         # holds the context, and a body dropped unread is closed at once.
         if req_ctx._streams is None:
             req_ctx._streams = []
@@ -199,6 +200,24 @@ def _closing(gen: t.Iterator[t.AnyStr]) -> t.Iterator[t.AnyStr]:
         close = getattr(gen, "close", None)
         if close is not None:
             close()
+
+
+def _push_runs_async_code_here(app_ctx: AppContext) -> bool:
+    """Whether pushing ``app_ctx`` again now would run an ``async def``
+    appcontext_pushed receiver on the event loop running in this thread (an
+    async view under the ASGI door), where it can't be run to completion from
+    the push's sync code. Then the contexts are pushed when the body is
+    iterated (where sync code runs), as Flask pushes them."""
+    from .concurrency import is_async_callable
+    from .signals import appcontext_pushed
+
+    if not appcontext_pushed.receivers:
+        return False
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return any(is_async_callable(r) for r in appcontext_pushed.receivers_for(app_ctx.app))
 
 
 def _active_contexts() -> tuple[AppContext, RequestContext]:

@@ -122,7 +122,19 @@ def handling(app: Kolben, func: t.Callable[..., t.Any], error: BaseException) ->
     awaited on an event loop, where a Flask app's does not see the exception
     either."""
     if is_async_callable(func):
-        return func
+        # Awaited inside an ``except`` block, as asgiref's AsyncToSync (Flask's
+        # ensure_sync) runs it: sys.exc_info() is the error, a bare ``raise``
+        # re-raises it, logger.exception() logs its traceback.
+        async def handled(*args: t.Any, **kwargs: t.Any) -> t.Any:
+            traceback, context = error.__traceback__, error.__context__
+            try:
+                raise error
+            except BaseException:
+                error.__traceback__ = traceback
+                error.__context__ = context
+                return await func(*args, **kwargs)
+
+        return functools.update_wrapper(handled, func)
     if app._custom_ensure_sync:
         func = app.ensure_sync(func)
     return Handling(func, error)
@@ -236,10 +248,20 @@ def _continue_in_thread(
             return _Done(stop.value)
         error = None
         func, args = step
-        sync_func = sync_callable(app, func)
+        try:
+            sync_func = sync_callable(app, func)
+        except BaseException as e:  # an overridden ensure_sync failed
+            sync_func = _raiser(e)
         if sync_func is None:
             return step
         func = sync_func
+
+
+def _raiser(error: BaseException) -> t.Callable[..., t.NoReturn]:
+    def raise_(*args: t.Any, **kwargs: t.Any) -> t.NoReturn:
+        raise error
+
+    return raise_
 
 
 _NOT_STARTED = object()
@@ -411,7 +433,15 @@ async def _drive(app: Kolben, steps: Steps[T], context: Context, body: Body | No
         elif type(func) is Handling:
             sync_func = func
         elif custom_ensure_sync:
-            sync_func = app.ensure_sync(func)
+            try:
+                sync_func = app.ensure_sync(func)
+            except BaseException as e:  # the app's own ensure_sync failed: as
+                # in Flask, an error of the step (handlers, teardown run)
+                try:
+                    step = steps.throw(e)
+                except StopIteration as stop:
+                    return _finish(stop.value, cancelled)  # type: ignore[no-any-return]
+                continue
         else:
             sync_func = None if is_async_callable(func) else func
         if sync_func is None:
