@@ -353,6 +353,103 @@ def test_a_busy_view_is_cancelled_soon_after_its_client_vanishes(app: kolben.Kol
     assert events == ["finally", "teardown"]
 
 
+def test_a_view_waiting_before_accept_is_cancelled_when_its_client_leaves(
+    app: kolben.Kolben,
+) -> None:
+    # A view that waits before accepting (a lobby, a free slot) was never told
+    # its client left: its task stayed, and a server's shutdown waited for it
+    # (Quart cancels it).
+    events: list[str] = []
+
+    @app.websocket("/ws")
+    async def view() -> None:
+        try:
+            await asyncio.Event().wait()
+            await websocket.accept()
+        except asyncio.CancelledError:
+            events.append("cancelled")
+            raise
+
+    @app.teardown_request
+    def teardown(exc: BaseException | None) -> None:
+        events.append("teardown")
+
+    async def main() -> None:
+        async with Conn(app) as conn:
+            await asyncio.sleep(0.05)
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            await conn.hang_up(1001)
+            await conn.finished()
+            assert loop.time() - started < WAIT
+
+    run(main())
+    assert events == ["cancelled", "teardown"]
+
+
+def test_a_view_waiting_before_accept_still_accepts(app: kolben.Kolben) -> None:
+    # The watch of the handshake ends with accept(): the view then receives
+    # from the client itself.
+    @app.websocket("/ws")
+    async def view() -> None:
+        await asyncio.sleep(0.3)  # past the watch's start
+        await websocket.accept()
+        await websocket.send(await websocket.receive())
+
+    async def main() -> None:
+        async with Conn(app) as conn:
+            await conn.accepted()
+            await conn.say("echo")
+            assert await conn.hear() == "echo"
+            await conn.hang_up()
+
+    run(main())
+
+
+def test_a_task_group_ended_by_the_client_leaving_is_a_normal_end(app: kolben.Kolben) -> None:
+    # asyncio.TaskGroup wraps the WebsocketDisconnect of its receive loop in an
+    # ExceptionGroup: the view ended with its client, not with an error (it was
+    # logged as an error, after_websocket skipped, teardown given the group).
+    events: list[str] = []
+
+    @app.websocket("/ws")
+    async def view() -> None:
+        await websocket.accept()
+
+        async def ticker() -> None:
+            while True:
+                await websocket.send("tick")
+                await asyncio.sleep(0.02)
+
+        async def receive_loop() -> None:
+            while True:
+                await websocket.receive()
+
+        async with asyncio.TaskGroup() as group:
+            group.create_task(ticker())
+            group.create_task(receive_loop())
+
+    @app.after_websocket
+    def after() -> None:
+        events.append("after_websocket")
+
+    @app.teardown_request
+    def teardown(exc: BaseException | None) -> None:
+        events.append(f"teardown({type(exc).__name__ if exc else None})")
+
+    def on_exception(sender: t.Any, exception: BaseException, **kwargs: t.Any) -> None:
+        events.append("got_request_exception")
+
+    kolben.got_request_exception.connect(on_exception, app)
+    try:
+        with app.test_client().websocket("/ws") as ws:
+            assert ws.receive() == "tick"
+            ws.close(1000)
+    finally:
+        kolben.got_request_exception.disconnect(on_exception, app)
+    assert events == ["after_websocket", "teardown(None)"]
+
+
 # -- routing, context, hooks ------------------------------------------------------------
 
 

@@ -43,6 +43,7 @@ How one connection is served (:func:`serve_websocket`):
 from __future__ import annotations
 
 import asyncio
+import builtins
 import collections.abc as cabc
 import contextlib
 import contextvars
@@ -388,6 +389,7 @@ class Websocket:
                 f"The subprotocol {subprotocol!r} was not offered by the client (it"
                 f" offered {self.subprotocols!r}); choose one of those, or None."
             )
+        await self._end_handshake_watch()
         message: Message = {"type": "websocket.accept", "subprotocol": subprotocol}
         if headers:
             items = headers.items() if isinstance(headers, cabc.Mapping) else headers
@@ -403,6 +405,23 @@ class Websocket:
         self._accepted = True
         self._returned_at = self._loop.time()
         self._watch_timer = self._loop.call_later(WATCH_AFTER, self._check_busy)
+
+    async def _end_handshake_watch(self) -> None:
+        """Stop watching for the client leaving during the handshake (accept() is
+        being sent: the view's own receive() calls read from the server again)."""
+        if self._watch_timer is not None:
+            self._watch_timer.cancel()
+            self._watch_timer = None
+        watcher = self._watcher
+        if watcher is not None:
+            # Before the 101 the client can send no message: the watcher holds none.
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+            self._watcher = None
+        if self._gone:
+            self._started = True
+            raise self._disconnect()
 
     async def receive(self) -> str | bytes:
         """The next message from the client: a ``str`` for a text frame, ``bytes``
@@ -925,6 +944,11 @@ async def _run_view(
     # ``context=`` needs Python 3.11): it sees the pushed contexts.
     task = context.run(loop.create_task, view(**(request.view_args or {})))
     ws._view_task = task
+    # Watch the client during the handshake too: a view that waits before
+    # accepting (a lobby, a free slot) is cancelled when its client leaves or the
+    # server shuts down, instead of waiting forever (Quart cancels it as well).
+    ws._returned_at = loop.time()
+    ws._watch_timer = loop.call_later(WATCH_AFTER, ws._check_busy)
     try:
         await asyncio.wait((task,))
     except asyncio.CancelledError:
@@ -942,9 +966,19 @@ async def _run_view(
     exc = task.exception()
     if exc is None:
         return task.result()
-    if isinstance(exc, WebsocketDisconnect):
+    if isinstance(exc, WebsocketDisconnect) or _only_disconnects(exc):
+        # Also a task group (asyncio.TaskGroup, anyio) whose tasks ended with the
+        # connection: the view ended with the client, not with an error.
         return None
     raise exc
+
+
+def _only_disconnects(exc: BaseException) -> bool:
+    """Whether ``exc`` is an exception group made only of WebsocketDisconnect."""
+    group = getattr(builtins, "BaseExceptionGroup", None)  # Python 3.11+
+    if group is None or not isinstance(exc, group):
+        return False
+    return exc.split(WebsocketDisconnect)[1] is None
 
 
 def _after_view_steps(app: Kolben, ctx: WebsocketContext) -> Steps[None]:
