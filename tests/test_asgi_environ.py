@@ -311,3 +311,26 @@ def test_the_pipeline_reads_an_environ_code_put_in_place(app, client):
 
     assert client.get("/").text == "1"
     assert client.get("/").text == "1"  # the second request of the origin
+
+
+@pytest.mark.parametrize(
+    ("root", "path", "script_name", "path_info"),
+    [
+        ("/app", "/app/x", "/app", "/x"),
+        ("/app", "/app", "/app", ""),
+        ("/app", "/app/", "/app", "/"),
+        # Not below the root: a segment that only begins with it is kept whole
+        # (it was cut to "lication").
+        ("/app", "/application", "/app", "/application"),
+        ("/app", "/other", "/app", "/other"),
+    ],
+)
+def test_the_root_path_is_taken_off_at_a_segment_boundary(root, path, script_name, path_info):
+    from kolben.asgi_environ import build_environ
+
+    scope = {
+        "type": "http", "http_version": "1.1", "method": "GET", "path": path,
+        "raw_path": path.encode(), "root_path": root, "query_string": b"", "headers": [],
+    }  # fmt: skip
+    environ = build_environ(scope, io.BytesIO())
+    assert (environ["SCRIPT_NAME"], environ["PATH_INFO"]) == (script_name, path_info)

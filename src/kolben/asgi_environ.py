@@ -61,7 +61,8 @@ def scope_paths(scope: ft.ASGIScope) -> tuple[str, bytes]:
         path = scope["path"].encode("utf-8")
     if root_path:
         root = root_path.encode("utf-8")
-        if path.startswith(root):
+        # Only at a segment boundary: "/app" is not the root of "/application".
+        if path.startswith(root) and path[len(root) : len(root) + 1] in (b"", b"/"):
             path = path[len(root) :]
     return root_path, path
 
