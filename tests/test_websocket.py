@@ -515,6 +515,61 @@ def test_the_handshake_data(app: kolben.Kolben) -> None:
     assert seen["page_external"] == "https://testserver/room/3"
 
 
+def test_the_handshake_data_by_quarts_names(app: kolben.Kolben) -> None:
+    seen: dict[str, t.Any] = {}
+    bp = kolben.Blueprint("rooms", __name__)
+
+    @bp.websocket("/room/<int:number>")
+    async def room(number: int) -> None:
+        await websocket.accept()
+        auth = websocket.authorization
+        seen.update(
+            auth=(auth.type, auth.username) if auth is not None else None,
+            origin=websocket.origin,
+            endpoint=websocket.endpoint,
+            view_args=websocket.view_args,
+            blueprint=websocket.blueprint,
+            requested=websocket.requested_subprotocols,
+        )
+
+    app.register_blueprint(bp)
+
+    async def main() -> None:
+        headers = [(b"authorization", b"Basic dTpw"), (b"origin", b"https://example.org")]
+        async with Conn(app, "/room/7", headers=headers, subprotocols=["chat"]) as conn:
+            await conn.accepted()
+
+    run(main())
+    assert seen == {
+        "auth": ("basic", "u"),
+        "origin": "https://example.org",
+        "endpoint": "rooms.room",
+        "view_args": {"number": 7},
+        "blueprint": "rooms",
+        "requested": ["chat"],
+    }
+
+
+def test_accept_with_headers_first_says_how_to_pass_them(app: kolben.Kolben) -> None:
+    errors: list[BaseException] = []
+
+    @app.websocket("/ws")
+    async def view() -> None:
+        try:
+            await websocket.accept({"X-A": "1"})  # type: ignore[arg-type]  # Quart's order
+        except TypeError as e:
+            errors.append(e)
+            await websocket.accept(headers={"X-A": "1"})
+
+    async def main() -> None:
+        async with Conn(app) as conn:
+            accepted = await conn.accepted()
+            assert accepted["headers"] == [(b"x-a", b"1")]
+
+    run(main())
+    assert len(errors) == 1 and "accept(headers=" in str(errors[0])
+
+
 def test_url_for_websocket_outside_a_request(app: kolben.Kolben) -> None:
     @app.websocket("/feed")
     async def feed() -> None:

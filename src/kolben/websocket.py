@@ -64,7 +64,7 @@ from .sessions import SecureCookieSessionInterface, SessionMixin
 from .wrappers import routing_path
 
 if t.TYPE_CHECKING:
-    from werkzeug.datastructures import Headers, MultiDict
+    from werkzeug.datastructures import Authorization, Headers, MultiDict
 
     from .app import Kolben
     from .broker import Subscription
@@ -351,6 +351,37 @@ class Websocket:
         """The subprotocols the client offered, in its order of preference."""
         return list(self.scope.get("subprotocols") or ())
 
+    @property
+    def requested_subprotocols(self) -> list[str]:
+        """:attr:`subprotocols`, by Quart's name."""
+        return self.subprotocols
+
+    @property
+    def authorization(self) -> Authorization | None:
+        """The handshake's ``Authorization`` header, parsed (as ``request.authorization``)."""
+        return self.request.authorization
+
+    @property
+    def origin(self) -> str | None:
+        """The handshake's ``Origin`` header (browsers send it; kolben does not
+        check it: compare it with your own origins to refuse cross-site pages)."""
+        return self.request.origin
+
+    @property
+    def endpoint(self) -> str | None:
+        """The endpoint of the matched websocket route."""
+        return self.request.endpoint
+
+    @property
+    def view_args(self) -> dict[str, t.Any] | None:
+        """The matched route's arguments."""
+        return self.request.view_args
+
+    @property
+    def blueprint(self) -> str | None:
+        """The name of the blueprint of the matched route, if any."""
+        return self.request.blueprint
+
     # -- state ------------------------------------------------------------------------
 
     @property
@@ -383,6 +414,12 @@ class Websocket:
             raise RuntimeError(
                 f"The websocket handshake was already {what}; accept() is called once,"
                 " before the first send() or receive() (which accept for you)."
+            )
+        if subprotocol is not None and not isinstance(subprotocol, str):
+            raise TypeError(
+                f"accept() takes the subprotocol first and the headers second; got"
+                f" {type(subprotocol).__name__} for the subprotocol. Pass headers by"
+                " name: accept(headers={...}) (Quart's order is the other way round)."
             )
         if subprotocol is not None and subprotocol not in self.subprotocols:
             raise ValueError(
