@@ -1560,6 +1560,80 @@ def test_lifespan_shutdown_failure(app):
     assert "could not flush" in server.sent[1]["message"]
 
 
+def test_async_app_context_code_runs_on_the_loop_at_startup_and_shutdown(app):
+    # The lifespan's application context runs its user code as pipeline steps:
+    # an async teardown_appcontext function (or appcontext signal receiver) made
+    # every ASGI server's startup fail ("An async function was called from
+    # synchronous code").
+    events = []
+
+    @app.teardown_appcontext
+    async def close_db(exc):
+        events.append(("teardown_appcontext", exc))
+
+    async def pushed(sender, **kwargs):
+        events.append("appcontext_pushed")
+
+    async def popped(sender, **kwargs):
+        events.append("appcontext_popped")
+
+    @app.before_serving
+    def start():
+        events.append("before_serving")
+
+    @app.after_serving
+    async def stop():
+        events.append("after_serving")
+
+    kolben.appcontext_pushed.connect(pushed, app)
+    kolben.appcontext_popped.connect(popped, app)
+    try:
+        server = LifespanServer()
+        server.run(app)
+    finally:
+        kolben.appcontext_pushed.disconnect(pushed, app)
+        kolben.appcontext_popped.disconnect(popped, app)
+    assert [m["type"] for m in server.sent] == [
+        "lifespan.startup.complete",
+        "lifespan.shutdown.complete",
+    ]
+    serving = ["appcontext_pushed", None, ("teardown_appcontext", None), "appcontext_popped"]
+    assert events == [
+        *(e if e is not None else "before_serving" for e in serving),
+        *(e if e is not None else "after_serving" for e in serving),
+    ]
+
+
+def test_a_task_resource_used_at_startup_is_released(app):
+    events = []
+
+    async def acquire():
+        events.append("acquire")
+        return "conn"
+
+    async def commit(conn):
+        events.append("commit")
+
+    async def rollback(conn):
+        events.append("rollback")
+
+    async def release(conn):
+        events.append("release")
+
+    db = app.task_resource(
+        "db", acquire=acquire, release=release, commit=commit, rollback=rollback
+    )
+
+    @app.before_serving
+    async def warm_up():
+        await db.aget()
+
+    server = LifespanServer()
+    server.run(app)
+    assert server.sent[0]["type"] == "lifespan.startup.complete"
+    assert events == ["acquire", "commit", "release"]
+
+
 def test_a_failing_after_serving_function_does_not_skip_the_others(app, caplog):
     # Each one closes something (the broker's own close is the last one).
     closed = []

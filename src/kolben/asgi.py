@@ -869,13 +869,12 @@ async def _chunks(
 
 
 async def _serve_lifespan(app: Kolben, scope: Scope, receive: Receive, send: Send) -> None:
-    loop = asyncio.get_running_loop()
     while True:
         message = await receive()
         kind = message["type"]
         if kind == "lifespan.startup":
             try:
-                await _run_serving_funcs(loop, app, app.before_serving_funcs)
+                await _run_serving_funcs(app, app.before_serving_funcs)
             except Exception as e:
                 app.logger.exception("Lifespan startup failed")
                 await send({"type": "lifespan.startup.failed", "message": _describe(e)})
@@ -894,7 +893,7 @@ async def _serve_lifespan(app: Kolben, scope: Scope, receive: Receive, send: Sen
                     timeout,
                 )
             try:
-                await _run_serving_funcs(loop, app, app.after_serving_funcs, run_all=True)
+                await _run_serving_funcs(app, app.after_serving_funcs, run_all=True)
             except Exception as e:
                 # Each failing function was logged with its traceback already.
                 app.logger.error("Lifespan shutdown failed: %s", _describe(e))
@@ -909,7 +908,6 @@ def _describe(e: BaseException) -> str:
 
 
 async def _run_serving_funcs(
-    loop: asyncio.AbstractEventLoop,
     app: Kolben,
     funcs: list[t.Callable[[], t.Any]],
     run_all: bool = False,
@@ -917,23 +915,42 @@ async def _run_serving_funcs(
     """Run serving functions in an application context: async ones on the loop,
     sync ones in a worker thread. The first error stops them; with ``run_all``
     (shutdown: each one closes something) every one runs, each error is logged
-    and the first is raised at the end."""
-    from .concurrency import is_async_callable
+    and the first is raised at the end.
 
+    The context's push and pop run user code too (appcontext signal receivers,
+    ``teardown_appcontext`` functions, the task resources' commit and release),
+    which may be ``async def``: the whole block is pipeline steps, driven as a
+    request's are (not ``with app.app_context()``, whose pop would run them with
+    the synchronous driver, on the loop's thread)."""
+    from .pipeline import drive
+
+    await drive(app, _serving_steps(app, funcs, run_all), contextvars.copy_context())
+
+
+def _serving_steps(
+    app: Kolben, funcs: list[t.Callable[[], t.Any]], run_all: bool
+) -> t.Generator[t.Any, t.Any, None]:
+    ctx = app.app_context()
+    yield from ctx._push()
     first_error: Exception | None = None
-    with app.app_context():
+    exc: BaseException | None = None
+    try:
         for func in funcs:
             try:
-                if is_async_callable(func):
-                    await func()
-                else:
-                    context = contextvars.copy_context()
-                    await loop.run_in_executor(None, context.run, func)
+                yield func, ()
             except Exception as e:
                 if not run_all:
                     raise
                 app.logger.exception("The after_serving function %r failed", func)
                 if first_error is None:
                     first_error = e
+    except BaseException as e:
+        exc = e
+        raise
+    finally:
+        if ctx._pop_runs_user_code():
+            yield from ctx._pop(exc)
+        else:
+            ctx._pop_plain()
     if first_error is not None:
         raise first_error
