@@ -1703,6 +1703,40 @@ async def _drop(message):
     pass
 
 
+def test_a_request_finished_after_its_cancellation_still_sends_its_response(app):
+    # A server's graceful shutdown timed out and cancelled the request while
+    # its def view ran: the view finished (its work done, maybe committed), so
+    # the response it made is sent before the cancellation goes on; the client
+    # got a 500 from the server, and might have retried an order placed.
+    started = threading.Event()
+
+    @app.post("/order")
+    def order():
+        started.set()
+        time.sleep(0.2)
+        return "placed", 201
+
+    sent = []
+
+    async def record(message):
+        sent.append(message)
+
+    async def main():
+        task = asyncio.ensure_future(
+            app(http_scope("/order", method="POST"), Connection(body_messages(b"")).receive, record)
+        )
+        while not started.is_set():
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
+    assert sent[0]["status"] == 201
+    assert sent[1]["body"] == b"placed"
+
+
 def test_serving_functions_are_setup_methods(app):
     @app.route("/")
     def index():

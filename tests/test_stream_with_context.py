@@ -71,3 +71,42 @@ def test_stream_with_context_needs_a_request_context(app):
         decorated()
     with app.app_context(), pytest.raises(RuntimeError, match="request context"):
         stream_with_context(generate())
+
+
+def test_an_async_generator_streams_whole_through_the_wsgi_door(app):
+    # Each step of an async body ran in a fresh copy of the thread's context:
+    # the contexts stream_with_context pushed in the first were gone in the
+    # second, and a WSGI server sent one chunk, then failed mid-body.
+    import io
+
+    from kolben.globals import _cv_app, _cv_request
+
+    torn_down = []
+
+    @app.teardown_request
+    def teardown(exc):
+        torn_down.append(exc)
+
+    @app.route("/")
+    async def view():
+        async def gen():
+            for i in range(3):
+                yield f"{request.path} {i}\n"
+
+        return stream_with_context(gen())
+
+    environ = {
+        "REQUEST_METHOD": "GET", "PATH_INFO": "/", "SERVER_NAME": "x", "SERVER_PORT": "80",
+        "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(), "wsgi.errors": io.StringIO(),
+        "SERVER_PROTOCOL": "HTTP/1.1", "QUERY_STRING": "",
+    }  # fmt: skip
+    statuses = []
+    body = app.wsgi_app(environ, lambda status, headers, exc_info=None: statuses.append(status))
+    try:
+        chunks = list(body)
+    finally:
+        body.close()
+    assert statuses == ["200 OK"]
+    assert chunks == [b"/ 0\n", b"/ 1\n", b"/ 2\n"]
+    assert torn_down and all(exc is None for exc in torn_down)
+    assert _cv_request.get(None) is None and _cv_app.get(None) is None

@@ -95,7 +95,9 @@ if hasattr(os, "register_at_fork"):
 T = t.TypeVar("T")
 
 
-def run_sync(awaitable: t.Coroutine[t.Any, t.Any, T]) -> T:
+def run_sync(
+    awaitable: t.Coroutine[t.Any, t.Any, T], context: contextvars.Context | None = None
+) -> T:
     """Run a coroutine to completion from synchronous code.
 
     Under the ASGI door (a request running in a worker thread) it runs on the
@@ -103,9 +105,15 @@ def run_sync(awaitable: t.Coroutine[t.Any, t.Any, T]) -> T:
     WSGI it runs on this thread's own event loop, created once and reused.
     Raises :exc:`RuntimeError` if an event loop is already running in this thread:
     there the coroutine must be awaited instead.
+
+    What the coroutine changes in its (copied) context is copied back, as
+    asgiref's ``AsyncToSync`` does. With ``context`` (under WSGI: the steps of
+    one async body, see :class:`kolben.wrappers._SyncBridge`) the coroutine runs
+    in that context instead, so each step sees what the one before set there,
+    and nothing is copied back.
     """
     server_loop = _server_loop.get()
-    if server_loop is not None and server_loop.is_running():
+    if context is None and server_loop is not None and server_loop.is_running():
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
@@ -135,11 +143,20 @@ def run_sync(awaitable: t.Coroutine[t.Any, t.Any, T]) -> T:
     holder: _ThreadLoop | None = getattr(_local, "holder", None)
     if holder is None:
         holder = _local.holder = _ThreadLoop()
+    if context is not None:
+        from .pipeline import InContext
+
+        in_context: t.Awaitable[T] = InContext(context, awaitable)
+        return holder.loop.run_until_complete(_awaited(in_context))
     ctx_out = []
     try:
         return holder.loop.run_until_complete(_in_task_copy(awaitable, ctx_out))
     finally:
         _copy_back(ctx_out)
+
+
+async def _awaited(awaitable: t.Awaitable[T]) -> T:
+    return await awaitable
 
 
 #: True in code that runs in a copy of the caller's context: a coroutine run by

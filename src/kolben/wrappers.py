@@ -8,6 +8,7 @@ response defaults to HTML and takes its cookie size limit from the config too.
 from __future__ import annotations
 
 import collections.abc as cabc
+import contextvars
 import typing as t
 from functools import cached_property
 from inspect import getattr_static
@@ -513,8 +514,16 @@ class _SyncBridge:
     """A WSGI body iterating an async generator on this thread's event loop."""
 
     def __init__(self, agen: t.AsyncGenerator[bytes, None], response: Response) -> None:
+        from .concurrency import in_context_copy
+
         self._agen = agen
         self._response = response
+        # Every step of the body, and its close, runs in this one context (a
+        # copy of the server's): a step that pushes contexts (an async
+        # stream_with_context body) finds them in the next one and pops them
+        # where it pushed them.
+        self._context = contextvars.copy_context()
+        self._context.run(in_context_copy.set, True)
 
     def __iter__(self) -> _SyncBridge:
         return self
@@ -523,7 +532,7 @@ class _SyncBridge:
         from .concurrency import run_sync
 
         try:
-            return run_sync(self._agen.__anext__())
+            return run_sync(self._agen.__anext__(), self._context)
         except StopAsyncIteration:
             raise StopIteration from None
 
@@ -531,7 +540,7 @@ class _SyncBridge:
         from .concurrency import run_sync
 
         try:
-            run_sync(self._agen.aclose())
+            run_sync(self._agen.aclose(), self._context)
         finally:
             self._response.close()
 
