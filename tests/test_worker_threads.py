@@ -88,6 +88,12 @@ def test_threads_are_started_as_work_needs_them_up_to_the_limit():
 
     try:
         assert asyncio.run(main()) == [0, 1, 2, 3, 4]
+        # The queued jobs were taken by threads that finished theirs: the two
+        # threads count idle once, not once per job they took (it counted 5).
+        deadline = time.monotonic() + WAIT
+        while pool.busy and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert (pool.threads, pool._idle, pool._queued) == (2, 2, 0)
     finally:
         pool.stop()
 

@@ -67,6 +67,8 @@ class WorkerThreads:
         #: no caller has claimed yet.
         self._started = 0
         self._idle = 0
+        #: Jobs queued while every thread was busy, not yet claimed by a thread.
+        self._queued = 0
         #: Calls handed to the threads and not finished yet.
         self._running = 0
 
@@ -122,7 +124,8 @@ class WorkerThreads:
                 self._idle -= 1  # that waiting thread takes the job
                 return future
             if self._started >= self.max_threads:
-                return future  # queued until a thread is free
+                self._queued += 1  # taken by the next thread to finish its job
+                return future
             self._started += 1
             number = next(self._numbers)
         thread = threading.Thread(
@@ -139,7 +142,7 @@ class WorkerThreads:
     def stop(self) -> None:
         """Let every worker thread end once the work queued before is done."""
         with self._lock:
-            started, self._started, self._idle = self._started, 0, 0
+            started, self._started, self._idle, self._queued = self._started, 0, 0, 0
             work_queue = self._queue
             self._queue = queue.SimpleQueue()
         for _ in range(started):
@@ -163,7 +166,10 @@ class WorkerThreads:
             with self._lock:
                 self._running -= 1
                 if work_queue is self._queue:
-                    self._idle += 1
+                    if self._queued:
+                        self._queued -= 1  # a job no thread claimed: this one takes it
+                    else:
+                        self._idle += 1
             _deliver(loop, future, *outcome)
             del loop, future, outcome  # drop the references before waiting again
 
