@@ -633,9 +633,11 @@ def test_streamed_response_keeps_the_resource_until_the_body_is_done(
         return body()
 
     assert client.get("/").data == b"db done"
-    # Committed before the response was sent; released once the body was sent.
+    # Committed before the response was sent; the body used it again, so what
+    # it wrote is committed when the body is done, then it is released (the
+    # body's writes were lost, and a pooled connection went back dirty).
     assert journal.events == [
-        *("acquire db", "commit db", "body starts", "body ends", "release db"),
+        *("acquire db", "commit db", "body starts", "body ends", "commit db", "release db"),
     ]
 
 
@@ -644,9 +646,8 @@ def test_resource_first_used_in_teardown_request_is_ended(
     sqlite_app: kolben.Kolben, client: t.Any, db_path: Path, journal: Journal, view_used_it: bool
 ) -> None:
     """A ``teardown_request`` function runs before the application context's
-    pop: a task resource it uses first is committed and released by that pop;
-    one the request used was committed with the response already, so the
-    teardown's writes are released without a commit (docs/recipes.md)."""
+    pop: a task resource it uses, first or again after the request's commit, is
+    committed (again) and released by that pop (docs/recipes.md)."""
     db = sqlite_app.task_resources["db"]
 
     @sqlite_app.teardown_request
@@ -659,10 +660,68 @@ def test_resource_first_used_in_teardown_request_is_ended(
     assert rv.status_code == (201 if view_used_it else 200)
     if view_used_it:
         assert journal.events == [
-            "acquire", "commit", "mail v@example.com seen=True", "teardown", "release"
+            "acquire", "commit", "mail v@example.com seen=True", "teardown", "commit", "release"
         ]
-        assert rows(db_path) == ["v@example.com"]
+        assert rows(db_path) == ["v@example.com", "audit"]
     else:
         assert journal.events == ["teardown", "acquire", "commit", "release"]
         assert rows(db_path) == ["audit"]
     assert not kolben.has_app_context()
+
+
+def test_a_write_in_an_after_commit_callback_is_committed(
+    app: kolben.Kolben, client: t.Any, journal: Journal
+) -> None:
+    # An outbox row written by a callback was neither committed nor rolled back.
+    res = _recording_resource(app, "db", journal)
+
+    @app.post("/")
+    def index() -> str:
+        res.get()
+
+        @after_commit
+        def outbox() -> None:
+            journal("outbox")
+            res.get()
+
+        return "ok"
+
+    assert client.post("/").status_code == 200
+    assert journal.events == [
+        *("acquire db", "commit db", "outbox", "commit db", "release db"),
+    ]
+
+
+def test_a_resource_first_used_in_teardown_appcontext_is_released(
+    app: kolben.Kolben, client: t.Any, journal: Journal
+) -> None:
+    # It was never released (a pool checkout left out per request).
+    res = _recording_resource(app, "db", journal)
+
+    @app.teardown_appcontext
+    def audit(exc: BaseException | None) -> None:
+        journal("teardown_appcontext")
+        res.get()
+
+    @app.get("/")
+    def index() -> str:
+        return "ok"
+
+    assert client.get("/").status_code == 200
+    assert journal.events == [
+        *("teardown_appcontext", "acquire db", "commit db", "release db"),
+    ]
+
+
+def test_a_resource_used_by_a_callback_of_a_script_is_released(
+    app: kolben.Kolben, journal: Journal
+) -> None:
+    res = _recording_resource(app, "db", journal)
+    with app.app_context():
+
+        @after_commit
+        def notify() -> None:
+            journal("callback")
+            res.get()
+
+    assert journal.events == ["callback", "acquire db", "commit db", "release db"]

@@ -244,10 +244,18 @@ class AppContext:
 
                         yield from end_task_steps(self, exc)
                 finally:
-                    if "do_teardown_appcontext" in app._overridden:
-                        yield app.do_teardown_appcontext, (exc,)
-                    elif app.teardown_appcontext_funcs or appcontext_tearing_down.receivers:
-                        yield from app._do_teardown_appcontext(exc)
+                    try:
+                        if "do_teardown_appcontext" in app._overridden:
+                            yield app.do_teardown_appcontext, (exc,)
+                        elif app.teardown_appcontext_funcs or appcontext_tearing_down.receivers:
+                            yield from app._do_teardown_appcontext(exc)
+                    finally:
+                        if self._task_state is not None:
+                            # A teardown function used a task resource: finish
+                            # (and release) it too rather than leak it.
+                            from .resources import end_task_steps
+
+                            yield from end_task_steps(self, exc)
         finally:
             active = self._unset()
         if active is not self:

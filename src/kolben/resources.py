@@ -207,10 +207,12 @@ class TaskResource:
         ctx = self._context()
         state = _state(ctx)
         try:
-            return state.acquired[self]
+            resource = state.acquired[self]
         except KeyError:
-            pass
-        return self._store(state, self.app.ensure_sync(self.acquire)())
+            return self._store(state, self.app.ensure_sync(self.acquire)())
+        if self not in state.pending:  # used again after a commit (or a rollback):
+            state.pending.append(self)  # finish it again when the task ends
+        return resource
 
     async def aget(self) -> t.Any:
         """:meth:`get` for ``async def`` code: an async acquire is awaited on the
@@ -218,9 +220,13 @@ class TaskResource:
         ctx = self._context()
         state = _state(ctx)
         try:
-            return state.acquired[self]
+            resource = state.acquired[self]
         except KeyError:
             pass
+        else:
+            if self not in state.pending:  # used again after a commit (or a rollback)
+                state.pending.append(self)
+            return resource
         resource = self.acquire()
         if self._async_acquire:
             resource = await resource
@@ -287,22 +293,24 @@ def _rollback_pending_steps(app: Kolben, state: _TaskState) -> Steps[None]:
 def _commit_steps(app: Kolben, state: _TaskState) -> Steps[None]:
     """Commit every pending resource, then run the callbacks. A failing commit
     rolls back what is left (callbacks discarded) and is re-raised."""
-    while state.pending:
-        handle = state.pending[0]
-        if handle.commit is not None:
+    # A callback may register another one, or write through a resource: commit
+    # and run callbacks until neither is left.
+    while state.pending or state.callbacks:
+        while state.pending:
+            handle = state.pending[0]
+            if handle.commit is not None:
+                try:
+                    yield handle.commit, (state.acquired[handle],)
+                except BaseException:
+                    yield from _rollback_pending_steps(app, state)
+                    raise
+            del state.pending[0]
+        while state.callbacks and not state.pending:
+            callback = state.callbacks.pop(0)
             try:
-                yield handle.commit, (state.acquired[handle],)
-            except BaseException:
-                yield from _rollback_pending_steps(app, state)
-                raise
-        del state.pending[0]
-    # A callback may register another one; run until none is left.
-    while state.callbacks:
-        callback = state.callbacks.pop(0)
-        try:
-            yield callback, ()
-        except Exception:
-            app.logger.exception(f"The after_commit callback {callback!r} failed.")
+                yield callback, ()
+            except Exception:
+                app.logger.exception(f"The after_commit callback {callback!r} failed.")
 
 
 def commit_task(ctx: AppContext) -> None:
@@ -366,7 +374,6 @@ def end_task_steps(ctx: AppContext, exc: BaseException | None) -> Steps[None]:
     state: _TaskState | None = ctx._task_state
     if state is None:
         return
-    ctx._task_state = None
     app = ctx.app
     error: BaseException | None = None
     try:
@@ -381,6 +388,7 @@ def end_task_steps(ctx: AppContext, exc: BaseException | None) -> Steps[None]:
         else:
             yield from _rollback_pending_steps(app, state)
     finally:
+        ctx._task_state = None
         yield from _release_all_steps(app, state)
     if error is not None:
         raise error
