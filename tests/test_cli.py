@@ -1743,3 +1743,77 @@ def test_main_module_runs_the_cli():
     )
     assert result.returncode == 0, result.stderr
     assert "Usage: python -m kolben" in result.stdout
+
+
+RESOURCE_APP = """
+import os
+import sys
+
+import click
+from kolben import Kolben
+
+app = Kolben(__name__)
+JOURNAL = os.environ["KOLBEN_TEST_JOURNAL"]
+
+
+def note(event):
+    with open(JOURNAL, "a") as f:
+        f.write(event + "\\n")
+
+
+db = app.task_resource(
+    "db",
+    acquire=lambda: note("acquire") or "conn",
+    commit=lambda conn: note("commit"),
+    rollback=lambda conn: note("rollback"),
+    release=lambda conn: note("release"),
+)
+
+
+@app.cli.command("plain")
+def plain():
+    db.get()
+
+
+@app.cli.command("ctx-exit-0")
+@click.pass_context
+def ctx_exit_0(ctx):
+    db.get()
+    ctx.exit(0)
+
+
+@app.cli.command("sys-exit-0")
+def sys_exit_0():
+    db.get()
+    sys.exit(0)
+
+
+@app.cli.command("sys-exit-1")
+def sys_exit_1():
+    db.get()
+    sys.exit(1)
+"""
+
+
+@pytest.mark.parametrize(
+    ("command", "status", "ending"),
+    [
+        ("plain", 0, "commit"),
+        ("ctx-exit-0", 0, "commit"),
+        ("sys-exit-0", 0, "commit"),
+        ("sys-exit-1", 1, "rollback"),
+    ],
+)
+def test_a_command_that_exits_successfully_commits(
+    kolben_cmd: list[str], tmp_path: Path, command: str, status: int, ending: str
+) -> None:
+    # An exit with status 0 is a success: the command's task resources are
+    # committed, as under test_cli_runner(); the real command rolled them back.
+    (tmp_path / "resource_app.py").write_text(RESOURCE_APP)
+    journal = tmp_path / "journal"
+    result = run_cli(
+        kolben_cmd, "--app", "resource_app", command, cwd=tmp_path,
+        KOLBEN_TEST_JOURNAL=str(journal),
+    )  # fmt: skip
+    assert result.returncode == status, result.stderr
+    assert journal.read_text().split() == ["acquire", ending, "release"]

@@ -24,6 +24,7 @@ importing the app's module, which is what you need to fix it).
 from __future__ import annotations
 
 import ast
+import contextlib
 import errno
 import importlib.util
 import inspect
@@ -682,6 +683,26 @@ class ScriptInfo:
 pass_script_info = click.make_pass_decorator(ScriptInfo, ensure=True)
 
 
+@contextlib.contextmanager
+def _command_app_context(app: t.Any) -> t.Iterator[t.Any]:
+    """The app context of a command. A successful exit (``ctx.exit(0)``,
+    ``sys.exit(0)``, click's ``Exit(0)``) ends the task as a success: its task
+    resources are committed, as when the command returns."""
+    app_ctx = app.app_context()
+    app_ctx.push()
+    exc: BaseException | None = None
+    try:
+        yield app_ctx
+    except BaseException as e:
+        success = (isinstance(e, click.exceptions.Exit) and e.exit_code == 0) or (
+            isinstance(e, SystemExit) and e.code in (0, None)
+        )
+        exc = None if success else e
+        raise
+    finally:
+        app_ctx.pop(exc)
+
+
 def with_appcontext(f: F) -> F:
     """Run the decorated click command inside the app's application context.
 
@@ -697,7 +718,7 @@ def with_appcontext(f: F) -> F:
 
         if _cv_app.get(None) is None:
             app = ctx.ensure_object(ScriptInfo).load_app()
-            ctx.with_resource(app.app_context())
+            ctx.with_resource(_command_app_context(app))
         return ctx.invoke(f, *args, **kwargs)
 
     return update_wrapper(decorator, f)  # type: ignore[return-value]
@@ -915,7 +936,7 @@ class KolbenGroup(AppGroup):
 
             current = _cv_app.get(None)
             if current is None or current.app is not app:
-                ctx.with_resource(app.app_context())
+                ctx.with_resource(_command_app_context(app))
         return app.cli.get_command(ctx, name)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
