@@ -1037,3 +1037,30 @@ def test_per_request_modules_bind_the_context_variables_by_assignment(module):
         for alias in node.names
     }
     assert not imported & {"_cv_app", "_cv_request", "_cv_websocket"}, path
+
+
+def test_a_response_class_is_checked_before_its_fast_constructor_is_used(monkeypatch):
+    # The once-per-class check published the class as fast before comparing: a
+    # from_body call made meanwhile (another thread serving a new response
+    # class's first requests) got the fast path's 200 for a 201 class.
+    import werkzeug.sansio.response as sansio_response
+
+    from kolben.wrappers import Response
+
+    class Created(Response):
+        default_status = 201
+
+    during: list[str] = []
+    original = sansio_response.get_content_type
+
+    def hooked(mimetype, charset):
+        # Runs inside werkzeug's constructor, which the check calls.
+        if not during:
+            during.append("")
+            during[0] = Created.from_body("meanwhile").status
+        return original(mimetype, charset)
+
+    monkeypatch.setattr(sansio_response, "get_content_type", hooked)
+    first = Created.from_body("first").status
+    monkeypatch.setattr(sansio_response, "get_content_type", original)
+    assert (first, during[0], Created.from_body("later").status) == ("201 CREATED",) * 3

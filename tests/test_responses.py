@@ -705,3 +705,54 @@ def test_response_max_cookie_size_from_config(app):
         app.config["MAX_COOKIE_SIZE"] = 100
         assert kolben.Response().max_cookie_size == 100
     assert kolben.Response().max_cookie_size == 4093
+
+
+def test_a_response_class_with_its_own_close_and_iter_encoded(app, client_for):
+    # werkzeug (and Flask) send a body through iter_encoded() and call close()
+    # once it is sent; kolben's one-chunk paths skipped a subclass's own.
+    closed = []
+
+    class ClosingResponse(kolben.Response):
+        def close(self):
+            closed.append(True)
+            super().close()
+
+    class UpperResponse(kolben.Response):
+        def iter_encoded(self):
+            for chunk in super().iter_encoded():
+                yield chunk.upper()
+
+    @app.route("/")
+    def index():
+        return "hello"
+
+    app.response_class = ClosingResponse
+    response = client_for(app).get("/")
+    assert response.data == b"hello"
+    response.close()
+    assert closed == [True, True]  # as with Flask's test client (its body, then itself)
+
+    app.response_class = UpperResponse
+    assert client_for(app).get("/").data == b"HELLO"
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_call_on_close_runs_for_an_async_body(app, client_for, method):
+    # As for a sync body: under ASGI (and for HEAD under WSGI) the functions
+    # never ran, so what they release leaked.
+    closed = []
+
+    @app.route("/")
+    async def index():
+        async def gen():
+            yield "a"
+            yield "b"
+
+        response = kolben.Response(gen())
+        response.call_on_close(lambda: closed.append(True))
+        return response
+
+    response = client_for(app).open("/", method=method)
+    assert response.data == (b"ab" if method == "GET" else b"")
+    response.close()
+    assert closed == [True]

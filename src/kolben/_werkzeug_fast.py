@@ -339,11 +339,12 @@ def _check_fast_response_init(cls: type[_WerkzeugResponse]) -> tuple[t.Any, ...]
         )
         if mimetype:
             defaults = _fast_defaults(cls)
-            _fast_response_classes.put_for(cls, defaults)  # the fast path, to compare it
+            # The fast path is compared before the class is published as fast: a
+            # from_body call made meanwhile (another thread) takes the constructor.
             try:
                 same = True
                 for mt in (None, "application/json"):
-                    fast = cls.from_body("x\u00e9", mimetype=mt)  # type: ignore[attr-defined]
+                    fast = _build_from_body(cls, "x\u00e9", mt)
                     slow = cls("x\u00e9", mimetype=mt)
                     same = same and (
                         vars(fast) == {**vars(slow), "headers": fast.headers}
@@ -386,6 +387,12 @@ def from_body(cls: type[R], body: str | bytes | bytearray, mimetype: str | None 
         fast = _check_fast_response_init(cls)
     if not fast:
         return cls(bytes(body) if isinstance(body, bytearray) else body, mimetype=mimetype)
+    return _build_from_body(cls, body, mimetype)
+
+
+def _build_from_body(cls: type[R], body: str | bytes | bytearray, mimetype: str | None) -> R:
+    """The state werkzeug's constructor gives ``cls(body, mimetype=mimetype)``,
+    set directly (what :func:`from_body` does for a checked class)."""
     data = body.encode() if isinstance(body, str) else bytes(body)
     rv = cls.__new__(cls)
     # PERF: werkzeug's Headers() only makes its list (checked at import).

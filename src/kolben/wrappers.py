@@ -19,7 +19,7 @@ from werkzeug.formparser import FormDataParser
 from werkzeug.sansio.http import parse_cookie
 from werkzeug.wrappers import Request as _WerkzeugRequest
 from werkzeug.wrappers import Response as _WerkzeugResponse
-from werkzeug.wsgi import LimitedStream
+from werkzeug.wsgi import ClosingIterator, LimitedStream
 
 from . import globals as _globals
 from . import json
@@ -353,6 +353,20 @@ class Response(_WerkzeugResponse):
 
     _max_cookie_size: int | None = None
 
+    #: Whether the class keeps werkzeug's ``close`` and ``iter_encoded``: the
+    #: one-chunk paths (``__call__``, ``get_app_iter``, the ASGI door's
+    #: ``asgi_response``) hand the body list to the server as it is, which
+    #: skips both; a subclass overriding either (cleanup in ``close``, a body
+    #: transform in ``iter_encoded``) goes through werkzeug's methods, as in Flask.
+    _werkzeug_body_methods: bool = True
+
+    def __init_subclass__(cls, **kwargs: t.Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._werkzeug_body_methods = (
+            cls.close is _WerkzeugResponse.close
+            and cls.iter_encoded is _WerkzeugResponse.iter_encoded
+        )
+
     @property
     def max_cookie_size(self) -> int:
         """The cookie size above which werkzeug warns (``MAX_COOKIE_SIZE``)."""
@@ -473,7 +487,12 @@ class Response(_WerkzeugResponse):
             and not isinstance(body, cabc.Iterable)
         ):
             return _async_body(self, environ)
-        if type(body) is list and not self._on_close and not self.direct_passthrough:
+        if (
+            type(body) is list
+            and not self._on_close
+            and not self.direct_passthrough
+            and self._werkzeug_body_methods
+        ):
             status = self.status_code
             if environ["REQUEST_METHOD"] == "HEAD" or 100 <= status < 200 or status in (204, 304):
                 # No body is sent and nothing needs closing (werkzeug's answer is
@@ -493,7 +512,9 @@ def _async_body(response: Response, environ: WSGIEnvironment) -> t.Any:
     """
     status = response.status_code
     if environ["REQUEST_METHOD"] == "HEAD" or 100 <= status < 200 or status in (204, 304):
-        return ()
+        # No body is sent, but the response is closed as werkzeug closes it
+        # (ClosingIterator((), self.close)): its call_on_close functions run.
+        return ClosingIterator((), response.close)
     source = t.cast(cabc.AsyncIterable[t.Any], response.response)
 
     async def encoded() -> t.AsyncGenerator[bytes, None]:
@@ -506,8 +527,27 @@ def _async_body(response: Response, environ: WSGIEnvironment) -> t.Any:
                 await aclose()
 
     if "asgi.scope" in environ:
-        return encoded()
+        return _AsyncBody(encoded(), response)
     return _SyncBridge(encoded(), response)
+
+
+class _AsyncBody:
+    """The encoded async body under the ASGI door, with the response's ``close``
+    (the door calls it in a worker thread once the body is done or the client
+    left: the ``call_on_close`` functions run, as under WSGI)."""
+
+    def __init__(self, agen: t.AsyncGenerator[bytes, None], response: Response) -> None:
+        self._agen = agen
+        self.close = response.close
+
+    def __aiter__(self) -> _AsyncBody:
+        return self
+
+    def __anext__(self) -> t.Awaitable[bytes]:
+        return self._agen.__anext__()
+
+    def aclose(self) -> t.Awaitable[None]:
+        return self._agen.aclose()
 
 
 class _SyncBridge:
@@ -575,6 +615,8 @@ def sends_one_chunk(response: _WerkzeugResponse, status: int, method: str) -> bo
         and not response._on_close
         and not response.direct_passthrough
         and method != "HEAD"
+        # A subclass's own close() / iter_encoded() must run (werkzeug's path).
+        and getattr(response, "_werkzeug_body_methods", True)
     )
 
 
