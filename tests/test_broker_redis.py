@@ -426,7 +426,8 @@ def test_unreachable_redis_is_a_503_for_publish_and_a_retry_for_streams(app, cli
         events = client.get("/events")
         assert events.status_code == 200
         assert events.mimetype == "text/event-stream"
-        assert events.data.endswith(b"retry: 2000\ndata: \n\n")
+        # The delay alone (no data line): the page gets no message.
+        assert events.data.endswith(b": open\n\nretry: 2000\n\n")
     finally:
         app.broker.close()
 
@@ -444,6 +445,59 @@ def test_publish_posts_and_stream_channel_replays(redis_app, client):
     )
     assert [e.data for e in stream.parser.events] == [f'{{"n": {i}}}' for i in range(2, 7)]
     assert [e.last_event_id for e in stream.parser.events[:3]] == ids[2:]
+
+
+def test_stream_channel_in_an_async_view_subscribes_off_the_loop(redis_app, client):
+    # An async view's stream_channel subscribed to Redis on the event loop: a
+    # Redis that hung stopped the whole worker. It now subscribes when the body
+    # starts, through the broker's asubscribe (a worker thread for Redis).
+    on_loop: list[bool] = []
+    subscribe = redis_app.broker.subscribe
+
+    def recording_subscribe(*args: t.Any, **kwargs: t.Any) -> t.Any:
+        try:
+            asyncio.get_running_loop()
+            on_loop.append(True)
+        except RuntimeError:
+            on_loop.append(False)
+        return subscribe(*args, **kwargs)
+
+    redis_app.broker.subscribe = recording_subscribe
+
+    @redis_app.get("/aevents/<name>")
+    async def aevents(name: str) -> kolben.Response:
+        return stream_channel(name)
+
+    ids = [client.post("/publish/achat", json={"n": i}).get_json()["id"] for i in range(3)]
+    stream = asyncio.run(
+        asgi_stream(
+            redis_app,
+            "/aevents/achat",
+            headers={"Last-Event-ID": ids[0]},
+            until=lambda p: len(p.events) == 3,
+            when_open=lambda: redis_app.broker.publish("achat", {"n": 3}),
+        )
+    )
+    assert [e.data for e in stream.parser.events] == [f'{{"n": {i}}}' for i in (1, 2, 3)]
+    assert on_loop == [False]
+
+
+def test_stream_channel_in_an_async_view_with_redis_unreachable(app, client_for, prefix):
+    app.config.update(
+        BROKER_URL=f"redis://127.0.0.1:{redis_env.closed_port()}/0", BROKER_KEY_PREFIX=prefix
+    )
+
+    @app.get("/aevents")
+    async def aevents() -> kolben.Response:
+        return stream_channel("c")
+
+    try:
+        events = client_for(app).get("/aevents")
+        assert events.status_code == 200
+        assert events.data == b": open\n\nretry: 2000\n\n"
+    finally:
+        if "broker" in app.__dict__:
+            app.broker.close()
 
 
 def test_thousand_connect_disconnect_cycles_leave_no_subscription_and_no_reader(redis_app):

@@ -269,6 +269,8 @@ class EventStream(Response):
         from .broker import Subscription
 
         source = self.source
+        if type(source) is _Channel:
+            return self._channel_async(source) if asgi else self._channel_sync(source)
         if isinstance(source, Subscription):
             return self._subscription_async(source) if asgi else self._subscription_sync(source)
         if hasattr(source, "__aiter__") and (asgi or not hasattr(source, "__iter__")):
@@ -285,7 +287,42 @@ class EventStream(Response):
         if close is not None:
             close()
 
-    # -- the four bodies ---------------------------------------------------------------
+    # -- the bodies ----------------------------------------------------------------------
+
+    def _channel_sync(self, channel: _Channel) -> t.Iterator[bytes]:
+        from .broker import BrokerError
+
+        try:
+            sub = channel.broker.subscribe(channel.channel, last_event_id=channel.last_event_id)
+        except BrokerError:  # logged by the broker
+            yield OPENING
+            yield _RetryOnly("").encode()
+            return
+        yield from self._subscription_sync(sub)
+
+    async def _channel_async(self, channel: _Channel) -> t.AsyncIterator[bytes]:
+        from .broker import BrokerError
+
+        subscribing = asyncio.ensure_future(
+            channel.broker.asubscribe(channel.channel, last_event_id=channel.last_event_id)
+        )
+        try:
+            sub = await asyncio.shield(subscribing)
+        except BrokerError:  # logged by the broker
+            yield OPENING
+            yield _RetryOnly("").encode()
+            return
+        except asyncio.CancelledError:
+            # The client left while the broker answered: the subscription it
+            # makes is closed once made.
+            subscribing.add_done_callback(_close_made_subscription)
+            raise
+        body = t.cast(t.AsyncGenerator[bytes, None], self._subscription_async(sub))
+        try:
+            async for chunk in body:
+                yield chunk
+        finally:
+            await body.aclose()
 
     def _subscription_sync(self, sub: Subscription) -> t.Iterator[bytes]:
         from .broker import SubscriptionClosed
@@ -430,17 +467,58 @@ def stream_channel(channel: str, *, keepalive: float | None = 15.0) -> EventStre
     from .broker import BrokerError
 
     last_event_id = req_ctx.request.headers.get("Last-Event-ID") or None
+    broker = req_ctx.app.broker
     try:
-        sub = req_ctx.app.broker.subscribe(channel, last_event_id=last_event_id)
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        # An async view on the event loop: subscribing may wait on the broker
+        # (Redis), so it is awaited when the body starts, not done here.
+        return EventStream(_Channel(broker, channel, last_event_id), keepalive=keepalive)
+    try:
+        sub = broker.subscribe(channel, last_event_id=last_event_id)
     except BrokerError:  # logged by the broker
-        # (an event without data sets the delay and is not dispatched to the page)
-        return EventStream([Event("", retry=UNAVAILABLE_RETRY)], keepalive=None)
+        return EventStream([_RetryOnly("")], keepalive=None)
     return EventStream(sub, keepalive=keepalive)
+
+
+def _close_made_subscription(future: asyncio.Future[t.Any]) -> None:
+    if not future.cancelled() and future.exception() is None:
+        future.result().close()
+
+
+class _Channel:
+    """A broker channel to subscribe to when the stream's body starts (see
+    :func:`stream_channel` in an ``async def`` view)."""
+
+    __slots__ = ("broker", "channel", "last_event_id")
+
+    def __init__(self, broker: t.Any, channel: str, last_event_id: str | None) -> None:
+        self.broker = broker
+        self.channel = channel
+        self.last_event_id = last_event_id
+
+    def __aiter__(self) -> t.NoReturn:  # an async source, for EventStream's checks
+        raise TypeError("a channel is subscribed to by EventStream itself")
 
 
 #: Milliseconds after which a browser tries a stream again when
 #: :func:`stream_channel` could not reach the broker.
 UNAVAILABLE_RETRY = 2000
+
+
+
+class _RetryOnly(Event):
+    """What a stream that could not reach the broker sends after its opening
+    comment: the reconnection delay alone. A field block with no ``data:`` line
+    sets it and dispatches nothing (an event with empty data reached the page as
+    a message with ``data == ""``)."""
+
+    __slots__ = ()
+
+    def encode(self) -> bytes:
+        return f"retry: {UNAVAILABLE_RETRY}\n\n".encode()
 
 
 def _with_waiting(event: Event, sub: Subscription) -> bytes:
