@@ -3,6 +3,9 @@ environment class, the debug setter, the read-only defaults, root paths."""
 
 from __future__ import annotations
 
+import typing as t
+from pathlib import Path
+
 import pytest
 
 import kolben
@@ -75,3 +78,75 @@ def test_a_module_without_a_file_has_no_root_path(name: str) -> None:
     with pytest.raises(RuntimeError, match="root path needs to be explicitly provided"):
         kolben.Kolben(name)
     assert kolben.Kolben(name, root_path="/srv/app").root_path == "/srv/app"
+
+
+def test_a_loader_subclass_gets_the_template_name_in_iter_loaders(
+    tmp_path: Path, client_for: t.Callable[..., t.Any]
+) -> None:
+    # The "blueprint templates first" recipe overrides Flask's
+    # _iter_loaders(self, template); kolben called it with no name (a 500).
+    from kolben.templating import DispatchingJinjaLoader
+
+    class BlueprintFirstLoader(DispatchingJinjaLoader):
+        def _iter_loaders(self, template):  # type: ignore[override]
+            blueprint = kolben.request.blueprint if kolben.has_request_context() else None
+            if blueprint in self.app.blueprints:
+                bp = self.app.blueprints[blueprint]
+                if bp.jinja_loader is not None:
+                    yield bp, bp.jinja_loader
+            yield from super()._iter_loaders(template)
+
+    class App(kolben.Kolben):
+        def create_global_jinja_loader(self) -> t.Any:
+            return BlueprintFirstLoader(self)
+
+    for folder, text in [("templates", "app page"), ("bp_templates", "blueprint page")]:
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "page.html").write_text(text)
+    app = App("x", root_path=str(tmp_path))
+    bp = kolben.Blueprint("bp", "x", root_path=str(tmp_path), template_folder="bp_templates")
+    bp.add_url_rule("/bp", "page", lambda: kolben.render_template("page.html"))
+    app.add_url_rule("/", "page", lambda: kolben.render_template("page.html"))
+    app.register_blueprint(bp)
+    client = client_for(app)
+    # (Jinja then caches the template by its name, in Flask as here.)
+    assert client.get("/bp").data == b"blueprint page"
+    assert client.get("/").status_code == 200
+    with app.app_context():
+        assert app.jinja_env.list_templates() == ["page.html"]
+
+
+def test_a_create_url_adapter_replaced_on_the_app_is_called_per_request(
+    client_for: t.Callable[..., t.Any],
+) -> None:
+    # Flask calls the instance's method for each request; kolben kept the
+    # adapter the first request made.
+    app = kolben.Kolben(__name__)
+    calls: list[str] = []
+    original = app.create_url_adapter
+
+    def create_url_adapter(request: t.Any) -> t.Any:
+        calls.append("called")
+        return original(request)
+
+    @app.route("/")
+    def index() -> str:
+        return "ok"
+
+    client = client_for(app)
+    client.get("/")
+    app.create_url_adapter = create_url_adapter  # type: ignore[method-assign]
+    client.get("/")
+    client.get("/")
+    assert len(calls) == 2
+
+
+def test_app_url_for_takes_the_endpoint_by_keyword() -> None:
+    app = kolben.Kolben(__name__)
+
+    @app.route("/p/<int:n>")
+    def page(n: int) -> str:
+        return "ok"
+
+    with app.test_request_context():
+        assert app.url_for(endpoint="page", n=2) == "/p/2"

@@ -296,12 +296,17 @@ class Kolben(AppSetup):
         return None
 
     def _decide_cache_adapters(self) -> bool:
-        return type(self).create_url_adapter is _OWN_METHODS["create_url_adapter"]
+        # An app whose create_url_adapter was replaced (on its class, or on the
+        # app itself, as Flask calls the instance's) binds per request.
+        return (
+            "create_url_adapter" not in self.__dict__
+            and type(self).create_url_adapter is _OWN_METHODS["create_url_adapter"]
+        )
 
     def url_for(
         self,
-        endpoint: str,
         /,
+        endpoint: str,
         *,
         _anchor: str | None = None,
         _method: str | None = None,
@@ -516,6 +521,9 @@ class Kolben(AppSetup):
         instance["_overridden"] = _Undecided(self, "_overridden", Kolben._decide_overridden)
         instance["_custom_ensure_sync"] = _Undecided(
             self, "_custom_ensure_sync", Kolben._decide_custom_ensure_sync
+        )
+        instance["_cache_adapters"] = _Undecided(
+            self, "_cache_adapters", Kolben._decide_cache_adapters
         )
         for name in ("before_request_funcs", "after_request_funcs", "teardown_request_funcs"):
             registry = instance.get(name)

@@ -111,7 +111,9 @@ class DispatchingJinjaLoader(BaseLoader):
         return self._get_source_fast(environment, template)
 
     def _get_source_fast(self, environment: BaseEnvironment, template: str) -> _Source:
-        for _srcobj, loader in self._iter_loaders():
+        # Flask passes the template name: subclasses (the "blueprint templates
+        # first" recipe) override _iter_loaders(self, template).
+        for _srcobj, loader in self._iter_loaders(template):
             try:
                 return loader.get_source(environment, template)
             except TemplateNotFound:
@@ -123,7 +125,7 @@ class DispatchingJinjaLoader(BaseLoader):
 
         attempts: list[tuple[BaseLoader, Scaffold, _Source | None]] = []
         found: _Source | None = None
-        for srcobj, loader in self._iter_loaders():
+        for srcobj, loader in self._iter_loaders(template):
             try:
                 rv: _Source | None = loader.get_source(environment, template)
             except TemplateNotFound:
@@ -136,7 +138,7 @@ class DispatchingJinjaLoader(BaseLoader):
             raise self._not_found(template)
         return found
 
-    def _iter_loaders(self) -> t.Iterator[tuple[Scaffold, BaseLoader]]:
+    def _iter_loaders(self, template: str | None = None) -> t.Iterator[tuple[Scaffold, BaseLoader]]:
         loader = self.app.jinja_loader
         if loader is not None:
             yield self.app, loader
@@ -148,7 +150,8 @@ class DispatchingJinjaLoader(BaseLoader):
     def _searched(self) -> str:
         """``"Searched: <folder>, <folder> (blueprint 'x')"``, for error messages."""
         places: list[str] = []
-        for srcobj, loader in self._iter_loaders():
+        # The base listing: a subclass's _iter_loaders(template) may need a name.
+        for srcobj, loader in DispatchingJinjaLoader._iter_loaders(self):
             suffix = "" if srcobj is self.app else f" (blueprint {srcobj.name!r})"
             places.extend(place + suffix for place in _loader_places(loader))
         if not places:
@@ -164,7 +167,8 @@ class DispatchingJinjaLoader(BaseLoader):
     def list_templates(self) -> list[str]:
         """The names of all templates of the app and its blueprints, sorted."""
         names: set[str] = set()
-        for _srcobj, loader in self._iter_loaders():
+        # As Flask: not through _iter_loaders, which subclasses may make per template.
+        for _srcobj, loader in DispatchingJinjaLoader._iter_loaders(self):
             names.update(loader.list_templates())
         return sorted(names)
 
