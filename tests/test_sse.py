@@ -337,6 +337,31 @@ def test_stream_channel_replays_after_last_event_id_under_wsgi(channel_app):
     assert app.broker.subscriber_count() == 0
 
 
+@pytest.mark.parametrize("header", [False, True])
+def test_stream_channel_starts_after_a_given_id_unless_the_header_says(app, header):
+    # A page renders where its stream starts (events published before its
+    # EventSource's first connection are not lost); the Last-Event-ID header a
+    # reconnection sends wins.
+    since: list[str] = []
+
+    @app.get("/events/<name>")
+    def events(name: str) -> EventStream:
+        return stream_channel(name, keepalive=5, last_event_id=since[0])
+
+    ids = [app.broker.publish("chat", i) for i in range(5)]
+    since.append(ids[1])
+    headers = {"Last-Event-ID": ids[3]} if header else {}
+    stream = asyncio.run(
+        asgi_stream(
+            app,
+            "/events/chat",
+            headers=headers,
+            until=lambda p: len(p.events) == (1 if header else 3),
+        )
+    )
+    assert [int(e.data) for e in stream.parser.events] == ([4] if header else [2, 3, 4])
+
+
 def test_stream_channel_replays_and_goes_live_under_asgi(channel_app):
     app = channel_app
     ids = [app.broker.publish("chat", i) for i in range(5)]

@@ -440,7 +440,9 @@ class _Deferred:
         return t.cast(t.Iterator[bytes], self._stream._body(asgi=False))
 
 
-def stream_channel(channel: str, *, keepalive: float | None = 15.0) -> EventStream:
+def stream_channel(
+    channel: str, *, last_event_id: str | None = None, keepalive: float | None = 15.0
+) -> EventStream:
     """An :class:`EventStream` of the broker channel ``channel``, for a view::
 
         @app.get("/events")
@@ -457,6 +459,11 @@ def stream_channel(channel: str, *, keepalive: float | None = 15.0) -> EventStre
     ``EventSource`` given any status but 200 (a 503) gives up for good, so a
     page open during a short broker outage would never get live events again.
     It reconnects with its ``Last-Event-ID``, so nothing is lost.
+
+    ``last_event_id`` is where a *first* connection starts when the request has
+    no ``Last-Event-ID`` header: a page can render the position it was rendered
+    at (``?since=...``) so that events published before its ``EventSource``
+    connects are not lost. The header, sent on every reconnection, wins.
     """
     req_ctx = _cv_request.get(None)
     if req_ctx is None:
@@ -466,7 +473,7 @@ def stream_channel(channel: str, *, keepalive: float | None = 15.0) -> EventStre
         )
     from .broker import BrokerError
 
-    last_event_id = req_ctx.request.headers.get("Last-Event-ID") or None
+    last_event_id = req_ctx.request.headers.get("Last-Event-ID") or last_event_id or None
     broker = req_ctx.app.broker
     try:
         asyncio.get_running_loop()

@@ -194,6 +194,23 @@ def test_event_stream_resumes_after_last_event_id(served: str, writer: Writer):
     assert len(set(ids)) == 4
 
 
+def test_the_index_page_stream_starts_where_the_page_was_rendered(served: str, writer: Writer):
+    # A change published between the page's render and its EventSource's first
+    # connection (which has no Last-Event-ID) was never shown: the page renders
+    # the position its stream starts from.
+    import html
+    import re
+
+    with httpx.Client(base_url=served, timeout=10.0) as reader:
+        page = reader.get("/").text
+        events_url = html.unescape(re.search(r'data-events-url="([^"]+)"', page)[1])
+        assert "since=" in events_url
+        writer.post("/create", {"title": "published before the stream", "body": ""})
+        with reader.stream("GET", events_url) as stream:
+            [event] = read_events(stream.iter_lines(), 1)
+    assert json.loads(event["data"])["action"] == "created"
+
+
 def test_card_of_an_announced_post(writer: Writer):
     writer.post("/create", {"title": "<i>card</i>", "body": ""})
     index = writer.http.get("/").text

@@ -243,3 +243,45 @@ def test_csrf_needs_a_session(app, client_for):
     token = csrf_token_in(client.get("/auth/login").get_data(as_text=True))
     response = client.post("/auth/login", data={"csrf_token": token, "username": "a"})
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize("path", ["/9223372036854775808/card", "/99999999999999999999/update"])
+def test_post_ids_past_the_databases_range_are_404(visitor: Visitor, path):
+    # SQLite's INTEGER (and PostgreSQL's BIGINT) stop at 2**63 - 1: a larger id
+    # was a 500 ("Python int too large to convert to SQLite INTEGER").
+    visitor.login("alice")
+    assert visitor.client.get(path).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "fields", [{"title": "a\x00b", "body": ""}, {"title": "ok", "body": "a\x00b"}]
+)
+def test_a_nul_character_is_refused(app, visitor: Visitor, fields):
+    # PostgreSQL's text can't hold NUL: it was a 500 there.
+    visitor.login("alice")
+    response = visitor.post("/create", fields)
+    assert response.status_code == 400
+    assert "cannot contain NUL characters" in response.get_data(as_text=True)
+    assert titles(app) == ["First post"]
+
+
+def test_a_nul_character_in_a_username_is_refused(visitor: Visitor):
+    response = visitor.post("/auth/register", {"username": "a\x00b", "password": "pw"})
+    assert response.status_code == 400
+    assert "cannot contain NUL characters" in response.get_data(as_text=True)
+
+
+def test_a_body_counts_a_line_break_as_one_character(app, visitor: Visitor):
+    # Browsers count a textarea's line break as one character (maxlength) and
+    # submit it as CRLF: a body the browser allowed was refused as too long.
+    visitor.login("alice")
+    body = ("b" * 99 + "\r\n") * (BODY_MAX // 100)
+    response = visitor.post("/create", {"title": "lines", "body": body})
+    assert response.status_code == 302
+    with app.app_context():
+        assert db.list_posts()[0].body == body.replace("\r\n", "\n").strip()
+
+
+def test_an_unknown_url_is_404_before_the_csrf_check(visitor: Visitor):
+    assert visitor.client.post("/no/such/page", data={}).status_code == 404
+    assert visitor.client.put("/", data={}).status_code == 405

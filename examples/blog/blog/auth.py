@@ -67,6 +67,8 @@ def _credentials() -> tuple[str, str, str | None]:
         error = "Username is required."
     elif len(username) > USERNAME_MAX:
         error = f"Username is too long (at most {USERNAME_MAX} characters)."
+    elif "\x00" in username:
+        error = "Username cannot contain NUL characters."
     elif not password:
         error = "Password is required."
     elif len(password) > PASSWORD_MAX:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import typing as t
 
 from werkzeug.wrappers import Response
@@ -15,6 +16,8 @@ bp = Blueprint("blog", __name__)
 
 TITLE_MAX = 200
 BODY_MAX = 20_000
+#: The largest id the databases hold (64-bit INTEGER / BIGINT): bigger ones are 404s.
+ID_MAX = 2**63 - 1
 
 
 @bp.context_processor
@@ -26,14 +29,19 @@ def limits() -> dict[str, int]:
 @bp.get("/")
 def index() -> str:
     """Every post, newest first; the page then follows changes live."""
-    return render_template("blog/index.html", posts=db.list_posts())
+    # Where the page's event stream starts: now (just after every event id of the
+    # previous millisecond), so that a change published between this render and
+    # the EventSource connecting is replayed. Event ids are "<ms>-<seq>" (see the
+    # SSE guide); replaying a change the page already shows is harmless.
+    since = f"{int(time.time() * 1000) - 1}-18446744073709551615"
+    return render_template("blog/index.html", posts=db.list_posts(), events_since=since)
 
 
 # The event stream the index page follows (see live.py).
 bp.add_url_rule("/events", view_func=live.events)
 
 
-@bp.get("/<int:id>/card")
+@bp.get(f"/<int(max={ID_MAX}):id>/card")
 def card(id: int) -> str:
     """One post rendered as on the index: the page fetches it when an event says
     the post was created or changed."""
@@ -46,9 +54,13 @@ def card(id: int) -> str:
 def _form() -> tuple[str, str, str | None]:
     """The submitted title and body, and what is wrong with them (or None)."""
     title = request.form.get("title", "").strip()
-    body = request.form.get("body", "").strip()
+    # Browsers submit a textarea's newlines as CRLF but count them as one
+    # character for maxlength: count (and store) them the same way.
+    body = request.form.get("body", "").replace("\r\n", "\n").strip()
     error = None
-    if not title:
+    if "\x00" in title or "\x00" in body:  # PostgreSQL text cannot hold NUL
+        error = "Title and body cannot contain NUL characters."
+    elif not title:
         error = "Title is required."
     elif len(title) > TITLE_MAX:
         error = f"Title is too long: {len(title)} characters, at most {TITLE_MAX}."
@@ -84,7 +96,7 @@ def get_own_post(id: int) -> db.Post:
     return post
 
 
-@bp.route("/<int:id>/update", methods=("GET", "POST"))
+@bp.route(f"/<int(max={ID_MAX}):id>/update", methods=("GET", "POST"))
 @login_required
 def update(id: int) -> t.Any:
     """Show the editor for an existing post; save the changes."""
@@ -101,7 +113,7 @@ def update(id: int) -> t.Any:
     return render_template("blog/update.html", post=post)
 
 
-@bp.post("/<int:id>/delete")
+@bp.post(f"/<int(max={ID_MAX}):id>/delete")
 @login_required
 def delete(id: int) -> Response:
     """Delete a post."""

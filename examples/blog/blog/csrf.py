@@ -48,6 +48,8 @@ def check_csrf() -> None:
     """Refuse an unsafe request that does not carry the session's token."""
     if request.method in _SAFE_METHODS:
         return
+    if request.routing_exception is not None:  # let the 404 / 405 through
+        return
     sent = request.form.get(FIELD) or request.headers.get(HEADER, "")
     expected = session.get(SESSION_KEY)
     if not sent or not isinstance(expected, str):

@@ -298,6 +298,7 @@ def _post(row: t.Any) -> Post | None:
     created = row["created"]
     if isinstance(created, str):  # SQLite stores ISO 8601 text
         created = datetime.fromisoformat(created)
+    created = created.astimezone(timezone.utc)  # PostgreSQL answers in the session TimeZone
     return Post(row["id"], row["title"], row["body"], created, row["author_id"], row["username"])
 
 

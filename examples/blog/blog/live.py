@@ -14,7 +14,7 @@ server so that every process sees every announcement.
 
 from __future__ import annotations
 
-from kolben import after_commit, current_app
+from kolben import after_commit, current_app, request
 from kolben.sse import EventStream, stream_channel
 
 #: The broker channel of post changes.
@@ -35,4 +35,4 @@ def announce(action: str, post_id: int) -> None:
 def events() -> EventStream:
     """The index page's event stream (``/events``), resuming after the request's
     ``Last-Event-ID`` header."""
-    return stream_channel(CHANNEL)
+    return stream_channel(CHANNEL, last_event_id=request.args.get("since"))

@@ -34,7 +34,7 @@
       card.classList.add("fresh");
       const existing = document.getElementById(`post-${change.id}`);
       if (existing) existing.replaceWith(card);
-      else list.prepend(card);
+      else if (change.action === "created") list.prepend(card);
       setTimeout(() => card.classList.remove("fresh"), 1500);
     }
     refreshEmpty();
