@@ -12,6 +12,7 @@ import contextlib
 import gc
 import json
 import logging
+import sys
 import threading
 import time
 import typing as t
@@ -1735,6 +1736,29 @@ def test_a_request_finished_after_its_cancellation_still_sends_its_response(app)
     assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
     assert sent[0]["status"] == 201
     assert sent[1]["body"] == b"placed"
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="asyncio.timeout is Python 3.11+")
+def test_a_timeout_around_a_request_finished_after_its_cancellation_is_a_timeout(app):
+    # The cancellation that ends such a request is raised as it came: asyncio's
+    # timeout (and TaskGroup) check its exact type.
+    @app.route("/slow")
+    def slow():
+        time.sleep(0.2)
+        return "done"
+
+    sent = []
+
+    async def record(message):
+        sent.append(message)
+
+    async def main():
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.05):
+                await app(http_scope("/slow"), Connection().receive, record)
+
+    asyncio.run(main())
+    assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
 
 
 def test_serving_functions_are_setup_methods(app):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sys
 import typing as t
 
 import pytest
@@ -406,6 +407,7 @@ def test_a_view_waiting_before_accept_still_accepts(app: kolben.Kolben) -> None:
     run(main())
 
 
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="asyncio.TaskGroup is Python 3.11+")
 def test_a_task_group_ended_by_the_client_leaving_is_a_normal_end(app: kolben.Kolben) -> None:
     # asyncio.TaskGroup wraps the WebsocketDisconnect of its receive loop in an
     # ExceptionGroup: the view ended with its client, not with an error (it was

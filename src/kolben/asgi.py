@@ -54,7 +54,7 @@ from .asgi_environ import (
 from .caching import Cache
 from .concurrency import _server_loop, is_async_callable, running_loop
 from .headers import LISTED_HEADER_CLASSES
-from .pipeline import FinishedThenCancelled, drive_eagerly
+from .pipeline import drive_eagerly
 from .wrappers import Request as _KolbenRequest
 from .wrappers import Response as _KolbenResponse
 from .wrappers import sends_one_chunk
@@ -563,12 +563,15 @@ async def _serve_http(app: Kolben, scope: Scope, receive: Receive, send: Send) -
             done, result = drive_eagerly(app, steps, context, body)
             try:
                 app_iter, status, headers = result if done else await result
-            except FinishedThenCancelled as finished:
+            except asyncio.CancelledError as cancelled:
+                finished: tuple[t.Any] | None = getattr(cancelled, "kolben_finished", None)
+                if finished is None:
+                    raise
                 # Cancelled (a server's graceful shutdown timed out) while def code
                 # ran: the request was finished, its work done (and committed). A
                 # buffered response is sent before the cancellation goes on, so the
                 # client is not told it failed (a server answers a bare 500).
-                app_iter, status, headers = finished.value
+                app_iter, status, headers = finished[0]
                 client_left = body is not None and body.disconnected
                 if isinstance(app_iter, (list, tuple)) and not client_left:
                     with contextlib.suppress(Exception):

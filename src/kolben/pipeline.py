@@ -509,20 +509,14 @@ async def _drive(app: Kolben, steps: Steps[T], context: Context, body: Body | No
         step = outcome
 
 
-class FinishedThenCancelled(asyncio.CancelledError):
-    """The cancellation of a request whose pipeline was finished anyway (it came
-    while a worker thread ran part of it): ``value`` is what the pipeline
-    returned, so the door can still send a response it has whole (the work is
-    done, maybe committed) before the cancellation goes on."""
-
-    def __init__(self, value: t.Any, cancelled: asyncio.CancelledError) -> None:
-        super().__init__(*cancelled.args)
-        self.value = value
-
-
 def _finish(value: T, cancelled: asyncio.CancelledError | None) -> T:
     if cancelled is not None:
-        raise FinishedThenCancelled(value, cancelled).with_traceback(cancelled.__traceback__)
+        # The cancellation of a request whose pipeline was finished anyway (it came
+        # while a worker thread ran part of it): raised as it came (asyncio's
+        # timeout and TaskGroup check its exact type), carrying what the pipeline
+        # returned, so the door can still send a response it has whole.
+        cancelled.kolben_finished = (value,)  # type: ignore[attr-defined]
+        raise cancelled
     return value
 
 
