@@ -163,6 +163,8 @@ class LazyBody(io.RawIOBase):
         #: Whether the disconnect watcher dropped body it could not keep: the
         #: body can't be read whole any more (reading it is a 413).
         self._dropped = False
+        #: Set when a reader takes a message the watcher kept (made on use).
+        self._drained: asyncio.Event | None = None
         #: One receive() at a time: the body's readers and the door's disconnect
         #: watcher share the connection (made on first use: _receive_lock).
         self._receiving: asyncio.Lock | None = None
@@ -231,19 +233,37 @@ class LazyBody(io.RawIOBase):
     def _take_early(self) -> Message:
         message = self._received_early.popleft()
         self._early_bytes -= len(message.get("body", b""))
+        drained = self._drained
+        if drained is not None and self._early_bytes < WATCH_KEEP_LIMIT:
+            drained.set()
         return message
 
-    async def wait_for_disconnect(self) -> None:
+    async def wait_for_disconnect(self, grace: float | None = None) -> None:
         """Receive until the client disconnects, for the door's disconnect
         watcher while a streamed response is sent: body messages received here
         are kept for the body's readers (a streamed response may still read the
         body), and so is the disconnect. Past the request's body limit nothing
-        can be read (a 413), so what comes past it is counted, not kept; without
-        a limit, at most :data:`WATCH_KEEP_LIMIT` bytes wait for readers, and
-        what comes past them is dropped too (reading on is a 413, never a cut
-        body): a client can't make the door hold a large body in memory."""
+        can be read (a 413), so what comes past it is counted, not kept. Without
+        a limit, once :data:`WATCH_KEEP_LIMIT` bytes wait for readers the
+        watcher waits for a reader to take some (a streamed response reading
+        the body as it comes), up to ``grace`` seconds (``ASGI_BODY_TIMEOUT``)
+        at a time; if none does, what comes next is dropped (reading on is a
+        413, never a cut body): a client can't make the door hold a large body
+        nobody reads in memory."""
         lock = self._receive_lock()
         while True:
+            if self._max_length is None and not self._dropped and (
+                self._early_bytes >= WATCH_KEEP_LIMIT
+            ):
+                drained = self._drained
+                if drained is None:
+                    drained = self._drained = asyncio.Event()
+                drained.clear()
+                try:
+                    await asyncio.wait_for(drained.wait(), grace)
+                    continue
+                except asyncio.TimeoutError:
+                    pass  # nobody reads it: what comes next is dropped
             async with lock:
                 message = await self._receive()
                 size = len(message.get("body", b""))
@@ -774,7 +794,7 @@ async def _send_body(
 
     async def watch_disconnect() -> None:
         if body is not None:
-            await body.wait_for_disconnect()
+            await body.wait_for_disconnect(app.config.get("ASGI_BODY_TIMEOUT"))
             disconnected.set()
             return
         while True:
