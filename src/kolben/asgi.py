@@ -219,9 +219,10 @@ class LazyBody(io.RawIOBase):
             raise RequestEntityTooLarge(
                 "The request body could not be kept: it arrived while a streamed"
                 " response was sent, and more of it came than the door keeps for"
-                f" later reading (MAX_CONTENT_LENGTH, or {WATCH_KEEP_LIMIT} bytes"
-                " waiting to be read without one). Read the body before returning"
-                " the streamed response, or set MAX_CONTENT_LENGTH."
+                f" later reading (MAX_CONTENT_LENGTH, or without one {WATCH_KEEP_LIMIT}"
+                " bytes nobody read for ASGI_BODY_TIMEOUT seconds). Read the body"
+                " before returning the streamed response, or as it comes, or set"
+                " MAX_CONTENT_LENGTH."
             )
         if self._received_early:
             return self._take_early()
@@ -501,7 +502,8 @@ ASYNC_HOOK_BODY_LIMIT = 1024 * 1024
 
 #: The most of a request body that waits for readers while a streamed response
 #: is sent, when the request has no ``max_content_length``: the door's
-#: disconnect watcher drops what comes past it, and reading the body is a 413.
+#: disconnect watcher then waits for a reader (``ASGI_BODY_TIMEOUT``) before it
+#: drops what comes next, and reading the body is then a 413.
 WATCH_KEEP_LIMIT = 1024 * 1024
 
 #: The most of a body received on the loop before a sync view's worker-thread
@@ -985,9 +987,6 @@ def _serving_steps(
         exc = e
         raise
     finally:
-        if ctx._pop_runs_user_code():
-            yield from ctx._pop(exc)
-        else:
-            ctx._pop_plain()
+        yield from ctx._pop(exc)
     if first_error is not None:
         raise first_error

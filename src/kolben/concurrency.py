@@ -119,16 +119,11 @@ def run_sync(
         except RuntimeError:
             running = None
         if running is not server_loop:
-            # run_coroutine_threadsafe runs the task in a copy of this context:
-            # marked so (stream_with_context must not push contexts there that
-            # the request's own context would later have to pop).
-            ctx_out: list[contextvars.Context] = []
-            try:
-                return asyncio.run_coroutine_threadsafe(
-                    _in_task_copy(awaitable, ctx_out), server_loop
-                ).result()
-            finally:
-                _copy_back(ctx_out)
+            # run_coroutine_threadsafe runs the task in a copy of this context.
+            return _copying_back(
+                lambda coro: asyncio.run_coroutine_threadsafe(coro, server_loop).result(),
+                awaitable,
+            )
     try:
         asyncio.get_running_loop()
     except RuntimeError:
@@ -147,16 +142,21 @@ def run_sync(
         from .pipeline import InContext
 
         in_context: t.Awaitable[T] = InContext(context, awaitable)
-        return holder.loop.run_until_complete(_awaited(in_context))
-    ctx_out = []
+        return holder.loop.run_until_complete(in_context)
+    return _copying_back(holder.loop.run_until_complete, awaitable)
+
+
+def _copying_back(
+    run: t.Callable[[t.Coroutine[t.Any, t.Any, T]], T], awaitable: t.Coroutine[t.Any, t.Any, T]
+) -> T:
+    """``run(awaitable)`` as a task in a copy of this context, marked so
+    (stream_with_context must not push contexts there that the caller's context
+    would later have to pop); what it changed there is then set here too."""
+    ctx_out: list[contextvars.Context] = []
     try:
-        return holder.loop.run_until_complete(_in_task_copy(awaitable, ctx_out))
+        return run(_in_task_copy(awaitable, ctx_out))
     finally:
         _copy_back(ctx_out)
-
-
-async def _awaited(awaitable: t.Awaitable[T]) -> T:
-    return await awaitable
 
 
 #: True in code that runs in a copy of the caller's context: a coroutine run by

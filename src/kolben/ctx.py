@@ -239,10 +239,7 @@ class AppContext:
         try:
             if len(self._cv_tokens) == 1:
                 try:
-                    if self._task_state is not None:
-                        from .resources import end_task_steps
-
-                        yield from end_task_steps(self, exc)
+                    yield from self._end_task(exc)
                 finally:
                     try:
                         if "do_teardown_appcontext" in app._overridden:
@@ -250,18 +247,23 @@ class AppContext:
                         elif app.teardown_appcontext_funcs or appcontext_tearing_down.receivers:
                             yield from app._do_teardown_appcontext(exc)
                     finally:
-                        if self._task_state is not None:
-                            # A teardown function used a task resource: finish
-                            # (and release) it too rather than leak it.
-                            from .resources import end_task_steps
-
-                            yield from end_task_steps(self, exc)
+                        # A teardown function used a task resource: finish (and
+                        # release) it too rather than leak it.
+                        yield from self._end_task(exc)
         finally:
             active = self._unset()
         if active is not self:
             self._wrong_context(active)
         if appcontext_popped.receivers:
             yield from signal_steps(appcontext_popped, app, {})
+
+    def _end_task(self, exc: BaseException | None) -> Steps[None]:
+        """End this context's task (commit or roll back its task resources, run
+        the after-commit callbacks, release them), if it used any."""
+        if self._task_state is not None:
+            from .resources import end_task_steps
+
+            yield from end_task_steps(self, exc)
 
     def _pop_plain(self) -> None:
         """:meth:`_pop` for a pop that runs no user code (see

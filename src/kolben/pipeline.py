@@ -118,9 +118,9 @@ class Handling:
 
 def handling(app: Kolben, func: t.Callable[..., t.Any], error: BaseException) -> t.Any:
     """``func``, a step of the error path, run while ``error`` is being handled
-    (:class:`Handling`). An ``async def`` function is returned as it is: it is
-    awaited on an event loop, where a Flask app's does not see the exception
-    either."""
+    (:class:`Handling`; an ``async def`` function is wrapped in a coroutine
+    function that awaits it inside the ``except`` block, which a sync
+    :class:`Handling` can't do)."""
     if is_async_callable(func):
         # Awaited inside an ``except`` block, as asgiref's AsyncToSync (Flask's
         # ensure_sync) runs it: sys.exc_info() is the error, a bare ``raise``

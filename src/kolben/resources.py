@@ -193,6 +193,13 @@ class TaskResource:
             )
         return ctx
 
+    def _reuse(self, state: _TaskState, resource: t.Any) -> t.Any:
+        """The resource this task acquired already; one used again after a
+        commit (or a rollback) is finished again when the task ends."""
+        if self not in state.pending:
+            state.pending.append(self)
+        return resource
+
     def _store(self, state: _TaskState, resource: t.Any) -> t.Any:
         state.acquired[self] = resource
         state.pending.append(self)
@@ -210,9 +217,7 @@ class TaskResource:
             resource = state.acquired[self]
         except KeyError:
             return self._store(state, self.app.ensure_sync(self.acquire)())
-        if self not in state.pending:  # used again after a commit (or a rollback):
-            state.pending.append(self)  # finish it again when the task ends
-        return resource
+        return self._reuse(state, resource)
 
     async def aget(self) -> t.Any:
         """:meth:`get` for ``async def`` code: an async acquire is awaited on the
@@ -220,13 +225,9 @@ class TaskResource:
         ctx = self._context()
         state = _state(ctx)
         try:
-            resource = state.acquired[self]
+            return self._reuse(state, state.acquired[self])
         except KeyError:
             pass
-        else:
-            if self not in state.pending:  # used again after a commit (or a rollback)
-                state.pending.append(self)
-            return resource
         resource = self.acquire()
         if self._async_acquire:
             resource = await resource

@@ -307,19 +307,15 @@ class MemorySessionStore(SessionStore):
             )
 
     def replace(self, sid: str, data: bytes, ttl: int) -> None:
-        with self._lock:
-            entry = self._records.get(sid)
-            if entry is None:
-                return  # deleted meanwhile (or dropped): stays so
-            now = time.monotonic()
-            if entry[0] <= now:
-                del self._records[sid]
-                return
-            self._records[sid] = (now + ttl, data)
-            self._records.move_to_end(sid)
+        self._renew(sid, ttl, data)
 
     def touch(self, sid: str, data: bytes, ttl: int) -> None:
         # Only the expiry: the record may have been changed by a concurrent request.
+        self._renew(sid, ttl, None)
+
+    def _renew(self, sid: str, ttl: int, data: bytes | None) -> None:
+        """Keep the live record of ``sid`` ``ttl`` more seconds, with ``data``
+        (None: its own); one deleted meanwhile (or dropped, or expired) stays so."""
         with self._lock:
             entry = self._records.get(sid)
             if entry is None:
@@ -328,7 +324,7 @@ class MemorySessionStore(SessionStore):
             if entry[0] <= now:
                 del self._records[sid]
                 return
-            self._records[sid] = (now + ttl, entry[1])
+            self._records[sid] = (now + ttl, entry[1] if data is None else data)
             self._records.move_to_end(sid)
 
     def move(self, old: str, sid: str, data: bytes, ttl: int) -> None:
