@@ -1586,14 +1586,12 @@ def test_async_app_context_code_runs_on_the_loop_at_startup_and_shutdown(app):
     async def stop():
         events.append("after_serving")
 
-    kolben.appcontext_pushed.connect(pushed, app)
-    kolben.appcontext_popped.connect(popped, app)
-    try:
-        server = LifespanServer()
+    server = LifespanServer()
+    with (
+        kolben.appcontext_pushed.connected_to(pushed, app),
+        kolben.appcontext_popped.connected_to(popped, app),
+    ):
         server.run(app)
-    finally:
-        kolben.appcontext_pushed.disconnect(pushed, app)
-        kolben.appcontext_popped.disconnect(popped, app)
     assert [m["type"] for m in server.sent] == [
         "lifespan.startup.complete",
         "lifespan.shutdown.complete",

@@ -80,8 +80,6 @@ def test_an_unsent_stream_with_an_async_appcontext_popped_receiver(
     async def popped(sender: t.Any, **kwargs: t.Any) -> None:
         log.append("appcontext_popped")
 
-    kolben.appcontext_popped.connect(popped, app)
-
     @app.after_request
     async def after(response: kolben.Response) -> kolben.Response:
         raise ValueError("after_request failed")
@@ -101,10 +99,8 @@ def test_an_unsent_stream_with_an_async_appcontext_popped_receiver(
         async def aindex() -> t.Any:
             return kolben.stream_with_context(gen())
 
-    try:
+    with kolben.appcontext_popped.connected_to(popped, app):
         response = client_for(app).get("/")
-    finally:
-        kolben.appcontext_popped.disconnect(popped, app)
     assert response.status_code == 500
     assert log.count("teardown_request(ValueError)") == 1
     assert log.count("teardown_appcontext(ValueError)") == 1
@@ -125,8 +121,6 @@ def test_a_stream_from_an_async_view_with_an_async_appcontext_pushed_receiver(
     async def pushed(sender: t.Any, **kwargs: t.Any) -> None:
         log.append("appcontext_pushed")
 
-    kolben.appcontext_pushed.connect(pushed, app)
-
     @app.route("/")
     async def index() -> t.Any:
         def gen() -> t.Iterator[str]:
@@ -135,10 +129,8 @@ def test_a_stream_from_an_async_view_with_an_async_appcontext_pushed_receiver(
 
         return kolben.stream_with_context(gen())
 
-    try:
+    with kolben.appcontext_pushed.connected_to(pushed, app):
         response = client_for(app).get("/")
-    finally:
-        kolben.appcontext_pushed.disconnect(pushed, app)
     assert (response.status_code, response.data) == (200, b"ab")
     assert "teardown_appcontext(None)" in log
     assert "teardown_appcontext(RuntimeError)" not in log
@@ -206,18 +198,15 @@ def test_an_apps_own_ensure_sync_may_read_each_functions_name(client_for: Client
     def finished(sender: t.Any, response: t.Any, **kwargs: t.Any) -> None:
         pass
 
-    kolben.request_started.connect(started, app)
-    kolben.request_finished.connect(finished, app)
-
     @app.route("/")
     async def index() -> str:
         return "ok"
 
-    try:
+    with (
+        kolben.request_started.connected_to(started, app),
+        kolben.request_finished.connected_to(finished, app),
+    ):
         response = client_for(app).get("/")
-    finally:
-        kolben.request_started.disconnect(started, app)
-        kolben.request_finished.disconnect(finished, app)
     assert (response.status_code, response.data) == (200, b"ok")
     assert "started" in seen and "index" in seen
 
@@ -295,8 +284,6 @@ def test_async_error_handlers_see_the_error_being_handled(client_for: Client) ->
     async def on_exception(sender: t.Any, exception: BaseException, **kwargs: t.Any) -> None:
         log.append(f"got_request_exception: {current()}")
 
-    kolben.got_request_exception.connect(on_exception, app)
-
     @app.errorhandler(ValueError)
     async def handle(e: ValueError) -> tuple[str, int]:
         log.append(f"handler: {current()}")
@@ -320,11 +307,9 @@ def test_async_error_handlers_see_the_error_being_handled(client_for: Client) ->
         raise KeyError("missing")
 
     client = client_for(app)
-    try:
+    with kolben.got_request_exception.connected_to(on_exception, app):
         assert client.get("/value").status_code == 400
         assert client.get("/key").status_code == 500
-    finally:
-        kolben.got_request_exception.disconnect(on_exception, app)
     assert log == [
         "handler: ValueError",
         "re-raised",

@@ -442,13 +442,12 @@ def test_a_task_group_ended_by_the_client_leaving_is_a_normal_end(app: kolben.Ko
     def on_exception(sender: t.Any, exception: BaseException, **kwargs: t.Any) -> None:
         events.append("got_request_exception")
 
-    kolben.got_request_exception.connect(on_exception, app)
-    try:
-        with app.test_client().websocket("/ws") as ws:
-            assert ws.receive() == "tick"
-            ws.close(1000)
-    finally:
-        kolben.got_request_exception.disconnect(on_exception, app)
+    with (
+        kolben.got_request_exception.connected_to(on_exception, app),
+        app.test_client().websocket("/ws") as ws,
+    ):
+        assert ws.receive() == "tick"
+        ws.close(1000)
     assert events == ["after_websocket", "teardown(None)"]
 
 
