@@ -725,3 +725,41 @@ def test_a_resource_used_by_a_callback_of_a_script_is_released(
             res.get()
 
     assert journal.events == ["callback", "acquire db", "commit db", "release db"]
+
+
+def test_async_streamed_body_commits_an_async_resource_it_uses(
+    app: kolben.Kolben, client: t.Any, journal: Journal
+) -> None:
+    """An async generator in ``stream_with_context`` that uses an async task
+    resource: its end commits and releases it, awaiting the async functions
+    (they could not run at the body's end before: the response was cut)."""
+
+    def step(what: str) -> t.Callable[..., t.Any]:
+        async def fn(*args: t.Any) -> t.Any:
+            await asyncio.sleep(0)
+            journal(what)
+            return "conn"
+
+        return fn
+
+    res = app.task_resource(
+        "db",
+        acquire=step("acquire"),
+        release=step("release"),
+        commit=step("commit"),
+        rollback=step("rollback"),
+    )
+
+    @app.get("/")
+    async def index() -> t.Any:
+        @kolben.stream_with_context
+        async def body() -> t.AsyncIterator[str]:
+            conn = await res.aget()
+            journal("body")
+            yield f"{conn} "
+            yield "done"
+
+        return body()
+
+    assert client.get("/").data == b"conn done"
+    assert journal.events == ["acquire", "body", "commit", "release"]

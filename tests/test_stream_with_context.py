@@ -110,3 +110,76 @@ def test_an_async_generator_streams_whole_through_the_wsgi_door(app):
     assert chunks == [b"/ 0\n", b"/ 1\n", b"/ 2\n"]
     assert torn_down and all(exc is None for exc in torn_down)
     assert _cv_request.get(None) is None and _cv_app.get(None) is None
+
+
+@pytest.mark.parametrize("view_kind", ["async", "sync"])
+def test_async_teardown_runs_at_the_end_of_an_async_body(app, client, view_kind):
+    # Under the ASGI door the body's contexts were pushed and popped again with
+    # the sync context managers on the event loop: an ``async def`` teardown
+    # function could not run there, and the response was cut after its chunks.
+    import asyncio
+
+    seen = []
+
+    @app.teardown_request
+    async def teardown(exc):
+        await asyncio.sleep(0)
+        seen.append(("request", request.path, exc))
+
+    @app.teardown_appcontext
+    async def teardown_app(exc):
+        await asyncio.sleep(0)
+        seen.append(("app", exc))
+
+    async def gen():
+        for i in range(3):
+            await asyncio.sleep(0)
+            yield f"{request.path} {g.who} {i}\n"
+
+    if view_kind == "async":
+
+        @app.route("/s")
+        async def view():
+            g.who = "x"
+            return stream_with_context(gen())
+
+    else:
+
+        @app.route("/s")
+        def view():
+            g.who = "x"
+            return stream_with_context(gen())
+
+    rv = client.get("/s")
+    assert rv.status_code == 200
+    assert rv.data == b"/s x 0\n/s x 1\n/s x 2\n"
+    # Each ran at least at the body's end, with no error.
+    assert seen[-2:] == [("request", "/s", None), ("app", None)]
+    assert all(entry[-1] is None for entry in seen)
+
+
+def test_sync_teardown_at_the_end_of_an_async_body_runs_off_the_loop(app, client, door):
+    # Under the ASGI door the body's end runs sync teardown functions as the
+    # pipeline does, in a worker thread, not on the server's event loop.
+    import asyncio
+
+    loops = []
+
+    @app.teardown_request
+    def teardown(exc):
+        try:
+            loops.append(asyncio.get_running_loop())
+        except RuntimeError:
+            loops.append(None)
+
+    @app.route("/s")
+    async def view():
+        async def gen():
+            yield "a"
+            yield "b"
+
+        return stream_with_context(gen())
+
+    assert client.get("/s").data == b"ab"
+    if door == "asgi":
+        assert loops and loops[-1] is None

@@ -4,6 +4,7 @@ message flashing, sending files, template attributes and safe redirects back."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import importlib.util
 import os
 import re
@@ -137,7 +138,10 @@ def stream_with_context(
             return generate()
 
     Async generators (and ``async def`` generator functions) work too: the
-    contexts are pushed again while the body is iterated on the event loop.
+    contexts are pushed again while the body is iterated, in a context of the
+    body's own, and popped at its end (the teardown functions then run a
+    second time, as Flask runs them for sync generators; ``async def`` ones are
+    awaited, sync ones run in a worker thread under the ASGI door).
 
     The request's ``teardown_request`` and ``teardown_appcontext`` functions run
     once, when the body ends (with the error that ended it, if any). Flask 3.1
@@ -233,20 +237,106 @@ def _active_contexts() -> tuple[AppContext, RequestContext]:
 
 def _stream_async_with_context(source: t.AsyncIterable[t.Any]) -> t.AsyncIterator[t.Any]:
     app_ctx, req_ctx = _active_contexts()
+    # The body's own context (a copy of the view's): every step of it runs
+    # there, whoever iterates it (the ASGI door's pump, an event stream's
+    # keep-alive task, the WSGI door's bridge), so the contexts it pushes are
+    # popped where they were pushed.
+    context = contextvars.copy_context()
+    return _ContextStream(_in_contexts(source, app_ctx, req_ctx, context), context)
 
-    async def generator() -> t.AsyncIterator[t.Any]:
-        # The view's contexts are popped by the time the body is iterated; push the
-        # same objects again in the task that iterates it.
-        with app_ctx, req_ctx:
+
+class _ContextStream:
+    """An async body run in a context of its own (see
+    :func:`_stream_async_with_context`): each step is awaited through
+    :class:`~kolben.pipeline.InContext`, which also starts the worker-thread
+    calls of the sync teardown functions its end runs."""
+
+    __slots__ = ("_agen", "_context")
+
+    def __init__(self, agen: t.AsyncGenerator[t.Any, t.Any], context: contextvars.Context) -> None:
+        self._agen = agen
+        self._context = context
+
+    def __aiter__(self) -> _ContextStream:
+        return self
+
+    # Coroutines (not bare awaitables), as an async generator's methods are
+    # taken for: a task may be made of each (asyncio.create_task()).
+    async def __anext__(self) -> t.Any:
+        from .pipeline import InContext
+
+        return await InContext(self._context, self._agen.__anext__())
+
+    async def asend(self, value: t.Any) -> t.Any:
+        from .pipeline import InContext
+
+        return await InContext(self._context, self._agen.asend(value))
+
+    async def athrow(self, *args: t.Any) -> t.Any:
+        from .pipeline import InContext
+
+        return await InContext(self._context, self._agen.athrow(*args))
+
+    async def aclose(self) -> None:
+        from .pipeline import InContext
+
+        await InContext(self._context, self._agen.aclose())
+
+
+async def _in_contexts(
+    source: t.AsyncIterable[t.Any],
+    app_ctx: AppContext,
+    req_ctx: RequestContext,
+    context: contextvars.Context,
+) -> t.AsyncGenerator[t.Any, t.Any]:
+    """Iterate ``source`` with the view's contexts (the same objects, so `g` and
+    `request` are the view's) pushed again; their pushes and pops run the user
+    code that goes with them (signal receivers, teardown functions, task
+    resources) as the pipeline runs it: ``async def`` code awaited here, sync
+    code in a worker thread (see :func:`kolben.pipeline.drive`)."""
+    from .pipeline import _drive
+    from .signals import appcontext_pushed
+
+    app = req_ctx.app
+    if appcontext_pushed.receivers:
+        await _drive(app, app_ctx._push(), context, None)
+    else:
+        app_ctx._cv_tokens.append(_cv_app.set(app_ctx))
+    try:
+        if not req_ctx._push_now():
+            await _drive(app, req_ctx._push(), context, None)
+    except BaseException as e:
+        await _pop_app_context(app_ctx, e, context)
+        raise
+    error: BaseException | None = None
+    try:
+        async for item in source:
+            yield item
+    except BaseException as e:
+        error = e  # the request's teardown gets it, as a context manager's exit
+        raise
+    finally:
+        try:
+            aclose = getattr(source, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        finally:
             try:
-                async for item in source:
-                    yield item
+                if not req_ctx._pop_now():
+                    await _drive(app, req_ctx._pop(error), context, None)
             finally:
-                aclose = getattr(source, "aclose", None)
-                if aclose is not None:
-                    await aclose()
+                await _pop_app_context(app_ctx, error, context)
 
-    return generator()
+
+async def _pop_app_context(
+    app_ctx: AppContext, error: BaseException | None, context: contextvars.Context
+) -> None:
+    if app_ctx._pop_runs_user_code():
+        from .pipeline import _drive
+
+        await _drive(app_ctx.app, app_ctx._pop(error), context, None)
+    else:
+        app_ctx._pop_plain()
 
 
 def get_root_path(import_name: str) -> str:
@@ -306,6 +396,14 @@ def _package_parent(import_name: str) -> str:
     if spec.origin is None or not os.path.isabs(spec.origin):
         return os.getcwd()
     return os.path.dirname(spec.origin)
+
+
+def find_package(import_name: str) -> tuple[str | None, str]:
+    """The prefix the package or module ``import_name`` is installed under (None
+    when it is not installed), and the folder it is imported from (the folder
+    holding its top-level package): ``flask.sansio.scaffold.find_package``."""
+    path = _package_parent(import_name)
+    return _install_prefix(path), path
 
 
 def find_instance_path(import_name: str, app_name: str) -> str:
