@@ -174,6 +174,7 @@ _REEXPORTS: dict[str, dict[str, str]] = {
         "iscoroutinefunction": "inspect:iscoroutinefunction",
         "send_from_directory": "kolben.helpers:send_from_directory",
         "timedelta": "datetime:timedelta",
+        "_make_timedelta": "kolben.app_setup:_make_timedelta",
     },
     "flask.blueprints": {
         "AppGroup": "kolben.cli:AppGroup",
@@ -189,6 +190,7 @@ _REEXPORTS: dict[str, dict[str, str]] = {
         "import_string": "werkzeug.utils:import_string",
         "is_running_from_reloader": "werkzeug.serving:is_running_from_reloader",
         "run_simple": "werkzeug.serving:run_simple",
+        "_path_is_ancestor": "kolben.compat:_path_is_ancestor",
     },
     "flask.debughelpers": {
         "App": "kolben.app:Kolben",
@@ -196,6 +198,7 @@ _REEXPORTS: dict[str, dict[str, str]] = {
         "Blueprint": "kolben.blueprints:Blueprint",
         "RequestRedirect": "werkzeug.routing:RequestRedirect",
         "request_ctx": "kolben.globals:request_ctx",
+        "_dump_loader_info": "kolben.debughelpers:_describe_loader",
     },
     "flask.helpers": {
         "BaseResponse": "werkzeug.wrappers:Response",
@@ -204,16 +207,24 @@ _REEXPORTS: dict[str, dict[str, str]] = {
         "get_load_dotenv": "kolben.helpers:get_load_dotenv",
         "request": "kolben.globals:request",
         "session": "kolben.globals:session",
+        "_prepare_send_file_kwargs": "kolben.helpers:_send_file_kwargs",
+        "_split_blueprint_path": "kolben.wrappers:split_blueprint_path",
     },
     "flask.json": {"current_app": "kolben.globals:current_app"},
     "flask.json.tag": {"dumps": "kolben.json:dumps", "loads": "kolben.json:loads"},
     "flask.logging": {"request": "kolben.globals:request"},
-    "flask.sessions": {"BadSignature": "itsdangerous:BadSignature"},
+    "flask.sessions": {
+        "BadSignature": "itsdangerous:BadSignature",
+        "_lazy_sha1": "kolben._itsdangerous_fast:lazy_sha1",
+    },
     "flask.templating": {
         "current_app": "kolben.globals:current_app",
         "request": "kolben.globals:request",
     },
-    "flask.testing": {"SessionMixin": "kolben.sessions:SessionMixin"},
+    "flask.testing": {
+        "SessionMixin": "kolben.sessions:SessionMixin",
+        "_get_werkzeug_version": "kolben.testing:_werkzeug_version",
+    },
     "flask.views": {
         "F": "typevar",
         "current_app": "kolben.globals:current_app",
@@ -239,6 +250,7 @@ _REEXPORTS: dict[str, dict[str, str]] = {
         "create_logger": "kolben.logging:create_logger",
         "setupmethod": "kolben.scaffold:setupmethod",
         "timedelta": "datetime:timedelta",
+        "_make_timedelta": "kolben.app_setup:_make_timedelta",
     },
     "flask.sansio.blueprints": {
         **_SCAFFOLD_TYPEVARS,
@@ -247,8 +259,19 @@ _REEXPORTS: dict[str, dict[str, str]] = {
         "T_template_test": "typevar",
         "update_wrapper": "functools:update_wrapper",
     },
-    "flask.sansio.scaffold": {**_SCAFFOLD_TYPEVARS, "T_route": "typevar"},
+    "flask.sansio.scaffold": {
+        **_SCAFFOLD_TYPEVARS,
+        "T_route": "typevar",
+        "find_package": "kolben.helpers:find_package",
+        "_find_package_path": "kolben.helpers:_package_parent",
+    },
 }
+
+
+def _path_is_ancestor(path: str, other: str) -> bool:
+    """Whether ``path`` is ``other`` or a folder above it, by their text (what
+    ``flask.cli._path_is_ancestor`` answers; some applications import it)."""
+    return os.path.join(path, other[len(path) :].lstrip(os.sep)) == other
 
 
 def _reexport(module: str, attr: str) -> t.Any:

@@ -122,6 +122,45 @@ def test_names_flask_keeps_elsewhere() -> None:
     }
 
 
+def test_private_helpers_applications_import(tmp_path: t.Any) -> None:
+    """Module-level helpers of Flask 3.1.3's modules that some applications and
+    extensions import although they are private: every function Flask's
+    modules define is served, doing what Flask's does."""
+    import os
+    import sys
+    from datetime import timedelta
+
+    from flask.app import _make_timedelta
+    from flask.cli import _path_is_ancestor
+    from flask.debughelpers import _dump_loader_info
+    from flask.helpers import _split_blueprint_path
+    from flask.sansio.app import _make_timedelta as sansio_make_timedelta
+    from flask.sansio.scaffold import _find_package_path, find_package
+    from flask.sessions import _lazy_sha1
+    from flask.testing import _get_werkzeug_version
+    from jinja2 import DictLoader
+
+    assert _make_timedelta(30) == timedelta(seconds=30)
+    assert _make_timedelta(None) is None
+    assert sansio_make_timedelta(timedelta(days=1)) == timedelta(days=1)
+    assert _path_is_ancestor("/a/b", "/a/b/c")
+    assert not _path_is_ancestor("/a/b", "/a/bc")
+    assert next(iter(_dump_loader_info(DictLoader({})))) == "class: jinja2.loaders.DictLoader"
+    assert _split_blueprint_path("a.b.c") == ["a.b.c", "a.b", "a"]
+    assert _lazy_sha1(b"x").hexdigest() == __import__("hashlib").sha1(b"x").hexdigest()
+    assert _get_werkzeug_version() == __import__("importlib.metadata").metadata.version("werkzeug")
+    # A module that is not installed: imported from its folder, no prefix.
+    (tmp_path / "privmod_probe.py").write_text("")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        assert _find_package_path("privmod_probe") == str(tmp_path)
+        assert find_package("privmod_probe") == (None, str(tmp_path))
+    finally:
+        sys.path.remove(str(tmp_path))
+    prefix, path = find_package("click")  # installed: under the environment's prefix
+    assert prefix == os.path.abspath(sys.prefix) and os.path.isdir(path)
+
+
 def test_internal_names_extensions_use() -> None:
     from flask.cli import AppGroup, FlaskGroup, ScriptInfo, with_appcontext
     from flask.globals import app_ctx, request_ctx
