@@ -1224,6 +1224,13 @@ def test_bad_app_values_give_one_clear_line(kolben_cmd, value, message):
     assert result.stdout == ""
 
 
+def test_factory_error_names_the_factory_line_not_the_library_one(kolben_cmd):
+    # os.environ[...] raises in <frozen os>: the line to fix is the factory's.
+    result = run_cli(kolben_cmd, "--app", "factory_environ", "routes")
+    assert result.returncode == 2
+    assert "(factory_environ.py, line 5)." in result.stderr, result.stderr
+
+
 def test_factory_error_names_file_and_line(kolben_cmd):
     result = run_cli(kolben_cmd, "--app", "factory_raises", "routes")
     assert "raised KeyError: 'DATABASE_URL' (factory_raises.py, line 3)." in result.stderr

@@ -148,13 +148,34 @@ def _called_with_wrong_args(func: t.Callable[..., t.Any], exc: BaseException) ->
 
 
 def _where_raised(exc: BaseException) -> str:
-    """``' (file.py, line 3)'`` for the innermost frame of ``exc``'s traceback."""
+    """``' (file.py, line 3)'`` for the innermost frame of ``exc``'s traceback that
+    is the app's own code: not the standard library's, an installed package's or
+    kolben's (``os.environ["X"]`` fails in ``<frozen os>``, but the line to fix is
+    the factory's), else the innermost frame."""
     frames = traceback.extract_tb(exc.__traceback__)
     if not frames:
         return ""
-    last = frames[-1]
+    last = next((f for f in reversed(frames) if _is_app_code(f.filename)), frames[-1])
     filename = os.path.relpath(last.filename) if _is_below_cwd(last.filename) else last.filename
     return f" ({filename}, line {last.lineno})"
+
+
+def _library_folders() -> tuple[str, ...]:
+    """The folders of code that is not the app's: the standard library, installed
+    packages and kolben itself."""
+    import sysconfig
+
+    paths = sysconfig.get_paths()
+    folders = {paths[key] for key in ("stdlib", "platstdlib", "purelib", "platlib") if key in paths}
+    folders.add(os.path.dirname(os.path.abspath(__file__)))
+    return tuple(os.path.join(os.path.realpath(folder), "") for folder in folders)
+
+
+def _is_app_code(filename: str) -> bool:
+    """Whether a traceback frame's file is the app's code (see :func:`_where_raised`)."""
+    if filename.startswith("<"):  # <frozen os>, <string>
+        return False
+    return not os.path.realpath(filename).startswith(_library_folders())
 
 
 def _is_below_cwd(path: str) -> bool:
