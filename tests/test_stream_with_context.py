@@ -183,3 +183,181 @@ def test_sync_teardown_at_the_end_of_an_async_body_runs_off_the_loop(app, client
     assert client.get("/s").data == b"ab"
     if door == "asgi":
         assert loops and loops[-1] is None
+
+
+def test_two_async_bodies_of_one_request_end_in_either_order(app, client):
+    # Each body pops the tokens it pushed in its own context (it popped the
+    # stack's top, the other body's, and the request failed with "Token was
+    # created in a different Context").
+    torn_down = []
+    app.teardown_request(torn_down.append)
+
+    @app.route("/s")
+    async def view():
+        async def a():
+            yield "a1"
+            yield "a2"
+
+        async def b():
+            yield "b1"
+            yield "b2"
+            yield "b3"
+
+        sa, sb = stream_with_context(a()), stream_with_context(b())
+
+        async def merged():
+            # a1 b1 a2 b2, then a ends first, then b3 and b ends
+            for stream in (sa, sb, sa, sb, sa, sb, sb):
+                try:
+                    chunk = await stream.__anext__()
+                except StopAsyncIteration:
+                    continue
+                yield chunk
+
+        return merged()
+
+    rv = client.get("/s")
+    assert rv.data == b"a1b1a2b2b3"
+    assert torn_down == [None, None]
+
+
+def test_an_async_body_under_a_kept_client_context(app, client):
+    # The WSGI test client reads the first chunk before it pushes the kept
+    # contexts again: the body's pop reset their tokens, and `with client:`
+    # failed at its end ("created in a different Context").
+    from kolben.globals import _cv_app, _cv_request
+
+    @app.route("/s")
+    async def view():
+        g.x = "x"
+
+        async def gen():
+            yield request.path
+            yield g.x
+
+        return stream_with_context(gen())
+
+    with client:
+        assert client.get("/s").data == b"/sx"
+        assert request.path == "/s" and g.x == "x"
+    assert _cv_request.get(None) is None and _cv_app.get(None) is None
+
+
+def test_a_client_leaving_as_the_body_ends_cuts_no_release(app):
+    # The door cancels the body when the client leaves; the cancellation came
+    # while the body's end awaited an async release, and the resources
+    # released after it were never released.
+    import asyncio
+
+    events = []
+
+    def resource(name):
+        async def acquire():
+            return name
+
+        async def release(conn):
+            events.append(f"release {name}")
+            await asyncio.sleep(0.2)
+            events.append(f"released {name}")
+
+        return app.task_resource(name, acquire=acquire, release=release)
+
+    db1, db2 = resource("db1"), resource("db2")
+
+    @app.route("/s")
+    async def view():
+        async def gen():
+            await db1.aget()
+            await db2.aget()
+            yield "a"
+
+        return stream_with_context(gen())
+
+    async def main():
+        left = asyncio.Event()
+        received = False
+
+        async def receive():
+            nonlocal received
+            if not received:
+                received = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            await left.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message):
+            if message["type"] == "http.response.body" and message.get("body") == b"a":
+                asyncio.get_running_loop().call_later(0.05, left.set)
+
+        scope = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+            "method": "GET", "scheme": "http", "path": "/s", "raw_path": b"/s",
+            "query_string": b"", "root_path": "", "headers": [(b"host", b"x")],
+            "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80),
+        }  # fmt: skip
+        await app(scope, receive, send)
+
+    asyncio.run(main())
+    assert events == ["release db2", "released db2", "release db1", "released db1"]
+
+
+def test_sync_teardown_at_the_end_of_an_async_body_runs_in_the_request_thread_under_wsgi(app):
+    # Under the WSGI door the body's end ran sync teardown functions in a
+    # worker thread of kolben's: what the request's thread kept in a
+    # threading.local was gone there.
+    import threading
+
+    local = threading.local()
+    seen = []
+
+    @app.before_request
+    def open_conn():
+        local.conn = f"conn of {threading.current_thread().name}"
+
+    @app.teardown_request
+    def close_conn(exc):
+        seen.append(getattr(local, "conn", None))
+
+    @app.route("/s")
+    async def view():
+        async def gen():
+            yield "a"
+
+        return stream_with_context(gen())
+
+    client = app.test_client()
+    assert client.get("/s").data == b"a"
+    assert len(seen) == 2 and seen[0] is not None and seen[1] == seen[0]
+
+
+def test_an_async_body_dropped_after_a_step_is_ended_in_its_context(app, client, caplog):
+    # A view steps a body, then answers something else: the body is collected
+    # unclosed and the event loop's finalizer closes it in a task of its own;
+    # its end failed there ("created in a different Context", logged as a task
+    # exception) and left the contexts' token stacks wrong.
+    import asyncio
+    import gc
+
+    torn_down = []
+    app.teardown_request(torn_down.append)
+
+    @app.route("/s")
+    async def view():
+        async def gen():
+            yield "a"
+            yield "b"
+
+        body = stream_with_context(gen())
+        first = await body.__anext__()
+        del body
+        gc.collect()
+        await asyncio.sleep(0.05)  # the finalizer's task runs
+        return "buffered " + first
+
+    assert client.get("/s").data == b"buffered a"
+    gc.collect()
+    # The body ended (in its context) while the request's contexts were still
+    # pushed: the request's own pop is the last one, and tears down once.
+    assert torn_down == [None]
+    assert "different Context" not in caplog.text
+    assert "exception was never retrieved" not in caplog.text

@@ -21,6 +21,7 @@ from werkzeug.urls import iri_to_uri
 from . import globals as _globals
 from .concurrency import in_context_copy
 from .globals import current_app, request_ctx
+from .pipeline import INLINE_CALLS, InContext, InlineCalls, _drive
 from .signals import message_flashed
 
 # PERF: assigned, not imported (see kolben.globals: a method call on an imported
@@ -137,15 +138,20 @@ def stream_with_context(
                 yield request.args["name"]
             return generate()
 
+    With a sync generator, the request's ``teardown_request`` and
+    ``teardown_appcontext`` functions run once, when the body ends (with the
+    error that ended it, if any); Flask 3.1 runs them twice: when the view
+    returns and again when the body ends. (An ``async def`` view under the WSGI
+    door runs in a copy of the request's context: there the contexts are pushed
+    again when the body is iterated, and teardown runs twice, as in Flask.)
+
     Async generators (and ``async def`` generator functions) work too: the
     contexts are pushed again while the body is iterated, in a context of the
-    body's own, and popped at its end (the teardown functions then run a
-    second time, as Flask runs them for sync generators; ``async def`` ones are
-    awaited, sync ones run in a worker thread under the ASGI door).
-
-    The request's ``teardown_request`` and ``teardown_appcontext`` functions run
-    once, when the body ends (with the error that ended it, if any). Flask 3.1
-    runs them twice: when the view returns and again when the body ends.
+    body's own, and popped at its end, so the teardown functions run a second
+    time (as Flask runs them for sync generators, and as Quart does); what
+    that end runs is run as the pipeline runs it: ``async def`` functions
+    awaited, sync ones in a worker thread under the ASGI door and in the
+    request's thread under WSGI.
     """
     if hasattr(generator_or_function, "__aiter__"):
         return _stream_async_with_context(generator_or_function)  # type: ignore[arg-type,return-value]
@@ -242,7 +248,24 @@ def _stream_async_with_context(source: t.AsyncIterable[t.Any]) -> t.AsyncIterato
     # keep-alive task, the WSGI door's bridge), so the contexts it pushes are
     # popped where they were pushed.
     context = contextvars.copy_context()
-    return _ContextStream(_in_contexts(source, app_ctx, req_ctx, context), context)
+    marker = object()
+    context.run(_body_context.set, marker)
+    # Sync user code of the pushes and pops: in a worker thread under the ASGI
+    # door (never on the server's loop); in the request's own thread under WSGI.
+    threads = None if _on_the_asgi_door(req_ctx.request) else INLINE_CALLS
+    agen = _in_contexts(source, app_ctx, req_ctx, context, marker, threads)
+    return _ContextStream(agen, context)
+
+
+#: Set in an async ``stream_with_context`` body's own context (to an object of
+#: that body's): its end tells whether it runs there (see :func:`_in_contexts`).
+_body_context: contextvars.ContextVar[object] = contextvars.ContextVar("kolben.stream_body")
+
+
+def _on_the_asgi_door(request: Request) -> bool:
+    """Whether ``request`` came through the ASGI door (made from its scope, or
+    from an environ the door made)."""
+    return "_scope" in request.__dict__ or "asgi.scope" in request.environ
 
 
 class _ContextStream:
@@ -263,23 +286,15 @@ class _ContextStream:
     # Coroutines (not bare awaitables), as an async generator's methods are
     # taken for: a task may be made of each (asyncio.create_task()).
     async def __anext__(self) -> t.Any:
-        from .pipeline import InContext
-
         return await InContext(self._context, self._agen.__anext__())
 
     async def asend(self, value: t.Any) -> t.Any:
-        from .pipeline import InContext
-
         return await InContext(self._context, self._agen.asend(value))
 
     async def athrow(self, *args: t.Any) -> t.Any:
-        from .pipeline import InContext
-
         return await InContext(self._context, self._agen.athrow(*args))
 
     async def aclose(self) -> None:
-        from .pipeline import InContext
-
         await InContext(self._context, self._agen.aclose())
 
 
@@ -288,26 +303,33 @@ async def _in_contexts(
     app_ctx: AppContext,
     req_ctx: RequestContext,
     context: contextvars.Context,
+    marker: object,
+    threads: InlineCalls | None,
 ) -> t.AsyncGenerator[t.Any, t.Any]:
     """Iterate ``source`` with the view's contexts (the same objects, so `g` and
     `request` are the view's) pushed again; their pushes and pops run the user
     code that goes with them (signal receivers, teardown functions, task
     resources) as the pipeline runs it: ``async def`` code awaited here, sync
-    code in a worker thread (see :func:`kolben.pipeline.drive`)."""
-    from .pipeline import _drive
+    code where ``threads`` says (see :func:`kolben.pipeline.drive`)."""
     from .signals import appcontext_pushed
 
     app = req_ctx.app
     if appcontext_pushed.receivers:
-        await _drive(app, app_ctx._push(), context, None)
+        await _drive(app, app_ctx._push(), context, None, threads)
     else:
         app_ctx._cv_tokens.append(_cv_app.set(app_ctx))
+    # This body's own tokens: the same context objects may be pushed again
+    # meanwhile in other contexts (a sibling stream of the request, the test
+    # client's `with client:`), whose tokens can't be reset here.
+    app_token = app_ctx._cv_tokens[-1]
     try:
         if not req_ctx._push_now():
-            await _drive(app, req_ctx._push(), context, None)
+            await _drive(app, req_ctx._push(), context, None, threads)
     except BaseException as e:
-        await _pop_app_context(app_ctx, e, context)
+        _to_top(app_ctx._cv_tokens, app_token)
+        await _pop_app_context(app_ctx, e, context, threads)
         raise
+    req_token = req_ctx._cv_tokens[-1]
     error: BaseException | None = None
     try:
         async for item in source:
@@ -316,25 +338,100 @@ async def _in_contexts(
         error = e  # the request's teardown gets it, as a context manager's exit
         raise
     finally:
+        end = _end_body(source, app_ctx, req_ctx, app_token, req_token, error, context, threads)
+        if _body_context.get(None) is marker:
+            await end
+        else:
+            # Closed outside its context: collected unclosed, the event loop's
+            # finalizer (or its shutdown) closes it, in a task of its own.
+            await InContext(context, end)
+
+
+async def _end_body(
+    source: t.AsyncIterable[t.Any],
+    app_ctx: AppContext,
+    req_ctx: RequestContext,
+    app_token: t.Any,
+    req_token: t.Any,
+    error: BaseException | None,
+    context: contextvars.Context,
+    threads: InlineCalls | None,
+) -> None:
+    """Close ``source`` and pop the body's contexts (run in its context)."""
+    try:
+        aclose = getattr(source, "aclose", None)
+        if aclose is not None:
+            await aclose()
+    finally:
+        _to_top(req_ctx._cv_tokens, req_token)
+        _to_top(app_ctx._cv_tokens, app_token)
+        # The pops run user code (teardown functions, receivers, the task
+        # resources' commit and release): a cancellation meanwhile (the
+        # client left as the body ended) must not cut it short.
+        await _to_the_end(_pop_contexts(app_ctx, req_ctx, error, context, threads), context)
+
+
+def _to_top(tokens: list[t.Any], own: t.Any) -> None:
+    """Move this body's own token to the top of a context's token stack, so its
+    pop resets the variable it set (the stack's depth, which decides the last
+    pop, is unchanged)."""
+    if tokens and tokens[-1] is not own:
+        for i, token in enumerate(tokens):
+            if token is own:
+                del tokens[i]
+                tokens.append(own)
+                return
+
+
+async def _pop_contexts(
+    app_ctx: AppContext,
+    req_ctx: RequestContext,
+    error: BaseException | None,
+    context: contextvars.Context,
+    threads: InlineCalls | None,
+) -> None:
+    try:
+        if not req_ctx._pop_now():
+            await _drive(req_ctx.app, req_ctx._pop(error), context, None, threads)
+    finally:
+        await _pop_app_context(app_ctx, error, context, threads)
+
+
+async def _to_the_end(coro: t.Coroutine[t.Any, t.Any, None], context: contextvars.Context) -> None:
+    """Await ``coro`` (each step run in ``context``, the one running now) to its
+    end even if the awaiting task is cancelled meanwhile; the cancellation is
+    raised after, as the pipeline does for one that comes while a worker thread
+    runs. PERF: no task when ``coro`` ends without suspending."""
+    try:
+        yielded = coro.send(None)
+    except StopIteration:
+        return
+
+    async def rest() -> None:
+        await InContext(context, coro, yielded)
+
+    task = asyncio.get_running_loop().create_task(rest())
+    cancelled: BaseException | None = None
+    while not task.done():
         try:
-            aclose = getattr(source, "aclose", None)
-            if aclose is not None:
-                await aclose()
-        finally:
-            try:
-                if not req_ctx._pop_now():
-                    await _drive(app, req_ctx._pop(error), context, None)
-            finally:
-                await _pop_app_context(app_ctx, error, context)
+            await asyncio.wait((task,))
+        except asyncio.CancelledError as e:
+            cancelled = e
+    if cancelled is not None:
+        if not task.cancelled() and task.exception() is not None:
+            cancelled.__context__ = task.exception()
+        raise cancelled
+    task.result()
 
 
 async def _pop_app_context(
-    app_ctx: AppContext, error: BaseException | None, context: contextvars.Context
+    app_ctx: AppContext,
+    error: BaseException | None,
+    context: contextvars.Context,
+    threads: InlineCalls | None,
 ) -> None:
     if app_ctx._pop_runs_user_code():
-        from .pipeline import _drive
-
-        await _drive(app_ctx.app, app_ctx._pop(error), context, None)
+        await _drive(app_ctx.app, app_ctx._pop(error), context, None, threads)
     else:
         app_ctx._pop_plain()
 

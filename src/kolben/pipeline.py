@@ -322,6 +322,35 @@ class InContext:
             error = None
 
 
+class InlineCalls:
+    """What :func:`_drive` hands runs of sync steps to where they must run in
+    the calling thread (under the WSGI door, whose request thread is the one
+    sync code expects: its ``threading.local`` values): each call is made at
+    once, its outcome in a done future."""
+
+    def run(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        func: t.Callable[[], T],
+        *,
+        cancellable: bool = True,
+    ) -> asyncio.Future[T]:
+        future: asyncio.Future[T] = loop.create_future()
+        try:
+            future.set_result(func())
+        except StopIteration as e:  # a future can't hold it (see kolben.threads)
+            wrapped = RuntimeError("A sync step raised StopIteration.")
+            wrapped.__cause__ = e
+            future.set_exception(wrapped)
+        except BaseException as e:  # handed to the awaiting coroutine
+            future.set_exception(e)
+        return future
+
+
+#: The one :class:`InlineCalls` (it keeps no state).
+INLINE_CALLS = InlineCalls()
+
+
 class _ThreadCall:
     """A call for the worker threads that :class:`InContext` starts once the
     awaiting coroutine has left the context (see :func:`_drive`)."""
@@ -329,7 +358,10 @@ class _ThreadCall:
     __slots__ = ("future", "job", "loop", "pool")
 
     def __init__(
-        self, pool: WorkerThreads, loop: asyncio.AbstractEventLoop, job: t.Callable[[], t.Any]
+        self,
+        pool: WorkerThreads | InlineCalls,
+        loop: asyncio.AbstractEventLoop,
+        job: t.Callable[[], t.Any],
     ) -> None:
         self.pool = pool
         self.loop = loop
@@ -405,7 +437,13 @@ def drive_eagerly(
     return False, InContext(context, coro, yielded)
 
 
-async def _drive(app: Kolben, steps: Steps[T], context: Context, body: Body | None) -> T:
+async def _drive(
+    app: Kolben,
+    steps: Steps[T],
+    context: Context,
+    body: Body | None,
+    threads: WorkerThreads | InlineCalls | None = None,
+) -> T:
     send = steps.send
     custom_ensure_sync = app._custom_ensure_sync
     #: A cancellation that arrived while a worker thread ran part of the
@@ -487,7 +525,7 @@ async def _drive(app: Kolben, steps: Steps[T], context: Context, body: Body | No
                 continue
         loop = running_loop()
         call = _ThreadCall(
-            app.worker_threads,
+            app.worker_threads if threads is None else threads,
             loop,
             partial(context.run, _continue_in_thread, app, steps, sync_func, args, loop),
         )
