@@ -506,6 +506,29 @@ def test_raw_path_with_encoded_reserved_characters(app):
     assert conn.json == {"name": "a?b c", "args": {"x": "1"}, "path": "/files/a?b c"}
 
 
+def test_path_rewritten_by_middleware_wins_over_raw_path(app):
+    # ASGI middleware that rewrites "path" leaves raw_path as the server made it;
+    # the app serves "path", as Starlette, Quart and Django do.
+    @app.route("/info/<name>")
+    def info(name):
+        return {"name": name, "path": request.path, "root": request.script_root}
+
+    scope = http_scope("/v1/info/a%20b", raw_path=b"/v1/info/a%2520b")
+    scope["path"] = "/info/a%20b"
+    conn = call(app, scope)
+    assert conn.status == 200
+    assert conn.json == {"name": "a%20b", "path": "/info/a%20b", "root": ""}
+    # rewritten below a root path (a Starlette Mount's scope, then a rewrite)
+    scope = http_scope("/v1/info/x", root_path="/sub")
+    scope["path"] = "/sub/info/x"
+    conn = call(app, scope)
+    assert conn.json == {"name": "x", "path": "/info/x", "root": "/sub"}
+    # raw bytes that are not UTF-8 still come from raw_path
+    scope = http_scope("/info/\ufffd", raw_path=b"/info/%FF")
+    conn = call(app, scope)
+    assert conn.status == 200 and conn.json["name"] == "\ufffd"
+
+
 def test_unknown_path_is_404_and_method_not_allowed_is_405(app):
     @app.route("/only-get")
     def only_get():
@@ -1540,7 +1563,10 @@ def test_lifespan_startup_failure(app, kind):
         after.append(True)
 
     server = LifespanServer()
-    server.run(app)
+    # Raised after the message too, as Starlette does (Starlette's TestClient
+    # waits for it, and would otherwise hang at its shutdown).
+    with pytest.raises(RuntimeError, match="database is down"):
+        server.run(app)
     assert len(server.sent) == 1
     assert server.sent[0]["type"] == "lifespan.startup.failed"
     assert "database is down" in server.sent[0]["message"]
@@ -1553,7 +1579,8 @@ def test_lifespan_shutdown_failure(app):
         raise RuntimeError("could not flush")
 
     server = LifespanServer()
-    server.run(app)
+    with pytest.raises(RuntimeError, match="could not flush"):
+        server.run(app)
     assert [m["type"] for m in server.sent] == [
         "lifespan.startup.complete",
         "lifespan.shutdown.failed",
@@ -1650,7 +1677,10 @@ def test_a_failing_after_serving_function_does_not_skip_the_others(app, caplog):
         closed.append("last")
 
     server = LifespanServer()
-    with caplog.at_level(logging.ERROR, logger=app.logger.name):
+    with (
+        caplog.at_level(logging.ERROR, logger=app.logger.name),
+        pytest.raises(RuntimeError, match="could not flush"),
+    ):
         server.run(app)
     assert closed == ["first", "last"]
     assert server.sent[1]["type"] == "lifespan.shutdown.failed"
@@ -1660,6 +1690,51 @@ def test_a_failing_after_serving_function_does_not_skip_the_others(app, caplog):
     with_traceback = [r for r in caplog.records if r.exc_info is not None]
     assert len(with_traceback) == 1
     assert "could not flush" in str(with_traceback[0].exc_info[1])
+
+
+def test_shutdown_lets_cancelled_async_code_finish_first(app):
+    # uvicorn, its graceful shutdown timed out, cancels the requests' tasks and
+    # sends lifespan.shutdown at once (then ends the process): the cancelled
+    # view's finally and the teardown functions await, and run before the
+    # after_serving functions close what they use.
+    events = []
+    started = threading.Event()
+
+    @app.route("/slow")
+    async def slow():
+        started.set()
+        try:
+            await asyncio.sleep(30)
+        finally:
+            await asyncio.sleep(0.05)
+            events.append("view finally")
+        return "late"
+
+    @app.teardown_request
+    async def teardown(exc):
+        await asyncio.sleep(0.05)
+        events.append(("teardown", type(exc).__name__))
+
+    @app.after_serving
+    def close_pool():
+        events.append("after_serving")
+
+    async def request_then_cancel():
+        async def receive():
+            await asyncio.sleep(30)
+
+        async def send(message):
+            pass
+
+        task = asyncio.ensure_future(app(http_scope("/slow"), receive, send))
+        while not started.is_set():
+            await asyncio.sleep(0.01)
+        task.cancel()
+
+    server = LifespanServer()
+    server.run(app, between=request_then_cancel)
+    assert events == ["view finally", ("teardown", "CancelledError"), "after_serving"]
+    assert server.sent[-1]["type"] == "lifespan.shutdown.complete"
 
 
 def test_shutdown_lets_def_code_still_running_finish_first(app):

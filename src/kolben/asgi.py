@@ -917,13 +917,26 @@ async def _serve_lifespan(app: Kolben, scope: Scope, receive: Receive, send: Sen
             except Exception as e:
                 app.logger.exception("Lifespan startup failed")
                 await send({"type": "lifespan.startup.failed", "message": _describe(e)})
-                return
+                # Raised after the message, as Starlette does: a server that saw
+                # the message ignores it (uvicorn), and a test tool that waits
+                # for the app's end (Starlette's TestClient) raises it instead of
+                # serving a half-started app and hanging at its shutdown.
+                raise
             await send({"type": "lifespan.startup.complete"})
         elif kind == "lifespan.shutdown":
             # def code of requests the server stopped waiting for (its graceful
             # shutdown timed out) is let finish first: the after_serving
             # functions close what it uses, and the process ends after them.
             timeout = app.config.get("ASGI_SHUTDOWN_TIMEOUT")
+            loop = asyncio.get_running_loop()
+            deadline = None if timeout is None else loop.time() + timeout
+            # So is async code: the requests the server cancelled (uvicorn
+            # cancels them and sends lifespan.shutdown at once, then ends the
+            # process) still run their finally blocks, teardown functions and
+            # the aclose() of their streamed bodies, which await.
+            await _wait_cancelled_tasks(timeout)
+            if deadline is not None:
+                timeout = max(0.0, deadline - loop.time())
             if not await app.worker_threads.wait_idle(timeout):
                 app.logger.warning(
                     "Shutting down with def code still running in %d worker"
@@ -937,9 +950,26 @@ async def _serve_lifespan(app: Kolben, scope: Scope, receive: Receive, send: Sen
                 # Each failing function was logged with its traceback already.
                 app.logger.error("Lifespan shutdown failed: %s", _describe(e))
                 await send({"type": "lifespan.shutdown.failed", "message": _describe(e)})
-                return
+                raise
             await send({"type": "lifespan.shutdown.complete"})
             return
+
+
+async def _wait_cancelled_tasks(timeout: float | None) -> None:
+    """Wait, at most ``timeout`` seconds, for the tasks of this loop that were
+    cancelled and are still unwinding (Python 3.11+: ``Task.cancelling()``)."""
+    current = asyncio.current_task()
+    cancelled = [
+        task
+        for task in asyncio.all_tasks()
+        if task is not current and not task.done() and getattr(task, "cancelling", _never)()
+    ]
+    if cancelled:
+        await asyncio.wait(cancelled, timeout=timeout)
+
+
+def _never() -> int:
+    return 0
 
 
 def _describe(e: BaseException) -> str:

@@ -57,6 +57,23 @@ def scope_paths(scope: ft.ASGIScope) -> tuple[str, bytes]:
             raw_path = raw_path.partition(b"?")[0]
         # PERF: most paths have nothing percent-encoded.
         path = unquote_to_bytes(raw_path) if raw_path.find(b"%") != -1 else raw_path
+        # raw_path is what the server received, "path" what the app is to serve:
+        # ASGI middleware that rewrites "path" (a prefix stripped, a version
+        # routed) usually leaves raw_path as it was. The raw bytes (exact, where
+        # "path" has U+FFFD for bytes that are not UTF-8) are used only while
+        # they spell "path" (or "path" less the root path some servers add to
+        # "path" alone), as Starlette, Quart and Django route on "path".
+        spelled: str = scope["path"]
+        try:
+            same = path == spelled.encode()
+        except UnicodeEncodeError:  # a lone surrogate
+            same = False
+        if not same:
+            text = path.decode("utf-8", "replace")
+            if text != spelled and not (
+                root_path and spelled.startswith(root_path) and spelled[len(root_path) :] == text
+            ):
+                path = spelled.encode("utf-8", "surrogatepass")
     else:
         path = scope["path"].encode("utf-8")
     if root_path:
