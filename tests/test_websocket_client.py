@@ -4,6 +4,7 @@ awaitable (``async with``), through the app's ASGI door, on both test clients.""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -324,6 +325,141 @@ def test_closing_before_accepting_is_an_empty_403_and_an_error_a_500(
     assert "broken before accepting" in caplog.text
 
 
+def test_an_error_handler_for_the_exception_answers_the_handshake(
+    app: kolben.Kolben, client: KolbenClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """As for an HTTP request (and in Quart): @app.errorhandler(SomeError) answers
+    a handshake refused by that error, from a before_websocket function or the view,
+    and nothing is logged; a failing handler is a logged 500."""
+
+    class NotLoggedIn(Exception):
+        pass
+
+    class Broken(Exception):
+        pass
+
+    @app.errorhandler(NotLoggedIn)
+    def not_logged_in(e: NotLoggedIn) -> t.Any:
+        return {"error": "login required"}, 401
+
+    @app.errorhandler(Broken)
+    async def broken_handler(e: Broken) -> t.Any:
+        raise RuntimeError("the handler broke")
+
+    torn_down: list[BaseException | None] = []
+    app.teardown_request(torn_down.append)
+
+    @app.before_websocket
+    def check() -> None:
+        if request.args.get("hook"):
+            raise NotLoggedIn()
+
+    @app.websocket("/guarded")
+    async def guarded() -> None:
+        if request.args.get("view"):
+            raise NotLoggedIn()
+        if request.args.get("broken"):
+            raise Broken()
+        await websocket.accept()
+
+    with caplog.at_level(logging.ERROR):
+        for query in ("hook=1", "view=1"):
+            with (
+                pytest.raises(WebsocketResponseError) as info,
+                client.websocket(f"/guarded?{query}"),
+            ):
+                pass  # pragma: no cover
+            assert info.value.response.status_code == 401
+            assert info.value.response.json == {"error": "login required"}
+        assert caplog.text == ""
+        assert torn_down == [None, None]
+        with pytest.raises(WebsocketResponseError) as info, client.websocket("/guarded?broken=1"):
+            pass  # pragma: no cover
+        assert info.value.response.status_code == 500
+        assert "the handler broke" in caplog.text
+        assert isinstance(torn_down[-1], RuntimeError)
+
+
+def test_after_websocket_runs_when_the_view_returns_without_accepting(
+    app: kolben.Kolben, client: KolbenClient
+) -> None:
+    """The view returned (a refusal, None, or after closing): it ended normally,
+    so the after_websocket functions run, whichever way it refused."""
+    ran: list[str | None] = []
+
+    @app.after_websocket
+    def after() -> None:
+        ran.append(request.path)
+
+    @app.websocket("/value")
+    async def value() -> t.Any:
+        return "full", 503
+
+    @app.websocket("/none")
+    async def none() -> None:
+        return None
+
+    @app.websocket("/closes")
+    async def closes() -> None:
+        await websocket.close()
+
+    for path in ("/value", "/none", "/closes"):
+        with pytest.raises(WebsocketResponseError), client.websocket(path):
+            pass  # pragma: no cover
+    assert ran == ["/value", "/none", "/closes"]
+
+
+def test_a_receive_loop_in_another_task_ends_the_view_with_the_client(
+    app: kolben.Kolben, client: KolbenClient
+) -> None:
+    """Quart's chat example: a task the view started receives, the view waits on a
+    broker. The client leaving ends that task and, after the grace period, the
+    view (it does not wait forever); a sending task failing wakes a view waiting
+    in receive() too."""
+    ended: list[str] = []
+    never: asyncio.Queue[str] = asyncio.Queue()
+
+    @app.websocket("/chat")
+    async def chat() -> None:
+        async def _receive() -> None:
+            while True:
+                await websocket.receive()
+
+        task = asyncio.ensure_future(_receive())
+        try:
+            await never.get()  # a broker nobody publishes on
+        finally:
+            ended.append("chat")
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+
+    @app.websocket("/ticker")
+    async def ticker() -> None:
+        await websocket.accept()
+        await asyncio.sleep(0.3)  # away from receive(): a watcher receives for it
+
+        async def tick() -> None:
+            while True:
+                await websocket.send("tick")
+                await asyncio.sleep(0)
+
+        task = asyncio.ensure_future(tick())
+        try:
+            async for _ in websocket:
+                pass
+        finally:
+            ended.append("ticker")
+            task.cancel()
+
+    with client.websocket("/chat", timeout=2) as ws:
+        ws.send("hello")
+    with client.websocket("/ticker", timeout=2) as ws:
+        assert ws.receive() == "tick"
+        ws.close()
+    assert ended == ["chat", "ticker"]
+
+
 # -- closing -----------------------------------------------------------------------------
 
 
@@ -552,6 +688,30 @@ def test_async_variant(app: kolben.Kolben, client: KolbenClient) -> None:
         assert refused.value.response.status_code == 404
         # The app ran on this loop, and left nothing behind.
         assert other_tasks() == set()
+
+    run(main())
+
+
+def test_async_receive_can_be_cancelled_without_losing_a_message(
+    app: kolben.Kolben, client: KolbenClient
+) -> None:
+    """asyncio.wait_for(ws.receive(), t), the way Quart's client is bounded: a
+    receive cancelled just as a message arrives leaves it for the next one."""
+
+    @app.websocket("/trickle")
+    async def trickle() -> None:
+        await websocket.accept()
+        for i in range(300):
+            await websocket.send(str(i))
+            await asyncio.sleep((0, 0.0003, 0.0007, 0.001)[i % 4])
+
+    async def main() -> None:
+        got: list[int] = []
+        async with client.websocket("/trickle") as ws:
+            while len(got) < 300:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    got.append(int(await asyncio.wait_for(ws.receive(), 0.0004)))
+        assert got == list(range(300))
 
     run(main())
 

@@ -36,8 +36,9 @@ How one connection is served (:func:`serve_websocket`):
    promptly.
 5. A message larger than ``WEBSOCKET_MAX_MESSAGE_SIZE`` closes the connection
    with 1009. An exception escaping the view is logged with ``app.logger`` and
-   closes the connection with 1011 (or refuses the handshake with a 500 if it
-   was not accepted yet). The teardown functions run in every case.
+   closes the connection with 1011 (or refuses the handshake, with the
+   response of the error handler registered for it, else a 500, if it was not
+   accepted yet). The teardown functions run in every case.
 """
 
 from __future__ import annotations
@@ -623,16 +624,25 @@ class Websocket:
             self._close_code = code
             self._close_reason = reason
         self._end_relays()
-        if told:
-            return
+        task = self._view_task
+        if told and (task is None or asyncio.current_task() is task):
+            return  # the view found out itself: it raises WebsocketDisconnect
+        # Told in another task (a receive loop or a sender the view started, as in
+        # Quart's chat example), or not told: the view may be waiting in
+        # receive() on the inbox, or on something else (a broker); it must not
+        # wait forever.
         if self._receiving:
             with contextlib.suppress(asyncio.QueueFull):
                 self._inbox.put_nowait(_GONE)
             return
+        self._cancel_after_grace()
+
+    def _cancel_after_grace(self) -> None:
+        """Cancel the view after DISCONNECT_GRACE seconds unless it has ended
+        or is receiving (then it gets WebsocketDisconnect) by then."""
         task = self._view_task
-        if task is not None and not task.done():
-            loop = asyncio.get_running_loop()
-            self._grace = loop.call_later(DISCONNECT_GRACE, self._cancel_busy_view)
+        if task is not None and not task.done() and self._grace is None:
+            self._grace = self._loop.call_later(DISCONNECT_GRACE, self._cancel_busy_view)
 
     def _end_relays(self) -> None:
         for sub in self._relays:
@@ -846,6 +856,9 @@ async def _serve(
             rv = await _run_view(app, ws, ctx, context, loop)
             if not ws._started:
                 # Returned without accepting: refuse, with its value if it gave one.
+                # The view ended normally: the after_websocket functions run first,
+                # as when it closes before accepting.
+                await _after_view(app, ctx, context, loop)
                 response = None
                 if rv is not None:
                     response = await _in_thread(loop, context, _refusal_response, app, rv)
@@ -860,8 +873,18 @@ async def _serve(
             else:
                 await ws._refuse(await _in_thread(loop, context, _refusal_response, app, e))
         except Exception as e:
+            if not ws._started and pushed and app._find_error_handler(e, ctx.request.blueprints):
+                # An error handler for it (@app.errorhandler(NotLoggedIn)) answers
+                # the handshake, as it answers an HTTP request: not a server error.
+                try:
+                    handled = await _in_thread(loop, context, _user_error_response, app, e)
+                except Exception as handler_error:
+                    e = handler_error  # the handler failed: that is the 500's error
+                else:
+                    await ws._refuse(handled)
+                    return
             error = e
-            _log_error(app, ws, sys.exc_info())
+            _log_error(app, ws, (type(e), e, e.__traceback__))
             if pushed:
                 await _in_thread(loop, context, _signal_exception, app, e)
             if ws._started:
@@ -1042,6 +1065,12 @@ def _refusal_response(app: Kolben, rv: t.Any) -> Response:
     if isinstance(rv, HTTPException):
         rv = app.handle_http_exception(rv)
     return app.make_response(rv)
+
+
+def _user_error_response(app: Kolben, e: Exception) -> Response:
+    """The response of the error handler registered for ``e`` (see
+    :meth:`Kolben.handle_user_exception`), refusing a handshake."""
+    return _refusal_response(app, app.handle_user_exception(e))
 
 
 def _signal_exception(app: Kolben, e: Exception) -> None:

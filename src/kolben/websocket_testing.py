@@ -265,6 +265,9 @@ class AsyncWebsocketTestConnection:
         self._outgoing: asyncio.Queue[Message] = asyncio.Queue()
         self._incoming: asyncio.Queue[Message] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+        # A message taken from _outgoing by a receive() that was cancelled
+        # (asyncio.wait_for around it): the next receive() returns it.
+        self._held: Message | None = None
         self._server_close: WebsocketDisconnect | None = None  # the app sent a close
         self._client_close: WebsocketDisconnect | None = None  # the test closed
         self._error_raised = False  # the app's exception reached the test
@@ -314,7 +317,7 @@ class AsyncWebsocketTestConnection:
             closed it: its code and reason), after the messages sent before the
             close were received.
         """
-        if self._server_close is not None and self._outgoing.empty():
+        if self._server_close is not None and self._outgoing.empty() and self._held is None:
             raise _copy(self._server_close)
         message = await self._next(timeout, "no message, no close")
         kind = message["type"]
@@ -469,12 +472,20 @@ class AsyncWebsocketTestConnection:
     async def _next(self, timeout: float | None, what: str) -> Message:
         """The next message from the app, waiting at most ``timeout`` seconds."""
         outgoing = self._outgoing
-        if outgoing.empty():
+        if self._held is not None:
+            message, self._held = self._held, None
+        elif outgoing.empty():
             if timeout is None:
                 timeout = self.timeout
             getter = asyncio.ensure_future(outgoing.get())
             try:
                 await asyncio.wait((getter,), timeout=timeout)
+            except BaseException:
+                # Cancelled (asyncio.wait_for(ws.receive(), ...) timing out) just
+                # as the getter took a message: keep it for the next receive.
+                if getter.done() and not getter.cancelled():
+                    self._held = getter.result()
+                raise
             finally:
                 if not getter.done():
                     # Cancelled before it took anything: the queue keeps its items.
