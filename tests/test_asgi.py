@@ -2472,3 +2472,33 @@ def test_automatic_options_with_the_client_kept_answers(app):
     worker.join(20)
     assert not worker.is_alive(), "the request hung"
     assert answers == [200, 200]
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="asyncio.timeout is Python 3.11+")
+def test_shutdown_does_not_wait_for_a_cancelled_task_that_waits_for_it(app):
+    # A driver stopped by cancellation runs the lifespan shutdown while it unwinds
+    # (hypercorn's worker_serve finally block, a test under asyncio.timeout): it
+    # is cancelled and not done, but it is not a request of this app.
+    closed = []
+    answers = []
+    app.after_serving(lambda: closed.append(True))
+
+    async def main():
+        q_in, q_out = asyncio.Queue(), asyncio.Queue()
+        scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}
+        lifespan = asyncio.ensure_future(app(scope, q_in.get, q_out.put))
+        await q_in.put({"type": "lifespan.startup"})
+        assert (await q_out.get())["type"] == "lifespan.startup.complete"
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(0.05):
+                try:
+                    await asyncio.sleep(10)
+                finally:
+                    await q_in.put({"type": "lifespan.shutdown"})
+                    done, _ = await asyncio.wait([asyncio.ensure_future(q_out.get())], timeout=5)
+                    answers.extend(task.result()["type"] for task in done)
+        await lifespan
+
+    asyncio.run(main())
+    assert answers == ["lifespan.shutdown.complete"]
+    assert closed == [True]

@@ -822,3 +822,33 @@ def test_an_exception_escaping_the_asgi_app_reaches_the_test(
         ws.receive()
     with pytest.raises(RuntimeError, match="the middleware broke"), client.websocket("/broken"):
         pass  # raised when the block ends
+
+
+def test_a_view_told_through_a_task_it_awaits_is_not_cancelled(
+    app: kolben.Kolben, client: KolbenClient
+) -> None:
+    """asyncio.wait_for(websocket.receive(), ...) runs receive() in a task of its
+    own on Python 3.11: the view gets the WebsocketDisconnect as if it were told
+    itself, and its cleanup after it is not cancelled."""
+    ended: list[str] = []
+
+    @app.websocket("/timed")
+    async def timed() -> None:
+        await websocket.accept()
+        try:
+            while True:
+                await asyncio.wait_for(websocket.receive(), 10)
+        except WebsocketDisconnect:
+            try:
+                await asyncio.sleep(0.5)
+                ended.append("cleanup done")
+            except asyncio.CancelledError:
+                ended.append("cleanup cancelled")
+                raise
+
+    with client.websocket("/timed"):
+        pass
+    deadline = time.monotonic() + 3
+    while not ended and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert ended == ["cleanup done"]

@@ -962,10 +962,33 @@ async def _wait_cancelled_tasks(timeout: float | None) -> None:
     cancelled = [
         task
         for task in asyncio.all_tasks()
-        if task is not current and not task.done() and getattr(task, "cancelling", _never)()
+        if task is not current
+        and not task.done()
+        and getattr(task, "cancelling", _never)()
+        and _serves_a_connection(task)
     ]
     if cancelled:
         await asyncio.wait(cancelled, timeout=timeout)
+
+
+def _serves_a_connection(task: asyncio.Task[t.Any]) -> bool:
+    """Whether ``task`` is running one of the door's requests or WebSockets (its
+    chain of awaited coroutines goes through the door's handler): not the
+    server's own task, which may be cancelled itself and be waiting for this
+    shutdown (a driver stopped by cancellation, asyncio.timeout around a test),
+    nor another app's tasks on the loop, which may never end."""
+    from .websocket import serve_websocket
+
+    codes = (_serve_http.__code__, serve_websocket.__code__)
+    coro: t.Any = task.get_coro()
+    for _ in range(256):  # (a chain is never this deep; a cycle can't be)
+        code = getattr(coro, "cr_code", None) or getattr(coro, "ag_code", None)
+        if code is None:
+            return False
+        if code in codes:
+            return True
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "ag_await", None)
+    return False
 
 
 def _never() -> int:

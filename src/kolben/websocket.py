@@ -246,6 +246,7 @@ class Websocket:
     __slots__ = (
         "_accepted",
         "_app",
+        "_blocked_on",
         "_close_code",
         "_close_reason",
         "_closed_sent",
@@ -293,6 +294,9 @@ class Websocket:
         self._relays: list[Subscription] = []
         self._view_task: asyncio.Task[t.Any] | None = None
         self._grace: asyncio.TimerHandle | None = None
+        #: What the view task was waiting on when another task was told of the
+        #: disconnect (see _cancel_busy_view), else a marker.
+        self._blocked_on: t.Any = _NOT_TOLD_ELSEWHERE
 
     def __repr__(self) -> str:
         state = "open" if self._accepted and not self.closed else (
@@ -635,6 +639,13 @@ class Websocket:
             with contextlib.suppress(asyncio.QueueFull):
                 self._inbox.put_nowait(_GONE)
             return
+        if told and task is not None:
+            # The task told may be one the view awaits (asyncio.wait_for on
+            # Python 3.11 runs receive() in a task of its own; gather; await
+            # task): then the view gets the WebsocketDisconnect and handles it as
+            # if it were told itself. Only a view still waiting on what it waited
+            # on (a broker, a queue) when the grace period ends is cancelled.
+            self._blocked_on = getattr(task, "_fut_waiter", None)
         self._cancel_after_grace()
 
     def _cancel_after_grace(self) -> None:
@@ -684,8 +695,14 @@ class Websocket:
 
     def _cancel_busy_view(self) -> None:
         task = self._view_task
-        if task is not None and not task.done() and not self._receiving:
-            task.cancel()
+        if task is None or task.done() or self._receiving:
+            return
+        blocked_on = self._blocked_on
+        if blocked_on is not _NOT_TOLD_ELSEWHERE and (
+            blocked_on is None or getattr(task, "_fut_waiter", None) is not blocked_on
+        ):
+            return  # it woke up since: it found out, through the task told
+        task.cancel()
 
     def _too_big(self, message: Message) -> int | None:
         """The size of a message over the limit, else None."""
@@ -1057,6 +1074,9 @@ async def _after_view(
     steps (see :func:`_before_view_steps`)."""
     if app.after_websocket_funcs:
         await drive(app, _after_view_steps(app, ctx), context)
+
+
+_NOT_TOLD_ELSEWHERE = object()
 
 
 def _refusal_response(app: Kolben, rv: t.Any) -> Response:
