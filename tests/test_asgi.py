@@ -2502,3 +2502,35 @@ def test_shutdown_does_not_wait_for_a_cancelled_task_that_waits_for_it(app):
     asyncio.run(main())
     assert answers == ["lifespan.shutdown.complete"]
     assert closed == [True]
+
+
+def test_an_async_body_that_never_waits_stops_when_the_client_leaves(app):
+    # granian and hypercorn neither raise nor suspend in send() once the client
+    # is gone: a body that awaits nothing else was pumped to its end (an endless
+    # one hung the worker) without the disconnect watcher ever running.
+    finished = []
+
+    @app.route("/flood")
+    async def flood():
+        async def body():
+            try:
+                for _ in range(200_000):
+                    yield b"x"
+                finished.append("end reached")
+            finally:
+                finished.append("closed")
+
+        return body()
+
+    async def main():
+        async def receive():
+            await asyncio.sleep(0.01)  # the client leaves once the body is going
+            return {"type": "http.disconnect"}
+
+        async def send(message):
+            pass  # a server that neither raises nor suspends
+
+        await asyncio.wait_for(app(http_scope("/flood"), receive, send), 30)
+
+    asyncio.run(main())
+    assert finished == ["closed"]

@@ -1195,3 +1195,38 @@ def test_the_documented_origin_check_refuses_other_sites(app: kolben.Kolben) -> 
     for headers in ({"Origin": "http://localhost"}, {}):
         with client.websocket("/ws", headers=headers) as ws:
             assert ws.receive() == "in"
+
+
+def test_a_view_sending_in_a_loop_learns_that_the_client_left(app):
+    # uvicorn, granian and hypercorn may complete a send without suspending (and
+    # without raising once the client vanished): a view sending in a loop never
+    # let the disconnect watcher run, never ended, and starved the loop.
+    outcome = []
+
+    @app.websocket("/ws")
+    async def flood():
+        await websocket.accept()
+        try:
+            for _ in range(2_000_000):
+                await websocket.send("x")
+            outcome.append("all sent")
+        except WebsocketDisconnect as e:
+            outcome.append(("disconnect", e.code))
+
+    async def main():
+        incoming = [{"type": "websocket.connect"}, {"type": "websocket.disconnect", "code": 1006}]
+
+        async def receive():
+            if incoming:
+                return incoming.pop(0)
+            await asyncio.sleep(WAIT)
+            return {"type": "websocket.disconnect", "code": 1006}
+
+        async def send(message):
+            pass  # a server that neither raises nor suspends
+
+        scope = Conn(app).scope
+        await asyncio.wait_for(app(scope, receive, send), 60)
+
+    asyncio.run(main())
+    assert outcome == [("disconnect", 1006)]

@@ -260,6 +260,7 @@ class Websocket:
         "_relays",
         "_returned_at",
         "_send",
+        "_sends",
         "_started",
         "_view_task",
         "_watch_timer",
@@ -284,6 +285,7 @@ class Websocket:
         self._started = False  # the handshake was answered (accepted or refused)
         self._closed_sent = False
         self._gone = False
+        self._sends = 0
         self._receiving = False
         self._close_code: int | None = None
         self._close_reason = ""
@@ -528,6 +530,13 @@ class Websocket:
         except OSError:  # the server's way of saying the client is gone
             self._went_away(1006, "", told=True)
             raise self._disconnect() from None
+        # Let the loop run now and then: uvicorn, granian and hypercorn send()
+        # may complete without suspending (and without raising once the client
+        # is gone), so a view sending in a loop that awaits nothing else would
+        # never let the server see the client leave (nor serve anyone else).
+        self._sends += 1
+        if not self._sends & 31:
+            await asyncio.sleep(0)
 
     async def send_json(self, value: t.Any) -> None:
         """Send ``value`` encoded as JSON (with the app's JSON provider) in a text
