@@ -46,6 +46,7 @@ from . import globals as _globals
 from .caching import Cache
 from .concurrency import _CO_COROUTINE, _server_loop, is_async_callable, running_loop
 from .sessions import SecureCookieSessionInterface
+from .threads import settle_now
 
 # PERF: assigned, not imported (see kolben.globals: a method call on an imported
 # name makes a bound method per call on CPython 3.11).
@@ -335,16 +336,7 @@ class InlineCalls:
         *,
         cancellable: bool = True,
     ) -> asyncio.Future[T]:
-        future: asyncio.Future[T] = loop.create_future()
-        try:
-            future.set_result(func())
-        except StopIteration as e:  # a future can't hold it (see kolben.threads)
-            wrapped = RuntimeError("A sync step raised StopIteration.")
-            wrapped.__cause__ = e
-            future.set_exception(wrapped)
-        except BaseException as e:  # handed to the awaiting coroutine
-            future.set_exception(e)
-        return future
+        return settle_now(loop, func)
 
 
 #: The one :class:`InlineCalls` (it keeps no state).

@@ -197,15 +197,30 @@ def _deliver(
     result: t.Any,
     error: BaseException | None,
 ) -> None:
-    if isinstance(error, StopIteration):
-        # A future can't hold StopIteration (it would end the awaiting coroutine).
-        wrapped = RuntimeError("A function run in a worker thread raised StopIteration.")
-        wrapped.__cause__ = error
-        error = wrapped
+    error = _storable(error, "in a worker thread")
     try:  # noqa: SIM105 - PERF: cheaper than contextlib.suppress, per request
         loop.call_soon_threadsafe(_settle, future, result, error)
     except RuntimeError:
         pass  # the loop is closed: nobody waits for this any more
+
+
+def _storable(error: BaseException | None, where: str) -> BaseException | None:
+    """``error`` as a future can hold it: a StopIteration (which would end the
+    awaiting coroutine) wrapped in a RuntimeError saying where it was raised."""
+    if isinstance(error, StopIteration):
+        wrapped = RuntimeError(f"A function run {where} raised StopIteration.")
+        wrapped.__cause__ = error
+        return wrapped
+    return error
+
+
+def settle_now(loop: asyncio.AbstractEventLoop, func: t.Callable[[], T]) -> asyncio.Future[T]:
+    """Call ``func()`` here and now; a done future of ``loop`` with its outcome
+    (as :meth:`WorkerThreads.run` gives it, from a worker thread)."""
+    future: asyncio.Future[T] = loop.create_future()
+    result, error = _call(func)
+    _settle(future, result, _storable(error, "in place of a worker thread"))
+    return future
 
 
 def _settle(future: asyncio.Future[t.Any], result: t.Any, error: BaseException | None) -> None:
