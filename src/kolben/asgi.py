@@ -52,7 +52,7 @@ from .asgi_environ import (
     scope_requests_allowed,
 )
 from .caching import Cache
-from .concurrency import _server_loop, is_async_callable, running_loop
+from .concurrency import LOOP_TURN_EVERY, _server_loop, is_async_callable, running_loop
 from .headers import LISTED_HEADER_CLASSES
 from .pipeline import drive_eagerly
 from .wrappers import Request as _KolbenRequest
@@ -854,14 +854,11 @@ async def _send_async_body(
                     break
                 if chunk:
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                    # Let the watcher run now and then: granian and hypercorn
-                    # neither raise nor suspend in send() once the client is
-                    # gone, so a body that awaits nothing else would be pumped
-                    # to its end without the watcher seeing http.disconnect (an
-                    # endless one hangs the worker). PERF: every 32 chunks, not
-                    # a loop iteration per chunk (~4 us each).
+                    # Let the watcher run now and then, or a body that awaits
+                    # nothing else would be pumped to its end without it seeing
+                    # http.disconnect (an endless one hangs the worker).
                     sent += 1
-                    if not sent & 31:
+                    if not sent % LOOP_TURN_EVERY:
                         await asyncio.sleep(0)
             await send({"type": "http.response.body", "body": b""})
         finally:

@@ -57,7 +57,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.routing import WebsocketMismatch
 
 from . import router
-from .concurrency import _server_loop
+from .concurrency import LOOP_TURN_EVERY, _server_loop
 from .ctx import FRAMEWORK_MATCHERS, RequestContext
 from .globals import _cv_websocket
 from .pipeline import DualStep, Steps, drive
@@ -530,12 +530,11 @@ class Websocket:
         except OSError:  # the server's way of saying the client is gone
             self._went_away(1006, "", told=True)
             raise self._disconnect() from None
-        # Let the loop run now and then: uvicorn, granian and hypercorn send()
-        # may complete without suspending (and without raising once the client
-        # is gone), so a view sending in a loop that awaits nothing else would
-        # never let the server see the client leave (nor serve anyone else).
+        # Let the loop run now and then: a view sending in a loop that awaits
+        # nothing else would never let the server see the client leave (nor
+        # serve anyone else); uvicorn's send() may not suspend either.
         self._sends += 1
-        if not self._sends & 31:
+        if not self._sends % LOOP_TURN_EVERY:
             await asyncio.sleep(0)
 
     async def send_json(self, value: t.Any) -> None:
