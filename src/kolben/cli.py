@@ -155,7 +155,8 @@ def _where_raised(exc: BaseException) -> str:
     frames = traceback.extract_tb(exc.__traceback__)
     if not frames:
         return ""
-    last = next((f for f in reversed(frames) if _is_app_code(f.filename)), frames[-1])
+    library = _library_folders()
+    last = next((f for f in reversed(frames) if _is_app_code(f.filename, library)), frames[-1])
     filename = os.path.relpath(last.filename) if _is_below_cwd(last.filename) else last.filename
     return f" ({filename}, line {last.lineno})"
 
@@ -171,11 +172,12 @@ def _library_folders() -> tuple[str, ...]:
     return tuple(os.path.join(os.path.realpath(folder), "") for folder in folders)
 
 
-def _is_app_code(filename: str) -> bool:
-    """Whether a traceback frame's file is the app's code (see :func:`_where_raised`)."""
+def _is_app_code(filename: str, library: tuple[str, ...]) -> bool:
+    """Whether a traceback frame's file is the app's code, not in ``library``
+    (:func:`_library_folders`; see :func:`_where_raised`)."""
     if filename.startswith("<"):  # <frozen os>, <string>
         return False
-    return not os.path.realpath(filename).startswith(_library_folders())
+    return not os.path.realpath(filename).startswith(library)
 
 
 def _is_below_cwd(path: str) -> bool:
