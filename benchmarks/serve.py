@@ -16,7 +16,9 @@ Three groups, each run on free local ports, all in one run (``--groups``):
     steps as pure ASGI middleware). The apps are ``asgi_run.py``'s. Servers stay
     up; the load alternates between them in ``--rounds`` rounds, and the paired
     ratio is the median of kolben/Starlette requests/s from the same round.
-    Target: kolben at least 90% of Starlette's requests/s.
+    Target: kolben at least 90% of Starlette's requests/s. With ``--floor``,
+    ``asgi_floor.py``'s device (the door's objects without its checks) serves
+    ``hello`` beside them: the least the door's objects cost served.
 ``blog``
     The example blog's index page (``examples/blog``) under uvicorn and under
     gunicorn (``--blog-workers`` each), on one SQLite file: a user is registered
@@ -33,7 +35,7 @@ and so understates fast servers. A report, never a test assertion; all traffic
 stays on 127.0.0.1, every server is stopped by its PID.
 
     python benchmarks/serve.py [--groups hello,asgi,blog] [--seconds 5] [--rounds 3]
-                               [--connections 64] [--json out.json]
+                               [--connections 64] [--floor] [--json out.json]
 """
 
 from __future__ import annotations
@@ -114,6 +116,18 @@ kolben_hello, _ = build("kolben", "hello")
 starlette_hello, _ = build("starlette", "hello")
 kolben_hooks, _ = build("kolben", "hooks")
 starlette_hooks, _ = build("starlette", "hooks")
+"""
+
+# With --floor: asgi_floor.py's measuring device (the door's objects, none of its
+# checks) serving the hello app, in a process of its own (it replaces the door).
+FLOOR_APPS = """
+import sys
+sys.path.insert(0, {here!r})
+import asgi_floor
+asgi_floor.install()
+from asgi_run import build
+
+kolben_floor_hello, _ = build("kolben", "hello")
 """
 
 
@@ -489,17 +503,23 @@ def asgi_group(args: argparse.Namespace, tmp: str, load: Loader) -> dict[str, t.
     Path(tmp, "bench_asgi_apps.py").write_text(ASGI_APPS.format(here=str(HERE)))
     fast = have("uvloop") and have("httptools")
     pairs = [
-        ("hello", expect_hello, "kolben_hello", "starlette_hello"),
-        ("hooks", expect_hooks, "kolben_hooks", "starlette_hooks"),
+        ("hello", expect_hello, "bench_asgi_apps:kolben_hello", "starlette_hello"),
+        ("hooks", expect_hooks, "bench_asgi_apps:kolben_hooks", "starlette_hooks"),
     ]
+    if args.floor:
+        Path(tmp, "bench_floor_apps.py").write_text(FLOOR_APPS.format(here=str(HERE)))
+        pairs.append(
+            ("hello-floor", expect_hello, "bench_floor_apps:kolben_floor_hello", "starlette_hello")
+        )
     servers = []
+    peers: dict[str, Server] = {}
     for scenario, check, kolben, starlette in pairs:
-        servers.append(
-            Server(f"kolben {scenario}", uvicorn_cmd(py, f"bench_asgi_apps:{kolben}"), check)
-        )
-        servers.append(
-            Server(f"starlette {scenario}", uvicorn_cmd(py, f"bench_asgi_apps:{starlette}"), check)
-        )
+        servers.append(Server(f"kolben {scenario}", uvicorn_cmd(py, kolben), check))
+        if starlette not in peers:
+            peers[starlette] = Server(
+                f"starlette {scenario}", uvicorn_cmd(py, f"bench_asgi_apps:{starlette}"), check
+            )
+            servers.append(peers[starlette])
     with running(servers, tmp):
         samples = paired_rounds(servers, load, args.seconds, args.rounds)
 
@@ -517,12 +537,14 @@ def asgi_group(args: argparse.Namespace, tmp: str, load: Loader) -> dict[str, t.
     )
     print("|---|---:|---:|---:|---:|---:|---:|---|")
     report: dict[str, t.Any] = {}
-    for scenario, *_ in pairs:
-        mine, peer = samples[f"kolben {scenario}"], samples[f"starlette {scenario}"]
+    for scenario, _check, _kolben, starlette in pairs:
+        mine, peer = samples[f"kolben {scenario}"], samples[peers[starlette].name]
         ratios = [a.rps / b.rps for a, b in zip(mine, peer, strict=True)]
         ratio = statistics.median(ratios)
         errors = sum(x.errors for x in mine + peer)
         verdict = "ok" if ratio >= 0.90 else "MISSED"
+        if scenario.endswith("-floor"):
+            verdict = "(device, no target)"
         if errors:
             verdict += f" ({errors} errors)"
         print(
@@ -701,6 +723,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--blog-connections", type=int, default=16)
     parser.add_argument("--load", choices=["wrk", "python"], default=None,
                         help="load generator (default: wrk if installed)")  # fmt: skip
+    parser.add_argument("--floor", action="store_true",
+                        help="asgi group: also serve asgi_floor.py's device (hello)")  # fmt: skip
     parser.add_argument("--json", help="write the numbers to this file")
     args = parser.parse_args(argv)
     groups = [g.strip() for g in args.groups.split(",") if g.strip()]
