@@ -13,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
 from werkzeug.http import parse_date
+from werkzeug.routing import BaseConverter
 
 import kolben
 from kolben import session
@@ -759,14 +760,136 @@ def test_custom_session_interface(sapp: kolben.Kolben, client: KolbenClient) -> 
     assert si.saved == 2
 
 
-def test_session_not_opened_when_unused(sapp: kolben.Kolben, client: KolbenClient) -> None:
+def test_custom_interface_opened_and_saved_on_every_request(
+    sapp: kolben.Kolben, client: KolbenClient
+) -> None:
+    """As Flask: an interface of the app's own is opened when the request context
+    is pushed and saved with every response, used by the view or not."""
     si = _MemoryInterface()
     sapp.session_interface = si
     client.get("/untouched")
-    assert si.opened == 0
-    assert si.saved == 0
+    assert (si.opened, si.saved) == (1, 1)
     client.get("/get/a")
-    assert si.opened == 1
+    assert (si.opened, si.saved) == (2, 2)
+
+
+def test_custom_interface_sets_its_cookie_on_every_response(
+    app: kolben.Kolben, client: KolbenClient
+) -> None:
+    """A save_session that always sets a cookie of its own (a visitor id) sets it
+    on a first visit whose view never uses the session, as on Flask."""
+
+    class VisitorInterface(SecureCookieSessionInterface):
+        def save_session(
+            self, app: kolben.Kolben, session: SessionMixin, response: kolben.Response
+        ) -> None:
+            super().save_session(app, session, response)
+            response.set_cookie("visitor", "v1")
+
+    app.session_interface = VisitorInterface()
+
+    @app.route("/")
+    def index() -> str:
+        return "ok"
+
+    assert client.get("/").headers.getlist("Set-Cookie") == ["visitor=v1; Path=/"]
+
+
+def test_custom_interface_opened_before_matching_and_hooks(
+    app: kolben.Kolben, client: KolbenClient
+) -> None:
+    """Flask opens the session at push, before the URL is matched (so converters
+    can use it) and before the request's hooks, whether they use it or not."""
+    calls: list[str] = []
+
+    class Interface(SecureCookieSessionInterface):
+        def open_session(self, app: kolben.Kolben, request: kolben.Request) -> t.Any:
+            calls.append("open")
+            return super().open_session(app, request)
+
+    class Remembering(BaseConverter):
+        def to_python(self, value: str) -> str:
+            calls.append("convert")
+            return value
+
+    app.url_map.converters["remembering"] = Remembering
+    app.session_interface = Interface()
+
+    @app.before_request
+    def before() -> None:
+        calls.append("before")
+
+    @app.route("/<remembering:v>")
+    def view(v: str) -> str:
+        calls.append("view")
+        return v
+
+    assert client.get("/x").text == "x"
+    assert calls == ["open", "convert", "before", "view"]
+
+
+def test_custom_interface_open_error_is_a_server_error(
+    app: kolben.Kolben, client: KolbenClient
+) -> None:
+    """An open_session that fails fails the request as on Flask: the 500 handler
+    answers, no hook or view runs, and the teardown functions still do."""
+    calls: list[str] = []
+
+    class Broken(SecureCookieSessionInterface):
+        def open_session(self, app: kolben.Kolben, request: kolben.Request) -> t.Any:
+            raise OSError("store down")
+
+        def save_session(self, *args: t.Any) -> None:
+            calls.append("save")
+
+    app.session_interface = Broken()
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+
+    @app.errorhandler(500)
+    def failed(e: Exception) -> tuple[str, int]:
+        calls.append(f"500 {type(e.original_exception).__name__}")  # type: ignore[attr-defined]
+        return "store down", 500
+
+    @app.before_request
+    def before() -> None:
+        calls.append("before")
+
+    @app.teardown_request
+    def teardown(exc: BaseException | None) -> None:
+        calls.append(f"teardown {type(exc).__name__}")
+
+    @app.route("/")
+    def index() -> str:
+        calls.append("view")
+        return "ok"
+
+    rv = client.get("/")
+    assert (rv.status_code, rv.text) == (500, "store down")
+    assert calls == ["500 OSError", "teardown OSError"]
+
+
+@pytest.mark.parametrize("backend", ["cookie", "memory"])
+def test_own_interfaces_not_opened_when_unused(
+    sapp: kolben.Kolben, client: KolbenClient, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """kolben's own interfaces open the session on its first use (PERF), unlike
+    one of the app's own (above): a request that never uses it doesn't read it."""
+    sapp.config["SESSION_BACKEND"] = backend
+    client.get("/set/a/1")
+    interface = sapp.session_interface
+    opened: list[str] = []
+    original = interface.open_session
+
+    def counting(app: kolben.Kolben, request: kolben.Request) -> t.Any:
+        opened.append(request.path)
+        return original(app, request)
+
+    # On the instance: the class stays kolben's own.
+    monkeypatch.setattr(interface, "open_session", counting)
+    client.get("/untouched")
+    assert opened == []
+    assert client.get("/get/a").text == "'1'"
+    assert opened == ["/get/a"]
 
 
 def test_open_session_none_gives_null_session(app: kolben.Kolben, client: KolbenClient) -> None:

@@ -19,7 +19,7 @@ from werkzeug.exceptions import HTTPException
 
 from . import globals as _globals
 from .pipeline import Steps, acall_in_reverse, call_in_reverse, run_steps
-from .sessions import SecureCookieSessionInterface
+from .sessions import SecureCookieSessionInterface, opens_at_push
 from .signals import (
     appcontext_popped,
     appcontext_pushed,
@@ -335,6 +335,10 @@ class RequestContext:
     and pops it again with itself.
     """
 
+    #: Whether pushing opens the session of an interface of the app's own (see
+    #: :func:`kolben.sessions.opens_at_push`), as Flask does.
+    _opens_session_at_push = True
+
     def __init__(
         self,
         app: Kolben,
@@ -518,6 +522,14 @@ class RequestContext:
         if app_ctx is not None:
             yield from app_ctx._push()
         self._cv_tokens.append((_cv_request.set(self), app_ctx))
+        if (
+            self._opens_session_at_push
+            and self._opened_session is None
+            and opens_at_push(self.app.session_interface)
+        ):
+            # As Flask: the session of an interface of the app's own is opened
+            # here, before the URL is matched (its converters may use it).
+            yield self._open_session, ()
         request = self.request
         if request.url_rule is None and request.routing_exception is None:
             if self.app._custom_converters or type(self).match_request not in FRAMEWORK_MATCHERS:
@@ -528,13 +540,18 @@ class RequestContext:
 
     def _push_now(self) -> bool:
         """:meth:`_push` without a generator, when pushing runs no user code
-        (signal receivers, converters of the app's own); False (nothing done)
-        otherwise. PERF: the common case, in one call."""
+        (signal receivers, converters or a session interface of the app's own);
+        False (nothing done) otherwise. PERF: the common case, in one call."""
         app = self.app
         if (
             appcontext_pushed.receivers
             or app._custom_converters
             or type(self).match_request not in FRAMEWORK_MATCHERS
+            or (
+                type(app.session_interface) is not SecureCookieSessionInterface
+                and self._opened_session is None
+                and opens_at_push(app.session_interface)
+            )
         ):
             return False
         app_ctx: AppContext | None = _cv_app.get(None)

@@ -27,6 +27,7 @@ from ._werkzeug_fast import session_cookie_header as _cookie_header
 from .caching import (
     REQUEST_DATA_CACHES,
     Cache,
+    WeakKeyCache,
     app_cache,
     request_data_cache,
     request_data_caching,
@@ -145,6 +146,34 @@ _INTERFACE_ASYNC_PAIRS = (
     ("open_session", "open_session_async"),
     ("save_session", "save_session_async"),
 )
+
+
+#: Per session-interface class: whether the request context opens its session
+#: when it is pushed (see opens_at_push).
+_opens_at_push: WeakKeyCache[bool] = WeakKeyCache(256, "session interfaces opened at push")
+
+
+def opens_at_push(interface: object) -> bool:
+    """Whether a request opens the session of ``interface`` when its context is
+    pushed and saves it with every response, as Flask does for every interface.
+
+    True for an interface whose ``open_session`` or ``save_session`` is the app's
+    or an extension's own code (Flask-Session's, a subclass overriding either):
+    that code runs on every request, as it expects (an interface may set a cookie
+    of its own on each response, or refresh a session its cookie does not carry).
+    False for kolben's own interfaces (the signed cookie, the server-side stores):
+    PERF: they open the session on its first use, so a request that never touches
+    ``session`` neither reads nor verifies it. Decided once per class.
+    """
+    cls = type(interface)
+    known: bool | None = _opens_at_push.get(id(cls))
+    if known is None:
+        own_code = not all(
+            getattr(getattr(cls, name, None), "__module__", "").startswith("kolben.")
+            for name in ("open_session", "save_session")
+        )
+        known = _opens_at_push.put_for(cls, own_code)
+    return known
 
 
 def _check_async_overrides(cls: type, base: type, pairs: tuple[tuple[str, str], ...]) -> None:
@@ -653,5 +682,6 @@ __all__ = [
     "SecureCookieSessionInterface",
     "SessionInterface",
     "SessionMixin",
+    "opens_at_push",
     "replace_with_error_response",
 ]

@@ -61,7 +61,7 @@ from .concurrency import LOOP_TURN_EVERY, _server_loop
 from .ctx import FRAMEWORK_MATCHERS, RequestContext
 from .globals import _cv_websocket
 from .pipeline import DualStep, Steps, drive
-from .sessions import SecureCookieSessionInterface, SessionMixin
+from .sessions import SecureCookieSessionInterface, SessionMixin, opens_at_push
 from .wrappers import routing_path
 
 if t.TYPE_CHECKING:
@@ -199,7 +199,10 @@ class ReadOnlySession(SessionMixin):
 
 class WebsocketContext(RequestContext):
     """The request context of a websocket handshake: matched among websocket
-    rules, with a read-only session."""
+    rules, with a read-only session (opened by the handshake's own steps, see
+    :func:`_push_steps`)."""
+
+    _opens_session_at_push = False
 
     def match_request(self) -> None:
         """Match the handshake against the app's websocket rules."""
@@ -940,14 +943,16 @@ async def _serve(
 
 
 def _push_steps(ctx: WebsocketContext) -> Steps[Exception | None]:
-    """Push the contexts and, when the handshake carries cookies, open the
-    session: a server-side store (Redis) is read here, in a worker thread, not on
-    the loop when the view first reads ``session``. An error opening it (the
-    store is down: 503) is returned, to refuse the handshake with."""
+    """Push the contexts and, when the handshake carries cookies or the session
+    interface is the app's own (as an HTTP request's push, see
+    :func:`kolben.sessions.opens_at_push`), open the session: a server-side store
+    (Redis) is read here, in a worker thread, not on the loop when the view first
+    reads ``session``. An error opening it (the store is down: 503) is returned,
+    to refuse the handshake with."""
     yield from ctx._push()
-    if "HTTP_COOKIE" in ctx.request.environ:
+    interface = ctx.app.session_interface
+    if "HTTP_COOKIE" in ctx.request.environ or opens_at_push(interface):
         try:
-            interface = ctx.app.session_interface
             if type(interface) is SecureCookieSessionInterface:
                 ctx._open_session()
             elif getattr(interface, "has_async_io", False):
