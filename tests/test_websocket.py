@@ -1230,3 +1230,43 @@ def test_a_view_sending_in_a_loop_learns_that_the_client_left(app):
 
     asyncio.run(main())
     assert outcome == [("disconnect", 1006)]
+
+
+def test_wsgi_middleware_sees_the_handshake(app: kolben.Kolben) -> None:
+    """WSGI middleware on app.wsgi_app acts on websocket handshakes too: ProxyFix's
+    environ reaches the websocket, and a middleware that answers itself (an auth
+    check) refuses the handshake with its response."""
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    from kolben.websocket_testing import WebsocketResponseError
+
+    def require_token(wsgi_app: t.Any) -> t.Any:
+        def middleware(environ: t.Any, start_response: t.Any) -> t.Any:
+            if environ.get("HTTP_X_TOKEN") != "s3cret":
+                start_response("403 FORBIDDEN", [("Content-Type", "text/plain")])
+                return [b"forbidden"]
+            return wsgi_app(environ, start_response)
+
+        return middleware
+
+    app.wsgi_app = require_token(ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1))  # type: ignore[method-assign]
+
+    @app.websocket("/ws")
+    async def ws() -> None:
+        await kolben.websocket.accept()
+        w = kolben.websocket
+        await w.send_json({"host": w.host, "scheme": w.scheme, "remote": w.remote_addr})
+
+    forwarded = {
+        "X-Forwarded-Host": "public.example",
+        "X-Forwarded-Proto": "https",
+        "X-Forwarded-For": "9.9.9.9",
+    }
+    client = app.test_client()
+    refusing = client.websocket("/ws", headers=forwarded)
+    with pytest.raises(WebsocketResponseError) as refused, refusing:
+        pass
+    assert refused.value.response.status_code == 403
+    with client.websocket("/ws", headers={**forwarded, "X-Token": "s3cret"}) as conn:
+        seen = conn.receive_json()
+    assert seen == {"host": "public.example", "scheme": "wss", "remote": "9.9.9.9"}

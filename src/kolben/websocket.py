@@ -843,13 +843,61 @@ async def serve_websocket(app: Kolben, scope: Scope, receive: Receive, send: Sen
     http_scope["scheme"] = _HTTP_SCHEMES.get(scope.get("scheme") or "ws", "http")
     environ = build_environ(http_scope, _NO_BODY)
     environ[SCOPE_KEY] = scope
+    refusal: Response | None = None
+    overridden = app._overridden
+    if "wsgi_app" in app.__dict__ or (overridden and "wsgi_app" in overridden):
+        # WSGI middleware wraps the app (ProxyFix, an auth check), or the class
+        # overrides wsgi_app: it sees the handshake too, as it sees every HTTP
+        # request under both doors.
+        environ, refusal = await app.worker_threads.run(
+            loop, partial(_through_wsgi_middleware, app, environ)
+        )
     ctx = WebsocketContext(app, environ)
     ws = Websocket(app, scope, receive, send, ctx.request)
+    if refusal is not None:
+        await ws._refuse(refusal)
+        return
     # The websocket's own context: the request context is pushed in it (in a worker
     # thread), the view and async hooks run in it as tasks, teardown pops it.
     context = contextvars.copy_context()
     context.run(_enter, loop, ws)
     await _serve(app, ws, ctx, context, loop)
+
+
+def _through_wsgi_middleware(
+    app: Kolben, environ: dict[str, t.Any]
+) -> tuple[dict[str, t.Any], Response | None]:
+    """Pass a handshake's environ through ``app.wsgi_app``: the environ the
+    middleware handed on to the app, or the middleware's own response (it
+    answered instead of the app) as the refusal."""
+    from .wsgi import WEBSOCKET_PROBE_KEY
+
+    seen: list[dict[str, t.Any]] = []
+    environ[WEBSOCKET_PROBE_KEY] = seen
+    started: list[t.Any] = []
+
+    def start_response(
+        status: str, headers: list[tuple[str, str]], exc_info: t.Any = None
+    ) -> t.Any:
+        started[:] = [status, headers]
+        return lambda data: None
+
+    app_iter = app.wsgi_app(environ, start_response)
+    try:
+        body = b"".join(app_iter)
+    finally:
+        close = getattr(app_iter, "close", None)
+        if close is not None:
+            close()
+    if seen:
+        passed = seen[0]
+        passed.pop(WEBSOCKET_PROBE_KEY, None)
+        return passed, None
+    environ.pop(WEBSOCKET_PROBE_KEY, None)
+    # A middleware that neither passed the request on nor started a response is
+    # broken: the handshake is refused as a server error.
+    status, headers = started or ("500 INTERNAL SERVER ERROR", [])
+    return environ, app.response_class(body, status=status, headers=headers)
 
 
 def _enter(loop: asyncio.AbstractEventLoop, ws: Websocket) -> None:

@@ -21,6 +21,10 @@ if t.TYPE_CHECKING:
 #: The environ key the test client uses to keep a request's contexts after it.
 PRESERVE_CONTEXT_KEY = "werkzeug.debug.preserve_context"
 
+#: The environ key of a websocket handshake that the ASGI door sends through the
+#: WSGI middleware wrapping ``app.wsgi_app``: the list the environ is put in.
+WEBSOCKET_PROBE_KEY = "kolben.websocket_probe"
+
 
 def serve(
     app: Kolben, environ: WSGIEnvironment, start_response: StartResponse
@@ -33,6 +37,13 @@ def serve(
     server; wrap a generator in ``stream_with_context`` to keep the context while it
     runs.
     """
+
+    probe = environ.get(WEBSOCKET_PROBE_KEY)
+    if probe is not None:
+        # A websocket handshake passed through WSGI middleware on app.wsgi_app
+        # (kolben.websocket.serve_websocket): the environ as the middleware made it.
+        probe.append(environ)
+        return []
 
     def respond(response: Response) -> cabc.Iterable[bytes]:
         return response(environ, start_response)
