@@ -862,3 +862,36 @@ def test_regenerate_keys_can_be_turned_off(race_client: KolbenClient, app: kolbe
     planted = race_client.get_cookie("session")
     race_client.get("/plain-login/_user_id/victim")
     assert race_client.get_cookie("session").value == planted.value  # type: ignore[union-attr]
+
+
+def test_user_value_changed_in_place_moves_the_session_to_a_new_id(
+    app: kolben.Kolben, client_for: t.Callable[..., KolbenClient]
+) -> None:
+    """A key of SESSION_REGENERATE_KEYS holding a dict changed in place (then
+    ``session.modified = True``) is a change of user too: the planted id must
+    not carry the new identity."""
+    app.config.update(SESSION_BACKEND="memory")
+
+    @app.get("/as/<name>")
+    def as_user(name: str) -> str:
+        kolben.session["user"] = {"id": name}
+        return ""
+
+    @app.get("/switch/<name>")
+    def switch(name: str) -> str:
+        kolben.session["user"]["id"] = name
+        kolben.session.modified = True
+        return ""
+
+    @app.get("/who")
+    def who() -> dict[str, t.Any]:
+        return dict(kolben.session)
+
+    attacker = client_for(app)
+    attacker.get("/as/mallory")
+    planted = sid_of(attacker)
+    victim = client_for(app)
+    victim.set_cookie("session", attacker.get_cookie("session").value)
+    victim.get("/switch/victim")
+    assert sid_of(victim) != planted
+    assert attacker.get("/who").json == {}

@@ -725,6 +725,10 @@ def _describe(client: t.Any) -> str:
 # -- the session ----------------------------------------------------------------------
 
 
+#: Values of a session key that can't be changed in place.
+_SCALARS = (str, int, float, bool, type(None))
+
+
 class ServerSideSession(SecureCookieSession):
     """A session whose data is kept by a :class:`SessionStore`.
 
@@ -748,6 +752,10 @@ class ServerSideSession(SecureCookieSession):
         #: The data as it was loaded (the save compares the keys that name the
         #: user with it: ``SESSION_REGENERATE_KEYS``).
         self.loaded: t.Mapping[str, t.Any] = initial if (sid is not None and initial) else {}
+        #: The stored record as read (None for a new session): ``loaded`` shares
+        #: its nested values with the session, so a value changed in place
+        #: (``session["user"]["id"] = ...``) is compared with the record instead.
+        self.loaded_record: bytes | None = None
         #: The stored id whose data regenerate() moved to a new id (None after clear()).
         self.moved_from: str | None = None
 
@@ -1046,7 +1054,9 @@ class ServerSideSessionInterface(SessionInterface):
             return self.session_class()
         if not isinstance(data, dict):
             return self.session_class()
-        return self.session_class(data, sid=sid)
+        session = self.session_class(data, sid=sid)
+        session.loaded_record = raw
+        return session
 
     def _plan_save(self, app: Kolben, session: ServerSideSession) -> _SavePlan | None:
         """What saving ``session`` means: the records to delete, the record to
@@ -1097,14 +1107,21 @@ class ServerSideSessionInterface(SessionInterface):
             move_from=move_from,
         )
 
-    @staticmethod
-    def _identity_changed(app: Kolben, session: ServerSideSession) -> bool:
+    def _identity_changed(self, app: Kolben, session: ServerSideSession) -> bool:
         """Whether a key of ``SESSION_REGENERATE_KEYS`` (the user's id) changed
         since the session was loaded."""
         keys = app.config.get("SESSION_REGENERATE_KEYS") or ()
         if isinstance(keys, str):
             keys = (keys,)
         loaded = session.loaded
+        raw = getattr(session, "loaded_record", None)
+        if raw is not None and any(
+            not isinstance(session.get(key), _SCALARS) for key in keys
+        ):
+            # A value that can be changed in place (a dict, a list) may have been:
+            # compare with the record decoded again (only then: a save is about to
+            # write anyway).
+            loaded = self.serializer.loads(raw.decode("utf-8"))
         return any(session.get(key, _ABSENT) != loaded.get(key, _ABSENT) for key in keys)
 
     def _send_cookie(
