@@ -70,6 +70,18 @@ def test_an_out_of_range_last_event_id_is_ignored(
     assert "malformed Last-Event-ID" in caplog.text
 
 
+@pytest.mark.parametrize(
+    "last_event_id", ["\u0661\u0662-\u0663", "12-3\xa0", "\x8512-3", "\uff112-3", "12 -3"]
+)
+def test_an_id_of_other_digits_or_spaces_is_not_an_id(last_event_id: str) -> None:
+    """ASCII digits only, and only HTTP's whitespace around them."""
+    assert parse_event_id(last_event_id) is None
+
+
+def test_http_whitespace_around_an_id_is_ignored() -> None:
+    assert parse_event_id(" \t12-3\t ") == (12, 3)
+
+
 @pytest.mark.parametrize("last_event_id", LARGEST)
 def test_the_largest_last_event_id_streams_live(any_broker: Broker, last_event_id: str) -> None:
     """Valid, but newer than any event: live from now (nothing can come after

@@ -571,6 +571,34 @@ def test_accept_with_headers_first_says_how_to_pass_them(app: kolben.Kolben) -> 
     assert len(errors) == 1 and "accept(headers=" in str(errors[0])
 
 
+@pytest.mark.parametrize(
+    "headers", [{"X-A": "1\r\nSet-Cookie: evil=1"}, {"X-A\n": "1"}, {"X-A": "\u20ac"}]
+)
+def test_accept_refuses_headers_that_would_split_or_not_encode(
+    app: kolben.Kolben, headers: dict[str, str]
+) -> None:
+    """A line break or a character outside latin-1 in accept(headers=...) is a
+    ValueError in the view, whatever the server would make of it; the view can
+    still accept without them."""
+    errors: list[BaseException] = []
+
+    @app.websocket("/ws")
+    async def view() -> None:
+        try:
+            await websocket.accept(headers=headers)
+        except ValueError as e:
+            errors.append(e)
+            await websocket.accept()
+
+    async def main() -> None:
+        async with Conn(app) as conn:
+            accepted = await conn.accepted()
+            assert not accepted.get("headers")
+
+    run(main())
+    assert len(errors) == 1 and "accept(headers=...)" in str(errors[0])
+
+
 def test_url_for_websocket_outside_a_request(app: kolben.Kolben) -> None:
     @app.websocket("/feed")
     async def feed() -> None:

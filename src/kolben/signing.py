@@ -23,6 +23,7 @@ can verify kolben's tokens with itsdangerous alone.
 
 from __future__ import annotations
 
+import math
 import re
 import typing as t
 from datetime import timedelta
@@ -155,6 +156,12 @@ class Tokens:
         """
         if isinstance(max_age, timedelta):
             max_age = max_age.total_seconds()
+        if max_age is not None and not math.isfinite(max_age):
+            # itsdangerous compares the age with it: NaN would accept any age.
+            raise ValueError(
+                f"max_age must be a finite number of seconds (or None to accept any"
+                f" age); got {max_age!r}."
+            )
         serializer = self.serializer(salt)
         token = _check_canonical(token)
         try:

@@ -436,13 +436,10 @@ class Websocket:
                 f"The subprotocol {subprotocol!r} was not offered by the client (it"
                 f" offered {self.subprotocols!r}); choose one of those, or None."
             )
-        await self._end_handshake_watch()
         message: Message = {"type": "websocket.accept", "subprotocol": subprotocol}
         if headers:
-            items = headers.items() if isinstance(headers, cabc.Mapping) else headers
-            message["headers"] = [
-                (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in items
-            ]
+            message["headers"] = _accept_headers(headers)
+        await self._end_handshake_watch()
         self._started = True
         try:
             await self._send(message)
@@ -898,6 +895,31 @@ def _through_wsgi_middleware(
     # broken: the handshake is refused as a server error.
     status, headers = started or ("500 INTERNAL SERVER ERROR", [])
     return environ, app.response_class(body, status=status, headers=headers)
+
+
+def _accept_headers(
+    headers: cabc.Mapping[str, str] | cabc.Iterable[tuple[str, str]],
+) -> list[tuple[bytes, bytes]]:
+    """The headers of ``accept(headers=...)`` as ASGI's; a :exc:`ValueError` for a
+    name or value werkzeug's ``Headers`` would refuse (a line break: it would
+    split the header; characters outside latin-1), whatever the server does."""
+    items = headers.items() if isinstance(headers, cabc.Mapping) else headers
+    rv = []
+    for name, value in items:
+        for part in (name, value):
+            if "\r" in part or "\n" in part:
+                raise ValueError(
+                    f"Header names and values must not contain line breaks; got"
+                    f" {name!r}: {value!r} in accept(headers=...)."
+                )
+        try:
+            rv.append((name.lower().encode("latin-1"), value.encode("latin-1")))
+        except UnicodeEncodeError:
+            raise ValueError(
+                f"Header names and values must be latin-1 (encode other text, as"
+                f" RFC 8187 says); got {name!r}: {value!r} in accept(headers=...)."
+            ) from None
+    return rv
 
 
 def _enter(loop: asyncio.AbstractEventLoop, ws: Websocket) -> None:

@@ -65,7 +65,7 @@ DEFAULT_QUEUE_SIZE = 256
 DEFAULT_RETENTION = 1000
 
 EventKey = tuple[int, int]
-_ID_RE = re.compile(r"(\d{1,20})-(\d{1,20})")
+_ID_RE = re.compile(r"([0-9]{1,20})-([0-9]{1,20})")
 #: The largest part of an event id: Redis Stream ids are two unsigned 64-bit numbers.
 MAX_ID_PART = 2**64 - 1
 
@@ -104,7 +104,9 @@ def parse_event_id(value: str | bytes | None) -> EventKey | None:
         return None
     if isinstance(value, bytes):
         value = value.decode("latin-1")
-    match = _ID_RE.fullmatch(value.strip())
+    # ASCII digits only, around them only the whitespace HTTP allows (str.strip()
+    # and \d would also take "\xa0" and non-ASCII digits).
+    match = _ID_RE.fullmatch(value.strip(" \t\r\n"))
     if match is None:
         return None
     key = int(match[1]), int(match[2])
