@@ -32,10 +32,12 @@ class _Channel:
 class MemoryBroker(Broker):
     """A broker inside this process: for one worker process, tests, development.
 
-    Safe to use from threads and asyncio tasks at once. Memory is bounded: each
-    channel retains its last ``retention`` events (shared by every subscriber,
-    encoded once) and each subscriber queues at most ``queue_size`` live events
-    before it is disconnected.
+    Safe to use from threads and asyncio tasks at once. Memory is bounded per
+    channel and per subscriber: each channel retains its last ``retention`` events
+    (shared by every subscriber, encoded once) until the broker is closed, and each
+    subscriber queues at most ``queue_size`` live events before it is
+    disconnected. The number of channels is the app's: keep the set of channel
+    names bounded.
 
     Event ids are ``"<milliseconds>-<sequence>"``, like Redis Stream ids: the
     publishing time in milliseconds since the epoch, and a sequence number within
