@@ -918,6 +918,48 @@ def test_a_custom_session_interface_opens_off_the_loop() -> None:
     assert where and not any(where)
 
 
+def test_an_interface_of_the_apps_own_with_an_async_path_opens_on_the_loop() -> None:
+    """Opened at push (as Flask) yet through its async path under ASGI (as
+    docs/sessions.md promises): an async view's request crosses no thread."""
+    from kolben.sessions import SecureCookieSessionInterface
+
+    calls: list[tuple[str, bool]] = []
+
+    class AsyncPath(SecureCookieSessionInterface):
+        has_async_io = True
+
+        def open_session_needs_io(self, app: t.Any, request: t.Any) -> bool:
+            return True
+
+        def open_session(self, app: t.Any, request: t.Any) -> t.Any:
+            calls.append(("open_session", on_loop()))
+            return super().open_session(app, request)
+
+        async def open_session_async(self, app: t.Any, request: t.Any) -> t.Any:
+            calls.append(("open_session_async", on_loop()))
+            return super().open_session(app, request)
+
+        def save_session(self, app: t.Any, session: t.Any, response: t.Any) -> None:
+            calls.append(("save_session", on_loop()))
+            super().save_session(app, session, response)
+
+        async def save_session_async(self, app: t.Any, session: t.Any, response: t.Any) -> None:
+            calls.append(("save_session_async", on_loop()))
+            super().save_session(app, session, response)
+
+    app = Kolben(__name__)
+    app.secret_key = "k"
+    app.session_interface = AsyncPath()
+
+    @app.route("/")
+    async def index() -> str:
+        return "ok"
+
+    status, body, calls_made = crossings(app)
+    assert (status, body, calls_made) == (200, b"ok", 0)
+    assert calls[-2:] == [("open_session_async", True), ("save_session_async", True)]
+
+
 def test_an_app_that_served_requests_is_freed() -> None:
     import gc
     import weakref

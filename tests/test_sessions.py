@@ -868,6 +868,30 @@ def test_custom_interface_open_error_is_a_server_error(
     assert calls == ["500 OSError", "teardown OSError"]
 
 
+def test_custom_interface_that_failed_to_open_is_not_opened_again(
+    app: kolben.Kolben, client: KolbenClient
+) -> None:
+    """As Flask: an open_session that failed at push is called once, also when the
+    request carries the session cookie (the save doesn't open it again)."""
+    calls: list[str] = []
+
+    class Broken(SecureCookieSessionInterface):
+        def open_session(self, app: kolben.Kolben, request: kolben.Request) -> t.Any:
+            calls.append("open")
+            raise OSError("store down")
+
+    app.session_interface = Broken()
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+
+    @app.route("/")
+    def index() -> str:
+        return "ok"
+
+    client.set_cookie("session", "x")
+    assert client.get("/").status_code == 500
+    assert calls == ["open"]
+
+
 @pytest.mark.parametrize("backend", ["cookie", "memory"])
 def test_own_interfaces_not_opened_when_unused(
     sapp: kolben.Kolben, client: KolbenClient, backend: str, monkeypatch: pytest.MonkeyPatch

@@ -72,6 +72,7 @@ from .routing import Rule, quote_anchor
 from .sessions import (
     SecureCookieSessionInterface,
     SessionInterface,
+    opens_at_push,
     replace_with_error_response,
 )
 from .signals import (
@@ -1050,6 +1051,10 @@ class Kolben(AppSetup):
         # ASGI, on the loop (kolben.pipeline.DualStep); its sync ones elsewhere.
         has_async_io = getattr(interface, "has_async_io", False)
         if sess is None:
+            if opens_at_push(interface):
+                # The push failed to open it (the error is being handled): not
+                # opened again to save it (Flask doesn't either).
+                return
             check = getattr(interface, "has_session_cookie_to_refresh", None)
             if check is None:  # an interface not derived from SessionInterface
                 check = partial(SessionInterface.has_session_cookie_to_refresh, interface)

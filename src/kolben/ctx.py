@@ -18,7 +18,7 @@ from types import TracebackType
 from werkzeug.exceptions import HTTPException
 
 from . import globals as _globals
-from .pipeline import Steps, acall_in_reverse, call_in_reverse, run_steps
+from .pipeline import DualStep, Steps, acall_in_reverse, call_in_reverse, run_steps
 from .sessions import SecureCookieSessionInterface, opens_at_push
 from .signals import (
     appcontext_popped,
@@ -432,9 +432,9 @@ class RequestContext:
                     return
                 sess = await interface.open_session_async(app, request)
             else:
-                # An interface of the app's own (or an extension's, such as
-                # Flask-Session's) is sync code: it opens the session in a worker
-                # thread, before async code could open it on the loop.
+                # A sync store of kolben's own: the session is opened in a worker
+                # thread, before async code could open it on the loop (one of
+                # the app's own was opened at push, see opens_at_push).
                 from .concurrency import running_loop
 
                 sess = await app.worker_threads.run(
@@ -528,8 +528,12 @@ class RequestContext:
             and opens_at_push(self.app.session_interface)
         ):
             # As Flask: the session of an interface of the app's own is opened
-            # here, before the URL is matched (its converters may use it).
-            yield self._open_session, ()
+            # here, before the URL is matched (its converters may use it); one
+            # with an async path is awaited on the loop under ASGI.
+            if getattr(self.app.session_interface, "has_async_io", False):
+                yield DualStep(self._open_session, self._aopen_session), ()
+            else:
+                yield self._open_session, ()
         request = self.request
         if request.url_rule is None and request.routing_exception is None:
             if self.app._custom_converters or type(self).match_request not in FRAMEWORK_MATCHERS:
