@@ -1298,3 +1298,76 @@ def test_wsgi_middleware_sees_the_handshake(app: kolben.Kolben) -> None:
     with client.websocket("/ws", headers={**forwarded, "X-Token": "s3cret"}) as conn:
         seen = conn.receive_json()
     assert seen == {"host": "public.example", "scheme": "wss", "remote": "9.9.9.9"}
+
+
+def test_a_kolben_app_mounted_by_a_dispatcher_serves_its_websockets(app: kolben.Kolben) -> None:
+    """DispatcherMiddleware on app.wsgi_app mounting another kolben app: the
+    mounted app's websocket routes serve its prefix (not the outer app's)."""
+    from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+    inner = kolben.Kolben("inner")
+
+    @app.websocket("/ws")
+    async def outer_ws() -> None:
+        await kolben.websocket.send("outer")
+
+    @inner.websocket("/ws")
+    async def inner_ws() -> None:
+        await kolben.websocket.send(f"inner {kolben.websocket.path} {kolben.request.script_root}")
+
+    app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {"/api": inner})  # type: ignore[method-assign]
+    client = app.test_client()
+    with client.websocket("/api/ws") as conn:
+        assert conn.receive() == "inner /ws /api"
+    with client.websocket("/ws") as conn:
+        assert conn.receive() == "outer"
+
+
+def test_wsgi_middleware_reading_the_status_after_the_app_returns(app: kolben.Kolben) -> None:
+    """A handshake passed through middleware gets a started response (WSGI asks
+    for one): middleware that reads the status once the app returned (a logger,
+    metrics) works; a refusal written with write() keeps its body."""
+    from kolben.websocket_testing import WebsocketResponseError
+
+    statuses: list[str] = []
+
+    def status_log(wsgi_app: t.Any) -> t.Any:
+        def middleware(environ: t.Any, start_response: t.Any) -> t.Any:
+            box: dict[str, str] = {}
+
+            def recording(status: str, headers: t.Any, exc_info: t.Any = None) -> t.Any:
+                box["status"] = status
+                return start_response(status, headers, exc_info)
+
+            try:
+                yield from wsgi_app(environ, recording)
+            finally:
+                statuses.append(box["status"])
+
+        return middleware
+
+    def refuse_with_write(wsgi_app: t.Any) -> t.Any:
+        def middleware(environ: t.Any, start_response: t.Any) -> t.Any:
+            if environ.get("HTTP_X_BLOCK"):
+                write = start_response("403 FORBIDDEN", [("Content-Type", "text/plain")])
+                write(b"blocked")
+                return []
+            return wsgi_app(environ, start_response)
+
+        return middleware
+
+    app.wsgi_app = refuse_with_write(status_log(app.wsgi_app))  # type: ignore[method-assign]
+
+    @app.websocket("/ws")
+    async def ws() -> None:
+        await kolben.websocket.send("hi")
+
+    client = app.test_client()
+    with client.websocket("/ws") as conn:
+        assert conn.receive() == "hi"
+    assert len(statuses) == 1
+    refusing = client.websocket("/ws", headers={"X-Block": "1"})
+    with pytest.raises(WebsocketResponseError) as refused, refusing:
+        pass
+    assert refused.value.response.status_code == 403
+    assert refused.value.response.get_data() == b"blocked"

@@ -846,7 +846,7 @@ async def serve_websocket(app: Kolben, scope: Scope, receive: Receive, send: Sen
         # WSGI middleware wraps the app (ProxyFix, an auth check), or the class
         # overrides wsgi_app: it sees the handshake too, as it sees every HTTP
         # request under both doors.
-        environ, refusal = await app.worker_threads.run(
+        app, environ, refusal = await app.worker_threads.run(
             loop, partial(_through_wsgi_middleware, app, environ)
         )
     ctx = WebsocketContext(app, environ)
@@ -863,38 +863,43 @@ async def serve_websocket(app: Kolben, scope: Scope, receive: Receive, send: Sen
 
 def _through_wsgi_middleware(
     app: Kolben, environ: dict[str, t.Any]
-) -> tuple[dict[str, t.Any], Response | None]:
-    """Pass a handshake's environ through ``app.wsgi_app``: the environ the
-    middleware handed on to the app, or the middleware's own response (it
+) -> tuple[Kolben, dict[str, t.Any], Response | None]:
+    """Pass a handshake's environ through ``app.wsgi_app``: the app it reached
+    (``app``, or a kolben app a dispatcher mounted under it) and the environ
+    the middleware handed on to it, or the middleware's own response (it
     answered instead of the app) as the refusal."""
     from .wsgi import WEBSOCKET_PROBE_KEY
 
-    seen: list[dict[str, t.Any]] = []
+    seen: list[tuple[t.Any, dict[str, t.Any]]] = []
     environ[WEBSOCKET_PROBE_KEY] = seen
     started: list[t.Any] = []
+    written: list[bytes] = []
 
     def start_response(
         status: str, headers: list[tuple[str, str]], exc_info: t.Any = None
     ) -> t.Any:
         started[:] = [status, headers]
-        return lambda data: None
+        return written.append
 
     app_iter = app.wsgi_app(environ, start_response)
     try:
-        body = b"".join(app_iter)
+        body = b"".join(written) + b"".join(app_iter)
     finally:
         close = getattr(app_iter, "close", None)
         if close is not None:
             close()
-    if seen:
-        passed = seen[0]
-        passed.pop(WEBSOCKET_PROBE_KEY, None)
-        return passed, None
     environ.pop(WEBSOCKET_PROBE_KEY, None)
+    if seen:
+        # The app that took it: a dispatcher may have handed it to another kolben
+        # app (DispatcherMiddleware mounting one under a prefix), whose websocket
+        # routes then serve it, as its HTTP routes serve the prefix's requests.
+        taker, passed = seen[0]
+        passed.pop(WEBSOCKET_PROBE_KEY, None)
+        return taker, passed, None
     # A middleware that neither passed the request on nor started a response is
     # broken: the handshake is refused as a server error.
     status, headers = started or ("500 INTERNAL SERVER ERROR", [])
-    return environ, app.response_class(body, status=status, headers=headers)
+    return app, environ, app.response_class(body, status=status, headers=headers)
 
 
 def _accept_headers(
@@ -1014,8 +1019,8 @@ async def _serve(
 
 def _push_steps(ctx: WebsocketContext) -> Steps[Exception | None]:
     """Push the contexts and, when the handshake carries cookies or the session
-    interface is the app's own (as an HTTP request's push, see
-    :func:`kolben.sessions.opens_at_push`), open the session: a server-side store
+    interface is the app's own (see :func:`kolben.sessions.opens_at_push`; unlike
+    an HTTP request's push, after the URL is matched), open the session: a server-side store
     (Redis) is read here, in a worker thread, not on the loop when the view first
     reads ``session``. An error opening it (the store is down: 503) is returned,
     to refuse the handshake with."""

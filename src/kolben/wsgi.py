@@ -42,7 +42,11 @@ def serve(
     if probe is not None:
         # A websocket handshake passed through WSGI middleware on app.wsgi_app
         # (kolben.websocket.serve_websocket): the environ as the middleware made it.
-        probe.append(environ)
+        # The app that took it is recorded: a dispatcher may have handed the
+        # handshake to another app (a mount). A response is started, as WSGI asks,
+        # for middleware that reads the status once the app returned.
+        probe.append((app, environ))
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "0")])
         return []
 
     def respond(response: Response) -> cabc.Iterable[bytes]:
