@@ -316,3 +316,67 @@ def test_async_error_handlers_see_the_error_being_handled(client_for: Client) ->
         "got_request_exception: KeyError",
         "500 handler: KeyError",
     ]
+
+
+def test_tasks_an_async_view_leaves_pending_are_cancelled_under_wsgi(app: kolben.Kolben) -> None:
+    """Flask's ensure_sync (asgiref) cancels what a call left pending when its loop
+    ends: a task never resumes later, inside another request, with the old
+    request's context, nor is destroyed pending when the thread ends."""
+    import asyncio
+    import threading
+
+    events: list[str] = []
+
+    async def audit(user: str) -> None:
+        try:
+            await asyncio.sleep(0.05)
+            events.append(f"{user} ran in {kolben.request.args.get('u')}'s request")
+        except asyncio.CancelledError:
+            events.append(f"{user} cancelled")
+            raise
+
+    @app.route("/fire")
+    async def fire() -> str:
+        asyncio.create_task(audit(kolben.request.args["u"]))  # noqa: RUF006 - fire and forget, as apps do
+        return "fired"
+
+    @app.route("/wait")
+    async def wait() -> str:
+        await asyncio.sleep(0.1)
+        return "waited"
+
+    client = app.test_client()
+    assert client.get("/fire?u=alice").data == b"fired"
+    assert events == ["alice cancelled"]
+    assert client.get("/wait?u=bob").data == b"waited"
+    assert events == ["alice cancelled"]
+
+    thread = threading.Thread(target=lambda: client.get("/fire?u=carol"))
+    thread.start()
+    thread.join()
+    assert events == ["alice cancelled", "carol cancelled"]
+
+
+def test_an_async_generator_left_unfinished_is_closed_within_its_request(
+    app: kolben.Kolben,
+) -> None:
+    """As with asgiref's per-call loop, the ``finally`` of an async generator a
+    view stops iterating runs before the response, not in a later request."""
+    events: list[str] = []
+
+    async def rows() -> t.AsyncIterator[int]:
+        try:
+            yield 1
+            yield 2
+        finally:
+            events.append(f"closed in {kolben.request.args['u']}'s request")
+
+    @app.route("/")
+    async def index() -> str:
+        async for _ in rows():
+            break
+        return "ok"
+
+    client = app.test_client()
+    client.get("/?u=alice")
+    assert events == ["closed in alice's request"]

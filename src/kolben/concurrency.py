@@ -41,6 +41,21 @@ class _ThreadLoop:
         # capture the context they are made in, and the first request served
         # with this loop must not stay reachable from it.
         self.loop = contextvars.Context().run(asyncio.new_event_loop)
+        #: The tasks made on the loop since :func:`run_sync` last looked (see
+        #: :func:`_cancel_leftover_tasks`). PERF: a task factory that notes them
+        #: (~0.2 us a call) rather than asyncio.all_tasks() after every call (~2 us).
+        self.created: list[asyncio.Task[t.Any]] = []
+        note = self.created.append
+        task_class = asyncio.Task
+
+        def factory(
+            loop: asyncio.AbstractEventLoop, coro: t.Any, **kwargs: t.Any
+        ) -> asyncio.Task[t.Any]:
+            task = task_class(coro, loop=loop, **kwargs)
+            note(task)
+            return task
+
+        self.loop.set_task_factory(factory)
 
     def __del__(self) -> None:
         if not self.loop.is_closed():
@@ -151,7 +166,43 @@ def run_sync(
 
         in_context: t.Awaitable[T] = InContext(context, awaitable)
         return holder.loop.run_until_complete(in_context)
-    return _copying_back(holder.loop.run_until_complete, awaitable)
+    try:
+        return _copying_back(holder.loop.run_until_complete, awaitable)
+    finally:
+        if len(holder.created) > 1:  # more than run_until_complete's own task
+            _cancel_leftover_tasks(holder)
+        else:
+            holder.created.clear()
+
+
+def _cancel_leftover_tasks(holder: _ThreadLoop) -> None:
+    """Cancel the tasks a coroutine run by :func:`run_sync` left pending on the
+    thread's loop (``asyncio.create_task`` in an ``async def`` view), and let them
+    finish, as asgiref's ``AsyncToSync`` (Flask's ``ensure_sync``) does when its
+    per-call loop ends: otherwise they would stay frozen until some later request
+    on this thread runs its async code, then resume inside that request with the
+    old request's context (or be destroyed pending when the thread ends).
+    An exception other than the cancellation goes to the loop's exception
+    handler, as in asgiref."""
+    loop = holder.loop
+    while holder.created:
+        leftovers = [task for task in holder.created if not task.done()]
+        holder.created.clear()
+        if not leftovers:
+            return
+        for task in leftovers:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
+        for task in leftovers:
+            if not task.cancelled() and task.exception() is not None:
+                loop.call_exception_handler(
+                    {
+                        "message": "unhandled exception in a task left pending by an"
+                        " async function run from synchronous code",
+                        "exception": task.exception(),
+                        "task": task,
+                    }
+                )
 
 
 def _copying_back(
