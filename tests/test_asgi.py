@@ -2534,3 +2534,103 @@ def test_an_async_body_that_never_waits_stops_when_the_client_leaves(app):
 
     asyncio.run(main())
     assert finished == ["closed"]
+
+
+# -- one thread for a request's sync code ----------------------------------------------
+
+
+class _SlowSend(Connection):
+    """A client that takes its time with each body chunk (other requests run)."""
+
+    async def send(self, message: Message) -> None:
+        await super().send(message)
+        if message["type"] == "http.response.body":
+            await asyncio.sleep(0.001)
+
+
+def test_a_requests_sync_code_runs_in_one_thread_around_async_steps(app: kolben.Kolben) -> None:
+    """As under a WSGI server: the sync view, the sync teardown after an async
+    after_request, and every chunk of a sync generator body run in the request's
+    one thread, with more requests at once than the pool has threads (a SQLite
+    connection kept in g is closed in the thread that made it)."""
+    import threading
+
+    from kolben import g
+
+    app.config["ASGI_WORKER_THREADS"] = 3
+    mismatches: list[str] = []
+
+    @app.before_request
+    def remember_thread() -> None:
+        g.thread = threading.get_ident()
+
+    @app.after_request
+    async def stamp(response: kolben.Response) -> kolben.Response:
+        await asyncio.sleep(0.001)
+        return response
+
+    @app.teardown_request
+    def check_thread(exc: BaseException | None) -> None:
+        if g.thread != threading.get_ident():
+            mismatches.append("teardown")
+
+    @app.route("/")
+    def index() -> str:
+        return "ok"
+
+    @app.route("/stream")
+    def stream() -> t.Iterator[str]:
+        view_thread = threading.get_ident()
+
+        def chunks() -> t.Iterator[str]:
+            for _ in range(3):
+                yield "S" if threading.get_ident() == view_thread else "O"
+
+        return chunks()
+
+    async def main() -> list[str]:
+        conns = [_SlowSend() for _ in range(12)]
+        await asyncio.gather(
+            *(acall(app, http_scope("/stream" if i % 2 else "/"), c) for i, c in enumerate(conns))
+        )
+        return [c.text for c in conns]
+
+    texts = asyncio.run(main())
+    assert texts == ["ok", "SSS"] * 6
+    assert mismatches == []
+    pool = app.worker_threads
+    assert pool.busy == 0 and not pool._waiting
+
+
+def test_a_wsgi_middleware_body_is_read_in_the_thread_that_made_it(app: kolben.Kolben) -> None:
+    import threading
+
+    def middleware(wsgi_app: t.Any) -> t.Any:
+        def call(environ: t.Any, start_response: t.Any) -> t.Iterator[bytes]:
+            made_in = threading.get_ident()
+            start_response("200 OK", [("Content-Type", "text/plain")])
+            for _ in range(3):
+                yield b"S" if threading.get_ident() == made_in else b"O"
+
+        return call
+
+    app.wsgi_app = middleware(app.wsgi_app)  # type: ignore[method-assign]
+
+    async def main() -> list[str]:
+        conns = [_SlowSend() for _ in range(6)]
+        await asyncio.gather(*(acall(app, http_scope("/"), c) for c in conns))
+        return [c.text for c in conns]
+
+    assert asyncio.run(main()) == ["SSS"] * 6
+
+
+def test_wsgi_middleware_that_never_starts_a_response_is_an_error(app: kolben.Kolben) -> None:
+    def middleware(wsgi_app: t.Any) -> t.Any:
+        def call(environ: t.Any, start_response: t.Any) -> list[bytes]:
+            return [b"no status"]
+
+        return call
+
+    app.wsgi_app = middleware(app.wsgi_app)  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError, match="without calling start_response"):
+        call(app, http_scope("/"))

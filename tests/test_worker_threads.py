@@ -279,3 +279,143 @@ def test_requests_queue_for_a_pool_of_one():
 
     assert asyncio.run(main()) == [b"0", b"1", b"2", b"3"]
     assert app.worker_threads.threads == 1
+
+
+# -- lanes: one thread for a request's sync code ---------------------------------------
+
+
+def test_a_lanes_calls_run_in_one_thread_until_released(pool):
+    async def main():
+        loop = asyncio.get_running_loop()
+        lane = pool.lane()
+        names = [await lane.run(loop, threading.get_ident) for _ in range(5)]
+        # Meanwhile other calls get other threads: the lane's thread stays its own.
+        others = await asyncio.gather(*(pool.run(loop, threading.get_ident) for _ in range(3)))
+        names.append(await lane.run(loop, threading.get_ident))
+        lane.release()
+        return names, others
+
+    names, others = asyncio.run(main())
+    assert len(set(names)) == 1
+    assert names[0] not in others
+
+
+def test_a_released_lanes_thread_serves_the_pool_again():
+    pool = WorkerThreads(1, name="one")
+    try:
+
+        async def main():
+            loop = asyncio.get_running_loop()
+            lane = pool.lane()
+            first = await lane.run(loop, threading.get_ident)
+            lane.release()
+            await asyncio.sleep(0.05)  # the thread takes the release
+            return first, await asyncio.wait_for(pool.run(loop, threading.get_ident), WAIT)
+
+        first, later = asyncio.run(main())
+        assert first == later
+        assert pool.threads == 1
+    finally:
+        pool.stop()
+
+
+def test_threads_waiting_for_their_lane_dont_count_against_the_limit():
+    """max_threads bounds the threads running calls; a request waiting in async
+    code keeps its thread beside them, up to HELD_THREADS_FACTOR times as many
+    threads in all, then the lane waiting longest gives its thread back."""
+    from kolben.threads import HELD_THREADS_FACTOR
+
+    pool = WorkerThreads(1, name="one")
+    try:
+
+        async def main():
+            loop = asyncio.get_running_loop()
+            lanes = [pool.lane() for _ in range(HELD_THREADS_FACTOR + 1)]
+            idents = [await lane.run(loop, threading.get_ident) for lane in lanes]
+            threads = pool.threads
+            # The oldest lane gave its thread to the last one: it takes a thread
+            # again for its next call.
+            again = await asyncio.wait_for(lanes[0].run(loop, threading.get_ident), WAIT)
+            for lane in lanes:
+                lane.release()
+            return idents, threads, again
+
+        idents, threads, again = asyncio.run(main())
+        assert threads == HELD_THREADS_FACTOR
+        assert len(set(idents[1:])) == HELD_THREADS_FACTOR
+        assert idents[-1] == idents[0]
+    finally:
+        pool.stop()
+
+
+def test_async_code_of_a_request_uses_its_thread_when_free(pool):
+    """pool.run() from a request's async code (its lane current) runs in the
+    request's thread when that waits: what the request keeps per thread is there."""
+    from kolben.threads import current_lane
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        lane = pool.lane()
+        own = await lane.run(loop, threading.get_ident)
+        current_lane.set(lane)
+        seen = await pool.run(loop, threading.get_ident)
+        # Two at once: the second can't wait for the first, it takes another thread.
+        both = await asyncio.gather(
+            pool.run(loop, lambda: (time.sleep(0.05), threading.get_ident())[1]),
+            pool.run(loop, lambda: (time.sleep(0.05), threading.get_ident())[1]),
+        )
+        lane.release()
+        return own, seen, both
+
+    own, seen, both = asyncio.run(main())
+    assert seen == own
+    assert both[0] == own and both[1] != own
+
+
+def test_a_call_never_waits_for_a_lane_that_waits_for_it():
+    """A pool of one thread, held by a request's lane while its async code awaits
+    another call (which can't run in the lane's thread, busy or not): the lane
+    gives its thread back rather than both waiting for ever."""
+    from kolben.threads import current_lane
+
+    pool = WorkerThreads(1, name="one")
+    try:
+
+        async def main():
+            loop = asyncio.get_running_loop()
+            lane = pool.lane()
+            await lane.run(loop, threading.get_ident)
+            current_lane.set(lane)
+            first = pool.run(loop, lambda: time.sleep(0.05) or "first")  # in the lane
+            second = pool.run(loop, lambda: "second")  # queued: all taken
+            done = await asyncio.wait_for(asyncio.gather(first, second), WAIT)
+            after = await lane.run(loop, lambda: "after")  # takes a thread again
+            lane.release()
+            return done, after
+
+        assert asyncio.run(main()) == (["first", "second"], "after")
+    finally:
+        pool.stop()
+
+
+def test_a_lane_waiting_for_its_next_call_gives_its_thread_to_a_waiting_call():
+    from kolben.threads import current_lane
+
+    pool = WorkerThreads(1, name="one")
+    try:
+
+        async def main():
+            loop = asyncio.get_running_loop()
+            lane = pool.lane()
+            await lane.run(loop, threading.get_ident)  # the only thread, held
+            current_lane.set(None)
+            # A call from code that is not the request's: it can't have the
+            # lane's thread as its own, so the lane gives it back.
+            value = await asyncio.wait_for(pool.run(loop, lambda: "ran"), WAIT)
+            lane.release()
+            return value
+
+        assert asyncio.run(main()) == "ran"
+    finally:
+        pool.stop()
+

@@ -54,7 +54,8 @@ from .asgi_environ import (
 from .caching import Cache
 from .concurrency import LOOP_TURN_EVERY, _server_loop, is_async_callable, running_loop
 from .headers import LISTED_HEADER_CLASSES
-from .pipeline import drive_eagerly
+from .pipeline import REQUEST_LANE, drive_eagerly, lane_of
+from .threads import Lane, current_lane
 from .wrappers import Request as _KolbenRequest
 from .wrappers import Response as _KolbenResponse
 from .wrappers import sends_one_chunk
@@ -550,7 +551,13 @@ async def _serve_http(app: Kolben, scope: Scope, receive: Receive, send: Send) -
     # The request's one context: every step of its pipeline runs in it, on the
     # loop and in worker threads alike (see kolben.pipeline).
     context = contextvars.copy_context()
+    if current_lane.get() is not None:
+        # Served from inside another request (its view calling the test client):
+        # this request takes a thread of its own, not the one that waits for it.
+        context.run(current_lane.set, None)
     app_iter: t.Any = None
+    #: The request's worker thread (see kolben.threads.Lane), once its sync code ran.
+    lane: Lane | None = None
     try:
         overridden = app._overridden
         # The class's __call__ replaced by a WSGI-only one (kolben.app_class).
@@ -565,8 +572,9 @@ async def _serve_http(app: Kolben, scope: Scope, receive: Receive, send: Send) -
             # runs as one sync step.
             if environ is None:
                 environ = build_environ(scope, io.BytesIO())
+            lane = app.worker_threads.lane()
             app_iter, status, headers = await _serve_wsgi_app(
-                wsgi_call or app.wsgi_app, app, environ, body, context
+                wsgi_call or app.wsgi_app, app, environ, body, context, lane
             )
         else:
             request_class = app.request_class
@@ -582,10 +590,11 @@ async def _serve_http(app: Kolben, scope: Scope, receive: Receive, send: Send) -
                 if environ is None:
                     environ = build_environ(scope, io.BytesIO())
                 steps = app._handle_request(environ, partial(asgi_response, environ=environ))
-            done, result = drive_eagerly(app, steps, context, body)
+            done, result = drive_eagerly(app, steps, context, body, REQUEST_LANE)
             try:
                 app_iter, status, headers = result if done else await result
             except asyncio.CancelledError as cancelled:
+                lane = lane_of(context)
                 finished: tuple[t.Any] | None = getattr(cancelled, "kolben_finished", None)
                 if finished is None:
                     raise
@@ -601,25 +610,34 @@ async def _serve_http(app: Kolben, scope: Scope, receive: Receive, send: Send) -
                         await send({**start, "headers": headers})
                         await send({"type": "http.response.body", "body": b"".join(app_iter)})
                 raise
+            lane = lane_of(context)
         if body is not None and body.disconnected:
             return  # the client left while sending its body: nobody to answer
         await send({"type": "http.response.start", "status": status, "headers": headers})
         if isinstance(app_iter, (list, tuple)):
             # PERF: a buffered body goes out in one message, without threads.
+            if lane is not None:
+                lane.release()  # its thread serves other requests meanwhile
             await send({"type": "http.response.body", "body": b"".join(app_iter)})
             return
         loop = running_loop()
         # A sync body advanced in worker threads may call async code through
         # ensure_sync: it finds the server's loop in the request's context.
         context.run(_server_loop.set, loop)
-        await _send_body(loop, app, context, app_iter, receive, send, body)
+        if lane is None:
+            lane = app.worker_threads.lane()
+        elif isinstance(app_iter, cabc.AsyncIterable):
+            lane.release()  # the body runs on the loop (an SSE stream, say)
+        await _send_body(loop, app, context, app_iter, receive, send, body, lane)
     finally:
         # PERF: a buffered body (a list) has nothing to close.
         close = getattr(app_iter, "close", None) if type(app_iter) is not list else None
         if close is not None:
-            await app.worker_threads.run(
+            await (lane or app.worker_threads).run(
                 running_loop(), partial(context.run, close), cancellable=False
             )
+        if lane is not None:
+            lane.release()
         if body is not None:
             # A request with a LazyBody had its environ made above.
             if PRESERVE_CONTEXT_KEY in t.cast(dict[str, t.Any], environ):
@@ -637,10 +655,11 @@ async def _serve_wsgi_app(
     environ: dict[str, t.Any],
     body: LazyBody | None,
     context: contextvars.Context,
+    lane: Lane,
 ) -> tuple[t.Any, int, list[tuple[bytes, bytes]]]:
     """Call the WSGI app ``call`` of ``app`` (``app.wsgi_app``: middleware or an
-    override; or the WSGI-only ``__call__`` that replaced the class's) in a
-    worker thread."""
+    override; or the WSGI-only ``__call__`` that replaced the class's) in the
+    request's worker thread (``lane``, which also advances its body)."""
     captured: list[t.Any] = []
 
     def start_response(
@@ -656,11 +675,41 @@ async def _serve_wsgi_app(
         await body.fill()
     loop = running_loop()
     context.run(_server_loop.set, loop)
-    app_iter = await app.worker_threads.run(
-        loop, partial(context.run, call, environ, start_response)
-    )
+    app_iter = await lane.run(loop, partial(context.run, call, environ, start_response))
+    if not captured:
+        # A generator (or middleware made of one) calls start_response when it
+        # is first advanced, as PEP 3333 allows: its first chunk is taken now.
+        iterator = iter(app_iter)
+        first = await lane.run(loop, partial(context.run, next, iterator, _DONE))
+        if not captured:
+            close = getattr(app_iter, "close", None)
+            if close is not None:
+                with contextlib.suppress(Exception):
+                    await lane.run(loop, partial(context.run, close))
+            raise RuntimeError(
+                "The WSGI application (app.wsgi_app, or middleware around it) returned"
+                " its body without calling start_response()."
+            )
+        app_iter = _WithFirstChunk(first, iterator, app_iter)
     status_line, headers = captured
     return app_iter, int(status_line.split(" ", 1)[0]), _asgi_headers(headers)
+
+
+class _WithFirstChunk:
+    """A WSGI body whose first chunk was taken early (see _serve_wsgi_app)."""
+
+    def __init__(self, first: t.Any, rest: t.Iterator[t.Any], body: t.Any) -> None:
+        self._first, self._rest, self._body = first, rest, body
+
+    def __iter__(self) -> t.Iterator[t.Any]:
+        if self._first is not _DONE:
+            yield self._first
+            yield from self._rest
+
+    def close(self) -> None:
+        close = getattr(self._body, "close", None)
+        if close is not None:
+            close()
 
 
 _NO_BODY = t.cast(t.IO[bytes], io.BytesIO())
@@ -784,9 +833,11 @@ async def _send_body(
     app_iter: t.Any,
     receive: Receive,
     send: Send,
-    body: LazyBody | None = None,
+    body: LazyBody | None,
+    lane: Lane,
 ) -> None:
-    """Send a streamed body (a buffered one is sent by :func:`_serve_http`).
+    """Send a streamed body (a buffered one is sent by :func:`_serve_http`); a sync
+    iterator is advanced in the request's worker thread (``lane``).
 
     A task watches for the client's disconnect meanwhile. While the request body
     is not all received, it receives through ``body``, which keeps the body's
@@ -810,7 +861,7 @@ async def _send_body(
         if isinstance(app_iter, cabc.AsyncIterator):
             await _send_async_body(loop, context, app_iter, watcher, send)
             return
-        async for chunk in _chunks(loop, app, context, app_iter):
+        async for chunk in _chunks(loop, lane, context, app_iter):
             if disconnected.is_set():
                 return
             if chunk:
@@ -894,18 +945,17 @@ _DONE = object()
 
 
 async def _chunks(
-    loop: asyncio.AbstractEventLoop, app: Kolben, context: contextvars.Context, app_iter: t.Any
+    loop: asyncio.AbstractEventLoop, lane: Lane, context: contextvars.Context, app_iter: t.Any
 ) -> t.AsyncIterator[bytes]:
-    """The body chunks: an async iterator directly, a sync one off the loop."""
+    """The body chunks: an async iterator directly, a sync one off the loop, in
+    the request's worker thread (``lane``)."""
     if isinstance(app_iter, cabc.AsyncIterable):
         async for chunk in app_iter:
             yield chunk if isinstance(chunk, bytes) else str(chunk).encode()
         return
     iterator = iter(app_iter)
     while True:
-        chunk = await app.worker_threads.run(
-            loop, partial(context.run, next, iterator, _DONE), cancellable=False
-        )
+        chunk = await lane.run(loop, partial(context.run, next, iterator, _DONE), cancellable=False)
         if chunk is _DONE:
             return
         yield chunk

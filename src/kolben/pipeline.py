@@ -46,7 +46,7 @@ from . import globals as _globals
 from .caching import Cache
 from .concurrency import _CO_COROUTINE, _server_loop, is_async_callable, running_loop
 from .sessions import SecureCookieSessionInterface
-from .threads import settle_now
+from .threads import Lane, current_lane, settle_now
 
 # PERF: assigned, not imported (see kolben.globals: a method call on an imported
 # name makes a bound method per call on CPython 3.11).
@@ -246,7 +246,15 @@ def _continue_in_thread(
         try:
             step = _advance(steps, value, error)
         except StopIteration as stop:
-            return _Done(stop.value)
+            result = stop.value
+            if type(result) is tuple and type(result[0]) is list:
+                # The ASGI door's (body, status, headers) with a buffered body:
+                # the request needs its thread no more. PERF: given back as this
+                # call ends, not woken for it later.
+                lane = current_lane.get()
+                if lane is not None:
+                    lane.release_after_call()
+            return _Done(result)
         error = None
         func, args = step
         try:
@@ -343,6 +351,30 @@ class InlineCalls:
 INLINE_CALLS = InlineCalls()
 
 
+class RequestLane:
+    """What the ASGI door hands :func:`_drive` for a request's runs of sync steps:
+    the request's :class:`~kolben.threads.Lane` (one worker thread for all of its
+    sync code, as under WSGI), made at its first run of sync steps and kept in
+    the request's context, where the door finds it (:func:`lane_of`) for the
+    body and releases it."""
+
+
+#: The one :class:`RequestLane` (the lane itself is in the request's context).
+REQUEST_LANE = RequestLane()
+
+def lane_of(context: Context) -> Lane | None:
+    """The lane the request running in ``context`` took, if it ran sync code."""
+    return context.get(current_lane)
+
+
+def _lane_for_this_request(app: Kolben) -> Lane:
+    lane = current_lane.get()
+    if lane is None:
+        lane = app.worker_threads.lane()
+        current_lane.set(lane)
+    return lane
+
+
 class _ThreadCall:
     """A call for the worker threads that :class:`InContext` starts once the
     awaiting coroutine has left the context (see :func:`_drive`)."""
@@ -351,7 +383,7 @@ class _ThreadCall:
 
     def __init__(
         self,
-        pool: WorkerThreads | InlineCalls,
+        pool: WorkerThreads | InlineCalls | Lane,
         loop: asyncio.AbstractEventLoop,
         job: t.Callable[[], t.Any],
     ) -> None:
@@ -412,6 +444,7 @@ def drive_eagerly(
     steps: Steps[T],
     context: Context,
     body: Body | None = None,
+    threads: RequestLane | None = None,
 ) -> tuple[bool, t.Any]:
     """:func:`drive`, advanced at once up to its first suspension.
 
@@ -421,7 +454,7 @@ def drive_eagerly(
 
     PERF: a request that never suspends needs no awaitable (nor its generator).
     """
-    coro = _drive(app, steps, context, body)
+    coro = _drive(app, steps, context, body, threads)
     try:
         yielded = context.run(coro.send, None)
     except StopIteration as stop:
@@ -434,7 +467,7 @@ async def _drive(
     steps: Steps[T],
     context: Context,
     body: Body | None,
-    threads: WorkerThreads | InlineCalls | None = None,
+    threads: WorkerThreads | InlineCalls | RequestLane | None = None,
 ) -> T:
     send = steps.send
     custom_ensure_sync = app._custom_ensure_sync
@@ -517,7 +550,11 @@ async def _drive(
                 continue
         loop = running_loop()
         call = _ThreadCall(
-            app.worker_threads if threads is None else threads,
+            app.worker_threads
+            if threads is None
+            else _lane_for_this_request(app)
+            if threads is REQUEST_LANE
+            else t.cast("WorkerThreads | InlineCalls", threads),
             loop,
             partial(context.run, _continue_in_thread, app, steps, sync_func, args, loop),
         )

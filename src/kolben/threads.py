@@ -8,10 +8,12 @@ back, where the executor adds a ``concurrent.futures.Future``, its locks and the
 chaining of two futures (about half the round trip on a small machine; see
 ``benchmarks/asgi_run.py``, scenario ``sync``).
 
-The pool starts threads as work needs them, up to ``max_threads``
-(``ASGI_WORKER_THREADS``; by default ``min(32, CPUs + 4)``, the default of
-``ThreadPoolExecutor``), and keeps them. They are daemon threads, waiting on the
-queue when idle.
+The pool starts threads as work needs them and keeps them: up to
+``max_threads`` (``ASGI_WORKER_THREADS``; by default ``min(32, CPUs + 4)``, the
+default of ``ThreadPoolExecutor``) run calls at once, and a request's
+:class:`Lane` keeps its thread while the request runs async code, up to
+``HELD_THREADS_FACTOR`` times ``max_threads`` threads in all. They are daemon
+threads, waiting on the queue when idle.
 """
 
 from __future__ import annotations
@@ -23,10 +25,26 @@ import queue
 import threading
 import typing as t
 import weakref
+from contextvars import ContextVar
 
 T = t.TypeVar("T")
 
-_Job = tuple[asyncio.AbstractEventLoop, "asyncio.Future[t.Any]", t.Callable[[], t.Any]]
+#: A call for a worker thread: the loop and future its outcome goes to, the
+#: callable, the lane it is made through (see Lane) or None, and the queue of
+#: the lane when it is the lane's first call (its thread serves the lane).
+_Job = tuple[
+    asyncio.AbstractEventLoop,
+    "asyncio.Future[t.Any]",
+    t.Callable[[], t.Any],
+    "Lane | None",
+    "queue.SimpleQueue[_Job | None] | None",
+]
+
+
+#: How many threads a pool may have, in multiples of its ``max_threads``: the
+#: threads beyond ``max_threads`` wait for requests running async code, which
+#: keep their thread for their later sync code (see Lane).
+HELD_THREADS_FACTOR = 4
 
 
 def default_max_threads() -> int:
@@ -52,6 +70,8 @@ class WorkerThreads:
                 f" the default of {default_max_threads()})."
             )
         self.max_threads = max_threads
+        #: The most threads there may be (see HELD_THREADS_FACTOR).
+        self._most_threads = max_threads * HELD_THREADS_FACTOR
         self.name = name
         self._lock = threading.Lock()
         self._numbers = itertools.count(1)
@@ -71,6 +91,13 @@ class WorkerThreads:
         self._queued = 0
         #: Calls handed to the threads and not finished yet.
         self._running = 0
+        #: Lanes whose thread waits for their next call, the longest waiting
+        #: first: the first to give a thread back when every thread is taken
+        #: (see run()). A dict as an ordered set.
+        self._waiting: dict[Lane, None] = {}
+        #: Threads owed to calls queued while every thread was taken and no lane
+        #: waited: the next lanes to wait for a call give theirs back instead.
+        self._owed = 0
 
     @property
     def threads(self) -> int:
@@ -96,12 +123,18 @@ class WorkerThreads:
             await asyncio.sleep(0.02)
         return True
 
+    def lane(self) -> Lane:
+        """A :class:`Lane`: the calls made through it run in one thread of this
+        pool, the first free one, until it is released."""
+        return Lane(self)
+
     def run(
         self,
         loop: asyncio.AbstractEventLoop,
         func: t.Callable[[], T],
         *,
         cancellable: bool = True,
+        lane: Lane | None = None,
     ) -> asyncio.Future[T]:
         """Call ``func()`` in a worker thread; return a future of ``loop`` for the
         result. Must be called from ``loop``'s thread.
@@ -115,15 +148,52 @@ class WorkerThreads:
         future: asyncio.Future[T] = (
             loop.create_future() if cancellable else _UncancellableFuture(loop=loop)
         )
+        opens: queue.SimpleQueue[_Job | None] | None = None
         with self._lock:
             # Counted before a thread can take it (and count it done); one lock
             # for the count and the choice of a thread.
             self._running += 1
-            self._queue.put((loop, future, func))
+            if lane is None:
+                # A call from a request's own async code: in the request's thread
+                # when it has one and it is free (what the request keeps per
+                # thread is there; it waits for the request anyway).
+                current = current_lane.get()
+                if (
+                    current is not None
+                    and current._queue is not None
+                    and not current._pending
+                    and current._pool is self
+                ):
+                    lane = current
+            if lane is not None:
+                lane._pending += 1
+                held = lane._queue
+                if held is not None:
+                    # The lane's thread takes it, once done with the lane's
+                    # calls before it.
+                    self._waiting.pop(lane, None)
+                    held.put((loop, future, func, lane, None))
+                    return future
+                lane._queue = opens = queue.SimpleQueue()
+            self._queue.put((loop, future, func, lane, opens))
             if self._idle:
                 self._idle -= 1  # that waiting thread takes the job
                 return future
-            if self._started >= self.max_threads:
+            # Threads that wait for their lane's next call run nothing: up to
+            # max_threads threads run calls, and up to HELD_THREADS_FACTOR times
+            # as many exist, the rest waiting for their requests' async code.
+            running = self._started - len(self._waiting)
+            if running >= self.max_threads or self._started >= self._most_threads:
+                if self._waiting and (opens is None or self._started >= self._most_threads):
+                    # This call may be what a request waiting in async code awaits
+                    # (or no thread may be added): the lane waiting longest gives
+                    # its thread back (its later sync code takes one again), so a
+                    # call never waits for threads that wait for it.
+                    next(iter(self._waiting))._give_back()
+                elif opens is None:
+                    self._owed += 1  # the next lane to wait gives its thread back
+                # A request's first sync code waits for a thread that finishes a
+                # call, as under a WSGI server.
                 self._queued += 1  # taken by the next thread to finish its job
                 return future
             self._started += 1
@@ -155,26 +225,153 @@ class WorkerThreads:
             job = get()
             if job is None:
                 return
-            loop, future, func = job
+            loop, future, func, lane, lane_queue = job
             del job
             outcome = _call(func)
             del func
+            if lane_queue is not None:
+                # The first call of a lane: this thread runs the lane's calls
+                # until the lane is released, then is free again.
+                with self._lock:
+                    self._running -= 1
+                    self._lane_call_done(lane)  # type: ignore[arg-type]
+                    held = lane._queue is lane_queue  # type: ignore[union-attr]
+                    if not held:  # given back already: free now, as below
+                        self._count_free(work_queue)
+                _deliver(loop, future, *outcome)
+                del loop, future, outcome, lane
+                if held:
+                    self._serve_lane(lane_queue)
+                    with self._lock:
+                        self._count_free(work_queue)
+                del lane_queue
+                continue
             # Count this thread idle before handing the result back: the caller
             # may submit its next call the moment it has the result, and must
             # find this thread rather than start another. After stop() it no
             # longer counts: it takes the rest of its queue, up to its None.
             with self._lock:
                 self._running -= 1
-                if work_queue is self._queue:
-                    if self._queued:
-                        self._queued -= 1  # a job no thread claimed: this one takes it
-                    else:
-                        self._idle += 1
+                self._count_free(work_queue)
             _deliver(loop, future, *outcome)
-            del loop, future, outcome  # drop the references before waiting again
+            del loop, future, outcome, lane  # drop the references before waiting again
+
+    def _count_free(self, work_queue: queue.SimpleQueue[_Job | None]) -> None:
+        """Count this thread free (under the lock): it takes a job no thread
+        claimed, or waits idle. After stop() it no longer counts: it takes the
+        rest of its queue, up to its None."""
+        if work_queue is self._queue:
+            if self._queued:
+                self._queued -= 1  # a job no thread claimed: this one takes it
+            else:
+                self._idle += 1
+
+    def _serve_lane(self, lane_queue: queue.SimpleQueue[_Job | None]) -> None:
+        """Run a lane's calls in this thread, up to the None of its release."""
+        while True:
+            job = lane_queue.get()
+            if job is None:
+                return
+            loop, future, func, lane, _ = job
+            del job
+            outcome = _call(func)
+            del func
+            with self._lock:
+                self._running -= 1
+                self._lane_call_done(lane)  # type: ignore[arg-type]
+            _deliver(loop, future, *outcome)
+            del loop, future, outcome, lane
+
+    def _lane_call_done(self, lane: Lane) -> None:
+        """Count a lane's call done (under the lock); a lane with no call left
+        waits for its next one, its thread held."""
+        lane._pending -= 1
+        if not lane._pending and lane._queue is not None:
+            if lane._release_after_call:
+                lane._give_back()
+            elif self._owed:
+                self._owed -= 1
+                lane._give_back()
+            else:
+                self._waiting[lane] = None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} {self._started}/{self.max_threads} threads>"
+
+
+class Lane:
+    """The worker thread of one request: calls made through :meth:`run` run in
+    one thread of the pool (the first free one when the first call is made), one
+    after the other, until :meth:`release` hands the thread back to the pool.
+    When every thread of the pool is taken, a request's first sync code waits for
+    a thread (as under a WSGI server); any other call (from ``async def`` code,
+    which a request holding a thread may be awaiting) makes the lane waiting
+    longest for its next call give its thread back (that lane's next call takes a
+    thread again), so a call never waits for threads that wait for it.
+
+    The ASGI door gives each HTTP request one, so all of a request's sync code
+    (its sync steps before and after an ``async def`` one, and the ``next()``
+    calls of a sync generator body) runs in one thread, as under a WSGI server:
+    what a request keeps per thread (a SQLite connection, a thread-scoped
+    SQLAlchemy session) is the same from the view to its teardown and its
+    streamed body. While the request runs ``async def`` code, its thread waits
+    for it. A lane that is collected unreleased is released then.
+    """
+
+    __slots__ = ("__weakref__", "_pending", "_pool", "_queue", "_release_after_call")
+
+    def __init__(self, pool: WorkerThreads) -> None:
+        self._pool = pool
+        #: The queue its thread takes the lane's calls from; None until the first
+        #: call (no thread is held by a lane that never ran one).
+        self._queue: queue.SimpleQueue[_Job | None] | None = None
+        #: Calls made through it and not finished (counted under the pool's lock).
+        self._pending = 0
+        #: Give the thread back as soon as the calls made so far are done.
+        self._release_after_call = False
+
+    def run(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        func: t.Callable[[], T],
+        *,
+        cancellable: bool = True,
+    ) -> asyncio.Future[T]:
+        """:meth:`WorkerThreads.run`, in this lane's thread."""
+        return self._pool.run(loop, func, cancellable=cancellable, lane=self)
+
+    def release(self) -> None:
+        """Hand the thread back to the pool once the calls made so far are done;
+        a later call takes a thread again."""
+        if self._queue is not None:
+            with self._pool._lock:
+                self._give_back()
+
+    def release_after_call(self) -> None:
+        """From the lane's own thread, in a call: :meth:`release` once the call
+        ends (the thread then takes no wake-up to be given back)."""
+        self._release_after_call = True
+
+    def _give_back(self) -> None:
+        # Under the pool's lock.
+        held, self._queue = self._queue, None
+        self._release_after_call = False
+        if held is not None:
+            self._pool._waiting.pop(self, None)
+            held.put(None)
+
+    def __del__(self) -> None:
+        # Not under the pool's lock (a collection may run while it is held); a
+        # lane in the pool's waiting set is alive, so only its queue is left.
+        held, self._queue = self._queue, None
+        if held is not None:
+            held.put(None)  # SimpleQueue.put may be called from __del__
+
+
+#: The lane of the request whose code is running (set by kolben.pipeline in the
+#: request's context): :meth:`WorkerThreads.run` called from its async code uses
+#: the request's thread when that is free.
+current_lane: ContextVar[Lane | None] = ContextVar("kolben.request_lane", default=None)
 
 
 class _UncancellableFuture(asyncio.Future[t.Any]):
