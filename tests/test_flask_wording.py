@@ -161,3 +161,19 @@ def test_session_transaction_without_cookies_starts_with_flasks_words() -> None:
     assert str(info.value).startswith(
         "Cookies are disabled. Create a client with 'use_cookies=True'."
     )
+
+
+def test_jsonify_outside_an_app_context_starts_with_flasks_words() -> None:
+    """Flask's jsonify reaches current_app, whose error an extension's test looks for."""
+    with pytest.raises(RuntimeError) as info:
+        jsonify(a=1)
+    assert str(info.value).startswith(FLASK_NO_APP)
+
+
+def test_stream_with_context_outside_a_request_uses_flasks_words() -> None:
+    with pytest.raises(RuntimeError) as info:
+        kolben.stream_with_context(iter(()))
+    assert str(info.value) == (
+        "'stream_with_context' can only be used when a request context is active,"
+        " such as in a view function."
+    )

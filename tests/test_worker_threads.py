@@ -344,6 +344,7 @@ def test_threads_waiting_for_their_lane_dont_count_against_the_limit():
         assert threads == HELD_THREADS_FACTOR
         assert len(set(idents[1:])) == HELD_THREADS_FACTOR
         assert idents[-1] == idents[0]
+        assert again in idents
     finally:
         pool.stop()
 

@@ -19,12 +19,15 @@ if t.TYPE_CHECKING:
     from .websocket import Websocket
     from .wrappers import Request
 
-_no_app_msg = """\
+#: Flask's words for a use of the app outside an application context.
+NO_APP_TEXT = """\
 Working outside of application context.
 
 This typically means that you attempted to use functionality that needed
 the current application. To solve this, set up an application context
-with app.app_context(). See the documentation for more information.
+with app.app_context(). See the documentation for more information."""
+
+_no_app_msg = NO_APP_TEXT + """
 
 (Something such as `current_app`, `g` or `url_for` was used while no application
 context was active. In a view, a CLI command or the test client one is pushed for

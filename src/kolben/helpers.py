@@ -235,7 +235,7 @@ def _active_contexts() -> tuple[AppContext, RequestContext]:
     req_ctx = _cv_request.get(None)
     if req_ctx is None:
         raise RuntimeError(
-            "'stream_with_context' can only be used while a request context is active,"
+            "'stream_with_context' can only be used when a request context is active,"
             " such as in a view function."
         )
     return _cv_app.get(), req_ctx

@@ -69,9 +69,10 @@ def jsonify(*args: t.Any, **kwargs: t.Any) -> Response:
     """
     ctx = _cv_app.get(None)
     if ctx is None:
+        # Flask's text (its current_app raises it here), then what to do.
         raise RuntimeError(
-            "'jsonify' needs an application context to build a response; call it in a"
-            " view or inside 'with app.app_context():'."
+            _globals.NO_APP_TEXT + "\n\n('jsonify' builds a response with the app's JSON"
+            " provider: call it in a view or inside 'with app.app_context():'.)"
         )
     return ctx.app.json.response(*args, **kwargs)
 
