@@ -55,7 +55,7 @@ from .caching import Cache
 from .concurrency import LOOP_TURN_EVERY, _server_loop, is_async_callable, running_loop
 from .headers import LISTED_HEADER_CLASSES
 from .pipeline import REQUEST_LANE, drive_eagerly, lane_of
-from .threads import Lane, current_lane
+from .threads import Lane
 from .wrappers import Request as _KolbenRequest
 from .wrappers import Response as _KolbenResponse
 from .wrappers import sends_one_chunk
@@ -551,10 +551,6 @@ async def _serve_http(app: Kolben, scope: Scope, receive: Receive, send: Send) -
     # The request's one context: every step of its pipeline runs in it, on the
     # loop and in worker threads alike (see kolben.pipeline).
     context = contextvars.copy_context()
-    if current_lane.get() is not None:
-        # Served from inside another request (its view calling the test client):
-        # this request takes a thread of its own, not the one that waits for it.
-        context.run(current_lane.set, None)
     app_iter: t.Any = None
     #: The request's worker thread (see kolben.threads.Lane), once its sync code ran.
     lane: Lane | None = None
@@ -594,7 +590,7 @@ async def _serve_http(app: Kolben, scope: Scope, receive: Receive, send: Send) -
             try:
                 app_iter, status, headers = result if done else await result
             except asyncio.CancelledError as cancelled:
-                lane = lane_of(context)
+                lane = lane_of(context)  # a streamed body's, to release (see finally)
                 finished: tuple[t.Any] | None = getattr(cancelled, "kolben_finished", None)
                 if finished is None:
                     raise
@@ -610,14 +606,14 @@ async def _serve_http(app: Kolben, scope: Scope, receive: Receive, send: Send) -
                         await send({**start, "headers": headers})
                         await send({"type": "http.response.body", "body": b"".join(app_iter)})
                 raise
-            lane = lane_of(context)
         if body is not None and body.disconnected:
             return  # the client left while sending its body: nobody to answer
         await send({"type": "http.response.start", "status": status, "headers": headers})
         if isinstance(app_iter, (list, tuple)):
-            # PERF: a buffered body goes out in one message, without threads.
+            # PERF: a buffered body goes out in one message, without threads (the
+            # request's lane, if it took one, was released as its pipeline ended).
             if lane is not None:
-                lane.release()  # its thread serves other requests meanwhile
+                lane.release()  # the WSGI middleware path's
             await send({"type": "http.response.body", "body": b"".join(app_iter)})
             return
         loop = running_loop()
@@ -625,8 +621,8 @@ async def _serve_http(app: Kolben, scope: Scope, receive: Receive, send: Send) -
         # ensure_sync: it finds the server's loop in the request's context.
         context.run(_server_loop.set, loop)
         if lane is None:
-            lane = app.worker_threads.lane()
-        elif isinstance(app_iter, cabc.AsyncIterable):
+            lane = lane_of(context) or app.worker_threads.lane()
+        if isinstance(app_iter, cabc.AsyncIterable):
             lane.release()  # the body runs on the loop (an SSE stream, say)
         await _send_body(loop, app, context, app_iter, receive, send, body, lane)
     finally:
@@ -636,6 +632,8 @@ async def _serve_http(app: Kolben, scope: Scope, receive: Receive, send: Send) -
             await (lane or app.worker_threads).run(
                 running_loop(), partial(context.run, close), cancellable=False
             )
+        if lane is None and app_iter is None:
+            lane = lane_of(context)  # a pipeline that failed, or was cancelled
         if lane is not None:
             lane.release()
         if body is not None:

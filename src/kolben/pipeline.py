@@ -247,9 +247,8 @@ def _continue_in_thread(
             step = _advance(steps, value, error)
         except StopIteration as stop:
             result = stop.value
-            if type(result) is tuple and type(result[0]) is list:
-                # The ASGI door's (body, status, headers) with a buffered body:
-                # the request needs its thread no more. PERF: given back as this
+            if _buffered_response(result):
+                # The request needs its thread no more. PERF: given back as this
                 # call ends, not woken for it later.
                 lane = current_lane.get()
                 if lane is not None:
@@ -264,6 +263,12 @@ def _continue_in_thread(
         if sync_func is None:
             return step
         func = sync_func
+
+
+def _buffered_response(result: object) -> bool:
+    """Whether ``result`` is the ASGI door's ``(body, status, headers)`` with a
+    buffered body (a list): what is left of such a request needs no thread."""
+    return type(result) is tuple and len(result) == 3 and type(result[0]) is list
 
 
 def _raiser(error: BaseException) -> t.Callable[..., t.NoReturn]:
@@ -363,14 +368,17 @@ class RequestLane:
 REQUEST_LANE = RequestLane()
 
 def lane_of(context: Context) -> Lane | None:
-    """The lane the request running in ``context`` took, if it ran sync code."""
-    return context.get(current_lane)
+    """The lane the request running in ``context`` took, if it ran sync code
+    (not one its context was copied with: a request served from inside
+    another's view, through the test client)."""
+    lane = context.get(current_lane)
+    return lane if lane is not None and lane.owner is context else None
 
 
-def _lane_for_this_request(app: Kolben) -> Lane:
+def _lane_for_this_request(app: Kolben, context: Context) -> Lane:
     lane = current_lane.get()
-    if lane is None:
-        lane = app.worker_threads.lane()
+    if lane is None or lane.owner is not context:
+        lane = app.worker_threads.lane(context)
         current_lane.set(lane)
     return lane
 
@@ -474,6 +482,8 @@ async def _drive(
     #: A cancellation that arrived while a worker thread ran part of the
     #: pipeline: the rest of the request is finished, then it is raised.
     cancelled: asyncio.CancelledError | None = None
+    #: The request's lane, once a run of sync steps took it (REQUEST_LANE).
+    lane: Lane | None = None
     try:
         step = send(None)
     except StopIteration as stop:
@@ -503,7 +513,7 @@ async def _drive(
                 try:
                     step = steps.throw(e)
                 except StopIteration as stop:
-                    return _finish(stop.value, cancelled)  # type: ignore[no-any-return]
+                    return _finish(stop.value, cancelled, lane)  # type: ignore[no-any-return]
                 continue
         else:
             sync_func = None if is_async_callable(func) else func
@@ -528,12 +538,12 @@ async def _drive(
                 try:
                     step = steps.throw(e)
                 except StopIteration as stop:
-                    return _finish(stop.value, cancelled)  # type: ignore[no-any-return]
+                    return _finish(stop.value, cancelled, lane)  # type: ignore[no-any-return]
                 continue
             try:
                 step = send(value)
             except StopIteration as stop:
-                return _finish(stop.value, cancelled)  # type: ignore[no-any-return]
+                return _finish(stop.value, cancelled, lane)  # type: ignore[no-any-return]
             continue
         if body is not None and not body.filled:
             try:
@@ -546,14 +556,16 @@ async def _drive(
                 try:
                     step = steps.throw(e)
                 except StopIteration as stop:
-                    return _finish(stop.value, cancelled)  # type: ignore[no-any-return]
+                    return _finish(stop.value, cancelled, lane)  # type: ignore[no-any-return]
                 continue
         loop = running_loop()
+        if threads is REQUEST_LANE:
+            lane = _lane_for_this_request(app, context)
         call = _ThreadCall(
             app.worker_threads
             if threads is None
-            else _lane_for_this_request(app)
-            if threads is REQUEST_LANE
+            else lane
+            if lane is not None
             else t.cast("WorkerThreads | InlineCalls", threads),
             loop,
             partial(context.run, _continue_in_thread, app, steps, sync_func, args, loop),
@@ -572,11 +584,15 @@ async def _drive(
             outcome = future.result()
             cancelled = e
         if isinstance(outcome, _Done):
-            return _finish(outcome.value, cancelled)  # type: ignore[no-any-return]
+            return _finish(outcome.value, cancelled, lane)  # type: ignore[no-any-return]
         step = outcome
 
 
-def _finish(value: T, cancelled: asyncio.CancelledError | None) -> T:
+def _finish(value: T, cancelled: asyncio.CancelledError | None, lane: Lane | None) -> T:
+    if lane is not None and _buffered_response(value):
+        # The request needs its thread no more (the door releases it after a
+        # streamed body).
+        lane.release()
     if cancelled is not None:
         # The cancellation of a request whose pipeline was finished anyway (it came
         # while a worker thread ran part of it): raised as it came (asyncio's

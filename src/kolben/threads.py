@@ -123,10 +123,10 @@ class WorkerThreads:
             await asyncio.sleep(0.02)
         return True
 
-    def lane(self) -> Lane:
-        """A :class:`Lane`: the calls made through it run in one thread of this
-        pool, the first free one, until it is released."""
-        return Lane(self)
+    def lane(self, owner: object = None) -> Lane:
+        """A :class:`Lane` (of ``owner``): the calls made through it run in one
+        thread of this pool, the first free one, until it is released."""
+        return Lane(self, owner)
 
     def run(
         self,
@@ -318,10 +318,12 @@ class Lane:
     for it. A lane that is collected unreleased is released then.
     """
 
-    __slots__ = ("__weakref__", "_pending", "_pool", "_queue", "_release_after_call")
+    __slots__ = ("__weakref__", "_pending", "_pool", "_queue", "_release_after_call", "owner")
 
-    def __init__(self, pool: WorkerThreads) -> None:
+    def __init__(self, pool: WorkerThreads, owner: object = None) -> None:
         self._pool = pool
+        #: What the lane belongs to (the ASGI door: the request's context).
+        self.owner = owner
         #: The queue its thread takes the lane's calls from; None until the first
         #: call (no thread is held by a lane that never ran one).
         self._queue: queue.SimpleQueue[_Job | None] | None = None
