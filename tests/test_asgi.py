@@ -2634,3 +2634,67 @@ def test_wsgi_middleware_that_never_starts_a_response_is_an_error(app: kolben.Ko
     app.wsgi_app = middleware(app.wsgi_app)  # type: ignore[method-assign]
     with pytest.raises(RuntimeError, match="without calling start_response"):
         call(app, http_scope("/"))
+
+
+def test_a_requests_thread_is_given_back_after_an_error_or_a_failing_close(app):
+    app.config["PROPAGATE_EXCEPTIONS"] = True
+
+    @app.before_request
+    def before():
+        pass
+
+    @app.route("/boom")
+    async def boom():
+        raise ValueError("boom")
+
+    class Body:
+        def __iter__(self):
+            yield b"a"
+
+        def close(self):
+            raise OSError("close failed")
+
+    @app.route("/badclose")
+    def badclose():
+        return app.response_class(Body())
+
+    for path in ("/boom", "/badclose"):
+        with pytest.raises((ValueError, OSError)):
+            call(app, http_scope(path))
+    pool = app.worker_threads
+    deadline = time.monotonic() + CALL_TIMEOUT
+    while pool._idle != pool.threads and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not pool._waiting
+    assert pool._idle == pool.threads
+
+
+def test_a_task_an_async_view_starts_does_not_take_the_requests_thread(app):
+    release = threading.Event()
+    tasks = set()
+
+    @app.before_request
+    def before():
+        pass
+
+    @app.route("/")
+    async def view():
+        async def background():
+            loop = asyncio.get_running_loop()
+            await app.worker_threads.run(loop, lambda: release.wait(2 * CALL_TIMEOUT))
+
+        tasks.add(asyncio.create_task(background()))
+        await asyncio.sleep(0)
+        return "ok"
+
+    @app.teardown_request
+    def teardown(exc):
+        release.set()  # the background call waits for the request to end
+
+    async def main():
+        conn = await acall(app, http_scope("/"), Connection())
+        await asyncio.wait_for(asyncio.gather(*tasks), 3 * CALL_TIMEOUT)
+        return conn
+
+    conn = asyncio.run(main())
+    assert conn.sent[0]["status"] == 200

@@ -420,3 +420,48 @@ def test_a_lane_waiting_for_its_next_call_gives_its_thread_to_a_waiting_call():
     finally:
         pool.stop()
 
+
+
+def test_a_first_call_queued_behind_a_lanes_call_is_not_left_to_wait_for_the_lane():
+    """A request's first sync code queued while the only thread ran another
+    request's call is taken once that call ends, though the thread then waits for
+    its request's async code (which may wait for this request)."""
+    pool = WorkerThreads(1, name="one")
+    try:
+
+        async def main():
+            loop = asyncio.get_running_loop()
+            holder, newcomer = pool.lane(), pool.lane()
+            first = holder.run(loop, lambda: time.sleep(0.05))
+            second = newcomer.run(loop, threading.get_ident)  # queued: no thread free
+            await first  # holder's thread now waits for holder's next call
+            await asyncio.wait_for(second, WAIT)
+            holder.release()
+            newcomer.release()
+
+        asyncio.run(main())
+    finally:
+        pool.stop()
+
+
+def test_no_thread_stays_owed_once_the_queue_is_drained():
+    """Calls queued while every thread ran one were taken by threads that ended
+    theirs: no lane gives its thread back for them later."""
+    pool = WorkerThreads(1, name="one")
+    try:
+
+        async def main():
+            loop = asyncio.get_running_loop()
+            await asyncio.gather(*(pool.run(loop, lambda: time.sleep(0.001)) for _ in range(5)))
+            lane = pool.lane()
+            idents = [await lane.run(loop, threading.get_ident)]
+            await asyncio.sleep(0.02)
+            idents.append(await lane.run(loop, threading.get_ident))
+            lane.release()
+            return idents
+
+        first, second = asyncio.run(main())
+        assert first == second
+        assert pool._owed == 0
+    finally:
+        pool.stop()

@@ -606,6 +606,10 @@ async def _serve_http(app: Kolben, scope: Scope, receive: Receive, send: Send) -
                         await send({**start, "headers": headers})
                         await send({"type": "http.response.body", "body": b"".join(app_iter)})
                 raise
+            if type(app_iter) is not list:
+                # The request's lane, for a streamed body (a buffered one's was
+                # released as the pipeline ended).
+                lane = lane_of(context)
         if body is not None and body.disconnected:
             return  # the client left while sending its body: nobody to answer
         await send({"type": "http.response.start", "status": status, "headers": headers})
@@ -621,21 +625,24 @@ async def _serve_http(app: Kolben, scope: Scope, receive: Receive, send: Send) -
         # ensure_sync: it finds the server's loop in the request's context.
         context.run(_server_loop.set, loop)
         if lane is None:
-            lane = lane_of(context) or app.worker_threads.lane()
+            lane = app.worker_threads.lane()
         if isinstance(app_iter, cabc.AsyncIterable):
             lane.release()  # the body runs on the loop (an SSE stream, say)
         await _send_body(loop, app, context, app_iter, receive, send, body, lane)
     finally:
-        # PERF: a buffered body (a list) has nothing to close.
-        close = getattr(app_iter, "close", None) if type(app_iter) is not list else None
-        if close is not None:
-            await (lane or app.worker_threads).run(
-                running_loop(), partial(context.run, close), cancellable=False
-            )
         if lane is None and app_iter is None:
             lane = lane_of(context)  # a pipeline that failed, or was cancelled
-        if lane is not None:
-            lane.release()
+        try:
+            # PERF: a buffered body (a list) has nothing to close.
+            close = getattr(app_iter, "close", None) if type(app_iter) is not list else None
+            if close is not None:
+                await (lane or app.worker_threads).run(
+                    running_loop(), partial(context.run, close), cancellable=False
+                )
+        finally:
+            # Also when close() raised, or the request was cancelled meanwhile.
+            if lane is not None:
+                lane.release()
         if body is not None:
             # A request with a LazyBody had its environ made above.
             if PRESERVE_CONTEXT_KEY in t.cast(dict[str, t.Any], environ):

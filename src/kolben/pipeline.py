@@ -268,7 +268,10 @@ def _continue_in_thread(
 def _buffered_response(result: object) -> bool:
     """Whether ``result`` is the ASGI door's ``(body, status, headers)`` with a
     buffered body (a list): what is left of such a request needs no thread."""
-    return type(result) is tuple and len(result) == 3 and type(result[0]) is list
+    return type(result) is tuple and len(result) == 3 and type(result[0]) in _BUFFERED
+
+
+_BUFFERED = (list, tuple)
 
 
 def _raiser(error: BaseException) -> t.Callable[..., t.NoReturn]:
@@ -379,6 +382,7 @@ def _lane_for_this_request(app: Kolben, context: Context) -> Lane:
     lane = current_lane.get()
     if lane is None or lane.owner is not context:
         lane = app.worker_threads.lane(context)
+        lane._task = asyncio.current_task()
         current_lane.set(lane)
     return lane
 

@@ -44,7 +44,7 @@ _Job = tuple[
 #: How many threads a pool may have, in multiples of its ``max_threads``: the
 #: threads beyond ``max_threads`` wait for requests running async code, which
 #: keep their thread for their later sync code (see Lane).
-HELD_THREADS_FACTOR = 4
+HELD_THREADS_FACTOR = 8
 
 
 def default_max_threads() -> int:
@@ -163,6 +163,9 @@ class WorkerThreads:
                     and current._queue is not None
                     and not current._pending
                     and current._pool is self
+                    # Not from a task the request started: its call could hold
+                    # the request's later sync code up (or wait for it).
+                    and (current._task is None or current._task is asyncio.current_task(loop))
                 ):
                     lane = current
             if lane is not None:
@@ -198,6 +201,11 @@ class WorkerThreads:
                 return future
             self._started += 1
             number = next(self._numbers)
+        self._start_thread(number)
+        return future
+
+    def _start_thread(self, number: int) -> None:
+        """Start a thread counted in ``_started`` already (not under the lock)."""
         thread = threading.Thread(
             target=self._work, name=f"{self.name}-{number}", daemon=True
         )
@@ -207,7 +215,6 @@ class WorkerThreads:
             with self._lock:
                 self._started -= 1
             raise
-        return future
 
     def stop(self) -> None:
         """Let every worker thread end once the work queued before is done."""
@@ -234,10 +241,12 @@ class WorkerThreads:
                 # until the lane is released, then is free again.
                 with self._lock:
                     self._running -= 1
-                    self._lane_call_done(lane)  # type: ignore[arg-type]
+                    number = self._lane_call_done(lane)  # type: ignore[arg-type]
                     held = lane._queue is lane_queue  # type: ignore[union-attr]
                     if not held:  # given back already: free now, as below
                         self._count_free(work_queue)
+                if number is not None:
+                    self._start_thread(number)
                 _deliver(loop, future, *outcome)
                 del loop, future, outcome, lane
                 if held:
@@ -263,6 +272,8 @@ class WorkerThreads:
         if work_queue is self._queue:
             if self._queued:
                 self._queued -= 1  # a job no thread claimed: this one takes it
+                # Threads are owed to queued calls only.
+                self._owed = min(self._owed, self._queued)
             else:
                 self._idle += 1
 
@@ -278,13 +289,18 @@ class WorkerThreads:
             del func
             with self._lock:
                 self._running -= 1
-                self._lane_call_done(lane)  # type: ignore[arg-type]
+                number = self._lane_call_done(lane)  # type: ignore[arg-type]
+            if number is not None:
+                self._start_thread(number)
             _deliver(loop, future, *outcome)
             del loop, future, outcome, lane
 
-    def _lane_call_done(self, lane: Lane) -> None:
+    def _lane_call_done(self, lane: Lane) -> int | None:
         """Count a lane's call done (under the lock); a lane with no call left
-        waits for its next one, its thread held."""
+        waits for its next one, its thread held. A call queued meanwhile (every
+        thread ran a call when it came) gets a thread of its own, or this one
+        when no thread may be added: returns the number of the thread to start,
+        if one (started by the caller, outside the lock)."""
         lane._pending -= 1
         if not lane._pending and lane._queue is not None:
             if lane._release_after_call:
@@ -292,8 +308,17 @@ class WorkerThreads:
             elif self._owed:
                 self._owed -= 1
                 lane._give_back()
+            elif self._queued:
+                if self._started < self._most_threads:
+                    self._waiting[lane] = None
+                    self._queued -= 1
+                    self._owed = min(self._owed, self._queued)
+                    self._started += 1
+                    return next(self._numbers)
+                lane._give_back()  # its thread takes the call (see _count_free)
             else:
                 self._waiting[lane] = None
+        return None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} {self._started}/{self.max_threads} threads>"
@@ -318,7 +343,15 @@ class Lane:
     for it. A lane that is collected unreleased is released then.
     """
 
-    __slots__ = ("__weakref__", "_pending", "_pool", "_queue", "_release_after_call", "owner")
+    __slots__ = (
+        "__weakref__",
+        "_pending",
+        "_pool",
+        "_queue",
+        "_release_after_call",
+        "_task",
+        "owner",
+    )
 
     def __init__(self, pool: WorkerThreads, owner: object = None) -> None:
         self._pool = pool
@@ -331,6 +364,9 @@ class Lane:
         self._pending = 0
         #: Give the thread back as soon as the calls made so far are done.
         self._release_after_call = False
+        #: The task of the request (set by kolben.pipeline): only its own async
+        #: code's calls take the lane's thread (see WorkerThreads.run).
+        self._task: asyncio.Task[t.Any] | None = None
 
     def run(
         self,
