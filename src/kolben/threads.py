@@ -154,20 +154,7 @@ class WorkerThreads:
             # for the count and the choice of a thread.
             self._running += 1
             if lane is None:
-                # A call from a request's own async code: in the request's thread
-                # when it has one and it is free (what the request keeps per
-                # thread is there; it waits for the request anyway).
-                current = current_lane.get()
-                if (
-                    current is not None
-                    and current._queue is not None
-                    and not current._pending
-                    and current._pool is self
-                    # Not from a task the request started: its call could hold
-                    # the request's later sync code up (or wait for it).
-                    and (current._task is None or current._task is asyncio.current_task(loop))
-                ):
-                    lane = current
+                lane = self._free_lane_of_caller(loop)
             if lane is not None:
                 lane._pending += 1
                 held = lane._queue
@@ -203,6 +190,23 @@ class WorkerThreads:
             number = next(self._numbers)
         self._start_thread(number)
         return future
+
+    def _free_lane_of_caller(self, loop: asyncio.AbstractEventLoop) -> Lane | None:
+        """For a call from a request's own async code: the request's lane, when
+        it has a thread of this pool that is free (what the request keeps per
+        thread is there; the thread waits for the request anyway). Not for a task
+        the request started: its call could hold the request's later sync code
+        up, or wait for it. Under the lock."""
+        current = current_lane.get()
+        if (
+            current is not None
+            and current._queue is not None
+            and not current._pending
+            and current._pool is self
+            and (current._task is None or current._task is asyncio.current_task(loop))
+        ):
+            return current
+        return None
 
     def _start_thread(self, number: int) -> None:
         """Start a thread counted in ``_started`` already (not under the lock)."""
