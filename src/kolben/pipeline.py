@@ -267,7 +267,8 @@ def _continue_in_thread(
 
 def _buffered_response(result: object) -> bool:
     """Whether ``result`` is the ASGI door's ``(body, status, headers)`` with a
-    buffered body (a list): what is left of such a request needs no thread."""
+    buffered body (a list or tuple): what is left of such a request needs no
+    thread."""
     return type(result) is tuple and len(result) == 3 and type(result[0]) in _BUFFERED
 
 
@@ -363,12 +364,14 @@ class RequestLane:
     """What the ASGI door hands :func:`_drive` for a request's runs of sync steps:
     the request's :class:`~kolben.threads.Lane` (one worker thread for all of its
     sync code, as under WSGI), made at its first run of sync steps and kept in
-    the request's context, where the door finds it (:func:`lane_of`) for the
-    body and releases it."""
+    the request's context. The pipeline gives it back when it ends with a
+    buffered body; for a streamed body the door finds it (:func:`lane_of`),
+    advances the body in it and releases it."""
 
 
 #: The one :class:`RequestLane` (the lane itself is in the request's context).
 REQUEST_LANE = RequestLane()
+
 
 def lane_of(context: Context) -> Lane | None:
     """The lane the request running in ``context`` took, if it ran sync code
