@@ -591,7 +591,9 @@ async def _drive(
             outcome = future.result()
             cancelled = e
         if isinstance(outcome, _Done):
-            return _finish(outcome.value, cancelled, lane)  # type: ignore[no-any-return]
+            # Ended in the lane's thread, which gave itself back as the call ended
+            # if the body is buffered (_continue_in_thread): nothing to release.
+            return _finish(outcome.value, cancelled, None)  # type: ignore[no-any-return]
         step = outcome
 
 

@@ -259,10 +259,9 @@ class WorkerThreads:
                         self._count_free(work_queue)
                 del lane_queue
                 continue
-            # Count this thread idle before handing the result back: the caller
+            # Count this thread free before handing the result back: the caller
             # may submit its next call the moment it has the result, and must
-            # find this thread rather than start another. After stop() it no
-            # longer counts: it takes the rest of its queue, up to its None.
+            # find this thread rather than start another.
             with self._lock:
                 self._running -= 1
                 self._count_free(work_queue)
