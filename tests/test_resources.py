@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import threading
 import typing as t
 import uuid
 from collections.abc import Iterator
@@ -504,6 +505,84 @@ def test_async_view_uses_aget(quiet_app: kolben.Kolben, client: t.Any, journal: 
 
     assert client.get("/7").data == b"ok"
     assert journal.events == ["acquire", "commit [7]", "mail", "release"]
+
+
+
+def _on_a_running_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def test_aget_runs_a_sync_acquire_where_sync_code_runs(
+    quiet_app: kolben.Kolben, client: t.Any, door: str, journal: Journal
+) -> None:
+    """A sync acquire reached through ``await aget()`` is sync user code: under
+    the ASGI door it runs in a worker thread, never on the server's loop; under
+    WSGI in the request's own thread, as the view's sync code does."""
+    seen: dict[str, t.Any] = {}
+
+    def acquire() -> dict[str, t.Any]:
+        seen["acquire"] = (threading.get_ident(), _on_a_running_loop())
+        seen["g"] = kolben.g.get("marker")  # the request's context is there
+        journal("acquire")
+        return {"rows": []}
+
+    def release(res: dict[str, t.Any]) -> None:
+        journal("release")
+
+    sdb = quiet_app.task_resource("sdb", acquire=acquire, release=release)
+
+    @quiet_app.get("/")
+    async def index() -> str:
+        kolben.g.marker = "here"
+        seen["view"] = threading.get_ident()
+        res = await sdb.aget()
+        assert await sdb.aget() is res
+        return "ok"
+
+    assert client.get("/").data == b"ok"
+    assert journal.events == ["acquire", "release"]
+    assert seen["g"] == "here"
+    thread, on_loop = seen["acquire"]
+    if door == "asgi":
+        assert thread != seen["view"]
+        assert not on_loop
+    else:
+        assert thread == seen["view"]
+
+
+def test_aget_cancelled_during_a_sync_acquire_keeps_the_resource_for_release(
+    app: kolben.Kolben, journal: Journal
+) -> None:
+    """A task cancelled while its sync acquire runs in a worker thread: the call
+    can't be interrupted, so what it acquired is kept and released with the
+    task, never leaked."""
+    started = threading.Event()
+    go_on = threading.Event()
+
+    def acquire() -> str:
+        started.set()
+        go_on.wait(5)
+        journal("acquire")
+        return "conn"
+
+    sdb = app.task_resource("sdb", acquire=acquire, release=lambda res: journal(f"release {res}"))
+
+    async def main() -> None:
+        with app.app_context():
+            task = asyncio.create_task(sdb.aget())
+            await asyncio.get_running_loop().run_in_executor(None, started.wait, 5)
+            task.cancel()
+            go_on.set()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert journal.events == ["acquire"]
+
+    asyncio.run(main())
+    assert journal.events == ["acquire", "release conn"]
 
 
 # -- PostgreSQL (psycopg 3) -----------------------------------------------------------

@@ -108,6 +108,14 @@ def running_loop() -> asyncio.AbstractEventLoop:
     return loop
 
 
+def on_a_thread_loop(loop: asyncio.AbstractEventLoop) -> bool:
+    """Whether ``loop`` is this thread's own loop (:func:`run_sync`'s: the WSGI
+    door's ``async def`` code runs there), where sync code called from async
+    code runs in place, in the thread that serves the request."""
+    holder: _ThreadLoop | None = getattr(_local, "holder", None)
+    return holder is not None and holder.loop is loop
+
+
 def _forget_running_loop() -> None:
     _running.loop = None
 

@@ -51,10 +51,13 @@ with :meth:`Kolben.ensure_sync`. In an ``async def`` view use
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import typing as t
+from functools import partial
 
 from . import globals as _globals
-from .concurrency import is_async_callable
+from .concurrency import is_async_callable, on_a_thread_loop, running_loop
 from .pipeline import Steps, run_steps
 
 # PERF: assigned, not imported (see kolben.globals: a method call on an imported
@@ -221,16 +224,34 @@ class TaskResource:
 
     async def aget(self) -> t.Any:
         """:meth:`get` for ``async def`` code: an async acquire is awaited on the
-        running loop (a sync one is called as is)."""
+        running loop. A sync one runs where the request's sync code runs: under
+        the ASGI door in a worker thread, never on the server's loop; under WSGI
+        in the request's thread."""
         ctx = self._context()
         state = _state(ctx)
         try:
             return self._reuse(state, state.acquired[self])
         except KeyError:
             pass
-        resource = self.acquire()
         if self._async_acquire:
-            resource = await resource
+            resource = await self.acquire()
+        else:
+            off_loop = _off_the_server_loop(self.app, self.acquire)
+            if off_loop is None:
+                resource = self.acquire()
+            else:
+                try:
+                    resource = await off_loop
+                except asyncio.CancelledError:
+                    # The call refuses to be cancelled, so it has ended: what it
+                    # acquired is kept for this task, to be released with it.
+                    if (
+                        off_loop.done()
+                        and off_loop.exception() is None
+                        and self not in state.acquired
+                    ):
+                        self._store(state, off_loop.result())
+                    raise
         if self in state.acquired:  # acquired meanwhile by another coroutine
             await self._arelease_quietly(resource)
             return state.acquired[self]
@@ -238,11 +259,29 @@ class TaskResource:
 
     async def _arelease_quietly(self, resource: t.Any) -> None:
         try:
-            rv = self.release(resource)
             if is_async_callable(self.release):
-                await rv
+                await self.release(resource)
+            elif (off_loop := _off_the_server_loop(self.app, self.release, resource)) is None:
+                self.release(resource)
+            else:
+                await off_loop
         except Exception:
             self.app.logger.exception(f"Releasing task resource {self.name!r} failed.")
+
+
+def _off_the_server_loop(
+    app: Kolben, func: t.Callable[..., t.Any], *args: t.Any
+) -> asyncio.Future[t.Any] | None:
+    """On a server's loop (the ASGI door's, or any loop but the WSGI door's
+    own): ``func(*args)`` started in a worker thread (the request's own when it
+    is free), in a copy of this context, as a future that refuses to be
+    cancelled (its outcome is always known). None on the WSGI door's per-thread
+    loop, where the request's sync code runs in place."""
+    loop = running_loop()
+    if on_a_thread_loop(loop):
+        return None
+    call = partial(contextvars.copy_context().run, func, *args)
+    return app.worker_threads.run(loop, call, cancellable=False)
 
 
 def rollback_task() -> None:
