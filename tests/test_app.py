@@ -504,6 +504,22 @@ def test_jsonify_ensure_ascii(app, app_ctx):
     assert jsonify("grüß").get_data() == '"grüß"\n'.encode()
 
 
+def test_jsonify_follows_settings_changed_between_responses(app, app_ctx):
+    """The encoder of the last settings is reused only while they stay the same:
+    a change on the provider, or on its class, is used by the next response."""
+    assert jsonify({"b": 1, "a": "ü"}).get_data(as_text=True) == '{"a":"\\u00fc","b":1}\n'
+    app.json.sort_keys = False
+    assert jsonify({"b": 1, "a": "ü"}).get_data(as_text=True) == '{"b":1,"a":"\\u00fc"}\n'
+    del app.json.sort_keys
+    type(app.json).ensure_ascii = False
+    try:
+        assert jsonify({"b": 1, "a": "ü"}).get_data(as_text=True) == '{"a":"ü","b":1}\n'
+    finally:
+        type(app.json).ensure_ascii = True
+    app.json.default = lambda o: "made"
+    assert jsonify({"a": object()}).get_data(as_text=True) == '{"a":"made"}\n'
+
+
 def test_jsonify_args_forms(app_ctx):
     assert stdlib_json.loads(jsonify(1, 2, 3).get_data()) == [1, 2, 3]
     assert stdlib_json.loads(jsonify([1]).get_data()) == [1]

@@ -181,6 +181,8 @@ class DefaultJSONProvider(JSONProvider):
         )
 
     _own_dumps = False  # for a subclass whose __init__ doesn't call this one's
+    #: The settings ``_compact_encode`` last served and its encoder for them.
+    _last_compact: tuple[t.Any, t.Any, t.Any, t.Callable[[t.Any], str]] | None = None
 
     def __setattr__(self, name: str, value: t.Any) -> None:
         object.__setattr__(self, name, value)
@@ -224,10 +226,22 @@ class DefaultJSONProvider(JSONProvider):
 
     def _compact_encode(self) -> t.Callable[[t.Any], str]:
         """:func:`compact_encoder` for this provider's settings, built once."""
-        key = (self.default, self.ensure_ascii, self.sort_keys)
+        default, ensure_ascii, sort_keys = self.default, self.ensure_ascii, self.sort_keys
+        # PERF: the settings of the last call, compared by identity, before the
+        # cache (whose key is a new tuple, hashed).
+        last = self._last_compact
+        if (
+            last is not None
+            and last[0] is default
+            and last[1] is ensure_ascii
+            and last[2] is sort_keys
+        ):
+            return last[3]
+        key = (default, ensure_ascii, sort_keys)
         encode = self._compact.get(key)
         if encode is None:
             encode = self._compact.put(key, compact_encoder(*key))
+        object.__setattr__(self, "_last_compact", (default, ensure_ascii, sort_keys, encode))
         return encode
 
     def response(self, *args: t.Any, **kwargs: t.Any) -> Response:
@@ -238,7 +252,8 @@ class DefaultJSONProvider(JSONProvider):
         """
         obj = self._prepare_response_obj(args, kwargs)
         app = self._app
-        indent = self.compact is False or (self.compact is None and app.debug)
+        compact = self.compact
+        indent = compact is False or (compact is None and app.debug)
         # PERF: the provider's own dumps (not replaced on the class, or on this
         # object as an app may do: app.json.dumps = ...) encodes directly.
         if type(self).dumps is _DEFAULT_DUMPS and not self._own_dumps:
