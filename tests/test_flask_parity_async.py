@@ -211,6 +211,96 @@ def test_an_apps_own_ensure_sync_may_read_each_functions_name(client_for: Client
     assert "started" in seen and "index" in seen
 
 
+def test_an_apps_own_ensure_sync_sees_what_flasks_sees(client_for: Client) -> None:
+    # Flask passes views, before/after_request, after_this_request and teardown
+    # functions, error handlers and async signal receivers through ensure_sync
+    # (context processors too); URL processors, sync signal receivers and the
+    # pipeline methods a subclass overrides are called as they are. kolben passed
+    # every step through it.
+    seen: list[str] = []
+
+    class App(kolben.Kolben):
+        def ensure_sync(self, func: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
+            seen.append(func.__name__)
+            return super().ensure_sync(func)
+
+        def preprocess_request(self) -> t.Any:
+            return super().preprocess_request()
+
+        def dispatch_request(self) -> t.Any:
+            return super().dispatch_request()
+
+        def handle_user_exception(self, e: Exception) -> t.Any:
+            return super().handle_user_exception(e)
+
+        def finalize_request(self, rv: t.Any, from_error_handler: bool = False) -> t.Any:
+            return super().finalize_request(rv, from_error_handler)
+
+    app = App(__name__)
+
+    @app.url_value_preprocessor
+    def values(endpoint: str | None, values: dict[str, t.Any] | None) -> None:
+        pass
+
+    @app.url_defaults
+    def defaults(endpoint: str, values: dict[str, t.Any]) -> None:
+        pass
+
+    @app.before_request
+    def before() -> None:
+        pass
+
+    @app.after_request
+    def after(response: kolben.Response) -> kolben.Response:
+        return response
+
+    @app.teardown_request
+    def teardown_request(exc: BaseException | None) -> None:
+        pass
+
+    @app.teardown_appcontext
+    def teardown_appcontext(exc: BaseException | None) -> None:
+        pass
+
+    @app.errorhandler(ValueError)
+    def on_value_error(e: ValueError) -> tuple[str, int]:
+        return "handled", 400
+
+    def sync_receiver(sender: t.Any, **kwargs: t.Any) -> None:
+        pass
+
+    async def async_receiver(sender: t.Any, **kwargs: t.Any) -> None:
+        pass
+
+    @app.route("/<name>")
+    def index(name: str) -> str:
+        @kolben.after_this_request
+        def after_this(response: kolben.Response) -> kolben.Response:
+            return response
+
+        kolben.url_for("index", name="other")
+        raise ValueError(name)
+
+    with (
+        kolben.request_started.connected_to(sync_receiver, app),
+        kolben.request_started.connected_to(async_receiver, app),
+        kolben.request_finished.connected_to(sync_receiver, app),
+        kolben.request_tearing_down.connected_to(sync_receiver, app),
+    ):
+        response = client_for(app).get("/a")
+    assert (response.status_code, response.data) == (400, b"handled")
+    assert seen == [
+        "async_receiver",
+        "before",
+        "index",
+        "on_value_error",
+        "after_this",
+        "after",
+        "teardown_request",
+        "teardown_appcontext",
+    ]
+
+
 @pytest.mark.parametrize("hook_kind", ["sync", "async"])
 @pytest.mark.parametrize("view_kind", ["sync", "async"])
 def test_a_context_variable_set_by_a_hook_is_seen_by_the_view(

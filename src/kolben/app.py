@@ -65,6 +65,7 @@ from .pipeline import (
     apass_through_reversed,
     call_in_reverse,
     call_until_value,
+    direct,
     handling,
     pass_through_reversed,
 )
@@ -551,7 +552,8 @@ class Kolben(AppSetup):
         made from the scope, its environ made when read: ``environ`` is None)."""
         overridden = self._overridden
         if overridden and "request_context" in overridden:
-            ctx = yield self.request_context, (environ if request is None else request.environ,)
+            make_context = direct(self, self.request_context)
+            ctx = yield make_context, (environ if request is None else request.environ,)
         else:
             ctx = RequestContext(self, environ, request)  # type: ignore[arg-type]
         error: BaseException | None = None
@@ -561,13 +563,13 @@ class Kolben(AppSetup):
                 if not ctx._push_now():  # PERF: no generator when no user code runs
                     yield from ctx._push()
                 if overridden and "full_dispatch_request" in overridden:
-                    response = yield self.full_dispatch_request, ()
+                    response = yield direct(self, self.full_dispatch_request), ()
                 else:
                     response = yield from self._full_dispatch_request()
             except Exception as e:
                 error = e
                 if overridden and "handle_exception" in overridden:
-                    response = yield handling(self, self.handle_exception, e), (e,)
+                    response = yield handling(self, direct(self, self.handle_exception), e), (e,)
                 else:
                     response = yield from self._handle_exception(e)
             except BaseException:
@@ -578,7 +580,7 @@ class Kolben(AppSetup):
             if ctx._streams is not None and (unsent := ctx._unsent_streams(response)):
                 # A step: closing a body pops the contexts it pushed, which runs
                 # user code (teardown functions, signal receivers).
-                yield close_streams, (unsent,)
+                yield direct(self, close_streams), (unsent,)
             # Pop the contexts (running the teardown functions), first handing
             # them to the test client when it asked to keep them.
             keep = (environ if environ is not None else ctx.request._known_environ).get(
@@ -617,7 +619,7 @@ class Kolben(AppSetup):
                 yield from signal_steps(request_started, self, {})
             rv: t.Any = None
             if overridden and "preprocess_request" in overridden:
-                rv = yield self.preprocess_request, ()
+                rv = yield direct(self, self.preprocess_request), ()
             elif self.url_value_preprocessors:
                 rv = yield from self._preprocess_request()
             # PERF: no generator (nor blueprint chain) for a stage with nothing to
@@ -633,18 +635,18 @@ class Kolben(AppSetup):
                         break
             if rv is None:
                 if overridden and "dispatch_request" in overridden:
-                    rv = yield self.dispatch_request, ()
+                    rv = yield direct(self, self.dispatch_request), ()
                 else:
                     view, rv = self._view_step()
                     if view is not None:
                         rv = yield view, rv
         except Exception as e:
             if overridden and "handle_user_exception" in overridden:
-                rv = yield handling(self, self.handle_user_exception, e), (e,)
+                rv = yield handling(self, direct(self, self.handle_user_exception), e), (e,)
             else:
                 rv = yield from self._handle_user_exception(e)
         if overridden and "finalize_request" in overridden:
-            response = yield self.finalize_request, (rv,)
+            response = yield direct(self, self.finalize_request), (rv,)
         elif not (
             overridden
             or request_finished.receivers
@@ -708,7 +710,7 @@ class Kolben(AppSetup):
             names = (None, *reversed(ctx.blueprint_chain)) if req.url_rule is not None else (None,)
             for name in names:
                 for url_func in self.url_value_preprocessors.get(name, ()):
-                    yield url_func, (req.endpoint, req.view_args)
+                    yield direct(self, url_func), (req.endpoint, req.view_args)
         plan = self._hook_plan(
             self.before_request_funcs, ctx, True, call_until_value, acall_until_value
         )
@@ -853,12 +855,12 @@ class Kolben(AppSetup):
     ) -> Steps[Response]:
         overridden = self._overridden
         if "make_response" in overridden:
-            response = yield self.make_response, (rv,)
+            response = yield direct(self, self.make_response), (rv,)
         else:
             response = self.make_response(rv)
         try:
             if "process_response" in overridden:
-                response = yield self.process_response, (response,)
+                response = yield direct(self, self.process_response), (response,)
             elif self._process_response_has_work(_cv_request.get()):
                 response = yield from self._process_response(response)
             if request_finished.receivers:
@@ -1063,7 +1065,7 @@ class Kolben(AppSetup):
             if has_async_io:
                 sess = yield DualStep(ctx._open_session, ctx._aopen_session), ()
             else:
-                sess = yield ctx._open_session, ()
+                sess = yield direct(self, ctx._open_session), ()
         if interface.is_null_session(sess):
             return
         if has_async_io:
@@ -1078,7 +1080,7 @@ class Kolben(AppSetup):
                 # which is user code: a step of its own.
                 yield from replace_with_error_response(self, response, e)
         else:
-            yield interface.save_session, (self, sess, response)
+            yield direct(self, interface.save_session), (self, sess, response)
 
     _save_session_direct = sync_twin(twins=_STAGES)(_save_session)
 
@@ -1237,7 +1239,7 @@ class Kolben(AppSetup):
             e.show_exception = True
         if isinstance(e, HTTPException) and not self.trap_http_exception(e):
             if "handle_http_exception" in self._overridden:
-                handle = handling(self, self.handle_http_exception, e)
+                handle = handling(self, direct(self, self.handle_http_exception), e)
                 return t.cast(HTTPException, (yield handle, (e,)))
             return (yield from self._handle_http_exception(e))
         handler = self._find_error_handler(e, self._blueprints_of_current_request())
@@ -1273,7 +1275,8 @@ class Kolben(AppSetup):
         if handler is not None:
             server_error = yield handling(self, handler, e), (server_error,)
         if "finalize_request" in self._overridden:
-            return t.cast(Response, (yield self.finalize_request, (server_error, True)))
+            finalize = direct(self, self.finalize_request)
+            return t.cast(Response, (yield finalize, (server_error, True)))
         return (yield from self._finalize_request(server_error, from_error_handler=True))
 
     _handle_exception_direct = sync_twin(twins=_STAGES)(_handle_exception)

@@ -18,7 +18,7 @@ from types import TracebackType
 from werkzeug.exceptions import HTTPException
 
 from . import globals as _globals
-from .pipeline import DualStep, Steps, acall_in_reverse, call_in_reverse, run_steps
+from .pipeline import DualStep, Steps, acall_in_reverse, call_in_reverse, direct, run_steps
 from .sessions import SecureCookieSessionInterface, opens_at_push
 from .signals import (
     appcontext_popped,
@@ -243,7 +243,7 @@ class AppContext:
                 finally:
                     try:
                         if "do_teardown_appcontext" in app._overridden:
-                            yield app.do_teardown_appcontext, (exc,)
+                            yield direct(app, app.do_teardown_appcontext), (exc,)
                         elif app.teardown_appcontext_funcs or appcontext_tearing_down.receivers:
                             yield from app._do_teardown_appcontext(exc)
                     finally:
@@ -533,12 +533,12 @@ class RequestContext:
             if getattr(self.app.session_interface, "has_async_io", False):
                 yield DualStep(self._open_session, self._aopen_session), ()
             else:
-                yield self._open_session, ()
+                yield direct(self.app, self._open_session), ()
         request = self.request
         if request.url_rule is None and request.routing_exception is None:
             if self.app._custom_converters or type(self).match_request not in FRAMEWORK_MATCHERS:
                 # A converter of the app's own is user code.
-                yield self.match_request, ()
+                yield direct(self.app, self.match_request), ()
             else:
                 self.match_request()
 
@@ -596,7 +596,7 @@ class RequestContext:
         try:
             if last and not torn_down:
                 if "do_teardown_request" in app._overridden:
-                    yield app.do_teardown_request, (exc,)
+                    yield direct(app, app.do_teardown_request), (exc,)
                 elif app.teardown_request_funcs or request_tearing_down.receivers:
                     yield from app._do_teardown_request(exc)
             # PERF: only a request that parsed files has anything to close.

@@ -26,7 +26,11 @@ The pipeline's own code between steps never blocks, so each driver decides only
 
 Sync or async is decided per function (:func:`kolben.concurrency.is_async_callable`),
 not per request. A subclass that overrides ``ensure_sync`` or ``async_to_sync`` has
-every step run through its ``ensure_sync``, in a worker thread.
+its ``ensure_sync`` see what Flask's sees (views, ``before_request``,
+``after_request``, ``after_this_request`` and teardown functions, error handlers,
+``async def`` signal receivers), each step run in a worker thread; a sync step
+Flask calls as it is (an overridden pipeline method, a URL value preprocessor, a
+signal receiver, kolben's own code) is a :class:`Direct` step.
 
 All of a request's steps, on the loop and in worker threads, run in one
 :class:`contextvars.Context`, so the context variables the pipeline sets (the
@@ -82,6 +86,32 @@ class DualStep:
         return self.sync(*args, **kwargs)
 
 
+class Direct:
+    """A sync step Flask calls as it is, not through ``ensure_sync``: an
+    overridden pipeline method (``preprocess_request``, ``finalize_request``...),
+    a URL value preprocessor, a sync signal receiver, kolben's own code. Made by
+    :func:`direct` for an app with an ``ensure_sync`` of its own, which must not
+    see it; the drivers call it as it is (in a worker thread under ASGI)."""
+
+    __slots__ = ("func",)
+
+    def __init__(self, func: t.Callable[..., t.Any]) -> None:
+        self.func = func
+
+    def __call__(self, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        return self.func(*args, **kwargs)
+
+
+def direct(app: Kolben, func: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
+    """The step for ``func``, which Flask calls as it is (see :class:`Direct`):
+    ``func`` itself, unless the app has an ``ensure_sync`` of its own and ``func``
+    is sync. An ``async def`` one (which Flask can't call there) is awaited as
+    any other, or run through the app's own ``ensure_sync``."""
+    if app._custom_ensure_sync and not is_async_callable(func):
+        return Direct(func)
+    return func
+
+
 class Handling:
     """A sync step of the error path, run while ``error`` is the exception being
     handled, as Flask runs it inside its ``except`` block: in an error handler,
@@ -95,7 +125,8 @@ class Handling:
     a driver calling the step can't see; this enters one around the call. The
     error's traceback and context are left as they were. Made by
     :func:`handling`; the drivers call it as it is (it is sync, and the app's own
-    ``ensure_sync``, if any, was applied to ``func`` already).
+    ``ensure_sync``, if any, was applied to ``func`` already unless it is a
+    :class:`Direct` step).
     """
 
     __slots__ = ("error", "func")
@@ -136,6 +167,8 @@ def handling(app: Kolben, func: t.Callable[..., t.Any], error: BaseException) ->
                 return await func(*args, **kwargs)
 
         return functools.update_wrapper(handled, func)
+    if type(func) is Direct:
+        return Handling(func.func, error)
     if app._custom_ensure_sync:
         func = app.ensure_sync(func)
     return Handling(func, error)
@@ -182,10 +215,11 @@ def step_callable(app: Kolben, func: t.Callable[..., t.Any]) -> t.Callable[..., 
     """What the synchronous driver calls for the step ``func`` when it is not a
     plain sync function (the test :func:`run_steps` and the twins of
     :mod:`kolben.sync_twin` make in place first): a :class:`DualStep`'s sync
-    side, a :class:`Handling` as it is, else ``app.ensure_sync(func)``."""
+    side, a :class:`Handling` or :class:`Direct` step as it is, else
+    ``app.ensure_sync(func)``."""
     if type(func) is DualStep:
         return func.sync
-    if type(func) is Handling:
+    if type(func) is Handling or type(func) is Direct:
         return func
     return app.ensure_sync(func)
 
@@ -194,7 +228,7 @@ def sync_callable(app: Kolben, func: t.Callable[..., t.Any]) -> t.Callable[..., 
     """How the asynchronous driver runs ``func``: None to await it on the loop
     (an ``async def`` function), else the callable to call in a worker thread
     (``func`` itself, or what the app's own ``ensure_sync`` made of it)."""
-    if type(func) is Handling:
+    if type(func) is Handling or type(func) is Direct or type(func) is DualStep:
         return func
     if app._custom_ensure_sync:
         return app.ensure_sync(func)
@@ -510,7 +544,7 @@ async def _drive(
         elif type(func) is DualStep:
             func = func.aio
             sync_func = None
-        elif type(func) is Handling:
+        elif type(func) is Handling or type(func) is Direct:
             sync_func = func
         elif custom_ensure_sync:
             try:

@@ -652,6 +652,7 @@ def replace_with_error_response(
     # the request's work is committed either (its task resources are rolled
     # back, its after_commit callbacks dropped), or a retry would do it twice.
     from .globals import _cv_app
+    from .pipeline import direct
     from .resources import _rollback_pending_steps
 
     app_ctx = _cv_app.get(None)
@@ -659,7 +660,7 @@ def replace_with_error_response(
         yield from _rollback_pending_steps(app, app_ctx._task_state)
     try:
         if "handle_http_exception" in app._overridden:
-            rv = yield app.handle_http_exception, (error,)
+            rv = yield direct(app, app.handle_http_exception), (error,)
         else:
             rv = yield from app._handle_http_exception(error)
         error_response = app.make_response(rv)

@@ -69,14 +69,21 @@ def signal_steps(
         return
     if error is not None:
         from .pipeline import handling
-    # An app's own ensure_sync sees each step: give the partial the receiver's
-    # name (an override reading func.__name__, as tracing ones do, works as in
-    # Flask, which passes it the receiver itself).
+    # An app's own ensure_sync sees each ``async def`` receiver, as blinker's
+    # ``_async_wrapper`` does in Flask: give the partial the receiver's name (an
+    # override reading func.__name__, as tracing ones do, works as in Flask,
+    # which passes it the receiver itself). A sync receiver is called as it is.
     named = getattr(app if app is not None else sender, "_custom_ensure_sync", False)
+    if named:
+        from .concurrency import is_async_callable
+        from .pipeline import Direct
     for receiver in signal.receivers_for(sender):
         step: t.Callable[..., t.Any] = functools.partial(receiver, sender, **kwargs)
         if named:
-            functools.update_wrapper(step, receiver)
+            if is_async_callable(receiver):
+                functools.update_wrapper(step, receiver)
+            else:
+                step = Direct(step)
         if error is not None and app is not None:
             step = handling(app, step, error)
         yield step, ()

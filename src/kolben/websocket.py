@@ -60,7 +60,7 @@ from . import router
 from .concurrency import LOOP_TURN_EVERY, _server_loop
 from .ctx import FRAMEWORK_MATCHERS, RequestContext
 from .globals import _cv_websocket
-from .pipeline import DualStep, Steps, drive
+from .pipeline import DualStep, Steps, direct, drive
 from .sessions import SecureCookieSessionInterface, SessionMixin, opens_at_push
 from .wrappers import routing_path
 
@@ -1071,7 +1071,7 @@ def _before_view_steps(app: Kolben, ctx: WebsocketContext) -> Steps[Response | N
     if app.url_value_preprocessors:
         for name in names:
             for url_func in app.url_value_preprocessors.get(name, ()):
-                yield url_func, (request.endpoint, request.view_args)
+                yield direct(app, url_func), (request.endpoint, request.view_args)
     if app.before_websocket_funcs:
         for name in names:
             for func in app.before_websocket_funcs.get(name, ()):
