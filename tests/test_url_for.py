@@ -11,6 +11,7 @@ import pytest
 from werkzeug.routing import BuildError
 
 import kolben
+from helpers import kolben_only
 from kolben import g, request, url_for
 
 
@@ -288,6 +289,36 @@ def test_url_value_preprocessor_can_modify_view_args(app, client):
             values["user_id"] *= 2
 
     assert client.get("/users/5").data == b"10"
+
+
+@kolben_only
+def test_async_url_processors_are_run(client_for):
+    # Flask calls both kinds without awaiting them (the coroutine is dropped, its
+    # body never runs): kolben awaits an async url_value_preprocessor, and ran an
+    # async url_defaults function no more than Flask.
+    app = kolben.Kolben(__name__)
+
+    @app.url_defaults
+    async def add_lang(endpoint, values):
+        if app.url_map.is_endpoint_expecting(endpoint, "lang"):
+            values.setdefault("lang", g.get("lang", "en"))
+
+    @app.url_value_preprocessor
+    async def pull_lang(endpoint, values):
+        g.lang = values.pop("lang", None) if values else None
+
+    @app.route("/<lang>/")
+    def index():
+        return f"{g.lang} {url_for('about')}"
+
+    @app.route("/<lang>/about")
+    def about():
+        return "about"
+
+    assert client_for(app).get("/de/").text == "de /de/about"
+    app.config["SERVER_NAME"] = "example.com"
+    with app.app_context():
+        assert url_for("about") == "http://example.com/en/about"
 
 
 # --- build errors --------------------------------------------------------------------------

@@ -381,7 +381,12 @@ class Kolben(AppSetup):
         return rv
 
     def inject_url_defaults(self, endpoint: str, values: dict[str, t.Any]) -> None:
-        """Call the ``url_defaults`` functions for ``endpoint`` on ``values``."""
+        """Call the ``url_defaults`` functions for ``endpoint`` on ``values``.
+
+        An ``async def`` one (kolben's addition: Flask never awaits it) is run to
+        completion with :meth:`ensure_sync`, as an ``async def`` context processor
+        is: ``url_for`` is synchronous, so it can't be called on the event loop.
+        """
         if not self.url_default_functions:
             return
         names: list[str | None] = [None]
@@ -389,6 +394,8 @@ class Kolben(AppSetup):
             names.extend(reversed(split_blueprint_path(endpoint.rpartition(".")[0])))
         for name in names:
             for func in self.url_default_functions.get(name, ()):
+                if is_async_callable(func):
+                    func = self.ensure_sync(func)
                 func(endpoint, values)
 
     def handle_url_build_error(
