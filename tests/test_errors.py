@@ -181,6 +181,39 @@ def test_error_being_handled_keeps_its_traceback_and_context(app, client):
     assert frames[-1] == "boom"
 
 
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_after_request_of_the_500_response_runs_while_the_error_is_handled(
+    app, client_for, caplog, kind
+):
+    # Flask finalizes the 500 response inside its except block: an after_request
+    # function sees the error in sys.exc_info(), and what it raises has the
+    # error as its __context__ (logged with "During handling of the above
+    # exception"). Under ASGI both were lost.
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    seen = []
+
+    def after(response):
+        seen.append(sys.exc_info()[1])
+        raise KeyError("after_request failed")
+
+    async def async_after(response):
+        return after(response)
+
+    app.after_request(after if kind == "sync" else async_after)
+
+    @app.route("/fails")
+    def fails():
+        raise ValueError("the view failed")
+
+    assert client_for(app).get("/fails").status_code == 500
+    assert [type(e) for e in seen] == [ValueError]
+    logged = [r for r in caplog.records if "finalizing failed" in r.getMessage()]
+    assert len(logged) == 1
+    error = logged[0].exc_info[1]
+    assert isinstance(error, KeyError)
+    assert error.__context__ is seen[0]
+
+
 def test_async_handlers_and_own_ensure_sync_with_the_error_being_handled(client_for):
     import kolben
 

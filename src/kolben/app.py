@@ -66,6 +66,7 @@ from .pipeline import (
     call_in_reverse,
     call_until_value,
     direct,
+    handled_steps,
     handling,
     pass_through_reversed,
 )
@@ -1281,10 +1282,13 @@ class Kolben(AppSetup):
         handler = self._find_error_handler(server_error, self._blueprints_of_current_request())
         if handler is not None:
             server_error = yield handling(self, handler, e), (server_error,)
+        # Run while the error is being handled, as Flask runs them in its except
+        # block: an error they raise has it as its __context__.
         if "finalize_request" in self._overridden:
-            finalize = direct(self, self.finalize_request)
+            finalize = handling(self, direct(self, self.finalize_request), e)
             return t.cast(Response, (yield finalize, (server_error, True)))
-        return (yield from self._finalize_request(server_error, from_error_handler=True))
+        finalizing = self._finalize_request(server_error, from_error_handler=True)
+        return (yield from handled_steps(self, finalizing, e))
 
     _handle_exception_direct = sync_twin(twins=_STAGES)(_handle_exception)
 

@@ -174,6 +174,35 @@ def handling(app: Kolben, func: t.Callable[..., t.Any], error: BaseException) ->
     return Handling(func, error)
 
 
+def handled_steps(app: Kolben, steps: Steps[T], error: BaseException) -> Steps[T]:
+    """``steps``, each run while ``error`` is being handled (:func:`handling`).
+
+    For the steps a stage reaches with ``yield from`` inside its ``except``
+    block: a driver runs each step outside the stage's generators, and an
+    exception it throws in is not chained to the error the delegating generator
+    handles, as it would be if raised in the block (Flask runs them there). A
+    :class:`DualStep` (a session store's I/O) is left as it is.
+    """
+    value: t.Any = None
+    thrown: BaseException | None = None
+    while True:
+        try:
+            func, args = steps.send(value) if thrown is None else steps.throw(thrown)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
+        if type(func) is not Handling and type(func) is not DualStep:
+            func = handling(app, func, error)
+        try:
+            value = yield func, args
+            thrown = None
+        except GeneratorExit:
+            steps.close()
+            raise
+        except BaseException as e:  # the step's: thrown into ``steps``
+            value = None
+            thrown = e
+
+
 def run_steps(app: Kolben, steps: Steps[T]) -> T:
     """Run ``steps`` to the end in this thread and return their result.
 
