@@ -45,6 +45,31 @@ def test_app_without_url_adapter_for_requests(client_for):
     assert seen == [(None, None, None)]
 
 
+def test_an_overridden_create_url_adapter_is_called_once_per_request(client_for):
+    # Flask matches and builds URLs with the one adapter its request context
+    # made; kolben asked the override again for url_for (twice the work of one
+    # that looks the tenant up, say).
+    calls = []
+
+    class Tenants(kolben.Kolben):
+        def create_url_adapter(self, request):
+            calls.append(request is not None)
+            adapter = super().create_url_adapter(request)
+            if adapter is not None:
+                adapter.url_scheme = "https"
+            return adapter
+
+    app = Tenants("tenants")
+
+    @app.route("/")
+    def index():
+        return kolben.url_for("index", _external=True)
+
+    rv = client_for(app).get("/")
+    assert rv.data == b"https://localhost/"
+    assert calls.count(True) == 1
+
+
 @kolben_only
 def test_adapter_cache_is_bounded(app):
     from kolben.routing import AdapterCache

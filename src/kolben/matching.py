@@ -21,6 +21,7 @@ from werkzeug.exceptions import HTTPException
 
 from . import router
 from .blueprints import prefix_owner
+from .globals import _cv_request
 from .routing import rebind
 from .wrappers import routing_target
 
@@ -82,6 +83,11 @@ def match_request(app: Kolben, request: Request) -> None:
     try:
         if not app._cache_adapters:
             adapter = app.create_url_adapter(request)
+            # The request's context builds URLs with the adapter it was matched
+            # with, as in Flask: an overridden create_url_adapter is called once.
+            ctx = _cv_request.get(None)
+            if ctx is not None and ctx.request is request:
+                ctx.url_adapter = adapter
             if adapter is None:
                 return
             rule, view_args = adapter.match(return_rule=True)
