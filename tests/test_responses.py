@@ -258,6 +258,54 @@ def test_plain_wsgi_callable_returned(app, client):
     assert rv.mimetype == "text/plain"
 
 
+def test_a_response_class_overriding_force_type_converts_what_flask_gives_it(client_for):
+    # Flask's make_response hands force_type, with the request's environ, every
+    # WSGI callable that is not a response_class object: a werkzeug response, a
+    # plain WSGI app, and an HTTP exception (returned, or raised with no handler).
+    # kolben made an HTTP exception's response without it.
+    calls = []
+
+    class Converting(kolben.Response):
+        @classmethod
+        def force_type(cls, response, environ=None):
+            calls.append((type(response).__name__, environ is not None))
+            rv = super().force_type(response, environ)
+            rv.headers["X-Converted"] = "yes"
+            return rv
+
+    class App(kolben.Kolben):
+        response_class = Converting
+
+    app = App(__name__)
+
+    @app.route("/returned")
+    def returned():
+        return NotFound("no such thing")
+
+    @app.route("/aborted")
+    def aborted():
+        kolben.abort(418)
+
+    @app.route("/werkzeug")
+    def werkzeug_response():
+        return werkzeug.wrappers.Response("wz")
+
+    @app.route("/own")
+    def own():
+        return Converting("own")
+
+    client = client_for(app)
+    for path, status in [("/returned", 404), ("/aborted", 418), ("/missing", 404)]:
+        rv = client.get(path)
+        assert (rv.status_code, rv.headers.get("X-Converted")) == (status, "yes")
+        assert rv.mimetype == "text/html"
+    assert calls == [("NotFound", True), ("ImATeapot", True), ("NotFound", True)]
+    calls.clear()
+    assert client.get("/werkzeug").headers.get("X-Converted") == "yes"
+    assert client.get("/own").headers.get("X-Converted") is None
+    assert calls == [("Response", True)]
+
+
 def test_generator_is_streamed(app, client):
     @app.route("/")
     def index():

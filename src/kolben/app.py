@@ -949,6 +949,8 @@ class Kolben(AppSetup):
                 environ = req_ctx.request.environ if req_ctx is not None else None
                 if hasattr(response_class, "from_http_exception"):
                     rv = response_class.from_http_exception(rv, environ)
+                elif environ is not None:
+                    rv = response_class.force_type(rv, environ)  # type: ignore[arg-type]
                 else:
                     rv = response_class.force_type(rv.get_response(environ))
                 if req_ctx is not None and req_ctx.request.method == "HEAD":

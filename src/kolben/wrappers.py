@@ -359,12 +359,19 @@ class Response(_WerkzeugResponse):
     #: skips both; a subclass overriding either (cleanup in ``close``, a body
     #: transform in ``iter_encoded``) goes through werkzeug's methods, as in Flask.
     _werkzeug_body_methods: bool = True
+    #: Whether the class keeps werkzeug's ``force_type``: a subclass overriding
+    #: it is given an HTTP exception to convert, as Flask's ``make_response``
+    #: gives it (see :meth:`from_http_exception`).
+    _werkzeug_force_type: bool = True
 
     def __init_subclass__(cls, **kwargs: t.Any) -> None:
         super().__init_subclass__(**kwargs)
         cls._werkzeug_body_methods = (
             cls.close is _WerkzeugResponse.close
             and cls.iter_encoded is _WerkzeugResponse.iter_encoded
+        )
+        cls._werkzeug_force_type = (
+            getattr_static(cls, "force_type") is getattr_static(_WerkzeugResponse, "force_type")
         )
 
     @property
@@ -396,10 +403,16 @@ class Response(_WerkzeugResponse):
     ) -> Response:
         """Return the response for an HTTP exception, as ``e.get_response()`` does.
 
+        A subclass overriding :meth:`force_type` is asked to convert the
+        exception itself (a WSGI app) with ``environ``, as Flask's
+        ``make_response`` asks it.
+
         PERF: the HTML error page of werkzeug's own exceptions with their own
         description is rendered once per class and code and reused (~25 µs saved
         per 404); a description set per request is rendered each time.
         """
+        if not cls._werkzeug_force_type and environ is not None:
+            return cls.force_type(e, environ)  # type: ignore[arg-type, return-value]
         cls_e = type(e)
         if (
             cls_e.get_response is HTTPException.get_response
