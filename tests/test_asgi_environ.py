@@ -334,3 +334,28 @@ def test_the_root_path_is_taken_off_at_a_segment_boundary(root, path, script_nam
     }  # fmt: skip
     environ = build_environ(scope, io.BytesIO())
     assert (environ["SCRIPT_NAME"], environ["PATH_INFO"]) == (script_name, path_info)
+
+
+def test_a_header_sent_many_times_is_joined_once() -> None:
+    # A server may pass a header block of any size (uvicorn with httptools has
+    # no limit): joining each value of a repeated header onto the ones before
+    # copied the whole value so far every time, seconds of the event loop for
+    # a few hundred kilobytes of "X-A: ..." or "Cookie: ..." lines. The values
+    # are joined once (the cost is in benchmarks' reach, not asserted here).
+    count, value = 40_000, "v" * 30
+    for name, key, separator in (
+        ("x-a", "HTTP_X_A", ","),
+        ("cookie", "HTTP_COOKIE", "; "),
+    ):
+        scope = http_scope("/", method="POST", headers=[(name, value)] * count)
+        environ = build_environ(scope, io.BytesIO())
+        known = scan_headers(scope)
+        expected = separator.join([value] * count)
+        assert environ[key] == expected
+        if key in KNOWN_HEADERS:
+            assert known[key] == expected
+    # Interleaved repeats of several names keep each name's order.
+    pairs = [("x-a", "1"), ("x-b", "2"), ("x-a", "3"), ("x-b", "4"), ("x-a", "5")]
+    scope = http_scope("/", method="POST", headers=pairs)
+    environ = build_environ(scope, io.BytesIO())
+    assert (environ["HTTP_X_A"], environ["HTTP_X_B"]) == ("1,3,5", "2,4")

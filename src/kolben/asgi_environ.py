@@ -109,15 +109,27 @@ def build_environ(scope: ft.ASGIScope, body: t.IO[bytes]) -> dict[str, t.Any]:
         environ["REMOTE_ADDR"] = client[0]
         environ["REMOTE_PORT"] = str(client[1])
     keys = _ENVIRON_KEYS
+    # A header sent many times is joined once, at the end: joining as each
+    # value comes would copy the value so far every time (quadratic in the
+    # header block, which some servers don't bound: seconds of the loop).
+    repeated: dict[str, list[str]] | None = None
     for raw_name, raw_value in scope.get("headers", ()):
         key = keys.get(raw_name) or _environ_key(raw_name)
         if key is _DROPPED:
             continue
         value = raw_value.decode("latin-1")
         if key in environ:
-            environ[key] = _joined(key, environ[key], value)
+            if repeated is None:
+                repeated = {}
+            values = repeated.get(key)
+            if values is None:
+                repeated[key] = [environ[key], value]
+            else:
+                values.append(value)
         else:
             environ[key] = value
+    if repeated:
+        _join_repeated(environ, repeated)
     if "CONTENT_LENGTH" not in environ or "HTTP_TRANSFER_ENCODING" in environ:
         # (With Transfer-Encoding the server framed the body by it, whatever a
         # Content-Length said, RFC 9112 6.3; werkzeug ignores the length then.)
@@ -133,10 +145,11 @@ def build_environ(scope: ft.ASGIScope, body: t.IO[bytes]) -> dict[str, t.Any]:
     return environ
 
 
-def _joined(key: str, first: str, value: str) -> str:
-    """The environ value of a header sent twice (cookies joined as one header)."""
-    separator = "; " if key == "HTTP_COOKIE" else ","
-    return f"{first}{separator}{value}"
+def _join_repeated(target: dict[str, t.Any], repeated: dict[str, list[str]]) -> None:
+    """Set the environ value of each header sent more than once: its values
+    joined (cookies joined as one Cookie header)."""
+    for key, values in repeated.items():
+        target[key] = ("; " if key == "HTTP_COOKIE" else ",").join(values)
 
 
 _DEFAULT_SERVER = ("localhost", 80)
@@ -234,6 +247,7 @@ def scan_headers(scope: ft.ASGIScope) -> dict[str, str]:
     sent twice joined as :func:`build_environ` joins it), plus the test client's
     :data:`PRESERVE_CONTEXT_KEY` entry."""
     known: dict[str, str] = {}
+    repeated: dict[str, list[str]] | None = None
     watched = _KNOWN_RAW_NAMES
     for raw_name, raw_value in scope.get("headers", ()):
         key = watched.get(raw_name)
@@ -244,7 +258,19 @@ def scan_headers(scope: ft.ASGIScope) -> dict[str, str]:
             if key not in KNOWN_HEADERS:
                 continue
         value = raw_value.decode("latin-1")
-        known[key] = _joined(key, known[key], value) if key in known else value
+        if key in known:
+            # Joined once at the end, as build_environ does.
+            if repeated is None:
+                repeated = {}
+            values = repeated.get(key)
+            if values is None:
+                repeated[key] = [known[key], value]
+            else:
+                values.append(value)
+        else:
+            known[key] = value
+    if repeated:
+        _join_repeated(known, repeated)
     extra = scope.get(ENVIRON_EXTRA_KEY)
     if extra and PRESERVE_CONTEXT_KEY in extra:
         known[PRESERVE_CONTEXT_KEY] = extra[PRESERVE_CONTEXT_KEY]
