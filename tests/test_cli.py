@@ -1649,8 +1649,11 @@ def test_run_bad_options(args, message):
 
 
 def test_run_cert_that_is_not_a_certificate():
+    # A free port: the port is checked first (5000 may be taken on the machine).
     result = run_cli(
-        [str(SCRIPT)], "--app", "hello", "run", "--cert", "hello.py", "--key", "no_app.py"
+        [str(SCRIPT)],
+        *("--app", "hello", "run", "--port", str(free_port())),
+        *("--cert", "hello.py", "--key", "no_app.py"),
     )
     assert result.returncode == 1
     errors = error_lines(result.stderr)
