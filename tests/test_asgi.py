@@ -819,6 +819,50 @@ def test_a_client_that_stops_sending_its_body_gets_408_and_frees_the_thread(app,
     assert conn.other_tasks == set()
 
 
+def test_a_client_trickling_a_large_body_takes_no_thread_from_other_requests(app):
+    # A def view's worker thread waiting for more of a body that its client sends
+    # slowly (a byte now and then: ASGI_BODY_TIMEOUT, per part, never ends it)
+    # doesn't count as a thread running a call: the def code of other requests
+    # still gets a thread, up to the pool's limit on waiting threads.
+    app.config["ASGI_WORKER_THREADS"] = 1
+
+    @app.post("/size")
+    def size():
+        return str(len(request.get_data()))
+
+    @app.get("/ping")
+    def ping():
+        return "pong"
+
+    go_on = asyncio.Event()
+
+    class Trickling(Connection):
+        async def receive(self) -> Message:
+            if self.incoming:
+                return await super().receive()
+            self.receive_calls += 1
+            await go_on.wait()
+            return {"type": "http.request", "body": b"y", "more_body": False}
+
+    chunks = [b"x" * (600 * 1024)] * 2  # past the 1 MiB received before the view
+    slow = Trickling([{"type": "http.request", "body": c, "more_body": True} for c in chunks])
+    scope = http_scope("/size", method="POST", headers=[("Content-Type", "text/plain")])
+
+    async def main() -> None:
+        upload = asyncio.create_task(app(scope, slow.receive, slow.send))
+        deadline = time.monotonic() + CALL_TIMEOUT
+        while slow.receive_calls < 3:  # the view's thread waits for the rest
+            assert time.monotonic() < deadline, "the view never read past the first MiB"
+            await asyncio.sleep(0.005)
+        pinged = await acall(app, http_scope("/ping"), Connection())
+        assert (pinged.status, pinged.body) == (200, b"pong")
+        go_on.set()
+        await asyncio.wait_for(upload, CALL_TIMEOUT)
+
+    asyncio.run(main())
+    assert (slow.status, slow.body) == (200, str(1200 * 1024 + 1).encode())
+
+
 # -- body limits ----------------------------------------------------------------------
 
 

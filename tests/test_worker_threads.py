@@ -465,3 +465,47 @@ def test_no_thread_stays_owed_once_the_queue_is_drained():
         assert pool._owed == 0
     finally:
         pool.stop()
+
+
+@pytest.mark.parametrize("queued_first", [False, True], ids=["call-made-meanwhile", "call-queued"])
+def test_a_thread_waiting_for_a_client_doesnt_count_against_the_limit(queued_first):
+    """A call that waits for its client (kolben.asgi: a slow request body) runs
+    nothing meanwhile: another call gets a thread, whether it was queued before
+    the wait began or made during it."""
+    pool = WorkerThreads(1, name="one")
+    entered, go_on = threading.Event(), threading.Event()
+    queued = threading.Event()
+
+    def waits_for_its_client():
+        if queued_first:
+            assert queued.wait(WAIT)
+        with pool.waiting_for_client():
+            entered.set()
+            assert go_on.wait(WAIT)
+        return "uploaded"
+
+    try:
+
+        async def main():
+            loop = asyncio.get_running_loop()
+            upload = pool.run(loop, waits_for_its_client)
+            if not queued_first:
+                assert await loop.run_in_executor(None, entered.wait, WAIT)
+            other = pool.run(loop, lambda: "other")
+            queued.set()
+            done = await asyncio.wait_for(other, WAIT)
+            busy_while_waiting = pool.busy
+            go_on.set()
+            return done, await asyncio.wait_for(upload, WAIT), busy_while_waiting
+
+        assert asyncio.run(main()) == ("other", "uploaded", 1)
+        assert pool.threads == 2
+        assert pool._client_waits == 0
+    finally:
+        go_on.set()
+        pool.stop()
+
+
+def test_waiting_for_a_client_outside_the_pools_threads_changes_nothing(pool):
+    with pool.waiting_for_client():
+        assert pool._client_waits == 0

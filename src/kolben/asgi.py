@@ -363,7 +363,13 @@ class LazyBody(io.RawIOBase):
         timeout = req_ctx.app.config.get("ASGI_BODY_TIMEOUT") if req_ctx is not None else None
         future = asyncio.run_coroutine_threadsafe(self._next_message(), self._loop)
         try:
-            message = future.result(timeout)
+            if req_ctx is None:
+                message = future.result(timeout)
+            else:
+                # The thread runs nothing while the client sends: other requests'
+                # calls may have another (a trickling client holds no thread slot).
+                with req_ctx.app.worker_threads.waiting_for_client():
+                    message = future.result(timeout)
         except concurrent.futures.TimeoutError:
             # A client that stopped sending its body must not hold this worker
             # thread (every def view would stop once they all wait): 408.

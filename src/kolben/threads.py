@@ -11,14 +11,16 @@ chaining of two futures (about half the round trip on a small machine; see
 The pool starts threads as work needs them and keeps them: up to
 ``max_threads`` (``ASGI_WORKER_THREADS``; by default ``min(32, CPUs + 4)``, the
 default of ``ThreadPoolExecutor``) run calls at once, and a request's
-:class:`Lane` keeps its thread while the request runs async code, up to
-``HELD_THREADS_FACTOR`` times ``max_threads`` threads in all. They are daemon
+:class:`Lane` keeps its thread while the request runs async code (and a call
+waiting for its client, :meth:`WorkerThreads.waiting_for_client`, keeps its own),
+up to ``HELD_THREADS_FACTOR`` times ``max_threads`` threads in all. They are daemon
 threads, waiting on the queue when idle.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 import queue
@@ -98,6 +100,9 @@ class WorkerThreads:
         #: Threads owed to calls queued while every thread was taken and no lane
         #: waited: the next lanes to wait for a call give theirs back instead.
         self._owed = 0
+        #: Threads of this pool waiting for a client (see waiting_for_client):
+        #: they run no call meanwhile, as a lane waiting for async code.
+        self._client_waits = 0
 
     @property
     def threads(self) -> int:
@@ -122,6 +127,35 @@ class WorkerThreads:
                 return False
             await asyncio.sleep(0.02)
         return True
+
+    @contextlib.contextmanager
+    def waiting_for_client(self) -> t.Iterator[None]:
+        """Around a wait of one of this pool's threads for the client (more of a
+        request body it sends slowly): the thread doesn't count as running a call
+        meanwhile, as a lane's thread waiting for its request's async code
+        doesn't, so a call queued for a thread, or one made meanwhile, gets
+        another (up to ``HELD_THREADS_FACTOR`` times ``max_threads`` threads in
+        all): a few clients trickling their bodies don't stop every ``def``
+        view. Does nothing in a thread of another pool or none."""
+        if getattr(_worker, "pool", None) is not self:
+            yield
+            return
+        with self._lock:
+            self._client_waits += 1
+            number = None
+            if self._queued and self._started < self._most_threads:
+                # A call waits for a thread, and this one is taken for a while.
+                self._queued -= 1
+                self._owed = min(self._owed, self._queued)
+                self._started += 1
+                number = next(self._numbers)
+        try:
+            if number is not None:
+                self._start_thread(number)
+            yield
+        finally:
+            with self._lock:
+                self._client_waits -= 1
 
     def lane(self, owner: object = None) -> Lane:
         """A :class:`Lane` (of ``owner``): the calls made through it run in one
@@ -172,7 +206,7 @@ class WorkerThreads:
             # Threads that wait for their lane's next call run nothing: up to
             # max_threads threads run calls, and up to HELD_THREADS_FACTOR times
             # as many exist, the rest waiting for their requests' async code.
-            running = self._started - len(self._waiting)
+            running = self._started - len(self._waiting) - self._client_waits
             if running >= self.max_threads or self._started >= self._most_threads:
                 if self._waiting and (opens is None or self._started >= self._most_threads):
                     # This call may be what a request waiting in async code awaits
@@ -230,6 +264,7 @@ class WorkerThreads:
             work_queue.put(None)
 
     def _work(self) -> None:
+        _worker.pool = self
         work_queue = self._queue
         get = work_queue.get
         while True:
@@ -408,6 +443,9 @@ class Lane:
         if held is not None:
             held.put(None)  # SimpleQueue.put may be called from __del__
 
+
+#: ``pool``: the pool whose worker thread this is (see waiting_for_client).
+_worker = threading.local()
 
 #: The lane of the request whose code is running (set by kolben.pipeline in the
 #: request's context): :meth:`WorkerThreads.run` called from its async code uses
