@@ -1197,6 +1197,36 @@ def test_stream_async_generator(app):
     assert conn.other_tasks == set()
 
 
+def test_closing_async_bodies_of_def_views_starts_no_threads_beyond_the_pool(app):
+    # The body of a def view returning an async iterator (an SSE stream) runs on
+    # the loop, its request's thread given back; closing it (sync code: the
+    # response's close callbacks) is the request's last call, and its thread is
+    # free the moment it ends: many streams ending at once don't leave the pool
+    # with up to 8 times ASGI_WORKER_THREADS threads.
+    app.config["ASGI_WORKER_THREADS"] = 2
+    closed = []
+
+    @app.route("/stream")
+    def stream():
+        async def generate():
+            await asyncio.sleep(0.01)
+            yield "event"
+
+        response = app.response_class(generate(), mimetype="text/event-stream")
+        response.call_on_close(lambda: closed.append(threading.get_ident()))
+        return response
+
+    async def main() -> list[Connection]:
+        conns = [Connection() for _ in range(24)]
+        await asyncio.gather(*(acall(app, http_scope("/stream"), c) for c in conns))
+        return conns
+
+    conns = asyncio.run(main())
+    assert {c.body for c in conns} == {b"event"}
+    assert len(closed) == 24
+    assert app.worker_threads.threads <= 3
+
+
 def test_stream_sync_generator_runs_off_the_loop(app):
     threads = []
 

@@ -642,8 +642,13 @@ async def _serve_http(app: Kolben, scope: Scope, receive: Receive, send: Send) -
             # PERF: a buffered body (a list) has nothing to close.
             close = getattr(app_iter, "close", None) if type(app_iter) is not list else None
             if close is not None:
+                # The request's last call: its thread is given back as it ends
+                # (none is kept waiting for a release, nor more threads started
+                # meanwhile when many bodies end at once).
                 await (lane or app.worker_threads).run(
-                    running_loop(), partial(context.run, close), cancellable=False
+                    running_loop(),
+                    partial(context.run, _last_call, close, lane),
+                    cancellable=False,
                 )
         finally:
             # Also when close() raised, or the request was cancelled meanwhile.
@@ -658,6 +663,14 @@ async def _serve_http(app: Kolben, scope: Scope, receive: Receive, send: Send) -
                     await body.fill()
             else:
                 body.close()
+
+
+def _last_call(func: t.Callable[[], t.Any], lane: Lane | None) -> t.Any:
+    """In a worker thread: ``func()``, the last call of the request's ``lane``
+    (if it has one), whose thread is given back as the call ends."""
+    if lane is not None:
+        lane.release_after_call()
+    return func()
 
 
 async def _serve_wsgi_app(

@@ -40,6 +40,7 @@ request and application contexts) are the same wherever the next step runs.
 from __future__ import annotations
 
 import asyncio
+import collections.abc as cabc
 import functools
 import typing as t
 from collections.abc import Generator
@@ -310,7 +311,7 @@ def _continue_in_thread(
             step = _advance(steps, value, error)
         except StopIteration as stop:
             result = stop.value
-            if _buffered_response(result):
+            if _needs_no_thread(result):
                 # The request needs its thread no more. PERF: given back as this
                 # call ends, not woken for it later.
                 lane = current_lane.get()
@@ -328,11 +329,15 @@ def _continue_in_thread(
         func = sync_func
 
 
-def _buffered_response(result: object) -> bool:
+def _needs_no_thread(result: object) -> bool:
     """Whether ``result`` is the ASGI door's ``(body, status, headers)`` with a
-    buffered body (a list or tuple): what is left of such a request needs no
-    thread."""
-    return type(result) is tuple and len(result) == 3 and type(result[0]) in _BUFFERED
+    body whose sending runs no sync code: a buffered one (a list or tuple), or
+    an async iterable (sent on the loop; closing it takes a thread again, as the
+    request's last call). What is left of such a request needs no thread."""
+    if type(result) is not tuple or len(result) != 3:
+        return False
+    body = result[0]
+    return type(body) in _BUFFERED or isinstance(body, cabc.AsyncIterable)
 
 
 _BUFFERED = (list, tuple)
@@ -428,8 +433,9 @@ class RequestLane:
     the request's :class:`~kolben.threads.Lane` (one worker thread for all of its
     sync code, as under WSGI), made at its first run of sync steps and kept in
     the request's context. The pipeline gives it back when it ends with a
-    buffered body; for a streamed body the door finds it (:func:`lane_of`),
-    advances the body in it and releases it."""
+    buffered body or an async one (sent on the loop); for a sync streamed body
+    the door finds it (:func:`lane_of`), advances the body in it and releases
+    it."""
 
 
 #: The one :class:`RequestLane` (the lane itself is in the request's context).
@@ -655,15 +661,15 @@ async def _drive(
             cancelled = e
         if isinstance(outcome, _Done):
             # Ended in the lane's thread, which gave itself back as the call ended
-            # if the body is buffered (_continue_in_thread): nothing to release.
+            # if the body needs no thread (_continue_in_thread): nothing to release.
             return _finish(outcome.value, cancelled, None)  # type: ignore[no-any-return]
         step = outcome
 
 
 def _finish(value: T, cancelled: asyncio.CancelledError | None, lane: Lane | None) -> T:
-    if lane is not None and _buffered_response(value):
+    if lane is not None and _needs_no_thread(value):
         # The request needs its thread no more (the door releases it after a
-        # streamed body).
+        # sync streamed body).
         lane.release()
     if cancelled is not None:
         # The cancellation of a request whose pipeline was finished anyway (it came
