@@ -311,3 +311,33 @@ def test_a_stream_reading_the_body_gets_all_of_it_or_a_413(size: str, grace: flo
     else:
         assert len(seen) == 1 and isinstance(seen[0], RequestEntityTooLarge)
         assert "MAX_CONTENT_LENGTH" in seen[0].description
+
+
+@pytest.mark.parametrize("path", ["/", "/item/1"])
+def test_a_request_class_with_trusted_hosts_rejects_other_hosts(
+    client_for: t.Callable[..., t.Any], path: str
+) -> None:
+    """werkzeug's ``Request.trusted_hosts``, set on the app's request class (the
+    way before the TRUSTED_HOSTS config key): Flask's create_url_adapter checks
+    the host against it, a 400 for any other host, also without TRUSTED_HOSTS."""
+
+    class TrustingRequest(kolben.Request):
+        trusted_hosts = ["good.test"]
+
+    app = kolben.Kolben(__name__)
+    app.request_class = TrustingRequest
+
+    @app.route("/")
+    def index() -> str:
+        return "index"  # the view doesn't read request.host itself
+
+    @app.route("/item/<int:n>")
+    def item(n: int) -> str:
+        return str(n)
+
+    client = client_for(app)
+    for _ in range(2):  # the second request finds the bound adapter cached
+        assert client.get(path, base_url="http://good.test/").status_code == 200
+        response = client.get(path, base_url="http://evil.test/")
+        assert response.status_code == 400
+        assert b"not trusted" in response.data

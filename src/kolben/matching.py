@@ -66,9 +66,12 @@ def _adapter_for(app: Kolben, request: Request, key: tuple[t.Any, ...] | None) -
 
 
 def check_trusted_host(app: Kolben, request: Request) -> None:
-    """Raise SecurityError (a 400) when ``TRUSTED_HOSTS`` excludes the host."""
+    """Raise SecurityError (a 400) when ``TRUSTED_HOSTS``, or else the request
+    class's own ``trusted_hosts`` (werkzeug's attribute), excludes the host, as
+    Flask's ``create_url_adapter`` does."""
     if (trusted_hosts := app.config["TRUSTED_HOSTS"]) is not None:
         request.trusted_hosts = trusted_hosts
+    if request.trusted_hosts is not None:
         request.host  # noqa: B018 - raises SecurityError for an untrusted host
 
 
