@@ -71,6 +71,19 @@ def test_default_config_is_read_only() -> None:
     assert App(__name__).config["X"] == 1
 
 
+def test_session_key_prefix_is_not_preset() -> None:
+    # Flask-Session reads SESSION_KEY_PREFIX with its own default ("session:"):
+    # a value in the default config would move its records to other keys.
+    app = kolben.Kolben(__name__)
+    assert "SESSION_KEY_PREFIX" not in app.config
+    # kolben's Redis sessions still default to their own prefix.
+    from kolben.server_sessions import create_session_store
+
+    app.config.update(SESSION_BACKEND="redis", SESSION_REDIS_URL="redis://127.0.0.1:1/0")
+    store = create_session_store(app)
+    assert store.key_prefix == "kolben:session:"  # type: ignore[attr-defined]
+
+
 @pytest.mark.parametrize("name", ["time", "sys"])
 def test_a_module_without_a_file_has_no_root_path(name: str) -> None:
     with pytest.raises(RuntimeError, match="No root path can be found"):

@@ -52,7 +52,9 @@ DEFAULT_CONFIG: dict[str, t.Any] = {
     "SESSION_BACKEND": "cookie",
     "SESSION_REDIS_URL": None,
     "SESSION_REDIS_TIMEOUT": 2.0,
-    "SESSION_KEY_PREFIX": "kolben:session:",
+    # SESSION_KEY_PREFIX is read with the default "kolben:session:" but not set
+    # here: Flask-Session reads the same key with its own default ("session:"),
+    # which a value in app.config would replace.
     "SESSION_MEMORY_MAX_ENTRIES": 10_000,
     "SESSION_REDIS_MAX_CONNECTIONS": 32,
     # Server-side sessions move to a new id when one of these keys changes (a

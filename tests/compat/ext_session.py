@@ -99,6 +99,17 @@ def make_app(session_config: dict[str, t.Any]) -> flask.Flask:
     return app
 
 
+def test_default_key_prefix_is_flask_sessions(tmp_path: Path) -> None:
+    """Without SESSION_KEY_PREFIX, Flask-Session uses its own default prefix, as on
+    Flask: records written by a Flask deployment are found (kolben's own
+    server-side sessions read the key with a default of their own)."""
+    app = flask.Flask(__name__)
+    cache = FileSystemCache(str(tmp_path / "sessions"))
+    app.config.update(SECRET_KEY="k", SESSION_TYPE="cachelib", SESSION_CACHELIB=cache)
+    Session(app)
+    assert app.session_interface.key_prefix == "session:"  # type: ignore[attr-defined]
+
+
 def stored(app: flask.Flask, sid: str) -> dict[str, t.Any] | None:
     """What the store holds for the session id ``sid`` (without the
     ``_permanent`` flag Flask-Session keeps with it)."""
