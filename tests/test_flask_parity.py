@@ -542,3 +542,16 @@ def test_wsgi_callables_and_sync_iterables_win_over_async_iteration(
     response = client.get("/mock")
     assert (response.status_code, response.data) == (200, b"")
     assert client.get("/both").data == b"sync"
+
+
+@pytest.mark.parametrize("extra", [{"subdomain": "api"}, {"url_scheme": "https"}])
+def test_base_url_with_subdomain_or_scheme_is_an_assertion_error(
+    extra: dict[str, str],
+) -> None:
+    """Flask's EnvironBuilder asserts that base_url comes without subdomain and
+    url_scheme: tests written for Flask catch an AssertionError."""
+    app = kolben.Kolben(__name__)
+    with pytest.raises(AssertionError, match="base_url"):
+        app.test_request_context(base_url="http://x.test/", **extra)
+    with pytest.raises(ValueError):
+        kolben.testing.EnvironBuilder(app, "/", base_url="http://x.test/", **extra)

@@ -44,6 +44,12 @@ class CookiesDisabledError(TypeError, RuntimeError):
     :exc:`RuntimeError`."""
 
 
+class BuilderArgumentsError(AssertionError, ValueError):
+    """``EnvironBuilder`` (and ``test_request_context``) given ``base_url`` with
+    ``subdomain`` or ``url_scheme``. An :exc:`AssertionError` as in Flask, and a
+    :exc:`ValueError`."""
+
+
 class NestedClientError(RuntimeError):
     """A test client's ``with`` block can't be entered or its kept contexts
     popped: ``with client:`` inside the same client's block, or blocks of two
@@ -76,7 +82,9 @@ class EnvironBuilder(werkzeug.test.EnvironBuilder):
         **kwargs: t.Any,
     ) -> None:
         if base_url is not None and (subdomain or url_scheme):
-            raise ValueError('Pass "subdomain" and "url_scheme", or "base_url", not both.')
+            raise BuilderArgumentsError(
+                'Pass "subdomain" and "url_scheme", or "base_url", not both.'
+            )
         if base_url is None:
             http_host = app.config.get("SERVER_NAME") or "localhost"
             app_root = app.config["APPLICATION_ROOT"]
