@@ -470,3 +470,29 @@ def test_an_async_generator_left_unfinished_is_closed_within_its_request(
     client = app.test_client()
     client.get("/?u=alice")
     assert events == ["closed in alice's request"]
+
+
+def test_an_async_function_called_by_sync_code_on_the_loop_names_a_way_out(
+    door: str, client_for: Client
+) -> None:
+    # An async context processor, rendered from an async view: Flask 3.1 fails
+    # too (asgiref: "You cannot use AsyncToSync in the same thread as an async
+    # event loop"). Under the ASGI door the message must not advise the ASGI door.
+    app = kolben.Kolben(__name__)
+    app.testing = True
+
+    @app.context_processor
+    async def extra() -> dict[str, str]:
+        return {"x": "y"}
+
+    @app.route("/")
+    async def index() -> str:
+        return kolben.render_template_string("{{ x }}")
+
+    with pytest.raises(RuntimeError, match="can't be run to completion here") as info:
+        client_for(app).get("/")
+    if door == "asgi":
+        assert "ASGI door" not in str(info.value)
+        assert "plain 'def' function" in str(info.value)
+    else:
+        assert "serve the app through the ASGI door" in str(info.value)
