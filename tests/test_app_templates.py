@@ -60,6 +60,30 @@ def test_template_decorators_without_parentheses(app):
     assert rendered == "HI True False"
 
 
+@kolben_only
+def test_blueprint_app_template_decorators_without_parentheses(app):
+    # As on the app (above): the bare decorator registers the function.
+    bp = kolben.Blueprint("bare", __name__)
+
+    @bp.app_template_filter
+    def shout(s):
+        return s.upper()
+
+    @bp.app_template_test
+    def short(s):
+        return len(s) < 4
+
+    @bp.app_template_global
+    def greeting():
+        return "hi"
+
+    assert shout("x") == "X"
+    app.register_blueprint(bp)
+    assert app.jinja_env.filters["shout"] is shout
+    assert app.jinja_env.tests["short"] is short
+    assert app.jinja_env.globals["greeting"] is greeting
+
+
 def test_default_template_context_outside_contexts(app):
     default = app.template_context_processors[None][0]
     assert default() == {}

@@ -12,6 +12,7 @@ import typing as t
 from collections import defaultdict
 
 from . import typing as ft
+from .app_setup import T_template_filter, T_template_global, T_template_test
 from .hook_plans import hooks_of
 from .scaffold import Scaffold, _endpoint_from_view_func, setupmethod
 
@@ -420,11 +421,24 @@ class Blueprint(Scaffold):
 
     # -- registering on the whole app ----------------------------------------------
 
+    @t.overload
+    def app_template_filter(self, name: T_template_filter) -> T_template_filter: ...
+    @t.overload
+    def app_template_filter(
+        self, name: str | None = None
+    ) -> t.Callable[[T_template_filter], T_template_filter]: ...
     @setupmethod
-    def app_template_filter(self, name: str | None = None) -> t.Callable[[F], F]:
-        """Register a template filter for the whole app (``@app.template_filter``)."""
+    def app_template_filter(
+        self, name: T_template_filter | str | None = None
+    ) -> T_template_filter | t.Callable[[T_template_filter], T_template_filter]:
+        """Register a template filter for the whole app (``@app.template_filter``):
+        ``@bp.app_template_filter()``, ``@bp.app_template_filter("name")``, or bare
+        ``@bp.app_template_filter`` as on the app."""
+        if callable(name):
+            self.add_app_template_filter(name)
+            return name
 
-        def decorator(f: F) -> F:
+        def decorator(f: T_template_filter) -> T_template_filter:
             self.add_app_template_filter(f, name=name)
             return f
 
@@ -435,11 +449,24 @@ class Blueprint(Scaffold):
         """Register ``f`` as a template filter for the whole app."""
         self.record_once(lambda s: s.app.add_template_filter(f, name=name))
 
+    @t.overload
+    def app_template_test(self, name: T_template_test) -> T_template_test: ...
+    @t.overload
+    def app_template_test(
+        self, name: str | None = None
+    ) -> t.Callable[[T_template_test], T_template_test]: ...
     @setupmethod
-    def app_template_test(self, name: str | None = None) -> t.Callable[[F], F]:
-        """Register a template test for the whole app (``@app.template_test``)."""
+    def app_template_test(
+        self, name: T_template_test | str | None = None
+    ) -> T_template_test | t.Callable[[T_template_test], T_template_test]:
+        """Register a template test for the whole app (``@app.template_test``):
+        ``@bp.app_template_test()``, ``@bp.app_template_test("name")``, or bare
+        ``@bp.app_template_test`` as on the app."""
+        if callable(name):
+            self.add_app_template_test(name)
+            return name
 
-        def decorator(f: F) -> F:
+        def decorator(f: T_template_test) -> T_template_test:
             self.add_app_template_test(f, name=name)
             return f
 
@@ -450,11 +477,24 @@ class Blueprint(Scaffold):
         """Register ``f`` as a template test for the whole app."""
         self.record_once(lambda s: s.app.add_template_test(f, name=name))
 
+    @t.overload
+    def app_template_global(self, name: T_template_global) -> T_template_global: ...
+    @t.overload
+    def app_template_global(
+        self, name: str | None = None
+    ) -> t.Callable[[T_template_global], T_template_global]: ...
     @setupmethod
-    def app_template_global(self, name: str | None = None) -> t.Callable[[F], F]:
-        """Register a template global for the whole app (``@app.template_global``)."""
+    def app_template_global(
+        self, name: T_template_global | str | None = None
+    ) -> T_template_global | t.Callable[[T_template_global], T_template_global]:
+        """Register a template global for the whole app (``@app.template_global``):
+        ``@bp.app_template_global()``, ``@bp.app_template_global("name")``, or bare
+        ``@bp.app_template_global`` as on the app."""
+        if callable(name):
+            self.add_app_template_global(name)
+            return name
 
-        def decorator(f: F) -> F:
+        def decorator(f: T_template_global) -> T_template_global:
             self.add_app_template_global(f, name=name)
             return f
 
