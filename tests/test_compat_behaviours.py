@@ -532,6 +532,7 @@ def test_debug_flag_sets_flask_debug_under_compat(monkeypatch, compat_on):
     from kolben.cli import cli
 
     monkeypatch.delenv("FLASK_DEBUG", raising=False)
+    monkeypatch.delenv("KOLBEN_DEBUG", raising=False)
     CliRunner().invoke(cli, ["--debug", "--version"], prog_name="flask")
     # --version is eager and exits first; call the option's callback directly.
     from kolben.cli import _debug_option
@@ -540,7 +541,16 @@ def test_debug_flag_sets_flask_debug_under_compat(monkeypatch, compat_on):
     ctx.set_parameter_source("debug", click.core.ParameterSource.COMMANDLINE)
     _debug_option.callback(ctx, _debug_option, True)  # type: ignore[misc]
     assert os.environ["FLASK_DEBUG"] == "1"
-    assert os.environ["KOLBEN_DEBUG"] == "1"
+    # Only Flask's variable: a suite that puts FLASK_DEBUG back after the run
+    # (monkeypatch) finds no debug flag left behind for its next app.
+    assert "KOLBEN_DEBUG" not in os.environ
+    assert kolben.helpers.get_debug_flag()
+    monkeypatch.delenv("FLASK_DEBUG")
+    assert not kolben.helpers.get_debug_flag()
+    # Set in the environment already, KOLBEN_DEBUG (read first) follows the flag.
+    monkeypatch.setenv("KOLBEN_DEBUG", "1")
+    _debug_option.callback(ctx, _debug_option, False)  # type: ignore[misc]
+    assert (os.environ["FLASK_DEBUG"], os.environ["KOLBEN_DEBUG"]) == ("0", "0")
 
 
 @pytest.mark.parametrize(

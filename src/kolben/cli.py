@@ -807,9 +807,16 @@ def _set_debug(ctx: click.Context, param: click.Option, value: bool) -> bool | N
     source = ctx.get_parameter_source(param.name) if param.name else None
     if source is None or source in (ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP):
         return None
-    os.environ["KOLBEN_DEBUG"] = "1" if value else "0"
-    if _flask_compat_on():  # as Flask does, for extensions that read it
-        os.environ["FLASK_DEBUG"] = os.environ["KOLBEN_DEBUG"]
+    flag = "1" if value else "0"
+    if _flask_compat_on():
+        # As Flask does (extensions read it). KOLBEN_DEBUG, read first, is only
+        # kept in step when it is set: a test suite that puts FLASK_DEBUG back
+        # after an in-process run finds no debug flag of kolben's left behind.
+        os.environ["FLASK_DEBUG"] = flag
+        if "KOLBEN_DEBUG" in os.environ:
+            os.environ["KOLBEN_DEBUG"] = flag
+    else:
+        os.environ["KOLBEN_DEBUG"] = flag
     return value
 
 
