@@ -84,6 +84,17 @@ def test_session_key_prefix_is_not_preset() -> None:
     assert store.key_prefix == "kolben:session:"  # type: ignore[attr-defined]
 
 
+def test_broker_url_is_not_preset() -> None:
+    # Celery reads BROKER_URL (its old name for broker_url) from the config a Flask
+    # app hands it (celery.conf.update(app.config)): a None there replaced the
+    # broker given to Celery(broker=...), sending tasks to amqp://localhost.
+    app = kolben.Kolben(__name__)
+    assert "BROKER_URL" not in app.config
+    from kolben.broker.memory import MemoryBroker
+
+    assert isinstance(app.broker, MemoryBroker)  # kolben's default, as before
+
+
 @pytest.mark.parametrize("name", ["time", "sys"])
 def test_a_module_without_a_file_has_no_root_path(name: str) -> None:
     with pytest.raises(RuntimeError, match="No root path can be found"):

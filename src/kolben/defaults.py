@@ -42,8 +42,10 @@ DEFAULT_CONFIG: dict[str, t.Any] = {
     "TEMPLATES_AUTO_RELOAD": None,
     "MAX_COOKIE_SIZE": 4093,
     "PROVIDE_AUTOMATIC_OPTIONS": True,
-    # kolben's own keys (not in Flask):
-    "BROKER_URL": None,
+    # kolben's own keys (not in Flask). BROKER_URL is read with a default of
+    # None but not set here: Celery takes BROKER_URL from a Flask app's config
+    # (the classic ``celery.conf.update(app.config)``), and a None there would
+    # replace the broker the app gave Celery.
     "BROKER_RETENTION": 1000,
     "BROKER_QUEUE_SIZE": 256,
     "BROKER_KEY_PREFIX": "kolben:broker:",
