@@ -555,3 +555,37 @@ def test_base_url_with_subdomain_or_scheme_is_an_assertion_error(
         app.test_request_context(base_url="http://x.test/", **extra)
     with pytest.raises(ValueError):
         kolben.testing.EnvironBuilder(app, "/", base_url="http://x.test/", **extra)
+
+
+@pytest.mark.parametrize("refresh", [True, False])
+def test_an_own_should_set_cookie_is_asked_on_requests_not_using_the_session(
+    client_for: t.Callable[..., t.Any], refresh: bool
+) -> None:
+    """Flask opens and saves the session on every request, so an interface whose
+    ``should_set_cookie`` always says yes re-sends the cookie of a (non-permanent)
+    session even from a view that never touches ``session``, whatever
+    ``SESSION_REFRESH_EACH_REQUEST`` says."""
+
+    class AlwaysSend(kolben.sessions.SecureCookieSessionInterface):
+        def should_set_cookie(self, app: t.Any, session: t.Any) -> bool:
+            return True
+
+    app = kolben.Kolben(__name__)
+    app.secret_key = "parity"
+    app.config["SESSION_REFRESH_EACH_REQUEST"] = refresh
+    app.session_interface = AlwaysSend()
+
+    @app.route("/set")
+    def set_() -> str:
+        kolben.session["user"] = "ada"
+        return "set"
+
+    @app.route("/plain")
+    def plain() -> str:
+        return "plain"
+
+    client = client_for(app)
+    client.get("/set")
+    response = client.get("/plain")
+    assert "session=" in response.headers.get("Set-Cookie", "")
+    assert response.headers.get("Vary") == "Cookie"

@@ -346,11 +346,16 @@ class SessionInterface:
         """Whether a request that never used ``session`` must still open and save
         it: when it carries the session cookie and ``SESSION_REFRESH_EACH_REQUEST``
         is on, so a permanent session's expiry moves forward as in Flask (which
-        opens every session). Other requests skip sessions entirely.
+        opens every session). Other requests skip sessions entirely. An interface
+        with its own :meth:`should_set_cookie` gets every request carrying the
+        cookie, whatever the config: Flask asks its rule on every request.
 
         kolben asks this at the end of such a request; override it to refine it.
         """
-        if not app.config["SESSION_REFRESH_EACH_REQUEST"]:
+        if (
+            not app.config["SESSION_REFRESH_EACH_REQUEST"]
+            and type(self).should_set_cookie is SessionInterface.should_set_cookie
+        ):
             return False
         name = self.get_cookie_name(app)
         # PERF: a substring test before parsing the Cookie header.
@@ -563,8 +568,8 @@ class SecureCookieSessionInterface(SessionInterface):
 
     def has_session_cookie_to_refresh(self, app: Kolben, request: Request) -> bool:
         """See :meth:`SessionInterface.has_session_cookie_to_refresh`; also False
-        when the cookie does not hold a valid permanent session, which would not
-        be saved.
+        when the cookie does not hold a valid permanent session, which the default
+        :meth:`should_set_cookie` would not save.
 
         PERF: looks for the ``_permanent`` key in the verified JSON text before
         loading it; most sessions are not permanent, and those cost no JSON parse.
@@ -577,6 +582,7 @@ class SecureCookieSessionInterface(SessionInterface):
             return False
         if (
             type(self).open_session is SecureCookieSessionInterface.open_session
+            and type(self).should_set_cookie is SessionInterface.should_set_cookie
             and self.session_class is SecureCookieSession
             and isinstance(signer, SessionSerializer)
             and self.serializer is _DEFAULT_SERIALIZER
