@@ -18,6 +18,7 @@ import pytest
 
 import kolben
 from kolben import after_commit
+from kolben.concurrency import _server_loop
 from kolben.resources import TaskResource, rollback_task
 
 PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
@@ -554,6 +555,41 @@ def test_aget_runs_a_sync_acquire_where_sync_code_runs(
         assert thread == seen["view"]
 
 
+def test_aget_on_a_loop_a_def_view_runs_acquires_in_the_views_thread(
+    quiet_app: kolben.Kolben, client: t.Any, journal: Journal
+) -> None:
+    """A ``def`` view running a coroutine with ``asyncio.run()`` (either door):
+    that loop is the view's own, in the request's thread, so a sync acquire
+    reached through ``aget()`` runs there, in place, as before ``aget()`` moved
+    sync acquires off the ASGI server's loop: a thread-bound resource (an
+    SQLite connection) is usable by the view and released where it was made."""
+    acquired_in: list[int] = []
+
+    def acquire() -> sqlite3.Connection:
+        acquired_in.append(threading.get_ident())
+        return sqlite3.connect(":memory:")
+
+    def release(conn: sqlite3.Connection) -> None:
+        conn.execute("select 1")
+        conn.close()
+        journal("release")
+
+    sdb = quiet_app.task_resource("sdb", acquire=acquire, release=release)
+
+    @quiet_app.get("/")
+    def index() -> str:
+        async def fetch() -> sqlite3.Connection:
+            return await sdb.aget()
+
+        conn = asyncio.run(fetch())
+        assert acquired_in == [threading.get_ident()]
+        return str(conn.execute("select 7").fetchone()[0])
+
+    response = client.get("/")
+    assert (response.status_code, response.data) == (200, b"7")
+    assert journal.events == ["release"]
+
+
 def test_aget_cancelled_during_a_sync_acquire_keeps_the_resource_for_release(
     app: kolben.Kolben, journal: Journal
 ) -> None:
@@ -572,6 +608,9 @@ def test_aget_cancelled_during_a_sync_acquire_keeps_the_resource_for_release(
     sdb = app.task_resource("sdb", acquire=acquire, release=lambda res: journal(f"release {res}"))
 
     async def main() -> None:
+        # The loop serves requests, as the ASGI door's (a loop of the app's own
+        # code, asyncio.run() in a command, runs a sync acquire in place).
+        _server_loop.set(asyncio.get_running_loop())
         with app.app_context():
             task = asyncio.create_task(sdb.aget())
             await asyncio.get_running_loop().run_in_executor(None, started.wait, 5)

@@ -57,7 +57,7 @@ import typing as t
 from functools import partial
 
 from . import globals as _globals
-from .concurrency import is_async_callable, on_a_thread_loop, running_loop
+from .concurrency import _server_loop, is_async_callable, on_a_thread_loop, running_loop
 from .pipeline import Steps, run_steps
 
 # PERF: assigned, not imported (see kolben.globals: a method call on an imported
@@ -224,9 +224,10 @@ class TaskResource:
 
     async def aget(self) -> t.Any:
         """:meth:`get` for ``async def`` code: an async acquire is awaited on the
-        running loop. A sync one runs where the request's sync code runs: under
-        the ASGI door in a worker thread, never on the server's loop; under WSGI
-        in the request's thread."""
+        running loop. A sync one never runs on the ASGI door's loop: there it
+        runs in a worker thread (the request's own when it has one that is free:
+        not always the one its sync ``release`` runs in); elsewhere (the WSGI
+        door, a loop a ``def`` view or a command started) in this thread."""
         ctx = self._context()
         state = _state(ctx)
         try:
@@ -244,13 +245,13 @@ class TaskResource:
                     resource = await off_loop
                 except asyncio.CancelledError:
                     # The call refuses to be cancelled, so it has ended: what it
-                    # acquired is kept for this task, to be released with it.
-                    if (
-                        off_loop.done()
-                        and off_loop.exception() is None
-                        and self not in state.acquired
-                    ):
-                        self._store(state, off_loop.result())
+                    # acquired is kept for this task, to be released with it (or
+                    # now, if another coroutine of the task acquired one meanwhile).
+                    if off_loop.done() and off_loop.exception() is None:
+                        if self in state.acquired:
+                            await self._arelease_quietly(off_loop.result())
+                        else:
+                            self._store(state, off_loop.result())
                     raise
         if self in state.acquired:  # acquired meanwhile by another coroutine
             await self._arelease_quietly(resource)
@@ -278,10 +279,30 @@ def _off_the_server_loop(
     cancelled (its outcome is always known). None on the WSGI door's per-thread
     loop, where the request's sync code runs in place."""
     loop = running_loop()
-    if on_a_thread_loop(loop):
+    if not _serves_requests(loop):
         return None
     call = partial(contextvars.copy_context().run, func, *args)
     return app.worker_threads.run(loop, call, cancellable=False)
+
+
+def _serves_requests(loop: asyncio.AbstractEventLoop) -> bool:
+    """Whether ``loop`` is the ASGI door's, where other requests' code runs too
+    (not the WSGI door's per-thread loop, nor a loop a ``def`` view or a CLI
+    command started with ``asyncio.run()``: sync code blocks that one anyway,
+    and the request's sync code runs in this very thread)."""
+    if on_a_thread_loop(loop):
+        return False
+    server_loop = _server_loop.get()
+    if server_loop is not None:
+        # The ASGI door's request (or WebSocket) has run sync code: its loop is
+        # known (a def view's own asyncio.run() loop is not it).
+        return server_loop is loop
+    req_ctx = _globals._cv_request.get(None)
+    if req_ctx is None:
+        return False  # an app context of a command, say: its own loop
+    from .helpers import _on_the_asgi_door
+
+    return _on_the_asgi_door(req_ctx.request)
 
 
 def rollback_task() -> None:
