@@ -156,23 +156,17 @@ def run_sync(
                 awaitable,
             )
     try:
-        loop = asyncio.get_running_loop()
+        asyncio.get_running_loop()
     except RuntimeError:
         pass
     else:
         awaitable.close()
-        # The ASGI door is a way out only from the loop kolben runs async views
-        # on under WSGI (this thread's own); on any other (the ASGI server's, where
-        # sync code called by an async view runs) say what is.
-        way_out = (
-            " instead, or serve the app through the ASGI door."
-            if on_a_thread_loop(loop)
-            else " instead, or make it a plain 'def' function."
-        )
+        # The same under either door: async code (an async view, on the WSGI
+        # door's per-thread loop or the ASGI server's) called the sync code.
         raise RuntimeError(
             "An async function was called from synchronous code that is itself running"
             " inside an event loop, so it can't be run to completion here. Await it"
-            + way_out
+            " instead, or make it a plain 'def' function."
         )
     holder: _ThreadLoop | None = getattr(_local, "holder", None)
     if holder is None:
