@@ -10,6 +10,7 @@ response before returning (an endless stream never returned).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 import typing as t
@@ -178,3 +179,153 @@ def test_a_stream_with_context_closed_unread_inside_with_client(
     with client:
         assert client.get().text == "flask"
     assert kolben.globals.request_ctx.__bool__() is False  # nothing left pushed
+
+
+def _logging_stream_app(log: list[str], is_async: bool) -> kolben.Kolben:
+    app = kolben.Kolben(__name__)
+    app.testing = True
+
+    @app.teardown_request
+    def teardown(exc: BaseException | None) -> None:
+        log.append("teardown")
+
+    if is_async:
+
+        @app.route("/")
+        async def index() -> Response:
+            async def gen() -> t.AsyncIterator[str]:
+                for n in range(3):
+                    log.append(f"chunk {n}")
+                    yield str(n)
+
+            return Response(gen())
+
+    else:
+
+        @app.route("/")
+        def index() -> Response:
+            def gen() -> t.Iterator[str]:
+                for n in range(3):
+                    log.append(f"chunk {n}")
+                    yield str(n)
+
+            return Response(gen())
+
+    return app
+
+
+@pytest.mark.parametrize("in_with", [False, True], ids=["plain", "with_client"])
+@pytest.mark.parametrize("is_async", [False, True], ids=["def", "async"])
+def test_a_stream_is_advanced_only_as_it_is_read(
+    client_for: t.Callable[..., kolben.testing.KolbenClient], is_async: bool, in_with: bool
+) -> None:
+    # As on Flask: the response's first chunk is made before get() returns,
+    # each next one as the test reads it; closing the response closes the
+    # generator without making another. (The ASGI client used to let the app
+    # run ahead, and inside `with client:` read the whole body before get()
+    # returned.)
+    log: list[str] = []
+    client = client_for(_logging_stream_app(log, is_async))
+    with client if in_with else contextlib.nullcontext():
+        response = client.get("/")
+        log.append("returned")
+        chunks = iter(response.response)
+        assert next(chunks) == b"0"
+        assert log == ["teardown", "chunk 0", "returned"]
+        assert next(chunks) == b"1"
+        assert log == ["teardown", "chunk 0", "returned", "chunk 1"]
+        response.close()
+        log.append("closed")
+    assert log == ["teardown", "chunk 0", "returned", "chunk 1", "closed"] + (
+        ["teardown"] if in_with else []  # the kept contexts, popped (as Flask)
+    )
+
+
+@pytest.mark.parametrize("read", ["inside", "after", "closed"])
+@pytest.mark.parametrize("is_async", [False, True], ids=["def", "async"])
+def test_a_stream_with_context_inside_with_client_is_torn_down_as_on_the_wsgi_door(
+    client_for: t.Callable[..., kolben.testing.KolbenClient], is_async: bool, read: str
+) -> None:
+    # The body holds the request's contexts: its end pops them, running the
+    # teardown functions (once for a def generator; an async one, which pushes
+    # them again as it is iterated, twice). `with client:` adds no run of its
+    # own. (The ASGI client, which serves such a body whole before get()
+    # returns, pushed the kept contexts again after the body's end: its block's
+    # end ran the teardown functions once more.)
+    app = kolben.Kolben(__name__)
+    app.testing = True
+    torn_down: list[str] = []
+
+    @app.teardown_request
+    def teardown_request(exc: BaseException | None) -> None:
+        torn_down.append("request")
+
+    @app.teardown_appcontext
+    def teardown_appcontext(exc: BaseException | None) -> None:
+        torn_down.append("app")
+
+    if is_async:
+
+        @app.route("/")
+        async def index() -> Response:
+            kolben.g.name = "kept"
+
+            @stream_with_context
+            async def gen() -> t.AsyncIterator[str]:
+                yield kolben.request.path
+                yield kolben.g.name
+
+            return Response(gen())
+
+    else:
+
+        @app.route("/")
+        def index() -> Response:
+            kolben.g.name = "kept"
+
+            @stream_with_context
+            def gen() -> t.Iterator[str]:
+                yield kolben.request.path
+                yield kolben.g.name
+
+            return Response(gen())
+
+    client = client_for(app)
+    with client:
+        response = client.get("/")
+        assert kolben.request.path == "/" and kolben.g.name == "kept"
+        if read == "inside":
+            assert response.data == b"/kept"
+        elif read == "closed":
+            response.close()
+    if read == "after":
+        assert response.data == b"/kept"
+    assert torn_down == ["request", "app"] * (2 if is_async else 1)
+    assert not kolben.globals.request_ctx and not kolben.globals.app_ctx
+
+
+def test_what_the_asgi_door_cannot_send_is_what_its_client_shows() -> None:
+    # Documented in kolben.asgi_testing: ASGI carries no reason phrase (a
+    # server sends the standard one, or none), and a header value that is not
+    # latin-1 can't be sent (the door raises; uvicorn answers 500, as gunicorn
+    # does under the WSGI door). werkzeug's WSGI client shows both as written.
+    app = kolben.Kolben(__name__)
+    app.testing = True
+
+    @app.route("/status/<code>")
+    def status(code: str) -> tuple[str, str | int]:
+        return "x", int(code) if code.isdigit() else code.replace("_", " ")
+
+    @app.route("/header")
+    def header() -> tuple[str, dict[str, str]]:
+        return "x", {"X-Name": "snow \u2603"}
+
+    wsgi, asgi = app.test_client(), app.asgi_test_client()
+    for code in ["200", "404", "418", "299", "599"]:
+        assert asgi.get(f"/status/{code}").status == wsgi.get(f"/status/{code}").status
+    assert asgi.get("/status/299").status == "299 UNKNOWN"
+    assert wsgi.get("/status/200_Custom").status == "200 Custom"
+    assert asgi.get("/status/200_Custom").status == "200 OK"
+    assert wsgi.get("/header").headers["X-Name"] == "snow \u2603"
+    with pytest.raises(UnicodeEncodeError):
+        asgi.get("/header")

@@ -5,6 +5,17 @@
 ``with client:``) but sends every request through ``app.asgi_app`` instead of
 ``app.wsgi_app``: the request becomes an ASGI scope and ``receive``/``send``
 messages, exactly as an ASGI server would deliver it.
+
+Where the doors differ, the response is what an ASGI server would send:
+
+- ASGI carries no reason phrase: ``response.status`` has the standard one for
+  the code (``"200 OK"`` for a view's ``"200 Custom"``), ``UNKNOWN`` for a code
+  without one (as werkzeug shows it, ``"299 UNKNOWN"``).
+- The door closes the response (``call_on_close`` callbacks) once its body was
+  sent: as the test reads it to its end, or closes it; under the WSGI door, when
+  the test closes it.
+- A header value that is not latin-1 can't be sent: the door raises (a server
+  answers 500) and so does the request in the test; werkzeug's client passes it.
 """
 
 from __future__ import annotations
@@ -20,6 +31,8 @@ from werkzeug.http import HTTP_STATUS_CODES
 
 from .asgi import _HEADER_NAMES, ENVIRON_EXTRA_KEY
 from .asgi_environ import SCOPE_ENTRIES
+from .ctx import AppContext, RequestContext
+from .globals import _cv_app, _cv_request
 from .testing import KolbenClient
 from .wsgi import PRESERVE_CONTEXT_KEY
 
@@ -89,10 +102,12 @@ class ASGIBridge:
     As the WSGI test client reads a streamed body, lazily: the call returns once
     the response has started, and a body that is still being sent is an
     iterator driving the loop as it is read (an endless stream, Server-Sent
-    Events, can be read chunk by chunk). Closing it (``response.close()``, or
-    reading it to its end) is the client disconnecting: the app sees
-    ``http.disconnect``, finishes, and the loop is closed. A buffered body is
-    complete, and its loop closed, when the call returns.
+    Events, can be read chunk by chunk); the app's ``send`` of a chunk returns
+    once the test read it, so the app makes each chunk as the test reads it.
+    Closing it (``response.close()``, or reading it to its end) is the client
+    disconnecting: the app sees ``http.disconnect``, finishes, and the loop is
+    closed. A buffered body is complete, and its loop closed, when the call
+    returns.
     """
 
     def __init__(self, app: Kolben) -> None:
@@ -107,6 +122,12 @@ class ASGIBridge:
     def __call__(
         self, environ: WSGIEnvironment, start_response: StartResponse
     ) -> t.Iterable[bytes]:
+        keep = environ.get(PRESERVE_CONTEXT_KEY)
+        kept: list[t.Any] = []
+        if keep is not None:
+            # ``with client:``: the contexts the app hands over are noted, and
+            # handed to the client once the response started (see below).
+            environ = {**environ, PRESERVE_CONTEXT_KEY: kept.append}
         scope = environ_to_scope(environ)
         stream = environ["wsgi.input"]
         start = stream.tell() if stream.seekable() else None
@@ -118,15 +139,29 @@ class ASGIBridge:
         except RuntimeError:
             # With ``with client:`` the request's contexts are pushed again in the
             # test's own context once the call returns: a streamed body still
-            # running in the request's context (stream_with_context pushes it too)
-            # would then pop the test's push, which contextvars refuse. Such a
-            # request is served whole, as before it returns.
-            exchange = _Exchange(self.app, scope, body, whole=PRESERVE_CONTEXT_KEY in environ)
+            # holding them (stream_with_context pushed them in the request's
+            # context) would then pop the test's push, which contextvars refuse.
+            # Such a body is served whole, before the call returns; any other
+            # is read lazily, as without ``with``.
+            exchange = _Exchange(
+                self.app,
+                scope,
+                body,
+                held=lambda: any(ctx is not None and ctx._cv_tokens for ctx in kept),
+            )
         else:
             # A request made from an ``async def`` view (its loop is busy until
             # this returns): served whole on a loop of its own in another thread.
             exchange = _Exchange(self.app, scope, body, in_thread=True)
         status, headers = exchange.start()
+        if keep is not None:
+            for ctx in kept:
+                # A body that held the contexts was served whole, to its end,
+                # whose pop ran the teardown functions: the client makes them
+                # active again without a push, so that its block's end doesn't
+                # run them a second time (the WSGI door's client, whose push
+                # holds them, runs them once, as the body ends or the block).
+                keep(_Reactivated(ctx) if exchange.whole and ctx is not None else ctx)
         # Header names as the app wrote them, as the WSGI door's test client
         # shows them (tests written for Flask compare "Set-Cookie" exactly).
         names = header_names()
@@ -150,14 +185,19 @@ class _Exchange:
         scope: dict[str, t.Any],
         body: bytes,
         in_thread: bool = False,
-        whole: bool = False,
+        held: t.Callable[[], bool] | None = None,
     ) -> None:
         self.app = app
         self.scope = scope
         self.body = body
         self.in_thread = in_thread
-        #: Serve the whole response before the call returns.
-        self.whole = whole
+        #: Whether the request's contexts are still pushed (by its body) once
+        #: the response started: then it is served whole before the call returns.
+        self.held = held
+        #: Serve the whole response before the call returns (else the app is
+        #: held at each body chunk until the test reads it, as a WSGI body is
+        #: advanced only as it is read).
+        self.whole = False
         self.sent_body = False
         self.status: int | None = None
         self.headers: list[tuple[bytes, bytes]] = []
@@ -170,6 +210,7 @@ class _Exchange:
         self.task: asyncio.Task[None] | None = None
         self.progress: asyncio.Event | None = None
         self.disconnect: asyncio.Event | None = None
+        self.taken: asyncio.Event | None = None  # the test read a chunk
 
     async def receive(self) -> dict[str, t.Any]:
         # The body, then (as uvicorn does) a disconnect once the response is
@@ -197,6 +238,19 @@ class _Exchange:
             if not message.get("more_body", False):
                 self.complete = True
                 self.disconnect.set()
+            elif self.chunks and not self.whole and not self.in_thread:
+                # As the WSGI door's body, advanced only as the test reads it:
+                # the app waits until this chunk is read (a generator's side
+                # effects happen as the test reads), or the client goes away,
+                # which a server reports as an OSError.
+                assert self.taken is not None
+                self.progress.set()
+                while self.chunks and not self.disconnect.is_set() and not self.whole:
+                    self.taken.clear()
+                    await self.taken.wait()
+                if self.disconnect.is_set():
+                    # (Not even the next chunk is made, as a closed WSGI body.)
+                    raise ConnectionResetError("The test client closed the response.")
         self.progress.set()
 
     async def _serve(self) -> None:
@@ -213,6 +267,7 @@ class _Exchange:
         # (an Event binds to the loop that first waits on it)
         self.progress = asyncio.Event()
         self.disconnect = asyncio.Event()
+        self.taken = asyncio.Event()
         if self.in_thread:
             failure: list[BaseException] = []
 
@@ -233,6 +288,13 @@ class _Exchange:
             self.task = self.loop.create_task(self._serve())
             try:
                 self._drive(lambda: self.status is not None)
+                if self.held is not None:
+                    # (An async stream_with_context body pushes the contexts as
+                    # it makes its first chunk, which the client reads next anyway.)
+                    self._drive(lambda: bool(self.chunks) or self.complete)
+                    if not self.complete and self.held():
+                        self.whole = True
+                        self.taken.set()
                 if (self.complete or self.whole) and not self.task.done():
                     # A complete response: what is left is the app's own ending.
                     self._drive(lambda: False)
@@ -271,7 +333,10 @@ class _Exchange:
                     self._drive(lambda: False)
                 return None
             self._drive(lambda: bool(self.chunks) or self.complete)
-        return self.chunks.pop(0)
+        chunk = self.chunks.pop(0)
+        if not self.chunks and self.taken is not None and not self.finished:
+            self.taken.set()  # the app goes on at the next read
+        return chunk
 
     def close(self) -> None:
         """The client goes away: the app is told (``http.disconnect``) and
@@ -280,6 +345,8 @@ class _Exchange:
             return
         if self.disconnect is not None:
             self.disconnect.set()
+        if self.taken is not None:
+            self.taken.set()
         self._drive(lambda: False)
 
     def _finish(self) -> None:
@@ -301,6 +368,24 @@ class _Exchange:
             asyncio.set_event_loop(None)
             loop.close()
         task.result()  # the app's exception, raised in the test
+
+
+class _Reactivated:
+    """A context made active again in the test's context, without a push (its
+    teardown ran already): ``with client:`` enters it as it pushes a kept one."""
+
+    def __init__(self, ctx: AppContext | RequestContext) -> None:
+        #: The context (read by KolbenClient._pop_kept_contexts).
+        self.kolben_kept_context = ctx
+        self._var: t.Any = _cv_request if isinstance(ctx, RequestContext) else _cv_app
+        self._token: t.Any = None
+
+    def __enter__(self) -> AppContext | RequestContext:
+        self._token = self._var.set(self.kolben_kept_context)
+        return self.kolben_kept_context
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._var.reset(self._token)
 
 
 class _StreamedBody:

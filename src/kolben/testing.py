@@ -209,10 +209,10 @@ class KolbenClient(Client):
         """
         if not self._kept:
             return
-        top_request = next(
-            (cm for cm in reversed(self._kept) if isinstance(cm, RequestContext)), None
-        )
-        top_app = next((cm for cm in reversed(self._kept) if isinstance(cm, AppContext)), None)
+        # (The ASGI client's kept contexts may be wrappers: see asgi_testing.)
+        kept = [getattr(cm, "kolben_kept_context", cm) for cm in self._kept]
+        top_request = next((c for c in reversed(kept) if isinstance(c, RequestContext)), None)
+        top_app = next((c for c in reversed(kept) if isinstance(c, AppContext)), None)
         active_request = _cv_request.get(None)
         active_app = _cv_app.get(None)
         if active_request is not top_request or active_app is not top_app:
