@@ -273,11 +273,10 @@ class TaskResource:
 def _off_the_server_loop(
     app: Kolben, func: t.Callable[..., t.Any], *args: t.Any
 ) -> asyncio.Future[t.Any] | None:
-    """On a server's loop (the ASGI door's, or any loop but the WSGI door's
-    own): ``func(*args)`` started in a worker thread (the request's own when it
-    is free), in a copy of this context, as a future that refuses to be
-    cancelled (its outcome is always known). None on the WSGI door's per-thread
-    loop, where the request's sync code runs in place."""
+    """On the ASGI door's loop (:func:`_serves_requests`): ``func(*args)``
+    started in a worker thread (the request's own when it is free), in a copy
+    of this context, as a future that refuses to be cancelled (its outcome is
+    always known). None on any other loop, where sync code runs in place."""
     loop = running_loop()
     if not _serves_requests(loop):
         return None
