@@ -6,6 +6,7 @@ test_websocket_served.py.)"""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
 import sys
@@ -549,6 +550,110 @@ def test_the_handshake_data_by_quarts_names(app: kolben.Kolben) -> None:
         "blueprint": "rooms",
         "requested": ["chat"],
     }
+
+
+def test_the_handshake_request_attributes_quart_has(app: kolben.Kolben) -> None:
+    # Quart's websocket is a werkzeug request: code ported from it reads these.
+    seen: dict[str, t.Any] = {}
+    bp = kolben.Blueprint("rooms", __name__)
+
+    @bp.websocket("/room/<int:number>")
+    async def room(number: int) -> None:
+        await websocket.accept()
+        seen.update(
+            method=websocket.method,
+            query_string=websocket.query_string,
+            root_path=websocket.root_path,
+            is_secure=websocket.is_secure,
+            user_agent=websocket.user_agent.string,
+            access_route=list(websocket.access_route),
+            referrer=websocket.referrer,
+            accept_languages=websocket.accept_languages.best,
+            url_rule=websocket.url_rule.rule,
+            blueprints=websocket.blueprints,
+            base_url=websocket.base_url,
+            host_url=websocket.host_url,
+            root_url=websocket.root_url,
+            url_root=websocket.url_root,
+            http_version=websocket.http_version,
+        )
+
+    app.register_blueprint(bp)
+
+    async def main(scheme: str) -> None:
+        headers = [(b"user-agent", b"probe/1"), (b"accept-language", b"de")]
+        async with Conn(app, "/room/7", b"a=1", headers, scheme=scheme) as conn:
+            await conn.accepted()
+
+    run(main("ws"))
+    assert seen == {
+        "method": "GET",
+        "query_string": b"a=1",
+        "root_path": "",
+        "is_secure": False,
+        "user_agent": "probe/1",
+        "access_route": ["127.0.0.1"],
+        "referrer": None,
+        "accept_languages": "de",
+        "url_rule": "/room/<int:number>",
+        "blueprints": ["rooms"],
+        "base_url": "ws://testserver/room/7",
+        "host_url": "ws://testserver/",
+        "root_url": "ws://testserver/",
+        "url_root": "ws://testserver/",
+        "http_version": "1.1",
+    }
+    run(main("wss"))
+    assert seen["is_secure"] is True
+    assert seen["base_url"] == "wss://testserver/room/7"
+
+
+def test_copy_current_websocket_context_and_has_websocket_context(
+    app: kolben.Kolben,
+) -> None:
+    # Quart's names for both (``from quart import copy_current_websocket_context``).
+    from kolben import copy_current_websocket_context, has_websocket_context
+
+    seen: list[t.Any] = []
+    outside = asyncio.Queue[t.Any]()
+
+    @app.websocket("/ws")
+    async def view() -> None:
+        await websocket.accept()
+        g.who = "ann"
+        seen.append(has_websocket_context())
+
+        async def sender(suffix: str) -> str:
+            await websocket.send(f"{websocket.path} {g.who}{suffix}")
+            return "sent"
+
+        def sync_reader() -> str:
+            return f"{websocket.path} {g.who}"
+
+        # Run from a task made outside the websocket's context: the wrapper
+        # brings it.
+        outside.put_nowait(copy_current_websocket_context(sender))
+        outside.put_nowait(copy_current_websocket_context(sync_reader))
+        await websocket.receive()
+
+    async def runner() -> None:
+        seen.append(has_websocket_context())
+        asend = await outside.get()
+        seen.append(await asend("!"))
+        seen.append(await (await outside.get())())
+
+    async def main() -> None:
+        async with Conn(app, "/ws") as conn:
+            await conn.accepted()
+            task = asyncio.get_running_loop().create_task(runner(), context=contextvars.Context())
+            assert await conn.hear() == "/ws ann!"
+            await asyncio.wait_for(task, WAIT)
+            await conn.hang_up()
+
+    run(main())
+    assert seen == [True, False, "sent", "/ws ann"]
+    with pytest.raises(RuntimeError, match="websocket"):
+        copy_current_websocket_context(lambda: None)
 
 
 def test_accept_with_headers_first_says_how_to_pass_them(app: kolben.Kolben) -> None:
@@ -1371,3 +1476,38 @@ def test_wsgi_middleware_reading_the_status_after_the_app_returns(app: kolben.Ko
         pass
     assert refused.value.response.status_code == 403
     assert refused.value.response.get_data() == b"blocked"
+
+
+def test_after_websocket_functions_written_for_quart_get_none(app: kolben.Kolben) -> None:
+    # Quart passes after_websocket functions the response (None once accepted);
+    # ported ones (``def after(response): return response``) must not end every
+    # connection with a TypeError and 1011.
+    seen: list[t.Any] = []
+
+    @app.after_websocket
+    def quart_style(response: t.Any) -> t.Any:
+        seen.append(("sync", response))
+        return response
+
+    @app.after_websocket
+    async def quart_style_async(response: t.Any) -> t.Any:
+        seen.append(("async", response))
+        return response
+
+    @app.after_websocket
+    def kolben_style(optional: t.Any = "default") -> None:
+        seen.append(("none", optional))
+
+    @app.websocket("/ws")
+    async def view() -> None:
+        await websocket.send("hi")
+
+    async def main() -> None:
+        async with Conn(app, "/ws") as conn:
+            await conn.accepted()
+            assert await conn.hear() == "hi"
+            closing = await conn.next()
+            assert closing == {"type": "websocket.close", "code": 1000, "reason": ""}
+
+    run(main())
+    assert seen == [("none", "default"), ("async", None), ("sync", None)]

@@ -53,6 +53,8 @@ from .templating import render_template_string as render_template_string
 from .templating import stream_template as stream_template
 from .templating import stream_template_string as stream_template_string
 from .websocket import WebsocketDisconnect as WebsocketDisconnect
+from .websocket import copy_current_websocket_context as copy_current_websocket_context
+from .websocket import has_websocket_context as has_websocket_context
 from .wrappers import Request as Request
 from .wrappers import Response as Response
 
@@ -86,6 +88,7 @@ __all__ = [
     "appcontext_tearing_down",
     "before_render_template",
     "copy_current_request_context",
+    "copy_current_websocket_context",
     "current_app",
     "escape",
     "flash",
@@ -95,6 +98,7 @@ __all__ = [
     "got_request_exception",
     "has_app_context",
     "has_request_context",
+    "has_websocket_context",
     "is_safe_url",
     "json",
     "jsonify",

@@ -48,16 +48,17 @@ import builtins
 import collections.abc as cabc
 import contextlib
 import contextvars
+import inspect
 import io
 import sys
 import typing as t
-from functools import partial
+from functools import partial, update_wrapper
 
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.routing import WebsocketMismatch
 
 from . import router
-from .concurrency import LOOP_TURN_EVERY, _server_loop
+from .concurrency import LOOP_TURN_EVERY, _server_loop, is_async_callable
 from .ctx import FRAMEWORK_MATCHERS, RequestContext
 from .globals import _cv_websocket
 from .pipeline import DualStep, Steps, direct, drive
@@ -81,6 +82,8 @@ __all__ = [
     "Websocket",
     "WebsocketContext",
     "WebsocketDisconnect",
+    "copy_current_websocket_context",
+    "has_websocket_context",
     "serve_websocket",
 ]
 
@@ -234,6 +237,22 @@ FRAMEWORK_MATCHERS.add(WebsocketContext.match_request)
 
 
 _GONE: Message = {"type": "kolben.gone"}
+
+
+def _from_request(name: str, doc: str) -> t.Any:
+    """A read-only property of :class:`Websocket` reading ``request.<name>``."""
+    return property(lambda self: getattr(self.request, name), doc=doc)
+
+
+def _ws_url_from_request(name: str, doc: str) -> t.Any:
+    """A read-only property reading the URL ``request.<name>`` with ws/wss."""
+
+    def get(self: Websocket) -> str:
+        url: str = getattr(self.request, name)
+        scheme = self.request.scheme
+        return f"{self.scheme}{url[len(scheme) :]}" if url.startswith(scheme) else url
+
+    return property(get, doc=doc)
 
 
 class Websocket:
@@ -391,6 +410,34 @@ class Websocket:
     def blueprint(self) -> str | None:
         """The name of the blueprint of the matched route, if any."""
         return self.request.blueprint
+
+    # The rest of the handshake's request attributes Quart's ``websocket`` has (it
+    # is a werkzeug request too): read from :attr:`request`, URLs with ws/wss.
+    method = _from_request("method", "``GET``: the handshake's method.")
+    query_string = _from_request("query_string", "The raw query string (bytes).")
+    root_path = _from_request("root_path", "The prefix the app is mounted under.")
+    script_root = _from_request("script_root", "Alias of :attr:`root_path`.")
+    is_secure = _from_request("is_secure", "Whether the connection is ``wss``.")
+    access_route = _from_request("access_route", "The client's forwarded-for chain.")
+    user_agent = _from_request("user_agent", "The parsed ``User-Agent`` header.")
+    referrer = _from_request("referrer", "The ``Referer`` header.")
+    accept_languages = _from_request("accept_languages", "The ``Accept-Language`` header.")
+    accept_mimetypes = _from_request("accept_mimetypes", "The ``Accept`` header.")
+    accept_charsets = _from_request("accept_charsets", "The ``Accept-Charset`` header.")
+    accept_encodings = _from_request("accept_encodings", "The ``Accept-Encoding`` header.")
+    cache_control = _from_request("cache_control", "The ``Cache-Control`` header.")
+    url_rule = _from_request("url_rule", "The matched websocket rule.")
+    blueprints = _from_request("blueprints", "The matched blueprint and its parents.")
+    routing_exception = _from_request("routing_exception", "The routing error, if any.")
+    base_url = _ws_url_from_request("base_url", "The URL without the query string.")
+    host_url = _ws_url_from_request("host_url", "``ws://host/``.")
+    root_url = _ws_url_from_request("root_url", "The URL of the app's root.")
+    url_root = _ws_url_from_request("url_root", "Alias of :attr:`root_url`.")
+
+    @property
+    def http_version(self) -> str:
+        """The HTTP version of the handshake (``"1.1"``)."""
+        return str(self.scope.get("http_version") or "1.1")
 
     # -- state ------------------------------------------------------------------------
 
@@ -805,6 +852,45 @@ class Websocket:
                 await watcher
 
 
+def has_websocket_context() -> bool:
+    """Whether a websocket is being served (the ``websocket`` global can be used):
+    True in a websocket view, its hooks, and tasks they start."""
+    return _cv_websocket.get(None) is not None
+
+
+def copy_current_websocket_context(func: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
+    """Quart's decorator: ``func`` runs in the current websocket's context (the
+    ``websocket``, ``request``, ``g`` and ``current_app`` globals) wherever the
+    returned coroutine function is awaited or scheduled::
+
+        @app.websocket("/ws")
+        async def ws():
+            async def producer():
+                while True:
+                    await websocket.send(await next_event())
+
+            task = asyncio.ensure_future(copy_current_websocket_context(producer)())
+
+    A task a websocket view starts sees that context anyway (asyncio copies it);
+    this is for code that runs ``func`` from elsewhere. The wrapper is an
+    ``async def`` function, also for a plain ``def`` ``func`` (called on the loop).
+    """
+    if _cv_websocket.get(None) is None:
+        raise RuntimeError(
+            "'copy_current_websocket_context' can only be used while a websocket is"
+            " served, such as in a websocket view."
+        )
+    context = contextvars.copy_context()
+
+    async def wrapper(*args: t.Any, **kwargs: t.Any) -> t.Any:
+        if not is_async_callable(func):
+            return context.copy().run(func, *args, **kwargs)
+        # The coroutine runs as a task made in (a copy of) the websocket's context.
+        return await context.run(asyncio.ensure_future, func(*args, **kwargs))
+
+    return update_wrapper(wrapper, func)
+
+
 _RESERVED_CODES = frozenset({1004, 1005, 1006, 1015})
 
 
@@ -1149,7 +1235,25 @@ def _only_disconnects(exc: BaseException) -> bool:
 def _after_view_steps(app: Kolben, ctx: WebsocketContext) -> Steps[None]:
     for name in (*ctx.request.blueprints, None):
         for func in reversed(app.after_websocket_funcs.get(name, ())):
-            yield func, ()
+            yield func, _NONE_RESPONSE if _wants_response(func) else ()
+
+
+_NONE_RESPONSE = (None,)
+
+
+def _wants_response(func: t.Callable[..., t.Any]) -> bool:
+    """Whether an after_websocket function takes Quart's ``response`` argument
+    (``def after(response): ... return response``): it is given None (there is
+    no response once the handshake was accepted). Asked once per connection
+    (a signature is cheap beside a connection; nothing is kept)."""
+    try:
+        params = inspect.signature(func).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(
+        p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
+        for p in params
+    )
 
 
 async def _after_view(
