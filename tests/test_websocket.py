@@ -1511,3 +1511,32 @@ def test_after_websocket_functions_written_for_quart_get_none(app: kolben.Kolben
 
     run(main())
     assert seen == [("none", "default"), ("async", None), ("sync", None)]
+
+
+def test_accept_again_without_arguments_does_nothing(app: kolben.Kolben) -> None:
+    # Quart allows it: a before_websocket function accepts, and the view, written
+    # to work alone too, accepts again. With arguments it can't be honoured.
+    from kolben import websocket
+
+    errors: list[str] = []
+
+    @app.before_websocket
+    async def accept_early() -> None:
+        await websocket.accept()
+
+    @app.websocket("/ws")
+    async def view() -> None:
+        await websocket.accept()
+        try:
+            await websocket.accept(headers={"x-late": "1"})
+        except RuntimeError as e:
+            errors.append(str(e))
+        await websocket.send("hi")
+
+    async def main() -> None:
+        async with Conn(app, "/ws") as conn:
+            await conn.accepted()
+            assert await conn.hear() == "hi"
+
+    run(main())
+    assert len(errors) == 1 and "already accepted" in errors[0]

@@ -465,12 +465,19 @@ class Websocket:
         headers: cabc.Mapping[str, str] | cabc.Iterable[tuple[str, str]] | None = None,
     ) -> None:
         """Accept the handshake, choosing ``subprotocol`` (one the client offered,
-        see :attr:`subprotocols`) and adding ``headers`` to the response."""
+        see :attr:`subprotocols`) and adding ``headers`` to the response.
+
+        Called again without arguments once accepted (in the view after a
+        ``before_websocket`` function accepted, as Quart allows), it does
+        nothing."""
         if self._started:
+            if self._accepted and subprotocol is None and not headers:
+                return
             what = "accepted" if self._accepted else "refused"
             raise RuntimeError(
                 f"The websocket handshake was already {what}; accept() is called once,"
-                " before the first send() or receive() (which accept for you)."
+                " before the first send() or receive() (which accept for you), and"
+                " a subprotocol or headers can't be given after it."
             )
         if subprotocol is not None and not isinstance(subprotocol, str):
             raise TypeError(
