@@ -139,6 +139,20 @@ def test_login_required_for_post(visitor: Visitor, app):
         assert len(db.list_posts()) == 1
 
 
+def test_login_required_for_a_post_only_url_does_not_come_back_to_it(visitor: Visitor):
+    # A delete form sent after the session ended: after logging in, the browser
+    # must not be sent to GET /1/delete (405).
+    response = visitor.post("/1/delete")
+    assert response.headers["Location"] == "/auth/login"
+    response = visitor.post("/1/update", {"title": "t", "body": "b"})
+    assert response.headers["Location"] == "/auth/login?next=/1/update"
+
+
+def test_session_cookie_is_same_site_lax(visitor: Visitor):
+    response = visitor.login("alice")
+    assert "SameSite=Lax" in response.headers["Set-Cookie"]
+
+
 def test_login_returns_to_next(visitor: Visitor):
     response = visitor.post(
         "/auth/login?next=/1/update", {"username": "alice", "password": "alice-pw"}

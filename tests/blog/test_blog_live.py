@@ -259,3 +259,54 @@ def test_two_processes_share_a_redis_broker(tmp_path: Path):
                 client.delete(*keys)
         finally:
             client.close()
+
+
+# -- a WSGI worker that serves one request at a time -------------------------------------
+
+
+def _read_whole(response: t.Any, within: float = 5.0) -> bytes:
+    """The response body, which must end within ``within`` seconds."""
+    import threading
+
+    chunks: list[bytes] = []
+    reader = threading.Thread(target=lambda: chunks.extend(response.response), daemon=True)
+    reader.start()
+    reader.join(within)
+    assert not reader.is_alive(), f"the event stream did not end: {b''.join(chunks)!r}"
+    response.close()
+    return b"".join(chunks)
+
+
+def test_single_threaded_wsgi_worker_polls_instead_of_holding_the_worker(app):
+    # gunicorn's default sync worker: an open stream would take the whole worker
+    # (every other request waits until gunicorn kills it). The stream must end,
+    # with what was missed, its position and a retry delay for EventSource.
+    client = app.test_client()
+    single = {"wsgi.multithread": False}
+    first = _read_whole(client.get("/events", environ_overrides=single, buffered=False))
+    assert b"retry: " in first and b"event: post" not in first
+
+    visitor = Visitor(client)
+    visitor.login("alice")
+    visitor.post("/create", {"title": "Polled", "body": ""})
+    visitor.post("/2/update", {"title": "Polled again", "body": ""})
+    body = _read_whole(
+        client.get("/events?since=0-0", environ_overrides=single, buffered=False)
+    ).decode()
+    blocks = [b for b in body.split("\n\n") if b.startswith("id: ")]
+    assert [json.loads(b.split("data: ", 1)[1]) for b in blocks if "event: post" in b] == [
+        {"action": "created", "id": 2},
+        {"action": "updated", "id": 2},
+    ]
+    # The closing block repeats the last id (so the next poll resumes there).
+    last_id = blocks[-2].split("\n")[0][4:]
+    assert blocks[-1] == f"id: {last_id}\nretry: 3000\nevent: poll\ndata: 3000"
+
+    # Coming back with that id: nothing new, the same position.
+    again = _read_whole(
+        client.get(
+            "/events", headers={"Last-Event-ID": last_id}, environ_overrides=single, buffered=False
+        )
+    ).decode()
+    assert "event: post" not in again
+    assert f"id: {last_id}\nretry: 3000\nevent: poll" in again

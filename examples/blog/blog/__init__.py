@@ -12,7 +12,7 @@ import typing as t
 
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from kolben import Kolben, render_template
+from kolben import Kolben, current_app, render_template
 
 from . import auth, blog, csrf, db
 
@@ -25,8 +25,8 @@ def create_app(test_config: t.Mapping[str, t.Any] | None = None) -> Kolben:
 
     Configuration comes from, in order: the defaults below, ``config.py`` in the
     instance folder, ``KOLBEN_*`` environment variables (``KOLBEN_SECRET_KEY``,
-    ``KOLBEN_DATABASE``, ...) and ``DATABASE_URL``. Tests pass ``test_config``
-    instead, which replaces the last three.
+    ``KOLBEN_DATABASE``, ...), ``DATABASE_URL`` and ``BROKER_URL``. Tests pass
+    ``test_config`` instead, which replaces the last four.
     """
     app = Kolben(__name__, instance_relative_config=True)
     app.config.from_mapping(
@@ -35,6 +35,9 @@ def create_app(test_config: t.Mapping[str, t.Any] | None = None) -> Kolben:
         # SQLite file, used unless DATABASE_URL names a PostgreSQL server.
         DATABASE=os.path.join(app.instance_path, "blog.sqlite"),
         DATABASE_URL=None,
+        # Defence in depth next to the CSRF tokens: browsers do not send the
+        # session cookie with another site's POSTs (or its scripts' requests).
+        SESSION_COOKIE_SAMESITE="Lax",
         # No form of this blog needs more than a megabyte.
         MAX_CONTENT_LENGTH=1024 * 1024,
         # werkzeug.security's method name; tests choose a cheaper one.
@@ -43,9 +46,18 @@ def create_app(test_config: t.Mapping[str, t.Any] | None = None) -> Kolben:
     if test_config is None:
         app.config.from_pyfile("config.py", silent=True)
         app.config.from_prefixed_env()
-        if os.environ.get("DATABASE_URL"):
-            app.config["DATABASE_URL"] = os.environ["DATABASE_URL"]
+        # Read as is, like DATABASE_URL: the names the docs and hosts use.
+        for name in ("DATABASE_URL", "BROKER_URL"):
+            if os.environ.get(name):
+                app.config[name] = os.environ[name]
         os.makedirs(app.instance_path, exist_ok=True)
+        if app.config["SECRET_KEY"] == "dev" and not app.debug:
+            app.logger.warning(
+                "SECRET_KEY is 'dev': anyone can forge a log-in cookie. Set"
+                " KOLBEN_SECRET_KEY or SECRET_KEY in %s before the blog is reachable"
+                " from other machines.",
+                os.path.join(app.instance_path, "config.py"),
+            )
     else:
         app.config.from_mapping(test_config)
 
@@ -67,6 +79,12 @@ def create_app(test_config: t.Mapping[str, t.Any] | None = None) -> Kolben:
 
 def _error_page(error: HTTPException) -> tuple[str, int]:
     """The blog's page for an HTTP error: what happened and what to do."""
+    if isinstance(error, db.DatabaseUnavailable):
+        # The operator learns why from the log; visitors see the driver's message
+        # (host, port, user, file path) only in debug mode.
+        current_app.logger.error("The database is not available: %s", error.reason)
+        if not error.public and not current_app.debug:
+            error = db.DatabaseUnavailable("it is busy or cannot be reached right now")
     return render_template("errors/error.html", error=error), error.code or 500
 
 

@@ -52,7 +52,12 @@ def login_required(view: F) -> F:
     def wrapped_view(**kwargs: t.Any) -> t.Any:
         if g.user is None:
             flash("Please log in first.", "error")
-            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+            # Back here after logging in only if this URL can be opened (a GET):
+            # a refused POST to /7/delete must not end on "405 Method Not Allowed".
+            rule = request.url_rule
+            if rule is not None and "GET" in (rule.methods or ()):
+                return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+            return redirect(url_for("auth.login"))
         return view(**kwargs)
 
     return t.cast(F, wrapped_view)

@@ -42,12 +42,17 @@ Row = dict[str, t.Any]
 class DatabaseUnavailable(ServiceUnavailable):
     """The database could not be reached or is not set up (HTTP 503)."""
 
-    def __init__(self, reason: str, hint: str = "Please try again in a moment.") -> None:
+    def __init__(
+        self, reason: str, hint: str = "Please try again in a moment.", *, public: bool = True
+    ) -> None:
         super().__init__(f"The database is not available: {reason}. {hint}")
-        #: What went wrong, for the 503 page and the log.
+        #: What went wrong, for the log (and the 503 page when ``public``).
         self.reason = reason
         #: What to do about it.
         self.hint = hint
+        #: Whether ``reason`` may be shown to visitors. A driver's message is not:
+        #: it names the database's host, port, user or file.
+        self.public = public
 
 
 class UsernameTaken(Exception):
@@ -133,7 +138,7 @@ def unavailable(exc: BaseException) -> DatabaseUnavailable:
         return DatabaseUnavailable(
             "its tables have not been created", "Run 'kolben --app blog init-db' once."
         )
-    return DatabaseUnavailable(message)
+    return DatabaseUnavailable(message, public=False)
 
 
 def connect(app: Kolben) -> t.Any:

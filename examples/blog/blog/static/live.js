@@ -43,9 +43,14 @@
   // Changes are applied one at a time, in the order they were published.
   let queue = Promise.resolve();
   const source = new EventSource(list.dataset.eventsUrl);
+  // Under a one-request-at-a-time WSGI worker the server ends each stream with a
+  // "poll" event and the browser comes back for more: that is not an outage.
+  let polling = false;
   source.addEventListener("open", () => setStatus("live", "live"));
+  source.addEventListener("poll", () => { polling = true; });
   source.addEventListener("error", () => {
     if (source.readyState === EventSource.CLOSED) setStatus("", "static");
+    else if (polling) polling = false;  // the expected end of a polled stream
     else setStatus("reconnecting", "reconnecting…");
   });
   source.addEventListener("post", (event) => {
