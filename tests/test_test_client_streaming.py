@@ -329,3 +329,88 @@ def test_what_the_asgi_door_cannot_send_is_what_its_client_shows() -> None:
     assert wsgi.get("/header").headers["X-Name"] == "snow \u2603"
     with pytest.raises(UnicodeEncodeError):
         asgi.get("/header")
+
+
+def test_a_stream_inside_with_client_in_the_tests_app_context_is_read_lazily(
+    client_for: t.Callable[..., kolben.testing.KolbenClient],
+) -> None:
+    # A request made inside the test's own app context reuses it: the test's
+    # pushes of it are not the body holding it. (The ASGI client took them for
+    # stream_with_context's and served the body whole before get() returned:
+    # an endless stream, SSE, hung the test.)
+    app = kolben.Kolben(__name__)
+    app.testing = True
+    made: list[int] = []
+
+    @app.route("/")
+    def index() -> Response:
+        def gen() -> t.Iterator[str]:
+            for n in range(1000):  # (endless, but bounded should this fail)
+                made.append(n)
+                yield f"data: {n}\n\n"
+
+        return Response(gen(), mimetype="text/event-stream")
+
+    client = client_for(app)
+    with app.app_context(), client:
+        response = client.get("/")
+        chunks = iter(response.response)
+        assert [next(chunks) for _ in range(3)] == [f"data: {n}\n\n".encode() for n in range(3)]
+        assert made == [0, 1, 2]
+        response.close()
+        assert kolben.current_app._get_current_object() is app
+    assert made == [0, 1, 2]
+    assert not kolben.globals.app_ctx
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["def", "async"])
+def test_a_stream_with_context_inside_with_client_is_read_lazily(
+    client_for: t.Callable[..., kolben.testing.KolbenClient], is_async: bool
+) -> None:
+    # An endless stream_with_context body (SSE) read 3 events and closed inside
+    # `with client:`, as on Flask. (The ASGI client served a body holding the
+    # request's contexts whole before get() returned: an endless one hung.)
+    app = kolben.Kolben(__name__)
+    app.testing = True
+    made: list[int] = []
+    torn_down: list[str] = []
+
+    @app.teardown_request
+    def teardown_request(exc: BaseException | None) -> None:
+        torn_down.append("request")
+
+    if is_async:
+
+        @app.route("/")
+        async def index() -> Response:
+            @stream_with_context
+            async def gen() -> t.AsyncIterator[str]:
+                for n in range(1000):  # (endless, but bounded should this fail)
+                    made.append(n)
+                    yield f"data: {kolben.request.path}{n}\n\n"
+
+            return Response(gen(), mimetype="text/event-stream")
+
+    else:
+
+        @app.route("/")
+        def index() -> Response:
+            @stream_with_context
+            def gen() -> t.Iterator[str]:
+                for n in range(1000):  # (endless, but bounded should this fail)
+                    made.append(n)
+                    yield f"data: {kolben.request.path}{n}\n\n"
+
+            return Response(gen(), mimetype="text/event-stream")
+
+    client = client_for(app)
+    with client:
+        response = client.get("/")
+        assert kolben.request.path == "/"
+        chunks = iter(response.response)
+        assert [next(chunks) for _ in range(3)] == [f"data: /{n}\n\n".encode() for n in range(3)]
+        assert made == [0, 1, 2]
+        response.close()
+    assert made == [0, 1, 2]
+    assert "request" in torn_down
+    assert not kolben.globals.request_ctx and not kolben.globals.app_ctx

@@ -124,6 +124,24 @@ class ASGIBridge:
     ) -> t.Iterable[bytes]:
         keep = environ.get(PRESERVE_CONTEXT_KEY)
         kept: list[t.Any] = []
+        # The contexts the test itself has pushed, and how often: a request made
+        # in the test's app context (``with app.app_context(): with client:``)
+        # reuses it, and the test's pushes of it are not the body's.
+        pushed = [
+            (ctx, len(ctx._cv_tokens))
+            for ctx in (_cv_app.get(None), _cv_request.get(None))
+            if ctx is not None
+        ]
+
+        def held() -> bool:
+            """Whether the body holds a kept context (pushed it more often
+            than the test had)."""
+            return any(
+                ctx is not None
+                and len(ctx._cv_tokens) > next((n for c, n in pushed if c is ctx), 0)
+                for ctx in kept
+            )
+
         if keep is not None:
             # ``with client:``: the contexts the app hands over are noted, and
             # handed to the client once the response started (see below).
@@ -141,13 +159,14 @@ class ASGIBridge:
             # test's own context once the call returns: a streamed body still
             # holding them (stream_with_context pushed them in the request's
             # context) would then pop the test's push, which contextvars refuse.
-            # Such a body is served whole, before the call returns; any other
-            # is read lazily, as without ``with``.
+            # Such a body is read lazily all the same (an endless one, SSE, too):
+            # its kept contexts are made active in the test's context without a
+            # push (see below).
             exchange = _Exchange(
                 self.app,
                 scope,
                 body,
-                held=lambda: any(ctx is not None and ctx._cv_tokens for ctx in kept),
+                held=held,
             )
         else:
             # A request made from an ``async def`` view (its loop is busy until
@@ -156,12 +175,13 @@ class ASGIBridge:
         status, headers = exchange.start()
         if keep is not None:
             for ctx in kept:
-                # A body that held the contexts was served whole, to its end,
-                # whose pop ran the teardown functions: the client makes them
-                # active again without a push, so that its block's end doesn't
-                # run them a second time (the WSGI door's client, whose push
-                # holds them, runs them once, as the body ends or the block).
-                keep(_Reactivated(ctx) if exchange.whole and ctx is not None else ctx)
+                # A body that holds the contexts pops them (running the teardown
+                # functions) as it ends: the client makes them active in the
+                # test's context without a push, so that its block's end doesn't
+                # run them a second time, nor pop a push of the test's context
+                # from the body's (the WSGI door's client, whose push holds
+                # them, runs them once, as the body ends or the block).
+                keep(_Reactivated(ctx) if exchange.holds and ctx is not None else ctx)
         # Header names as the app wrote them, as the WSGI door's test client
         # shows them (tests written for Flask compare "Set-Cookie" exactly).
         names = header_names()
@@ -192,12 +212,10 @@ class _Exchange:
         self.body = body
         self.in_thread = in_thread
         #: Whether the request's contexts are still pushed (by its body) once
-        #: the response started: then it is served whole before the call returns.
+        #: the response started.
         self.held = held
-        #: Serve the whole response before the call returns (else the app is
-        #: held at each body chunk until the test reads it, as a WSGI body is
-        #: advanced only as it is read).
-        self.whole = False
+        #: The body holds the request's contexts (stream_with_context).
+        self.holds = False
         self.sent_body = False
         self.status: int | None = None
         self.headers: list[tuple[bytes, bytes]] = []
@@ -238,14 +256,14 @@ class _Exchange:
             if not message.get("more_body", False):
                 self.complete = True
                 self.disconnect.set()
-            elif self.chunks and not self.whole and not self.in_thread:
+            elif self.chunks and not self.in_thread:
                 # As the WSGI door's body, advanced only as the test reads it:
                 # the app waits until this chunk is read (a generator's side
                 # effects happen as the test reads), or the client goes away,
                 # which a server reports as an OSError.
                 assert self.taken is not None
                 self.progress.set()
-                while self.chunks and not self.disconnect.is_set() and not self.whole:
+                while self.chunks and not self.disconnect.is_set():
                     self.taken.clear()
                     await self.taken.wait()
                 if self.disconnect.is_set():
@@ -293,9 +311,9 @@ class _Exchange:
                     # it makes its first chunk, which the client reads next anyway.)
                     self._drive(lambda: bool(self.chunks) or self.complete)
                     if not self.complete and self.held():
-                        self.whole = True
-                        self.taken.set()
-                if (self.complete or self.whole) and not self.task.done():
+                        # (read lazily all the same: an endless one, SSE, too)
+                        self.holds = True
+                if self.complete and not self.task.done():
                     # A complete response: what is left is the app's own ending.
                     self._drive(lambda: False)
             except BaseException:
@@ -371,8 +389,9 @@ class _Exchange:
 
 
 class _Reactivated:
-    """A context made active again in the test's context, without a push (its
-    teardown ran already): ``with client:`` enters it as it pushes a kept one."""
+    """A context made active in the test's context without a push (its body
+    holds it, and pops it as it ends): ``with client:`` enters it as it pushes
+    a kept one."""
 
     def __init__(self, ctx: AppContext | RequestContext) -> None:
         #: The context (read by KolbenClient._pop_kept_contexts).
