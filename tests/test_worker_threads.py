@@ -509,3 +509,59 @@ def test_a_thread_waiting_for_a_client_doesnt_count_against_the_limit(queued_fir
 def test_waiting_for_a_client_outside_the_pools_threads_changes_nothing(pool):
     with pool.waiting_for_client():
         assert pool._client_waits == 0
+
+
+def test_a_pool_nobody_holds_is_collected_and_its_threads_end():
+    """The threads hold their pool only while they run a job: a pool (an app's)
+    that nothing else holds is collected, and its threads end, idle or in a lane
+    given back."""
+    import gc
+    import weakref
+
+    def threads_named(prefix):
+        return [t for t in threading.enumerate() if t.name.startswith(prefix)]
+
+    pool = WorkerThreads(2, name="doomed-pool")
+
+    async def main(pool):
+        loop = asyncio.get_running_loop()
+        lane = pool.lane()
+        await lane.run(loop, threading.get_ident)
+        lane.release()
+        return await asyncio.gather(*(pool.run(loop, lambda: time.sleep(0.01)) for _ in range(2)))
+
+    asyncio.run(main(pool))
+    assert len(threads_named("doomed-pool")) == 2
+    gone = weakref.ref(pool)
+    del pool
+    gc.collect()
+    assert gone() is None
+    deadline = time.monotonic() + WAIT
+    while threads_named("doomed-pool") and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert threads_named("doomed-pool") == []
+
+
+def test_an_apps_worker_threads_end_with_the_app():
+    import gc
+    import weakref
+
+    app = kolben.Kolben("short_lived_app")
+
+    @app.route("/")
+    def index():
+        return threading.current_thread().name
+
+    client = app.asgi_test_client()
+    assert client.get("/").text.startswith("kolben-short_lived_app")
+    del client
+    gone = weakref.ref(app)
+    del app, index
+    gc.collect()
+    assert gone() is None
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline and any(
+        t.name.startswith("kolben-short_lived_app") for t in threading.enumerate()
+    ):
+        time.sleep(0.01)
+    assert not any(t.name.startswith("kolben-short_lived_app") for t in threading.enumerate())

@@ -14,7 +14,8 @@ default of ``ThreadPoolExecutor``) run calls at once, and a request's
 :class:`Lane` keeps its thread while the request runs async code (and a call
 waiting for its client, :meth:`WorkerThreads.waiting_for_client`, keeps its own),
 up to ``HELD_THREADS_FACTOR`` times ``max_threads`` threads in all. They are daemon
-threads, waiting on the queue when idle.
+threads, waiting on the queue when idle, and they end when the pool is collected
+(an app that is dropped takes its threads with it).
 """
 
 from __future__ import annotations
@@ -77,11 +78,17 @@ class WorkerThreads:
         self.name = name
         self._lock = threading.Lock()
         self._numbers = itertools.count(1)
+        #: The queue the threads take jobs from now, for the finalizer below.
+        self._current_queue: list[queue.SimpleQueue[_Job | None]] = []
         self._reset()
         _pools.add(self)
+        # The threads hold the pool only while they run a job: a pool nobody
+        # holds any more (its app was dropped) is collected, and its threads end.
+        weakref.finalize(self, _end_threads, self._current_queue)
 
     def _reset(self) -> None:
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._current_queue[:] = [self._queue]
         #: How many calls were handed to the threads (each one a thread crossing
         #: there and back); tests read it.
         self.calls = 0
@@ -137,7 +144,8 @@ class WorkerThreads:
         another (up to ``HELD_THREADS_FACTOR`` times ``max_threads`` threads in
         all): a few clients trickling their bodies don't stop every ``def``
         view. Does nothing in a thread of another pool or none."""
-        if getattr(_worker, "pool", None) is not self:
+        pool_ref = getattr(_worker, "pool", None)
+        if pool_ref is None or pool_ref() is not self:
             yield
             return
         with self._lock:
@@ -245,7 +253,10 @@ class WorkerThreads:
     def _start_thread(self, number: int) -> None:
         """Start a thread counted in ``_started`` already (not under the lock)."""
         thread = threading.Thread(
-            target=self._work, name=f"{self.name}-{number}", daemon=True
+            target=_work,
+            args=(weakref.ref(self), self._queue),
+            name=f"{self.name}-{number}",
+            daemon=True,
         )
         try:
             thread.start()
@@ -260,48 +271,42 @@ class WorkerThreads:
             started, self._started, self._idle, self._queued = self._started, 0, 0, 0
             work_queue = self._queue
             self._queue = queue.SimpleQueue()
+            self._current_queue[:] = [self._queue]
         for _ in range(started):
             work_queue.put(None)
 
-    def _work(self) -> None:
-        _worker.pool = self
-        work_queue = self._queue
-        get = work_queue.get
-        while True:
-            job = get()
-            if job is None:
-                return
-            loop, future, func, lane, lane_queue = job
-            del job
-            outcome = _call(func)
-            del func
-            if lane_queue is not None:
-                # The first call of a lane: this thread runs the lane's calls
-                # until the lane is released, then is free again.
-                with self._lock:
-                    self._running -= 1
-                    number = self._lane_call_done(lane)  # type: ignore[arg-type]
-                    held = lane._queue is lane_queue  # type: ignore[union-attr]
-                    if not held:  # given back already: free now, as below
-                        self._count_free(work_queue)
-                if number is not None:
-                    self._start_thread(number)
-                _deliver(loop, future, *outcome)
-                del loop, future, outcome, lane
-                if held:
-                    self._serve_lane(lane_queue)
-                    with self._lock:
-                        self._count_free(work_queue)
-                del lane_queue
-                continue
-            # Count this thread free before handing the result back: the caller
-            # may submit its next call the moment it has the result, and must
-            # find this thread rather than start another.
+    def _run_job(self, job: _Job, work_queue: queue.SimpleQueue[_Job | None]) -> None:
+        """In a worker thread taking jobs from ``work_queue``: run ``job``, and
+        the rest of its lane's calls when it is a lane's first."""
+        loop, future, func, lane, lane_queue = job
+        del job
+        outcome = _call(func)
+        del func
+        if lane_queue is not None:
+            # The first call of a lane: this thread runs the lane's calls
+            # until the lane is released, then is free again.
             with self._lock:
                 self._running -= 1
-                self._count_free(work_queue)
+                number = self._lane_call_done(lane)  # type: ignore[arg-type]
+                held = lane._queue is lane_queue  # type: ignore[union-attr]
+                if not held:  # given back already: free now, as below
+                    self._count_free(work_queue)
+            if number is not None:
+                self._start_thread(number)
             _deliver(loop, future, *outcome)
-            del loop, future, outcome, lane  # drop the references before waiting again
+            del loop, future, outcome, lane
+            if held:
+                self._serve_lane(lane_queue)
+                with self._lock:
+                    self._count_free(work_queue)
+            return
+        # Count this thread free before handing the result back: the caller
+        # may submit its next call the moment it has the result, and must
+        # find this thread rather than start another.
+        with self._lock:
+            self._running -= 1
+            self._count_free(work_queue)
+        _deliver(loop, future, *outcome)
 
     def _count_free(self, work_queue: queue.SimpleQueue[_Job | None]) -> None:
         """Count this thread free (under the lock): it takes a job no thread
@@ -444,8 +449,37 @@ class Lane:
             held.put(None)  # SimpleQueue.put may be called from __del__
 
 
-#: ``pool``: the pool whose worker thread this is (see waiting_for_client).
+#: ``pool``: a weak reference to the pool whose worker thread this is (see
+#: waiting_for_client).
 _worker = threading.local()
+
+
+def _work(
+    pool_ref: weakref.ref[WorkerThreads], work_queue: queue.SimpleQueue[_Job | None]
+) -> None:
+    """A worker thread: takes jobs from ``work_queue`` until a None. It holds
+    its pool only while it runs a job, so a pool nobody holds is collected (its
+    finalizer puts a None); a None ends every thread of the queue, each putting
+    it back for the next."""
+    _worker.pool = pool_ref
+    get = work_queue.get
+    while True:
+        job = get()
+        if job is None:
+            work_queue.put(None)
+            return
+        pool = pool_ref()
+        if pool is None:  # collected as this job was queued: run it all the same
+            _deliver(job[0], job[1], *_call(job[2]))
+        else:
+            pool._run_job(job, work_queue)
+        del job, pool  # drop the references before waiting again
+
+
+def _end_threads(current_queue: list[queue.SimpleQueue[_Job | None]]) -> None:
+    """A collected pool's finalizer: its threads end (see :func:`_work`)."""
+    for work_queue in current_queue:
+        work_queue.put(None)
 
 #: The lane of the request whose code is running (set by kolben.pipeline in the
 #: request's context): :meth:`WorkerThreads.run` called from its async code uses
