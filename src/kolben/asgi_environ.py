@@ -119,13 +119,7 @@ def build_environ(scope: ft.ASGIScope, body: t.IO[bytes]) -> dict[str, t.Any]:
             continue
         value = raw_value.decode("latin-1")
         if key in environ:
-            if repeated is None:
-                repeated = {}
-            values = repeated.get(key)
-            if values is None:
-                repeated[key] = [environ[key], value]
-            else:
-                values.append(value)
+            repeated = _note_repeated(repeated, environ, key, value)
         else:
             environ[key] = value
     if repeated:
@@ -143,6 +137,22 @@ def build_environ(scope: ft.ASGIScope, body: t.IO[bytes]) -> dict[str, t.Any]:
     if extra:
         environ.update(extra)
     return environ
+
+
+def _note_repeated(
+    repeated: dict[str, list[str]] | None, target: dict[str, t.Any], key: str, value: str
+) -> dict[str, list[str]]:
+    """Note ``value``, another value of the header ``key`` already in ``target``,
+    in ``repeated`` (made on the first repeat): :func:`_join_repeated` joins
+    them all once, at the end."""
+    if repeated is None:
+        repeated = {}
+    values = repeated.get(key)
+    if values is None:
+        repeated[key] = [target[key], value]
+    else:
+        values.append(value)
+    return repeated
 
 
 def _join_repeated(target: dict[str, t.Any], repeated: dict[str, list[str]]) -> None:
@@ -259,14 +269,7 @@ def scan_headers(scope: ft.ASGIScope) -> dict[str, str]:
                 continue
         value = raw_value.decode("latin-1")
         if key in known:
-            # Joined once at the end, as build_environ does.
-            if repeated is None:
-                repeated = {}
-            values = repeated.get(key)
-            if values is None:
-                repeated[key] = [known[key], value]
-            else:
-                values.append(value)
+            repeated = _note_repeated(repeated, known, key, value)
         else:
             known[key] = value
     if repeated:
