@@ -64,6 +64,23 @@ T_template_test = t.TypeVar("T_template_test", bound=t.Callable[..., bool])
 T_template_global = t.TypeVar("T_template_global", bound=t.Callable[..., t.Any])
 
 
+def bare_or_named(
+    add: t.Callable[..., None], name: F | str | None
+) -> F | t.Callable[[F], F]:
+    """The body of a registering decorator used bare (``@app.template_filter``:
+    ``name`` is the function) or called (``@app.template_filter("name")``):
+    ``add(f, name=name)`` registers the function either way."""
+    if callable(name):
+        add(name)
+        return name
+
+    def decorator(f: F) -> F:
+        add(f, name=name)
+        return f
+
+    return decorator
+
+
 def _make_timedelta(value: timedelta | int | None) -> timedelta | None:
     if value is None or isinstance(value, timedelta):
         return value
@@ -464,15 +481,7 @@ class AppSetup(Scaffold, metaclass=AppClass):
     ) -> T_template_filter | t.Callable[[T_template_filter], T_template_filter]:
         """Register a template filter: ``@app.template_filter()`` or
         ``@app.template_filter("name")``."""
-        if callable(name):
-            self.add_template_filter(name)
-            return name
-
-        def decorator(f: T_template_filter) -> T_template_filter:
-            self.add_template_filter(f, name=name)
-            return f
-
-        return decorator
+        return bare_or_named(self.add_template_filter, name)
 
     @setupmethod
     def add_template_filter(self, f: t.Callable[..., t.Any], name: str | None = None) -> None:
@@ -490,15 +499,7 @@ class AppSetup(Scaffold, metaclass=AppClass):
         self, name: T_template_test | str | None = None
     ) -> T_template_test | t.Callable[[T_template_test], T_template_test]:
         """Register a template test: ``@app.template_test()``."""
-        if callable(name):
-            self.add_template_test(name)
-            return name
-
-        def decorator(f: T_template_test) -> T_template_test:
-            self.add_template_test(f, name=name)
-            return f
-
-        return decorator
+        return bare_or_named(self.add_template_test, name)
 
     @setupmethod
     def add_template_test(self, f: t.Callable[..., bool], name: str | None = None) -> None:
@@ -516,15 +517,7 @@ class AppSetup(Scaffold, metaclass=AppClass):
         self, name: T_template_global | str | None = None
     ) -> T_template_global | t.Callable[[T_template_global], T_template_global]:
         """Register a template global: ``@app.template_global()``."""
-        if callable(name):
-            self.add_template_global(name)
-            return name
-
-        def decorator(f: T_template_global) -> T_template_global:
-            self.add_template_global(f, name=name)
-            return f
-
-        return decorator
+        return bare_or_named(self.add_template_global, name)
 
     @setupmethod
     def add_template_global(self, f: t.Callable[..., t.Any], name: str | None = None) -> None:

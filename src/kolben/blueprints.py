@@ -12,7 +12,7 @@ import typing as t
 from collections import defaultdict
 
 from . import typing as ft
-from .app_setup import T_template_filter, T_template_global, T_template_test
+from .app_setup import T_template_filter, T_template_global, T_template_test, bare_or_named
 from .hook_plans import hooks_of
 from .scaffold import Scaffold, _endpoint_from_view_func, setupmethod
 
@@ -434,15 +434,7 @@ class Blueprint(Scaffold):
         """Register a template filter for the whole app (``@app.template_filter``):
         ``@bp.app_template_filter()``, ``@bp.app_template_filter("name")``, or bare
         ``@bp.app_template_filter`` as on the app."""
-        if callable(name):
-            self.add_app_template_filter(name)
-            return name
-
-        def decorator(f: T_template_filter) -> T_template_filter:
-            self.add_app_template_filter(f, name=name)
-            return f
-
-        return decorator
+        return bare_or_named(self.add_app_template_filter, name)
 
     @setupmethod
     def add_app_template_filter(self, f: t.Callable[..., t.Any], name: str | None = None) -> None:
@@ -462,15 +454,7 @@ class Blueprint(Scaffold):
         """Register a template test for the whole app (``@app.template_test``):
         ``@bp.app_template_test()``, ``@bp.app_template_test("name")``, or bare
         ``@bp.app_template_test`` as on the app."""
-        if callable(name):
-            self.add_app_template_test(name)
-            return name
-
-        def decorator(f: T_template_test) -> T_template_test:
-            self.add_app_template_test(f, name=name)
-            return f
-
-        return decorator
+        return bare_or_named(self.add_app_template_test, name)
 
     @setupmethod
     def add_app_template_test(self, f: t.Callable[..., bool], name: str | None = None) -> None:
@@ -490,15 +474,7 @@ class Blueprint(Scaffold):
         """Register a template global for the whole app (``@app.template_global``):
         ``@bp.app_template_global()``, ``@bp.app_template_global("name")``, or bare
         ``@bp.app_template_global`` as on the app."""
-        if callable(name):
-            self.add_app_template_global(name)
-            return name
-
-        def decorator(f: T_template_global) -> T_template_global:
-            self.add_app_template_global(f, name=name)
-            return f
-
-        return decorator
+        return bare_or_named(self.add_app_template_global, name)
 
     @setupmethod
     def add_app_template_global(self, f: t.Callable[..., t.Any], name: str | None = None) -> None:
