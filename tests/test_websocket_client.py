@@ -277,7 +277,9 @@ def test_before_websocket_refusal_on_a_blueprint(
     assert error.response.headers["Content-Type"] == "application/json"
     assert error.response.json == {"error": "forbidden"}
     assert "403 FORBIDDEN" in str(error) and "forbidden" in str(error)
-    assert ran == []
+    # The refusal ends the websocket: after_websocket runs (as in Quart), the view not.
+    assert ran == ["after"]
+    ran.clear()
 
     with client.websocket("/api/feed?token=secret") as ws:
         assert ws.receive() == "welcome"
@@ -852,3 +854,223 @@ def test_a_view_told_through_a_task_it_awaits_is_not_cancelled(
     while not ended and time.monotonic() < deadline:
         time.sleep(0.05)
     assert ended == ["cleanup done"]
+
+
+# -- Quart parity: teardown_websocket, error handlers after accepting, after_websocket
+# -- on refusals --------------------------------------------------------------------------
+
+
+def test_teardown_websocket_runs_in_every_case(app: kolben.Kolben, client: KolbenClient) -> None:
+    """Quart's teardown_websocket (app, blueprint, app-wide from a blueprint): after
+    the after_websocket functions, before teardown_request (which still runs for
+    websockets) and teardown_appcontext; given the unhandled exception or None;
+    sync functions off the event loop."""
+    calls: list[t.Any] = []
+    loop_thread: list[int] = []
+    bp = Blueprint("bp", __name__)
+
+    @bp.websocket("/ws")
+    async def view() -> None:
+        loop_thread.append(threading.get_ident())
+        await websocket.accept()
+        await websocket.send("hi")
+        if request.args.get("fail"):
+            raise ZeroDivisionError("boom")
+
+    @bp.after_websocket
+    def after() -> None:
+        calls.append("after_websocket")
+
+    @app.teardown_websocket
+    def app_sync(exc: BaseException | None) -> None:
+        calls.append(("app sync", type(exc).__name__, threading.get_ident() == loop_thread[-1]))
+
+    @app.teardown_websocket
+    async def app_async(exc: BaseException | None) -> None:
+        calls.append(("app async", type(exc).__name__, threading.get_ident() == loop_thread[-1]))
+
+    @bp.teardown_websocket
+    def bp_own(exc: BaseException | None) -> None:
+        calls.append(("bp", type(exc).__name__))
+
+    @bp.teardown_app_websocket
+    def bp_app_wide(exc: BaseException | None) -> None:
+        calls.append(("app-wide from bp", type(exc).__name__))
+
+    @app.teardown_request
+    def teardown_request(exc: BaseException | None) -> None:
+        calls.append(("teardown_request", type(exc).__name__))
+
+    @app.teardown_appcontext
+    def teardown_appcontext(exc: BaseException | None) -> None:
+        calls.append("teardown_appcontext")
+
+    @app.get("/page")
+    def page() -> str:
+        return "page"
+
+    app.register_blueprint(bp)
+
+    def expected(exc: str) -> list[t.Any]:
+        return [
+            "after_websocket",
+            ("bp", exc),
+            ("app-wide from bp", exc),  # registered last (with the blueprint): first
+            ("app async", exc, True),
+            ("app sync", exc, False),
+            ("teardown_request", exc),
+            "teardown_appcontext",
+        ]
+
+    with client.websocket("/ws") as ws:
+        assert ws.receive() == "hi"
+    assert calls == expected("NoneType")
+
+    calls.clear()
+    with client.websocket("/ws?fail=1") as ws, pytest.raises(WebsocketDisconnect):
+        assert ws.receive() == "hi"
+        ws.receive()
+    assert calls == expected("ZeroDivisionError")
+
+    calls.clear()
+    assert client.get("/page").text == "page"  # not for HTTP requests
+    assert calls == [("teardown_request", "NoneType"), "teardown_appcontext"]
+
+
+def test_error_handlers_run_for_errors_after_accepting(
+    app: kolben.Kolben, client: KolbenClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """As in Quart: once accepted, an error still goes to its error handler (which
+    may send a last message); a handled error is not logged and closes with 1000;
+    an HTTP error's handler runs and the close is 1008; an unhandled one is logged,
+    sends got_request_exception and got_websocket_exception, calls the 500 handler
+    and closes with 1011. after_websocket runs after each, teardown gets the
+    unhandled error only."""
+    from kolben.signals import got_request_exception, got_websocket_exception
+
+    class GameOver(Exception):
+        pass
+
+    calls: list[t.Any] = []
+
+    @app.errorhandler(GameOver)
+    async def game_over(e: GameOver) -> t.Any:
+        calls.append("GameOver handler")
+        await websocket.send("game over")  # returns None: nothing to answer
+
+    @app.errorhandler(403)
+    def forbidden(e: Exception) -> t.Any:
+        calls.append("403 handler")
+        return "no", 403
+
+    @app.errorhandler(500)
+    def server_error(e: t.Any) -> t.Any:
+        calls.append(("500 handler", type(e.original_exception).__name__))
+        return "oops", 500
+
+    @app.websocket("/play")
+    async def play() -> None:
+        await websocket.accept()
+        what = await websocket.receive()
+        if what == "lose":
+            raise GameOver()
+        if what == "cheat":
+            abort(403)
+        raise KeyError("bug")
+
+    @app.after_websocket
+    def after() -> None:
+        calls.append("after_websocket")
+
+    app.teardown_websocket(lambda exc: calls.append(("teardown", type(exc).__name__)))
+
+    def on_signal(name: str) -> t.Callable[..., None]:
+        return lambda sender, exception, **kw: calls.append((name, type(exception).__name__))
+
+    request_signal, websocket_signal = on_signal("got_request"), on_signal("got_websocket")
+    got_request_exception.connect(request_signal, app)
+    got_websocket_exception.connect(websocket_signal, app)
+    try:
+        with caplog.at_level(logging.ERROR):
+            with client.websocket("/play") as ws, pytest.raises(WebsocketDisconnect) as info:
+                ws.send("lose")
+                assert ws.receive() == "game over"
+                ws.receive()
+            assert info.value.code == 1000
+            assert calls == ["GameOver handler", "after_websocket", ("teardown", "NoneType")]
+            assert caplog.text == ""
+
+            calls.clear()
+            with client.websocket("/play") as ws, pytest.raises(WebsocketDisconnect) as info:
+                ws.send("cheat")
+                ws.receive()
+            assert (info.value.code, info.value.reason) == (1008, "Forbidden")
+            assert calls == ["403 handler", "after_websocket", ("teardown", "NoneType")]
+            assert caplog.text == ""
+
+            calls.clear()
+            with client.websocket("/play") as ws, pytest.raises(WebsocketDisconnect) as info:
+                ws.send("bug")
+                ws.receive()
+            assert info.value.code == 1011
+            assert calls == [
+                ("got_request", "KeyError"),
+                ("got_websocket", "KeyError"),
+                ("500 handler", "KeyError"),
+                "after_websocket",
+                ("teardown", "KeyError"),
+            ]
+            assert "Exception in websocket /play" in caplog.text
+    finally:
+        got_request_exception.disconnect(request_signal, app)
+        got_websocket_exception.disconnect(websocket_signal, app)
+
+
+def test_after_websocket_runs_when_the_handshake_is_refused(
+    app: kolben.Kolben, client: KolbenClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """As in Quart: a before_websocket refusal (a value, abort(), an error) and an
+    error in the view before accepting still run the after_websocket functions; one
+    taking an argument gets the refusal and may return another response."""
+    seen: list[t.Any] = []
+
+    @app.before_websocket
+    def guard() -> t.Any:
+        how = request.args.get("before")
+        if how == "value":
+            return "full", 503
+        if how == "abort":
+            abort(401)
+        if how == "raise":
+            raise KeyError("before")
+        return None
+
+    @app.websocket("/room")
+    async def room() -> None:
+        if request.args.get("view") == "raise":
+            raise KeyError("view")
+        await websocket.accept()
+
+    @app.after_websocket
+    def plain() -> None:
+        seen.append("plain")
+
+    @app.after_websocket
+    async def quart_style(response: t.Any) -> t.Any:
+        seen.append(response.status_code)
+        response.headers["X-After"] = "yes"
+        return response
+
+    with caplog.at_level(logging.ERROR):
+        for query, status in [
+            ("before=value", 503),
+            ("before=abort", 401),
+            ("before=raise", 500),
+            ("view=raise", 500),
+        ]:
+            seen.clear()
+            with pytest.raises(WebsocketResponseError) as info, client.websocket(f"/room?{query}"):
+                pass  # pragma: no cover
+            assert info.value.response.status_code == status
+            assert info.value.response.headers["X-After"] == "yes"
+            assert seen == [status, "plain"], query

@@ -383,6 +383,7 @@ class Blueprint(Scaffold):
             (self.template_context_processors, app.template_context_processors),
             (self.before_websocket_funcs, app.before_websocket_funcs),
             (self.after_websocket_funcs, app.after_websocket_funcs),
+            (self.teardown_websocket_funcs, app.teardown_websocket_funcs),
         ]
         for bp_dict, app_dict in registries:
             for key, values in bp_dict.items():
@@ -509,6 +510,14 @@ class Blueprint(Scaffold):
     def after_app_websocket(self, f: F) -> F:
         """Like :meth:`after_websocket`, for every websocket of the app."""
         self.record_once(lambda s: s.app.after_websocket_funcs.setdefault(None, []).append(f))
+        return f
+
+    @setupmethod
+    def teardown_app_websocket(self, f: F) -> F:
+        """Like :meth:`teardown_websocket`, for every websocket of the app."""
+        self.record_once(
+            lambda s: s.app.teardown_websocket_funcs.setdefault(None, []).append(f)
+        )
         return f
 
     @setupmethod

@@ -126,6 +126,10 @@ class Scaffold:
         self.after_websocket_funcs: dict[str | None, list[t.Callable[[], t.Any]]] = (
             defaultdict(list)
         )
+        #: Functions run when each websocket ends, by blueprint name (None: the app).
+        self.teardown_websocket_funcs: dict[
+            str | None, list[t.Callable[[BaseException | None], t.Any]]
+        ] = defaultdict(list)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
@@ -409,12 +413,31 @@ class Scaffold:
 
     @setupmethod
     def after_websocket(self, f: F) -> F:
-        """Run ``f()`` after each websocket view ends normally (it returned, or the
-        client disconnected), before the connection is closed; not after an
-        error (use :meth:`teardown_request`, which runs in every case). Functions
-        registered later run first; return values are ignored. Sync functions run
-        in a worker thread, as for :meth:`before_websocket`."""
+        """Run ``f()`` after each websocket view, before the connection is
+        closed or the handshake refused: when the view ended (it returned, or
+        the client disconnected), when a ``before_websocket`` function or the
+        view refused the handshake, and after an error (once its error handler,
+        or the 500 one, ran). Not when the route did not match, nor when the
+        server cancelled the connection. Functions registered later run first.
+
+        A function taking an argument (Quart's ``def after(response)``) is
+        given the response refusing the handshake, or None once it was
+        accepted; a response it returns replaces the refusal. Other return
+        values are ignored. Sync functions run in a worker thread, as for
+        :meth:`before_websocket`."""
         self.after_websocket_funcs.setdefault(None, []).append(f)
+        return f
+
+    @setupmethod
+    def teardown_websocket(self, f: F) -> F:
+        """Run ``f(exc)`` when each websocket ends, in every case (Quart's
+        ``teardown_websocket``): after the ``after_websocket`` functions and
+        the close (or the refusal), before the ``teardown_request`` and
+        ``teardown_appcontext`` functions. ``exc`` is the unhandled exception,
+        or None. Functions registered later run first, a blueprint's before
+        the app's; return values are ignored. Sync functions run in a worker
+        thread, as for :meth:`before_websocket`."""
+        self.teardown_websocket_funcs.setdefault(None, []).append(f)
         return f
 
     @setupmethod

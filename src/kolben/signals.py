@@ -29,6 +29,9 @@ request_finished = _signals.signal("request-finished")
 request_tearing_down = _signals.signal("request-tearing-down")
 #: Sent when an unhandled exception occurs during a request: ``exception``.
 got_request_exception = _signals.signal("got-request-exception")
+#: Sent when an unhandled exception occurs in a websocket (Quart's name; with
+#: ``got_request_exception``, which is sent too): ``exception``.
+got_websocket_exception = _signals.signal("got-websocket-exception")
 #: Sent when the application context tears down: ``exc``.
 appcontext_tearing_down = _signals.signal("appcontext-tearing-down")
 #: Sent when an application context is pushed.
@@ -45,6 +48,7 @@ __all__ = [
     "appcontext_tearing_down",
     "before_render_template",
     "got_request_exception",
+    "got_websocket_exception",
     "message_flashed",
     "request_finished",
     "request_started",

@@ -35,10 +35,13 @@ How one connection is served (:func:`serve_websocket`):
    :data:`DISCONNECT_GRACE` seconds later, so its ``finally`` blocks run
    promptly.
 5. A message larger than ``WEBSOCKET_MAX_MESSAGE_SIZE`` closes the connection
-   with 1009. An exception escaping the view is logged with ``app.logger`` and
-   closes the connection with 1011 (or refuses the handshake, with the
-   response of the error handler registered for it, else a 500, if it was not
-   accepted yet). The teardown functions run in every case.
+   with 1009. An exception escaping a hook or the view goes to the error
+   handler registered for it, as in Quart, accepted or not (see
+   :func:`_handle_error`); one no handler takes is logged with ``app.logger``
+   and closes the connection with 1011 (or refuses the handshake with a 500,
+   if it was not accepted yet). The after_websocket functions run whatever
+   ended the view (but a routing refusal or a cancellation), the
+   teardown_websocket and teardown functions in every case.
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ from functools import partial, update_wrapper
 
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.routing import WebsocketMismatch
+from werkzeug.sansio.response import Response as SansIOResponse
 
 from . import router
 from .concurrency import LOOP_TURN_EVERY, _server_loop, is_async_callable
@@ -1042,72 +1046,128 @@ async def _serve(
             # when async and in the worker threads when sync.
             failure = await drive(app, _push_steps(ctx), context)
             pushed = True
+        except Exception as e:
+            error = e
+            _log_error(app, ws, (type(e), e, e.__traceback__))
+            server_error = InternalServerError(original_exception=e)
+            await ws._refuse(
+                t.cast("Response", app.response_class.force_type(server_error.get_response()))
+            )
+            return
+        # What answers the handshake (when the view did not accept it), and the
+        # close code (when it did).
+        response: Response | None = None
+        close: tuple[int, str] = (1000, "")
+        try:
             if failure is not None:
                 raise failure
             app._got_first_request = True
-            refusal = await _before_view(app, ctx, context, loop)
-            if refusal is not None:
-                await ws._refuse(refusal)
-                return
-            rv = await _run_view(app, ws, ctx, context, loop)
-            if not ws._started:
-                # Returned without accepting: refuse, with its value if it gave one.
-                # The view ended normally: the after_websocket functions run first,
-                # as when it closes before accepting.
-                await _after_view(app, ctx, context, loop)
-                response = None
-                if rv is not None:
+            response = await _before_view(app, ctx, context, loop)
+            if response is None:
+                rv = await _run_view(app, ws, ctx, context, loop)
+                if not ws._started and rv is not None:
+                    # Returned a value without accepting: refuse with it.
                     response = await _in_thread(loop, context, _refusal_response, app, rv)
-                await ws._refuse(response)
-                return
-            await _after_view(app, ctx, context, loop)
-            await ws.close()
-        except HTTPException as e:
-            if ws._started:
-                # abort() after accepting: a policy refusal, not a server error.
-                await ws.close(1008, _short(e.name))
-            else:
-                await ws._refuse(await _in_thread(loop, context, _refusal_response, app, e))
         except Exception as e:
-            if not ws._started and pushed and app._find_error_handler(e, ctx.request.blueprints):
-                # An error handler for it (@app.errorhandler(NotLoggedIn)) answers
-                # the handshake, as it answers an HTTP request: not a server error.
-                try:
-                    handled = await _in_thread(loop, context, _user_error_response, app, e)
-                except Exception as handler_error:
-                    e = handler_error  # the handler failed: that is the 500's error
-                else:
-                    await ws._refuse(handled)
-                    return
-            error = e
-            _log_error(app, ws, (type(e), e, e.__traceback__))
-            if pushed:
-                await _in_thread(loop, context, _signal_exception, app, e)
-            if ws._started:
-                await ws.close(1011)
+            response, close, error = await _handle_error(app, ws, ctx, context, loop, e)
+        # The after_websocket functions run whatever answered (the view ending,
+        # a refusal, an error handler's or the 500 response), as Quart runs them
+        # (and Flask its after_request functions on an error's response).
+        try:
+            response = await _after_view(app, ctx, context, loop, response)
+        except Exception as e:
+            if error is None:
+                # An after_websocket function broke a websocket that was going well.
+                response, close, error = await _handle_error(
+                    app, ws, ctx, context, loop, e, handlers=False
+                )
             else:
-                server_error = InternalServerError(original_exception=e)
-                try:
-                    response = await _in_thread(
-                        loop, context, _refusal_response, app, server_error
-                    )
-                except Exception:
-                    # As for an HTTP request: the error's own 500, never hidden.
-                    app.logger.exception("The 500 handler failed while refusing a websocket")
-                    response = t.cast(
-                        "Response", app.response_class.force_type(server_error.get_response())
-                    )
-                await ws._refuse(response)
-        except BaseException:
-            error = sys.exc_info()[1]
-            if ws._accepted:
-                with contextlib.suppress(Exception):
-                    await ws.close(1012)  # the server is going away
-            raise
+                app.logger.exception("An after_websocket function failed after an error")
+        if ws._started:
+            await ws.close(*close)
+        else:
+            await ws._refuse(response)
+    except BaseException:
+        error = sys.exc_info()[1]
+        if ws._accepted:
+            with contextlib.suppress(Exception):
+                await ws.close(1012)  # the server is going away
+        raise
     finally:
         await ws._stop_watching()
         if pushed:
-            await drive(app, ctx._pop(error), context)
+            try:
+                if app.teardown_websocket_funcs:
+                    await drive(app, _teardown_steps(app, ctx, error), context)
+            finally:
+                await drive(app, ctx._pop(error), context)
+
+
+async def _handle_error(
+    app: Kolben,
+    ws: Websocket,
+    ctx: WebsocketContext,
+    context: contextvars.Context,
+    loop: asyncio.AbstractEventLoop,
+    e: Exception,
+    handlers: bool = True,
+) -> tuple[Response | None, tuple[int, str], Exception | None]:
+    """Handle ``e``, raised by a hook or the view, as Quart does: the error
+    handler registered for it is called whether or not the handshake was
+    accepted. Returns the response (refusing the handshake if it was not
+    accepted; given to the after_websocket functions), the close code and
+    reason (if it was), and the unhandled error (None when a handler took it).
+
+    - an HTTP error (``abort(403)``): its handler (or its own response); once
+      accepted, closes with 1008 (policy violation) and the error's name;
+    - another exception with a registered handler: the handler's response;
+      once accepted, closes with 1000 (the app handled it; the handler may
+      send a last message, or close with its own code first);
+    - otherwise (or the handler failed): logged, ``got_request_exception`` and
+      ``got_websocket_exception`` sent, the 500 handler called; once accepted,
+      closes with 1011 (internal error).
+
+    ``handlers=False``: straight to the last case (an after_websocket function
+    failed).
+    """
+    if handlers:
+        try:
+            if isinstance(e, HTTPException):
+                response = await _in_thread(loop, context, _error_response, app, e)
+                return response, (1008, _short(e.name)), None
+            if app._find_error_handler(e, ctx.request.blueprints):
+                # @app.errorhandler(NotLoggedIn) answers it, as it answers an
+                # HTTP request: not a server error.
+                response = await _in_thread(loop, context, _error_response, app, e)
+                return response, (1000, ""), None
+        except WebsocketDisconnect:
+            return None, (1000, ""), None  # the handler found the client gone
+        except Exception as handler_error:
+            e = handler_error  # the handler failed: that is the server error
+    _log_error(app, ws, (type(e), e, e.__traceback__))
+    await _in_thread(loop, context, _signal_exception, app, e)
+    server_error = InternalServerError(original_exception=e)
+    try:
+        response = await _in_thread(loop, context, _error_response, app, server_error)
+    except WebsocketDisconnect:
+        response = None  # the 500 handler found the client gone
+    except Exception:
+        # As for an HTTP request: the error's own 500, never hidden.
+        app.logger.exception("The 500 handler failed while handling a websocket's error")
+        response = t.cast(
+            "Response", app.response_class.force_type(server_error.get_response())
+        )
+    return response, (1011, ""), e
+
+
+def _teardown_steps(
+    app: Kolben, ctx: WebsocketContext, exc: BaseException | None
+) -> Steps[None]:
+    """The teardown_websocket functions, innermost blueprint first, last
+    registered first, given the unhandled exception or None."""
+    for name in (*ctx.request.blueprints, None):
+        for func in reversed(app.teardown_websocket_funcs.get(name, ())):
+            yield func, (exc,)
 
 
 def _push_steps(ctx: WebsocketContext) -> Steps[Exception | None]:
@@ -1239,20 +1299,26 @@ def _only_disconnects(exc: BaseException) -> bool:
     return exc.split(WebsocketDisconnect)[1] is None
 
 
-def _after_view_steps(app: Kolben, ctx: WebsocketContext) -> Steps[None]:
+def _after_view_steps(
+    app: Kolben, ctx: WebsocketContext, response: Response | None
+) -> Steps[Response | None]:
     for name in (*ctx.request.blueprints, None):
         for func in reversed(app.after_websocket_funcs.get(name, ())):
-            yield func, _NONE_RESPONSE if _wants_response(func) else ()
-
-
-_NONE_RESPONSE = (None,)
+            if _wants_response(func):
+                rv = yield func, (response,)
+                if response is not None and isinstance(rv, SansIOResponse):
+                    response = t.cast("Response", rv)
+            else:
+                yield func, ()
+    return response
 
 
 def _wants_response(func: t.Callable[..., t.Any]) -> bool:
     """Whether an after_websocket function takes Quart's ``response`` argument
-    (``def after(response): ... return response``): it is given None (there is
-    no response once the handshake was accepted). Asked once per connection
-    (a signature is cheap beside a connection; nothing is kept)."""
+    (``def after(response): ... return response``): it is given the response
+    refusing the handshake, or None (there is no response once the handshake
+    was accepted). Asked once per connection (a signature is cheap beside a
+    connection; nothing is kept)."""
     try:
         params = inspect.signature(func).parameters.values()
     except (TypeError, ValueError):
@@ -1268,11 +1334,15 @@ async def _after_view(
     ctx: WebsocketContext,
     context: contextvars.Context,
     loop: asyncio.AbstractEventLoop,
-) -> None:
+    response: Response | None,
+) -> Response | None:
     """The after_websocket functions, innermost blueprint first, as pipeline
-    steps (see :func:`_before_view_steps`)."""
-    if app.after_websocket_funcs:
-        await drive(app, _after_view_steps(app, ctx), context)
+    steps (see :func:`_before_view_steps`). Those taking an argument get
+    ``response`` (the response refusing the handshake, or None) and may return
+    another response to refuse with; returns the response."""
+    if not app.after_websocket_funcs:
+        return response
+    return await drive(app, _after_view_steps(app, ctx, response), context)
 
 
 _NOT_TOLD_ELSEWHERE = object()
@@ -1286,17 +1356,24 @@ def _refusal_response(app: Kolben, rv: t.Any) -> Response:
     return app.make_response(rv)
 
 
-def _user_error_response(app: Kolben, e: Exception) -> Response:
-    """The response of the error handler registered for ``e`` (see
-    :meth:`Kolben.handle_user_exception`), refusing a handshake."""
-    return _refusal_response(app, app.handle_user_exception(e))
+def _error_response(app: Kolben, e: Exception) -> Response | None:
+    """The response of the error handler for ``e`` (see
+    :meth:`Kolben.handle_user_exception`; an HTTP error without one: its own),
+    or None when the handler returned None (as Quart allows: a handler that
+    sent a last message over the websocket has nothing to answer)."""
+    if isinstance(e, HTTPException):
+        rv = app.handle_http_exception(e)
+    else:
+        rv = app.handle_user_exception(e)
+    return None if rv is None else app.make_response(rv)
 
 
 def _signal_exception(app: Kolben, e: Exception) -> None:
-    from .signals import got_request_exception
+    from .signals import got_request_exception, got_websocket_exception
 
-    if got_request_exception.receivers:
-        got_request_exception.send(app, _async_wrapper=app.ensure_sync, exception=e)
+    for signal in (got_request_exception, got_websocket_exception):
+        if signal.receivers:
+            signal.send(app, _async_wrapper=app.ensure_sync, exception=e)
 
 
 def _log_error(app: Kolben, ws: Websocket, exc_info: t.Any) -> None:
