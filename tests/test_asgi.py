@@ -1662,6 +1662,159 @@ def test_lifespan_shutdown_failure(app):
     assert "could not flush" in server.sent[1]["message"]
 
 
+def test_while_serving_wraps_the_server_life(app):
+    # Quart's while_serving: the code before the yield at startup (after the
+    # before_serving functions), the rest at shutdown (before the after_serving
+    # ones, the last registered first), in an application context; async ones on
+    # the loop, plain generator functions in a worker thread.
+    events = []
+    bp = kolben.Blueprint("pool", __name__)
+
+    @bp.before_app_serving
+    def before():
+        events.append("before_serving")
+
+    @app.while_serving
+    async def pool():
+        current_app.extensions["pool"] = "open"
+        events.append(("async start", asyncio.get_running_loop() is not None))
+        try:
+            yield
+        finally:
+            events.append(("async end", current_app.extensions["pool"]))
+
+    @bp.while_app_serving
+    def cache():
+        events.append(("sync start", current_app.name, threading.current_thread().name))
+        yield
+        events.append("sync end")
+
+    @bp.after_app_serving
+    def after():
+        events.append("after_serving")
+
+    app.register_blueprint(bp)
+
+    @app.route("/")
+    async def index():
+        return current_app.extensions["pool"]
+
+    server = LifespanServer()
+    served = []
+    loop_thread = []
+
+    async def between():
+        loop_thread.append(threading.current_thread().name)
+        served.append(await acall(app, http_scope("/"), Connection()))
+
+    server.run(app, between)
+    assert [m["type"] for m in server.sent] == [
+        "lifespan.startup.complete",
+        "lifespan.shutdown.complete",
+    ]
+    assert served[0].body == b"open"
+    assert events[:2] == ["before_serving", ("async start", True)]
+    assert events[2][:2] == ("sync start", app.name)
+    assert events[2][2] != loop_thread[0]  # a worker thread, not the loop's
+    assert events[3:] == ["sync end", ("async end", "open"), "after_serving"]
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_while_serving_that_never_yields_fails_the_startup(app, kind):
+    if kind == "sync":
+
+        @app.while_serving
+        def broken():
+            if False:
+                yield
+
+    else:
+
+        @app.while_serving
+        async def broken():
+            if False:
+                yield
+
+    server = LifespanServer()
+    with pytest.raises(RuntimeError, match="ended without yielding"):
+        server.run(app)
+    assert server.sent[0]["type"] == "lifespan.startup.failed"
+
+
+def test_while_serving_that_is_not_a_generator_fails_the_startup(app):
+    @app.while_serving
+    def not_a_generator():
+        return None
+
+    server = LifespanServer()
+    with pytest.raises(TypeError, match="not a generator"):
+        server.run(app)
+    assert "generator function" in server.sent[0]["message"]
+
+
+def test_while_serving_closed_when_a_later_startup_step_fails(app):
+    events = []
+
+    @app.while_serving
+    async def pool():
+        events.append("opened")
+        try:
+            yield
+        finally:
+            events.append("closed")
+
+    @app.while_serving
+    async def broken():
+        raise RuntimeError("cache is down")
+        yield
+
+    server = LifespanServer()
+    with pytest.raises(RuntimeError, match="cache is down"):
+        server.run(app)
+    assert server.sent[0]["type"] == "lifespan.startup.failed"
+    assert events == ["opened", "closed"]
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_while_serving_yielding_twice_fails_the_shutdown_and_is_closed(app, kind, caplog):
+    events = []
+
+    if kind == "sync":
+
+        @app.while_serving
+        def twice():
+            try:
+                yield
+                yield
+            finally:
+                events.append("closed")
+
+    else:
+
+        @app.while_serving
+        async def twice():
+            try:
+                yield
+                yield
+            finally:
+                events.append("closed")
+
+    @app.after_serving
+    def after():
+        events.append("after_serving")
+
+    server = LifespanServer()
+    with pytest.raises(RuntimeError, match="yielded more than once"):
+        server.run(app)
+    assert [m["type"] for m in server.sent] == [
+        "lifespan.startup.complete",
+        "lifespan.shutdown.failed",
+    ]
+    # Closed, and the after_serving functions still ran.
+    assert events == ["closed", "after_serving"]
+    assert any("while_serving function" in r.getMessage() for r in caplog.records)
+
+
 def test_async_app_context_code_runs_on_the_loop_at_startup_and_shutdown(app):
     # The lifespan's application context runs its user code as pipeline steps:
     # an async teardown_appcontext function (or appcontext signal receiver) made

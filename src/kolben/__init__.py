@@ -43,6 +43,7 @@ from .signals import appcontext_pushed as appcontext_pushed
 from .signals import appcontext_tearing_down as appcontext_tearing_down
 from .signals import before_render_template as before_render_template
 from .signals import got_request_exception as got_request_exception
+from .signals import got_websocket_exception as got_websocket_exception
 from .signals import message_flashed as message_flashed
 from .signals import request_finished as request_finished
 from .signals import request_started as request_started
@@ -96,6 +97,7 @@ __all__ = [
     "get_flashed_messages",
     "get_template_attribute",
     "got_request_exception",
+    "got_websocket_exception",
     "has_app_context",
     "has_request_context",
     "has_websocket_context",

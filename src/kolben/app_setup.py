@@ -191,6 +191,10 @@ class AppSetup(Scaffold, metaclass=AppClass):
         #: Functions run at ASGI lifespan startup and shutdown.
         self.before_serving_funcs: list[t.Callable[[], t.Any]] = []
         self.after_serving_funcs: list[t.Callable[[], t.Any]] = []
+        #: Generator functions run across the server's life (see :meth:`while_serving`).
+        self.while_serving_funcs: list[t.Callable[[], t.Any]] = []
+        #: The ``while_serving`` generators started, with their functions.
+        self._serving_generators: list[tuple[t.Any, t.Callable[[], t.Any]]] = []
         #: Functions returning dicts of names for ``kolben shell``.
         self.shell_context_processors: list[t.Callable[[], dict[str, t.Any]]] = []
         #: Registered blueprints by name.
@@ -596,4 +600,16 @@ class AppSetup(Scaffold, metaclass=AppClass):
     def after_serving(self, f: F) -> F:
         """Run ``f()`` (sync or async) once when an ASGI server shuts down."""
         self.after_serving_funcs.append(f)
+        return f
+
+    @setupmethod
+    def while_serving(self, f: F) -> F:
+        """Run the generator function ``f`` across an ASGI server's life, as
+        Quart's ``while_serving``: its code before its one ``yield`` runs at the
+        lifespan startup (after the ``before_serving`` functions), the rest at
+        shutdown (before the ``after_serving`` functions; the last registered
+        first), in an application context. ``async def`` ones run on the
+        server's loop, plain generator functions in a worker thread. See
+        :mod:`kolben.serving`."""
+        self.while_serving_funcs.append(f)
         return f

@@ -17,8 +17,8 @@ The door translates I/O and nothing else. For an HTTP request it
    worker thread, an async iterator on the loop), and stops as soon as the client
    disconnects, closing the generator so its ``finally`` blocks run.
 
-The ``lifespan`` protocol runs the app's ``before_serving`` and ``after_serving``
-functions.
+The ``lifespan`` protocol runs the app's ``before_serving``, ``while_serving``
+(see :mod:`kolben.serving`) and ``after_serving`` functions.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge, Reque
 from werkzeug.wrappers import Response as _WerkzeugResponse
 
 from . import globals as _globals
+from . import serving
 from . import typing as ft
 from .app import Kolben
 from .app_class import wsgi_only_call
@@ -994,9 +995,15 @@ async def _serve_lifespan(app: Kolben, scope: Scope, receive: Receive, send: Sen
         kind = message["type"]
         if kind == "lifespan.startup":
             try:
-                await _run_serving_funcs(app, app.before_serving_funcs)
+                await _run_serving_funcs(
+                    app, [*app.before_serving_funcs, *serving.starters(app)]
+                )
             except Exception as e:
                 app.logger.exception("Lifespan startup failed")
+                if app._serving_generators:
+                    # The while_serving functions started end what they opened.
+                    with contextlib.suppress(Exception):
+                        await _run_serving_funcs(app, serving.closers(app), run_all=True)
                 await send({"type": "lifespan.startup.failed", "message": _describe(e)})
                 # Raised after the message, as Starlette does: a server that saw
                 # the message ignores it (uvicorn), and a test tool that waits
@@ -1026,7 +1033,9 @@ async def _serve_lifespan(app: Kolben, scope: Scope, receive: Receive, send: Sen
                     timeout,
                 )
             try:
-                await _run_serving_funcs(app, app.after_serving_funcs, run_all=True)
+                await _run_serving_funcs(
+                    app, [*serving.finishers(app), *app.after_serving_funcs], run_all=True
+                )
             except Exception as e:
                 # Each failing function was logged with its traceback already.
                 app.logger.error("Lifespan shutdown failed: %s", _describe(e))
@@ -1114,7 +1123,11 @@ def _serving_steps(
             except Exception as e:
                 if not run_all:
                     raise
-                app.logger.exception("The after_serving function %r failed", func)
+                owner = serving.serving_function_of(func)
+                if owner is None:
+                    app.logger.exception("The after_serving function %r failed", func)
+                else:
+                    app.logger.exception("The while_serving function %r failed", owner)
                 if first_error is None:
                     first_error = e
     except BaseException as e:

@@ -521,6 +521,27 @@ class Blueprint(Scaffold):
         return f
 
     @setupmethod
+    def before_app_serving(self, f: F) -> F:
+        """The app's :meth:`~kolben.Kolben.before_serving`, from the blueprint
+        (Quart's name)."""
+        self.record_once(lambda s: s.app.before_serving_funcs.append(f))
+        return f
+
+    @setupmethod
+    def after_app_serving(self, f: F) -> F:
+        """The app's :meth:`~kolben.Kolben.after_serving`, from the blueprint
+        (Quart's name)."""
+        self.record_once(lambda s: s.app.after_serving_funcs.append(f))
+        return f
+
+    @setupmethod
+    def while_app_serving(self, f: F) -> F:
+        """The app's :meth:`~kolben.Kolben.while_serving`, from the blueprint
+        (Quart's name)."""
+        self.record_once(lambda s: s.app.while_serving_funcs.append(f))
+        return f
+
+    @setupmethod
     def app_context_processor(self, f: F) -> F:
         """Like :meth:`context_processor`, for every template the app renders."""
         self.record_once(
