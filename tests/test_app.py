@@ -19,7 +19,6 @@ from datetime import date, datetime, timedelta, timezone
 import click
 import pytest
 from markupsafe import Markup
-from werkzeug.test import create_environ
 
 import kolben
 from helpers import kolben_only, needs_async
@@ -340,18 +339,14 @@ def test_view_returning_none_type_error(app, client):
     assert "index" in str(info.value)
 
 
-# --- the WSGI door with errors that are not Exceptions ------------------------------------
+# --- errors that are not Exceptions (both doors) -----------------------------------------
 
 
 class Stop(BaseException):
     pass
 
 
-def start_response(status, headers, exc_info=None):
-    return None
-
-
-def test_base_exception_propagates_and_teardown_sees_it(app):
+def test_base_exception_propagates_and_teardown_sees_it(app, client):
     seen = []
     app.teardown_request(lambda exc: seen.append(("request", exc)))
     app.teardown_appcontext(lambda exc: seen.append(("app", exc)))
@@ -361,7 +356,7 @@ def test_base_exception_propagates_and_teardown_sees_it(app):
         raise Stop("halt")
 
     with pytest.raises(Stop) as info:
-        app(create_environ("/"), start_response)
+        client.get("/")
     assert seen == [("request", info.value), ("app", info.value)]
     assert _cv_request.get(None) is None
     assert _cv_app.get(None) is None
@@ -396,7 +391,7 @@ def test_should_ignore_error_hides_the_error_from_teardown(client_for):
     assert client.get("/value").status_code == 500
     assert isinstance(seen[1], ValueError)
     with pytest.raises(Stop):
-        app(create_environ("/stop"), start_response)
+        client.get("/stop")
     assert seen[2] is None
 
 
