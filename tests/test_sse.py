@@ -95,6 +95,18 @@ def test_retry_must_be_milliseconds(bad):
         Event("x", retry=bad)
 
 
+@pytest.mark.parametrize(
+    "fields",
+    [{"data": "a\ud800b"}, {"data": "x", "event": "\ud800"}, {"data": "x", "id": "\udc80"}],
+    ids=["data", "event-type", "id"],
+)
+def test_text_that_is_not_utf8_is_refused_when_the_event_is_made(fields):
+    # A lone surrogate (json.loads makes one of "\ud800") can't be encoded: the
+    # event fails where it is made, not later in every stream that sends it.
+    with pytest.raises(ValueError, match="lone surrogate"):
+        Event(**fields)
+
+
 def test_event_type_and_id_must_be_strings():
     with pytest.raises(TypeError):
         Event("x", event=t.cast(str, 1))
@@ -394,6 +406,32 @@ def test_publish_then_stream_across_requests(channel_app, client):
         event = sub.get(0)
         assert event is not None
         assert event.json() == {"headline": "b"}
+
+
+def test_a_client_cant_poison_a_channel_with_a_lone_surrogate(channel_app, client):
+    # A hostile JSON body published as a string: the publishing request fails;
+    # before, the in-memory broker kept the event, and every stream that sent it
+    # (each reconnection replaying it included) died encoding it.
+    app = channel_app
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+
+    @app.post("/say/<name>")
+    def say_view(name: str) -> dict[str, str]:
+        return {"id": app.broker.publish(name, kolben.request.get_json()["text"])}
+
+    def say(body: bytes) -> int:
+        headers = {"Content-Type": "application/json"}
+        return client.post("/say/room", data=body, headers=headers).status_code
+
+    assert say(b'{"text": "before"}') == 200
+    assert say(b'{"text": "\\ud800"}') == 500
+    assert say(b'{"text": "after"}') == 200
+    with app.broker.subscribe("room", last_event_id="0-0") as sub:
+        replayed = [sub.get(0), sub.get(0), sub.get(0)]
+    assert [e.encode() for e in replayed if e is not None] == [
+        f"id: {e.id}\ndata: {e.text}\n\n".encode() for e in replayed if e is not None
+    ]
+    assert [e.text for e in replayed if e is not None] == ["before", "after"]
 
 
 def test_malformed_last_event_id_streams_live(channel_app):

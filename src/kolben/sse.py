@@ -83,7 +83,11 @@ class Event:
     reconnects, ``retry`` the reconnection delay in milliseconds.
 
     Raises :exc:`ValueError` for a line break in ``event`` or ``id``, or a NUL in
-    ``id``: they would let data inject fields or events.
+    ``id``: they would let data inject fields or events; and for text that can't
+    be sent as UTF-8 (a lone surrogate, which ``json.loads`` makes of
+    ``"\\ud800"`` in a request body). The event is encoded here, so such an event
+    fails where it is made (the request that publishes it), not in every stream
+    it is sent to (and again on each reconnection that replays it).
     """
 
     __slots__ = ("_encoded", "_event", "_id", "_retry", "_text", "data")
@@ -122,7 +126,14 @@ class Event:
         self._id = id
         self._retry = retry
         self._text = _data_text(data, _dumps)
-        self._encoded: bytes | None = None
+        try:
+            self._encoded = _encode_event(event, id, retry, self._text)
+        except UnicodeEncodeError as e:
+            raise ValueError(
+                f"An SSE event can't contain {e.object[e.start : e.end]!r}, which is not"
+                " valid UTF-8 (a lone surrogate): it could not be sent. Check text that"
+                ' came from a client (json.loads accepts "\\ud800").'
+            ) from None
 
     @property
     def event(self) -> str | None:
@@ -153,25 +164,10 @@ class Event:
     def encode(self) -> bytes:
         """The event in the ``text/event-stream`` format, UTF-8 encoded.
 
-        PERF: computed once and kept, so an event fanned out to a thousand
-        subscribers is encoded once.
+        PERF: computed once, when the event is made, so an event fanned out to a
+        thousand subscribers is encoded once.
         """
-        encoded = self._encoded
-        if encoded is None:
-            head = ""
-            if self._id is not None:
-                head = f"id: {self._id}\n"
-            if self._event is not None:
-                head += f"event: {self._event}\n"
-            if self._retry is not None:
-                head += f"retry: {self._retry}\n"
-            text = self._text
-            if "\n" in text or "\r" in text:
-                body = "".join(f"data: {line}\n" for line in _LINE_BREAK.split(text))
-            else:
-                body = f"data: {text}\n"
-            encoded = self._encoded = f"{head}{body}\n".encode()
-        return encoded
+        return self._encoded
 
     def __repr__(self) -> str:
         fields = [repr(self._text)]
@@ -193,6 +189,22 @@ class Event:
 
     def __hash__(self) -> int:
         return hash((self._text, self._event, self._id, self._retry))
+
+
+def _encode_event(event: str | None, id: str | None, retry: int | None, text: str) -> bytes:
+    """An event's fields in the ``text/event-stream`` format, UTF-8 encoded."""
+    head = ""
+    if id is not None:
+        head = f"id: {id}\n"
+    if event is not None:
+        head += f"event: {event}\n"
+    if retry is not None:
+        head += f"retry: {retry}\n"
+    if "\n" in text or "\r" in text:
+        body = "".join(f"data: {line}\n" for line in _LINE_BREAK.split(text))
+    else:
+        body = f"data: {text}\n"
+    return f"{head}{body}\n".encode()
 
 
 EventSource: t.TypeAlias = "t.Iterable[t.Any] | t.AsyncIterable[t.Any]"
