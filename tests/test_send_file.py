@@ -161,6 +161,30 @@ def test_conditional_requests(client: KolbenClient) -> None:
     assert rv.status_code == 416
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Range": "bytes=0-4"}, {"If-Modified-Since": "Sun, 01 Jan 2090 00:00:00 GMT"}],
+    ids=["200", "206", "304"],
+)
+def test_date_header_is_left_to_an_asgi_server(
+    app: kolben.Kolben, client: KolbenClient, door: str, headers: dict[str, str]
+) -> None:
+    # werkzeug adds Date for a WSGI server to keep or replace; an ASGI server
+    # (uvicorn, granian) adds its own to every response, so a second one from the
+    # app was sent twice (Quart sends none). A Date the app set is kept.
+    @app.route("/dated")
+    def dated() -> kolben.Response:
+        rv = send_file("public/hello.txt")
+        rv.headers["Date"] = "Mon, 02 Jan 2006 15:04:05 GMT"
+        return rv
+
+    rv = client.get("/hello", headers=headers)
+    assert len(rv.headers.getlist("Date")) == (1 if door == "wsgi" else 0)
+    rv = client.get("/dated", headers=headers)
+    assert rv.headers.getlist("Date") == ["Mon, 02 Jan 2006 15:04:05 GMT"]
+    rv.close()
+
+
 def test_not_conditional(app: kolben.Kolben, root: Path) -> None:
     environ = {"HTTP_RANGE": "bytes=0-4"}
     with app.test_request_context(environ_overrides=environ):

@@ -33,7 +33,7 @@ APP_SOURCE = textwrap.dedent(
     import pathlib
     import time
 
-    from kolben import Kolben, request
+    from kolben import Kolben, request, send_file
 
     MARKS = pathlib.Path(os.environ["KOLBEN_TEST_MARKS"])
 
@@ -74,6 +74,11 @@ APP_SOURCE = textwrap.dedent(
     @app.get("/boom")
     def boom():
         raise ZeroDivisionError("boom")
+
+
+    @app.get("/file")
+    def file():
+        return send_file(__file__)
 
 
     def _wait_for(path, limit=10.0):
@@ -355,6 +360,14 @@ def test_head_has_no_body(server):
         assert response.read() == b""
     finally:
         conn.close()
+
+
+@pytest.mark.parametrize("headers", [{}, {"Range": "bytes=0-9"}], ids=["200", "206"])
+def test_a_sent_file_has_one_date_header(server, headers):
+    # An ASGI server adds its own Date: the app's made two under uvicorn.
+    status, received, _ = server.request("GET", "/file", headers=headers)
+    assert status in (200, 206)
+    assert len(received.get_all("Date") or []) == 1
 
 
 # -- lifespan and stopping ---------------------------------------------------------------

@@ -445,6 +445,32 @@ class Response(_WerkzeugResponse):
 
     _default_content_type: str = "text/html; charset=utf-8"
 
+    def make_conditional(
+        self,
+        request_or_environ: WSGIEnvironment | _WerkzeugRequest,
+        accept_ranges: bool | str = False,
+        complete_length: int | None = None,
+    ) -> Response:
+        """werkzeug's :meth:`~werkzeug.wrappers.Response.make_conditional`
+        (``304``, ``412`` and ``206`` answers to conditional and range requests).
+
+        werkzeug adds a ``Date`` header when the response has none, for a WSGI
+        server to keep or replace. An ASGI server (uvicorn, granian, hypercorn)
+        adds its own ``Date`` to every response, so under the ASGI door none is
+        added here: a response sent by ``send_file`` or the static route carries
+        one ``Date``, not two, as with Quart. A ``Date`` the app set is kept.
+        """
+        environ = (
+            request_or_environ
+            if isinstance(request_or_environ, dict)
+            else request_or_environ.environ
+        )
+        server_sends_date = "asgi.scope" in environ and "date" not in self.headers
+        super().make_conditional(request_or_environ, accept_ranges, complete_length)
+        if server_sends_date:
+            self.headers.pop("Date", None)  # werkzeug's: the ASGI server adds its own
+        return self
+
     def __call__(
         self, environ: WSGIEnvironment, start_response: StartResponse
     ) -> t.Iterable[bytes]:
