@@ -14,6 +14,7 @@ from kolben import router, session
 from kolben._werkzeug_fast import _fast_request_classes
 from kolben.caching import Cache, WeakKeyCache, app_cache, clear_all, request_data_cache
 from kolben.sessions import _VERIFIED_CACHE
+from kolben.testing import KolbenClient
 from kolben.wrappers import _COOKIE_CACHE, _error_bodies
 
 # -- Cache ------------------------------------------------------------------------------
@@ -167,14 +168,13 @@ def test_app_caches_are_per_app_and_go_with_the_app() -> None:
     assert cache_ref() is None
 
 
-def test_clear_all_empties_every_cache(app: kolben.Kolben) -> None:
+def test_clear_all_empties_every_cache(app: kolben.Kolben, client: KolbenClient) -> None:
     module_cache: Cache[str, int] = Cache(4)
     module_cache.put("a", 1)
     weak: WeakKeyCache[int] = WeakKeyCache(4)
     key = _Key()
     weak.put_for(key, 1)
     app_cache(app, "test", 4).put("a", 1)
-    client = app.test_client()
 
     @app.route("/")
     def index() -> str:

@@ -163,7 +163,7 @@ def _starts(text: str) -> str:
     return "^" + re.escape(text)
 
 
-def test_setup_errors_begin_with_flasks_words() -> None:
+def test_setup_errors_begin_with_flasks_words(client_for: t.Callable[..., t.Any]) -> None:
     """Each message starts with Flask 3.1's text (a test matching it passes);
     kolben's hint follows."""
     with pytest.raises(ValueError, match=_starts("'name' may not be empty.")):
@@ -202,7 +202,7 @@ def test_setup_errors_begin_with_flasks_words() -> None:
     ):
         bp.route("/z")(lambda: "z")
     app.add_url_rule("/", "index", lambda: "x")
-    app.test_client().get("/")
+    client_for(app).get("/")
     with pytest.raises(
         AssertionError,
         match=_starts("The setup method 'add_url_rule' can no longer be called on the application."

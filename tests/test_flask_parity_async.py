@@ -448,7 +448,7 @@ def test_tasks_an_async_view_leaves_pending_are_cancelled_under_wsgi(app: kolben
 
 
 def test_an_async_generator_left_unfinished_is_closed_within_its_request(
-    app: kolben.Kolben,
+    app: kolben.Kolben, client: t.Any
 ) -> None:
     """As with asgiref's per-call loop, the ``finally`` of an async generator a
     view stops iterating runs before the response, not in a later request."""
@@ -467,7 +467,6 @@ def test_an_async_generator_left_unfinished_is_closed_within_its_request(
             break
         return "ok"
 
-    client = app.test_client()
     client.get("/?u=alice")
     assert events == ["closed in alice's request"]
 

@@ -266,7 +266,7 @@ def test_get_data_iterates_a_sync_source():
     assert EventStream(["a"]).get_data() == OPENING + b"data: a\n\n"
 
 
-def test_wsgi_client_disconnect_closes_the_source(app):
+def test_client_disconnect_closes_the_source(app, client):
     closed = threading.Event()
 
     @app.get("/events")
@@ -280,7 +280,7 @@ def test_wsgi_client_disconnect_closes_the_source(app):
 
         return EventStream(generate())
 
-    response = app.test_client().get("/events", buffered=False)
+    response = client.get("/events", buffered=False)
     chunks = iter(response.response)
     assert next(chunks) == OPENING
     assert next(chunks) == b"data: tick\n\n"
@@ -327,12 +327,10 @@ def channel_app(app: kolben.Kolben) -> kolben.Kolben:
     return app
 
 
-def test_stream_channel_replays_after_last_event_id_under_wsgi(channel_app):
+def test_stream_channel_replays_after_last_event_id(channel_app, client):
     app = channel_app
     ids = [app.broker.publish("chat", {"n": i}) for i in range(5)]
-    response = app.test_client().get(
-        "/events/chat", headers={"Last-Event-ID": ids[1]}, buffered=False
-    )
+    response = client.get("/events/chat", headers={"Last-Event-ID": ids[1]}, buffered=False)
     assert response.mimetype == "text/event-stream"
     parser = Parser()
     chunks = iter(response.response)
@@ -475,7 +473,7 @@ def test_broker_closing_ends_the_streams(channel_app):
     assert app.broker.subscriber_count() == 0
 
 
-def test_thousand_connect_disconnect_cycles_leave_no_subscription(channel_app):
+def test_thousand_connect_disconnect_cycles_leave_no_subscription(channel_app, client):
     app = channel_app
 
     async def cycles() -> None:
@@ -485,7 +483,6 @@ def test_thousand_connect_disconnect_cycles_leave_no_subscription(channel_app):
                 app.broker.publish("chat", i)
 
     asyncio.run(cycles())
-    client = app.test_client()
     for _ in range(100):
         response = client.get("/events/chat", buffered=False)
         assert next(iter(response.response)) == OPENING
@@ -494,14 +491,14 @@ def test_thousand_connect_disconnect_cycles_leave_no_subscription(channel_app):
     assert app.broker._subscribers == {}
 
 
-def test_keepalive_on_an_idle_channel(app):
+def test_keepalive_on_an_idle_channel(app, client):
     @app.get("/events")
     def events() -> EventStream:
         return stream_channel("idle", keepalive=0.05)
 
     stream = asyncio.run(asgi_stream(app, "/events", until=lambda p: "keepalive" in p.comments))
     assert stream.parser.events == []
-    response = app.test_client().get("/events", buffered=False)
+    response = client.get("/events", buffered=False)
     chunks = iter(response.response)
     assert next(chunks) == OPENING
     assert next(chunks) == KEEPALIVE
