@@ -207,6 +207,25 @@ def test_asgi2_instance(app):
     assert conn.body == b"two"
 
 
+def test_servers_detecting_the_interface_see_asgi3(app):
+    # uvicorn's automatic interface and asgiref (daphne) tell ASGI 3 by a
+    # coroutine-function __call__: kolben's is marked, so they call it as ASGI 3
+    # with no ASGI 2 wrapper in between; WSGI servers still call it as WSGI.
+    asgiref = pytest.importorskip("asgiref.compatibility")
+    uvicorn_config = pytest.importorskip("uvicorn.config")
+
+    @app.route("/")
+    def index():
+        return "three"
+
+    config = uvicorn_config.Config(app)
+    config.load()
+    assert config.interface == "asgi3"
+    assert asgiref.guarantee_single_callable(app) is app
+    assert call(app, http_scope("/")).body == b"three"
+    assert app.test_client().get("/").data == b"three"  # the WSGI call
+
+
 def test_wrong_number_of_arguments(app):
     with pytest.raises(TypeError):
         app()

@@ -48,7 +48,7 @@ from . import app_class, matching
 from . import globals as _globals
 from . import typing as ft
 from .app_setup import AppSetup
-from .concurrency import is_async_callable, run_sync
+from .concurrency import is_async_callable, mark_as_asgi3_entry, run_sync
 from .ctx import AppContext, RequestContext, _sentinel, close_streams
 from .debughelpers import FormDataRoutingRedirect
 from .helpers import get_debug_flag, get_load_dotenv
@@ -441,6 +441,12 @@ class Kolben(AppSetup):
             "Call the app as WSGI, app(environ, start_response), or as ASGI,"
             f" await app(scope, receive, send); got {len(args)} arguments."
         )
+
+    # PERF: servers that tell ASGI 3 by a coroutine function (uvicorn's automatic
+    # interface, asgiref, hypercorn on 3.12+) call the app as ASGI 3 directly, not
+    # through an ASGI 2 wrapper (a coroutine and a partial more per request);
+    # WSGI servers call it as they always do.
+    __call__ = mark_as_asgi3_entry(__call__)
 
     def asgi_app(
         self, scope: ft.ASGIScope, receive: ft.ASGIReceive, send: ft.ASGISend

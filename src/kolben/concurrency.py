@@ -17,6 +17,8 @@ from types import FunctionType
 
 _CO_COROUTINE = inspect.CO_COROUTINE
 
+F = t.TypeVar("F", bound=t.Callable[..., t.Any])
+
 
 def is_async_callable(func: t.Callable[..., t.Any]) -> bool:
     """Return whether calling ``func`` returns a coroutine (``async def``)."""
@@ -31,6 +33,23 @@ def is_async_callable(func: t.Callable[..., t.Any]) -> bool:
         and not inspect.isclass(func)
         and inspect.iscoroutinefunction(getattr(func, "__call__", None))  # noqa: B004
     )
+
+
+def mark_as_asgi3_entry(func: F) -> F:
+    """Mark ``func``, a sync function that returns a coroutine when called as
+    ASGI 3 (``await func(scope, receive, send)``), so that servers telling
+    ASGI 3 from ASGI 2 (or from WSGI) by a coroutine function see ASGI 3:
+    asyncio's marker (``asyncio.iscoroutinefunction``: uvicorn's automatic
+    interface before Python 3.14, asgiref's ``guarantee_single_callable``,
+    Starlette's ``TestClient``) and, from Python 3.12, inspect's
+    (``inspect.markcoroutinefunction``: uvicorn on 3.14, hypercorn)."""
+    marker = getattr(asyncio.coroutines, "_is_coroutine", None)
+    if marker is not None:
+        func._is_coroutine = marker  # type: ignore[attr-defined]
+    mark = getattr(inspect, "markcoroutinefunction", None)
+    if mark is not None:
+        mark(func)
+    return func
 
 
 class _ThreadLoop:
