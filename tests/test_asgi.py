@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import gc
 import json
 import logging
@@ -1736,6 +1737,45 @@ def test_while_serving_wraps_the_server_life(app):
     assert events[2][:2] == ("sync start", app.name)
     assert events[2][2] != loop_thread[0]  # a worker thread, not the loop's
     assert events[3:] == ["sync end", ("async end", "open"), "after_serving"]
+
+
+_SERVING_VAR: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "serving", default=None
+)
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_while_serving_sees_its_context_variables_at_shutdown(app, kind):
+    # As in Quart (one task runs the startup and the shutdown): what the code
+    # before the yield set in a context variable is there after it, and its
+    # token can be reset (a span, a bound logger, a connection kept there).
+    seen = []
+
+    if kind == "sync":
+
+        @app.while_serving
+        def keep():
+            token = _SERVING_VAR.set("pool")
+            yield
+            seen.append(_SERVING_VAR.get())
+            _SERVING_VAR.reset(token)
+
+    else:
+
+        @app.while_serving
+        async def keep():
+            token = _SERVING_VAR.set("pool")
+            yield
+            seen.append(_SERVING_VAR.get())
+            _SERVING_VAR.reset(token)
+
+    server = LifespanServer()
+    server.run(app)
+    assert [m["type"] for m in server.sent] == [
+        "lifespan.startup.complete",
+        "lifespan.shutdown.complete",
+    ]
+    assert seen == ["pool"]
 
 
 @pytest.mark.parametrize("kind", ["sync", "async"])

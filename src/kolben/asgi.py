@@ -990,20 +990,26 @@ async def _chunks(
 
 
 async def _serve_lifespan(app: Kolben, scope: Scope, receive: Receive, send: Send) -> None:
+    # One context for the server's life, as one task runs Quart's startup and
+    # shutdown: a while_serving function's code after its yield sees the
+    # context variables its code before it set (and can reset their tokens).
+    context = contextvars.copy_context()
     while True:
         message = await receive()
         kind = message["type"]
         if kind == "lifespan.startup":
             try:
                 await _run_serving_funcs(
-                    app, [*app.before_serving_funcs, *serving.starters(app)]
+                    app, [*app.before_serving_funcs, *serving.starters(app)], context
                 )
             except Exception as e:
                 app.logger.exception("Lifespan startup failed")
                 if app._serving_generators:
                     # The while_serving functions started end what they opened.
                     with contextlib.suppress(Exception):
-                        await _run_serving_funcs(app, serving.closers(app), run_all=True)
+                        await _run_serving_funcs(
+                            app, serving.closers(app), context, run_all=True
+                        )
                 await send({"type": "lifespan.startup.failed", "message": _describe(e)})
                 # Raised after the message, as Starlette does: a server that saw
                 # the message ignores it (uvicorn), and a test tool that waits
@@ -1034,7 +1040,10 @@ async def _serve_lifespan(app: Kolben, scope: Scope, receive: Receive, send: Sen
                 )
             try:
                 await _run_serving_funcs(
-                    app, [*serving.finishers(app), *app.after_serving_funcs], run_all=True
+                    app,
+                    [*serving.finishers(app), *app.after_serving_funcs],
+                    context,
+                    run_all=True,
                 )
             except Exception as e:
                 # Each failing function was logged with its traceback already.
@@ -1092,9 +1101,11 @@ def _describe(e: BaseException) -> str:
 async def _run_serving_funcs(
     app: Kolben,
     funcs: list[t.Callable[[], t.Any]],
+    context: contextvars.Context,
     run_all: bool = False,
 ) -> None:
-    """Run serving functions in an application context: async ones on the loop,
+    """Run serving functions in an application context pushed in ``context``
+    (the lifespan's, the same at startup and shutdown): async ones on the loop,
     sync ones in a worker thread. The first error stops them; with ``run_all``
     (shutdown: each one closes something) every one runs, each error is logged
     and the first is raised at the end.
@@ -1106,7 +1117,7 @@ async def _run_serving_funcs(
     the synchronous driver, on the loop's thread)."""
     from .pipeline import drive
 
-    await drive(app, _serving_steps(app, funcs, run_all), contextvars.copy_context())
+    await drive(app, _serving_steps(app, funcs, run_all), context)
 
 
 def _serving_steps(
