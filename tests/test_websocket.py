@@ -1540,3 +1540,41 @@ def test_accept_again_without_arguments_does_nothing(app: kolben.Kolben) -> None
 
     run(main())
     assert len(errors) == 1 and "already accepted" in errors[0]
+
+
+def test_an_error_escaping_the_error_handling_closes_1011_not_1012(
+    app: kolben.Kolben,
+) -> None:
+    """An error raised while handling the view's error (a got_websocket_exception
+    receiver that raises) is an internal error (1011), not the server going away
+    (1012, which invites clients to reconnect at once); it reaches the server
+    and the teardown functions get it."""
+    torn_down: list[str] = []
+
+    def broken_receiver(sender: t.Any, exception: BaseException) -> None:
+        raise RuntimeError("receiver broke")
+
+    @app.websocket("/ws")
+    async def view() -> None:
+        await websocket.accept()
+        raise ZeroDivisionError
+
+    @app.teardown_websocket
+    def teardown(exc: BaseException | None) -> None:
+        torn_down.append(type(exc).__name__)
+
+    async def main() -> None:
+        conn = await Conn(app).__aenter__()
+        await conn.accepted()
+        closed = await conn.next()
+        assert closed["type"] == "websocket.close"
+        assert closed["code"] == 1011
+        with pytest.raises(RuntimeError, match="receiver broke"):
+            await conn.finished()
+
+    kolben.got_websocket_exception.connect(broken_receiver, app)
+    try:
+        run(main())
+    finally:
+        kolben.got_websocket_exception.disconnect(broken_receiver, app)
+    assert torn_down == ["RuntimeError"]

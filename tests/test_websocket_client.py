@@ -1074,3 +1074,89 @@ def test_after_websocket_runs_when_the_handshake_is_refused(
             assert info.value.response.status_code == status
             assert info.value.response.headers["X-After"] == "yes"
             assert seen == [status, "plain"], query
+
+
+def test_after_websocket_does_not_run_for_a_routing_refusal(
+    app: kolben.Kolben, client: KolbenClient
+) -> None:
+    """As documented (docs/websockets.md, ``after_websocket``): no
+    after_websocket function runs when the route did not match (404, or a plain
+    HTTP route: 400), as no before_websocket function ran either."""
+    seen: list[t.Any] = []
+
+    @app.before_websocket
+    def before() -> None:
+        seen.append("before")
+
+    @app.after_websocket
+    def plain() -> None:
+        seen.append("plain")
+
+    @app.after_websocket
+    def quart_style(response: t.Any) -> t.Any:
+        seen.append(response.status_code)
+        return response
+
+    @app.route("/page")
+    def page() -> str:
+        return "page"
+
+    for path, status in [("/nowhere", 404), ("/page", 400)]:
+        with pytest.raises(WebsocketResponseError) as info, client.websocket(path):
+            pass  # pragma: no cover
+        assert info.value.response.status_code == status
+    assert seen == []
+
+
+def test_the_client_leaving_during_a_hook_is_not_an_error(
+    app: kolben.Kolben, client: KolbenClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A before_websocket or after_websocket function that finds the client gone
+    (WebsocketDisconnect from receive() or send()) ends the websocket as the view
+    would: nothing logged, no got_websocket_exception, no error handler called,
+    the teardown functions given None."""
+    from kolben import got_websocket_exception
+
+    calls: list[t.Any] = []
+
+    @app.before_websocket
+    async def greet() -> None:
+        if request.args.get("in") == "before":
+            await websocket.accept()
+            await websocket.send("hi")
+            await websocket.receive()  # the client leaves instead
+
+    @app.websocket("/ws")
+    async def view() -> None:
+        await websocket.send("hi")
+        async for _ in websocket:
+            pass
+
+    @app.after_websocket
+    async def goodbye() -> None:
+        if request.args.get("in") == "after":
+            await websocket.send("bye")  # the client left already
+
+    @app.errorhandler(Exception)
+    def handler(e: Exception) -> str:
+        calls.append(("handler", type(e).__name__))
+        return "handled"
+
+    @app.teardown_websocket
+    def teardown(exc: BaseException | None) -> None:
+        calls.append(("teardown", type(exc).__name__))
+
+    def signal(sender: t.Any, exception: BaseException) -> None:
+        calls.append(("signal", type(exception).__name__))
+
+    got_websocket_exception.connect(signal, app)
+    try:
+        with caplog.at_level(logging.ERROR):
+            for where in ("before", "after"):
+                calls.clear()
+                with client.websocket(f"/ws?in={where}") as ws:
+                    assert ws.receive() == "hi"
+                assert calls == [("teardown", "NoneType")], where
+        assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    finally:
+        got_websocket_exception.disconnect(signal, app)

@@ -53,7 +53,6 @@ import contextlib
 import contextvars
 import inspect
 import io
-import sys
 import typing as t
 from functools import partial, update_wrapper
 
@@ -115,7 +114,9 @@ class WebsocketDisconnect(Exception):
 
     Raised by :meth:`Websocket.receive` and :meth:`Websocket.send`. A view need
     not catch it: a websocket view ending with it ends normally (the
-    ``after_websocket`` functions run, nothing is logged).
+    ``after_websocket`` functions run, nothing is logged); so does a
+    ``before_websocket`` or ``after_websocket`` function ending with it (no
+    error handler is called for it).
     """
 
     def __init__(self, code: int = 1005, reason: str = "") -> None:
@@ -1069,14 +1070,19 @@ async def _serve(
                     # Returned a value without accepting: refuse with it.
                     response = await _in_thread(loop, context, _refusal_response, app, rv)
         except Exception as e:
-            response, close, error = await _handle_error(app, ws, ctx, context, loop, e)
+            if not _ended_by_disconnect(e):
+                response, close, error = await _handle_error(app, ws, ctx, context, loop, e)
+            # else: a before_websocket function found the client gone (or
+            # raised WebsocketDisconnect): a normal end, as for the view.
         # The after_websocket functions run whatever answered (the view ending,
         # a refusal, an error handler's or the 500 response), as Quart runs them
         # (and Flask its after_request functions on an error's response).
         try:
             response = await _after_view(app, ctx, context, loop, response)
         except Exception as e:
-            if error is None:
+            if _ended_by_disconnect(e):
+                pass  # it found the client gone (sending a last message): not an error
+            elif error is None:
                 # An after_websocket function broke a websocket that was going well.
                 response, close, error = await _handle_error(
                     app, ws, ctx, context, loop, e, handlers=False
@@ -1087,11 +1093,13 @@ async def _serve(
             await ws.close(*close)
         else:
             await ws._refuse(response)
-    except BaseException:
-        error = sys.exc_info()[1]
+    except BaseException as e:
+        error = e
         if ws._accepted:
+            # Cancelled: the server is going away (1012); an error escaping the
+            # error handling itself (a signal receiver that raised): 1011.
             with contextlib.suppress(Exception):
-                await ws.close(1012)  # the server is going away
+                await ws.close(1011 if isinstance(e, Exception) else 1012)
         raise
     finally:
         await ws._stop_watching()
@@ -1284,11 +1292,17 @@ async def _run_view(
     exc = task.exception()
     if exc is None:
         return task.result()
-    if isinstance(exc, WebsocketDisconnect) or _only_disconnects(exc):
+    if _ended_by_disconnect(exc):
         # Also a task group (asyncio.TaskGroup, anyio) whose tasks ended with the
         # connection: the view ended with the client, not with an error.
         return None
     raise exc
+
+
+def _ended_by_disconnect(exc: BaseException) -> bool:
+    """Whether ``exc`` (raised by a hook) only says the connection is over, as
+    the view may end: :exc:`WebsocketDisconnect`, or a group of them."""
+    return isinstance(exc, WebsocketDisconnect) or _only_disconnects(exc)
 
 
 def _only_disconnects(exc: BaseException) -> bool:
@@ -1339,8 +1353,9 @@ async def _after_view(
     """The after_websocket functions, innermost blueprint first, as pipeline
     steps (see :func:`_before_view_steps`). Those taking an argument get
     ``response`` (the response refusing the handshake, or None) and may return
-    another response to refuse with; returns the response."""
-    if not app.after_websocket_funcs:
+    another response to refuse with; returns the response. Not run for a
+    routing refusal (no before_websocket function ran either)."""
+    if not app.after_websocket_funcs or ctx.request.routing_exception is not None:
         return response
     return await drive(app, _after_view_steps(app, ctx, response), context)
 
