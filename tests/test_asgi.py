@@ -2984,3 +2984,73 @@ def test_a_task_an_async_view_starts_does_not_take_the_requests_thread(app):
 
     conn = asyncio.run(main())
     assert conn.sent[0]["status"] == 200
+
+
+def test_wsgi_middleware_answering_with_write_works_under_both_doors(
+    app: kolben.Kolben, client: kolben.testing.KolbenClient
+) -> None:
+    """A WSGI middleware that answers with the ``write()`` callable ``start_response``
+    returned (PEP 3333: what it writes comes before the body it returns) is served
+    under the ASGI door as under WSGI (the Flask docs' middleware examples run
+    under both)."""
+
+    def refuse_with_write(wsgi_app: t.Any) -> t.Any:
+        def middleware(environ: t.Any, start_response: t.Any) -> t.Any:
+            if environ.get("HTTP_X_BLOCK"):
+                write = start_response("403 FORBIDDEN", [("Content-Type", "text/plain")])
+                write(b"blocked-")
+                write(b"by-middleware ")
+                return [b"returned"]
+            if environ.get("HTTP_X_GEN"):
+                # A generator: start_response (and write) run at its first step.
+                def body() -> t.Iterator[bytes]:
+                    write = start_response("200 OK", [("Content-Type", "text/plain")])
+                    write(b"w ")
+                    yield b"a "
+                    yield b"b"
+
+                return body()
+            return wsgi_app(environ, start_response)
+
+        return middleware
+
+    app.wsgi_app = refuse_with_write(app.wsgi_app)  # type: ignore[method-assign]
+
+    @app.route("/")
+    def index() -> str:
+        return "the app"
+
+    refused = client.get("/", headers={"X-Block": "1"})
+    assert refused.status_code == 403
+    assert refused.get_data() == b"blocked-by-middleware returned"
+    generated = client.get("/", headers={"X-Gen": "1"})
+    assert generated.get_data() == b"w a b"
+    assert client.get("/").get_data() == b"the app"
+
+
+def test_wsgi_write_after_the_body_was_returned_is_a_clear_error(
+    app: kolben.Kolben,
+) -> None:
+    """Under the ASGI door, write() called while the returned body is sent can't
+    be put before it: an error that says so, not data silently dropped."""
+    errors: list[BaseException] = []
+
+    def late_write(wsgi_app: t.Any) -> t.Any:
+        def middleware(environ: t.Any, start_response: t.Any) -> t.Any:
+            write = start_response("200 OK", [("Content-Type", "text/plain")])
+
+            def body() -> t.Iterator[bytes]:
+                yield b"a"
+                try:
+                    write(b"late")
+                except RuntimeError as e:
+                    errors.append(e)
+
+            return body()
+
+        return middleware
+
+    app.wsgi_app = late_write(app.wsgi_app)  # type: ignore[method-assign]
+    assert app.asgi_test_client().get("/").get_data() == b"a"
+    assert len(errors) == 1
+    assert "after the WSGI application returned its body" in str(errors[0])

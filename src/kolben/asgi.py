@@ -686,12 +686,13 @@ async def _serve_wsgi_app(
     override; or the WSGI-only ``__call__`` that replaced the class's) in the
     request's worker thread (``lane``, which also advances its body)."""
     captured: list[t.Any] = []
+    write = _Write()
 
     def start_response(
         status: str, headers: list[tuple[str, str]], exc_info: t.Any = None
     ) -> t.Any:
         captured[:] = [status, headers]
-        return _no_write
+        return write
 
     if body is not None:
         # The whole request runs in a worker thread, which must not wait for
@@ -701,6 +702,8 @@ async def _serve_wsgi_app(
     loop = running_loop()
     context.run(_server_loop.set, loop)
     app_iter = await lane.run(loop, partial(context.run, call, environ, start_response))
+    first: t.Any = _NOT_TAKEN
+    iterator: t.Iterator[t.Any] | None = None
     if not captured:
         # A generator (or middleware made of one) calls start_response when it
         # is first advanced, as PEP 3333 allows: its first chunk is taken now.
@@ -715,21 +718,63 @@ async def _serve_wsgi_app(
                 "The WSGI application (app.wsgi_app, or middleware around it) returned"
                 " its body without calling start_response()."
             )
-        app_iter = _WithFirstChunk(first, iterator, app_iter)
+    # What write() was given is sent before the body (PEP 3333); it can't be
+    # called once the body is being sent (see _Write).
+    write.closed = True
+    if iterator is not None or write.chunks:
+        app_iter = _WithFirstChunk(
+            write.chunks, first, iter(app_iter) if iterator is None else iterator, app_iter
+        )
     status_line, headers = captured
     return app_iter, int(status_line.split(" ", 1)[0]), _asgi_headers(headers)
 
 
-class _WithFirstChunk:
-    """A WSGI body whose first chunk was taken early (see _serve_wsgi_app)."""
+#: No chunk of the body was taken early (see _WithFirstChunk).
+_NOT_TAKEN = object()
 
-    def __init__(self, first: t.Any, rest: t.Iterator[t.Any], body: t.Any) -> None:
-        self._first, self._rest, self._body = first, rest, body
+
+class _Write:
+    """The ``write()`` callable ``start_response`` returns under the ASGI door:
+    what a WSGI app or middleware writes before it returns its body is sent
+    first, as PEP 3333 asks (kept until then: the status and headers go out
+    when the body starts)."""
+
+    __slots__ = ("chunks", "closed")
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+        #: The app returned its body: it is being sent, and a write now can't
+        #: be put before it.
+        self.closed = False
+
+    def __call__(self, data: bytes) -> None:
+        if self.closed:
+            raise RuntimeError(
+                "write() was called after the WSGI application returned its body;"
+                " under kolben's ASGI door, write() works only before the"
+                " application returns (yield the data from the body instead)."
+            )
+        if not isinstance(data, bytes):
+            raise TypeError(f"write() takes bytes, not {type(data).__name__}.")
+        self.chunks.append(data)
+
+
+class _WithFirstChunk:
+    """A WSGI body whose first chunks were taken early: given to ``write()``,
+    or taken from it to see the status (see _serve_wsgi_app)."""
+
+    def __init__(
+        self, written: list[bytes], first: t.Any, rest: t.Iterator[t.Any], body: t.Any
+    ) -> None:
+        self._written, self._first, self._rest, self._body = written, first, rest, body
 
     def __iter__(self) -> t.Iterator[t.Any]:
-        if self._first is not _DONE:
+        yield from self._written
+        if self._first is _DONE:  # the body ended with its first step
+            return
+        if self._first is not _NOT_TAKEN:
             yield self._first
-            yield from self._rest
+        yield from self._rest
 
     def close(self) -> None:
         close = getattr(self._body, "close", None)
@@ -845,10 +890,6 @@ def _respond(response: t.Any) -> tuple[t.Any, int, list[tuple[bytes, bytes]]]:
 _WSGI_RESPONSE = _KolbenResponse.get_wsgi_response
 _WSGI_HEADERS = _KolbenResponse.get_wsgi_headers
 _APP_ITER = _KolbenResponse.get_app_iter
-
-
-def _no_write(data: bytes) -> None:
-    raise RuntimeError("kolben's ASGI door does not support the WSGI write() callable.")
 
 
 async def _send_body(
