@@ -389,6 +389,74 @@ def test_a_view_waiting_before_accept_is_cancelled_when_its_client_leaves(
     assert events == ["cancelled", "teardown"]
 
 
+def test_a_before_websocket_function_waiting_is_cancelled_when_its_client_leaves(
+    app: kolben.Kolben,
+) -> None:
+    # An async before_websocket function that waits (a free slot, a lookup)
+    # was never told its client left: it lived until its wait ended, forever for
+    # an event that never comes, and a server's shutdown waited for it (Quart
+    # cancels it at once).
+    events: list[str] = []
+
+    @app.before_websocket
+    async def lobby() -> None:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            events.append("cancelled")
+            raise
+
+    @app.websocket("/ws")
+    async def view() -> None:
+        events.append("view")
+
+    @app.after_websocket
+    def after() -> None:
+        events.append("after")
+
+    @app.teardown_websocket
+    def teardown(exc: BaseException | None) -> None:
+        events.append(f"teardown {exc!r}")
+
+    async def main() -> None:
+        async with Conn(app) as conn:
+            await asyncio.sleep(0.05)
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            await conn.vanish()
+            await conn.finished()
+            assert loop.time() - started < WAIT
+
+    run(main())
+    assert events == ["cancelled", "after", "teardown None"]
+
+
+def test_a_slow_before_websocket_function_then_the_view_talks(app: kolben.Kolben) -> None:
+    # The watch of the before_websocket functions hands over to the view's: a
+    # function that accepts and waits past WATCH_AFTER, then the view receives.
+    @app.before_websocket
+    async def slow() -> None:
+        await websocket.accept()
+        await asyncio.sleep(0.3)
+
+    @app.websocket("/ws")
+    async def view() -> None:
+        await websocket.send(await websocket.receive())
+        await websocket.send(await websocket.receive())
+
+    async def main() -> None:
+        async with Conn(app) as conn:
+            await conn.accepted()
+            await conn.say("one")
+            assert await conn.hear() == "one"
+            await asyncio.sleep(0.3)
+            await conn.say("two")
+            assert await conn.hear() == "two"
+            await conn.hang_up()
+
+    run(main())
+
+
 def test_a_view_waiting_before_accept_still_accepts(app: kolben.Kolben) -> None:
     # The watch of the handshake ends with accept(): the view then receives
     # from the client itself.

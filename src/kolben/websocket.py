@@ -106,6 +106,7 @@ WATCH_AFTER = 0.1
 INBOX_SIZE = 16
 #: The ASGI extension that lets an app refuse a handshake with an HTTP response.
 _HTTP_RESPONSE_EXTENSION = "websocket.http.response"
+T = t.TypeVar("T")
 _HTTP_SCHEMES = {"ws": "http", "wss": "https", "http": "http", "https": "https"}
 
 
@@ -1253,7 +1254,49 @@ async def _before_view(
         app.url_value_preprocessors or app.before_websocket_funcs
     ):
         return None  # PERF: nothing to run
-    return await drive(app, _before_view_steps(app, ctx), context)
+    if ctx.request.routing_exception is not None:
+        return await drive(app, _before_view_steps(app, ctx), context)
+    # The functions run in a task watched as the view's is: one that waits (a
+    # free slot, a lookup) when the client leaves is cancelled, as Quart
+    # cancels it, rather than living on (and holding up the server's shutdown).
+    ws = context.run(_cv_websocket.get)
+    task = loop.create_task(_awaited(drive(app, _before_view_steps(app, ctx), context)))
+    if await _watch(ws, loop, task):
+        raise ws._disconnect()  # cancelled because the client left
+    response = task.result()
+    if response is None and ws._gone:
+        raise ws._disconnect()  # the client left: the view is not started
+    return response
+
+
+async def _awaited(awaitable: t.Awaitable[T]) -> T:
+    return await awaitable
+
+
+async def _watch(
+    ws: Websocket, loop: asyncio.AbstractEventLoop, task: asyncio.Task[t.Any]
+) -> bool:
+    """Wait for ``task`` (the view, or the before_websocket functions) while
+    watching the client: when it leaves, the task is told (it is receiving)
+    or cancelled after DISCONNECT_GRACE. Whether it was cancelled because the
+    client left; its exception is not raised here. If the waiting task is
+    cancelled (the server is going away), ``task`` is cancelled too."""
+    ws._view_task = task
+    # Watch the client during the handshake too: a view (or before_websocket
+    # function) that waits before accepting (a lobby, a free slot) is cancelled
+    # when its client leaves or the server shuts down, instead of waiting
+    # forever (Quart cancels it as well).
+    ws._returned_at = loop.time()
+    if ws._watch_timer is None and ws._watcher is None:
+        ws._watch_timer = loop.call_later(WATCH_AFTER, ws._check_busy)
+    try:
+        await asyncio.wait((task,))
+    except asyncio.CancelledError:
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
+        raise
+    return task.cancelled() and ws._gone
 
 
 async def _run_view(
@@ -1269,22 +1312,9 @@ async def _run_view(
     # A copy of the websocket's context (create_task copies the current one;
     # ``context=`` needs Python 3.11): it sees the pushed contexts.
     task = context.run(loop.create_task, view(**(request.view_args or {})))
-    ws._view_task = task
-    # Watch the client during the handshake too: a view that waits before
-    # accepting (a lobby, a free slot) is cancelled when its client leaves or the
-    # server shuts down, instead of waiting forever (Quart cancels it as well).
-    ws._returned_at = loop.time()
-    ws._watch_timer = loop.call_later(WATCH_AFTER, ws._check_busy)
-    try:
-        await asyncio.wait((task,))
-    except asyncio.CancelledError:
-        task.cancel()
-        with contextlib.suppress(BaseException):
-            await task
-        raise
+    if await _watch(ws, loop, task):
+        return None  # cancelled because the client left
     if task.cancelled():
-        if ws._gone:
-            return None  # cancelled because the client left
         raise RuntimeError(
             f"The websocket view {request.endpoint!r} was cancelled while its client"
             " was still connected."
