@@ -17,6 +17,7 @@ import pytest
 import kolben
 from kolben import Blueprint, g, request, session, url_for, websocket
 from kolben.websocket import (
+    DISCONNECT_GRACE,
     WATCH_AFTER,
     NeedsASGI,
     ReadOnlySessionError,
@@ -1084,7 +1085,10 @@ def test_oversized_messages_close_1009(app: kolben.Kolben, away: float) -> None:
     @app.websocket("/ws")
     async def view() -> None:
         await websocket.accept()
-        await asyncio.sleep(away)
+        # Away past WATCH_AFTER (the watcher takes the messages) but back within
+        # DISCONNECT_GRACE of the 1009 close: a view away longer is cancelled,
+        # and whether it saw the messages first was a race.
+        await asyncio.sleep(min(away, (WATCH_AFTER + DISCONNECT_GRACE) / 2))
         try:
             while True:
                 seen.append(await websocket.receive())
