@@ -2321,6 +2321,62 @@ def test_empty_chunks_are_not_sent(app):
     _assert_streamed(conn, [b"a", b"b"])
 
 
+@pytest.mark.parametrize("is_async", [False, True], ids=["def", "async"])
+def test_the_test_client_is_sent_empty_chunks_and_the_body_to_close(app, is_async):
+    # Only for kolben's own test client (its scope key): empty chunks are
+    # sent, and once the body is, a message handing over its closing, which
+    # the client calls when the test closes the response (the door doesn't).
+    # Without the key (above, and the last call here), servers are sent
+    # neither, and the door closes the body.
+    closed = []
+
+    @app.route("/stream")
+    def stream():
+        if is_async:
+
+            async def agen():
+                yield "a"
+                yield ""
+
+            response = kolben.Response(agen())
+        else:
+            response = kolben.Response(iter(["a", ""]))
+        response.call_on_close(lambda: closed.append(True))
+        return response
+
+    scope = {**http_scope("/stream"), kolben.asgi.TEST_CLIENT_KEY: lambda line: None}
+    conn = call(app, scope)
+    assert conn.sent[1:-1] == [
+        {"type": "http.response.body", "body": b"a", "more_body": True},
+        {"type": "http.response.body", "body": b"", "more_body": True},
+        {"type": "http.response.body", "body": b""},
+    ]
+    assert conn.sent[-1]["type"] == kolben.asgi.TEST_CLOSE_MESSAGE
+    assert closed == []
+    conn.sent[-1]["close"]()
+    assert closed == [True]
+    conn = call(app, http_scope("/stream"))
+    assert conn.sent[1:] == [
+        {"type": "http.response.body", "body": b"a", "more_body": True},
+        {"type": "http.response.body", "body": b""},
+    ]
+    assert closed == [True, True]
+
+
+def test_the_test_client_is_told_the_status_line(app):
+    # ASGI's http.response.start has no reason phrase: only kolben's test
+    # client (its scope key) is told the status line; a server is sent the same.
+    @app.route("/")
+    def index():
+        return "x", "299 Custom Reason"
+
+    told: list[str] = []
+    conn = call(app, {**http_scope("/"), kolben.asgi.TEST_CLIENT_KEY: told.append})
+    assert told == ["299 Custom Reason"]
+    assert [m["type"] for m in conn.sent] == ["http.response.start", "http.response.body"]
+    assert conn.status == 299
+
+
 # -- an async view sees the whole pipeline -------------------------------------------
 
 

@@ -78,6 +78,19 @@ Send = ft.ASGISend
 #: Request bodies larger than this many bytes are spooled to a temporary file.
 SPOOL_THRESHOLD = 1024 * 1024
 
+#: The scope key of kolben's own test client (:mod:`kolben.asgi_testing`; no
+#: server sets it): a function the door calls with the response's status line
+#: (``"299 Custom Reason"``, which ``http.response.start`` can't carry). For it,
+#: the door also sends a stream as the test sees it under the WSGI door: every
+#: chunk the body makes, empty ones too (an empty body message with
+#: ``more_body``), and, once the body is sent whole, a :data:`TEST_CLOSE_MESSAGE`
+#: whose ``"close"`` closes the body (``call_on_close`` functions): the client
+#: calls it when the test closes the response, not at all if it never does, as
+#: werkzeug's client with a WSGI body. What servers are sent is not changed.
+TEST_CLIENT_KEY = "kolben.test_client"
+#: The message type of that hand-over (sent only with :data:`TEST_CLIENT_KEY`).
+TEST_CLOSE_MESSAGE = "kolben.test_client.close"
+
 
 def serve(
     app: Kolben, scope: Scope, receive: Receive, send: Send
@@ -561,6 +574,8 @@ async def _serve_http(app: Kolben, scope: Scope, receive: Receive, send: Send) -
     app_iter: t.Any = None
     #: The request's worker thread (see kolben.threads.Lane), once its sync code ran.
     lane: Lane | None = None
+    # Kolben's test client's (see TEST_CLIENT_KEY); None under a server.
+    note_status: t.Callable[[str], None] | None = scope.get(TEST_CLIENT_KEY)
     try:
         overridden = app._overridden
         # The class's __call__ replaced by a WSGI-only one (kolben.app_class).
@@ -577,7 +592,7 @@ async def _serve_http(app: Kolben, scope: Scope, receive: Receive, send: Send) -
                 environ = build_environ(scope, io.BytesIO())
             lane = app.worker_threads.lane()
             app_iter, status, headers = await _serve_wsgi_app(
-                wsgi_call or app.wsgi_app, app, environ, body, context, lane
+                wsgi_call or app.wsgi_app, app, environ, body, context, lane, note_status
             )
         else:
             request_class = app.request_class
@@ -588,11 +603,17 @@ async def _serve_http(app: Kolben, scope: Scope, receive: Receive, send: Send) -
             ):
                 request = scope_request(request_class, scope, known)
                 request.json_module = app.json
-                steps = app._handle_request(None, _respond, request)
+                respond: t.Callable[[t.Any], t.Any] = (
+                    _respond if note_status is None else partial(_noting, _respond, note_status)
+                )
+                steps = app._handle_request(None, respond, request)
             else:
                 if environ is None:
                     environ = build_environ(scope, io.BytesIO())
-                steps = app._handle_request(environ, partial(asgi_response, environ=environ))
+                respond = partial(asgi_response, environ=environ)
+                if note_status is not None:
+                    respond = partial(_noting, respond, note_status)
+                steps = app._handle_request(environ, respond)
             done, result = drive_eagerly(app, steps, context, body, REQUEST_LANE)
             try:
                 app_iter, status, headers = result if done else await result
@@ -635,7 +656,14 @@ async def _serve_http(app: Kolben, scope: Scope, receive: Receive, send: Send) -
             lane = app.worker_threads.lane()
         if isinstance(app_iter, cabc.AsyncIterable):
             lane.release()  # the body runs on the loop (an SSE stream, say)
-        await _send_body(loop, app, context, app_iter, receive, send, body, lane)
+        for_test = note_status is not None
+        sent = await _send_body(loop, app, context, app_iter, receive, send, body, lane, for_test)
+        if sent and for_test and (close := getattr(app_iter, "close", None)) is not None:
+            # The test client closes the body as the test closes the response
+            # (as werkzeug's client closes a WSGI body), not at all if it never
+            # does: the door hands it the closing.
+            await send({"type": TEST_CLOSE_MESSAGE, "close": partial(context.run, close)})
+            app_iter = None
     finally:
         if lane is None and app_iter is None:
             lane = lane_of(context)  # a pipeline that failed, or was cancelled
@@ -666,6 +694,17 @@ async def _serve_http(app: Kolben, scope: Scope, receive: Receive, send: Send) -
                 body.close()
 
 
+def _noting(
+    respond: t.Callable[[t.Any], t.Any], note_status: t.Callable[[str], None], response: t.Any
+) -> t.Any:
+    """``respond(response)``, telling the test client the response's status line
+    (see :data:`TEST_CLIENT_KEY`)."""
+    status = getattr(response, "status", None)
+    if isinstance(status, str):
+        note_status(status)
+    return respond(response)
+
+
 def _last_call(func: t.Callable[[], t.Any], lane: Lane | None) -> t.Any:
     """In a worker thread: ``func()``, the last call of the request's ``lane``
     (if it has one), whose thread is given back as the call ends."""
@@ -681,10 +720,12 @@ async def _serve_wsgi_app(
     body: LazyBody | None,
     context: contextvars.Context,
     lane: Lane,
+    note_status: t.Callable[[str], None] | None = None,
 ) -> tuple[t.Any, int, list[tuple[bytes, bytes]]]:
     """Call the WSGI app ``call`` of ``app`` (``app.wsgi_app``: middleware or an
     override; or the WSGI-only ``__call__`` that replaced the class's) in the
-    request's worker thread (``lane``, which also advances its body)."""
+    request's worker thread (``lane``, which also advances its body). The status
+    line is given to ``note_status`` (the test client's), if given."""
     captured: list[t.Any] = []
     write = _Write()
 
@@ -726,6 +767,8 @@ async def _serve_wsgi_app(
             write.chunks, first, iter(app_iter) if iterator is None else iterator, app_iter
         )
     status_line, headers = captured
+    if note_status is not None:
+        note_status(status_line)
     return app_iter, int(status_line.split(" ", 1)[0]), _asgi_headers(headers)
 
 
@@ -901,9 +944,13 @@ async def _send_body(
     send: Send,
     body: LazyBody | None,
     lane: Lane,
-) -> None:
+    send_empty: bool = False,
+) -> bool:
     """Send a streamed body (a buffered one is sent by :func:`_serve_http`); a sync
-    iterator is advanced in the request's worker thread (``lane``).
+    iterator is advanced in the request's worker thread (``lane``). Empty chunks
+    are not sent, unless ``send_empty`` (the test client's, see
+    :data:`TEST_CLIENT_KEY`). Return whether the body was sent whole (the
+    client did not go away).
 
     A task watches for the client's disconnect meanwhile. While the request body
     is not all received, it receives through ``body``, which keeps the body's
@@ -925,18 +972,19 @@ async def _send_body(
     watcher = loop.create_task(watch_disconnect())
     try:
         if isinstance(app_iter, cabc.AsyncIterator):
-            await _send_async_body(loop, context, app_iter, watcher, send)
-            return
+            return await _send_async_body(loop, context, app_iter, watcher, send, send_empty)
         async for chunk in _chunks(loop, lane, context, app_iter):
             if disconnected.is_set():
-                return
-            if chunk:
+                return False
+            if chunk or send_empty:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        if not disconnected.is_set():
-            await send({"type": "http.response.body", "body": b""})
+        if disconnected.is_set():
+            return False
+        await send({"type": "http.response.body", "body": b""})
+        return True
     except OSError:
         # The server reports a vanished client this way; nothing to log.
-        return
+        return False
     finally:
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -949,9 +997,11 @@ async def _send_async_body(
     body: cabc.AsyncIterator[t.Any],
     watcher: asyncio.Task[None],
     send: Send,
-) -> None:
-    """Send an async iterator's chunks; when the client disconnects, even while the
-    iterator is waiting for its next chunk, cancel it so its ``finally`` runs now.
+    send_empty: bool = False,
+) -> bool:
+    """Send an async iterator's chunks (empty ones only if ``send_empty``); when
+    the client disconnects, even while the iterator is waiting for its next
+    chunk, cancel it so its ``finally`` runs now. Return whether it was sent whole.
 
     One task pumps the whole body. PERF: not a task and a wait per chunk (~50 µs
     each), which bounded how many streams a worker could feed. Being one task, it
@@ -960,16 +1010,16 @@ async def _send_async_body(
     ``stream_with_context``) pops them in the context it pushed them in.
     """
 
-    async def pump() -> None:
+    async def pump() -> bool:
         sent = 0
         try:
             while True:
                 chunk = await _next_chunk(body)
                 if watcher.done():  # the client went away while the chunk was made
-                    return
+                    return False
                 if chunk is _DONE:
                     break
-                if chunk:
+                if chunk or send_empty:
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
                     # Let the watcher run now and then, or a body that awaits
                     # nothing else would be pumped to its end without it seeing
@@ -978,6 +1028,7 @@ async def _send_async_body(
                     if not sent % LOOP_TURN_EVERY:
                         await asyncio.sleep(0)
             await send({"type": "http.response.body", "body": b""})
+            return True
         finally:
             aclose = getattr(body, "aclose", None)
             if aclose is not None:
@@ -995,8 +1046,8 @@ async def _send_async_body(
         pumping.cancel()
         with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
             await pumping
-        return
-    pumping.result()
+        return False
+    return pumping.result()
 
 
 async def _next_chunk(body: cabc.AsyncIterator[t.Any]) -> t.Any:

@@ -6,14 +6,16 @@
 ``app.wsgi_app``: the request becomes an ASGI scope and ``receive``/``send``
 messages, exactly as an ASGI server would deliver it.
 
-Where the doors differ, the response is what an ASGI server would send:
+The client's scope has a key of its own (:data:`kolben.asgi.TEST_CLIENT_KEY`),
+for which the door gives a response as the WSGI door's test client sees it: the
+status line with its reason phrase (``"299 Custom Reason"``, which
+``http.response.start`` can't carry); a stream's empty chunks (``yield ""`` to
+send the headers early: ``client.get()`` returns then); and the body closed
+(``call_on_close`` functions) when the test closes the response, not as the
+test reads it to its end. What servers are sent is not changed.
 
-- ASGI carries no reason phrase: ``response.status`` has the standard one for
-  the code (``"200 OK"`` for a view's ``"200 Custom"``), ``UNKNOWN`` for a code
-  without one (as werkzeug shows it, ``"299 UNKNOWN"``).
-- The door closes the response (``call_on_close`` callbacks) once its body was
-  sent: as the test reads it to its end, or closes it; under the WSGI door, when
-  the test closes it.
+Where the doors still differ, the response is what an ASGI server would send:
+
 - A header value that is not latin-1 can't be sent: the door raises (a server
   answers 500) and so does the request in the test; werkzeug's client passes it.
 """
@@ -29,7 +31,12 @@ from urllib.parse import quote
 
 from werkzeug.http import HTTP_STATUS_CODES
 
-from .asgi import _HEADER_NAMES, ENVIRON_EXTRA_KEY
+from .asgi import (
+    _HEADER_NAMES,
+    ENVIRON_EXTRA_KEY,
+    TEST_CLIENT_KEY,
+    TEST_CLOSE_MESSAGE,
+)
 from .asgi_environ import SCOPE_ENTRIES
 from .ctx import AppContext, RequestContext
 from .globals import _cv_app, _cv_request
@@ -185,11 +192,14 @@ class ASGIBridge:
         # Header names as the app wrote them, as the WSGI door's test client
         # shows them (tests written for Flask compare "Set-Cookie" exactly).
         names = header_names()
+        line = exchange.status_line
+        if line is None or line.partition(" ")[0] != str(status):
+            line = f"{status} {HTTP_STATUS_CODES.get(status, 'UNKNOWN').upper()}"
         start_response(
-            f"{status} {HTTP_STATUS_CODES.get(status, 'UNKNOWN').upper()}",
+            line,
             [(names.get(k) or k.decode("latin-1"), v.decode("latin-1")) for k, v in headers],
         )
-        if exchange.finished:
+        if exchange.finished and exchange.closer is None:
             return exchange.chunks
         return _StreamedBody(exchange)
 
@@ -208,7 +218,9 @@ class _Exchange:
         held: t.Callable[[], bool] | None = None,
     ) -> None:
         self.app = app
-        self.scope = scope
+        # (The door then tells the status line and sends a stream as the test
+        # sees it under the WSGI door.)
+        self.scope = {**scope, TEST_CLIENT_KEY: self.note_status}
         self.body = body
         self.in_thread = in_thread
         #: Whether the request's contexts are still pushed (by its body) once
@@ -218,6 +230,8 @@ class _Exchange:
         self.holds = False
         self.sent_body = False
         self.status: int | None = None
+        #: The response's status line, as the door told it (reason phrase included).
+        self.status_line: str | None = None
         self.headers: list[tuple[bytes, bytes]] = []
         #: Body chunks sent and not yet read (not the empty one that ends a
         #: stream, which the WSGI door's iterable doesn't have).
@@ -229,6 +243,14 @@ class _Exchange:
         self.progress: asyncio.Event | None = None
         self.disconnect: asyncio.Event | None = None
         self.taken: asyncio.Event | None = None  # the test read a chunk
+        #: The body's closing, which the door handed over once the body was
+        #: sent (see kolben.asgi.TEST_CLIENT_KEY): run as the test closes the
+        #: response, as werkzeug's client closes a WSGI body.
+        self.closer: t.Callable[[], t.Any] | None = None
+
+    def note_status(self, line: str) -> None:
+        """The door tells the response's status line (see kolben.asgi.TEST_CLIENT_KEY)."""
+        self.status_line = line
 
     async def receive(self) -> dict[str, t.Any]:
         # The body, then (as uvicorn does) a disconnect once the response is
@@ -243,6 +265,13 @@ class _Exchange:
     async def send(self, message: t.MutableMapping[str, t.Any]) -> None:
         assert self.progress is not None and self.disconnect is not None
         kind = message["type"]
+        if kind == TEST_CLOSE_MESSAGE:
+            if self.in_thread:
+                # (A request served whole in a thread of its own: closed now.)
+                await asyncio.get_running_loop().run_in_executor(None, message["close"])
+            else:
+                self.closer = message["close"]
+            return
         if kind == "http.response.start":
             self.status = int(message["status"])
             self.headers = list(message.get("headers", ()))
@@ -251,9 +280,12 @@ class _Exchange:
                 raise RuntimeError(
                     f"'http.response.body' sent before 'http.response.start': {message!r}"
                 )
-            if message.get("body"):
-                self.chunks.append(bytes(message["body"]))
-            if not message.get("more_body", False):
+            more_body = message.get("more_body", False)
+            if message.get("body") or more_body:
+                # (an empty chunk with more_body too, as the WSGI door's body
+                # has it: the test reads it, and the body goes on only then)
+                self.chunks.append(bytes(message.get("body", b"")))
+            if not more_body:
                 self.complete = True
                 self.disconnect.set()
             elif self.chunks and not self.in_thread:
@@ -358,14 +390,17 @@ class _Exchange:
 
     def close(self) -> None:
         """The client goes away: the app is told (``http.disconnect``) and
-        served until it returns; then the loop is closed."""
-        if self.finished or self.loop is None:
-            return
-        if self.disconnect is not None:
-            self.disconnect.set()
-        if self.taken is not None:
-            self.taken.set()
-        self._drive(lambda: False)
+        served until it returns; then the loop is closed. A body the door sent
+        whole is closed now (its ``call_on_close`` functions run)."""
+        if not self.finished and self.loop is not None:
+            if self.disconnect is not None:
+                self.disconnect.set()
+            if self.taken is not None:
+                self.taken.set()
+            self._drive(lambda: False)
+        closer, self.closer = self.closer, None
+        if closer is not None:
+            closer()
 
     def _finish(self) -> None:
         """Close the loop as ``asyncio.run`` does; raise what the app raised."""
@@ -428,7 +463,9 @@ class _StreamedBody:
 
     def __del__(self) -> None:
         # A response dropped unread and unclosed: the client went away. (Under
-        # a running loop, another test's, this loop can't be run: left as is.)
+        # a running loop, another test's, this loop can't be run: left as is.
+        # A body sent whole is not closed, as werkzeug's client leaves a WSGI
+        # body the test did not close.)
         exchange = self._exchange
         if exchange.finished or exchange.loop is None or sys.is_finalizing():
             # (At interpreter exit the app's worker threads are stopped: driving
