@@ -7,6 +7,7 @@ import os
 import sys
 import threading
 import time
+import typing as t
 
 import pytest
 
@@ -565,3 +566,33 @@ def test_an_apps_worker_threads_end_with_the_app():
     ):
         time.sleep(0.01)
     assert not any(t.name.startswith("kolben-short_lived_app") for t in threading.enumerate())
+
+
+def test_a_request_leaves_no_reference_cycle_through_its_lane():
+    # The request's context holds its lane (current_lane) and the lane held the
+    # context (its owner) after the request: a cycle, which kept the lane, the
+    # pool and the app alive until the next garbage collection (one per request
+    # with sync code, and an app dropped by a test kept its threads meanwhile).
+    import gc
+    import weakref
+
+    from kolben.threads import current_lane
+
+    app = kolben.Kolben(__name__)
+    lanes: list[weakref.ref[t.Any]] = []
+
+    @app.route("/")
+    def index():
+        lanes.append(weakref.ref(current_lane.get()))
+        return "ok"
+
+    client = app.asgi_test_client()
+    gc.disable()
+    try:
+        assert client.get("/").text == "ok"
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline and lanes[0]() is not None:
+            time.sleep(0.01)  # the lane's thread gives it back as its call ends
+        assert lanes[0]() is None  # freed without a collection
+    finally:
+        gc.enable()

@@ -348,6 +348,7 @@ class WorkerThreads:
         if not lane._pending and lane._queue is not None:
             if lane._release_after_call:
                 lane._give_back()
+                lane._disown()
             elif self._owed:
                 self._owed -= 1
                 lane._give_back()
@@ -427,6 +428,15 @@ class Lane:
         if self._queue is not None:
             with self._pool._lock:
                 self._give_back()
+        self._disown()
+
+    def _disown(self) -> None:
+        # The request's context holds the lane (current_lane) and the lane its
+        # owner, the context: a reference cycle, which kept the lane, its pool
+        # and the app alive until the next garbage collection. A released lane
+        # is no request's any more (lane_of() no longer finds it; a later sync
+        # call of the request takes a new one).
+        self.owner = None
 
     def release_after_call(self) -> None:
         """From the lane's own thread, in a call: :meth:`release` once the call
