@@ -361,3 +361,31 @@ def test_an_async_body_dropped_after_a_step_is_ended_in_its_context(app, client,
     assert torn_down == [None]
     assert "different Context" not in caplog.text
     assert "exception was never retrieved" not in caplog.text
+
+
+def test_a_teardown_request_error_does_not_reach_teardown_appcontext(app, client):
+    # A teardown_request function raising at the end of a sync streamed body:
+    # the teardown_appcontext functions get the error that ended the request
+    # (None here), not the teardown's own, as when any request ends (and as in
+    # Flask, whose request context pops its app context with the request's
+    # error). Found by the differential fuzzer.
+    seen = []
+
+    @app.teardown_request
+    def teardown(exc):
+        seen.append(("request", exc))
+        raise RuntimeError("teardown failed")
+
+    @app.teardown_appcontext
+    def teardown_app(exc):
+        seen.append(("app", exc))
+
+    @app.route("/")
+    def index():
+        return stream_with_context(iter(["a", "b"]))
+
+    with pytest.raises(RuntimeError, match="teardown failed"):
+        rv = client.get("/")
+        rv.get_data()
+        rv.close()
+    assert seen == [("request", None), ("app", None)]

@@ -31,6 +31,7 @@ _cv_request = _globals._cv_request
 
 if t.TYPE_CHECKING:
     from datetime import datetime
+    from types import TracebackType
 
     from werkzeug.wrappers import Response as BaseResponse
 
@@ -176,7 +177,7 @@ def stream_with_context(
     def generator() -> t.Iterator[t.AnyStr | None]:
         # The same context objects (not copies): `g` and `request` are the view's.
         if push_now:
-            with app_ctx, req_ctx:
+            with _Pushed(app_ctx, req_ctx):
                 try:
                     yield None  # primed below
                 except GeneratorExit:
@@ -188,7 +189,7 @@ def stream_with_context(
                 yield from _closing(gen)
         else:
             yield None  # primed below
-            with app_ctx, req_ctx:
+            with _Pushed(app_ctx, req_ctx):
                 yield from _closing(gen)
 
     wrapped = generator()
@@ -201,6 +202,39 @@ def stream_with_context(
             req_ctx._streams = []
         req_ctx._streams.append(weakref.ref(wrapped))
     return wrapped  # type: ignore[return-value]
+
+
+class _Pushed:
+    """The app and request contexts pushed again around a sync streamed body,
+    and popped at its end with the error that ended it (or None): a
+    ``teardown_request`` function's own error does not reach the
+    ``teardown_appcontext`` functions, as when a request ends (``with app_ctx,
+    req_ctx:`` would hand it to the app context's pop)."""
+
+    __slots__ = ("_app_ctx", "_req_ctx")
+
+    def __init__(self, app_ctx: AppContext, req_ctx: RequestContext) -> None:
+        self._app_ctx = app_ctx
+        self._req_ctx = req_ctx
+
+    def __enter__(self) -> None:
+        self._app_ctx.push()
+        try:
+            self._req_ctx.push()
+        except BaseException as e:
+            self._app_ctx.pop(e)
+            raise
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            self._req_ctx.pop(exc_value)
+        finally:
+            self._app_ctx.pop(exc_value)
 
 
 def _closing(gen: t.Iterator[t.AnyStr]) -> t.Iterator[t.AnyStr]:
