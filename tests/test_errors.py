@@ -19,6 +19,7 @@ from werkzeug.exceptions import (
     NotFound,
 )
 
+import kolben
 from kolben import abort, request
 
 
@@ -847,3 +848,43 @@ def test_missing_key_hidden_outside_debug(form_app, client):
     rv = client.post("/form", data={"other": "x"})
     assert rv.status_code == 400
     assert b"missing" not in rv.data
+
+
+@pytest.mark.parametrize("view_kind", ["sync", "async"])
+def test_an_apps_own_log_exception_is_called_as_flask_calls_it_never_on_the_loop(
+    client_for, view_kind
+):
+    # Flask calls log_exception inside handle_exception's except block. An app's
+    # own (a subclass's) is user code: under ASGI it ran on the event loop after
+    # an async view raised; it runs where sync user code runs now.
+    import asyncio
+    import sys
+
+    calls = []
+
+    class App(kolben.Kolben):
+        def log_exception(self, exc_info):
+            try:
+                asyncio.get_running_loop()
+                on_loop = True
+            except RuntimeError:
+                on_loop = False
+            calls.append((exc_info[0], sys.exc_info()[1] is exc_info[1], on_loop))
+
+    app = App(__name__)
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+
+    if view_kind == "sync":
+
+        @app.route("/")
+        def index():
+            raise KeyError("boom")
+
+    else:
+
+        @app.route("/")
+        async def index():
+            raise KeyError("boom")
+
+    assert client_for(app).get("/").status_code == 500
+    assert calls == [(KeyError, True, False)]

@@ -1284,7 +1284,13 @@ class Kolben(AppSetup):
             propagate = self.testing or self.debug
         if propagate:
             raise e
-        self.log_exception((type(e), e, t.cast(TracebackType, e.__traceback__)))
+        exc_info = (type(e), e, t.cast(TracebackType, e.__traceback__))
+        if "log_exception" in self._overridden:
+            # An app's own log_exception is user code: a step (under ASGI, in a
+            # worker thread, never on the event loop), run while e is handled.
+            yield handling(self, direct(self, self.log_exception), e), (exc_info,)
+        else:
+            self.log_exception(exc_info)
         server_error: InternalServerError | ft.ResponseReturnValue
         server_error = InternalServerError(original_exception=e)
         handler = self._find_error_handler(server_error, self._blueprints_of_current_request())
