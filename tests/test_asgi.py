@@ -1778,6 +1778,54 @@ def test_while_serving_sees_its_context_variables_at_shutdown(app, kind):
     assert seen == ["pool"]
 
 
+def test_two_lifespans_of_one_app_each_finish_their_own_while_serving(app):
+    # Two servers (or nested test tools) running one app: each lifespan ends the
+    # generators it started (they were kept on the app, and the second startup
+    # dropped the first's).
+    events = []
+    number = iter(range(2))
+
+    @app.while_serving
+    async def pool():
+        n = next(number)
+        events.append(("open", n))
+        yield
+        events.append(("close", n))
+
+    async def lifespan(started: asyncio.Event, stop: asyncio.Event) -> list[str]:
+        sent = []
+        messages = iter([{"type": "lifespan.startup"}, None])
+
+        async def receive():
+            message = next(messages)
+            if message is None:
+                await stop.wait()
+                return {"type": "lifespan.shutdown"}
+            return message
+
+        async def send(message):
+            sent.append(message["type"])
+            started.set()
+
+        await app(lifespan_scope(), receive, send)
+        return sent
+
+    async def main():
+        stops = [asyncio.Event(), asyncio.Event()]
+        starts = [asyncio.Event(), asyncio.Event()]
+        first = asyncio.ensure_future(lifespan(starts[0], stops[0]))
+        await asyncio.wait_for(starts[0].wait(), CALL_TIMEOUT)
+        second = asyncio.ensure_future(lifespan(starts[1], stops[1]))
+        await asyncio.wait_for(starts[1].wait(), CALL_TIMEOUT)
+        stops[0].set()
+        stops[1].set()
+        return await asyncio.wait_for(asyncio.gather(first, second), CALL_TIMEOUT)
+
+    done = asyncio.run(main())
+    assert done == [["lifespan.startup.complete", "lifespan.shutdown.complete"]] * 2
+    assert sorted(events) == [("close", 0), ("close", 1), ("open", 0), ("open", 1)]
+
+
 @pytest.mark.parametrize("kind", ["sync", "async"])
 def test_while_serving_that_never_yields_fails_the_startup(app, kind):
     if kind == "sync":

@@ -193,8 +193,6 @@ class AppSetup(Scaffold, metaclass=AppClass):
         self.after_serving_funcs: list[t.Callable[[], t.Any]] = []
         #: Generator functions run across the server's life (see :meth:`while_serving`).
         self.while_serving_funcs: list[t.Callable[[], t.Any]] = []
-        #: The ``while_serving`` generators started, with their functions.
-        self._serving_generators: list[tuple[t.Any, t.Callable[[], t.Any]]] = []
         #: Functions returning dicts of names for ``kolben shell``.
         self.shell_context_processors: list[t.Callable[[], dict[str, t.Any]]] = []
         #: Registered blueprints by name.

@@ -1086,21 +1086,23 @@ async def _serve_lifespan(app: Kolben, scope: Scope, receive: Receive, send: Sen
     # shutdown: a while_serving function's code after its yield sees the
     # context variables its code before it set (and can reset their tokens).
     context = contextvars.copy_context()
+    #: The while_serving generators this lifespan started (kolben.serving).
+    started: serving.Started = []
     while True:
         message = await receive()
         kind = message["type"]
         if kind == "lifespan.startup":
             try:
                 await _run_serving_funcs(
-                    app, [*app.before_serving_funcs, *serving.starters(app)], context
+                    app, [*app.before_serving_funcs, *serving.starters(app, started)], context
                 )
             except Exception as e:
                 app.logger.exception("Lifespan startup failed")
-                if app._serving_generators:
+                if started:
                     # The while_serving functions started end what they opened.
                     with contextlib.suppress(Exception):
                         await _run_serving_funcs(
-                            app, serving.closers(app), context, run_all=True
+                            app, serving.closers(started), context, run_all=True
                         )
                 await send({"type": "lifespan.startup.failed", "message": _describe(e)})
                 # Raised after the message, as Starlette does: a server that saw
@@ -1133,7 +1135,7 @@ async def _serve_lifespan(app: Kolben, scope: Scope, receive: Receive, send: Sen
             try:
                 await _run_serving_funcs(
                     app,
-                    [*serving.finishers(app), *app.after_serving_funcs],
+                    [*serving.finishers(started), *app.after_serving_funcs],
                     context,
                     run_all=True,
                 )

@@ -27,32 +27,39 @@ import typing as t
 if t.TYPE_CHECKING:
     from .app import Kolben
 
-__all__ = ["closers", "finishers", "serving_function_of", "starters"]
+__all__ = ["Started", "closers", "finishers", "serving_function_of", "starters"]
 
 #: The attribute of a starter or finisher naming the user's function (for logs).
 _OWNER = "_kolben_while_serving"
 
 
-def starters(app: Kolben) -> list[t.Callable[[], t.Any]]:
+#: The generators a lifespan started, with their functions (one list per
+#: lifespan: an app served by two servers at once, or by nested test tools,
+#: keeps each one's).
+Started = list[tuple[t.Any, t.Callable[..., t.Any]]]
+
+
+def starters(app: Kolben, started: Started) -> list[t.Callable[[], t.Any]]:
     """One step per ``while_serving`` function of ``app``, in registration
-    order: each makes its generator and runs it to its ``yield``, keeping it
-    (``app._serving_generators``) for :func:`finishers`."""
-    app._serving_generators = []
-    return [_starter(app, func) for func in app.while_serving_funcs]
+    order: each makes its generator and runs it to its ``yield``, adding it to
+    ``started`` for :func:`finishers`."""
+    return [_starter(started, func) for func in app.while_serving_funcs]
 
 
-def finishers(app: Kolben) -> list[t.Callable[[], t.Any]]:
-    """One step per generator :func:`starters` started, the last started
-    first: each runs the rest of it, which must end there."""
-    generators, app._serving_generators = app._serving_generators, []
+def finishers(started: Started) -> list[t.Callable[[], t.Any]]:
+    """One step per generator :func:`starters` started (taken out of
+    ``started``), the last started first: each runs the rest of it, which must
+    end there."""
+    generators, started[:] = started[:], []
     return [_finisher(gen, func) for gen, func in reversed(generators)]
 
 
-def closers(app: Kolben) -> list[t.Callable[[], t.Any]]:
-    """After a failed startup: one step per generator started, the last first,
-    closing it (``GeneratorExit`` at its ``yield``, so its ``finally`` blocks
-    and context managers end what it opened)."""
-    generators, app._serving_generators = app._serving_generators, []
+def closers(started: Started) -> list[t.Callable[[], t.Any]]:
+    """After a failed startup: one step per generator started (taken out of
+    ``started``), the last first, closing it (``GeneratorExit`` at its
+    ``yield``, so its ``finally`` blocks and context managers end what it
+    opened)."""
+    generators, started[:] = started[:], []
     return [_closer(gen, func) for gen, func in reversed(generators)]
 
 
@@ -84,7 +91,7 @@ def _second_yield(func: t.Callable[..., t.Any]) -> RuntimeError:
     )
 
 
-def _starter(app: Kolben, func: t.Callable[..., t.Any]) -> t.Callable[[], t.Any]:
+def _starter(started: Started, func: t.Callable[..., t.Any]) -> t.Callable[[], t.Any]:
     start: t.Callable[[], t.Any]
     if inspect.isasyncgenfunction(func):
 
@@ -94,7 +101,7 @@ def _starter(app: Kolben, func: t.Callable[..., t.Any]) -> t.Callable[[], t.Any]
                 await gen.__anext__()
             except StopAsyncIteration:
                 raise _no_yield(func) from None
-            app._serving_generators.append((gen, func))
+            started.append((gen, func))
 
         start = start_async
     else:
@@ -111,7 +118,7 @@ def _starter(app: Kolben, func: t.Callable[..., t.Any]) -> t.Callable[[], t.Any]
                 next(gen)
             except StopIteration:
                 raise _no_yield(func) from None
-            app._serving_generators.append((gen, func))
+            started.append((gen, func))
 
         start = start_sync
     setattr(start, _OWNER, func)
