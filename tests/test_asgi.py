@@ -3158,3 +3158,24 @@ def test_wsgi_write_after_the_body_was_returned_is_a_clear_error(
     assert app.asgi_test_client().get("/").get_data() == b"a"
     assert len(errors) == 1
     assert "after the WSGI application returned its body" in str(errors[0])
+
+
+def test_wsgi_start_response_with_exc_info_after_write_raises_again(
+    app: kolben.Kolben, client: kolben.testing.KolbenClient
+) -> None:
+    """PEP 3333: once write() was called the headers count as sent, so a later
+    ``start_response(..., exc_info)`` raises the error again (as WSGI servers
+    do) rather than putting a 500 status on the output already written."""
+
+    def middleware(environ: t.Any, start_response: t.Any) -> t.Any:
+        write = start_response("200 OK", [("Content-Type", "text/plain")])
+        write(b"partial ")
+        try:
+            raise KeyError("boom")
+        except KeyError:
+            start_response("500 INTERNAL SERVER ERROR", [], sys.exc_info())
+            return [b"error page"]
+
+    app.wsgi_app = middleware  # type: ignore[method-assign]
+    with pytest.raises(KeyError, match="boom"):
+        client.get("/")

@@ -732,6 +732,15 @@ async def _serve_wsgi_app(
     def start_response(
         status: str, headers: list[tuple[str, str]], exc_info: t.Any = None
     ) -> t.Any:
+        if exc_info is not None and (write.chunks or write.closed):
+            # PEP 3333: the status and headers count as sent once write() was
+            # called (what it was given goes out under them) or the body is
+            # being sent: the error is raised again (as WSGI servers do), not
+            # put as a new status on a response already begun.
+            try:
+                raise exc_info[1].with_traceback(exc_info[2])
+            finally:
+                exc_info = None
         captured[:] = [status, headers]
         return write
 
