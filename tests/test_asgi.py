@@ -2392,16 +2392,25 @@ def test_the_test_client_is_sent_empty_chunks_and_the_body_to_close(app, is_asyn
         response.call_on_close(lambda: closed.append(True))
         return response
 
-    scope = {**http_scope("/stream"), kolben.asgi.TEST_CLIENT_KEY: lambda line: None}
+    handed: list[t.Callable[[], t.Any]] = []
+
+    async def take_close(close: t.Callable[[], t.Any]) -> None:
+        handed.append(close)
+
+    scope = {
+        **http_scope("/stream"),
+        kolben.asgi.TEST_CLIENT_KEY: lambda line: None,
+        kolben.asgi.TEST_CLOSE_KEY: take_close,
+    }
     conn = call(app, scope)
-    assert conn.sent[1:-1] == [
+    assert conn.sent[1:] == [
         {"type": "http.response.body", "body": b"a", "more_body": True},
         {"type": "http.response.body", "body": b"", "more_body": True},
         {"type": "http.response.body", "body": b""},
     ]
-    assert conn.sent[-1]["type"] == kolben.asgi.TEST_CLOSE_MESSAGE
     assert closed == []
-    conn.sent[-1]["close"]()
+    assert len(handed) == 1
+    handed[0]()
     assert closed == [True]
     conn = call(app, http_scope("/stream"))
     assert conn.sent[1:] == [

@@ -553,3 +553,44 @@ def test_a_custom_reason_phrase_shows_through_both_doors(
     response.close()
     assert client.get("/code").status == "299 UNKNOWN"
     assert client.head("/response").status == "404 Not Here"
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["def", "async"])
+def test_call_on_close_runs_with_asgi_middleware_around_the_app(is_async: bool) -> None:
+    # ASGI middleware on app.asgi_app (the documented way to add it) sees the
+    # test client's scope: the body's closing is handed to the client through
+    # the scope, not as a message of its own, which middleware drops
+    # (Starlette's) or refuses (one checking the message types).
+    app = kolben.Kolben(__name__)
+    app.testing = True
+    log: list[str] = []
+
+    @app.route("/stream")
+    def stream() -> Response:
+        if is_async:
+
+            async def agen() -> t.AsyncIterator[str]:
+                yield "a"
+                yield "b"
+
+            response = Response(agen())
+        else:
+            response = Response(iter(["a", "b"]))
+        response.call_on_close(lambda: log.append("closed"))
+        return response
+
+    inner = app.asgi_app
+
+    async def strict(scope: t.Any, receive: t.Any, send: t.Any) -> None:
+        async def checked_send(message: t.Any) -> None:
+            assert message["type"] in ("http.response.start", "http.response.body")
+            await send(message)
+
+        await inner(scope, receive, checked_send)
+
+    app.asgi_app = strict  # type: ignore[method-assign,assignment]
+    response = app.asgi_test_client().get("/stream")
+    assert response.get_data() == b"ab"
+    assert log == []
+    response.close()
+    assert log == ["closed"]

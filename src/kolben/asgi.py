@@ -83,13 +83,16 @@ SPOOL_THRESHOLD = 1024 * 1024
 #: (``"299 Custom Reason"``, which ``http.response.start`` can't carry). For it,
 #: the door also sends a stream as the test sees it under the WSGI door: every
 #: chunk the body makes, empty ones too (an empty body message with
-#: ``more_body``), and, once the body is sent whole, a :data:`TEST_CLOSE_MESSAGE`
-#: whose ``"close"`` closes the body (``call_on_close`` functions): the client
-#: calls it when the test closes the response, not at all if it never does, as
-#: werkzeug's client with a WSGI body. What servers are sent is not changed.
+#: ``more_body``), and, once the body is sent whole, hands the body's closing
+#: (``call_on_close`` functions) to :data:`TEST_CLOSE_KEY`'s function: the
+#: client calls it when the test closes the response, not at all if it never
+#: does, as werkzeug's client with a WSGI body. What servers are sent is not
+#: changed.
 TEST_CLIENT_KEY = "kolben.test_client"
-#: The message type of that hand-over (sent only with :data:`TEST_CLIENT_KEY`).
-TEST_CLOSE_MESSAGE = "kolben.test_client.close"
+#: The scope key (set with :data:`TEST_CLIENT_KEY`) of the test client's ``async``
+#: function taking a streamed body's closing. Not an ASGI message: ASGI
+#: middleware wrapping ``app.asgi_app`` would drop it (Starlette's) or refuse it.
+TEST_CLOSE_KEY = "kolben.test_client.close"
 
 
 def serve(
@@ -658,11 +661,12 @@ async def _serve_http(app: Kolben, scope: Scope, receive: Receive, send: Send) -
             lane.release()  # the body runs on the loop (an SSE stream, say)
         for_test = note_status is not None
         sent = await _send_body(loop, app, context, app_iter, receive, send, body, lane, for_test)
-        if sent and for_test and (close := getattr(app_iter, "close", None)) is not None:
+        hand_over = scope.get(TEST_CLOSE_KEY) if sent and for_test else None
+        if hand_over is not None and (close := getattr(app_iter, "close", None)) is not None:
             # The test client closes the body as the test closes the response
             # (as werkzeug's client closes a WSGI body), not at all if it never
             # does: the door hands it the closing.
-            await send({"type": TEST_CLOSE_MESSAGE, "close": partial(context.run, close)})
+            await hand_over(partial(context.run, close))
             app_iter = None
     finally:
         if lane is None and app_iter is None:

@@ -35,7 +35,7 @@ from .asgi import (
     _HEADER_NAMES,
     ENVIRON_EXTRA_KEY,
     TEST_CLIENT_KEY,
-    TEST_CLOSE_MESSAGE,
+    TEST_CLOSE_KEY,
 )
 from .asgi_environ import SCOPE_ENTRIES
 from .ctx import AppContext, RequestContext
@@ -220,7 +220,7 @@ class _Exchange:
         self.app = app
         # (The door then tells the status line and sends a stream as the test
         # sees it under the WSGI door.)
-        self.scope = {**scope, TEST_CLIENT_KEY: self.note_status}
+        self.scope = {**scope, TEST_CLIENT_KEY: self.note_status, TEST_CLOSE_KEY: self.take_close}
         self.body = body
         self.in_thread = in_thread
         #: Whether the request's contexts are still pushed (by its body) once
@@ -252,6 +252,15 @@ class _Exchange:
         """The door tells the response's status line (see kolben.asgi.TEST_CLIENT_KEY)."""
         self.status_line = line
 
+    async def take_close(self, close: t.Callable[[], t.Any]) -> None:
+        """The door hands over the closing of a body it sent whole (see
+        kolben.asgi.TEST_CLOSE_KEY): run as the test closes the response."""
+        if self.in_thread:
+            # (A request served whole in a thread of its own: closed now.)
+            await asyncio.get_running_loop().run_in_executor(None, close)
+        else:
+            self.closer = close
+
     async def receive(self) -> dict[str, t.Any]:
         # The body, then (as uvicorn does) a disconnect once the response is
         # complete or the client went away; until then nothing.
@@ -265,13 +274,6 @@ class _Exchange:
     async def send(self, message: t.MutableMapping[str, t.Any]) -> None:
         assert self.progress is not None and self.disconnect is not None
         kind = message["type"]
-        if kind == TEST_CLOSE_MESSAGE:
-            if self.in_thread:
-                # (A request served whole in a thread of its own: closed now.)
-                await asyncio.get_running_loop().run_in_executor(None, message["close"])
-            else:
-                self.closer = message["close"]
-            return
         if kind == "http.response.start":
             self.status = int(message["status"])
             self.headers = list(message.get("headers", ()))
