@@ -458,6 +458,65 @@ def test_a_slow_before_websocket_function_then_the_view_talks(app: kolben.Kolben
     run(main())
 
 
+def test_the_view_reads_what_the_client_sent_while_a_before_function_ran(
+    app: kolben.Kolben,
+) -> None:
+    # A before_websocket function accepts and is busy past WATCH_AFTER (the
+    # watcher reads for it); the client sends, then leaves. The function ends
+    # normally: the view still runs and reads what was sent, as when the
+    # client leaves while the view runs (it was not started at all: lost).
+    got: list[str | bytes] = []
+
+    @app.before_websocket
+    async def slow() -> None:
+        await websocket.accept()
+        await asyncio.sleep(0.15)
+
+    @app.websocket("/ws")
+    async def view() -> None:
+        while True:
+            got.append(await websocket.receive())
+
+    async def main() -> None:
+        async with Conn(app) as conn:
+            await conn.accepted()
+            await conn.say("one")
+            await conn.say("two")
+            await conn.hang_up()
+
+    run(main())
+    assert got == ["one", "two"]
+
+
+def test_a_view_started_after_its_client_left_is_cancelled_after_the_grace(
+    app: kolben.Kolben,
+) -> None:
+    # The same, with a view that never receives (it waits on a broker): it is
+    # cancelled after the grace period (the one armed as the client left),
+    # not left waiting forever.
+    events: list[str] = []
+
+    @app.before_websocket
+    async def slow() -> None:
+        await websocket.accept()
+        await asyncio.sleep(0.15)
+
+    @app.websocket("/ws")
+    async def view() -> None:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            events.append("cancelled")
+            raise
+
+    async def main() -> None:
+        async with Conn(app) as conn:
+            await conn.accepted()
+            await conn.hang_up()
+
+    run(main())
+    assert events == ["cancelled"]
+
 def test_a_view_waiting_before_accept_still_accepts(app: kolben.Kolben) -> None:
     # The watch of the handshake ends with accept(): the view then receives
     # from the client itself.

@@ -1264,8 +1264,11 @@ async def _before_view(
     if await _watch(ws, loop, task):
         raise ws._disconnect()  # cancelled because the client left
     response = task.result()
-    if response is None and ws._gone:
-        raise ws._disconnect()  # the client left: the view is not started
+    if response is None and ws._gone and not ws._accepted:
+        # The client left during the handshake: the view is not started. (Once
+        # a function accepted, the view is, as when the client leaves while it
+        # runs: it reads what the client sent before leaving, then finds out.)
+        raise ws._disconnect()
     return response
 
 
