@@ -777,7 +777,9 @@ async def _serve_wsgi_app(
     write.closed = True
     if iterator is not None or write.chunks:
         app_iter = _WithFirstChunk(
-            write.chunks, first, iter(app_iter) if iterator is None else iterator, app_iter
+            # The body itself when nothing was taken from it: iter() is called
+            # as it is sent, in the request's worker thread, not here on the loop.
+            write.chunks, first, app_iter if iterator is None else iterator, app_iter
         )
     status_line, headers = captured
     if note_status is not None:
@@ -820,7 +822,7 @@ class _WithFirstChunk:
     or taken from it to see the status (see _serve_wsgi_app)."""
 
     def __init__(
-        self, written: list[bytes], first: t.Any, rest: t.Iterator[t.Any], body: t.Any
+        self, written: list[bytes], first: t.Any, rest: t.Iterable[t.Any], body: t.Any
     ) -> None:
         self._written, self._first, self._rest, self._body = written, first, rest, body
 
