@@ -263,6 +263,34 @@ def test_blueprint_context_processors(app, client):
     assert client.get("/out").data == b"|all"
 
 
+def test_blueprint_views_see_the_real_g_and_request_over_app_processors(app, client):
+    """As Flask: a blueprint's context processors start with the default one, which
+    runs after the app's, so in its views ``g`` and ``request`` are the real objects
+    even when an app processor returns those names (in the app's views it wins)."""
+    bp = Blueprint("bp", __name__)
+    assert bp.template_context_processors[None] == [
+        kolben.templating._default_template_ctx_processor
+    ]
+
+    @app.context_processor
+    def shadow():
+        return {"g": "app-g", "request": "app-request"}
+
+    source = "{{ g is string }}|{{ request if request is string else request.path }}"
+
+    @bp.route("/in")
+    def inside():
+        return render_template_string(source)
+
+    @app.route("/out")
+    def outside():
+        return render_template_string(source)
+
+    app.register_blueprint(bp, url_prefix="/bp")
+    assert client.get("/bp/in").data == b"False|/bp/in"
+    assert client.get("/out").data == b"True|app-request"
+
+
 # -- filters, tests and globals -----------------------------------------------------
 
 

@@ -38,7 +38,6 @@ from .sessions import (
     SecureCookieSessionInterface,
 )
 from .templating import Environment as _Environment
-from .templating import _default_template_ctx_processor
 from .wrappers import Request, Response
 
 # PERF: assigned, not imported (see kolben.globals: a method call on an imported
@@ -213,8 +212,6 @@ class AppSetup(Scaffold, metaclass=AppClass):
         self._adapters = AdapterCache()
         #: Whether a view is marked with kolben.stream_request_body (ASGI door).
         self._has_streamed_bodies = False
-        # g, request and session in every template (cheap: runs only when rendering).
-        self.template_context_processors[None] = [_default_template_ctx_processor]
 
         if self.has_static_folder:
             if bool(static_host) != host_matching:

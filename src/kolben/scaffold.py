@@ -19,6 +19,7 @@ from werkzeug.exceptions import HTTPException, default_exceptions
 from .cli import AppGroup
 from .helpers import get_root_path
 from .hook_plans import HookRegistry, hooks_of
+from .templating import _default_template_ctx_processor
 
 if t.TYPE_CHECKING:
     from .wrappers import Response
@@ -106,10 +107,14 @@ class Scaffold:
         self.teardown_request_funcs: dict[
             str | None, list[t.Callable[[BaseException | None], t.Any]]
         ] = HookRegistry()
-        #: Template context processors, by blueprint name (None: the app).
+        #: Template context processors, by blueprint name (None: the app). Each
+        #: app and blueprint starts with the default one (``g`` and ``request``), as
+        #: in Flask: a blueprint's copy runs after the app's processors, so in its
+        #: views ``g`` and ``request`` are the real objects even when an app
+        #: processor returns those names.
         self.template_context_processors: dict[
             str | None, list[t.Callable[[], dict[str, t.Any]]]
-        ] = defaultdict(list)
+        ] = defaultdict(list, {None: [_default_template_ctx_processor]})
         #: URL value preprocessors, by blueprint name (None: the app).
         self.url_value_preprocessors: dict[
             str | None, list[t.Callable[[str | None, dict[str, t.Any] | None], None]]

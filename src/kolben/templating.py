@@ -41,8 +41,8 @@ def _default_template_ctx_processor() -> dict[str, t.Any]:
     proxies. ``session`` is deliberately left out, as in Flask 3.1.3: reading it
     here would open the session and mark it accessed (``Vary: Cookie``) on every
     render. Templates still see ``session`` through the environment's global
-    proxy, which opens it only when a template uses it. Registered for every app
-    in ``template_context_processors[None]``.
+    proxy, which opens it only when a template uses it. The first entry of every
+    app's and blueprint's ``template_context_processors[None]``, as in Flask.
     """
     rv: dict[str, t.Any] = {}
     app_ctx = _cv_app.get(None)
