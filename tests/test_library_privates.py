@@ -672,16 +672,14 @@ def test_url_safe_payload_layers():
 # --- jinja2 ---------------------------------------------------------------------------
 
 
-def test_templates_not_found_message_can_be_replaced():
-    """``TemplateNotFound.message`` is an attribute ``str()`` shows:
-    kolben.templating (``Environment.select_template``) appends the folders
-    searched to a ``TemplatesNotFound``'s message."""
+def test_templates_not_found_is_a_template_not_found():
+    """``TemplatesNotFound`` is a ``TemplateNotFound`` with ``templates``:
+    kolben.templating (``Environment.select_template``) adds a note naming the
+    folders searched to the one Jinja raises, keeping its message."""
     error = TemplatesNotFound(["a.html", "b.html"])
     assert isinstance(error, TemplateNotFound)
     assert error.templates == ["a.html", "b.html"]
-    error.message = f"{error.message}. Searched: here"
-    assert str(error).endswith(". Searched: here")
-    assert "a.html" in str(error)
+    assert str(error) == "none of the templates given were found: a.html, b.html"
 
 
 def test_loader_attributes(tmp_path, monkeypatch):

@@ -77,15 +77,15 @@ class Environment(BaseEnvironment):
     ) -> Template:
         """Like :meth:`jinja2.Environment.select_template`, first template found wins.
 
-        When none is found, the :exc:`~jinja2.TemplatesNotFound` message also lists
-        the folders that were searched.
+        When none is found, the :exc:`~jinja2.TemplatesNotFound` carries a note
+        (:pep:`678`) listing the folders that were searched; its message is Jinja's.
         """
         try:
             return super().select_template(names, parent, globals)
         except TemplatesNotFound as e:
             loader = self.loader
             if isinstance(loader, DispatchingJinjaLoader) and e.templates:
-                e.message = f"{e.message}. {loader._searched()}"
+                _add_note(e, loader._searched())
             raise
 
 
@@ -98,7 +98,8 @@ class DispatchingJinjaLoader(BaseLoader):
     set, every loader is tried and the attempts are logged on ``app.logger`` (see
     :func:`kolben.debughelpers.explain_template_loading_attempts`).
 
-    A :exc:`~jinja2.TemplateNotFound` raised here names every folder searched.
+    A :exc:`~jinja2.TemplateNotFound` raised here has Jinja's message (the name) and
+    a :pep:`678` note naming every folder searched.
     """
 
     def __init__(self, app: Kolben) -> None:
@@ -162,7 +163,12 @@ class DispatchingJinjaLoader(BaseLoader):
         return "Searched: " + ", ".join(places)
 
     def _not_found(self, template: str) -> TemplateNotFound:
-        return TemplateNotFound(template, f"Template {template!r} not found. {self._searched()}")
+        # The message stays Jinja's (the name), as in Flask: applications show
+        # str(error) to their users, and the folders are server paths. The
+        # folders go into a note, which tracebacks print.
+        error = TemplateNotFound(template)
+        _add_note(error, self._searched())
+        return error
 
     def list_templates(self) -> list[str]:
         """The names of all templates of the app and its blueprints, sorted."""
@@ -171,6 +177,19 @@ class DispatchingJinjaLoader(BaseLoader):
         for _srcobj, loader in DispatchingJinjaLoader._iter_loaders(self):
             names.update(loader.list_templates())
         return sorted(names)
+
+
+def _add_note(error: BaseException, note: str) -> None:
+    """Add ``note`` to ``error``'s :pep:`678` notes (``__notes__`` on Python 3.10)."""
+    add_note = getattr(error, "add_note", None)
+    if add_note is not None:
+        add_note(note)
+    else:  # Python 3.10: no add_note, and tracebacks do not print the notes.
+        notes = getattr(error, "__notes__", None)
+        if notes is None:
+            notes = []
+            error.__notes__ = notes  # type: ignore[attr-defined]
+        notes.append(note)
 
 
 def _loader_places(loader: BaseLoader) -> list[str]:
