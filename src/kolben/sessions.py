@@ -86,17 +86,17 @@ class SessionMixin(MutableMapping[str, t.Any]):
 
 class SecureCookieSession(CallbackDict[str, t.Any], SessionMixin):
     """The session of :class:`SecureCookieSessionInterface`: a dict that records
-    whether it was modified (any mutation) or accessed (any read or write).
+    whether it was modified (any mutation).
 
-    Reads and writes on the object itself set :attr:`accessed` too, so a session
-    used outside the ``session`` proxy (say, in ``session_transaction``) is
-    tracked as well.
+    :attr:`accessed` is not set by the object itself: as in Flask 3.1.3, the
+    request context sets it on each use of ``session``. So an interface's own
+    code reading the session (in ``open_session`` or ``save_session``), or a test
+    using it in ``session_transaction``, does not make a response vary by the
+    cookie.
     """
 
     #: Set when the session is changed (setting, deleting, ``update``, ``pop`` ...).
     modified = False
-    #: Set when the session is read (``[]``, ``get``, ``setdefault``) or changed.
-    accessed = False
 
     def __init__(
         self,
@@ -104,21 +104,8 @@ class SecureCookieSession(CallbackDict[str, t.Any], SessionMixin):
     ) -> None:
         def on_update(self: SecureCookieSession) -> None:
             self.modified = True
-            self.accessed = True
 
         super().__init__(initial, on_update)
-
-    def __getitem__(self, key: str) -> t.Any:
-        self.accessed = True
-        return super().__getitem__(key)
-
-    def get(self, key: str, default: t.Any = None) -> t.Any:
-        self.accessed = True
-        return super().get(key, default)
-
-    def setdefault(self, key: str, default: t.Any = None) -> t.Any:
-        self.accessed = True
-        return super().setdefault(key, default)
 
 
 class NullSession(SecureCookieSession):
