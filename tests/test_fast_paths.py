@@ -126,6 +126,30 @@ def test_response_class_without_automatic_content_length(app, client):
     assert rv.mimetype == "text/html"
 
 
+def test_error_pages_keep_content_length_without_automatic_content_length(app, client):
+    # As in Flask, whose make_response runs the exception as a WSGI app (werkzeug's
+    # own response, with a Content-Length) and only then converts it.
+    class NoLength(kolben.Response):
+        automatically_set_content_length = False
+
+    app.response_class = NoLength
+
+    @app.route("/forbidden")
+    def forbidden():
+        kolben.abort(403, "custom")
+
+    @app.route("/boom")
+    def boom():
+        raise RuntimeError("boom")
+
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    for path, code in [("/missing", 404), ("/forbidden", 403), ("/boom", 500)]:
+        rv = client.get(path)
+        assert rv.status_code == code
+        assert rv.headers["Content-Length"] == str(len(rv.data))
+        assert rv.headers["Content-Type"] == "text/html; charset=utf-8"
+
+
 def test_response_class_without_default_mimetype(app, client):
     class Untyped(kolben.Response):
         default_mimetype = None

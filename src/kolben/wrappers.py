@@ -424,6 +424,9 @@ class Response(_WerkzeugResponse):
             and getattr_static(cls_e, "name") is _HTTP_EXCEPTION_NAME
             and isinstance(e.description, (str, type(None)))
             and hasattr(cls, "from_body")
+            # The page werkzeug makes has a Content-Length, which Flask's
+            # force_type keeps whatever the response class's own setting.
+            and cls.automatically_set_content_length
         ):
             # Only the page of the class's own description is kept: a description
             # the app wrote per request (abort(404, f"no user {name}")) may hold
