@@ -4,6 +4,7 @@ installed package or module, and a user install; the app name of a script."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 import types
@@ -74,6 +75,51 @@ def test_instance_path_of_a_module_in_a_namespace_package(tmp_path, monkeypatch,
     app = kolben.Kolben(f"{unique}.mod")
     assert app.root_path == str(tmp_path / "src" / unique)
     assert app.instance_path == str(tmp_path / "src" / "instance")
+
+
+def test_instance_path_of_a_package_in_a_namespace_package_over_two_folders(
+    tmp_path, monkeypatch, unique
+):
+    # The namespace package has a part in a/ (first on sys.path) and one in b/;
+    # the app's package is in b/, so its instance folder is beside it, as Flask.
+    write(tmp_path / "a" / unique / "other" / "__init__.py")
+    write(tmp_path / "b" / unique / "app" / "__init__.py")
+    monkeypatch.syspath_prepend(str(tmp_path / "b"))
+    monkeypatch.syspath_prepend(str(tmp_path / "a"))
+    app = kolben.Kolben(f"{unique}.app")
+    assert app.root_path == str(tmp_path / "b" / unique / "app")
+    assert app.instance_path == str(tmp_path / "b" / "instance")
+
+
+@kolben_only
+def test_instance_path_of_a_module_in_a_namespace_package_over_two_folders(
+    tmp_path, monkeypatch, unique
+):
+    # Flask takes the first part for a module (it looks only for packages);
+    # kolben takes the part holding the module, as for a package.
+    write(tmp_path / "a" / unique / "other.py")
+    write(tmp_path / "b" / unique / "views.py")
+    monkeypatch.syspath_prepend(str(tmp_path / "b"))
+    monkeypatch.syspath_prepend(str(tmp_path / "a"))
+    assert kolben.Kolben(f"{unique}.views").instance_path == str(tmp_path / "b" / "instance")
+
+
+def test_instance_path_of_a_module_run_with_python_m(tmp_path, monkeypatch):
+    # ``python -m pkg.mod`` from another folder: __main__ has the module's spec,
+    # and the instance folder is beside the module, as in Flask (not the
+    # working folder, as for a script).
+    path = write(tmp_path / "proj" / "pkg" / "mod.py")
+    write(tmp_path / "proj" / "pkg" / "__init__.py")
+    main = types.ModuleType("__main__")
+    main.__file__ = str(path)
+    main.__spec__ = importlib.util.spec_from_file_location("pkg.mod", path)
+    monkeypatch.setitem(sys.modules, "__main__", main)
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    app = kolben.Kolben("__main__")
+    assert app.name == "mod"
+    assert app.root_path == str(tmp_path / "proj" / "pkg")
+    assert app.instance_path == str(tmp_path / "proj" / "pkg" / "instance")
 
 
 def test_root_and_instance_path_of_an_unknown_module(tmp_path, monkeypatch):

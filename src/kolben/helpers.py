@@ -504,8 +504,14 @@ def get_root_path(import_name: str) -> str:
 def _package_parent(import_name: str) -> str:
     """The folder holding the top-level module or package of ``import_name``."""
     top = import_name.partition(".")[0]
-    if top == "__main__":  # a script or an interactive session: the working folder
-        return os.getcwd()
+    if top == "__main__":
+        # ``python -m pkg.mod``: the run module's folder, as Flask; a script or an
+        # interactive session (no ``__spec__``): the working folder.
+        main_spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+        main_origin: str | None = getattr(main_spec, "origin", None)
+        if main_origin is None or not os.path.isabs(main_origin):
+            return os.getcwd()
+        return os.path.dirname(main_origin)
     mod = sys.modules.get(top)
     filename: str | None = getattr(mod, "__file__", None)
     if filename:
@@ -520,13 +526,40 @@ def _package_parent(import_name: str) -> str:
     if spec is None:
         return os.getcwd()
     if spec.submodule_search_locations:  # a package, maybe a namespace package
-        location = next(iter(spec.submodule_search_locations), None)
-        if location is None:
+        locations = [os.path.abspath(loc) for loc in spec.submodule_search_locations]
+        if not locations:
             return os.getcwd()
-        return os.path.dirname(os.path.abspath(location))
+        return os.path.dirname(_namespace_location(import_name, locations))
     if spec.origin is None or not os.path.isabs(spec.origin):
         return os.getcwd()
     return os.path.dirname(spec.origin)
+
+
+def _namespace_location(import_name: str, locations: list[str]) -> str:
+    """Of the folders of a top-level (namespace) package, the one holding the
+    module or package ``import_name`` (the first if none is found): a namespace
+    package spread over several ``sys.path`` entries has the app's instance
+    folder beside the part that holds the app, as in Flask."""
+    if "." in import_name and len(locations) > 1:
+        try:
+            spec = importlib.util.find_spec(import_name)
+        except (ImportError, ValueError):
+            spec = None
+        paths: list[str] = []
+        if spec is not None:
+            if spec.submodule_search_locations:
+                paths = list(spec.submodule_search_locations)
+            elif spec.origin is not None and os.path.isabs(spec.origin):
+                paths = [spec.origin]
+        for path in paths:
+            path = os.path.abspath(path)
+            for location in locations:
+                try:
+                    if os.path.commonpath([location, path]) == location:
+                        return location
+                except ValueError:  # different drives on Windows
+                    continue
+    return locations[0]
 
 
 def find_package(import_name: str) -> tuple[str | None, str]:
