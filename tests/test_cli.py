@@ -1827,3 +1827,41 @@ def test_a_command_that_exits_successfully_commits(
     )  # fmt: skip
     assert result.returncode == status, result.stderr
     assert journal.read_text().split() == ["acquire", ending, "release"]
+
+
+FLASK_SCRIPT = """\
+import kolben.compat
+
+kolben.compat.install()
+
+import click
+from flask import Flask
+from flask.cli import FlaskGroup
+
+
+def create_app():
+    return Flask("scripted")
+
+
+@click.group(cls=FlaskGroup, create_app=create_app)
+def cli():
+    "Management script."
+
+
+if __name__ == "__main__":
+    cli()
+"""
+
+
+@pytest.mark.parametrize("args", [["--help"], ["routes", "--help"], ["shell", "--help"]])
+def test_flask_group_script_help_speaks_flask_under_compat(tmp_path: Path, args: list[str]) -> None:
+    # A script built on flask.cli.FlaskGroup (not the flask command) gets the
+    # help texts in Flask's words under the compat layer, as Flask's own does.
+    (tmp_path / "manage.py").write_text(FLASK_SCRIPT)
+    import kolben
+
+    src = str(Path(kolben.__file__).resolve().parents[1])  # this kolben, not another
+    proc = run_cli([sys.executable, "manage.py"], *args, cwd=tmp_path, PYTHONPATH=src)
+    assert proc.returncode == 0, proc.stderr
+    assert "Flask" in proc.stdout
+    assert "kolben" not in proc.stdout.lower()

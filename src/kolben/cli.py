@@ -1011,6 +1011,10 @@ class KolbenGroup(AppGroup):
                 else:
                     os.environ[name] = value
 
+        if _flask_compat_on():
+            # Help texts in Flask's words, as main() gives them to the flask command:
+            # for scripts built on FlaskGroup too, under the compat layer.
+            _speak_flask()
         if "obj" not in extra and "obj" not in self.context_settings:
             extra["obj"] = ScriptInfo(
                 create_app=self.create_app,
@@ -1555,6 +1559,13 @@ directory.
         " 'app', 'application', 'create_app', or 'make_app', and can be 'name(args)' to"
         " pass arguments."
     )
+    if shell_command.help is not None:
+        shell_command.help = shell_command.help.replace(
+            "a given kolben application", "a given Flask application"
+        )
+    for param in routes_command.params:
+        if isinstance(param, click.Option) and param.name == "sort" and param.help:
+            param.help = param.help.replace("that kolben will", "that Flask will")
 
 
 def flask_main() -> None:
