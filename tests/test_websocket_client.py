@@ -1160,3 +1160,68 @@ def test_the_client_leaving_during_a_hook_is_not_an_error(
         assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     finally:
         got_websocket_exception.disconnect(signal, app)
+
+
+def test_quarts_websocket_signals(app: kolben.Kolben, client: KolbenClient) -> None:
+    """Quart's websocket_started (before the before_websocket functions),
+    websocket_finished (after the after_websocket functions, with the refusal
+    response or None) and websocket_tearing_down (after the teardown_websocket
+    functions, with the unhandled error); async receivers on the loop."""
+    from kolben.signals import websocket_finished, websocket_started, websocket_tearing_down
+
+    calls: list[t.Any] = []
+
+    @app.websocket("/ws")
+    async def view() -> None:
+        await websocket.accept()
+        await websocket.send("hi")
+
+    @app.before_websocket
+    def before() -> t.Any:
+        calls.append("before_websocket")
+        return ("nope", 401) if request.args.get("refuse") else None
+
+    @app.after_websocket
+    def after() -> None:
+        calls.append("after_websocket")
+
+    @app.teardown_websocket
+    def teardown(exc: BaseException | None) -> None:
+        calls.append("teardown_websocket")
+
+    def started(sender: kolben.Kolben, **kwargs: t.Any) -> None:
+        calls.append(("started", sender is app, kwargs))
+
+    async def finished(sender: kolben.Kolben, response: t.Any) -> None:
+        calls.append(("finished", None if response is None else response.status_code))
+
+    def tearing_down(sender: kolben.Kolben, exc: BaseException | None) -> None:
+        calls.append(("tearing_down", exc))
+
+    with (
+        websocket_started.connected_to(started, app),
+        websocket_finished.connected_to(finished, app),
+        websocket_tearing_down.connected_to(tearing_down, app),
+    ):
+        with client.websocket("/ws") as ws:
+            assert ws.receive() == "hi"
+        assert calls == [
+            ("started", True, {}),
+            "before_websocket",
+            "after_websocket",
+            ("finished", None),
+            "teardown_websocket",
+            ("tearing_down", None),
+        ]
+        calls.clear()
+        with pytest.raises(WebsocketResponseError) as refused, client.websocket("/ws?refuse=1"):
+            pass
+        assert refused.value.response.status_code == 401
+        assert calls == [
+            ("started", True, {}),
+            "before_websocket",
+            "after_websocket",
+            ("finished", 401),
+            "teardown_websocket",
+            ("tearing_down", None),
+        ]

@@ -49,6 +49,9 @@ from .signals import request_finished as request_finished
 from .signals import request_started as request_started
 from .signals import request_tearing_down as request_tearing_down
 from .signals import template_rendered as template_rendered
+from .signals import websocket_finished as websocket_finished
+from .signals import websocket_started as websocket_started
+from .signals import websocket_tearing_down as websocket_tearing_down
 from .templating import render_template as render_template
 from .templating import render_template_string as render_template_string
 from .templating import stream_template as stream_template
@@ -125,6 +128,9 @@ __all__ = [
     "template_rendered",
     "url_for",
     "websocket",
+    "websocket_finished",
+    "websocket_started",
+    "websocket_tearing_down",
 ]
 
 # KOLBEN_FLASK_COMPAT=1 (or true/yes): make `import flask` give kolben, for Flask

@@ -32,6 +32,14 @@ got_request_exception = _signals.signal("got-request-exception")
 #: Sent when an unhandled exception occurs in a websocket (Quart's name; with
 #: ``got_request_exception``, which is sent too): ``exception``.
 got_websocket_exception = _signals.signal("got-websocket-exception")
+#: Sent as a websocket's handshake matched a route, before its
+#: ``before_websocket`` functions (Quart's).
+websocket_started = _signals.signal("websocket-started")
+#: Sent after a websocket's ``after_websocket`` functions: ``response`` (the
+#: response refusing the handshake, or None once it was accepted) (Quart's).
+websocket_finished = _signals.signal("websocket-finished")
+#: Sent after a websocket's ``teardown_websocket`` functions: ``exc`` (Quart's).
+websocket_tearing_down = _signals.signal("websocket-tearing-down")
 #: Sent when the application context tears down: ``exc``.
 appcontext_tearing_down = _signals.signal("appcontext-tearing-down")
 #: Sent when an application context is pushed.
@@ -54,6 +62,9 @@ __all__ = [
     "request_started",
     "request_tearing_down",
     "template_rendered",
+    "websocket_finished",
+    "websocket_started",
+    "websocket_tearing_down",
 ]
 
 

@@ -66,6 +66,7 @@ from .ctx import FRAMEWORK_MATCHERS, RequestContext
 from .globals import _cv_websocket
 from .pipeline import DualStep, Steps, direct, drive
 from .sessions import SecureCookieSessionInterface, SessionMixin, opens_at_push
+from .signals import signal_steps, websocket_finished, websocket_started, websocket_tearing_down
 from .wrappers import routing_path
 
 if t.TYPE_CHECKING:
@@ -1106,7 +1107,7 @@ async def _serve(
         await ws._stop_watching()
         if pushed:
             try:
-                if app.teardown_websocket_funcs:
+                if app.teardown_websocket_funcs or websocket_tearing_down.receivers:
                     await drive(app, _teardown_steps(app, ctx, error), context)
             finally:
                 await drive(app, ctx._pop(error), context)
@@ -1177,6 +1178,8 @@ def _teardown_steps(
     for name in (*ctx.request.blueprints, None):
         for func in reversed(app.teardown_websocket_funcs.get(name, ())):
             yield func, (exc,)
+    if websocket_tearing_down.receivers:
+        yield from signal_steps(websocket_tearing_down, app, {"exc": exc})
 
 
 def _push_steps(ctx: WebsocketContext) -> Steps[Exception | None]:
@@ -1229,6 +1232,8 @@ def _before_view_steps(app: Kolben, ctx: WebsocketContext) -> Steps[Response | N
     request = ctx.request
     if request.routing_exception is not None:
         return t.cast("Response", (yield _refusal_response, (app, request.routing_exception)))
+    if websocket_started.receivers:
+        yield from signal_steps(websocket_started, app, {})
     names: tuple[str | None, ...] = (None, *reversed(request.blueprints))
     if app.url_value_preprocessors:
         for name in names:
@@ -1251,7 +1256,7 @@ async def _before_view(
 ) -> Response | None:
     """Run :func:`_before_view_steps` with the request pipeline's driver."""
     if ctx.request.routing_exception is None and not (
-        app.url_value_preprocessors or app.before_websocket_funcs
+        app.url_value_preprocessors or app.before_websocket_funcs or websocket_started.receivers
     ):
         return None  # PERF: nothing to run
     if ctx.request.routing_exception is not None:
@@ -1357,6 +1362,8 @@ def _after_view_steps(
                     response = t.cast("Response", rv)
             else:
                 yield func, ()
+    if websocket_finished.receivers:
+        yield from signal_steps(websocket_finished, app, {"response": response})
     return response
 
 
@@ -1388,7 +1395,9 @@ async def _after_view(
     ``response`` (the response refusing the handshake, or None) and may return
     another response to refuse with; returns the response. Not run for a
     routing refusal (no before_websocket function ran either)."""
-    if not app.after_websocket_funcs or ctx.request.routing_exception is not None:
+    if ctx.request.routing_exception is not None or not (
+        app.after_websocket_funcs or websocket_finished.receivers
+    ):
         return response
     return await drive(app, _after_view_steps(app, ctx, response), context)
 
