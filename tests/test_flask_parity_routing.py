@@ -117,3 +117,32 @@ def test_an_after_request_function_may_return_a_wsgi_app(
     response = client_for(app).get("/")
     assert response.text == "other"
     assert response.headers["X-Other"] == "1"
+
+
+def test_urls_are_built_for_the_origin_the_request_was_matched_with(
+    client_for: t.Callable[..., t.Any],
+) -> None:
+    """As Flask binds a request's URL adapter when its context is made, a
+    ``before_request`` function that rewrites ``request.environ`` or a view that
+    changes ``SERVER_NAME`` does not change the URLs ``url_for`` builds."""
+    app = kolben.Kolben(__name__)
+
+    @app.before_request
+    def rewrite() -> None:
+        if kolben.request.args.get("rewrite"):
+            kolben.request.environ.update(
+                HTTP_HOST="other.test", SCRIPT_NAME="/moved", **{"wsgi.url_scheme": "https"}
+            )
+
+    def view(x: int | None = None) -> str:
+        app.config["SERVER_NAME"] = "changed.test"
+        try:
+            return kolben.url_for("static_rule", _external=True) + " " + kolben.url_for("rule", x=1)
+        finally:
+            app.config["SERVER_NAME"] = None
+
+    app.add_url_rule("/s", "static_rule", view)
+    app.add_url_rule("/r/<int:x>", "rule", view)
+    client = client_for(app)
+    for path in ["/s", "/s?rewrite=1", "/r/1", "/r/1?rewrite=1", "/s?rewrite=1"]:
+        assert client.get(path).text == "http://localhost/s /r/1", path

@@ -99,6 +99,9 @@ def match_request(app: Kolben, request: Request) -> None:
             return
         cache = app._adapters
         key = cache.key(request, _settings(app))
+        # URLs are built for the origin and settings the request was matched
+        # with, as Flask binds the request's adapter once, before the hooks run.
+        request._kolben_adapter_key = key
         path, method = routing_target(request)
         if key is not None:
             # PERF: a rule without arguments matches a path the same way every
@@ -142,9 +145,15 @@ def request_url_adapter(app: Kolben, request: Request) -> MapAdapter | None:
     """A per-request adapter for building URLs (bound lazily by the context).
 
     PERF: a copy of the cached matching adapter, bound to this request's path
-    and method, instead of a new ``bind_to_environ``.
+    and method, instead of a new ``bind_to_environ``. The adapter is the one for
+    the origin and settings the request was matched with (as in Flask, which
+    binds it when the context is made): a ``before_request`` function that
+    changes ``request.environ`` or ``SERVER_NAME`` does not change the URLs built.
     """
-    adapter = matching_adapter(app, request)
+    key = request._kolben_adapter_key
+    adapter = app._adapters.get(key) if key is not None and app._cache_adapters else None
+    if adapter is None:
+        adapter = matching_adapter(app, request)
     if adapter is None or not app._cache_adapters or "HTTP_UPGRADE" in request._known_environ:
         return adapter
     return rebind(adapter, request)

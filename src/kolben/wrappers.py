@@ -120,6 +120,9 @@ class Request(_WerkzeugRequest):
     #: For a request that matched no route (404, 405) under the URL prefix of a
     #: blueprint registered with ``owns_prefix=True``: that blueprint's name.
     prefix_owner: str | None = None
+    #: The adapter cache key the request was matched under (kolben.matching): the
+    #: origin and settings at the start of the request, which URLs are built for.
+    _kolben_adapter_key: tuple[t.Any, ...] | None = None
 
     #: Whether the request's PATH_INFO was empty (see kolben._werkzeug_fast.routing_path).
     _kolben_empty_path_info: bool = False
