@@ -91,17 +91,16 @@ def test_instance_path_of_a_package_in_a_namespace_package_over_two_folders(
     assert app.instance_path == str(tmp_path / "b" / "instance")
 
 
-@kolben_only
 def test_instance_path_of_a_module_in_a_namespace_package_over_two_folders(
     tmp_path, monkeypatch, unique
 ):
-    # Flask takes the first part for a module (it looks only for packages);
-    # kolben takes the part holding the module, as for a package.
+    # As Flask: for a module (not a package) in a namespace package spread over
+    # two folders, the first part (Flask looks only for packages there).
     write(tmp_path / "a" / unique / "other.py")
     write(tmp_path / "b" / unique / "views.py")
     monkeypatch.syspath_prepend(str(tmp_path / "b"))
     monkeypatch.syspath_prepend(str(tmp_path / "a"))
-    assert kolben.Kolben(f"{unique}.views").instance_path == str(tmp_path / "b" / "instance")
+    assert kolben.Kolben(f"{unique}.views").instance_path == str(tmp_path / "a" / "instance")
 
 
 def test_instance_path_of_a_module_run_with_python_m(tmp_path, monkeypatch):

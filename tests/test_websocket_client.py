@@ -1225,3 +1225,41 @@ def test_quarts_websocket_signals(app: kolben.Kolben, client: KolbenClient) -> N
             "teardown_websocket",
             ("tearing_down", None),
         ]
+
+
+def test_a_routing_refusal_sends_only_websocket_tearing_down(
+    app: kolben.Kolben, client: KolbenClient
+) -> None:
+    """As documented: no websocket_started / websocket_finished for a handshake
+    no route matched (no before/after_websocket function runs either), but
+    websocket_tearing_down, after the teardown_websocket functions, which run in
+    every case."""
+    from kolben.signals import websocket_finished, websocket_started, websocket_tearing_down
+
+    calls: list[t.Any] = []
+
+    @app.websocket("/ws")
+    async def view() -> None:
+        await websocket.accept()
+
+    @app.teardown_websocket
+    def teardown(exc: BaseException | None) -> None:
+        calls.append("teardown_websocket")
+
+    def record(name: str) -> t.Callable[..., None]:
+        return lambda sender, **kwargs: calls.append(name)
+
+    on_started, on_finished, on_tearing_down = (
+        record("started"),
+        record("finished"),
+        record("tearing_down"),
+    )
+    with (
+        websocket_started.connected_to(on_started, app),
+        websocket_finished.connected_to(on_finished, app),
+        websocket_tearing_down.connected_to(on_tearing_down, app),
+    ):
+        with pytest.raises(WebsocketResponseError) as refused, client.websocket("/nowhere"):
+            pass
+        assert refused.value.response.status_code == 404
+    assert calls == ["teardown_websocket", "tearing_down"]

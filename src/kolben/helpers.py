@@ -537,20 +537,19 @@ def _package_parent(import_name: str) -> str:
 
 def _namespace_location(import_name: str, locations: list[str]) -> str:
     """Of the folders of a top-level (namespace) package, the one holding the
-    module or package ``import_name`` (the first if none is found): a namespace
-    package spread over several ``sys.path`` entries has the app's instance
-    folder beside the part that holds the app, as in Flask."""
+    package ``import_name`` (the first if none is found, or for a module): a
+    namespace package spread over several ``sys.path`` entries has the app's
+    instance folder beside the part that holds the app's package, as in Flask."""
     if "." in import_name and len(locations) > 1:
         try:
             spec = importlib.util.find_spec(import_name)
         except (ImportError, ValueError):
             spec = None
+        # A package's folders only: for a module there, Flask takes the first
+        # part, and so does kolben.
         paths: list[str] = []
-        if spec is not None:
-            if spec.submodule_search_locations:
-                paths = list(spec.submodule_search_locations)
-            elif spec.origin is not None and os.path.isabs(spec.origin):
-                paths = [spec.origin]
+        if spec is not None and spec.submodule_search_locations:
+            paths = list(spec.submodule_search_locations)
         for path in paths:
             path = os.path.abspath(path)
             for location in locations:

@@ -491,7 +491,8 @@ class SecureCookieSessionInterface(SessionInterface):
         samesite = self.get_cookie_samesite(app)
         httponly = self.get_cookie_httponly(app)
 
-        # Read once: should_set_cookie() below reads the session, which marks it.
+        # Read once, before should_set_cookie() below (an interface's own may
+        # read the session, and a custom session class may mark itself).
         accessed = session.accessed
         if accessed:
             _vary_cookie(response)
