@@ -34,7 +34,7 @@ from . import typing as ft
 if t.TYPE_CHECKING:
     from .app import Kolben
 
-__all__ = ["Started", "closers", "finishers", "serve_lifespan", "serving_function_of", "starters"]
+__all__ = ["serve_lifespan"]
 
 #: The attribute of a starter or finisher naming the user's function (for logs).
 _OWNER = "_kolben_while_serving"
