@@ -106,6 +106,37 @@ def test_scope_request_is_the_environ_built_request(
     assert_same_as_environ_built(scope)
 
 
+@pytest.mark.parametrize(
+    ("path", "raw_path"),
+    [
+        ("/a/b", b"/a%2Fb"),  # an encoded slash
+        ("/y", b"/x"),  # "path" rewritten by middleware, raw_path left
+        ("", None),
+        ("", b""),
+        ("//a//b", b"//a//b"),
+        ("a", b"a"),  # no leading slash
+        ("/a b", b"/a%20b?q=1"),
+        ("/%41", b"/%2541"),
+        ("/", b"/%FF"),  # raw bytes that are not "path"
+    ],
+)
+def test_an_ascii_path_without_root_path_is_the_environ_built_request(path, raw_path):
+    # The ASGI door takes an ASCII "path" as it is when there is no root path
+    # (PERF): the same request as the environ-built one, whatever raw_path says.
+    scope: dict[str, t.Any] = {
+        "type": "http",
+        "http_version": "1.1",
+        "method": "GET",
+        "path": path,
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"h")],
+    }
+    if raw_path is not None:
+        scope["raw_path"] = raw_path
+    assert_same_as_environ_built(scope)
+
+
 def test_a_request_that_reads_no_environ_never_makes_it(app):
     seen = {}
 

@@ -303,13 +303,24 @@ def scope_request(
             except ValueError:
                 port = None
         rv.server = (name, port)
-    root_path, path = scope_paths(scope)
-    if not path:
-        setattr(rv, EMPTY_PATH_INFO, True)
-    # As werkzeug decodes SCRIPT_NAME and PATH_INFO (UTF-8, errors replaced).
-    rv.root_path = root_path.rstrip("/")
-    text = path.decode("latin-1") if path.isascii() else path.decode(errors="replace")
-    rv.path = "/" + text.lstrip("/")
+    spelled: str = scope["path"]
+    if not scope.get("root_path") and spelled.isascii():
+        # PERF: an ASCII "path" and no root path: scope_paths would give "path"
+        # itself whatever raw_path is (raw bytes are kept only when they are
+        # not UTF-8, and then "path" has U+FFFD, not ASCII). ~0.3 us a request.
+        if not spelled:
+            setattr(rv, EMPTY_PATH_INFO, True)
+        rv.root_path = ""
+        single = spelled[:1] == "/" and spelled[1:2] != "/"
+        rv.path = spelled if single else "/" + spelled.lstrip("/")
+    else:
+        root_path, path = scope_paths(scope)
+        if not path:
+            setattr(rv, EMPTY_PATH_INFO, True)
+        # As werkzeug decodes SCRIPT_NAME and PATH_INFO (UTF-8, errors replaced).
+        rv.root_path = root_path.rstrip("/")
+        text = path.decode("latin-1") if path.isascii() else path.decode(errors="replace")
+        rv.path = "/" + text.lstrip("/")
     rv.query_string = scope.get("query_string", b"")
     client = scope.get("client")
     rv.remote_addr = client[0] if client else None
