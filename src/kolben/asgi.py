@@ -599,24 +599,23 @@ async def _serve_http(app: Kolben, scope: Scope, receive: Receive, send: Send) -
             )
         else:
             request_class = app.request_class
+            request: t.Any = None
+            respond: t.Callable[[t.Any], t.Any] = _respond
             if (
                 known is not None
                 and scope_requests_allowed(request_class)
                 and can_make_lazily(scope, known)
             ):
+                # (no environ was made: the request reads the scope)
                 request = scope_request(request_class, scope, known)
                 request.json_module = app.json
-                respond: t.Callable[[t.Any], t.Any] = (
-                    _respond if note_status is None else partial(_noting, _respond, note_status)
-                )
-                steps = app._handle_request(None, respond, request)
             else:
                 if environ is None:
                     environ = build_environ(scope, io.BytesIO())
                 respond = partial(asgi_response, environ=environ)
-                if note_status is not None:
-                    respond = partial(_noting, respond, note_status)
-                steps = app._handle_request(environ, respond)
+            if note_status is not None:
+                respond = partial(_noting, respond, note_status)
+            steps = app._handle_request(environ, respond, request)
             done, result = drive_eagerly(app, steps, context, body, REQUEST_LANE)
             try:
                 app_iter, status, headers = result if done else await result
