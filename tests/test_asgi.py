@@ -3188,3 +3188,148 @@ def test_wsgi_start_response_with_exc_info_after_write_raises_again(
     app.wsgi_app = middleware  # type: ignore[method-assign]
     with pytest.raises(KeyError, match="boom"):
         client.get("/")
+
+
+# -- a bodiless GET under a server: every way through the door ------------------------
+
+
+class _OwnRequest(kolben.Request):
+    """A request class of the app's own, made from an environ (not the scope)."""
+
+    def __init__(self, environ: t.Any, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(environ, *args, **kwargs)
+        self.made_from_environ = True
+
+
+def _bodiless_app(app: kolben.Kolben, kind: str) -> None:
+    """Give ``app`` a ``/`` of one ``kind`` (see the test below)."""
+    if kind == "async view":
+
+        @app.route("/")
+        async def index():
+            return "async " + request.path
+
+    elif kind in ("sync view", "own request class", "wsgi middleware"):
+
+        @app.route("/")
+        def index():
+            return "sync " + request.path
+
+        if kind == "own request class":
+            app.request_class = _OwnRequest
+        elif kind == "wsgi middleware":
+            app.wsgi_app = ProxyFix(app.wsgi_app)  # type: ignore[method-assign]
+
+    elif kind == "async hooks, sync view, async teardown":
+
+        @app.before_request
+        async def first():
+            await asyncio.sleep(0)
+            g.seen = ["before"]
+
+        @app.route("/")
+        def index():
+            g.seen.append("view")
+            return "/".join(g.seen)
+
+        @app.after_request
+        async def after(response):
+            response.headers["X-After"] = "yes"
+            return response
+
+        @app.teardown_request
+        async def down(error):
+            await asyncio.sleep(0)
+
+    elif kind == "sync stream":
+
+        @app.route("/")
+        def index():
+            def chunks():
+                yield "sync "
+                yield "stream"
+
+            return chunks()
+
+    elif kind == "async stream":
+
+        @app.route("/")
+        async def index():
+            async def chunks():
+                yield "async "
+                yield "stream"
+
+            return chunks()
+
+    elif kind == "async view awaiting":
+
+        @app.route("/")
+        async def index():
+            await asyncio.sleep(0.001)  # the request suspends: not answered eagerly
+            return "awaited"
+
+
+_BODILESS_KINDS = {
+    "async view": "async /",
+    "sync view": "sync /",
+    "own request class": "sync /",
+    "wsgi middleware": "sync /",
+    "async hooks, sync view, async teardown": "before/view",
+    "sync stream": "sync stream",
+    "async stream": "async stream",
+    "async view awaiting": "awaited",
+}
+
+
+@pytest.mark.parametrize("kind", list(_BODILESS_KINDS))
+def test_a_bodiless_get_under_a_server_takes_any_of_the_doors_paths(app, kind):
+    # A GET without a body, from a server (no test client's scope keys): the
+    # door's shortest path, or the general one, gives the same answer, and
+    # leaves no thread busy nor task behind.
+    _bodiless_app(app, kind)
+    conn = call(app, http_scope("/"))
+    assert (conn.status, conn.text) == (200, _BODILESS_KINDS[kind])
+    assert conn.other_tasks == set()
+    head = call(app, http_scope("/", method="HEAD"))
+    assert (head.status, head.body) == (200, b"")
+    assert head.header("Content-Length") == conn.header("Content-Length")
+    if kind.startswith("async hooks"):
+        assert conn.header("X-After") == "yes"
+    deadline = time.monotonic() + CALL_TIMEOUT
+    while app.worker_threads.busy and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert app.worker_threads.busy == 0
+
+
+@pytest.mark.parametrize("kind", ["async", "sync"])
+def test_a_bodiless_get_whose_view_raises_under_a_server(app, kind, caplog):
+    # TESTING propagates the error out of the door (nothing sent); without it, a
+    # 500 is sent and the next request is served.
+    if kind == "async":
+
+        @app.route("/boom")
+        async def boom():
+            raise ZeroDivisionError("boom")
+
+    else:
+
+        @app.route("/boom")
+        def boom():
+            raise ZeroDivisionError("boom")
+
+    @app.route("/ok")
+    async def ok():
+        return "ok"
+
+    conn = Connection()
+    with pytest.raises(ZeroDivisionError):
+        call(app, http_scope("/boom"), conn)
+    assert conn.sent == []
+    app.config["TESTING"] = False
+    with caplog.at_level(logging.CRITICAL):
+        assert call(app, http_scope("/boom")).status == 500
+    assert call(app, http_scope("/ok")).text == "ok"
+    deadline = time.monotonic() + CALL_TIMEOUT
+    while app.worker_threads.busy and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert app.worker_threads.busy == 0

@@ -548,8 +548,34 @@ async def _serve_http(app: Kolben, scope: Scope, receive: Receive, send: Send) -
         known = scan_headers(scope)
         if "CONTENT_LENGTH" in known or "HTTP_TRANSFER_ENCODING" in known:
             known = None
+        elif (
+            _runs_pipeline(app)
+            and scope_requests_allowed(app.request_class)
+            and can_make_lazily(scope, known)
+        ):
+            # PERF: the common request (no body, the app's own pipeline, the
+            # request made from the scope) in one flat coroutine: what the
+            # general path below does for it, without its tests and state.
+            context = contextvars.copy_context()
+            request = scope_request(app.request_class, scope, known)
+            request.json_module = app.json
+            note_status: t.Callable[[str], None] | None = scope.get(TEST_CLIENT_KEY)
+            respond: t.Callable[[t.Any], t.Any] = _respond
+            if note_status is not None:
+                respond = partial(_noting, _respond, note_status)
+            steps = app._handle_request(None, respond, request)
+            done, result = drive_eagerly(app, steps, context, None, REQUEST_LANE)
+            if done and type(result[0]) is list:
+                # All of its user code was async and never waited (no thread,
+                # no lane): sent in two messages, nothing to close.
+                app_iter, status, headers = result
+                await send({"type": "http.response.start", "status": status, "headers": headers})
+                await send({"type": "http.response.body", "body": b"".join(app_iter)})
+                return
+            await _answer(app, scope, receive, send, context, None, None, note_status, result, done)
+            return
     body: LazyBody | None = None
-    environ: dict[str, t.Any] | None = None
+    environ: dict[str, t.Any]
     if known is None:
         # A request that may have a body: its environ now (what reads the body
         # reads the environ), and a LazyBody. Route first: the body is received
@@ -571,75 +597,94 @@ async def _serve_http(app: Kolben, scope: Scope, receive: Receive, send: Send) -
             max_length=app.config["MAX_CONTENT_LENGTH"],
         )
         environ["wsgi.input"] = body
+    else:
+        # Without a body, but not made from the scope (an upgrade, a request
+        # class of the app's own, WSGI middleware...).
+        environ = build_environ(scope, io.BytesIO())
     # The request's one context: every step of its pipeline runs in it, on the
     # loop and in worker threads alike (see kolben.pipeline).
     context = contextvars.copy_context()
-    app_iter: t.Any = None
-    #: The request's worker thread (see kolben.threads.Lane), once its sync code ran.
-    lane: Lane | None = None
     # Kolben's test client's (see TEST_CLIENT_KEY); None under a server.
-    note_status: t.Callable[[str], None] | None = scope.get(TEST_CLIENT_KEY)
+    note_status = scope.get(TEST_CLIENT_KEY)
+    if not _runs_pipeline(app):
+        # WSGI middleware wraps the app (app.wsgi_app = ProxyFix(app.wsgi_app)),
+        # or the class overrides it, or replaced __call__ by a WSGI-only one
+        # (kolben.app_class): the WSGI call runs as one sync step.
+        lane = app.worker_threads.lane()
+        served = _serve_wsgi_app(
+            wsgi_only_call(app) or app.wsgi_app, app, environ, body, context, lane, note_status
+        )
+        await _answer(
+            app, scope, receive, send, context, body, environ, note_status, served, False, lane
+        )
+        return
+    respond = partial(asgi_response, environ=environ)
+    if note_status is not None:
+        respond = partial(_noting, respond, note_status)
     try:
-        overridden = app._overridden
-        # The class's __call__ replaced by a WSGI-only one (kolben.app_class).
-        wsgi_call = wsgi_only_call(app) if overridden and "__call__" in overridden else None
-        if (
-            wsgi_call is not None
-            or "wsgi_app" in app.__dict__
-            or (overridden and "wsgi_app" in overridden)
-        ):
-            # WSGI middleware wraps the app (app.wsgi_app = ProxyFix(app.wsgi_app)),
-            # or the class overrides it, or that WSGI-only __call__: the WSGI call
-            # runs as one sync step.
-            if environ is None:
-                environ = build_environ(scope, io.BytesIO())
-            lane = app.worker_threads.lane()
-            app_iter, status, headers = await _serve_wsgi_app(
-                wsgi_call or app.wsgi_app, app, environ, body, context, lane, note_status
-            )
-        else:
-            request_class = app.request_class
-            request: t.Any = None
-            respond: t.Callable[[t.Any], t.Any] = _respond
-            if (
-                known is not None
-                and scope_requests_allowed(request_class)
-                and can_make_lazily(scope, known)
-            ):
-                # (no environ was made: the request reads the scope)
-                request = scope_request(request_class, scope, known)
-                request.json_module = app.json
-            else:
-                if environ is None:
-                    environ = build_environ(scope, io.BytesIO())
-                respond = partial(asgi_response, environ=environ)
-            if note_status is not None:
-                respond = partial(_noting, respond, note_status)
-            steps = app._handle_request(environ, respond, request)
-            done, result = drive_eagerly(app, steps, context, body, REQUEST_LANE)
-            try:
-                app_iter, status, headers = result if done else await result
-            except asyncio.CancelledError as cancelled:
-                lane = lane_of(context)  # a streamed body's, to release (see finally)
-                finished: tuple[t.Any] | None = getattr(cancelled, "kolben_finished", None)
-                if finished is None:
-                    raise
-                # Cancelled (a server's graceful shutdown timed out) while def code
-                # ran: the request was finished, its work done (and committed). A
-                # buffered response is sent before the cancellation goes on, so the
-                # client is not told it failed (a server answers a bare 500).
-                app_iter, status, headers = finished[0]
-                client_left = body is not None and body.disconnected
-                if isinstance(app_iter, (list, tuple)) and not client_left:
-                    with contextlib.suppress(Exception):
-                        start = {"type": "http.response.start", "status": status}
-                        await send({**start, "headers": headers})
-                        await send({"type": "http.response.body", "body": b"".join(app_iter)})
+        steps = app._handle_request(environ, respond)
+        done, result = drive_eagerly(app, steps, context, body, REQUEST_LANE)
+    except BaseException:
+        await _end_body(body, environ)
+        raise
+    await _answer(app, scope, receive, send, context, body, environ, note_status, result, done)
+
+
+def _runs_pipeline(app: Kolben) -> bool:
+    """Whether the door runs ``app``'s request pipeline itself: not when WSGI
+    middleware wraps it (``app.wsgi_app = ProxyFix(app.wsgi_app)``), nor when its
+    class overrides ``wsgi_app`` or replaced ``__call__`` by a WSGI-only one
+    (:mod:`kolben.app_class`): then the WSGI call is served, as one sync step."""
+    overridden = app._overridden
+    if overridden and (
+        "wsgi_app" in overridden or ("__call__" in overridden and wsgi_only_call(app) is not None)
+    ):
+        return False
+    return "wsgi_app" not in app.__dict__
+
+
+async def _answer(
+    app: Kolben,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    context: contextvars.Context,
+    body: LazyBody | None,
+    environ: dict[str, t.Any] | None,
+    note_status: t.Callable[[str], None] | None,
+    result: t.Any,
+    done: bool,
+    lane: Lane | None = None,
+) -> None:
+    """Send the response of the request running in ``context``: ``result`` is
+    its ``(body, status, headers)`` when ``done``, else the awaitable giving
+    them (the pipeline's driver, suspended, or the WSGI call's, with its
+    ``lane``). Then close the body and give the request's worker thread back."""
+    app_iter: t.Any = None
+    try:
+        try:
+            app_iter, status, headers = result if done else await result
+        except asyncio.CancelledError as cancelled:
+            lane = lane or lane_of(context)  # a streamed body's, to release (see finally)
+            finished: tuple[t.Any] | None = getattr(cancelled, "kolben_finished", None)
+            if finished is None:
                 raise
-            if type(app_iter) is not list:
-                # The request's lane, for a streamed body (a buffered one's was
-                # released as the pipeline ended).
-                lane = lane_of(context)
+            # Cancelled (a server's graceful shutdown timed out) while def code
+            # ran: the request was finished, its work done (and committed). A
+            # buffered response is sent before the cancellation goes on, so the
+            # client is not told it failed (a server answers a bare 500).
+            app_iter, status, headers = finished[0]
+            client_left = body is not None and body.disconnected
+            if isinstance(app_iter, (list, tuple)) and not client_left:
+                with contextlib.suppress(Exception):
+                    start = {"type": "http.response.start", "status": status}
+                    await send({**start, "headers": headers})
+                    await send({"type": "http.response.body", "body": b"".join(app_iter)})
+            raise
+        if lane is None and type(app_iter) is not list:
+            # The request's lane, for a streamed body (a buffered one's was
+            # released as the pipeline ended).
+            lane = lane_of(context)
         if body is not None and body.disconnected:
             return  # the client left while sending its body: nobody to answer
         await send({"type": "http.response.start", "status": status, "headers": headers})
@@ -686,15 +731,21 @@ async def _serve_http(app: Kolben, scope: Scope, receive: Receive, send: Send) -
             # Also when close() raised, or the request was cancelled meanwhile.
             if lane is not None:
                 lane.release()
-        if body is not None:
-            # A request with a LazyBody had its environ made above.
-            if PRESERVE_CONTEXT_KEY in t.cast(dict[str, t.Any], environ):
-                # The test client keeps the request (``with client:``), and its
-                # body stays readable after the request, as under WSGI.
-                if not body.filled:
-                    await body.fill()
-            else:
-                body.close()
+            await _end_body(body, environ)
+
+
+async def _end_body(body: LazyBody | None, environ: dict[str, t.Any] | None) -> None:
+    """The request's body, once its response is sent (or the request failed):
+    closed, or, when the test client keeps the request (``with client:``),
+    received whole, so that it stays readable after the request, as under WSGI."""
+    if body is None:
+        return
+    # A request with a LazyBody had its environ made.
+    if PRESERVE_CONTEXT_KEY in t.cast(dict[str, t.Any], environ):
+        if not body.filled:
+            await body.fill()
+    else:
+        body.close()
 
 
 def _noting(
