@@ -806,3 +806,22 @@ def test_asyncio_request_context_per_task(app):
         return await asyncio.gather(*(handle(f"/{i}") for i in range(5)))
 
     assert asyncio.run(main()) == [f"/{i}" for i in range(5)]
+
+
+def test_proxies_doc_is_the_proxied_objects(app):
+    """``request.__doc__`` (what ``help()`` and ``inspect.getdoc`` read) is the
+    proxied object's docstring, and werkzeug's LocalProxy docstring outside a
+    context, as with Flask's proxies (werkzeug's lookup)."""
+    import inspect
+
+    from werkzeug.local import LocalProxy
+
+    app.secret_key = "k"
+    proxies = (request, session, g, current_app, app_ctx, request_ctx)
+    for proxy in proxies:
+        assert proxy.__doc__ == LocalProxy.__doc__
+    with app.test_request_context():
+        for proxy in proxies:
+            obj = proxy._get_current_object()
+            assert proxy.__doc__ == type(obj).__doc__
+            assert inspect.getdoc(proxy) == inspect.getdoc(obj)

@@ -97,6 +97,11 @@ class _ContextProxy(LocalProxy):  # type: ignore[type-arg]
 
     __slots__ = ()
 
+    # werkzeug's lookup, in place of this class's docstring: ``request.__doc__``
+    # (``help(request)``, ``inspect.getdoc``) is the proxied object's docstring,
+    # and werkzeug's LocalProxy docstring outside a context, as under Flask.
+    __doc__ = LocalProxy.__dict__["__doc__"]
+
     def __getattribute__(self, name: str) -> t.Any:
         if name in _OWN_NAMES:
             value = _own_attribute(self, name)
@@ -159,6 +164,9 @@ class _GlobalsProxy(_ContextProxy):
     """
 
     __slots__ = ()
+
+    # As _ContextProxy's: ``g.__doc__`` is the current ``g``'s, as under Flask.
+    __doc__ = LocalProxy.__dict__["__doc__"]
 
     def __getattribute__(self, name: str) -> t.Any:
         # As _ContextProxy's, reading the current ``g`` without werkzeug's lookup.
