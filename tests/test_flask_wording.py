@@ -177,3 +177,51 @@ def test_stream_with_context_outside_a_request_uses_flasks_words() -> None:
         "'stream_with_context' can only be used when a request context is active,"
         " such as in a view function."
     )
+
+
+def test_builder_base_url_with_subdomain_uses_flasks_words() -> None:
+    """Tests written for Flask match ``Cannot pass "subdomain" or "url_scheme"
+    with "base_url".``; the error is an AssertionError as there."""
+    app = kolben.Kolben(__name__)
+    for extra in ({"subdomain": "api"}, {"url_scheme": "https"}):
+        with pytest.raises(AssertionError) as info:
+            app.test_request_context("/", base_url="http://example.com", **extra)
+        assert str(info.value).startswith(
+            'Cannot pass "subdomain" or "url_scheme" with "base_url".'
+        )
+
+
+def test_popping_the_wrong_context_uses_flasks_words() -> None:
+    app = kolben.Kolben(__name__)
+    outer, inner = app.test_request_context("/a"), app.test_request_context("/b")
+    outer.push()
+    inner.push()
+    try:
+        with pytest.raises(AssertionError) as info:
+            outer.pop()
+        assert str(info.value).startswith(f"Popped wrong request context. ({inner!r} instead of")
+    finally:
+        while kolben.globals._cv_request.get(None) is not None:
+            kolben.globals._cv_request.get().pop()
+        while kolben.globals._cv_app.get(None) is not None:
+            kolben.globals._cv_app.get().pop()
+    first, second = app.app_context(), app.app_context()
+    first.push()
+    second.push()
+    try:
+        with pytest.raises(AssertionError) as info:
+            first.pop()
+        assert str(info.value).startswith(f"Popped wrong app context. ({second!r} instead of")
+    finally:
+        while kolben.globals._cv_app.get(None) is not None:
+            kolben.globals._cv_app.get().pop()
+
+
+def test_send_static_file_without_a_static_folder_uses_flasks_words() -> None:
+    app = kolben.Kolben(__name__, static_folder=None)
+    bp = kolben.Blueprint("bp", __name__)
+    with app.test_request_context():
+        for scaffold in (app, bp):
+            with pytest.raises(RuntimeError) as info:
+                scaffold.send_static_file("x.txt")
+            assert str(info.value) == "'static_folder' must be set to serve static_files."

@@ -283,8 +283,8 @@ class AppContext:
 
     def _wrong_context(self, active: AppContext | None) -> t.NoReturn:
         raise AssertionError(
-            f"Popped the wrong application context ({active!r} instead of"
-            f" {self!r}). Push and pop contexts in pairs, innermost first."
+            f"Popped wrong app context. ({active!r} instead of {self!r})"
+            " Push and pop contexts in pairs, innermost first."
         )
 
     def __enter__(self) -> AppContext:
@@ -721,7 +721,7 @@ class RequestContext:
 
     def _wrong_context(self, active: RequestContext | None) -> t.NoReturn:
         raise AssertionError(
-            f"Popped the wrong request context ({active!r} instead of {self!r})."
+            f"Popped wrong request context. ({active!r} instead of {self!r})"
             " Push and pop contexts in pairs, innermost first."
         )
 

@@ -194,7 +194,7 @@ class Scaffold:
         a year: ``Cache-Control: public, max-age=31536000, immutable``.
         """
         if not self.has_static_folder:
-            raise RuntimeError("'static_folder' must be set to serve static files.")
+            raise RuntimeError("'static_folder' must be set to serve static_files.")
         from .globals import current_app, request
         from .helpers import send_from_directory
 

@@ -83,7 +83,8 @@ class EnvironBuilder(werkzeug.test.EnvironBuilder):
     ) -> None:
         if base_url is not None and (subdomain or url_scheme):
             raise BuilderArgumentsError(
-                'Pass "subdomain" and "url_scheme", or "base_url", not both.'
+                'Cannot pass "subdomain" or "url_scheme" with "base_url".'
+                ' Pass "subdomain" and "url_scheme", or "base_url", not both.'
             )
         if base_url is None:
             http_host = app.config.get("SERVER_NAME") or "localhost"
