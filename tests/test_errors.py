@@ -888,3 +888,101 @@ def test_an_apps_own_log_exception_is_called_as_flask_calls_it_never_on_the_loop
 
     assert client_for(app).get("/").status_code == 500
     assert calls == [(KeyError, True, False)]
+
+
+# -- a StopIteration raised by user code ----------------------------------------------
+#
+# The ASGI door runs the pipeline as generators, out of which Python turns a
+# StopIteration into RuntimeError("generator raised StopIteration") (PEP 479).
+# Flask calls user code directly: handlers, handle_exception, the signal and
+# teardown see the StopIteration itself (``next()`` on an empty iterator is a
+# common bug in a hook), and so must kolben's, through both doors.
+
+
+def _stop_iteration_app(app):
+    seen = []
+
+    @app.errorhandler(StopIteration)
+    def handle_stop(e):
+        return "handled", 299
+
+    @app.errorhandler(500)
+    def handle_500(e):
+        return f"500 of {type(e.original_exception).__name__}", 500
+
+    @app.teardown_request
+    def teardown(exc):
+        seen.append(("teardown", type(exc).__name__))
+
+    @app.url_value_preprocessor
+    def preprocess(endpoint, values):
+        pass
+
+    @app.before_request
+    def before():
+        if request.path == "/before":
+            next(iter([]))
+
+    @app.after_request
+    def after(response):
+        if request.path == "/after":
+            next(iter([]))
+        return response
+
+    @app.route("/before")
+    def before_view():
+        return "view"
+
+    @app.route("/after")
+    def after_view():
+        return "view"
+
+    def received(sender, exception, **extra):
+        seen.append(("signal", type(exception).__name__))
+
+    kolben.got_request_exception.connect(received, app)
+    seen.append(received)  # (kept alive: the signal holds it weakly)
+    return seen
+
+
+def test_stop_iteration_in_a_hook_reaches_its_error_handler(app, client):
+    seen = _stop_iteration_app(app)
+    response = client.get("/before")
+    assert (response.status_code, response.data) == (299, b"handled")
+    assert seen[1:] == [("teardown", "NoneType")]
+
+
+def test_stop_iteration_unhandled_is_the_original_exception(app, client):
+    seen = _stop_iteration_app(app)
+    response = client.get("/after")
+    assert (response.status_code, response.data) == (500, b"500 of StopIteration")
+    assert seen[1:] == [("signal", "StopIteration"), ("teardown", "StopIteration")]
+
+
+def test_stop_iteration_propagates_as_itself_in_testing(app, client):
+    app.testing = True
+    seen = _stop_iteration_app(app)
+    with pytest.raises(StopIteration):
+        client.get("/after")
+    assert seen[1:] == [("signal", "StopIteration"), ("teardown", "StopIteration")]
+
+
+def test_a_views_own_runtime_error_from_stop_iteration_is_kept(app, client):
+    """Only a StopIteration a step raised is given back: a view's generator that
+    raised one gives the view a RuntimeError, which handlers see as Flask's do."""
+
+    @app.errorhandler(RuntimeError)
+    def handle_runtime(e):
+        return f"runtime: {e}", 298
+
+    @app.route("/own")
+    def own():
+        def gen():
+            raise StopIteration
+            yield  # pragma: no cover
+
+        return list(gen())
+
+    response = client.get("/own")
+    assert response.status_code == 298
+    assert response.data == b"runtime: generator raised StopIteration"

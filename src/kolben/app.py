@@ -69,6 +69,7 @@ from .pipeline import (
     handled_steps,
     handling,
     pass_through_reversed,
+    raised_by_step,
 )
 from .routing import Rule, quote_anchor
 from .sessions import (
@@ -581,6 +582,8 @@ class Kolben(AppSetup):
                 else:
                     response = yield from self._full_dispatch_request()
             except Exception as e:
+                # (a StopIteration user code raised, not PEP 479's RuntimeError)
+                e = raised_by_step(e)
                 error = e
                 if overridden and "handle_exception" in overridden:
                     response = yield handling(self, direct(self, self.handle_exception), e), (e,)
@@ -655,6 +658,8 @@ class Kolben(AppSetup):
                     if view is not None:
                         rv = yield view, rv
         except Exception as e:
+            # (a StopIteration user code raised, not PEP 479's RuntimeError)
+            e = raised_by_step(e)
             if overridden and "handle_user_exception" in overridden:
                 rv = yield handling(self, direct(self, self.handle_user_exception), e), (e,)
             else:

@@ -40,6 +40,7 @@ from .asgi import (
 from .asgi_environ import SCOPE_ENTRIES
 from .ctx import AppContext, RequestContext
 from .globals import _cv_app, _cv_request
+from .pipeline import raised_by_step
 from .testing import KolbenClient
 from .wsgi import PRESERVE_CONTEXT_KEY
 
@@ -334,7 +335,8 @@ class _Exchange:
             thread.join()
             self.finished = True
             if failure:
-                raise failure[0]
+                # (a StopIteration user code raised, not PEP 479's RuntimeError)
+                raise raised_by_step(failure[0])
         else:
             self.loop = asyncio.new_event_loop()
             self.task = self.loop.create_task(self._serve())
@@ -422,7 +424,12 @@ class _Exchange:
         finally:
             asyncio.set_event_loop(None)
             loop.close()
-        task.result()  # the app's exception, raised in the test
+        error = task.exception() if not task.cancelled() else None
+        if error is not None:
+            # The app's exception, raised in the test (a StopIteration user code
+            # raised as itself, not as PEP 479's RuntimeError).
+            raise raised_by_step(error)
+        task.result()  # (a cancellation, raised in the test)
 
 
 class _Reactivated:

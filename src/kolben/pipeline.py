@@ -62,6 +62,7 @@ if t.TYPE_CHECKING:
     from .threads import WorkerThreads
 
 T = t.TypeVar("T")
+E = t.TypeVar("E", bound=BaseException)
 
 #: One call of user code: the function and its positional arguments (a tuple),
 #: or its keyword arguments (a dict: a view's URL arguments).
@@ -204,6 +205,40 @@ def handled_steps(app: Kolben, steps: Steps[T], error: BaseException) -> Steps[T
             thrown = e
 
 
+#: The attribute marking a StopIteration that a step (user code) raised, once a
+#: driver has seen it (see :func:`raised_by_step`).
+_STEP_STOP = "_kolben_step_stop"
+
+
+def _step_error(error: BaseException) -> BaseException:
+    """``error``, raised by a step, as a driver throws it into the pipeline: a
+    StopIteration is marked as the step's, so that :func:`raised_by_step` can
+    find it again in the RuntimeError Python makes of it (PEP 479) when it leaves
+    one of the pipeline's generators."""
+    if isinstance(error, StopIteration):
+        setattr(error, _STEP_STOP, True)
+    return error
+
+
+def raised_by_step(error: E) -> E | StopIteration:
+    """The exception a step raised, as the pipeline's generators got it.
+
+    A StopIteration that user code raised (``next()`` on an empty iterator in a
+    ``before_request`` function, say) and that the pipeline re-raises out of one
+    of its generators (no handler took it) comes out as
+    ``RuntimeError("generator raised StopIteration")`` (PEP 479), where Flask,
+    calling user code directly, has the StopIteration itself: its error handlers,
+    ``handle_exception``, ``got_request_exception`` and the teardown functions
+    see that. Given such a RuntimeError, this returns the StopIteration; any
+    other exception (a user's own RuntimeError too) is returned as it is.
+    """
+    if type(error) is RuntimeError:
+        cause = error.__cause__
+        if isinstance(cause, StopIteration) and getattr(cause, _STEP_STOP, False):
+            return cause
+    return error
+
+
 def run_steps(app: Kolben, steps: Steps[T]) -> T:
     """Run ``steps`` to the end in this thread and return their result.
 
@@ -237,7 +272,7 @@ def run_steps(app: Kolben, steps: Steps[T]) -> T:
                 call = step_callable(app, func)
             value = call(**args) if type(args) is dict else call(*args)
         except BaseException as e:  # thrown into the pipeline, which decides
-            error = e
+            error = _step_error(e)
             value = None
 
 
@@ -305,7 +340,7 @@ def _continue_in_thread(
         try:
             value = func(**args) if type(args) is dict else func(*args)
         except BaseException as e:  # thrown into the pipeline, which decides
-            error = e
+            error = _step_error(e)
             value = None
         try:
             step = _advance(steps, value, error)
@@ -612,7 +647,7 @@ async def _drive(
                 value = await (func(**args) if type(args) is dict else func(*args))
             except BaseException as e:  # thrown into the pipeline, which decides
                 try:
-                    step = steps.throw(e)
+                    step = steps.throw(_step_error(e))
                 except StopIteration as stop:
                     return _finish(stop.value, cancelled, lane)  # type: ignore[no-any-return]
                 continue
