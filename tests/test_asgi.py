@@ -1190,6 +1190,75 @@ def test_stream_sync_generator(app):
     assert conn.other_tasks == set()
 
 
+def test_stream_failing_before_its_first_chunk_sends_no_status(app):
+    """A sync body that raises before its first chunk is the application's error
+    before any response (the server's 500), as under a WSGI server and asgiref's
+    WsgiToAsgi, which send the status with the first chunk: not a 200 with an
+    empty, cut body. Its generator is closed, the connection's tasks ended."""
+    closed = []
+
+    @app.route("/stream")
+    def stream():
+        def generate():
+            try:
+                raise RuntimeError("the first query failed")
+                yield "never"
+            finally:
+                closed.append(True)
+
+        return generate()
+
+    conn = Connection()
+    with pytest.raises(RuntimeError, match="the first query failed"):
+        call(app, http_scope("/stream"), conn)
+    assert conn.sent == []
+    assert closed == [True]
+
+
+def test_stream_status_goes_with_the_first_chunk_empty_or_not(app):
+    """The status and headers go out as the first chunk is made, an empty one
+    too (the WSGI idiom ``yield ""`` to send the headers early), and the empty
+    chunk itself is not sent."""
+    order: list[str] = []
+
+    class Recording(Connection):
+        async def send(self, message: Message) -> None:
+            order.append(message["type"])
+            await super().send(message)
+
+    @app.route("/stream")
+    def stream():
+        def generate():
+            order.append("first chunk made")
+            yield ""
+            order.append("second chunk made")
+            yield "data"
+
+        return generate()
+
+    conn = call(app, http_scope("/stream"), Recording())
+    assert conn.status == 200
+    assert order == [
+        "first chunk made",
+        "http.response.start",
+        "second chunk made",
+        "http.response.body",
+        "http.response.body",
+    ]
+    _assert_streamed(conn, [b"data"])
+
+
+def test_empty_stream_sends_its_status(app):
+    @app.route("/stream")
+    def stream():
+        return iter(()), {"X-Empty": "yes"}
+
+    conn = call(app, http_scope("/stream"))
+    assert conn.status == 200
+    assert conn.header("x-empty") == "yes"
+    assert conn.body == b""
+
+
 def test_stream_async_generator(app):
     loops = []
 

@@ -687,8 +687,9 @@ async def _answer(
             lane = lane_of(context)
         if body is not None and body.disconnected:
             return  # the client left while sending its body: nobody to answer
-        await send({"type": "http.response.start", "status": status, "headers": headers})
+        start = {"type": "http.response.start", "status": status, "headers": headers}
         if isinstance(app_iter, (list, tuple)):
+            await send(start)
             # PERF: a buffered body goes out in one message, without threads (the
             # request's lane, if it took one, was released as its pipeline ended).
             if lane is not None:
@@ -704,7 +705,9 @@ async def _answer(
         if isinstance(app_iter, cabc.AsyncIterable):
             lane.release()  # the body runs on the loop (an SSE stream, say)
         for_test = note_status is not None
-        sent = await _send_body(loop, app, context, app_iter, receive, send, body, lane, for_test)
+        sent = await _send_body(
+            loop, app, context, app_iter, start, receive, send, body, lane, for_test
+        )
         hand_over = scope.get(TEST_CLOSE_KEY) if sent and for_test else None
         if hand_over is not None and (close := getattr(app_iter, "close", None)) is not None:
             # The test client closes the body as the test closes the response
@@ -1005,17 +1008,24 @@ async def _send_body(
     app: Kolben,
     context: contextvars.Context,
     app_iter: t.Any,
+    start: Message,
     receive: Receive,
     send: Send,
     body: LazyBody | None,
     lane: Lane,
     send_empty: bool = False,
 ) -> bool:
-    """Send a streamed body (a buffered one is sent by :func:`_serve_http`); a sync
-    iterator is advanced in the request's worker thread (``lane``). Empty chunks
-    are not sent, unless ``send_empty`` (the test client's, see
-    :data:`TEST_CLIENT_KEY`). Return whether the body was sent whole (the
-    client did not go away).
+    """Send ``start`` (the ``http.response.start`` message) and a streamed body
+    (a buffered one is sent by :func:`_serve_http`); a sync iterator is advanced
+    in the request's worker thread (``lane``). Empty chunks are not sent, unless
+    ``send_empty`` (the test client's, see :data:`TEST_CLIENT_KEY`). Return
+    whether the body was sent whole (the client did not go away).
+
+    The status and headers of a sync body go out with its first chunk (empty or
+    not), as WSGI servers and asgiref's ``WsgiToAsgi`` send them, not before it:
+    a body that raises before it makes its first chunk (a generator failing on
+    its first query) is an error of the application, which the server answers
+    with a 500, not a ``200`` with a cut body. An async body's go out first.
 
     A task watches for the client's disconnect meanwhile. While the request body
     is not all received, it receives through ``body``, which keeps the body's
@@ -1036,15 +1046,23 @@ async def _send_body(
 
     watcher = loop.create_task(watch_disconnect())
     try:
-        if isinstance(app_iter, cabc.AsyncIterator):
-            return await _send_async_body(loop, context, app_iter, watcher, send, send_empty)
+        if isinstance(app_iter, cabc.AsyncIterable):
+            await send(start)
+            if isinstance(app_iter, cabc.AsyncIterator):
+                return await _send_async_body(loop, context, app_iter, watcher, send, send_empty)
+        started = isinstance(app_iter, cabc.AsyncIterable)
         async for chunk in _chunks(loop, lane, context, app_iter):
             if disconnected.is_set():
                 return False
+            if not started:
+                started = True
+                await send(start)
             if chunk or send_empty:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
         if disconnected.is_set():
             return False
+        if not started:
+            await send(start)
         await send({"type": "http.response.body", "body": b""})
         return True
     except OSError:
