@@ -1259,6 +1259,33 @@ def test_empty_stream_sends_its_status(app):
     assert conn.body == b""
 
 
+@pytest.mark.parametrize("status", ["abc", 1000, 99])
+def test_a_status_that_is_not_three_digits_is_never_sent(app, status):
+    """werkzeug takes any status (``("x", "abc")`` is 0); HTTP's are three digits.
+    A server handed another drops the connection unanswered (uvicorn) or stops
+    altogether (granian 2 panics): the door raises before the response starts,
+    which a server answers with a 500, as gunicorn answers Flask. The request
+    was finished first (its teardown ran once)."""
+    torn_down = []
+
+    @app.teardown_request
+    def teardown(exc):
+        torn_down.append(exc)
+
+    @app.route("/bad")
+    def bad():
+        return "x", status
+
+    conn = Connection()
+    with pytest.raises(ValueError, match="not an HTTP status code"):
+        call(app, http_scope("/bad"), conn)
+    assert conn.sent == []
+    assert torn_down == [None]
+    # Kolben's test client shows the status, as werkzeug's client does.
+    response = app.asgi_test_client().get("/bad")
+    assert response.status_code == app.test_client().get("/bad").status_code
+
+
 def test_stream_async_generator(app):
     loops = []
 

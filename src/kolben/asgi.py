@@ -565,9 +565,10 @@ async def _serve_http(app: Kolben, scope: Scope, receive: Receive, send: Send) -
                 respond = partial(_noting, _respond, note_status)
             steps = app._handle_request(None, respond, request)
             done, result = drive_eagerly(app, steps, context, None, REQUEST_LANE)
-            if done and type(result[0]) is list:
+            if done and type(result[0]) is list and 100 <= result[1] <= 999:
                 # All of its user code was async and never waited (no thread,
-                # no lane): sent in two messages, nothing to close.
+                # no lane): sent in two messages, nothing to close. (A status
+                # HTTP has no place for is _answer's error.)
                 app_iter, status, headers = result
                 await send({"type": "http.response.start", "status": status, "headers": headers})
                 await send({"type": "http.response.body", "body": b"".join(app_iter)})
@@ -675,7 +676,7 @@ async def _answer(
             # client is not told it failed (a server answers a bare 500).
             app_iter, status, headers = finished[0]
             client_left = body is not None and body.disconnected
-            if isinstance(app_iter, (list, tuple)) and not client_left:
+            if isinstance(app_iter, (list, tuple)) and not client_left and 100 <= status <= 999:
                 with contextlib.suppress(Exception):
                     start = {"type": "http.response.start", "status": status}
                     await send({**start, "headers": headers})
@@ -687,6 +688,16 @@ async def _answer(
             lane = lane_of(context)
         if body is not None and body.disconnected:
             return  # the client left while sending its body: nobody to answer
+        if not 100 <= status <= 999 and note_status is None:
+            # HTTP's status is three digits. A server handed another (the view
+            # returned ("x", "abc"): status 0) drops the connection without an
+            # answer (uvicorn), or fails as a whole (granian panics): an error of
+            # the application before its response, which the server answers with
+            # a 500, as a WSGI server does. (Kolben's test client shows it, as
+            # werkzeug's does.)
+            raise ValueError(
+                f"The response status {status} is not an HTTP status code (three digits)."
+            )
         start = {"type": "http.response.start", "status": status, "headers": headers}
         if isinstance(app_iter, (list, tuple)):
             await send(start)
