@@ -1263,3 +1263,76 @@ def test_a_routing_refusal_sends_only_websocket_tearing_down(
             pass
         assert refused.value.response.status_code == 404
     assert calls == ["teardown_websocket", "tearing_down"]
+
+
+def test_quarts_per_message_websocket_signals(app: kolben.Kolben, client: KolbenClient) -> None:
+    """Quart's websocket_received and websocket_sent: each message the view
+    receives or sends, as the sender (a str or bytes); async receivers on the
+    loop, sync ones in a worker thread that sees the websocket's context."""
+    import kolben.signals
+
+    calls: list[t.Any] = []
+    loop_threads: list[int] = []
+
+    @app.websocket("/chat")
+    async def chat() -> None:
+        loop_threads.append(threading.get_ident())
+        await websocket.accept()
+        text = await websocket.receive()
+        data = await websocket.receive()
+        await websocket.send(f"{text}!")
+        await websocket.send(data + b"!")
+
+    async def received(sender: t.Any, **kwargs: t.Any) -> None:
+        calls.append(("received", sender, kwargs, threading.get_ident() in loop_threads))
+
+    def sent(sender: t.Any, **kwargs: t.Any) -> None:
+        # (in a worker thread, with the websocket's context)
+        calls.append(("sent", sender, websocket.path, threading.get_ident() in loop_threads))
+
+    with (
+        kolben.signals.websocket_received.connected_to(received),
+        kolben.websocket_sent.connected_to(sent),
+        client.websocket("/chat") as ws,
+    ):
+        ws.send("hello")
+        ws.send(b"\x00\x01")
+        assert ws.receive() == "hello!"
+        assert ws.receive() == b"\x00\x01!"
+    assert calls == [
+        ("received", "hello", {}, True),
+        ("received", b"\x00\x01", {}, True),
+        ("sent", "hello!", "/chat", False),
+        ("sent", b"\x00\x01!", "/chat", False),
+    ]
+    calls.clear()
+    with client.websocket("/echo") as ws:  # nobody connected: nothing sent
+        ws.send("x")
+        assert ws.receive() == "x"
+    assert calls == []
+
+
+def test_a_failing_per_message_signal_receiver_is_the_views_error(
+    app: kolben.Kolben, client: KolbenClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A websocket_received receiver that raises raises in the view's receive()
+    (the error handlers see it), as an error of the view."""
+    import kolben.signals
+
+    @app.websocket("/chat")
+    async def chat() -> None:
+        await websocket.accept()
+        try:
+            await websocket.receive()
+        except ZeroDivisionError:
+            await websocket.send("the receiver failed")
+
+    def received(sender: t.Any) -> None:
+        raise ZeroDivisionError
+
+    with (
+        kolben.signals.websocket_received.connected_to(received),
+        client.websocket("/chat") as ws,
+    ):
+        ws.send("hello")
+        assert ws.receive() == "the receiver failed"

@@ -50,6 +50,8 @@ from .signals import request_started as request_started
 from .signals import request_tearing_down as request_tearing_down
 from .signals import template_rendered as template_rendered
 from .signals import websocket_finished as websocket_finished
+from .signals import websocket_received as websocket_received
+from .signals import websocket_sent as websocket_sent
 from .signals import websocket_started as websocket_started
 from .signals import websocket_tearing_down as websocket_tearing_down
 from .templating import render_template as render_template
@@ -129,6 +131,8 @@ __all__ = [
     "url_for",
     "websocket",
     "websocket_finished",
+    "websocket_received",
+    "websocket_sent",
     "websocket_started",
     "websocket_tearing_down",
 ]

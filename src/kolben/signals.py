@@ -40,6 +40,12 @@ websocket_started = _signals.signal("websocket-started")
 websocket_finished = _signals.signal("websocket-finished")
 #: Sent after a websocket's ``teardown_websocket`` functions: ``exc`` (Quart's).
 websocket_tearing_down = _signals.signal("websocket-tearing-down")
+#: Sent for each message a websocket view receives, with the message (a ``str``
+#: or ``bytes``) as the sender (Quart's).
+websocket_received = _signals.signal("websocket-received")
+#: Sent for each message a websocket view sent, with the message (a ``str`` or
+#: ``bytes``) as the sender (Quart's).
+websocket_sent = _signals.signal("websocket-sent")
 #: Sent when the application context tears down: ``exc``.
 appcontext_tearing_down = _signals.signal("appcontext-tearing-down")
 #: Sent when an application context is pushed.
@@ -63,6 +69,8 @@ __all__ = [
     "request_tearing_down",
     "template_rendered",
     "websocket_finished",
+    "websocket_received",
+    "websocket_sent",
     "websocket_started",
     "websocket_tearing_down",
 ]

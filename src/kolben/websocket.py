@@ -66,7 +66,14 @@ from .ctx import FRAMEWORK_MATCHERS, RequestContext
 from .globals import _cv_websocket
 from .pipeline import DualStep, Steps, direct, drive
 from .sessions import SecureCookieSessionInterface, SessionMixin, opens_at_push
-from .signals import signal_steps, websocket_finished, websocket_started, websocket_tearing_down
+from .signals import (
+    signal_steps,
+    websocket_finished,
+    websocket_received,
+    websocket_sent,
+    websocket_started,
+    websocket_tearing_down,
+)
 from .wrappers import routing_path
 
 if t.TYPE_CHECKING:
@@ -562,9 +569,10 @@ class Websocket:
             if message is _GONE:
                 raise self._disconnect()
         text = message.get("text")
-        if text is not None:
-            return t.cast(str, text)
-        return t.cast(bytes, message.get("bytes") or b"")
+        data: str | bytes = text if text is not None else message.get("bytes") or b""
+        if websocket_received.receivers:
+            await self._signal(websocket_received, data)
+        return data
 
     async def receive_json(self) -> t.Any:
         """The next message decoded as JSON (with the app's JSON provider)."""
@@ -591,6 +599,8 @@ class Websocket:
         except OSError:  # the server's way of saying the client is gone
             self._went_away(1006, "", told=True)
             raise self._disconnect() from None
+        if websocket_sent.receivers:
+            await self._signal(websocket_sent, data)
         # Let the loop run now and then: a view sending in a loop that awaits
         # nothing else would never let the server see the client leave (nor
         # serve anyone else); uvicorn's send() may not suspend either.
@@ -745,6 +755,20 @@ class Websocket:
             self._watch_timer = self._loop.call_later(WATCH_AFTER - away, self._check_busy)
             return
         self._watcher = self._loop.create_task(self._read())
+
+    async def _signal(self, signal: t.Any, data: str | bytes | bytearray | memoryview) -> None:
+        """Send ``signal`` (``websocket_received`` / ``websocket_sent``) with the
+        message ``data`` as the sender, as Quart does: ``async def`` receivers
+        awaited here, on the loop; sync ones in a worker thread, in a copy of the
+        websocket's context (the view's task is in the context itself)."""
+        for receiver in signal.receivers_for(data):
+            if is_async_callable(receiver):
+                await receiver(data)
+            else:
+                context = contextvars.copy_context()
+                await self._app.worker_threads.run(
+                    self._loop, partial(context.run, receiver, data), cancellable=False
+                )
 
     async def _take(self, message: Message) -> Message:
         """A message the view received itself: returned, or (the client left, or
