@@ -594,3 +594,80 @@ def test_call_on_close_runs_with_asgi_middleware_around_the_app(is_async: bool) 
     assert log == []
     response.close()
     assert log == ["closed"]
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_an_endless_stream_is_read_lazily_from_inside_a_running_loop(
+    client_for: t.Callable[..., kolben.testing.KolbenClient], kind: str
+) -> None:
+    # The blocking client used where an event loop runs (an ``async def`` test,
+    # or an ``async def`` view calling the app): an endless stream (SSE) is read
+    # chunk by chunk, as in a plain test, and closing it ends the app's body.
+    app = kolben.Kolben(__name__)
+    closed: list[str] = []
+
+    if kind == "sync":
+
+        @app.route("/events")
+        def events() -> t.Any:
+            def chunks() -> t.Iterator[str]:
+                try:
+                    n = 0
+                    while True:
+                        n += 1
+                        yield f"data: {n}\n\n"
+                finally:
+                    closed.append("closed")
+
+            return app.response_class(chunks(), mimetype="text/event-stream")
+
+    else:
+
+        @app.route("/events")
+        async def events() -> t.Any:
+            async def chunks() -> t.AsyncIterator[str]:
+                try:
+                    n = 0
+                    while True:
+                        n += 1
+                        await asyncio.sleep(0)
+                        yield f"data: {n}\n\n"
+                finally:
+                    closed.append("closed")
+
+            return app.response_class(chunks(), mimetype="text/event-stream")
+
+    # (An ``async def`` view under the WSGI door can't run inside a running loop,
+    # as in Flask: the async body is the ASGI door's.)
+    client = client_for(app) if kind == "sync" else app.asgi_test_client()
+
+    async def main() -> list[bytes]:
+        response = client.get("/events", buffered=False)
+        body = iter(response.response)
+        first = [next(body), next(body)]
+        response.close()
+        return first
+
+    assert asyncio.run(asyncio.wait_for(main(), 10)) == [b"data: 1\n\n", b"data: 2\n\n"]
+    assert closed == ["closed"]
+
+
+def test_a_request_made_from_an_async_view_sees_its_app_context(
+    client_for: t.Callable[..., kolben.testing.KolbenClient],
+) -> None:
+    # As under Flask, where the test client calls the app in the view's own
+    # thread and context: the inner request reuses the view's application
+    # context (the same app), so it sees its ``g``.
+    app = kolben.Kolben(__name__)
+    client = client_for(app)
+
+    @app.route("/outer")
+    async def outer() -> str:
+        kolben.g.x = "from outer"
+        return client.get("/inner").get_data(as_text=True)
+
+    @app.route("/inner")
+    def inner() -> str:
+        return kolben.g.get("x", "nothing")
+
+    assert client.get("/outer").get_data(as_text=True) == "from outer"

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import sys
 import threading
 import typing as t
@@ -177,9 +178,10 @@ class ASGIBridge:
                 held=held,
             )
         else:
-            # A request made from an ``async def`` view (its loop is busy until
-            # this returns): served whole on a loop of its own in another thread.
-            exchange = _Exchange(self.app, scope, body, in_thread=True)
+            # An ``async def`` test, or a request made from an ``async def`` view
+            # (its loop is busy until this returns): served on a loop of its own
+            # in another thread, read lazily as well.
+            exchange = _Exchange(self.app, scope, body, in_thread=True, held=held)
         status, headers = exchange.start()
         if keep is not None:
             for ctx in kept:
@@ -208,7 +210,13 @@ class ASGIBridge:
 class _Exchange:
     """One request served through the ASGI door on a loop of its own: the
     ``receive`` and ``send`` of a server, the messages the app sent so far, and
-    the driving of the loop."""
+    the driving of the loop.
+
+    The loop runs in the test's thread, driven as the test reads the response;
+    or, where the test's thread already runs an event loop (an ``async def``
+    test, or a request made from an ``async def`` view), in a thread of the
+    exchange's own (``in_thread``), which the test waits for as it reads. Either
+    way a streamed body is made as it is read, an endless one too."""
 
     def __init__(
         self,
@@ -248,6 +256,12 @@ class _Exchange:
         #: sent (see kolben.asgi.TEST_CLIENT_KEY): run as the test closes the
         #: response, as werkzeug's client closes a WSGI body.
         self.closer: t.Callable[[], t.Any] | None = None
+        #: (``in_thread``) The loop's thread, told of progress through ``changed``;
+        #: ``ended`` once its loop is closed, with what failed there, if anything.
+        self.thread: threading.Thread | None = None
+        self.changed = threading.Condition()
+        self.ended = False
+        self.failure: BaseException | None = None
 
     def note_status(self, line: str) -> None:
         """The door tells the response's status line (see kolben.asgi.TEST_CLIENT_KEY)."""
@@ -256,11 +270,7 @@ class _Exchange:
     async def take_close(self, close: t.Callable[[], t.Any]) -> None:
         """The door hands over the closing of a body it sent whole (see
         kolben.asgi.TEST_CLOSE_KEY): run as the test closes the response."""
-        if self.in_thread:
-            # (A request served whole in a thread of its own: closed now.)
-            await asyncio.get_running_loop().run_in_executor(None, close)
-        else:
-            self.closer = close
+        self.closer = close
 
     async def receive(self) -> dict[str, t.Any]:
         # The body, then (as uvicorn does) a disconnect once the response is
@@ -291,27 +301,34 @@ class _Exchange:
             if not more_body:
                 self.complete = True
                 self.disconnect.set()
-            elif self.chunks and not self.in_thread:
+            elif self.chunks:
                 # As the WSGI door's body, advanced only as the test reads it:
                 # the app waits until this chunk is read (a generator's side
                 # effects happen as the test reads), or the client goes away,
                 # which a server reports as an OSError.
                 assert self.taken is not None
-                self.progress.set()
+                self._progressed()
                 while self.chunks and not self.disconnect.is_set():
                     self.taken.clear()
                     await self.taken.wait()
                 if self.disconnect.is_set():
                     # (Not even the next chunk is made, as a closed WSGI body.)
                     raise ConnectionResetError("The test client closed the response.")
+        self._progressed()
+
+    def _progressed(self) -> None:
+        """(On the exchange's loop) Something was sent, or the app returned."""
+        assert self.progress is not None
         self.progress.set()
+        if self.in_thread:
+            with self.changed:
+                self.changed.notify_all()
 
     async def _serve(self) -> None:
-        assert self.progress is not None
         try:
             await self.app.asgi_app(self.scope, self.receive, self.send)
         finally:
-            self.progress.set()
+            self._progressed()
 
     def start(self) -> tuple[int, list[tuple[bytes, bytes]]]:
         """Serve until the response has started; return its status and headers.
@@ -322,47 +339,71 @@ class _Exchange:
         self.disconnect = asyncio.Event()
         self.taken = asyncio.Event()
         if self.in_thread:
-            failure: list[BaseException] = []
-
-            def serve() -> None:
-                try:
-                    asyncio.run(self._serve())
-                except BaseException as e:  # re-raised in the caller's thread
-                    failure.append(e)
-
-            thread = threading.Thread(target=serve, name="kolben-asgi-test-request")
-            thread.start()
-            thread.join()
-            self.finished = True
-            if failure:
-                # (a StopIteration user code raised, not PEP 479's RuntimeError)
-                raise raised_by_step(failure[0])
+            # The request runs in a copy of the test's context, as in its thread.
+            self.thread = threading.Thread(
+                target=self._run_in_thread,
+                args=(contextvars.copy_context(),),
+                name="kolben-asgi-test-request",
+                daemon=True,
+            )
+            self.thread.start()
         else:
             self.loop = asyncio.new_event_loop()
             self.task = self.loop.create_task(self._serve())
-            try:
-                self._drive(lambda: self.status is not None)
-                if self.held is not None:
-                    # (An async stream_with_context body pushes the contexts as
-                    # it makes its first chunk, which the client reads next anyway.)
-                    self._drive(lambda: bool(self.chunks) or self.complete)
-                    if not self.complete and self.held():
-                        # (read lazily all the same: an endless one, SSE, too)
-                        self.holds = True
-                if self.complete and not self.task.done():
-                    # A complete response: what is left is the app's own ending.
-                    self._drive(lambda: False)
-            except BaseException:
-                self.close()
-                raise
-            if self.task.done():
-                self._finish()
+        try:
+            self._drive(lambda: self.status is not None)
+            if self.held is not None:
+                # (An async stream_with_context body pushes the contexts as
+                # it makes its first chunk, which the client reads next anyway.)
+                self._drive(lambda: bool(self.chunks) or self.complete)
+                if not self.complete and self.held():
+                    # (read lazily all the same: an endless one, SSE, too)
+                    self.holds = True
+            if self.complete and not self._app_returned():
+                # A complete response: what is left is the app's own ending.
+                self._drive(lambda: False)
+        except BaseException:
+            self.close()
+            raise
+        if self._app_returned():
+            self._finish()
         if self.status is None:
             raise RuntimeError("The app returned without sending 'http.response.start'.")
         return self.status, self.headers
 
+    def _app_returned(self) -> bool:
+        if self.in_thread:
+            return self.ended
+        assert self.task is not None
+        return self.task.done()
+
+    def _run_in_thread(self, context: contextvars.Context) -> None:
+        """(``in_thread``) The exchange's thread: its loop runs the app until it
+        returns, then is closed as ``asyncio.run`` closes one."""
+        try:
+            loop = self.loop = asyncio.new_event_loop()
+            # (made in the test's context: the task runs in a copy of it)
+            task = self.task = context.run(loop.create_task, self._serve())
+            asyncio.set_event_loop(loop)
+            loop.run_until_complete(asyncio.wait((task,)))
+            _close_loop(loop, task)
+        except BaseException as e:  # raised in the test's thread
+            self.failure = e
+        finally:
+            with self.changed:
+                self.ended = True
+                self.changed.notify_all()
+
     def _drive(self, enough: t.Callable[[], bool]) -> None:
-        """Run the loop until ``enough()`` or the app returned."""
+        """Run the loop (or, ``in_thread``, wait for its thread) until
+        ``enough()`` or the app returned."""
+        if self.in_thread:
+            with self.changed:
+                while not self.ended and not enough():
+                    self.changed.wait()
+            if self.ended:
+                self._finish()
+            return
         loop, task = self.loop, self.task
         assert loop is not None and task is not None
         asyncio.set_event_loop(loop)
@@ -379,6 +420,19 @@ class _Exchange:
         if task.done():
             self._finish()
 
+    def _set(self, event: asyncio.Event | None) -> None:
+        """Set ``event``, one of the exchange's loop's (from its thread, when
+        ``in_thread``)."""
+        if event is None:
+            return
+        loop = self.loop
+        if self.in_thread:
+            if loop is not None and not self.ended:
+                with contextlib.suppress(RuntimeError):  # (its loop closed meanwhile)
+                    loop.call_soon_threadsafe(event.set)
+        else:
+            event.set()
+
     def next_chunk(self) -> bytes | None:
         """The next body chunk, served as needed; None at the end."""
         while not self.chunks:
@@ -388,48 +442,62 @@ class _Exchange:
                 return None
             self._drive(lambda: bool(self.chunks) or self.complete)
         chunk = self.chunks.pop(0)
-        if not self.chunks and self.taken is not None and not self.finished:
-            self.taken.set()  # the app goes on at the next read
+        if not self.chunks and not self.finished:
+            self._set(self.taken)  # the app goes on at the next read
         return chunk
 
     def close(self) -> None:
         """The client goes away: the app is told (``http.disconnect``) and
         served until it returns; then the loop is closed. A body the door sent
         whole is closed now (its ``call_on_close`` functions run)."""
-        if not self.finished and self.loop is not None:
-            if self.disconnect is not None:
-                self.disconnect.set()
-            if self.taken is not None:
-                self.taken.set()
+        if not self.finished and (self.loop is not None or self.thread is not None):
+            self._set(self.disconnect)
+            self._set(self.taken)
             self._drive(lambda: False)
         closer, self.closer = self.closer, None
         if closer is not None:
             closer()
 
     def _finish(self) -> None:
-        """Close the loop as ``asyncio.run`` does; raise what the app raised."""
+        """Close the loop as ``asyncio.run`` does (``in_thread``: its thread
+        did); raise what the app raised."""
         if self.finished:
             return
         self.finished = True
-        loop, task = self.loop, self.task
-        assert loop is not None and task is not None
-        try:
-            pending = [other for other in asyncio.all_tasks(loop) if other is not task]
-            for other in pending:
-                other.cancel()
-            if pending:
-                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.run_until_complete(loop.shutdown_default_executor())
-        finally:
-            asyncio.set_event_loop(None)
-            loop.close()
+        task = self.task
+        if self.in_thread:
+            assert self.thread is not None
+            self.thread.join()
+            if self.failure is not None:
+                raise self.failure
+        else:
+            loop = self.loop
+            assert loop is not None and task is not None
+            _close_loop(loop, task)
+        assert task is not None
         error = task.exception() if not task.cancelled() else None
         if error is not None:
             # The app's exception, raised in the test (a StopIteration user code
             # raised as itself, not as PEP 479's RuntimeError).
             raise raised_by_step(error)
         task.result()  # (a cancellation, raised in the test)
+
+
+def _close_loop(loop: asyncio.AbstractEventLoop, task: asyncio.Task[None]) -> None:
+    """Close ``loop``, whose app ``task`` is done, as ``asyncio.run`` does: the
+    tasks left running cancelled, async generators and the default executor
+    shut down, the thread's loop unset."""
+    try:
+        pending = [other for other in asyncio.all_tasks(loop) if other is not task]
+        for other in pending:
+            other.cancel()
+        if pending:
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.run_until_complete(loop.shutdown_default_executor())
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
 
 
 class _Reactivated:
@@ -480,11 +548,15 @@ class _StreamedBody:
             # (At interpreter exit the app's worker threads are stopped: driving
             # the loop could wait for them for ever.)
             return
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            with contextlib.suppress(BaseException):
-                exchange.close()
+        if not exchange.in_thread:
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:
+                pass
+            else:
+                return
+        with contextlib.suppress(BaseException):
+            exchange.close()
 
 
 class KolbenASGIClient(KolbenClient):
