@@ -166,7 +166,9 @@ def test_an_app_is_freed_when_its_last_reference_goes(with_hooks: bool) -> None:
         gc.enable()
 
 
-def test_the_static_route_still_calls_the_apps_send_static_file(tmp_path: Path) -> None:
+def test_the_static_route_still_calls_the_apps_send_static_file(
+    tmp_path: Path, client_for: t.Callable[..., t.Any]
+) -> None:
     (tmp_path / "a.txt").write_text("static")
 
     class App(Kolben):
@@ -176,6 +178,6 @@ def test_the_static_route_still_calls_the_apps_send_static_file(tmp_path: Path) 
             return response
 
     app = App(__name__, static_folder=str(tmp_path), static_url_path="/static")
-    response = app.test_client().get("/static/a.txt")
+    response = client_for(app).get("/static/a.txt")
     assert response.status_code == 200 and response.headers["X-Own"] == "yes"
     response.close()

@@ -97,7 +97,7 @@ def test_run_with_a_false_port_takes_server_names_or_5000(app, run_calls, port):
     assert [call[1] for call in run_calls] == [5000, 8123, 0]
 
 
-def test_setup_is_open_again_after_run_returns(app, monkeypatch, run_calls):
+def test_setup_is_open_again_after_run_returns(app, client, monkeypatch, run_calls):
     """As Flask: a development server started from an interactive shell may be
     stopped, the app changed and the server started again."""
 
@@ -107,7 +107,7 @@ def test_setup_is_open_again_after_run_returns(app, monkeypatch, run_calls):
     monkeypatch.setattr(werkzeug.serving, "run_simple", serve_one_request)
     app.run()
     app.add_url_rule("/late", "late", lambda: "late")
-    assert app.test_client().get("/late").text == "late"
+    assert client.get("/late").text == "late"
 
 
 def test_run_skips_dotenv_files_as_told(app, run_calls, monkeypatch, tmp_path):

@@ -89,7 +89,7 @@ def test_handle_exception_patched_on_a_subclass(
     assert (response.status_code, response.text) == (503, "reported boom")
     # Another class's app is not touched.
     other = _served_app()
-    assert other.test_client().get("/fail").status_code == 500
+    assert client_for(other).get("/fail").status_code == 500
 
 
 _SCOPE = {

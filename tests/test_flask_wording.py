@@ -33,7 +33,9 @@ def test_unbound_g_repr_is_a_local_proxys() -> None:
         assert repr(g) == repr(kolben.globals._cv_app.get().g)
 
 
-def test_files_key_error_in_debug_mode_uses_flasks_words() -> None:
+def test_files_key_error_in_debug_mode_uses_flasks_words(
+    client_for: t.Callable[..., t.Any],
+) -> None:
     app = kolben.Kolben(__name__)
     app.debug = True
 
@@ -41,16 +43,18 @@ def test_files_key_error_in_debug_mode_uses_flasks_words() -> None:
     def fail() -> str:
         return kolben.request.files["foo"].filename  # type: ignore[return-value]
 
-    with app.test_client() as client, pytest.raises(KeyError) as info:
+    with client_for(app) as client, pytest.raises(KeyError) as info:
         client.post("/fail", data={"foo": "index.txt"})
     text = str(info.value)
     assert "no file contents were transmitted" in text
     assert "This was submitted: 'index.txt'" in text
 
 
-def test_session_transaction_without_a_session_uses_flasks_words() -> None:
+def test_session_transaction_without_a_session_uses_flasks_words(
+    client_for: t.Callable[..., t.Any],
+) -> None:
     app = kolben.Kolben(__name__)  # no secret key: a null session
-    with pytest.raises(RuntimeError) as info, app.test_client().session_transaction():
+    with pytest.raises(RuntimeError) as info, client_for(app).session_transaction():
         pass
     assert "Session backend did not open a session" in str(info.value)
 
@@ -152,10 +156,12 @@ def test_session_without_a_secret_key_starts_with_flasks_words(client_for: t.Any
     )
 
 
-def test_session_transaction_without_cookies_starts_with_flasks_words() -> None:
+def test_session_transaction_without_cookies_starts_with_flasks_words(
+    client_for: t.Callable[..., t.Any],
+) -> None:
     app = kolben.Kolben(__name__)
     app.secret_key = "k"
-    client = app.test_client(use_cookies=False)
+    client = client_for(app, use_cookies=False)
     with pytest.raises(TypeError) as info, client.session_transaction():
         pass
     assert str(info.value).startswith(

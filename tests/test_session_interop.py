@@ -1,6 +1,7 @@
 """Session cookies are interchangeable with Flask 3.1's: with the same secret key and
 settings, a cookie written by a kolben app is read by a Flask app and the other way
-round, through their test clients. Also secret key rotation across the two."""
+round, through their test clients (kolben's through both doors, with ``client_for``).
+Also secret key rotation across the two."""
 
 from __future__ import annotations
 
@@ -97,8 +98,10 @@ def fapp() -> t.Any:
     return app
 
 
-def test_kolben_cookie_read_by_flask(kapp: kolben.Kolben, fapp: t.Any) -> None:
-    kclient = kapp.test_client()
+def test_kolben_cookie_read_by_flask(
+    kapp: kolben.Kolben, fapp: t.Any, client_for: t.Callable[..., t.Any]
+) -> None:
+    kclient = client_for(kapp)
     kclient.get("/write")
     fclient = fapp.test_client()
     fclient.set_cookie("session", _cookie(kclient))
@@ -106,17 +109,21 @@ def test_kolben_cookie_read_by_flask(kapp: kolben.Kolben, fapp: t.Any) -> None:
     assert fclient.get("/permanent").text == "True"
 
 
-def test_flask_cookie_read_by_kolben(kapp: kolben.Kolben, fapp: t.Any) -> None:
+def test_flask_cookie_read_by_kolben(
+    kapp: kolben.Kolben, fapp: t.Any, client_for: t.Callable[..., t.Any]
+) -> None:
     fclient = fapp.test_client()
     fclient.get("/write")
-    kclient = kapp.test_client()
+    kclient = client_for(kapp)
     kclient.set_cookie("session", _cookie(fclient))
     assert kclient.get("/read").text == _expected()
     assert kclient.get("/permanent").text == "True"
 
 
-def test_round_trip_both_ways(kapp: kolben.Kolben, fapp: t.Any) -> None:
-    kclient = kapp.test_client()
+def test_round_trip_both_ways(
+    kapp: kolben.Kolben, fapp: t.Any, client_for: t.Callable[..., t.Any]
+) -> None:
+    kclient = client_for(kapp)
     fclient = fapp.test_client()
     kclient.get("/write")
     fclient.set_cookie("session", _cookie(kclient))
@@ -129,7 +136,9 @@ def test_round_trip_both_ways(kapp: kolben.Kolben, fapp: t.Any) -> None:
     assert kclient.get("/read").text == expected
 
 
-def test_same_cookie_attributes(kapp: kolben.Kolben, fapp: t.Any) -> None:
+def test_same_cookie_attributes(
+    kapp: kolben.Kolben, fapp: t.Any, client_for: t.Callable[..., t.Any]
+) -> None:
     settings = {
         "SESSION_COOKIE_NAME": "sid",
         "SESSION_COOKIE_DOMAIN": "example.com",
@@ -141,8 +150,8 @@ def test_same_cookie_attributes(kapp: kolben.Kolben, fapp: t.Any) -> None:
     kapp.config.update(settings)
     fapp.config.update(settings)
     headers = []
-    for app in (kapp, fapp):
-        rv = app.test_client().get("/write/a/1", base_url="https://example.com/")
+    for test_client in (client_for(kapp), fapp.test_client()):
+        rv = test_client.get("/write/a/1", base_url="https://example.com/")
         [header] = rv.headers.getlist("Set-Cookie")
         attributes = header.partition("; ")[2]
         headers.append(attributes)
@@ -151,7 +160,10 @@ def test_same_cookie_attributes(kapp: kolben.Kolben, fapp: t.Any) -> None:
 
 
 def test_same_cookie_value_for_same_data_and_time(
-    kapp: kolben.Kolben, fapp: t.Any, monkeypatch: pytest.MonkeyPatch
+    kapp: kolben.Kolben,
+    fapp: t.Any,
+    client_for: t.Callable[..., t.Any],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """With the clock fixed, both apps write byte-identical cookies for data that
     doesn't compress. (Compressed payloads differ in their zlib settings, not in
@@ -159,7 +171,7 @@ def test_same_cookie_value_for_same_data_and_time(
     import itsdangerous.timed
 
     monkeypatch.setattr(itsdangerous.timed.time, "time", lambda: 1_700_000_000.0)
-    kclient = kapp.test_client()
+    kclient = client_for(kapp)
     fclient = fapp.test_client()
     kclient.get("/write/user/ada")
     fclient.get("/write/user/ada")
@@ -167,8 +179,10 @@ def test_same_cookie_value_for_same_data_and_time(
     assert not _cookie(kclient).startswith(".")
 
 
-def test_compressed_cookies(kapp: kolben.Kolben, fapp: t.Any) -> None:
-    kclient = kapp.test_client()
+def test_compressed_cookies(
+    kapp: kolben.Kolben, fapp: t.Any, client_for: t.Callable[..., t.Any]
+) -> None:
+    kclient = client_for(kapp)
     kclient.get("/write")
     value = _cookie(kclient)
     assert value.startswith(".")  # compressed: shorter than the JSON
@@ -177,8 +191,10 @@ def test_compressed_cookies(kapp: kolben.Kolben, fapp: t.Any) -> None:
     assert len(value) <= len(_cookie(fclient)) + 8
 
 
-def test_settings_must_match(kapp: kolben.Kolben, fapp: t.Any) -> None:
-    kclient = kapp.test_client()
+def test_settings_must_match(
+    kapp: kolben.Kolben, fapp: t.Any, client_for: t.Callable[..., t.Any]
+) -> None:
+    kclient = client_for(kapp)
     kclient.get("/write")
     fapp.config["SECRET_KEY"] = "a different key"
     fclient = fapp.test_client()
@@ -191,21 +207,24 @@ def test_settings_must_match(kapp: kolben.Kolben, fapp: t.Any) -> None:
 
 @pytest.mark.parametrize("writer", ["kolben", "flask"])
 @pytest.mark.parametrize("reader", ["kolben", "flask"])
-def test_secret_key_rotation(writer: str, reader: str) -> None:
+def test_secret_key_rotation(writer: str, reader: str, client_for: t.Callable[..., t.Any]) -> None:
     def make(kind: str) -> t.Any:
         app = kolben.Kolben(f"rot_{kind}") if kind == "kolben" else flask.Flask(f"rot_{kind}")
         _configure(app)
         app.config["SECRET_KEY"] = "old key"
         return app
 
+    def client_of(app: t.Any) -> t.Any:
+        return client_for(app) if isinstance(app, kolben.Kolben) else app.test_client()
+
     wapp, rapp = make(writer), make(reader)
-    wclient = wapp.test_client()
+    wclient = client_of(wapp)
     wclient.get("/write/who/" + writer)
     old_cookie = _cookie(wclient)
 
     # Rotate on the reader: the new key signs, the old one is still accepted.
     rapp.config.update(SECRET_KEY="new key", SECRET_KEY_FALLBACKS=["older key", "old key"])
-    rclient = rapp.test_client()
+    rclient = client_of(rapp)
     rclient.set_cookie("session", old_cookie)
     assert rclient.get("/read").text == _canon({"who": writer})
 
@@ -216,23 +235,25 @@ def test_secret_key_rotation(writer: str, reader: str) -> None:
     for kind in ("kolben", "flask"):
         only_new = make(kind)
         only_new.config["SECRET_KEY"] = "new key"
-        c = only_new.test_client()
+        c = client_of(only_new)
         c.set_cookie("session", new_cookie)
         assert c.get("/read").text == _canon({"seen": "yes", "who": writer})
         only_old = make(kind)
-        c = only_old.test_client()
+        c = client_of(only_old)
         c.set_cookie("session", new_cookie)
         assert c.get("/read").text == "{}"
 
     # Once the old key is dropped from the fallbacks, old cookies are refused.
     rapp.config["SECRET_KEY_FALLBACKS"] = []
-    rclient = rapp.test_client()
+    rclient = client_of(rapp)
     rclient.set_cookie("session", old_cookie)
     assert rclient.get("/read").text == "{}"
 
 
-def test_session_transaction_cookie_read_by_flask(kapp: kolben.Kolben, fapp: t.Any) -> None:
-    kclient = kapp.test_client()
+def test_session_transaction_cookie_read_by_flask(
+    kapp: kolben.Kolben, fapp: t.Any, client_for: t.Callable[..., t.Any]
+) -> None:
+    kclient = client_for(kapp)
     with kclient.session_transaction() as sess:
         sess.update(VALUES)
         sess.permanent = True
