@@ -294,10 +294,16 @@ class _Exchange:
                     f"'http.response.body' sent before 'http.response.start': {message!r}"
                 )
             more_body = message.get("more_body", False)
-            if message.get("body") or more_body:
+            chunk = message.get("body", b"")
+            if not isinstance(chunk, (bytes, bytearray, memoryview)):
+                # Refused, as a server refuses it (and the WSGI door's client
+                # a body's chunk that is not bytes): not bytes(chunk), which
+                # made an int chunk that many NUL bytes.
+                raise TypeError(f"expected a bytes-like object, {type(chunk).__name__} found")
+            if chunk or more_body:
                 # (an empty chunk with more_body too, as the WSGI door's body
                 # has it: the test reads it, and the body goes on only then)
-                self.chunks.append(bytes(message.get("body", b"")))
+                self.chunks.append(bytes(chunk))
             if not more_body:
                 self.complete = True
                 self.disconnect.set()
