@@ -346,20 +346,37 @@ def test_generator_in_response_object(app, client):
 
 @pytest.mark.parametrize("chunk", [5, [1], None], ids=["int", "list", "none"])
 @pytest.mark.parametrize("buffered", [True, False])
-def test_a_body_chunk_that_is_not_bytes_is_a_type_error(app, client, chunk, buffered):
+@pytest.mark.parametrize("kind", ["def", "async"])
+def test_a_body_chunk_that_is_not_bytes_is_a_type_error(app, client, chunk, buffered, kind):
     # As Flask's test client (werkzeug joins the chunks) and a server refuse it;
-    # the ASGI door's client made an int chunk that many NUL bytes.
-    @app.route("/")
-    def index():
-        def gen():
-            yield b"<"
-            yield chunk
-            yield b">"
+    # the ASGI door's client, and an async body on either door, made an int
+    # chunk that many NUL bytes.
+    if kind == "def":
 
-        return gen()
+        @app.route("/")
+        def index():
+            def gen():
+                yield b"<"
+                yield chunk
+                yield b">"
 
-    match = "expected a bytes-like object"
-    with pytest.raises(TypeError, match=match), client.get("/", buffered=buffered) as rv:
+            return gen()
+
+    else:
+
+        @app.route("/")
+        async def index():
+            async def gen():
+                yield b"<"
+                yield chunk
+                yield b">"
+
+            return gen()
+
+    with (
+        pytest.raises(TypeError, match="bytes-like object"),
+        client.get("/", buffered=buffered) as rv,
+    ):
         rv.get_data()
 
 

@@ -565,7 +565,12 @@ def _async_body(response: Response, environ: WSGIEnvironment) -> t.Any:
     async def encoded() -> t.AsyncGenerator[bytes, None]:
         try:
             async for item in source:
-                yield item.encode() if isinstance(item, str) else bytes(item)
+                if type(item) is bytes:
+                    yield item
+                else:
+                    # memoryview: a TypeError for what is not bytes-like, as a
+                    # sync body's chunk gets (bytes(5) was five NUL bytes).
+                    yield item.encode() if isinstance(item, str) else memoryview(item).tobytes()
         finally:
             aclose = getattr(source, "aclose", None)
             if aclose is not None:
