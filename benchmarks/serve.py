@@ -16,7 +16,8 @@ Three groups, each run on free local ports, all in one run (``--groups``):
     steps as pure ASGI middleware). The apps are ``asgi_run.py``'s. Servers stay
     up; the load alternates between them in ``--rounds`` rounds, and the paired
     ratio is the median of kolben/Starlette requests/s from the same round.
-    Target: kolben at least 90% of Starlette's requests/s. With ``--floor``,
+    Target: kolben at least 90% of Starlette's requests/s. With ``--pin``, each
+    server runs on CPU 0 and wrk on the other CPUs. With ``--floor``,
     ``asgi_floor.py``'s device (the door's objects without its checks) serves
     ``hello`` beside them: the least the door's objects cost served.
 ``blog``
@@ -35,7 +36,7 @@ and so understates fast servers. A report, never a test assertion; all traffic
 stays on 127.0.0.1, every server is stopped by its PID.
 
     python benchmarks/serve.py [--groups hello,asgi,blog] [--seconds 5] [--rounds 3]
-                               [--connections 64] [--floor] [--json out.json]
+                               [--connections 64] [--floor] [--pin] [--json out.json]
 """
 
 from __future__ import annotations
@@ -193,6 +194,8 @@ class Server:
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
     log: Path | None = None
+    #: The CPUs the server may run on (``--pin``); None: any.
+    cpus: set[int] | None = None
 
     def start(self, cwd: str) -> None:
         self.port = free_port()
@@ -206,6 +209,7 @@ class Server:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=_pinned(self.cpus),
             )
         deadline = time.monotonic() + STARTUP_LIMIT
         while True:
@@ -274,13 +278,33 @@ def _ms(text: str) -> float:
     return float(match.group(1)) * _UNITS[match.group(2)]
 
 
+def _pinned(cpus: set[int] | None) -> t.Callable[[], None] | None:
+    """A ``preexec_fn`` running the child on ``cpus`` only (None: no pinning)."""
+    if cpus is None:
+        return None
+    return lambda: os.sched_setaffinity(0, cpus)
+
+
+def _load_cpus(server: Server) -> set[int] | None:
+    """The CPUs the load generator runs on: those the server (pinned) does not."""
+    if server.cpus is None:
+        return None
+    rest = set(range(os.cpu_count() or 1)) - server.cpus
+    return rest or None
+
+
 def run_wrk(port: int, server: Server, seconds: float, connections: int, threads: int) -> Load:
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{int(seconds)}s", "--latency"]
     for name, value in server.headers.items():
         cmd += ["-H", f"{name}: {value}"]
     cmd.append(f"http://{HOST}:{port}{server.path}")
     out = subprocess.run(
-        cmd, capture_output=True, text=True, timeout=seconds + 30, check=True
+        cmd,
+        capture_output=True,
+        text=True,
+        timeout=seconds + 30,
+        check=True,
+        preexec_fn=_pinned(_load_cpus(server)),
     ).stdout
     rps = re.search(r"Requests/sec:\s*([\d.]+)", out)
     p50 = re.search(r"^\s*50%\s+(\S+)", out, re.M)
@@ -520,11 +544,18 @@ def asgi_group(args: argparse.Namespace, tmp: str, load: Loader) -> dict[str, t.
                 f"starlette {scenario}", uvicorn_cmd(py, f"bench_asgi_apps:{starlette}"), check
             )
             servers.append(peers[starlette])
+    if args.pin and (os.cpu_count() or 1) > 1 and hasattr(os, "sched_setaffinity"):
+        # One worker each: the server on CPU 0, wrk on the rest, so neither
+        # takes the other's CPU (less noise on a small machine).
+        for server in servers:
+            server.cpus = {0}
     with running(servers, tmp):
         samples = paired_rounds(servers, load, args.seconds, args.rounds)
 
     print()
     how = "uvloop + httptools" if fast else "uvicorn's defaults"
+    if servers[0].cpus is not None:
+        how += "; servers pinned to CPU 0, wrk to the others"
     print(
         f"ASGI door under uvicorn, 1 worker each ({how}),"
         f" {load.connections} connections, {load.threads} wrk thread(s), {args.rounds} rounds"
@@ -725,6 +756,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="load generator (default: wrk if installed)")  # fmt: skip
     parser.add_argument("--floor", action="store_true",
                         help="asgi group: also serve asgi_floor.py's device (hello)")  # fmt: skip
+    parser.add_argument("--pin", action="store_true",
+                        help="asgi group: each server on CPU 0, wrk on the others")  # fmt: skip
     parser.add_argument("--json", help="write the numbers to this file")
     args = parser.parse_args(argv)
     groups = [g.strip() for g in args.groups.split(",") if g.strip()]
