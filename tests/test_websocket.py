@@ -6,6 +6,7 @@ test_websocket_served.py.)"""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import json
 import logging
@@ -430,6 +431,50 @@ def test_a_before_websocket_function_waiting_is_cancelled_when_its_client_leaves
 
     run(main())
     assert events == ["cancelled", "after", "teardown None"]
+
+
+@pytest.mark.parametrize("when", ["left during the view", "leaves during the function"])
+def test_an_after_websocket_function_waiting_is_cancelled_when_its_client_left(
+    app: kolben.Kolben, when: str
+) -> None:
+    # An async after_websocket function still waiting after its client left (a
+    # wait that never ends) lived on, and a server's shutdown waited for it
+    # (Quart cancels it): it is cancelled as a waiting view is, and the
+    # teardown functions run.
+    events: list[str] = []
+
+    @app.websocket("/ws")
+    async def view() -> None:
+        await websocket.accept()
+        if when == "left during the view":
+            with contextlib.suppress(kolben.WebsocketDisconnect):
+                await websocket.receive()
+        events.append("view")
+
+    @app.after_websocket
+    async def after() -> None:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            events.append("cancelled")
+            raise
+
+    @app.teardown_websocket
+    def teardown(exc: BaseException | None) -> None:
+        events.append(f"teardown {type(exc).__name__}")
+
+    async def main() -> None:
+        async with Conn(app) as conn:
+            await conn.accepted()
+            await asyncio.sleep(0.05)
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            await conn.vanish()
+            await conn.finished()
+            assert loop.time() - started < WAIT
+
+    run(main())
+    assert events == ["view", "cancelled", "teardown NoneType"]
 
 
 def test_a_slow_before_websocket_function_then_the_view_talks(app: kolben.Kolben) -> None:

@@ -1305,6 +1305,30 @@ async def _awaited(awaitable: t.Awaitable[T]) -> T:
     return await awaitable
 
 
+async def _while_watched(
+    ws: Websocket, loop: asyncio.AbstractEventLoop, awaitable: t.Awaitable[T]
+) -> tuple[bool, T | None]:
+    """Await ``awaitable`` (the after_websocket functions) in a task watched as
+    the view's is: once the client has left, a function still waiting on
+    something other than the client DISCONNECT_GRACE later is cancelled, as
+    Quart cancels it, rather than living on (and holding up the server's
+    shutdown). ``(True, result)``, or ``(False, None)`` when it was cancelled
+    because the client left; its exception is raised here."""
+    task = loop.create_task(_awaited(awaitable))
+    ws._view_task = task
+    ws._blocked_on = _NOT_TOLD_ELSEWHERE
+    if ws._gone:
+        # Gone already: this task gets a grace period of its own (the view's,
+        # if it had one, is over or no longer its).
+        if ws._grace is not None:
+            ws._grace.cancel()
+        ws._grace = None
+        ws._cancel_after_grace()
+    if await _watch(ws, loop, task):
+        return False, None
+    return True, task.result()
+
+
 async def _watch(
     ws: Websocket, loop: asyncio.AbstractEventLoop, task: asyncio.Task[t.Any]
 ) -> bool:
@@ -1423,7 +1447,11 @@ async def _after_view(
         app.after_websocket_funcs or websocket_finished.receivers
     ):
         return response
-    return await drive(app, _after_view_steps(app, ctx, response), context)
+    ws = context.run(_cv_websocket.get)
+    ran, rv = await _while_watched(
+        ws, loop, drive(app, _after_view_steps(app, ctx, response), context)
+    )
+    return rv if ran else response
 
 
 _NOT_TOLD_ELSEWHERE = object()
