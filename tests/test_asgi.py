@@ -1215,6 +1215,82 @@ def test_stream_failing_before_its_first_chunk_sends_no_status(app):
     assert closed == [True]
 
 
+@pytest.mark.parametrize("kind", ["sync", "async"])
+@pytest.mark.parametrize("when", ["first", "later"])
+def test_a_streams_own_os_error_is_raised_to_the_server(app, kind, when):
+    """An OSError the body raises (a file gone, a socket of its own, requests'
+    errors) is the application's error, raised to the server (its 500 before
+    the first chunk, a cut response after, logged either way), as under a WSGI
+    server: not taken for the client leaving (what a server's send raises),
+    which left nothing logged, and, before the first chunk, the server's "the
+    application returned without a response"."""
+    closed = []
+
+    if kind == "sync":
+
+        @app.route("/stream")
+        def stream():
+            def generate():
+                try:
+                    if when == "later":
+                        yield "one"
+                    open("/nonexistent/kolben/file")  # noqa: SIM115
+                    yield "never"
+                finally:
+                    closed.append(True)
+
+            return generate()
+
+    else:
+
+        @app.route("/stream")
+        async def stream():
+            async def generate():
+                try:
+                    if when == "later":
+                        yield "one"
+                    raise ConnectionRefusedError("the upstream refused")
+                    yield "never"
+                finally:
+                    closed.append(True)
+
+            return generate()
+
+    conn = Connection()
+    with pytest.raises(OSError):
+        call(app, http_scope("/stream"), conn)
+    assert closed == [True]
+    if kind == "sync" and when == "first":
+        assert conn.sent == []
+    assert all(p.get("more_body") for p in conn.body_parts)  # never ended as if whole
+
+
+def test_a_servers_os_error_on_send_still_ends_the_stream_quietly(app):
+    """What a server's ``send`` raises (its way of telling that the client left)
+    ends the stream without an error: the body is closed, nothing raised."""
+    closed = []
+
+    class Gone(Connection):
+        async def send(self, message: Message) -> None:
+            if message["type"] == "http.response.body":
+                raise ConnectionResetError("the client left")
+            await super().send(message)
+
+    @app.route("/stream")
+    def stream():
+        def generate():
+            try:
+                yield "one"
+                yield "two"
+            finally:
+                closed.append(True)
+
+        return generate()
+
+    call(app, http_scope("/stream"), Gone())
+    assert closed == [True]
+
+
 def test_stream_status_goes_with_the_first_chunk_empty_or_not(app):
     """The status and headers go out as the first chunk is made, an empty one
     too (the WSGI idiom ``yield ""`` to send the headers early), and the empty

@@ -380,6 +380,40 @@ def test_a_body_chunk_that_is_not_bytes_is_a_type_error(app, client, chunk, buff
         rv.get_data()
 
 
+@pytest.mark.parametrize("kind", ["def", "async"])
+@pytest.mark.parametrize("when", ["first", "later"])
+def test_a_body_raising_os_error_raises_it_in_the_test(app, client, kind, when):
+    # As Flask's test client: the ASGI door took it for the client leaving (an
+    # OSError is how a server's send says so): a cut 200 body, or, before the
+    # first chunk, "The app returned without sending 'http.response.start'".
+    if kind == "def":
+
+        @app.route("/")
+        def index():
+            def gen():
+                if when == "later":
+                    yield b"<"
+                raise FileNotFoundError("gone")
+                yield b">"  # pragma: no cover
+
+            return gen()
+
+    else:
+
+        @app.route("/")
+        async def index():
+            async def gen():
+                if when == "later":
+                    yield b"<"
+                raise FileNotFoundError("gone")
+                yield b">"  # pragma: no cover
+
+            return gen()
+
+    with pytest.raises(FileNotFoundError, match="gone"):
+        client.get("/").get_data()
+
+
 # --- invalid return values -----------------------------------------------------------------
 
 

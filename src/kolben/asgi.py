@@ -1076,7 +1076,9 @@ async def _send_body(
             await send(start)
         await send({"type": "http.response.body", "body": b""})
         return True
-    except OSError:
+    except OSError as e:
+        if getattr(e, _BODY_ERROR, False):
+            raise  # the body's own (a file gone, a socket of its own): the app's error
         # The server reports a vanished client this way; nothing to log.
         return False
     finally:
@@ -1149,10 +1151,24 @@ async def _next_chunk(body: cabc.AsyncIterator[t.Any]) -> t.Any:
         chunk = await body.__anext__()
     except StopAsyncIteration:
         return _DONE
+    except OSError as e:
+        _mark_body_error(e)
+        raise
     return chunk if isinstance(chunk, bytes) else str(chunk).encode()
 
 
 _DONE = object()
+
+#: The attribute marking an OSError that the response body raised as it made a
+#: chunk: the application's error, raised on to the server (its 500, or a cut
+#: response, logged), not the server's way of telling that the client left,
+#: which :func:`_send_body` takes quietly.
+_BODY_ERROR = "_kolben_body_error"
+
+
+def _mark_body_error(error: OSError) -> None:
+    with contextlib.suppress(AttributeError):  # (an OSError subclass with __slots__)
+        setattr(error, _BODY_ERROR, True)
 
 
 async def _chunks(
@@ -1161,12 +1177,22 @@ async def _chunks(
     """The body chunks: an async iterator directly, a sync one off the loop, in
     the request's worker thread (``lane``)."""
     if isinstance(app_iter, cabc.AsyncIterable):
-        async for chunk in app_iter:
-            yield chunk if isinstance(chunk, bytes) else str(chunk).encode()
+        try:
+            async for chunk in app_iter:
+                yield chunk if isinstance(chunk, bytes) else str(chunk).encode()
+        except OSError as e:
+            _mark_body_error(e)
+            raise
         return
     iterator = iter(app_iter)
     while True:
-        chunk = await lane.run(loop, partial(context.run, next, iterator, _DONE), cancellable=False)
+        try:
+            chunk = await lane.run(
+                loop, partial(context.run, next, iterator, _DONE), cancellable=False
+            )
+        except OSError as e:
+            _mark_body_error(e)
+            raise
         if chunk is _DONE:
             return
         yield chunk
