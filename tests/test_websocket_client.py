@@ -1336,3 +1336,29 @@ def test_a_failing_per_message_signal_receiver_is_the_views_error(
     ):
         ws.send("hello")
         assert ws.receive() == "the receiver failed"
+
+
+def test_a_muted_per_message_signal_calls_no_receiver(
+    app: kolben.Kolben, client: KolbenClient
+) -> None:
+    """``signal.muted()`` (blinker's) silences websocket_received and
+    websocket_sent, as Quart's ``send_async`` and kolben's other signals honour
+    it."""
+    calls: list[t.Any] = []
+
+    async def received(sender: t.Any) -> None:
+        calls.append(("received", sender))
+
+    def sent(sender: t.Any) -> None:
+        calls.append(("sent", sender))
+
+    with (
+        kolben.websocket_received.connected_to(received),
+        kolben.websocket_sent.connected_to(sent),
+        kolben.websocket_received.muted(),
+        kolben.websocket_sent.muted(),
+        client.websocket("/echo") as ws,
+    ):
+        ws.send("x")
+        assert ws.receive() == "x"
+    assert calls == []

@@ -760,7 +760,11 @@ class Websocket:
         """Send ``signal`` (``websocket_received`` / ``websocket_sent``) with the
         message ``data`` as the sender, as Quart does: ``async def`` receivers
         awaited here, on the loop; sync ones in a worker thread, in a copy of the
-        websocket's context (the view's task is in the context itself)."""
+        websocket's context (the view's task is in the context itself). Nothing
+        while the signal is muted (blinker's ``muted()``), as Quart's
+        ``send_async`` and kolben's other signals."""
+        if signal.is_muted:
+            return
         for receiver in signal.receivers_for(data):
             if is_async_callable(receiver):
                 await receiver(data)
