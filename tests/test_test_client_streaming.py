@@ -671,3 +671,47 @@ def test_a_request_made_from_an_async_view_sees_its_app_context(
         return kolben.g.get("x", "nothing")
 
     assert client.get("/outer").get_data(as_text=True) == "from outer"
+
+
+def test_a_response_collected_in_its_own_worker_thread_does_not_hang_it() -> None:
+    # Inside a running loop the request runs in a thread of its own, its body
+    # made while the test goes on. A response dropped in a reference cycle is
+    # freed by the garbage collector in whatever thread runs then: here the
+    # request's own worker thread, making the next chunk, which the request's
+    # end waits for. The client goes away without waiting there: the body is
+    # closed, the worker thread given back, the request's thread ended.
+    app = kolben.Kolben(__name__)
+    closed: list[bool] = []
+
+    @app.route("/events")
+    def events() -> t.Any:
+        def chunks() -> t.Iterator[bytes]:
+            try:
+                yield b"one"
+                time.sleep(0.2)  # meanwhile the test drops the response
+                gc.collect()  # collected here, in the request's worker thread
+                yield b"two"
+            finally:
+                closed.append(True)
+
+        return chunks()
+
+    client = app.asgi_test_client()
+
+    async def main() -> None:
+        response = client.get("/events")
+        response.cycle = response  # type: ignore[attr-defined]
+        assert next(iter(response.response)) == b"one"
+        del response
+        await asyncio.sleep(0.5)
+
+    asyncio.run(main())
+    deadline = time.monotonic() + 5
+    while (closed == [] or app.worker_threads.busy) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert closed == [True]
+    assert app.worker_threads.busy == 0
+    left = [th for th in threading.enumerate() if th.name == "kolben-asgi-test-request"]
+    for th in left:
+        th.join(5)
+    assert not any(th.is_alive() for th in left)

@@ -262,6 +262,8 @@ class _Exchange:
         self.changed = threading.Condition()
         self.ended = False
         self.failure: BaseException | None = None
+        #: (``in_thread``) The thread that started the request (the test's).
+        self.caller: threading.Thread | None = None
 
     def note_status(self, line: str) -> None:
         """The door tells the response's status line (see kolben.asgi.TEST_CLIENT_KEY)."""
@@ -345,6 +347,7 @@ class _Exchange:
         self.disconnect = asyncio.Event()
         self.taken = asyncio.Event()
         if self.in_thread:
+            self.caller = threading.current_thread()
             # The request runs in a copy of the test's context, as in its thread.
             self.thread = threading.Thread(
                 target=self._run_in_thread,
@@ -464,6 +467,13 @@ class _Exchange:
         if closer is not None:
             closer()
 
+    def abandon(self) -> None:
+        """(``in_thread``) The client goes away without waiting for the app: it
+        is told (``http.disconnect``), and its thread ends on its own."""
+        if not self.finished:
+            self._set(self.disconnect)
+            self._set(self.taken)
+
     def _finish(self) -> None:
         """Close the loop as ``asyncio.run`` does (``in_thread``: its thread
         did); raise what the app raised."""
@@ -554,7 +564,15 @@ class _StreamedBody:
             # (At interpreter exit the app's worker threads are stopped: driving
             # the loop could wait for them for ever.)
             return
-        if not exchange.in_thread:
+        if exchange.in_thread:
+            if threading.current_thread() is not exchange.caller:
+                # Collected (a reference cycle) in another thread, maybe one the
+                # exchange's end waits for (its own, or the request's worker
+                # thread making the next chunk): waiting there would never end.
+                with contextlib.suppress(BaseException):
+                    exchange.abandon()
+                return
+        else:
             try:
                 asyncio.get_running_loop()
             except RuntimeError:
