@@ -14,7 +14,8 @@ The door translates I/O and nothing else. For an HTTP request it
    code runs in the app's worker threads (consecutive sync steps in one call),
 4. sends the status and headers, then the body: in one message when it is
    buffered, chunk by chunk when it streams (a sync iterator is advanced in a
-   worker thread, an async iterator on the loop), and stops as soon as the client
+   worker thread, the status and headers going out with its first chunk; an
+   async iterator on the loop), and stops as soon as the client
    disconnects, closing the generator so its ``finally`` blocks run.
 
 The ``lifespan`` scope is served by :mod:`kolben.serving` (the app's
@@ -1027,7 +1028,7 @@ async def _send_body(
     send_empty: bool = False,
 ) -> bool:
     """Send ``start`` (the ``http.response.start`` message) and a streamed body
-    (a buffered one is sent by :func:`_serve_http`); a sync iterator is advanced
+    (a buffered one is sent by :func:`_answer`); a sync iterator is advanced
     in the request's worker thread (``lane``). Empty chunks are not sent, unless
     ``send_empty`` (the test client's, see :data:`TEST_CLIENT_KEY`). Return
     whether the body was sent whole (the client did not go away).
