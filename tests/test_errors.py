@@ -986,3 +986,30 @@ def test_a_views_own_runtime_error_from_stop_iteration_is_kept(app, client):
     response = client.get("/own")
     assert response.status_code == 298
     assert response.data == b"runtime: generator raised StopIteration"
+
+
+def test_stop_iteration_as_a_streamed_body_ends_is_an_error_not_its_end(app, client):
+    """A StopIteration raised as a streamed body ends (a teardown function, run
+    as a stream_with_context body pops the request) is an error the test sees:
+    PEP 479's RuntimeError, as it leaves the body's generator under the WSGI
+    door. The ASGI door's client raised it as itself from the body's iterator,
+    where it ended the test's iteration: the body looked whole, the error unseen."""
+
+    @app.teardown_request
+    def teardown(exc):
+        if request.path == "/stream":
+            next(iter([]))
+
+    @app.route("/stream")
+    def stream():
+        @kolben.stream_with_context
+        def generate():
+            yield "a"
+            yield "b"
+
+        return generate()
+
+    response = client.get("/stream")
+    with pytest.raises(RuntimeError, match="StopIteration") as raised:
+        response.get_data()
+    assert isinstance(raised.value.__cause__, StopIteration)

@@ -264,6 +264,8 @@ class _Exchange:
         self.failure: BaseException | None = None
         #: (``in_thread``) The thread that started the request (the test's).
         self.caller: threading.Thread | None = None
+        #: What the app raised, as its task ended (see _finish).
+        self.error: BaseException | None = None
 
     def note_status(self, line: str) -> None:
         """The door tells the response's status line (see kolben.asgi.TEST_CLIENT_KEY)."""
@@ -494,7 +496,9 @@ class _Exchange:
         error = task.exception() if not task.cancelled() else None
         if error is not None:
             # The app's exception, raised in the test (a StopIteration user code
-            # raised as itself, not as PEP 479's RuntimeError).
+            # raised as itself, not as PEP 479's RuntimeError; but see
+            # _StreamedBody.__next__).
+            self.error = error
             raise raised_by_step(error)
         task.result()  # (a cancellation, raised in the test)
 
@@ -546,7 +550,18 @@ class _StreamedBody:
         return self
 
     def __next__(self) -> bytes:
-        chunk = self._exchange.next_chunk()
+        try:
+            chunk = self._exchange.next_chunk()
+        except StopIteration:
+            # A StopIteration user code raised (a teardown function run as a
+            # stream_with_context body ends), the app's error: raised from here
+            # it would end the test's iteration, the error unseen. As under the
+            # WSGI door, where it leaves the body's generator: PEP 479's
+            # RuntimeError.
+            error = self._exchange.error
+            if error is None:
+                raise
+            raise error from error.__cause__
         if chunk is None:
             raise StopIteration
         return chunk
