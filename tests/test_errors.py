@@ -1013,3 +1013,23 @@ def test_stop_iteration_as_a_streamed_body_ends_is_an_error_not_its_end(app, cli
     with pytest.raises(RuntimeError, match="StopIteration") as raised:
         response.get_data()
     assert isinstance(raised.value.__cause__, StopIteration)
+
+
+def test_stop_iteration_from_teardown_appcontext_propagates_as_itself(app, client):
+    """As Flask's ``ctx.pop()`` lets it out: the request's (both doors) and an
+    app context's own (``with app.app_context():``). The WSGI door and
+    ``ctx.pop()`` raised PEP 479's RuntimeError (the ASGI door's client the
+    StopIteration)."""
+
+    @app.teardown_appcontext
+    def teardown(exc):
+        next(iter([]))
+
+    @app.route("/")
+    def index():
+        return "view"
+
+    with pytest.raises(StopIteration):
+        client.get("/")
+    with pytest.raises(StopIteration), app.app_context():
+        pass

@@ -244,7 +244,9 @@ def run_steps(app: Kolben, steps: Steps[T]) -> T:
 
     Each step is called as Flask calls user code, ``app.ensure_sync(func)(*args)``;
     its exception is thrown into the pipeline, which handles it or lets it
-    propagate out of here.
+    propagate out of here (a StopIteration a step raised as itself, as Flask's
+    ``ctx.pop()`` lets a ``teardown_appcontext`` function's out: not the
+    RuntimeError PEP 479 made of it in the pipeline's generators).
     """
     custom_ensure_sync = app._custom_ensure_sync
     value: t.Any = None
@@ -258,6 +260,11 @@ def run_steps(app: Kolben, steps: Steps[T]) -> T:
                 error = None
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
+        except RuntimeError as e:
+            stopped = raised_by_step(e)
+            if stopped is e:
+                raise
+            break
         try:
             # PERF: ensure_sync's test inlined for a plain function (the usual
             # step); anything else, or an app's own ensure_sync, goes through it.
@@ -274,6 +281,9 @@ def run_steps(app: Kolben, steps: Steps[T]) -> T:
         except BaseException as e:  # thrown into the pipeline, which decides
             error = _step_error(e)
             value = None
+    # (raised outside the handler: the user's StopIteration, not chained to
+    # PEP 479's RuntimeError, which has it as its cause)
+    raise stopped
 
 
 def step_callable(app: Kolben, func: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
