@@ -1754,3 +1754,37 @@ def test_an_error_escaping_the_error_handling_closes_1011_not_1012(
     finally:
         kolben.got_websocket_exception.disconnect(broken_receiver, app)
     assert torn_down == ["RuntimeError"]
+
+
+@pytest.mark.parametrize("status", [1000, 99])
+def test_a_refusal_whose_status_is_not_three_digits_is_never_sent(
+    app: kolben.Kolben, status: int
+) -> None:
+    # As for an HTTP response: a server handed such a status drops the
+    # connection (uvicorn) or fails as a whole (granian): the app raises before
+    # the refusal is sent, which the server answers (a 500), and the teardown
+    # functions run once.
+    events: list[str] = []
+
+    @app.before_websocket
+    def refuse() -> t.Any:
+        return "nope", status
+
+    @app.websocket("/ws")
+    async def view() -> None:
+        await websocket.accept()
+
+    @app.teardown_websocket
+    def teardown(exc: BaseException | None) -> None:
+        events.append("teardown")
+
+    conn = Conn(app)
+
+    async def main() -> None:
+        async with conn:
+            pass
+
+    with pytest.raises(ValueError, match="not an HTTP status code"):
+        run(main())
+    assert events == ["teardown"]
+    assert conn.outgoing.empty()  # nothing was sent to the server

@@ -861,6 +861,14 @@ class Websocket:
         the server can't send HTTP responses to a websocket handshake)."""
         if self._started:
             return
+        if response is not None and not 100 <= response.status_code <= 999:
+            # As for an HTTP response (kolben.asgi): HTTP's status is three
+            # digits; a server handed another drops the connection or fails as
+            # a whole. An error of the application, which the server answers.
+            raise ValueError(
+                f"The response status {response.status_code} refusing the websocket"
+                " handshake is not an HTTP status code (three digits)."
+            )
         self._started = True
         self._closed_sent = True
         extensions = self.scope.get("extensions") or {}
