@@ -715,3 +715,4 @@ def test_a_response_collected_in_its_own_worker_thread_does_not_hang_it() -> Non
     for th in left:
         th.join(5)
     assert not any(th.is_alive() for th in left)
+

@@ -396,8 +396,12 @@ class _Exchange:
             # (made in the test's context: the task runs in a copy of it)
             task = self.task = context.run(loop.create_task, self._serve())
             asyncio.set_event_loop(loop)
-            loop.run_until_complete(asyncio.wait((task,)))
-            _close_loop(loop, task)
+            try:
+                loop.run_until_complete(asyncio.wait((task,)))
+            finally:
+                # (also when the app raised SystemExit or KeyboardInterrupt,
+                # which the loop lets out)
+                _close_loop(loop, task)
         except BaseException as e:  # raised in the test's thread
             self.failure = e
         finally:
