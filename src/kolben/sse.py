@@ -46,10 +46,30 @@ KEEPALIVE = b": keepalive\n\n"
 #: (some WSGI servers send the headers only with the first body bytes).
 OPENING = b": open\n\n"
 
+T = t.TypeVar("T")
+
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 # Events delivered in one body chunk when several are ready at once.
 _BATCH = 64
 _TASK_CONTEXT = sys.version_info >= (3, 11)
+
+
+def _task_in(
+    loop: asyncio.AbstractEventLoop,
+    coro: t.Coroutine[t.Any, t.Any, T],
+    context: contextvars.Context,
+) -> asyncio.Task[T]:
+    """A task running ``coro`` with every step in ``context`` (``create_task``'s
+    ``context=`` from Python 3.11; before, each resumption through
+    ``context.run``, as :class:`kolben.pipeline.InContext` does)."""
+    if _TASK_CONTEXT:
+        return loop.create_task(coro, context=context)  # type: ignore[call-arg]
+    from .pipeline import InContext
+
+    async def in_context() -> T:
+        return t.cast(T, await InContext(context, coro))
+
+    return loop.create_task(in_context())
 
 
 def _check_field(name: str, value: str) -> None:
@@ -396,17 +416,14 @@ class EventStream(Response):
         try:
             yield OPENING
             while True:
-                if keepalive is None or not _TASK_CONTEXT:
+                if keepalive is None:
                     try:
                         item = await iterator.__anext__()
                     except StopAsyncIteration:
                         return
                 else:
                     if step is None:
-                        step = loop.create_task(
-                            _anext(iterator),
-                            context=context,  # type: ignore[call-arg]
-                        )
+                        step = _task_in(loop, _anext(iterator), context)
                     done, _ = await asyncio.wait((step,), timeout=keepalive)
                     if not done:
                         yield KEEPALIVE
@@ -422,10 +439,7 @@ class EventStream(Response):
                     await step
             aclose = getattr(iterator, "aclose", None)
             if aclose is not None:
-                if _TASK_CONTEXT:
-                    await loop.create_task(aclose(), context=context)  # type: ignore[call-arg]
-                else:
-                    await aclose()
+                await _task_in(loop, aclose(), context)
 
 
 _END = object()
