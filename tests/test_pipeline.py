@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 import typing as t
 
 import pytest
@@ -595,6 +596,10 @@ def test_cancelled_during_a_worker_thread_step() -> None:
     # request), then the task's cancellation was raised; /fine is served after.
     assert torn_down == ["None", "None"]
     pool = app.worker_threads
+    # (a thread counts idle just after it handed its last result over)
+    deadline = time.monotonic() + 5
+    while pool._idle != pool.threads and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert pool._idle == pool.threads
 
 

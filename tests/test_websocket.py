@@ -818,7 +818,8 @@ def test_copy_current_websocket_context_and_has_websocket_context(
     async def main() -> None:
         async with Conn(app, "/ws") as conn:
             await conn.accepted()
-            task = asyncio.get_running_loop().create_task(runner(), context=contextvars.Context())
+            # (made in an empty context; create_task's context= needs Python 3.11)
+            task = contextvars.Context().run(asyncio.get_running_loop().create_task, runner())
             assert await conn.hear() == "/ws ann!"
             await asyncio.wait_for(task, WAIT)
             await conn.hang_up()

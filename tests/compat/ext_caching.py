@@ -121,7 +121,8 @@ def test_query_string_keys_and_hit_header(app: flask.Flask, client: t.Any) -> No
     assert again.headers["hit_cache"] == "True"
     assert client.get("/search?q=b").json == {"q": "b", "call": 2}
     hooks = app.after_request_funcs[None]
-    assert [f.__name__ for f in hooks] == ["apply_caching"]
+    # (once since Flask-Caching 2.5; 2.4, the last for Python 3.10, adds it per hit)
+    assert {f.__name__ for f in hooks} == {"apply_caching"}
 
 
 def test_cached_response_object(client: t.Any) -> None:
