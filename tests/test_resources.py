@@ -56,8 +56,12 @@ def errors(caplog: pytest.LogCaptureFixture) -> list[str]:
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     path = tmp_path / "app.sqlite"
-    with sqlite3.connect(path) as conn:
+    conn = sqlite3.connect(path)
+    try:
         conn.execute("CREATE TABLE users (email TEXT NOT NULL)")
+        conn.commit()
+    finally:
+        conn.close()  # (a connection's with block commits, it doesn't close)
     return path
 
 
