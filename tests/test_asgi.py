@@ -208,6 +208,41 @@ def test_asgi2_instance(app):
     assert conn.body == b"two"
 
 
+def test_asgi3_call_with_named_arguments(app):
+    # daphne calls the application as application(scope=..., receive=...,
+    # send=...): kolben's __call__ takes the ASGI (and WSGI) arguments by name too.
+    @app.route("/")
+    def index():
+        return "named"
+
+    conn = Connection()
+
+    async def main():
+        await asyncio.wait_for(
+            app(scope=http_scope("/"), receive=conn.receive, send=conn.send), CALL_TIMEOUT
+        )
+
+    asyncio.run(main())
+    assert conn.status == 200
+    assert conn.body == b"named"
+
+    conn = Connection()
+
+    async def main_mixed():
+        await asyncio.wait_for(app(http_scope("/"), receive=conn.receive, send=conn.send), 5)
+
+    asyncio.run(main_mixed())
+    assert conn.body == b"named"
+
+    statuses = []
+    environ = app.test_request_context("/").request.environ
+    body = app(environ=environ, start_response=lambda status, headers: statuses.append(status))
+    assert b"".join(body) == b"named"
+    assert statuses == ["200 OK"]
+    with pytest.raises(TypeError):
+        app(scope=http_scope("/"), receive=conn.receive)
+
+
 def test_servers_detecting_the_interface_see_asgi3(app):
     # uvicorn's automatic interface and asgiref (daphne) tell ASGI 3 by a
     # coroutine-function __call__: kolben's is marked, so they call it as ASGI 3

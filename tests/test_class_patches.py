@@ -107,9 +107,12 @@ _SCOPE = {
 }
 
 
-def _asgi_get(app: t.Any, scope: dict[str, t.Any] | None = None) -> tuple[int, bytes]:
+def _asgi_get(
+    app: t.Any, scope: dict[str, t.Any] | None = None, *, named: bool = False
+) -> tuple[int, bytes]:
     """``GET /`` as an ASGI server sends it, calling ``app(scope, receive, send)``
-    (and ``app(scope)(receive, send)`` when ``scope`` is given: ASGI 2)."""
+    (``app(scope=..., receive=..., send=...)`` if ``named``, as daphne calls it;
+    and ``app(scope)(receive, send)`` when ``scope`` is given: ASGI 2)."""
     messages: list[dict[str, t.Any]] = []
 
     async def receive() -> dict[str, t.Any]:
@@ -119,7 +122,9 @@ def _asgi_get(app: t.Any, scope: dict[str, t.Any] | None = None) -> tuple[int, b
         messages.append(message)
 
     async def main() -> None:
-        if scope is None:
+        if named:
+            await app(scope=dict(_SCOPE), receive=receive, send=send)
+        elif scope is None:
             await app(dict(_SCOPE), receive, send)
         else:
             await app(scope)(receive, send)
@@ -146,8 +151,9 @@ def test_a_wsgi_only_call_patched_on_the_class_keeps_the_asgi_door(
     monkeypatch.setattr(kolben.Kolben, "__call__", instrumented)
     assert _asgi_get(app) == (200, b"ok")
     assert _asgi_get(app, dict(_SCOPE)) == (200, b"ok")
+    assert _asgi_get(app, named=True) == (200, b"ok")  # daphne's call
     assert client_for(app).get("/").data == b"ok"
-    assert seen == ["/", "/", "/"]
+    assert seen == ["/", "/", "/", "/"]
 
     monkeypatch.undo()
     seen.clear()

@@ -422,25 +422,37 @@ class Kolben(AppSetup):
 
     # -- the pipeline ----------------------------------------------------------------
 
-    def __call__(self, *args: t.Any) -> t.Any:
+    def __call__(self, *args: t.Any, **named: t.Any) -> t.Any:
         """The entry point for both kinds of server.
 
         ``app(environ, start_response)`` is WSGI and calls :meth:`wsgi_app`;
         ``await app(scope, receive, send)`` is ASGI 3 and calls :meth:`asgi_app`
         (``app(scope)`` returns an ASGI 2 instance). Either may be wrapped by
         middleware, so ``gunicorn module:app`` and ``uvicorn module:app`` both
-        serve the same object.
+        serve the same object. The arguments may also be passed by name, as
+        daphne passes them (``app(scope=..., receive=..., send=...)``).
         """
         # PERF: arguments passed one by one (a call with *args makes a bound method).
-        if len(args) == 2:
-            return self.wsgi_app(args[0], args[1])
-        if len(args) == 3:
-            return self.asgi_app(args[0], args[1], args[2])
-        if len(args) == 1 and isinstance(args[0], dict) and "type" in args[0]:
-            return partial(self.asgi_app, args[0])
+        if not named:
+            if len(args) == 2:
+                return self.wsgi_app(args[0], args[1])
+            if len(args) == 3:
+                return self.asgi_app(args[0], args[1], args[2])
+            if len(args) == 1 and isinstance(args[0], dict) and "type" in args[0]:
+                return partial(self.asgi_app, args[0])
+        else:
+            for names, call in (
+                (("scope", "receive", "send"), self.asgi_app),
+                (("environ", "start_response"), self.wsgi_app),
+                (("scope",), partial(partial, self.asgi_app)),
+            ):
+                if len(args) + len(named) == len(names) and set(named) == set(
+                    names[len(args) :]
+                ):
+                    return call(*args, *(named[name] for name in names[len(args) :]))
         raise TypeError(
             "Call the app as WSGI, app(environ, start_response), or as ASGI,"
-            f" await app(scope, receive, send); got {len(args)} arguments."
+            f" await app(scope, receive, send); got {len(args) + len(named)} arguments."
         )
 
     # PERF: servers that tell ASGI 3 by a coroutine function (uvicorn's automatic

@@ -67,16 +67,17 @@ def _takes_wsgi_args_only(func: t.Any) -> bool:
 def keep_asgi_entry(call: t.Any) -> t.Any:
     """``call`` as the app class's ``__call__``: itself, or, for a WSGI-only
     function, a wrapper that passes WSGI calls to it and ASGI calls (one scope,
-    or scope, receive and send) to kolben's own entry."""
+    or scope, receive and send, by position or by name as daphne passes them)
+    to kolben's own entry."""
     if not _takes_wsgi_args_only(call):
         return call
     wsgi_call: t.Callable[..., t.Any] = call
 
     @functools.wraps(wsgi_call)
-    def __call__(self: t.Any, *args: t.Any) -> t.Any:
-        if len(args) == 2:
-            return wsgi_call(self, *args)
-        return _entry[0](self, *args)
+    def __call__(self: t.Any, *args: t.Any, **kwargs: t.Any) -> t.Any:
+        if len(args) == 2 or "start_response" in kwargs:
+            return wsgi_call(self, *args, **kwargs)
+        return _entry[0](self, *args, **kwargs)
 
     setattr(__call__, WSGI_CALL, wsgi_call)
     return __call__
