@@ -2356,6 +2356,45 @@ def test_a_request_finished_after_its_cancellation_still_sends_its_response(app)
     assert sent[1]["body"] == b"placed"
 
 
+def test_a_cancelled_request_stops_its_thread_waiting_for_the_body(app):
+    # A server's graceful shutdown timed out (uvicorn --timeout-graceful-shutdown,
+    # hypercorn --graceful-timeout) and cancelled a request whose def view reads
+    # a large body from a client that stopped sending: the worker thread stops
+    # waiting for the client at once (the view sees it gone), rather than
+    # holding the request, and the server's shutdown, for ASGI_BODY_TIMEOUT.
+    app.config["ASGI_BODY_TIMEOUT"] = 10  # longer than the test waits
+    reading = threading.Event()
+    seen = []
+
+    @app.post("/upload")
+    def upload():
+        reading.set()
+        try:
+            request.get_data()
+        except Exception as e:
+            seen.append(type(e).__name__)
+            raise
+        return "read"
+
+    size = 4 * 1024 * 1024
+    first = {"type": "http.request", "body": b"x" * (2 * 1024 * 1024), "more_body": True}
+    conn = Connection([first])  # then the client sends nothing more, and stays
+    scope = http_scope("/upload", method="POST", headers=[("Content-Length", str(size))])
+
+    async def main():
+        task = asyncio.ensure_future(app(scope, conn.receive, conn.send))
+        while not reading.is_set():
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.1)  # the thread waits for the rest of the body
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(task, CALL_TIMEOUT)
+
+    asyncio.run(main())
+    assert seen == ["ClientDisconnected"]
+    assert conn.sent == []  # the client is gone for the request: nothing is sent
+
+
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="asyncio.timeout is Python 3.11+")
 def test_a_timeout_around_a_request_finished_after_its_cancellation_is_a_timeout(app):
     # The cancellation that ends such a request is raised as it came: asyncio's

@@ -187,6 +187,11 @@ class LazyBody(io.RawIOBase):
         #: One receive() at a time: the body's readers and the door's disconnect
         #: watcher share the connection (made on first use: _receive_lock).
         self._receiving: asyncio.Lock | None = None
+        #: What a worker thread waits for (_pull), to cancel it if the request is.
+        self._pulling: concurrent.futures.Future[Message] | None = None
+        #: Set when the request's task was cancelled while a worker thread ran
+        #: its code: nothing more is waited for (see abandon).
+        self._abandoned = False
 
     def readable(self) -> bool:
         return True
@@ -379,7 +384,13 @@ class LazyBody(io.RawIOBase):
             # for more in this thread.
             raise RequestEntityTooLarge()
         timeout = req_ctx.app.config.get("ASGI_BODY_TIMEOUT") if req_ctx is not None else None
-        future = asyncio.run_coroutine_threadsafe(self._next_message(), self._loop)
+        if self._abandoned:
+            return self._take({"type": "http.disconnect"})
+        future = self._pulling = asyncio.run_coroutine_threadsafe(
+            self._next_message(), self._loop
+        )
+        if self._abandoned:  # abandoned as the future was made
+            future.cancel()
         try:
             if req_ctx is None:
                 message = future.result(timeout)
@@ -388,6 +399,9 @@ class LazyBody(io.RawIOBase):
                 # calls may have another (a trickling client holds no thread slot).
                 with req_ctx.app.worker_threads.waiting_for_client():
                     message = future.result(timeout)
+        except concurrent.futures.CancelledError:
+            # The request was cancelled (abandon): the client is not waited for.
+            return self._take({"type": "http.disconnect"})
         except concurrent.futures.TimeoutError:
             # A client that stopped sending its body must not hold this worker
             # thread (every def view would stop once they all wait): 408.
@@ -396,7 +410,21 @@ class LazyBody(io.RawIOBase):
                 f"The request body did not arrive: nothing came for {timeout} seconds"
                 " (ASGI_BODY_TIMEOUT)."
             ) from None
+        finally:
+            self._pulling = None
         return self._take(message)
+
+    def abandon(self) -> None:
+        """The request's task was cancelled (a server's graceful shutdown timed
+        out) while a worker thread runs its code: a thread waiting for the body
+        stops waiting, and any later read finds the client gone
+        (``ClientDisconnected``), rather than holding the thread, and the
+        server's shutdown, for up to ``ASGI_BODY_TIMEOUT`` seconds. Called on
+        the loop."""
+        self._abandoned = True
+        pulling = self._pulling
+        if pulling is not None:
+            pulling.cancel()
 
     def _take(self, message: Message) -> bytes:
         """The body chunk of a received message (counted); a disconnect ends the

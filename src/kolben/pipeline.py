@@ -51,7 +51,7 @@ from . import globals as _globals
 from .caching import Cache
 from .concurrency import _CO_COROUTINE, _server_loop, is_async_callable, running_loop
 from .sessions import SecureCookieSessionInterface
-from .threads import Lane, current_lane, settle_now
+from .threads import Lane, _UncancellableFuture, current_lane, settle_now
 
 # PERF: assigned, not imported (see kolben.globals: a method call on an imported
 # name makes a bound method per call on CPython 3.11).
@@ -508,22 +508,28 @@ class _ThreadCall:
     """A call for the worker threads that :class:`InContext` starts once the
     awaiting coroutine has left the context (see :func:`_drive`)."""
 
-    __slots__ = ("future", "job", "loop", "pool")
+    __slots__ = ("body", "future", "job", "loop", "pool")
 
     def __init__(
         self,
         pool: WorkerThreads | InlineCalls | Lane,
         loop: asyncio.AbstractEventLoop,
         job: t.Callable[[], t.Any],
+        body: Body | None = None,
     ) -> None:
         self.pool = pool
         self.loop = loop
         self.job = job
+        #: The request body the thread may wait for: abandoned if the awaiting
+        #: task is cancelled (the thread stops waiting for the client).
+        self.body = body
         self.future: asyncio.Future[t.Any] | None = None
 
     def start(self) -> asyncio.Future[t.Any]:
-        self.future = self.pool.run(self.loop, self.job, cancellable=False)
-        return self.future
+        future = self.future = self.pool.run(self.loop, self.job, cancellable=False)
+        if self.body is not None and isinstance(future, _UncancellableFuture):
+            future.on_cancel = self.body.abandon
+        return future
 
     def __await__(self) -> Generator[t.Any, t.Any, t.Any]:
         return (yield self)
@@ -537,6 +543,8 @@ class Body(t.Protocol):
     async def before_thread_step(self) -> None: ...
 
     async def before_loop_step(self) -> None: ...
+
+    def abandon(self) -> None: ...
 
 
 def drive(
@@ -690,6 +698,7 @@ async def _drive(
             else t.cast("WorkerThreads | InlineCalls", threads),
             loop,
             partial(context.run, _continue_in_thread, app, steps, sync_func, args, loop),
+            body,
         )
         try:
             outcome = await call

@@ -498,9 +498,21 @@ current_lane: ContextVar[Lane | None] = ContextVar("kolben.request_lane", defaul
 
 
 class _UncancellableFuture(asyncio.Future[t.Any]):
-    """A future whose ``cancel()`` is refused: see :meth:`WorkerThreads.run`."""
+    """A future whose ``cancel()`` is refused: see :meth:`WorkerThreads.run`.
+
+    ``on_cancel``, if set, is called (once, on the loop) when something tries:
+    the awaiting task was cancelled, and the thread may be told so (a worker
+    thread waiting for a request body stops waiting: see
+    :meth:`kolben.asgi.LazyBody.abandon`).
+    """
+
+    on_cancel: t.Callable[[], None] | None = None
 
     def cancel(self, msg: t.Any = None) -> bool:
+        hook = self.on_cancel
+        if hook is not None and not self.done():
+            self.on_cancel = None
+            hook()
         return False
 
 
