@@ -3101,6 +3101,40 @@ def test_a_streamed_response_reading_the_body_gets_all_of_it(app, view_kind):
     assert conn.body == b"start;got=aaabbbccc"
 
 
+def test_a_streamed_response_reading_a_large_body_as_it_comes_gets_all_of_it(app):
+    """A sync body reading a large request body as it comes (uvicorn's and
+    hypercorn's messages are not sized to divide 1 MiB): the door's disconnect
+    watcher, which keeps what arrives for the body's readers, waits for them to
+    make room for a message rather than dropping it (a 413) while they read."""
+    sizes = []
+
+    @app.post("/count")
+    def count():
+        @kolben.stream_with_context
+        def gen():
+            total = 0
+            while True:
+                chunk = request.stream.read(65536)
+                if not chunk:
+                    break
+                total += len(chunk)
+            sizes.append(total)
+            yield f"total {total}"
+
+        return kolben.Response(gen())
+
+    chunks = [b"q" * 70000] * 45  # 3 MB, more than WATCH_KEEP_LIMIT
+    for headers in ([("Transfer-Encoding", "chunked")], [("Content-Length", "3150000")]):
+        conn = call(
+            app,
+            http_scope("/count", method="POST", headers=headers),
+            Connection(body_messages(*chunks)),
+        )
+        assert conn.status == 200
+        assert conn.body == b"total 3150000"
+    assert sizes == [3150000, 3150000]
+
+
 def test_automatic_options_with_the_client_kept_answers(app):
     """An empty streamed answer (automatic OPTIONS) with ``with client:``: the
     body left for the test client is received, not waited for forever."""

@@ -259,7 +259,7 @@ class LazyBody(io.RawIOBase):
         message = self._received_early.popleft()
         self._early_bytes -= len(message.get("body", b""))
         drained = self._drained
-        if drained is not None and self._early_bytes < WATCH_KEEP_LIMIT:
+        if drained is not None:
             drained.set()
         return message
 
@@ -269,36 +269,41 @@ class LazyBody(io.RawIOBase):
         are kept for the body's readers (a streamed response may still read the
         body), and so is the disconnect. Past the request's body limit nothing
         can be read (a 413), so what comes past it is counted, not kept. Without
-        a limit, once :data:`WATCH_KEEP_LIMIT` bytes wait for readers the
-        watcher waits for a reader to take some (a streamed response reading
-        the body as it comes), up to ``grace`` seconds (``ASGI_BODY_TIMEOUT``)
-        at a time; if none does, what comes next is dropped (reading on is a
-        413, never a cut body): a client can't make the door hold a large body
-        nobody reads in memory."""
+        a limit, when a message would take the bytes waiting for readers past
+        :data:`WATCH_KEEP_LIMIT`, the watcher waits for a reader to take some (a
+        streamed response reading the body as it comes), up to ``grace`` seconds
+        (``ASGI_BODY_TIMEOUT``) at a time; if none does, it and what comes next
+        are dropped (reading on is a 413, never a cut body): a client can't make
+        the door hold a large body nobody reads in memory."""
         lock = self._receive_lock()
         while True:
-            if self._max_length is None and not self._dropped and (
-                self._early_bytes >= WATCH_KEEP_LIMIT
-            ):
-                drained = self._drained
-                if drained is None:
-                    drained = self._drained = asyncio.Event()
-                drained.clear()
-                try:
-                    await asyncio.wait_for(drained.wait(), grace)
-                    continue
-                except asyncio.TimeoutError:
-                    pass  # nobody reads it: what comes next is dropped
             async with lock:
                 message = await self._receive()
                 size = len(message.get("body", b""))
                 limit = self._max_length
+                if size and limit is None and not self._dropped:
+                    # Without a limit, at most WATCH_KEEP_LIMIT bytes (or one
+                    # message) wait for readers: this one is kept once readers
+                    # made room for it. Waited for with the lock held, so that a
+                    # reader that took every kept message receives after it.
+                    while (
+                        self._early_bytes
+                        and self._early_bytes + size > WATCH_KEEP_LIMIT
+                    ):
+                        drained = self._drained
+                        if drained is None:
+                            drained = self._drained = asyncio.Event()
+                        drained.clear()
+                        try:
+                            await asyncio.wait_for(drained.wait(), grace)
+                        except asyncio.TimeoutError:
+                            self._dropped = True  # nobody reads it: dropped
+                            break
                 if size and (
                     self._dropped
                     or (
-                        self._early_bytes + size > WATCH_KEEP_LIMIT
-                        if limit is None
-                        else self._received + self._early_bytes + size > limit
+                        limit is not None
+                        and self._received + self._early_bytes + size > limit
                     )
                 ):
                     self._dropped = True  # reading on is a 413
