@@ -2395,6 +2395,46 @@ def test_a_cancelled_request_stops_its_thread_waiting_for_the_body(app):
     assert conn.sent == []  # the client is gone for the request: nothing is sent
 
 
+def test_a_cancelled_request_stops_its_streamed_body_waiting_for_the_request_body(app):
+    # The same for a sync streamed body that reads the request body as it
+    # comes: cancelled while its worker thread waits for the client, the thread
+    # stops waiting at once.
+    app.config["ASGI_BODY_TIMEOUT"] = 10  # longer than the test waits
+    reading = threading.Event()
+    seen = []
+
+    @app.post("/count")
+    def count():
+        @stream_with_context
+        def gen():
+            reading.set()
+            try:
+                while request.stream.read(65536):
+                    pass
+            except Exception as e:
+                seen.append(type(e).__name__)
+                raise
+            yield "read"
+
+        return kolben.Response(gen())
+
+    first = {"type": "http.request", "body": b"x" * 70000, "more_body": True}
+    conn = Connection([first])  # then the client sends nothing more, and stays
+    scope = http_scope("/count", method="POST", headers=[("Content-Length", "4000000")])
+
+    async def main():
+        task = asyncio.ensure_future(app(scope, conn.receive, conn.send))
+        while not reading.is_set():
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.1)  # the thread waits for the rest of the body
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(task, CALL_TIMEOUT)
+
+    asyncio.run(main())
+    assert seen == ["ClientDisconnected"]
+
+
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="asyncio.timeout is Python 3.11+")
 def test_a_timeout_around_a_request_finished_after_its_cancellation_is_a_timeout(app):
     # The cancellation that ends such a request is raised as it came: asyncio's

@@ -57,7 +57,7 @@ from .caching import Cache
 from .concurrency import LOOP_TURN_EVERY, _server_loop, is_async_callable, running_loop
 from .headers import LISTED_HEADER_CLASSES
 from .pipeline import REQUEST_LANE, drive_eagerly, lane_of
-from .threads import Lane
+from .threads import Lane, _UncancellableFuture
 from .wrappers import Request as _KolbenRequest
 from .wrappers import Response as _KolbenResponse
 from .wrappers import sends_one_chunk
@@ -1096,7 +1096,7 @@ async def _send_body(
             if isinstance(app_iter, cabc.AsyncIterator):
                 return await _send_async_body(loop, context, app_iter, watcher, send, send_empty)
         started = isinstance(app_iter, cabc.AsyncIterable)
-        async for chunk in _chunks(loop, lane, context, app_iter):
+        async for chunk in _chunks(loop, lane, context, app_iter, body):
             if disconnected.is_set():
                 return False
             if not started:
@@ -1206,10 +1206,16 @@ def _mark_body_error(error: OSError) -> None:
 
 
 async def _chunks(
-    loop: asyncio.AbstractEventLoop, lane: Lane, context: contextvars.Context, app_iter: t.Any
+    loop: asyncio.AbstractEventLoop,
+    lane: Lane,
+    context: contextvars.Context,
+    app_iter: t.Any,
+    body: LazyBody | None = None,
 ) -> t.AsyncIterator[bytes]:
     """The body chunks: an async iterator directly, a sync one off the loop, in
-    the request's worker thread (``lane``)."""
+    the request's worker thread (``lane``). If the request is cancelled while a
+    sync one waits for the request ``body``, it stops waiting (see
+    :meth:`LazyBody.abandon`)."""
     if isinstance(app_iter, cabc.AsyncIterable):
         try:
             async for chunk in app_iter:
@@ -1219,11 +1225,13 @@ async def _chunks(
             raise
         return
     iterator = iter(app_iter)
+    abandon = body.abandon if body is not None and not body.filled else None
     while True:
+        future = lane.run(loop, partial(context.run, next, iterator, _DONE), cancellable=False)
+        if abandon is not None and isinstance(future, _UncancellableFuture):
+            future.on_cancel = abandon
         try:
-            chunk = await lane.run(
-                loop, partial(context.run, next, iterator, _DONE), cancellable=False
-            )
+            chunk: t.Any = await future
         except OSError as e:
             _mark_body_error(e)
             raise
