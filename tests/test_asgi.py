@@ -3098,6 +3098,24 @@ def test_websocket_upgrade_over_plain_http_is_answered_426(app):
     assert ran == []
 
 
+def test_granians_http_version_of_http_1_0(app):
+    """granian's scope says ``"1"`` for an HTTP/1.0 request (the ASGI spec:
+    ``"1.0"``): the environ's ``SERVER_PROTOCOL`` is ``HTTP/1.0``, and a GET
+    without framing headers has no body (nothing is waited for)."""
+
+    @app.route("/", methods=["GET", "POST"])
+    async def index():
+        return request.environ["SERVER_PROTOCOL"]
+
+    scope = http_scope("/")
+    scope["http_version"] = "1"
+    conn = call(app, scope, Connection([]))  # no http.request message: none waited for
+    assert conn.body == b"HTTP/1.0"
+    scope = http_scope("/", method="POST", headers=[("Content-Length", "0")])
+    scope["http_version"] = "1"
+    assert call(app, scope).body == b"HTTP/1.0"
+
+
 class SlowConnection(Connection):
     """A client whose body arrives in several messages, a little apart."""
 

@@ -941,8 +941,8 @@ class _WithFirstChunk:
 _NO_BODY = t.cast(t.IO[bytes], io.BytesIO())
 #: Requests that have no body unless a header frames one (see _serve_http).
 _BODILESS_METHODS = frozenset({"GET", "HEAD"})
-#: The ASGI ``http_version`` values of HTTP/1.
-_HTTP1 = frozenset({"1.1", "1.0"})
+#: The ASGI ``http_version`` values of HTTP/1 (granian gives "1" for HTTP/1.0).
+_HTTP1 = frozenset({"1.1", "1.0", "1"})
 
 
 # PERF: response header names as ASGI wants them (lowercase bytes); the app's own

@@ -99,7 +99,10 @@ def build_environ(scope: ft.ASGIScope, body: t.IO[bytes]) -> dict[str, t.Any]:
     port = server[1]
     environ["SERVER_PORT"] = "" if port is None else str(port)
     version = scope.get("http_version", "1.1")
-    environ["SERVER_PROTOCOL"] = "HTTP/1.1" if version == "1.1" else f"HTTP/{version}"
+    # granian gives "1" for HTTP/1.0 (the ASGI spec says "1.0").
+    environ["SERVER_PROTOCOL"] = (
+        "HTTP/1.1" if version == "1.1" else "HTTP/1.0" if version == "1" else f"HTTP/{version}"
+    )
     environ["wsgi.url_scheme"] = scope.get("scheme", "http")
     environ["wsgi.input"] = body
     environ["wsgi.errors"] = sys.stderr
