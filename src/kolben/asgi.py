@@ -1231,10 +1231,10 @@ async def _chunks(
         if abandon is not None and isinstance(future, _UncancellableFuture):
             future.on_cancel = abandon
         try:
-            chunk: t.Any = await future
+            item: t.Any = await future
         except OSError as e:
             _mark_body_error(e)
             raise
-        if chunk is _DONE:
+        if item is _DONE:
             return
-        yield chunk
+        yield item
