@@ -2930,6 +2930,54 @@ def test_async_view_with_subclassed_app():
     assert calls == ["/"]
 
 
+@pytest.mark.parametrize(
+    "override", ["full_dispatch_request", "dispatch_request", "preprocess_request"]
+)
+@pytest.mark.parametrize("reader", ["view", "hook"])
+def test_async_code_called_by_an_override_reads_a_body_past_the_first_mib(
+    client_for, override, reader
+):
+    # An override runs in a worker thread and calls the async view (or hook)
+    # through ensure_sync, on the loop: the view must find its whole body there,
+    # as without the override (found by the two-door differential fuzzer).
+    def through(self, *args):
+        return getattr(kolben.Kolben, override)(self, *args)
+
+    app = type("Overriding", (kolben.Kolben,), {override: through})("overriding")
+    sizes = []
+
+    if reader == "hook":
+
+        @app.before_request
+        async def hook():
+            sizes.append(len(request.get_data()))
+
+    @app.post("/size")
+    async def size():
+        sizes.append(len(request.get_data()))
+        return str(sizes)
+
+    rv = client_for(app).post("/size", data=b"x" * (1536 * 1024))
+    assert rv.status_code == 200
+    assert sizes == [1536 * 1024] * (2 if reader == "hook" else 1)
+
+
+def test_async_view_called_by_an_override_reads_a_large_chunked_body():
+    class Overriding(kolben.Kolben):
+        def full_dispatch_request(self):
+            return super().full_dispatch_request()
+
+    app = Overriding("overriding")
+
+    @app.post("/size")
+    async def size():
+        return str(len(request.get_data()))
+
+    scope = http_scope("/size", method="POST", headers=[("Transfer-Encoding", "chunked")])
+    conn = call(app, scope, Connection(body_messages(*_big_chunks())))
+    assert (conn.status, conn.body) == (200, str(10 * 1024 * 1024).encode())
+
+
 def test_async_view_with_async_error_handler(quiet_app):
     app = quiet_app
 

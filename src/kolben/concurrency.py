@@ -172,7 +172,7 @@ def run_sync(
             # run_coroutine_threadsafe runs the task in a copy of this context.
             return _copying_back(
                 lambda coro: asyncio.run_coroutine_threadsafe(coro, server_loop).result(),
-                awaitable,
+                _body_received_first(awaitable),
             )
     try:
         asyncio.get_running_loop()
@@ -232,6 +232,43 @@ def _cancel_leftover_tasks(holder: _ThreadLoop) -> None:
                         "task": task,
                     }
                 )
+
+
+def _body_received_first(
+    awaitable: t.Coroutine[t.Any, t.Any, T],
+) -> t.Coroutine[t.Any, t.Any, T]:
+    """``awaitable``, preceded by what the ASGI door receives of the request's
+    body before ``async def`` code runs on the loop (see
+    ``kolben.asgi.LazyBody.before_loop_step``).
+
+    The driver does it before each ``async def`` step; an ``async def`` function
+    called from a worker thread (by an override of ``full_dispatch_request``,
+    ``dispatch_request`` or ``preprocess_request``, through ``ensure_sync``)
+    runs on the loop too, where reading a body not received yet is a 413: an
+    ``async def`` view so called must find its whole body there, as it does
+    without the override.
+    """
+    from .globals import _cv_request
+
+    req_ctx = _cv_request.get(None)
+    if req_ctx is None:
+        return awaitable
+    # A request without a body may not have made its environ: not made here.
+    environ = req_ctx.request.__dict__.get("environ")
+    body = environ.get("wsgi.input") if environ is not None else None
+    step = getattr(body, "before_loop_step", None)
+    if step is None or getattr(body, "filled", True):
+        return awaitable
+
+    async def received_first() -> T:
+        try:
+            await step()
+        except BaseException:
+            awaitable.close()
+            raise
+        return await awaitable
+
+    return received_first()
 
 
 def _copying_back(
