@@ -360,6 +360,35 @@ def test_override_made_after_the_app_and_before_its_first_request_is_honoured(
     assert calls == ["process_response", "finalize_request", "process_response"]
 
 
+@pytest.mark.parametrize("is_async", [False, True], ids=["def", "async"])
+def test_an_overridden_finalize_request_gets_from_error_handler_by_keyword(
+    client_for: t.Callable[..., kolben.testing.KolbenClient], is_async: bool
+) -> None:
+    """handle_exception calls an own finalize_request as Flask does, with
+    ``from_error_handler=True`` by keyword: an override taking it as a
+    keyword-only argument or in ``**kwargs`` works (found by the two-door
+    differential fuzzer: it was passed by position, a TypeError)."""
+    seen: list[t.Any] = []
+
+    class App(Kolben):
+        def finalize_request(self, rv: t.Any, **kwargs: t.Any) -> t.Any:
+            seen.append(kwargs)
+            return super().finalize_request(rv, **kwargs)
+
+    app = App(__name__)
+
+    def boom() -> str:
+        raise ValueError("boom")
+
+    async def aboom() -> str:
+        raise ValueError("boom")
+
+    app.add_url_rule("/", "boom", aboom if is_async else boom)
+    rv = client_for(app).get("/")
+    assert rv.status_code == 500
+    assert seen == [{"from_error_handler": True}]
+
+
 def test_overridden_error_methods_are_called(
     client_for: t.Callable[..., kolben.testing.KolbenClient],
 ) -> None:

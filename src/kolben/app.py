@@ -1316,8 +1316,12 @@ class Kolben(AppSetup):
         # Run while the error is being handled, as Flask runs them in its except
         # block: an error they raise has it as its __context__.
         if "finalize_request" in self._overridden:
-            finalize = handling(self, direct(self, self.finalize_request), e)
-            return t.cast(Response, (yield finalize, (server_error, True)))
+            # As Flask calls it: from_error_handler by keyword (an override may
+            # take it as a keyword-only argument, or in **kwargs).
+            finalize = handling(
+                self, direct(self, partial(self.finalize_request, from_error_handler=True)), e
+            )
+            return t.cast(Response, (yield finalize, (server_error,)))
         finalizing = self._finalize_request(server_error, from_error_handler=True)
         return (yield from handled_steps(self, finalizing, e))
 
