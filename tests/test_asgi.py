@@ -2978,6 +2978,51 @@ def test_async_view_called_by_an_override_reads_a_large_chunked_body():
     assert (conn.status, conn.body) == (200, str(10 * 1024 * 1024).encode())
 
 
+@pytest.mark.parametrize("view_kind", ["def", "async"])
+def test_wsgi_middleware_iterating_an_async_body(client_for, view_kind):
+    # WSGI middleware on app.wsgi_app that iterates the app's body (as many
+    # do) gets an async generator body as a sync iterable under
+    # both doors; under ASGI it was a TypeError (found by the two-door
+    # differential fuzzer).
+    app = kolben.Kolben("mw")
+    calls = []
+
+    async def chunks():
+        yield request.path
+        yield str(g.x)
+
+    def body():
+        g.x = 1
+        response = app.response_class(stream_with_context(chunks()))
+        response.call_on_close(lambda: calls.append("closed"))
+        return response
+
+    async def abody():
+        return body()
+
+    app.add_url_rule("/s", "s", abody if view_kind == "async" else body)
+    inner = app.wsgi_app
+
+    def middleware(environ, start_response):
+        app_iter = inner(environ, start_response)
+
+        def wrapped():
+            try:
+                for chunk in app_iter:
+                    yield chunk.upper()
+            finally:
+                app_iter.close()
+                calls.append("middleware closed")
+
+        return wrapped()
+
+    app.wsgi_app = middleware
+    rv = client_for(app).get("/s")
+    assert (rv.status_code, rv.get_data()) == (200, b"/S1")
+    rv.close()
+    assert calls == ["closed", "middleware closed"]
+
+
 def test_async_view_with_async_error_handler(quiet_app):
     app = quiet_app
 

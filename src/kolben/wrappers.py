@@ -7,6 +7,7 @@ response defaults to HTML and takes its cookie size limit from the config too.
 
 from __future__ import annotations
 
+import asyncio
 import collections.abc as cabc
 import contextvars
 import typing as t
@@ -598,6 +599,71 @@ class _AsyncBody:
 
     def aclose(self) -> t.Awaitable[None]:
         return self._agen.aclose()
+
+    def __iter__(self) -> t.Iterator[bytes]:
+        """The body as a sync iterator, for WSGI middleware on ``app.wsgi_app``
+        that iterates the app's body in its worker thread (as it does under
+        WSGI, where the body is a :class:`_SyncBridge`): each step runs on the
+        server's event loop while the thread waits."""
+        return _LoopBridge(self._agen, self.close)
+
+
+class _LoopBridge:
+    """An async body (:class:`_AsyncBody`) iterated from a worker thread under
+    the ASGI door: each step, and its close, runs on the server's event loop, all
+    in one context of the body's own (as :class:`_SyncBridge` runs them on the
+    thread's loop), so a step that pushes contexts (an async
+    ``stream_with_context`` body) pops them where it pushed them."""
+
+    def __init__(self, agen: t.AsyncGenerator[bytes, None], close: t.Callable[[], None]) -> None:
+        from .concurrency import _server_loop, in_context_copy
+
+        loop = _server_loop.get()
+        if loop is None:
+            raise RuntimeError(
+                "An async response body can only be iterated synchronously in a worker"
+                " thread of the ASGI door, or under WSGI."
+            )
+        self._loop = loop
+        self._agen = agen
+        self._close = close
+        self._context = contextvars.copy_context()
+        self._context.run(in_context_copy.set, True)
+
+    def _run(self, awaitable: t.Coroutine[t.Any, t.Any, t.Any]) -> t.Any:
+        from .pipeline import InContext
+
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self._loop:
+            awaitable.close()
+            # Waiting here for the loop this thread runs would never end.
+            raise RuntimeError(
+                "An async response body can't be iterated synchronously on the event"
+                " loop: iterate it with 'async for'."
+            )
+
+        async def step() -> t.Any:
+            return await InContext(self._context, awaitable)
+
+        return asyncio.run_coroutine_threadsafe(step(), self._loop).result()
+
+    def __iter__(self) -> _LoopBridge:
+        return self
+
+    def __next__(self) -> bytes:
+        try:
+            return t.cast(bytes, self._run(self._agen.__anext__()))
+        except StopAsyncIteration:
+            raise StopIteration from None
+
+    def close(self) -> None:
+        try:
+            self._run(self._agen.aclose())
+        finally:
+            self._close()
 
 
 class _SyncBridge:
