@@ -2931,14 +2931,16 @@ def test_async_view_with_subclassed_app():
 
 
 @pytest.mark.parametrize(
-    "override", ["full_dispatch_request", "dispatch_request", "preprocess_request"]
+    "override",
+    ["full_dispatch_request", "dispatch_request", "preprocess_request", "ensure_sync"],
 )
 @pytest.mark.parametrize("reader", ["view", "hook"])
 def test_async_code_called_by_an_override_reads_a_body_past_the_first_mib(
     client_for, override, reader
 ):
     # An override runs in a worker thread and calls the async view (or hook)
-    # through ensure_sync, on the loop: the view must find its whole body there,
+    # through ensure_sync, on the loop (an own ensure_sync runs it so from the
+    # request's thread too): the view must find its whole body there,
     # as without the override (found by the two-door differential fuzzer).
     def through(self, *args):
         return getattr(kolben.Kolben, override)(self, *args)

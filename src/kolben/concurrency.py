@@ -243,8 +243,8 @@ def _body_received_first(
 
     The driver does it before each ``async def`` step; an ``async def`` function
     called from a worker thread (by an override of ``full_dispatch_request``,
-    ``dispatch_request`` or ``preprocess_request``, through ``ensure_sync``)
-    runs on the loop too, where reading a body not received yet is a 413: an
+    ``dispatch_request`` or ``preprocess_request``, or through an app's own
+    ``ensure_sync``) runs on the loop too, where reading a body not received yet is a 413: an
     ``async def`` view so called must find its whole body there, as it does
     without the override.
     """
