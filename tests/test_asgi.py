@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import contextvars
 import gc
+import io
 import json
 import logging
 import sys
@@ -849,6 +850,52 @@ def test_a_sync_view_reads_a_large_body_past_what_was_received_first(app):
     assert conn.status == 200
     assert conn.body == str(10 * 1024 * 1024).encode()
     assert conn.receive_calls == 20
+
+
+@pytest.mark.parametrize("reader", ["wsgi.input", "stream", "input_stream"])
+def test_reading_n_bytes_of_a_body_sent_in_several_messages_gives_n_bytes(app, reader):
+    # As a WSGI server's wsgi.input does: read(n) gives n bytes before the end of
+    # the body, whatever messages it came in (it gave what one message brought:
+    # code reading Content-Length bytes in one call got a cut body; found by
+    # the two-door differential fuzzer).
+    @app.post("/n")
+    def read_n():
+        n = request.content_length
+        if reader == "wsgi.input":
+            stream = request.environ["wsgi.input"]
+        else:
+            stream = getattr(request, reader)
+        first = stream.read(n - 10)
+        return f"{len(first)} {len(stream.read(100))}"
+
+    chunks = [b"x" * (600 * 1024)] * 3
+    scope = http_scope("/n", method="POST", headers=[("Content-Length", str(1800 * 1024))])
+    conn = call(app, scope, Connection(body_messages(*chunks)))
+    assert (conn.status, conn.text) == (200, f"{1800 * 1024 - 10} 10")
+
+
+def test_wsgi_middleware_reading_the_body_past_the_limit_gets_all_of_it(app):
+    # A middleware reading wsgi.input (no request context, no limit, as a WSGI
+    # server's raw stream) got the first message only of a body over
+    # MAX_CONTENT_LENGTH, which the app then served cut, without a 413.
+    app.config["MAX_CONTENT_LENGTH"] = 100
+    inner = app.wsgi_app
+
+    def middleware(environ, start_response):
+        data = environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"]))
+        environ["wsgi.input"] = io.BytesIO(data)
+        environ["CONTENT_LENGTH"] = str(len(data))
+        return inner(environ, start_response)
+
+    app.wsgi_app = middleware
+
+    @app.post("/n")
+    def size():
+        return str(len(request.get_data()))
+
+    scope = http_scope("/n", method="POST", headers=[("Content-Length", "164")])
+    conn = call(app, scope, Connection(body_messages(b"x" * 82, b"x" * 82)))
+    assert conn.status == 413
 
 
 @pytest.mark.parametrize("declared", [True, False], ids=["content-length", "chunked"])

@@ -445,7 +445,28 @@ class LazyBody(io.RawIOBase):
         return chunk
 
     def readinto(self, buffer: t.Any) -> int:
+        """Fill ``buffer`` with the body's next bytes: all of it, unless the body
+        ends first, as a WSGI server's ``wsgi.input`` does (``read(n)`` gives
+        ``n`` bytes before the end of the body: code reading ``Content-Length``
+        bytes in one call gets them all, whatever messages the client's body
+        came in)."""
         view = memoryview(buffer).cast("B")
+        want = len(view)
+        filled = 0
+        while filled < want:
+            try:
+                got = self._readinto_once(view[filled:])
+            except ClientDisconnected:
+                if filled:
+                    break  # what came is returned; the next read raises
+                raise
+            if not got:
+                break
+            filled += got
+        return filled
+
+    def _readinto_once(self, view: memoryview) -> int:
+        """What is here of the body, or else one message of it, into ``view``."""
         want = len(view)
         data = self._prefix.read(want)
         if not data:
