@@ -57,7 +57,7 @@ from .caching import Cache
 from .concurrency import LOOP_TURN_EVERY, _server_loop, is_async_callable, running_loop
 from .headers import LISTED_HEADER_CLASSES
 from .pipeline import REQUEST_LANE, drive_eagerly, lane_of
-from .threads import Lane, _UncancellableFuture
+from .threads import Lane
 from .wrappers import Request as _KolbenRequest
 from .wrappers import Response as _KolbenResponse
 from .wrappers import sends_one_chunk
@@ -1248,11 +1248,13 @@ async def _chunks(
     iterator = iter(app_iter)
     abandon = body.abandon if body is not None and not body.filled else None
     while True:
-        future = lane.run(loop, partial(context.run, next, iterator, _DONE), cancellable=False)
-        if abandon is not None and isinstance(future, _UncancellableFuture):
-            future.on_cancel = abandon
         try:
-            item: t.Any = await future
+            item: t.Any = await lane.run(
+                loop,
+                partial(context.run, next, iterator, _DONE),
+                cancellable=False,
+                on_cancel=abandon,
+            )
         except OSError as e:
             _mark_body_error(e)
             raise

@@ -51,7 +51,7 @@ from . import globals as _globals
 from .caching import Cache
 from .concurrency import _CO_COROUTINE, _server_loop, is_async_callable, running_loop
 from .sessions import SecureCookieSessionInterface
-from .threads import Lane, _UncancellableFuture, current_lane, settle_now
+from .threads import Lane, current_lane, settle_now
 
 # PERF: assigned, not imported (see kolben.globals: a method call on an imported
 # name makes a bound method per call on CPython 3.11).
@@ -465,6 +465,7 @@ class InlineCalls:
         func: t.Callable[[], T],
         *,
         cancellable: bool = True,
+        on_cancel: t.Callable[[], None] | None = None,
     ) -> asyncio.Future[T]:
         return settle_now(loop, func)
 
@@ -526,10 +527,14 @@ class _ThreadCall:
         self.future: asyncio.Future[t.Any] | None = None
 
     def start(self) -> asyncio.Future[t.Any]:
-        future = self.future = self.pool.run(self.loop, self.job, cancellable=False)
-        if self.body is not None and isinstance(future, _UncancellableFuture):
-            future.on_cancel = self.body.abandon
-        return future
+        body = self.body
+        self.future = self.pool.run(
+            self.loop,
+            self.job,
+            cancellable=False,
+            on_cancel=None if body is None else body.abandon,
+        )
+        return self.future
 
     def __await__(self) -> Generator[t.Any, t.Any, t.Any]:
         return (yield self)

@@ -177,6 +177,7 @@ class WorkerThreads:
         *,
         cancellable: bool = True,
         lane: Lane | None = None,
+        on_cancel: t.Callable[[], None] | None = None,
     ) -> asyncio.Future[T]:
         """Call ``func()`` in a worker thread; return a future of ``loop`` for the
         result. Must be called from ``loop``'s thread.
@@ -184,12 +185,18 @@ class WorkerThreads:
         With ``cancellable=False`` the future refuses to be cancelled: a task
         awaiting it that is cancelled gets its :exc:`asyncio.CancelledError` only
         once ``func`` has returned (and can still read the future's result), for
-        callers that must know where a call they started ended.
+        callers that must know where a call they started ended. ``on_cancel``
+        (with ``cancellable=False``) is called, once, when the awaiting task is
+        cancelled meanwhile: it may tell ``func`` to end sooner.
         """
         self.calls += 1
-        future: asyncio.Future[T] = (
-            loop.create_future() if cancellable else _UncancellableFuture(loop=loop)
-        )
+        future: asyncio.Future[T]
+        if cancellable:
+            future = loop.create_future()
+        else:
+            future = _UncancellableFuture(loop=loop)
+            if on_cancel is not None:  # (PERF: no instance dict otherwise)
+                future.on_cancel = on_cancel
         opens: queue.SimpleQueue[_Job | None] | None = None
         with self._lock:
             # Counted before a thread can take it (and count it done); one lock
@@ -418,9 +425,12 @@ class Lane:
         func: t.Callable[[], T],
         *,
         cancellable: bool = True,
+        on_cancel: t.Callable[[], None] | None = None,
     ) -> asyncio.Future[T]:
         """:meth:`WorkerThreads.run`, in this lane's thread."""
-        return self._pool.run(loop, func, cancellable=cancellable, lane=self)
+        return self._pool.run(
+            loop, func, cancellable=cancellable, lane=self, on_cancel=on_cancel
+        )
 
     def release(self) -> None:
         """Hand the thread back to the pool once the calls made so far are done;
