@@ -466,8 +466,7 @@ class _Exchange:
         served until it returns; then the loop is closed. A body the door sent
         whole is closed now (its ``call_on_close`` functions run)."""
         if not self.finished and (self.loop is not None or self.thread is not None):
-            self._set(self.disconnect)
-            self._set(self.taken)
+            self.abandon()
             self._drive(lambda: False)
         closer, self.closer = self.closer, None
         if closer is not None:
