@@ -1301,10 +1301,11 @@ async def _before_view(
     # free slot, a lookup) when the client leaves is cancelled, as Quart
     # cancels it, rather than living on (and holding up the server's shutdown).
     ws = context.run(_cv_websocket.get)
-    task = loop.create_task(_awaited(drive(app, _before_view_steps(app, ctx), context)))
-    if await _watch(ws, loop, task):
+    ran, response = await _while_watched(
+        ws, loop, drive(app, _before_view_steps(app, ctx), context)
+    )
+    if not ran:
         raise ws._disconnect()  # cancelled because the client left
-    response = task.result()
     if response is None and ws._gone and not ws._accepted:
         # The client left during the handshake: the view is not started. (Once
         # a function accepted, the view is, as when the client leaves while it
@@ -1320,8 +1321,9 @@ async def _awaited(awaitable: t.Awaitable[T]) -> T:
 async def _while_watched(
     ws: Websocket, loop: asyncio.AbstractEventLoop, awaitable: t.Awaitable[T]
 ) -> tuple[bool, T | None]:
-    """Await ``awaitable`` (the after_websocket functions) in a task watched as
-    the view's is: once the client has left, a function still waiting on
+    """Await ``awaitable`` (the before_websocket or after_websocket functions)
+    in a task watched as the view's is: once the client has left, a function
+    still waiting on
     something other than the client DISCONNECT_GRACE later is cancelled, as
     Quart cancels it, rather than living on (and holding up the server's
     shutdown). ``(True, result)``, or ``(False, None)`` when it was cancelled
