@@ -453,6 +453,13 @@ class InContext:
             error = None
 
 
+async def in_context(context: Context, awaitable: t.Awaitable[T]) -> T:
+    """``awaitable`` awaited with every step of it run in ``context`` (see
+    :class:`InContext`), as a coroutine: what ``create_task`` and
+    ``run_coroutine_threadsafe`` take."""
+    return t.cast(T, await InContext(context, awaitable))
+
+
 class InlineCalls:
     """What :func:`_drive` hands runs of sync steps to where they must run in
     the calling thread (under the WSGI door, whose request thread is the one

@@ -64,12 +64,9 @@ def _task_in(
     ``context.run``, as :class:`kolben.pipeline.InContext` does)."""
     if _TASK_CONTEXT:
         return loop.create_task(coro, context=context)  # type: ignore[call-arg]
-    from .pipeline import InContext
+    from .pipeline import in_context
 
-    async def in_context() -> T:
-        return t.cast(T, await InContext(context, coro))
-
-    return loop.create_task(in_context())
+    return loop.create_task(in_context(context, coro))
 
 
 def _check_field(name: str, value: str) -> None:

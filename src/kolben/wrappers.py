@@ -631,7 +631,7 @@ class _LoopBridge:
         self._context.run(in_context_copy.set, True)
 
     def _run(self, awaitable: t.Coroutine[t.Any, t.Any, t.Any]) -> t.Any:
-        from .pipeline import InContext
+        from .pipeline import in_context
 
         try:
             running = asyncio.get_running_loop()
@@ -645,10 +645,9 @@ class _LoopBridge:
                 " loop: iterate it with 'async for'."
             )
 
-        async def step() -> t.Any:
-            return await InContext(self._context, awaitable)
-
-        return asyncio.run_coroutine_threadsafe(step(), self._loop).result()
+        return asyncio.run_coroutine_threadsafe(
+            in_context(self._context, awaitable), self._loop
+        ).result()
 
     def __iter__(self) -> _LoopBridge:
         return self
