@@ -477,6 +477,121 @@ def test_an_after_websocket_function_waiting_is_cancelled_when_its_client_left(
     assert events == ["view", "cancelled", "teardown NoneType"]
 
 
+class Gone(Exception):
+    pass
+
+
+@pytest.mark.parametrize("when", ["accepted", "in the handshake"])
+def test_an_async_error_handler_waiting_is_cancelled_when_its_client_left(
+    app: kolben.Kolben, when: str
+) -> None:
+    # An async error handler still waiting after its client left (a wait that
+    # never ends) ran from a worker thread that waited for it, never told the
+    # client had left: it lived on, and a server's shutdown waited for it. It is
+    # a step of the pipeline now, watched as the view and the after_websocket
+    # functions are: cancelled after the grace period; the teardown functions run.
+    events: list[str] = []
+
+    @app.websocket("/ws")
+    async def view() -> None:
+        if when == "accepted":
+            await websocket.accept()
+            with contextlib.suppress(kolben.WebsocketDisconnect):
+                await websocket.receive()
+        else:
+            await asyncio.sleep(0.1)
+        raise Gone()
+
+    @app.errorhandler(Gone)
+    async def gone(e: Gone) -> str:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            events.append("cancelled")
+            raise
+        return "never"  # pragma: no cover
+
+    @app.after_websocket
+    def after() -> None:
+        events.append("after")
+
+    @app.teardown_websocket
+    def teardown(exc: BaseException | None) -> None:
+        events.append(f"teardown {type(exc).__name__}")
+
+    async def main() -> None:
+        async with Conn(app) as conn:
+            if when == "accepted":
+                await conn.accepted()
+            await asyncio.sleep(0.05)
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            await conn.vanish()
+            await conn.finished()
+            assert loop.time() - started < WAIT
+
+    run(main())
+    assert events == ["cancelled", "after", "teardown NoneType"]
+
+
+def test_async_error_handlers_and_receivers_of_a_websocket_cross_no_thread(
+    app: kolben.Kolben,
+) -> None:
+    # A websocket's error handlers (its own, the 500 one) and its
+    # got_request_exception / got_websocket_exception receivers ran in a
+    # worker thread each (an async one sent back to the loop from there): as
+    # steps of the pipeline, async ones run on the loop, with no thread crossing.
+    events: list[str] = []
+
+    @app.websocket("/ws")
+    async def view() -> None:
+        await websocket.accept()
+        message = await websocket.receive()
+        raise Gone() if message == "gone" else RuntimeError("boom")
+
+    @app.errorhandler(Gone)
+    async def gone(e: Gone) -> None:
+        events.append("gone handler")
+        await websocket.send("bye")
+
+    @app.errorhandler(500)
+    async def server_error(e: Exception) -> None:
+        events.append(f"500 handler {type(e.original_exception).__name__}")  # type: ignore[attr-defined]
+
+    async def on_exception(sender: kolben.Kolben, exception: Exception) -> None:
+        events.append(f"signal {type(exception).__name__}")
+
+    kolben.signals.got_request_exception.connect(on_exception, app)
+    kolben.signals.got_websocket_exception.connect(on_exception, app)
+
+    async def main(message: str) -> list[str | bytes]:
+        heard: list[str | bytes] = []
+        async with Conn(app) as conn:
+            await conn.accepted()
+            await conn.say(message)
+            if message == "gone":
+                heard.append(await conn.hear())
+            closing = await conn.next()
+            assert closing["type"] == "websocket.close", closing
+            heard.append(str(closing["code"]))
+        return heard
+
+    try:
+        before = app.worker_threads.calls
+        assert run(main("gone")) == ["bye", "1000"]
+        assert run(main("boom")) == ["1011"]
+        assert app.worker_threads.calls == before
+    finally:
+        kolben.signals.got_request_exception.disconnect(on_exception, app)
+        kolben.signals.got_websocket_exception.disconnect(on_exception, app)
+    assert events == [
+        "gone handler",
+        "signal RuntimeError",
+        "signal RuntimeError",
+        "500 handler RuntimeError",
+    ]
+
+
 def test_a_slow_before_websocket_function_then_the_view_talks(app: kolben.Kolben) -> None:
     # The watch of the before_websocket functions hands over to the view's: a
     # function that accepts and waits past WATCH_AFTER, then the view receives.

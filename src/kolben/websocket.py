@@ -64,9 +64,11 @@ from . import router
 from .concurrency import LOOP_TURN_EVERY, _server_loop, is_async_callable
 from .ctx import FRAMEWORK_MATCHERS, RequestContext
 from .globals import _cv_websocket
-from .pipeline import DualStep, Steps, direct, drive
+from .pipeline import DualStep, Steps, direct, drive, handling
 from .sessions import SecureCookieSessionInterface, SessionMixin, opens_at_push
 from .signals import (
+    got_request_exception,
+    got_websocket_exception,
     signal_steps,
     websocket_finished,
     websocket_received,
@@ -1106,7 +1108,7 @@ async def _serve(
                 rv = await _run_view(app, ws, ctx, context, loop)
                 if not ws._started and rv is not None:
                     # Returned a value without accepting: refuse with it.
-                    response = await _in_thread(loop, context, _refusal_response, app, rv)
+                    response = await drive(app, _response_steps(app, rv, False), context)
         except Exception as e:
             if not _ended_by_disconnect(e):
                 response, close, error = await _handle_error(app, ws, ctx, context, loop, e)
@@ -1179,22 +1181,23 @@ async def _handle_error(
     if handlers:
         try:
             if isinstance(e, HTTPException):
-                response = await _in_thread(loop, context, _error_response, app, e)
+                response = await _error_response(app, ws, context, loop, e)
                 return response, (1008, _short(e.name)), None
             if app._find_error_handler(e, ctx.request.blueprints):
                 # @app.errorhandler(NotLoggedIn) answers it, as it answers an
                 # HTTP request: not a server error.
-                response = await _in_thread(loop, context, _error_response, app, e)
+                response = await _error_response(app, ws, context, loop, e)
                 return response, (1000, ""), None
         except WebsocketDisconnect:
             return None, (1000, ""), None  # the handler found the client gone
         except Exception as handler_error:
             e = handler_error  # the handler failed: that is the server error
     _log_error(app, ws, (type(e), e, e.__traceback__))
-    await _in_thread(loop, context, _signal_exception, app, e)
+    if got_request_exception.receivers or got_websocket_exception.receivers:
+        await drive(app, _exception_signal_steps(app, e), context)
     server_error = InternalServerError(original_exception=e)
     try:
-        response = await _in_thread(loop, context, _error_response, app, server_error)
+        response = await _error_response(app, ws, context, loop, server_error)
     except WebsocketDisconnect:
         response = None  # the 500 handler found the client gone
     except Exception:
@@ -1241,33 +1244,13 @@ def _push_steps(ctx: WebsocketContext) -> Steps[Exception | None]:
     return None
 
 
-async def _in_thread(
-    loop: asyncio.AbstractEventLoop,
-    context: contextvars.Context,
-    func: t.Callable[..., t.Any],
-    *args: t.Any,
-) -> t.Any:
-    """Run sync ``func`` in a worker thread, in the websocket's ``context``.
-
-    If the waiting task is cancelled, the call is still waited for (it can't be
-    stopped, and the context can't be entered twice at once), then the
-    cancellation goes on.
-    """
-    app = context.run(_cv_websocket.get)._app
-    # The future refuses cancellation: a cancelled task gets its CancelledError
-    # once the call has returned.
-    return await app.worker_threads.run(
-        loop, partial(context.run, func, *args), cancellable=False
-    )
-
-
 def _before_view_steps(app: Kolben, ctx: WebsocketContext) -> Steps[Response | None]:
     """The routing error, the URL value preprocessors and the before_websocket
     functions, as pipeline steps (async ones on the loop, runs of sync ones in
     one worker-thread call); the response refusing the handshake, or None."""
     request = ctx.request
     if request.routing_exception is not None:
-        return t.cast("Response", (yield _refusal_response, (app, request.routing_exception)))
+        return (yield from _response_steps(app, request.routing_exception, False))
     if websocket_started.receivers:
         yield from signal_steps(websocket_started, app, {})
     names: tuple[str | None, ...] = (None, *reversed(request.blueprints))
@@ -1280,7 +1263,7 @@ def _before_view_steps(app: Kolben, ctx: WebsocketContext) -> Steps[Response | N
             for func in app.before_websocket_funcs.get(name, ()):
                 rv = yield func, ()
                 if rv is not None:
-                    return t.cast("Response", (yield _refusal_response, (app, rv)))
+                    return (yield from _response_steps(app, rv, False))
     return None
 
 
@@ -1471,32 +1454,61 @@ async def _after_view(
 _NOT_TOLD_ELSEWHERE = object()
 
 
-def _refusal_response(app: Kolben, rv: t.Any) -> Response:
-    """The HTTP response refusing a handshake: an HTTP error through the app's
-    error handlers, or a value a hook or the view returned."""
-    if isinstance(rv, HTTPException):
-        rv = app.handle_http_exception(rv)
-    return app.make_response(rv)
-
-
-def _error_response(app: Kolben, e: Exception) -> Response | None:
+async def _error_response(
+    app: Kolben,
+    ws: Websocket,
+    context: contextvars.Context,
+    loop: asyncio.AbstractEventLoop,
+    e: Exception,
+) -> Response | None:
     """The response of the error handler for ``e`` (see
     :meth:`Kolben.handle_user_exception`; an HTTP error without one: its own),
     or None when the handler returned None (as Quart allows: a handler that
-    sent a last message over the websocket has nothing to answer)."""
-    if isinstance(e, HTTPException):
-        rv = app.handle_http_exception(e)
-    else:
-        rv = app.handle_user_exception(e)
-    return None if rv is None else app.make_response(rv)
+    sent a last message over the websocket has nothing to answer), or when the
+    client left and a handler still waiting was cancelled (see
+    :func:`_while_watched`). The handler is a step of the request pipeline: an
+    ``async def`` one awaited on the loop, a sync one in a worker thread."""
+    steps = _response_steps(app, e, raised=True)
+    ran, response = await _while_watched(ws, loop, drive(app, steps, context))
+    return response if ran else None
 
 
-def _signal_exception(app: Kolben, e: Exception) -> None:
-    from .signals import got_request_exception, got_websocket_exception
+def _response_steps(app: Kolben, rv: t.Any, raised: bool) -> Steps[Response | None]:
+    """The response for ``rv`` as steps of the request pipeline (an ``async
+    def`` error handler awaited on the loop, a sync one in a worker thread):
 
+    - ``raised``: ``rv`` is an exception a hook or the view raised: its
+      handler's response (``handle_http_exception`` or ``handle_user_exception``,
+      an app's own override called as it is, while ``rv`` is being handled), or
+      None when the handler returned None;
+    - else ``rv`` is what a hook or the view returned without accepting, to
+      refuse the handshake with: an HTTP error through its handler.
+    """
+    overridden = app._overridden
+    if raised or isinstance(rv, HTTPException):
+        error = rv
+        name = "handle_http_exception" if isinstance(rv, HTTPException) else "handle_user_exception"
+        if name in overridden:
+            handle = direct(app, getattr(app, name))
+            rv = yield (handling(app, handle, error) if raised else handle), (error,)
+        elif isinstance(error, HTTPException):
+            rv = yield from app._handle_http_exception(error)
+        else:
+            rv = yield from app._handle_user_exception(error)
+        if rv is None and raised:
+            return None
+    if "make_response" in overridden:
+        return t.cast("Response", (yield direct(app, app.make_response), (rv,)))
+    return app.make_response(rv)
+
+
+def _exception_signal_steps(app: Kolben, e: Exception) -> Steps[None]:
+    """``got_request_exception`` then ``got_websocket_exception``, as steps (a
+    coroutine receiver awaited on the loop), each receiver run while ``e`` is
+    being handled."""
     for signal in (got_request_exception, got_websocket_exception):
         if signal.receivers:
-            signal.send(app, _async_wrapper=app.ensure_sync, exception=e)
+            yield from signal_steps(signal, app, {"exception": e}, app, e)
 
 
 def _log_error(app: Kolben, ws: Websocket, exc_info: t.Any) -> None:
