@@ -4,6 +4,10 @@ bounded adapter cache (``kolben.routing.AdapterCache``)."""
 
 from __future__ import annotations
 
+import warnings
+
+import pytest
+
 import kolben
 from helpers import kolben_only
 from kolben import request
@@ -22,6 +26,40 @@ def test_trusted_hosts_are_checked_on_every_request(app, client):
     app.config["TRUSTED_HOSTS"] = [".test"]
     assert client.get("/", base_url="http://a.test").data == b"http://a.test/"
     assert client.get("/", base_url="http://evil.example").status_code == 400
+
+
+def test_server_name_mismatch_warns_on_every_request(client_for):
+    # werkzeug warns when it binds a request whose host is not SERVER_NAME (nor a
+    # subdomain of it, under subdomain_matching); Flask binds every request, so
+    # every such request warns. The cached adapter warned for the first only.
+    app = kolben.Kolben("mismatch", subdomain_matching=True)
+    app.config["SERVER_NAME"] = "dom.test"
+
+    @app.route("/")
+    def index():
+        return "index"
+
+    @app.route("/t", subdomain="<tenant>")
+    def tenant(tenant):
+        return tenant + " " + kolben.url_for("tenant", tenant="a")
+
+    client = client_for(app)
+    message = (
+        "Current server name 'other.test:8000' doesn't match configured server name 'dom.test'"
+    )
+    for _ in range(3):
+        with pytest.warns(UserWarning) as record:
+            assert client.get("/", headers={"Host": "Other.test:8000"}).status_code == 404
+        assert [str(w.message) for w in record] == [message]
+    # One warning a request, also when the request builds URLs.
+    with pytest.warns(UserWarning) as record:
+        rv = client.get("/t", headers={"Host": "other.test:8000"})
+    assert rv.data == b"<invalid> http://a.dom.test/t"
+    assert [str(w.message) for w in record] == [message]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert client.get("/", headers={"Host": "dom.test"}).data == b"index"
+        assert client.get("/t", headers={"Host": "b.dom.test"}).data == b"b http://a.dom.test/t"
 
 
 def test_app_without_url_adapter_for_requests(client_for):

@@ -60,9 +60,20 @@ def _adapter_for(app: Kolben, request: Request, key: tuple[t.Any, ...] | None) -
         if adapter is None:
             return None
         app._adapters.put(key, adapter)
+    elif adapter.subdomain == _INVALID_SUBDOMAIN:
+        # The host is not SERVER_NAME (nor a subdomain of it): bound again, so
+        # that werkzeug warns "Current server name ... doesn't match" for this
+        # request too, as under Flask, which binds every request. Only requests
+        # from such hosts pay for it.
+        adapter = app.create_url_adapter(request)
     else:
         check_trusted_host(app, request)
     return adapter
+
+
+#: The subdomain werkzeug's ``bind_to_environ`` binds to when the request's host
+#: is not ``SERVER_NAME`` or one of its subdomains.
+_INVALID_SUBDOMAIN = "<invalid>"
 
 
 def check_trusted_host(app: Kolben, request: Request) -> None:
