@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+import kolben
 from kolben import g, request, stream_with_context
 
 
@@ -389,3 +390,55 @@ def test_a_teardown_request_error_does_not_reach_teardown_appcontext(app, client
         rv.get_data()
         rv.close()
     assert seen == [("request", None), ("app", None)]
+
+
+@pytest.mark.parametrize(
+    ("method", "status"), [("HEAD", 200), ("GET", 204), ("GET", 304)]
+)
+def test_a_stream_whose_body_is_not_sent_is_torn_down_as_the_request_ends(
+    app, client, method, status
+):
+    # A HEAD request (or a 204 or 304 answer) sends no body: werkzeug leaves the
+    # stream out, so it was closed only when the test closed the response (under
+    # the ASGI door, at garbage collection, in another context: a LookupError,
+    # and no teardown at all). As in Flask, teardown runs as the request ends.
+    torn_down = []
+    app.teardown_request(torn_down.append)
+    app.teardown_appcontext(lambda exc: torn_down.append(("appcontext", exc)))
+    started = []
+
+    @app.route("/")
+    def index():
+        def generate():
+            started.append(True)
+            yield "never sent"
+
+        return stream_with_context(generate()), status
+
+    @app.route("/page")
+    def page():
+        return kolben.stream_template_string("{{ request.path }}")
+
+    rv = client.open("/", method=method)
+    assert rv.status_code == status
+    assert torn_down == [None, ("appcontext", None)]
+    assert rv.data == b""
+    rv.close()
+    assert torn_down == [None, ("appcontext", None)]
+    assert started == []
+
+
+
+def test_a_streamed_template_answering_head_is_torn_down_as_the_request_ends(app, client):
+    torn_down = []
+    app.teardown_request(torn_down.append)
+
+    @app.route("/page")
+    def page():
+        return kolben.stream_template_string("{{ request.path }}")
+
+    rv = client.head("/page")
+    assert (rv.status_code, torn_down) == (200, [None])
+    rv.close()
+    assert torn_down == [None]
+    assert client.get("/page").data == b"/page"

@@ -303,6 +303,13 @@ class AppContext:
         return f"<{type(self).__name__} of {self.app.name!r}>"
 
 
+def _body_left_out(method: str, status: int) -> bool:
+    """Whether a response's body is left out of what is sent, as werkzeug's
+    ``Response.get_app_iter`` leaves it out: for a ``HEAD`` request, and a 1xx,
+    204 or 304 status."""
+    return method == "HEAD" or 100 <= status < 200 or status in (204, 304)
+
+
 def _reaches(body: t.Any, target: t.Any, depth: int = 3, budget: int = 1000) -> bool:
     """Whether ``target`` is ``body`` or is held by it: found among the objects
     ``body`` refers to, ``depth`` levels deep (a generator wrapping another
@@ -691,16 +698,23 @@ class RequestContext:
         """The ``stream_with_context`` bodies the request's response won't send,
         for :func:`close_streams`: with no response (an error escaped), a
         buffered one (a ``before``/``after_request`` function or an error
-        handler replaced the streamed response), or one whose body doesn't hold
-        them (another streamed response replaced it). A body that holds them
-        (the stream itself, or an iterator wrapping it) sends them: the server
-        closes it."""
+        handler replaced the streamed response), one whose body doesn't hold
+        them (another streamed response replaced it), or one whose body is not
+        sent at all (a ``HEAD`` request, a 1xx, 204 or 304 status: werkzeug's
+        ``get_app_iter`` leaves it out, and it would be closed only when the
+        server, or the test, closes the response, in another context under
+        the ASGI door). A body that holds them (the stream itself, or an
+        iterator wrapping it) sends them: the server closes it."""
         streams = self._streams
         self._streams = None
         if not streams:
             return []
         body = None if response is None else getattr(response, "response", None)
-        sent_whole = body is None or getattr(response, "is_sequence", True)
+        sent_whole = (
+            body is None
+            or getattr(response, "is_sequence", True)
+            or _body_left_out(self.request.method, getattr(response, "status_code", 200))
+        )
         unsent = []
         for ref in streams:
             stream = ref()
