@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from werkzeug.datastructures import Headers as WerkzeugHeaders
 
-from kolben import Kolben, jsonify, make_response
+from kolben import Kolben, jsonify, make_response, redirect, request, stream_with_context
 from kolben.headers import Headers
 
 NAMES = ["X-A", "x-a", "X-a", "Content-Type", "content-type", "Vary", "X-B"]
@@ -124,3 +124,91 @@ def test_responses_kolben_makes_carry_them(client_for):
         assert response.headers["X-Hook"] == "yes"
         assert response.mimetype == mimetype
         assert [k for k, _ in response.headers if k.lower() == "content-type"] == ["content-type"]
+
+
+# -- what the ASGI door refuses to send ------------------------------------------------
+
+
+def _header_app(value: str, name: str = "X-A") -> tuple[Kolben, list[str]]:
+    """An app whose responses (buffered, streamed, redirected, async, from WSGI
+    middleware) carry the header ``name: value``; the list gets what ran."""
+    app = Kolben(__name__)
+    ran: list[str] = []
+
+    @app.teardown_request
+    def teardown(error):
+        ran.append("teardown")
+
+    @app.get("/buffered")
+    def buffered():
+        return "x", {name: value}
+
+    @app.get("/streamed")
+    def streamed():
+        @stream_with_context
+        def body():
+            yield request.path
+
+        return body(), {name: value}
+
+    @app.get("/redirected")
+    def redirected():
+        return redirect("/elsewhere"), {name: value}
+
+    @app.get("/async")
+    async def async_view():
+        return "x", {name: value}
+
+    return app, ran
+
+
+_PATHS = ["/buffered", "/streamed", "/redirected", "/async"]
+
+
+@pytest.mark.parametrize("path", _PATHS)
+@pytest.mark.parametrize("char", ["\x00", "\x0b", "\x0c", "\x1b", "\x7f"])
+def test_a_control_character_in_a_header_value_is_refused_by_the_asgi_door(path, char):
+    # uvicorn drops the connection on such a header, after its status was
+    # counted as sent (no 500 reaches the client); gunicorn answers 500. The
+    # door refuses it before the response starts: the server answers 500.
+    app, ran = _header_app(f"a{char}b")
+    client = app.asgi_test_client()
+    with pytest.raises(ValueError, match="'X-A' contains the control character"):
+        client.get(path)
+    # The request's context was popped (a stream_with_context body that was
+    # never sent was closed, in its request's context, not left to the GC).
+    assert ran == ["teardown"]
+
+
+@pytest.mark.parametrize("path", _PATHS)
+@pytest.mark.parametrize("name", ["X A", "X:A", "X\x00A", "", "X\u00e9"])
+def test_an_invalid_header_name_is_refused_by_the_asgi_door(path, name):
+    app, _ = _header_app("1", name)
+    with pytest.raises(ValueError, match="Invalid response header name"):
+        app.asgi_test_client().get(path)
+
+
+@pytest.mark.parametrize("path", _PATHS)
+@pytest.mark.parametrize("value", ["a\tb", "caf\u00e9", "a\u00a0b", "", " a "])
+def test_tabs_and_latin_1_header_values_are_sent(client_for, path, value):
+    app, _ = _header_app(value)
+    assert client_for(app).get(path).headers["X-A"] == value
+
+
+def test_middleware_response_with_a_refused_header_closes_its_body():
+    app, _ = _header_app("1")
+    closed = []
+
+    def middleware(environ, start_response):
+        start_response("200 OK", [("X-B", "a\x00b")])
+
+        class Body(list):
+            def close(self):
+                closed.append(True)
+
+        return Body([b"x"])
+
+    app.wsgi_app = middleware
+    with pytest.raises(ValueError, match="'X-B' contains the control character"):
+        app.asgi_test_client().get("/buffered")
+    assert closed == [True]

@@ -604,7 +604,13 @@ class Kolben(AppSetup):
             except BaseException:
                 error = sys.exc_info()[1]
                 raise
-            return respond(response)
+            try:
+                return respond(response)
+            except BaseException:
+                # Not sent (the door could not convert it: a header value it
+                # refuses): its stream_with_context bodies are closed below.
+                response = None
+                raise
         finally:
             if ctx._streams is not None and (unsent := ctx._unsent_streams(response)):
                 # A step: closing a body pops the contexts it pushed, which runs

@@ -32,6 +32,7 @@ import contextlib
 import contextvars
 import io
 import math
+import re
 import tempfile
 import typing as t
 from functools import partial
@@ -901,9 +902,18 @@ async def _serve_wsgi_app(
             write.chunks, first, app_iter if iterator is None else iterator, app_iter
         )
     status_line, headers = captured
+    try:
+        asgi_headers = _asgi_headers(headers)
+    except ValueError:
+        # A header the door refuses: the body is not sent, and is closed.
+        close = getattr(app_iter, "close", None)
+        if close is not None:
+            with contextlib.suppress(Exception):
+                await lane.run(loop, partial(context.run, close))
+        raise
     if note_status is not None:
         note_status(status_line)
-    return app_iter, int(status_line.split(" ", 1)[0]), _asgi_headers(headers)
+    return app_iter, int(status_line.split(" ", 1)[0]), asgi_headers
 
 
 #: No chunk of the body was taken early (see _WithFirstChunk).
@@ -971,9 +981,17 @@ _HTTP1 = frozenset({"1.1", "1.0", "1"})
 _HEADER_NAMES: Cache[str, bytes] = Cache(512, "kolben.asgi: response header names")
 
 
+#: What RFC 9110 allows in a field name (a token) and refuses in a field value
+#: (control characters other than the tab, and DEL).
+_BAD_NAME = re.compile(r"[^!#$%&'*+\-.^_`|~0-9A-Za-z]")
+_BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
 def _header_name(name: str) -> bytes:
     raw = _HEADER_NAMES.get(name)
     if raw is None:
+        if not name or _BAD_NAME.search(name):
+            raise ValueError(f"Invalid response header name {name!r}.")
         raw = name.lower().encode("latin-1")
         # The names asgi_response looks for are these very objects (`is`).
         raw = _SPECIAL_NAMES.get(raw, raw)
@@ -987,11 +1005,29 @@ _CONTENT_LOCATION = b"content-location"
 _SPECIAL_NAMES = {name: name for name in (_CONTENT_LENGTH, _LOCATION, _CONTENT_LOCATION)}
 
 
+def _header_value(name: str, value: str) -> bytes:
+    """A response header's value as ASGI wants it, when it is not all printable
+    (a tab, a latin-1 space or a control character): the servers refuse a
+    control character (uvicorn drops the connection, with the status sent), so
+    it is a ``ValueError`` here, which the server answers with a 500, as WSGI
+    servers do for it."""
+    bad = _BAD_VALUE.search(value)
+    if bad is not None:
+        raise ValueError(
+            f"The value of the response header {name!r} contains the control"
+            f" character {bad.group()!r}."
+        )
+    return value.encode("latin-1")
+
+
 def _asgi_headers(headers: t.Iterable[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
     """WSGI response headers as ASGI wants them."""
     names = _HEADER_NAMES
     return [
-        (names.get(name) or _header_name(name), value.encode("latin-1"))
+        (
+            names.get(name) or _header_name(name),
+            value.encode("latin-1") if value.isprintable() else _header_value(name, value),
+        )
         for name, value in headers
     ]
 
@@ -1041,7 +1077,14 @@ def asgi_response(
                     has_length = True
                 elif raw is _LOCATION or raw is _CONTENT_LOCATION:
                     break  # werkzeug may rewrite it: the general path
-                headers.append((raw, value.encode("latin-1")))
+                headers.append(
+                    (
+                        raw,
+                        value.encode("latin-1")
+                        if value.isprintable()
+                        else _header_value(name, value),
+                    )
+                )
             else:
                 if has_length:
                     return response.response, status, headers
