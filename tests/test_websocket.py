@@ -966,7 +966,15 @@ def test_accept_with_headers_first_says_how_to_pass_them(app: kolben.Kolben) -> 
 
 
 @pytest.mark.parametrize(
-    "headers", [{"X-A": "1\r\nSet-Cookie: evil=1"}, {"X-A\n": "1"}, {"X-A": "\u20ac"}]
+    "headers",
+    [
+        {"X-A": "1\r\nSet-Cookie: evil=1"},
+        {"X-A\n": "1"},
+        {"X-A": "\u20ac"},
+        {"X-A": "a\x00b"},
+        {"X-A": "a\x0bb"},
+        {"X A": "1"},
+    ],
 )
 def test_accept_refuses_headers_that_would_split_or_not_encode(
     app: kolben.Kolben, headers: dict[str, str]
@@ -1901,6 +1909,40 @@ def test_a_refusal_whose_status_is_not_three_digits_is_never_sent(
             pass
 
     with pytest.raises(ValueError, match="not an HTTP status code"):
+        run(main())
+    assert events == ["teardown"]
+    assert conn.outgoing.empty()  # nothing was sent to the server
+
+
+@pytest.mark.parametrize("value", ["a\x00b", "a\x1bb", "a\x7fb", "\u20ac"])
+def test_a_refusal_with_a_header_servers_refuse_is_never_sent(
+    app: kolben.Kolben, value: str
+) -> None:
+    # As for an HTTP response (a header value with a control character made
+    # uvicorn drop the connection without an answer): the app raises before the
+    # refusal is sent, which the server answers (a 500), and the teardown
+    # functions run once.
+    events: list[str] = []
+
+    @app.before_websocket
+    def refuse() -> t.Any:
+        return "nope", 401, {"X-A": value}
+
+    @app.websocket("/ws")
+    async def view() -> None:
+        await websocket.accept()
+
+    @app.teardown_websocket
+    def teardown(exc: BaseException | None) -> None:
+        events.append("teardown")
+
+    conn = Conn(app)
+
+    async def main() -> None:
+        async with conn:
+            pass
+
+    with pytest.raises(ValueError):
         run(main())
     assert events == ["teardown"]
     assert conn.outgoing.empty()  # nothing was sent to the server

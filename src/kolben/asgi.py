@@ -32,7 +32,6 @@ import contextlib
 import contextvars
 import io
 import math
-import re
 import tempfile
 import typing as t
 from functools import partial
@@ -56,7 +55,7 @@ from .asgi_environ import (
 )
 from .caching import Cache
 from .concurrency import LOOP_TURN_EVERY, _server_loop, is_async_callable, running_loop
-from .headers import LISTED_HEADER_CLASSES
+from .headers import INVALID_NAME_CHARACTER, INVALID_VALUE_CHARACTER, LISTED_HEADER_CLASSES
 from .pipeline import REQUEST_LANE, drive_eagerly, lane_of
 from .threads import Lane
 from .wrappers import Request as _KolbenRequest
@@ -981,16 +980,10 @@ _HTTP1 = frozenset({"1.1", "1.0", "1"})
 _HEADER_NAMES: Cache[str, bytes] = Cache(512, "kolben.asgi: response header names")
 
 
-#: What RFC 9110 allows in a field name (a token) and refuses in a field value
-#: (control characters other than the tab, and DEL).
-_BAD_NAME = re.compile(r"[^!#$%&'*+\-.^_`|~0-9A-Za-z]")
-_BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
-
-
 def _header_name(name: str) -> bytes:
     raw = _HEADER_NAMES.get(name)
     if raw is None:
-        if not name or _BAD_NAME.search(name):
+        if not name or INVALID_NAME_CHARACTER.search(name):
             raise ValueError(f"Invalid response header name {name!r}.")
         raw = name.lower().encode("latin-1")
         # The names asgi_response looks for are these very objects (`is`).
@@ -1011,7 +1004,7 @@ def _header_value(name: str, value: str) -> bytes:
     control character (uvicorn drops the connection, with the status sent), so
     it is a ``ValueError`` here, which the server answers with a 500, as WSGI
     servers do for it."""
-    bad = _BAD_VALUE.search(value)
+    bad = INVALID_VALUE_CHARACTER.search(value)
     if bad is not None:
         raise ValueError(
             f"The value of the response header {name!r} contains the control"

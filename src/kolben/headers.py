@@ -20,9 +20,17 @@ the same ``repr``.
 
 from __future__ import annotations
 
+import re
 import typing as t
 
 from werkzeug.datastructures import Headers as _WerkzeugHeaders
+
+#: A character RFC 9110 does not allow in a header name (a token).
+INVALID_NAME_CHARACTER = re.compile(r"[^!#$%&'*+\-.^_`|~0-9A-Za-z]")
+#: A character RFC 9110 does not allow in a header value: a control character
+#: other than the tab, or DEL. Servers refuse to send them (uvicorn drops the
+#: connection, gunicorn answers 500).
+INVALID_VALUE_CHARACTER = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 def _lowered(item: tuple[str, str]) -> tuple[str, str]:

@@ -64,6 +64,7 @@ from . import router
 from .concurrency import LOOP_TURN_EVERY, _server_loop, is_async_callable
 from .ctx import FRAMEWORK_MATCHERS, RequestContext
 from .globals import _cv_websocket
+from .headers import INVALID_NAME_CHARACTER, INVALID_VALUE_CHARACTER
 from .pipeline import DualStep, Steps, direct, drive, handling
 from .sessions import SecureCookieSessionInterface, SessionMixin, opens_at_push
 from .signals import (
@@ -871,17 +872,22 @@ class Websocket:
                 f"The response status {response.status_code} refusing the websocket"
                 " handshake is not an HTTP status code (three digits)."
             )
+        extensions = self.scope.get("extensions") or {}
+        headers = None
+        if response is not None and _HTTP_RESPONSE_EXTENSION in extensions:
+            # The HTTP door's conversion, with its checks: a header value with a
+            # control character (or outside latin-1) is a ValueError here, before
+            # anything is sent, which the server answers with a 500 (uvicorn
+            # dropped the connection without an answer).
+            from .asgi import _asgi_headers  # (kolben.asgi imports this module)
+
+            headers = _asgi_headers(response.headers.to_wsgi_list())
         self._started = True
         self._closed_sent = True
-        extensions = self.scope.get("extensions") or {}
         try:
-            if response is None or _HTTP_RESPONSE_EXTENSION not in extensions:
+            if response is None or headers is None:
                 await self._send({"type": "websocket.close", "code": 1008})
                 return
-            headers = [
-                (name.lower().encode("latin-1"), value.encode("latin-1"))
-                for name, value in response.headers.to_wsgi_list()
-            ]
             await self._send(
                 {
                     "type": "websocket.http.response.start",
@@ -1045,7 +1051,9 @@ def _accept_headers(
 ) -> list[tuple[bytes, bytes]]:
     """The headers of ``accept(headers=...)`` as ASGI's; a :exc:`ValueError` for a
     name or value werkzeug's ``Headers`` would refuse (a line break: it would
-    split the header; characters outside latin-1), whatever the server does."""
+    split the header; characters outside latin-1) or servers refuse (another
+    control character in a value, a name that is not a token), whatever the
+    server does."""
     items = headers.items() if isinstance(headers, cabc.Mapping) else headers
     rv = []
     for name, value in items:
@@ -1055,6 +1063,11 @@ def _accept_headers(
                     f"Header names and values must not contain line breaks; got"
                     f" {name!r}: {value!r} in accept(headers=...)."
                 )
+        if INVALID_VALUE_CHARACTER.search(value) or not name or INVALID_NAME_CHARACTER.search(name):
+            raise ValueError(
+                f"Header names must be tokens and values must not contain control"
+                f" characters; got {name!r}: {value!r} in accept(headers=...)."
+            )
         try:
             rv.append((name.lower().encode("latin-1"), value.encode("latin-1")))
         except UnicodeEncodeError:
