@@ -454,6 +454,48 @@ def test_head_request_leaves_no_subscription(channel_app, client):
     assert channel_app.broker.subscriber_count() == 0
 
 
+@pytest.mark.parametrize("kind", ["sync", "async"])
+@pytest.mark.parametrize("replaced_by", ["after_request error", "after_request response"])
+def test_a_stream_channel_its_response_does_not_send_leaves_no_subscription(
+    app, client, kind, replaced_by
+):
+    # A sync view subscribes at once: when an after_request function (or the
+    # error handling of its error) replaced the stream, the subscription
+    # stayed on the broker for good, one per request.
+    if kind == "sync":
+
+        @app.get("/events")
+        def events():
+            return stream_channel("chat")
+
+    else:
+
+        @app.get("/events")
+        async def events():
+            return stream_channel("chat")
+
+    @app.after_request
+    def replace(response):
+        if replaced_by == "after_request error":
+            raise RuntimeError("after_request failed")
+        return kolben.Response("maintenance", 503)
+
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    for _ in range(3):
+        response = client.get("/events")
+        assert response.status_code == (500 if replaced_by == "after_request error" else 503)
+        response.close()
+    assert app.broker.subscriber_count() == 0
+
+
+def test_a_stream_channel_sent_stays_subscribed_while_it_streams(channel_app, client):
+    response = client.get("/events/chat", buffered=False)
+    assert response.status_code == 200
+    assert channel_app.broker.subscriber_count() == 1
+    response.close()
+    assert channel_app.broker.subscriber_count() == 0
+
+
 def test_stream_channel_needs_a_request(app):
     with app.app_context(), pytest.raises(RuntimeError, match="Last-Event-ID"):
         stream_channel("chat")

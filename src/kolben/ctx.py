@@ -368,9 +368,11 @@ class RequestContext:
         self._cv_tokens: list[tuple[t.Any, AppContext | None]] = []
         self._blueprint_chain: list[str] | None = None
         #: Weak references to the bodies made with ``stream_with_context`` in
-        #: this request, which keep its contexts pushed until they end (None:
-        #: none). PERF: an instance attribute, which CPython 3.11 reads faster
-        #: than a class default.
+        #: this request, which keep its contexts pushed until they end, and to
+        #: the broker subscriptions ``stream_channel`` made (None: none); those
+        #: its response does not send are closed when it ends. PERF: an
+        #: instance attribute, which CPython 3.11 reads faster than a class
+        #: default.
         self._streams: list[t.Any] | None = None
         #: A session read ahead by the ASGI driver (or the error reading it).
         self._preopened: SessionMixin | Exception | None = None

@@ -23,6 +23,7 @@ import re
 import sys
 import time
 import typing as t
+import weakref
 
 from . import globals as _globals
 from .wrappers import Response
@@ -510,6 +511,13 @@ def stream_channel(
         sub = broker.subscribe(channel, last_event_id=last_event_id)
     except BrokerError:  # logged by the broker
         return EventStream([_RetryOnly("")], keepalive=None)
+    # Subscribed now: if the request's response turns out not to send it (an
+    # after_request function or an error handler replaced it), the request
+    # closes it, as it closes an unsent stream_with_context body (see
+    # RequestContext._unsent_streams); else it stayed subscribed for good.
+    if req_ctx._streams is None:
+        req_ctx._streams = []
+    req_ctx._streams.append(weakref.ref(sub))
     return EventStream(sub, keepalive=keepalive)
 
 
