@@ -26,6 +26,8 @@ from kolben.websocket import (
 )
 
 WAIT = 5.0
+#: The module (``kolben.websocket`` is the ``websocket`` global).
+WEBSOCKET_MODULE = sys.modules["kolben.websocket"]
 EXT = {"websocket.http.response": {}}
 
 
@@ -590,6 +592,88 @@ def test_async_error_handlers_and_receivers_of_a_websocket_cross_no_thread(
         "signal RuntimeError",
         "500 handler RuntimeError",
     ]
+
+
+@pytest.mark.parametrize("client", ["leaves", "stays"])
+def test_a_view_that_takes_no_message_from_a_full_inbox_is_told_in_the_end(
+    app: kolben.Kolben, monkeypatch: pytest.MonkeyPatch, client: str
+) -> None:
+    # A view that never receives (it waits on a broker, or only sends) while
+    # its client sends more than the inbox holds: the watcher waited for room
+    # forever, so it never saw the client leave (nor a server's shutdown): the
+    # view lived on, and uvicorn never stopped. Once the view has taken nothing
+    # for INBOX_STALL seconds the connection is closed with 1008 and the view
+    # is cancelled after the grace period.
+    monkeypatch.setattr(WEBSOCKET_MODULE, "INBOX_SIZE", 4)
+    monkeypatch.setattr(WEBSOCKET_MODULE, "INBOX_STALL", 0.3)
+    events: list[str] = []
+
+    @app.websocket("/ws")
+    async def view() -> None:
+        await websocket.accept()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            events.append("cancelled")
+            raise
+
+    @app.teardown_websocket
+    def teardown(exc: BaseException | None) -> None:
+        events.append("teardown")
+
+    async def main() -> None:
+        async with Conn(app) as conn:
+            await conn.accepted()
+            await asyncio.sleep(WATCH_AFTER * 2)  # the watcher reads for the view
+            for n in range(10):
+                await conn.say(f"message {n}")
+            if client == "leaves":
+                await asyncio.sleep(0.05)
+                await conn.vanish()
+            else:
+                closing = await conn.next()
+                assert closing == {
+                    "type": "websocket.close",
+                    "code": 1008,
+                    "reason": "messages not read",
+                }
+            await conn.finished()
+
+    run(main())
+    assert events == ["cancelled", "teardown"]
+
+
+def test_a_slow_view_gets_every_message_of_a_burst_larger_than_its_inbox(
+    app: kolben.Kolben, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The client waits (the watcher stops reading) while the inbox is full; a
+    # view that keeps taking messages, however slowly, loses none and is not
+    # closed, the stall timer starting again at each message it takes.
+    monkeypatch.setattr(WEBSOCKET_MODULE, "INBOX_SIZE", 4)
+    monkeypatch.setattr(WEBSOCKET_MODULE, "INBOX_BYTES", 2 * 300)
+    monkeypatch.setattr(WEBSOCKET_MODULE, "INBOX_STALL", 0.5)
+    got: list[str | bytes] = []
+
+    @app.websocket("/ws")
+    async def view() -> None:
+        await websocket.accept()
+        await asyncio.sleep(WATCH_AFTER * 2)  # away: the watcher starts
+        for _ in range(20):
+            got.append(await websocket.receive())
+            await asyncio.sleep(0.05)  # well under INBOX_STALL per message
+        await websocket.send("done")
+
+    async def main() -> None:
+        async with Conn(app) as conn:
+            await conn.accepted()
+            for n in range(20):
+                await conn.say(f"message {n}" if n % 2 else f"data {n}".encode())
+            assert await conn.hear() == "done"
+            closing = await conn.next()
+            assert closing["type"] == "websocket.close" and closing["code"] == 1000, closing
+
+    run(main())
+    assert got == [f"message {n}" if n % 2 else f"data {n}".encode() for n in range(20)]
 
 
 def test_a_slow_before_websocket_function_then_the_view_talks(app: kolben.Kolben) -> None:

@@ -113,8 +113,19 @@ DISCONNECT_GRACE = 0.25
 #: Seconds a view may spend away from :meth:`Websocket.receive` before a watcher
 #: task receives for it (to notice the client leaving).
 WATCH_AFTER = 0.1
-#: Messages received from the client and not yet taken by the view, at most.
-INBOX_SIZE = 16
+#: Messages received from the client and not yet taken by the view, at most, by
+#: count and by the size of their data (a message larger than INBOX_BYTES is
+#: let in alone): a client sending more waits (TCP slows it down) until the view
+#: takes some.
+INBOX_SIZE = 1024
+INBOX_BYTES = 1024 * 1024
+#: Seconds the inbox may stay full without the view taking a message before the
+#: connection is closed with 1008: while the watcher waits for room it can't
+#: notice the client leaving (nor the server shutting down), so a view that
+#: never receives would otherwise never be told.
+INBOX_STALL = 10.0
+#: What one held message is counted as beside its data (its dict and strings).
+_MESSAGE_OVERHEAD = 256
 #: The ASGI extension that lets an app refuse a handshake with an HTTP response.
 _HTTP_RESPONSE_EXTENSION = "websocket.http.response"
 T = t.TypeVar("T")
@@ -292,6 +303,7 @@ class Websocket:
         "_gone",
         "_grace",
         "_inbox",
+        "_inbox_bytes",
         "_loop",
         "_max_size",
         "_receive",
@@ -301,6 +313,7 @@ class Websocket:
         "_send",
         "_sends",
         "_started",
+        "_taken",
         "_view_task",
         "_watch_timer",
         "_watcher",
@@ -319,7 +332,12 @@ class Websocket:
         self._receive = receive
         self._send = send
         self._max_size: int | None = app.config.get("WEBSOCKET_MAX_MESSAGE_SIZE")
-        self._inbox: asyncio.Queue[Message] = asyncio.Queue(INBOX_SIZE)
+        # Bounded by the watcher (see _room_for), not by the queue: _went_away
+        # always finds room for the end marker.
+        self._inbox: asyncio.Queue[Message] = asyncio.Queue()
+        self._inbox_bytes = 0
+        #: Set as the view takes a message from the inbox.
+        self._taken = asyncio.Event()
         self._accepted = False
         self._started = False  # the handshake was answered (accepted or refused)
         self._closed_sent = False
@@ -571,6 +589,8 @@ class Websocket:
                     self._receiving = False
             if message is _GONE:
                 raise self._disconnect()
+            self._inbox_bytes -= _held_size(message)
+            self._taken.set()
         text = message.get("text")
         data: str | bytes = text if text is not None else message.get("bytes") or b""
         if websocket_received.receivers:
@@ -835,12 +855,50 @@ class Websocket:
                     if size is not None:
                         await self._refuse_big(size)
                         return
-                    await inbox.put(message)
+                    held = _held_size(message)
+                    if not await self._room_for(held):
+                        await self._refuse_unread()
+                        return
+                    inbox.put_nowait(message)
+                    self._inbox_bytes += held
                 elif kind == "websocket.disconnect":
                     self._went_away(int(message.get("code") or 1005), message.get("reason") or "")
                     return
         except OSError:
             self._went_away(1006, "")
+
+    async def _room_for(self, held: int) -> bool:
+        """Wait until the inbox has room for a message of ``held`` bytes (an
+        empty inbox always has); False when the view took no message for
+        INBOX_STALL seconds meanwhile."""
+        inbox = self._inbox
+        taken = self._taken
+        while inbox.qsize() and (
+            inbox.qsize() >= INBOX_SIZE or self._inbox_bytes + held > INBOX_BYTES
+        ):
+            taken.clear()
+            try:
+                await asyncio.wait_for(taken.wait(), INBOX_STALL)
+            except asyncio.TimeoutError:
+                return False
+        return True
+
+    async def _refuse_unread(self) -> None:
+        """Close the connection whose view stopped taking its messages (1008)."""
+        reason = "messages not read"
+        self._app.logger.info(
+            "Closed websocket %s with 1008: its view took none of the %d messages"
+            " waiting for it in %s seconds (kolben.websocket.INBOX_STALL).",
+            self.path,
+            self._inbox.qsize(),
+            INBOX_STALL,
+        )
+        if not self._closed_sent:
+            self._closed_sent = True
+            self._close_code, self._close_reason = 1008, reason
+            with contextlib.suppress(OSError):
+                await self._send({"type": "websocket.close", "code": 1008, "reason": reason})
+        self._went_away(1008, reason)
 
     async def _refuse_big(self, size: int, *, told: bool = False) -> None:
         limit = self._max_size
@@ -908,6 +966,14 @@ class Websocket:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
+
+
+def _held_size(message: Message) -> int:
+    """What a message waiting in the inbox counts as (see INBOX_BYTES)."""
+    data = message.get("bytes")
+    if data is None:
+        data = message.get("text") or ""
+    return len(data) + _MESSAGE_OVERHEAD
 
 
 def has_websocket_context() -> bool:
