@@ -305,12 +305,14 @@ def test_view_raising_is_500_and_serving_goes_on(server):
 
 @pytest.mark.parametrize("char", ["%00", "%0B", "%0C"])
 def test_a_control_character_in_a_header_is_a_500_and_serving_goes_on(server, char):
-    # (uvicorn dropped the connection on it, the status counted as sent;
-    # granian's WSGI interface leaves the header out, as it does for Flask.)
+    # (uvicorn dropped the connection on it, the status counted as sent.)
+    status, headers, _ = server.request("GET", f"/header?v=a{char}b")
     if server.kind == "granian-wsgi":
-        pytest.skip("granian's WSGI interface leaves the header out")
-    status, _, _ = server.request("GET", f"/header?v=a{char}b")
-    assert status == 500
+        # granian's WSGI interface sends the response without the header, as
+        # it does for Flask: the WSGI door leaves the check to the server.
+        assert status == 200 and "X-A" not in headers
+    else:
+        assert status == 500
     status, headers, _ = server.request("GET", "/header?v=a%09b")
     assert (status, headers["X-A"]) == (200, "a\tb")
 
