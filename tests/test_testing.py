@@ -551,3 +551,21 @@ def test_response_header_names_as_the_app_wrote_them(app, client):
     ]
     cookies = [value for name, value in rv.headers if name == "Set-Cookie"]
     assert [c.split("=", 1)[0] for c in cookies] == ["flavour", "session"]
+
+
+@pytest.mark.parametrize("root", ["/", "/myapp"])
+def test_client_relative_path_below_application_root(app, client, root):
+    # client.get("a/b") (no leading slash) is routed as "/a/b", below
+    # APPLICATION_ROOT too, as in Flask; through the ASGI door it was joined to
+    # the root as "/myappa/b" and answered 404 (Flask-AppBuilder's swagger test).
+    app.config["APPLICATION_ROOT"] = root
+
+    @app.route("/a/b")
+    def ab():
+        return f"{request.script_root}|{request.path}|{request.url}"
+
+    prefix = "" if root == "/" else root
+    for path, query in [("a/b", ""), ("a/b?q=1", "?q=1")]:
+        rv = client.get(path)
+        assert rv.status_code == 200
+        assert rv.text == f"{prefix}|/a/b|http://localhost{prefix}/a/b{query}"

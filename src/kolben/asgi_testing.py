@@ -57,6 +57,11 @@ _REBUILT = SCOPE_ENTRIES
 def environ_to_scope(environ: WSGIEnvironment) -> dict[str, t.Any]:
     """The ASGI HTTP scope an ASGI server would build for this request."""
     path = environ.get("PATH_INFO", "").encode("latin-1")
+    if path and not path.startswith(b"/"):
+        # A relative path given to the client (``client.get("x")``): werkzeug
+        # puts it in PATH_INFO as it is and routes it as "/x", below
+        # APPLICATION_ROOT too; an HTTP request's path always starts with "/".
+        path = b"/" + path
     root_path = environ.get("SCRIPT_NAME", "").encode("latin-1")
     headers: list[tuple[bytes, bytes]] = []
     for key, value in environ.items():
