@@ -885,7 +885,6 @@ class Websocket:
 
     async def _refuse_unread(self) -> None:
         """Close the connection whose view stopped taking its messages (1008)."""
-        reason = "messages not read"
         self._app.logger.info(
             "Closed websocket %s with 1008: its view took none of the %d messages"
             " waiting for it in %s seconds (kolben.websocket.INBOX_STALL).",
@@ -893,29 +892,27 @@ class Websocket:
             self._inbox.qsize(),
             INBOX_STALL,
         )
-        if not self._closed_sent:
-            self._closed_sent = True
-            self._close_code, self._close_reason = 1008, reason
-            with contextlib.suppress(OSError):
-                await self._send({"type": "websocket.close", "code": 1008, "reason": reason})
-        self._went_away(1008, reason)
+        await self._close_for(1008, "messages not read")
 
     async def _refuse_big(self, size: int, *, told: bool = False) -> None:
-        limit = self._max_size
-        reason = "message too big"
         self._app.logger.info(
             "Closed websocket %s with 1009: a message of %d bytes is over"
             " WEBSOCKET_MAX_MESSAGE_SIZE (%d bytes).",
             self.path,
             size,
-            limit,
+            self._max_size,
         )
+        await self._close_for(1009, "message too big", told=told)
+
+    async def _close_for(self, code: int, reason: str, *, told: bool = False) -> None:
+        """Close the connection for what the client did (unless the app closed
+        it already), and end it: the view is told as when the client leaves."""
         if not self._closed_sent:
             self._closed_sent = True
-            self._close_code, self._close_reason = 1009, reason
+            self._close_code, self._close_reason = code, reason
             with contextlib.suppress(OSError):
-                await self._send({"type": "websocket.close", "code": 1009, "reason": reason})
-        self._went_away(1009, reason, told=told)
+                await self._send({"type": "websocket.close", "code": code, "reason": reason})
+        self._went_away(code, reason, told=told)
 
     async def _refuse(self, response: Response | None) -> None:
         """Answer the handshake with ``response`` (or a plain 403 when None or when
