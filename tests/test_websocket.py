@@ -2030,3 +2030,41 @@ def test_a_refusal_with_a_header_servers_refuse_is_never_sent(
         run(main())
     assert events == ["teardown"]
     assert conn.outgoing.empty()  # nothing was sent to the server
+
+
+@pytest.mark.parametrize("kind", ["async", "sync"])
+def test_a_websocket_500_handler_runs_while_the_original_error_is_handled(
+    app: kolben.Kolben, kind: str
+) -> None:
+    # As Quart runs it (in the except block of the view's error), and as the
+    # HTTP door runs the 500 handler: sys.exc_info() is the view's error, so
+    # app.logger.exception() in the handler logs its traceback. It was the
+    # InternalServerError made for the handler, with no traceback.
+    seen: list[object] = []
+
+    @app.websocket("/ws")
+    async def view() -> None:
+        await websocket.accept()
+        raise RuntimeError("boom")
+
+    if kind == "async":
+
+        @app.errorhandler(500)
+        async def server_error(e: Exception) -> None:
+            seen.append(sys.exc_info()[1])
+
+    else:
+
+        @app.errorhandler(500)
+        def server_error(e: Exception) -> None:
+            seen.append(sys.exc_info()[1])
+
+    async def main() -> None:
+        async with Conn(app) as conn:
+            await conn.accepted()
+            closing = await conn.next()
+            assert closing["type"] == "websocket.close" and closing["code"] == 1011
+
+    run(main())
+    assert len(seen) == 1
+    assert isinstance(seen[0], RuntimeError), seen

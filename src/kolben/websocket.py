@@ -1273,7 +1273,7 @@ async def _handle_error(
         await drive(app, _exception_signal_steps(app, e), context)
     server_error = InternalServerError(original_exception=e)
     try:
-        response = await _error_response(app, ws, context, loop, server_error)
+        response = await _error_response(app, ws, context, loop, server_error, during=e)
     except WebsocketDisconnect:
         response = None  # the 500 handler found the client gone
     except Exception:
@@ -1536,6 +1536,7 @@ async def _error_response(
     context: contextvars.Context,
     loop: asyncio.AbstractEventLoop,
     e: Exception,
+    during: Exception | None = None,
 ) -> Response | None:
     """The response of the error handler for ``e`` (see
     :meth:`Kolben.handle_user_exception`; an HTTP error without one: its own),
@@ -1543,20 +1544,25 @@ async def _error_response(
     sent a last message over the websocket has nothing to answer), or when the
     client left and a handler still waiting was cancelled (see
     :func:`_while_watched`). The handler is a step of the request pipeline: an
-    ``async def`` one awaited on the loop, a sync one in a worker thread."""
-    steps = _response_steps(app, e, raised=True)
+    ``async def`` one awaited on the loop, a sync one in a worker thread.
+    ``during``: the error being handled while the handler runs
+    (``sys.exc_info()``) when it is not ``e``: the 500 handler runs while the
+    original error is handled, as Quart and the HTTP door run it."""
+    steps = _response_steps(app, e, raised=True, during=during)
     ran, response = await _while_watched(ws, loop, drive(app, steps, context))
     return response if ran else None
 
 
-def _response_steps(app: Kolben, rv: t.Any, raised: bool) -> Steps[Response | None]:
+def _response_steps(
+    app: Kolben, rv: t.Any, raised: bool, during: Exception | None = None
+) -> Steps[Response | None]:
     """The response for ``rv`` as steps of the request pipeline (an ``async
     def`` error handler awaited on the loop, a sync one in a worker thread):
 
     - ``raised``: ``rv`` is an exception a hook or the view raised: its
       handler's response (``handle_http_exception`` or ``handle_user_exception``,
-      an app's own override called as it is, while ``rv`` is being handled), or
-      None when the handler returned None;
+      an app's own override called as it is, while ``rv``, or ``during`` when
+      given, is being handled), or None when the handler returned None;
     - else ``rv`` is what a hook or the view returned without accepting, to
       refuse the handshake with: an HTTP error through its handler.
     """
@@ -1566,7 +1572,15 @@ def _response_steps(app: Kolben, rv: t.Any, raised: bool) -> Steps[Response | No
         name = "handle_http_exception" if isinstance(rv, HTTPException) else "handle_user_exception"
         if name in overridden:
             handle = direct(app, getattr(app, name))
-            rv = yield (handling(app, handle, error) if raised else handle), (error,)
+            in_hand = error if during is None else during
+            rv = yield (handling(app, handle, in_hand) if raised else handle), (error,)
+        elif during is not None:
+            # The 500 handler (``error`` is the InternalServerError made for
+            # it), found as the HTTP door finds it, run while ``during`` is
+            # being handled.
+            handler = app._find_error_handler(error, app._blueprints_of_current_request())
+            if handler is not None:
+                rv = yield handling(app, handler, during), (error,)
         elif isinstance(error, HTTPException):
             rv = yield from app._handle_http_exception(error)
         else:
