@@ -880,6 +880,8 @@ class Websocket:
             try:
                 await asyncio.wait_for(taken.wait(), INBOX_STALL)
             except asyncio.TimeoutError:
+                if taken.is_set():
+                    continue  # the view took one as the time ran out
                 return False
         return True
 
