@@ -2403,6 +2403,21 @@ def test_a_request_finished_after_its_cancellation_still_sends_its_response(app)
     assert sent[1]["body"] == b"placed"
 
 
+async def cancel_while_reading(
+    app: kolben.Kolben, scope: dict, conn: Connection, reading: threading.Event
+) -> None:
+    """Serve ``scope``, and cancel the request once its worker thread has been
+    waiting for the rest of the body (``reading`` set, then a moment more): it
+    ends with the cancellation within CALL_TIMEOUT."""
+    task = asyncio.ensure_future(app(scope, conn.receive, conn.send))
+    while not reading.is_set():
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.1)  # the thread waits for the rest of the body
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, CALL_TIMEOUT)
+
+
 def test_a_cancelled_request_stops_its_thread_waiting_for_the_body(app):
     # A server's graceful shutdown timed out (uvicorn --timeout-graceful-shutdown,
     # hypercorn --graceful-timeout) and cancelled a request whose def view reads
@@ -2428,16 +2443,7 @@ def test_a_cancelled_request_stops_its_thread_waiting_for_the_body(app):
     conn = Connection([first])  # then the client sends nothing more, and stays
     scope = http_scope("/upload", method="POST", headers=[("Content-Length", str(size))])
 
-    async def main():
-        task = asyncio.ensure_future(app(scope, conn.receive, conn.send))
-        while not reading.is_set():
-            await asyncio.sleep(0.01)
-        await asyncio.sleep(0.1)  # the thread waits for the rest of the body
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await asyncio.wait_for(task, CALL_TIMEOUT)
-
-    asyncio.run(main())
+    asyncio.run(cancel_while_reading(app, scope, conn, reading))
     assert seen == ["ClientDisconnected"]
     assert conn.sent == []  # the client is gone for the request: nothing is sent
 
@@ -2469,16 +2475,7 @@ def test_a_cancelled_request_stops_its_streamed_body_waiting_for_the_request_bod
     conn = Connection([first])  # then the client sends nothing more, and stays
     scope = http_scope("/count", method="POST", headers=[("Content-Length", "4000000")])
 
-    async def main():
-        task = asyncio.ensure_future(app(scope, conn.receive, conn.send))
-        while not reading.is_set():
-            await asyncio.sleep(0.01)
-        await asyncio.sleep(0.1)  # the thread waits for the rest of the body
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await asyncio.wait_for(task, CALL_TIMEOUT)
-
-    asyncio.run(main())
+    asyncio.run(cancel_while_reading(app, scope, conn, reading))
     assert seen == ["ClientDisconnected"]
 
 

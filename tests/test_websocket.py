@@ -111,6 +111,15 @@ class Conn:
         self.client_gone = True
         await self.hang_up(1006)
 
+    async def leaves(self, code: int | None = None) -> None:
+        """The client vanishes (or, with ``code``, hangs up): the app's task
+        ends within WAIT."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await (self.vanish() if code is None else self.hang_up(code))
+        await self.finished()
+        assert loop.time() - started < WAIT
+
     async def refusal(self) -> tuple[int, dict[str, str], bytes]:
         """The HTTP response refusing the handshake."""
         start = await self.next()
@@ -349,11 +358,7 @@ def test_a_busy_view_is_cancelled_soon_after_its_client_vanishes(app: kolben.Kol
     async def main() -> None:
         async with Conn(app) as conn:
             await conn.accepted()
-            loop = asyncio.get_running_loop()
-            started = loop.time()
-            await conn.vanish()
-            await conn.finished()
-            assert loop.time() - started < WAIT
+            await conn.leaves()
 
     run(main())
     assert events == ["finally", "teardown"]
@@ -383,11 +388,7 @@ def test_a_view_waiting_before_accept_is_cancelled_when_its_client_leaves(
     async def main() -> None:
         async with Conn(app) as conn:
             await asyncio.sleep(0.05)
-            loop = asyncio.get_running_loop()
-            started = loop.time()
-            await conn.hang_up(1001)
-            await conn.finished()
-            assert loop.time() - started < WAIT
+            await conn.leaves(1001)
 
     run(main())
     assert events == ["cancelled", "teardown"]
@@ -425,11 +426,7 @@ def test_a_before_websocket_function_waiting_is_cancelled_when_its_client_leaves
     async def main() -> None:
         async with Conn(app) as conn:
             await asyncio.sleep(0.05)
-            loop = asyncio.get_running_loop()
-            started = loop.time()
-            await conn.vanish()
-            await conn.finished()
-            assert loop.time() - started < WAIT
+            await conn.leaves()
 
     run(main())
     assert events == ["cancelled", "after", "teardown None"]
@@ -469,11 +466,7 @@ def test_an_after_websocket_function_waiting_is_cancelled_when_its_client_left(
         async with Conn(app) as conn:
             await conn.accepted()
             await asyncio.sleep(0.05)
-            loop = asyncio.get_running_loop()
-            started = loop.time()
-            await conn.vanish()
-            await conn.finished()
-            assert loop.time() - started < WAIT
+            await conn.leaves()
 
     run(main())
     assert events == ["view", "cancelled", "teardown NoneType"]
@@ -526,11 +519,7 @@ def test_an_async_error_handler_waiting_is_cancelled_when_its_client_left(
             if when == "accepted":
                 await conn.accepted()
             await asyncio.sleep(0.05)
-            loop = asyncio.get_running_loop()
-            started = loop.time()
-            await conn.vanish()
-            await conn.finished()
-            assert loop.time() - started < WAIT
+            await conn.leaves()
 
     run(main())
     assert events == ["cancelled", "after", "teardown NoneType"]
