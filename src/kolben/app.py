@@ -1234,14 +1234,17 @@ class Kolben(AppSetup):
         return self._handle_http_exception_direct(e)
 
     def _handle_http_exception(
-        self, e: HTTPException
+        self, e: HTTPException, during: BaseException | None = None
     ) -> Steps[HTTPException | ft.ResponseReturnValue]:
+        # ``during``: the error being handled while the handler runs, when it is
+        # not ``e`` (a websocket's 500 handler runs while the view's error is).
         if e.code is None or isinstance(e, RoutingException):
             return e
         handler = self._find_error_handler(e, self._blueprints_of_current_request())
         if handler is None:
             return e
-        return t.cast(ft.ResponseReturnValue, (yield handling(self, handler, e), (e,)))
+        in_hand = e if during is None else during
+        return t.cast(ft.ResponseReturnValue, (yield handling(self, handler, in_hand), (e,)))
 
     _handle_http_exception_direct = sync_twin(twins=_STAGES)(_handle_http_exception)
 

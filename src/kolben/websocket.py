@@ -1576,15 +1576,8 @@ def _response_steps(
             handle = direct(app, getattr(app, name))
             in_hand = error if during is None else during
             rv = yield (handling(app, handle, in_hand) if raised else handle), (error,)
-        elif during is not None:
-            # The 500 handler (``error`` is the InternalServerError made for
-            # it), found as the HTTP door finds it, run while ``during`` is
-            # being handled.
-            handler = app._find_error_handler(error, app._blueprints_of_current_request())
-            if handler is not None:
-                rv = yield handling(app, handler, during), (error,)
         elif isinstance(error, HTTPException):
-            rv = yield from app._handle_http_exception(error)
+            rv = yield from app._handle_http_exception(error, during)
         else:
             rv = yield from app._handle_user_exception(error)
         if rv is None and raised:
